@@ -1,0 +1,148 @@
+"""The one error hierarchy of llmbench.
+
+Every message says what was wrong and what to do. Secrets are redacted before a message is built.
+
+    LLMBenchError
+    ├── ConfigError                 bad config, experiment or price file
+    ├── DataError                   bad dataset, import file or policy file
+    ├── StoreError                  run store problems (e.g. another writer holds the file)
+    ├── BudgetExceeded              a --max-cost budget was reached
+    └── ProviderError               a provider call failed (carries .attempts)
+        ├── AuthenticationError     401/403: key missing or wrong
+        ├── InvalidRequestError     400/404/422: the request itself is wrong
+        │   └── ContextLengthError  the prompt does not fit the model's context window
+        ├── RateLimitError          429 (retryable)
+        ├── ProviderTimeout         the call took longer than its timeout (retryable)
+        ├── ProviderConnectionError network failure before an answer (retryable)
+        ├── ServerError             408/409/5xx (retryable)
+        └── MalformedResponseError  the server answered with something that is not a valid response
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmbench.providers.types import Attempt
+
+__all__ = [
+    "AuthenticationError",
+    "BudgetExceeded",
+    "ConfigError",
+    "ContextLengthError",
+    "DataError",
+    "InvalidRequestError",
+    "LLMBenchError",
+    "MalformedResponseError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderTimeout",
+    "RateLimitError",
+    "ServerError",
+    "StoreError",
+    "redact",
+]
+
+# Key shapes of the major vendors; a key registered with `register_secret` is redacted verbatim too.
+_KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,}|sk-ant-[A-Za-z0-9_\-*]{6,}|gsk_[A-Za-z0-9]{10,}|AIza[0-9A-Za-z_\-]{20,})")
+_SECRETS: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so that `redact` removes it from any text."""
+    if value and len(value) >= 4:
+        _SECRETS.add(value)
+
+
+def redact(text: Any) -> str:
+    """Return `text` as a string with API keys and registered secrets replaced by `[REDACTED]`."""
+    out = str(text)
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        out = out.replace(secret, "[REDACTED]")
+    return _KEY_PATTERN.sub("[REDACTED]", out)
+
+
+class LLMBenchError(Exception):
+    """Root of every error llmbench raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
+
+
+class ConfigError(LLMBenchError):
+    """A configuration, experiment or price file is wrong."""
+
+
+class DataError(LLMBenchError):
+    """A dataset, import file or policy file is wrong."""
+
+
+class StoreError(LLMBenchError):
+    """The run store cannot be opened or written."""
+
+
+class BudgetExceeded(LLMBenchError):
+    """The spending limit of a run was reached."""
+
+
+class ProviderError(LLMBenchError):
+    """A provider call failed; `attempts` lists every attempt made, each with its own usage and cost."""
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status_code: int | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.status_code = status_code
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.attempts: list[Attempt] = []
+
+
+class AuthenticationError(ProviderError):
+    """The API key is missing, wrong or lacks permission."""
+
+
+class InvalidRequestError(ProviderError):
+    """The provider rejected the request as malformed (fix the request, retrying will not help)."""
+
+
+class ContextLengthError(InvalidRequestError):
+    """The prompt plus the requested output does not fit the model's context window."""
+
+
+class RateLimitError(ProviderError):
+    """The provider throttled the call (429)."""
+
+    retryable = True
+
+
+class ProviderTimeout(ProviderError):
+    """The call did not finish within its timeout."""
+
+    retryable = True
+
+
+class ProviderConnectionError(ProviderError):
+    """The provider could not be reached."""
+
+    retryable = True
+
+
+class ServerError(ProviderError):
+    """The provider failed on its side (408, 409 or 5xx)."""
+
+    retryable = True
+
+
+class MalformedResponseError(ProviderError):
+    """The server's answer is not a valid response of the expected API."""
