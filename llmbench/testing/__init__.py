@@ -1,0 +1,43 @@
+"""Offline HTTP test infrastructure: recorded cassettes, an in-process mock transport and loopback servers.
+
+Used by the test-suite, the benchmarks and the notebooks, so it lives in the package (stdlib, pyyaml and
+httpx2 only).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from llmbench.testing.cassettes import (
+    CassetteMismatch,
+    Interaction,
+    RecordedRequest,
+    Recorder,
+    load_cassette,
+    mock_transport,
+    sse_body,
+)
+from llmbench.testing.server import FakeOpenAIServer, FakeServerProcess, RecordedServer
+
+__all__ = [
+    "CassetteMismatch",
+    "FakeOpenAIServer",
+    "FakeServerProcess",
+    "Interaction",
+    "RecordedRequest",
+    "RecordedServer",
+    "Recorder",
+    "load_cassette",
+    "mock_transport",
+    "shared_data_dir",
+    "sse_body",
+]
+
+
+def shared_data_dir() -> Path | None:
+    """The shared third-party data folder: $LLMBENCH_SHARED_DATA, else ../shared/data beside the repo; None if absent."""
+    env = os.environ.get("LLMBENCH_SHARED_DATA")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "data")
+    return next((p for p in candidates if p.is_dir()), None)

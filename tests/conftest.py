@@ -1,0 +1,66 @@
+"""Shared fixtures: the shared data folder, cassettes, loopback servers and fake API keys.
+
+shared_data        Path to ../shared/data (skips the test when absent)
+cassette(name)     list[Interaction] of pydantic_ai_cassettes/<name>.yaml, e.g. cassette("test_openai/test_valid_response")
+recorded_server    a started, empty RecordedServer; queue answers with .add(...)
+fake_openai_server a started FakeOpenAIServer without latency or faults
+fake_key           sets OPENAI_API_KEY / ANTHROPIC_API_KEY to recognisable fake keys; returns them
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from llmbench.testing import FakeOpenAIServer, Interaction, RecordedServer, load_cassette, shared_data_dir
+
+FAKE_OPENAI_KEY = "sk-test-FAKEKEY-openai-0000000000"
+FAKE_ANTHROPIC_KEY = "sk-ant-test-FAKEKEY-anthropic-0000"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The read-only third-party data folder beside the repo."""
+    path = shared_data_dir()
+    if path is None:
+        pytest.skip("../shared/data is absent (set LLMBENCH_SHARED_DATA to its path to run this test)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cassette(shared_data: Path) -> Callable[[str], list[Interaction]]:
+    """Factory: cassette("test_openai/test_valid_response") -> interactions of that recorded cassette."""
+    root = shared_data / "provider_fixtures" / "pydantic_ai_cassettes"
+
+    def load(name: str) -> list[Interaction]:
+        path = root / (name if name.endswith(".yaml") else name + ".yaml")
+        if not path.is_file():
+            pytest.fail(f"no cassette {path}; see {root.parent / 'MANIFEST.md'} for the list")
+        return load_cassette(path)
+
+    return load
+
+
+@pytest.fixture
+def recorded_server() -> Iterator[RecordedServer]:
+    """A started RecordedServer with nothing queued."""
+    with RecordedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_openai_server() -> Iterator[FakeOpenAIServer]:
+    """A started FakeOpenAIServer answering at once, without faults."""
+    with FakeOpenAIServer(latency_s=0.0) as server:
+        yield server
+
+
+@pytest.fixture
+def fake_key(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Set fake provider keys in the environment (so a leak into output is easy to grep for)."""
+    keys = {"OPENAI_API_KEY": FAKE_OPENAI_KEY, "ANTHROPIC_API_KEY": FAKE_ANTHROPIC_KEY}
+    for name, value in keys.items():
+        monkeypatch.setenv(name, value)
+    return keys
