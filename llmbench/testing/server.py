@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from llmbench.errors import ConfigError
-from llmbench.testing.cassettes import Interaction, RecordedRequest, sse_body
+from llmbench.testing.cassettes import Interaction, RecordedRequest
 
 __all__ = ["FakeOpenAIServer", "FakeServerProcess", "RecordedServer", "echo_reply", "word_count"]
 
