@@ -45,7 +45,9 @@ __all__ = [
 ]
 
 # Key shapes of the major vendors; a key registered with `register_secret` is redacted verbatim too.
-_KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,}|sk-ant-[A-Za-z0-9_\-*]{6,}|gsk_[A-Za-z0-9]{10,}|AIza[0-9A-Za-z_\-]{20,})")
+_KEY_PATTERN = re.compile(
+    r"\b(sk-[A-Za-z0-9_\-*]{6,}|sk-ant-[A-Za-z0-9_\-*]{6,}|gsk_[A-Za-z0-9]{10,}|AIza[0-9A-Za-z_\-]{20,})"
+)
 _SECRETS: set[str] = set()
 
 

@@ -1,1 +1,60 @@
 """Provider layer: one interface over OpenAI, Anthropic, OpenAI-compatible servers and the offline simulator."""
+
+from llmbench.providers.base import Provider, run_sync
+from llmbench.providers.pricing import ModelPrice, PriceTable, UnknownPriceWarning
+from llmbench.providers.registry import Config, Endpoint, get_provider, load_config, parse_model_id
+from llmbench.providers.retry import RetryPolicy
+from llmbench.providers.types import (
+    Attempt,
+    Completion,
+    ContentBlock,
+    ImageBlock,
+    Message,
+    ReasoningBlock,
+    ReasoningDelta,
+    StopEvent,
+    StreamEvent,
+    TextBlock,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    ToolResult,
+    ToolSpec,
+    Usage,
+    UsageEvent,
+)
+
+__all__ = [
+    "Attempt",
+    "Completion",
+    "Config",
+    "ContentBlock",
+    "Endpoint",
+    "ImageBlock",
+    "Message",
+    "ModelPrice",
+    "PriceTable",
+    "Provider",
+    "ReasoningBlock",
+    "ReasoningDelta",
+    "RetryPolicy",
+    "StopEvent",
+    "StreamEvent",
+    "TextBlock",
+    "TextDelta",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolCallEnd",
+    "ToolCallStart",
+    "ToolResult",
+    "ToolSpec",
+    "UnknownPriceWarning",
+    "Usage",
+    "UsageEvent",
+    "get_provider",
+    "load_config",
+    "parse_model_id",
+    "run_sync",
+]

@@ -1,0 +1,218 @@
+"""The provider protocol and the one place where calls are timed, priced and retried."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, TypeVar
+
+from llmbench import errors
+from llmbench.providers.pricing import PriceTable
+from llmbench.providers.retry import RetryPolicy
+from llmbench.providers.types import (
+    Attempt,
+    Completion,
+    MessagesInput,
+    StopEvent,
+    StreamEvent,
+    ToolSpec,
+    UsageEvent,
+    to_messages,
+)
+
+log = logging.getLogger("llmbench.providers")
+T = TypeVar("T")
+AttemptHook = Callable[[Attempt], None]
+
+
+class Provider(ABC):
+    """A model behind an API. Subclasses implement `_call` and `_stream`; this class retries, times and prices."""
+
+    provider: str = ""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        model_id: str | None = None,
+        timeout: float | None = 60.0,
+        retry: RetryPolicy | int | None = None,
+        price_table: PriceTable | None = None,
+        on_attempt: AttemptHook | None = None,
+        default_params: dict[str, Any] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.model = model
+        self.model_id = model_id or f"{self.provider}:{model}"
+        self.timeout = timeout
+        if isinstance(retry, int):
+            retry = RetryPolicy(max_attempts=retry)
+        self.retry = retry or RetryPolicy()
+        self.price_table = price_table or PriceTable()
+        self.on_attempt = on_attempt
+        self.default_params = dict(default_params or {})
+        self._rng = random.Random(seed)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model_id={self.model_id!r})"
+
+    # What subclasses provide -------------------------------------------------------------------------
+
+    @abstractmethod
+    async def _call(
+        self, messages: list[Any], tools: list[ToolSpec] | None, params: dict[str, Any]
+    ) -> Completion:
+        """One HTTP attempt; returns a Completion without cost, latency or attempts."""
+
+    @abstractmethod
+    def _stream(
+        self, messages: list[Any], tools: list[ToolSpec] | None, params: dict[str, Any]
+    ) -> AsyncIterator[StreamEvent]:
+        """One streamed attempt; the last event is a StopEvent whose completion lacks cost and latency."""
+
+    # Public API --------------------------------------------------------------------------------------
+
+    async def acomplete(
+        self, prompt: MessagesInput, *, tools: list[ToolSpec] | None = None, **params: Any
+    ) -> Completion:
+        """Answer `prompt` (text or messages), retrying retryable failures; every attempt is reported."""
+        messages = to_messages(prompt)
+        merged = {**self.default_params, **params}
+        attempts: list[Attempt] = []
+        for number in range(1, self.retry.max_attempts + 1):
+            started_at, t0 = time.time(), time.perf_counter()
+            try:
+                async with asyncio.timeout(self.timeout):
+                    result = await self._call(messages, tools, merged)
+            except Exception as exc:
+                err = self._fail(exc, attempts, number, started_at, t0)
+                if not err.retryable or number == self.retry.max_attempts:
+                    raise err from None
+                await asyncio.sleep(self.retry.delay(number, err.retry_after, self._rng))
+                continue
+            return self._succeed(result, attempts, number, started_at, t0)
+        raise AssertionError("unreachable: the retry loop always returns or raises")
+
+    async def astream(
+        self, prompt: MessagesInput, *, tools: list[ToolSpec] | None = None, **params: Any
+    ) -> AsyncIterator[StreamEvent]:
+        """Stream neutral events; retries only before the first event, since a half-shown answer cannot be
+        taken back. The final StopEvent carries the same Completion as `acomplete` would."""
+        messages = to_messages(prompt)
+        merged = {**self.default_params, **params}
+        attempts: list[Attempt] = []
+        for number in range(1, self.retry.max_attempts + 1):
+            started_at, t0 = time.time(), time.perf_counter()
+            emitted = False
+            try:
+                async with asyncio.timeout(self.timeout):
+                    async for event in self._stream(messages, tools, merged):
+                        if isinstance(event, StopEvent):
+                            done = self._succeed(event.completion, attempts, number, started_at, t0)
+                            if done.usage is not None:
+                                yield UsageEvent(usage=done.usage)
+                            yield StopEvent(stop_reason=done.stop_reason, completion=done)
+                            return
+                        emitted = True
+                        yield event
+                raise errors.MalformedResponseError(
+                    f"{self.model_id}: the stream ended without a final event", provider=self.provider
+                )
+            except Exception as exc:
+                err = self._fail(exc, attempts, number, started_at, t0)
+                if emitted or not err.retryable or number == self.retry.max_attempts:
+                    raise err from None
+                await asyncio.sleep(self.retry.delay(number, err.retry_after, self._rng))
+
+    def complete(
+        self, prompt: MessagesInput, *, tools: list[ToolSpec] | None = None, **params: Any
+    ) -> Completion:
+        """Blocking `acomplete`; works in scripts and inside a running Jupyter event loop."""
+        return run_sync(self.acomplete(prompt, tools=tools, **params))
+
+    # Accounting --------------------------------------------------------------------------------------
+
+    def _succeed(
+        self, result: Completion, attempts: list[Attempt], number: int, started_at: float, t0: float
+    ) -> Completion:
+        latency = time.perf_counter() - t0
+        cost = self.price_table.price(self._price_id(result), result.usage)
+        attempt = Attempt(
+            number=number,
+            started_at=started_at,
+            latency_s=latency,
+            ok=True,
+            usage=result.usage,
+            cost_usd=cost,
+            request_id=result.request_id,
+        )
+        self._report(attempt)
+        attempts.append(attempt)
+        return result.model_copy(update={"cost_usd": cost, "latency_s": latency, "attempts": list(attempts)})
+
+    def _fail(
+        self, exc: Exception, attempts: list[Attempt], number: int, started_at: float, t0: float
+    ) -> errors.ProviderError:
+        err = self._map_error(exc)
+        usage = getattr(err, "partial_usage", None)
+        attempt = Attempt(
+            number=number,
+            started_at=started_at,
+            latency_s=time.perf_counter() - t0,
+            ok=False,
+            usage=usage,
+            cost_usd=self.price_table.price(self.model_id, usage) if usage is not None else None,
+            error_type=type(err).__name__,
+            error_message=str(err),
+            status_code=err.status_code,
+            request_id=err.request_id,
+        )
+        self._report(attempt)
+        attempts.append(attempt)
+        err.attempts = list(attempts)
+        log.info("%s attempt %d failed: %s", self.model_id, number, err)
+        return err
+
+    def _report(self, attempt: Attempt) -> None:
+        if self.on_attempt is not None:
+            self.on_attempt(attempt)
+
+    def _price_id(self, result: Completion) -> str:
+        """The id to price by: the configured model id (dated snapshot names resolve in genai-prices too)."""
+        return self.model_id
+
+    def _map_error(self, exc: Exception) -> errors.ProviderError:
+        if isinstance(exc, errors.ProviderError):
+            return exc
+        if isinstance(exc, TimeoutError):
+            return errors.ProviderTimeout(
+                f"{self.model_id}: no answer within {self.timeout} s (raise `timeout` if the model is slow)",
+                provider=self.provider,
+            )
+        return errors.MalformedResponseError(
+            f"{self.model_id}: unexpected {type(exc).__name__}: {exc}", provider=self.provider
+        )
+
+    async def aclose(self) -> None:
+        """Release network resources."""
+
+
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, even when an event loop already runs in this thread."""
+    global _pool
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    # Inside Jupyter: the loop is busy running the cell, so run ours in a worker thread.
+    if _pool is None:
+        _pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="llmbench-sync")
+    return _pool.submit(asyncio.run, coro).result()

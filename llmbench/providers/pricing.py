@@ -1,0 +1,160 @@
+"""Cost in USD from a versioned price table: the `genai-prices` offline snapshot plus user overrides.
+
+Vendor rules applied: OpenAI and Anthropic bill reasoning/thinking tokens as output tokens (they are part of the
+reported output count, never added twice); cache reads and writes have their own rates. An override file prices
+custom, fine-tuned and local models, in USD per million tokens:
+
+    # prices.yaml
+    models:
+      "local:llama3": {input: 0, output: 0}          # a local server: free is a real price
+      "openai:ft:gpt-4o-mini:acme": {input: 0.3, output: 1.2, cache_read: 0.15}
+
+An unknown model costs `None` (with one warning per model), never a silent 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import warnings
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from llmbench.errors import ConfigError
+from llmbench.providers.types import Usage
+
+log = logging.getLogger(__name__)
+_MILLION = Decimal(1_000_000)
+
+# Providers whose model names genai-prices knows under its own provider id.
+_GENAI_PROVIDER = {"openai": "openai", "anthropic": "anthropic"}
+
+
+class ModelPrice(BaseModel):
+    """Prices in USD per million tokens; missing cache/reasoning rates fall back to input/output."""
+
+    model_config = ConfigDict(extra="forbid")
+    input: float
+    output: float
+    cache_read: float | None = None
+    cache_write: float | None = None
+    reasoning: float | None = None
+
+    def cost(self, usage: Usage) -> float:
+        """Dollar cost of `usage` at these rates."""
+        rate = lambda v: Decimal(str(v))  # noqa: E731  (exact decimal arithmetic, not float sums)
+        reasoning_rate = self.reasoning if self.reasoning is not None else self.output
+        plain_output = usage.output_tokens - usage.reasoning_tokens
+        total = (
+            usage.input_tokens * rate(self.input)
+            + usage.cache_read_tokens * rate(self.cache_read if self.cache_read is not None else self.input)
+            + usage.cache_write_tokens
+            * rate(self.cache_write if self.cache_write is not None else self.input)
+            + plain_output * rate(self.output)
+            + usage.reasoning_tokens * rate(reasoning_rate)
+        )
+        return float(total / _MILLION)
+
+
+class _PriceFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    models: dict[str, ModelPrice] = {}
+
+
+class PriceTable:
+    """Looks up the price of a model id (`provider:model`) and computes the cost of a usage record."""
+
+    def __init__(self, overrides: dict[str, ModelPrice] | None = None) -> None:
+        self.overrides: dict[str, ModelPrice] = dict(overrides or {})
+        self._warned: set[str] = set()
+
+    @classmethod
+    def from_file(cls, path: str | Path | None) -> PriceTable:
+        """Load overrides from a YAML/JSON price file (None: snapshot prices only)."""
+        if path is None:
+            return cls()
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"price file {p} does not exist; pass an existing YAML or JSON file")
+        try:
+            raw = yaml.safe_load(p.read_text()) or {}
+            parsed = _PriceFile.model_validate(raw)
+        except (yaml.YAMLError, ValidationError) as exc:
+            raise ConfigError(
+                f"price file {p} is invalid: {exc}. Expected `models: {{'provider:model': {{input: USD/Mtok, "
+                "output: USD/Mtok}}}}`"
+            ) from None
+        return cls(parsed.models)
+
+    @property
+    def version(self) -> str:
+        """Snapshot version plus a hash of the overrides, stored with every experiment."""
+        import genai_prices
+
+        blob = json.dumps({k: v.model_dump() for k, v in sorted(self.overrides.items())}, sort_keys=True)
+        return f"genai-prices-{genai_prices.__version__}+{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
+
+    def lookup(self, model_id: str) -> ModelPrice | None:
+        """The override for a model id, tried as `provider:model` then bare `model`."""
+        if model_id in self.overrides:
+            return self.overrides[model_id]
+        _, _, bare = model_id.partition(":")
+        return self.overrides.get(bare) if bare else None
+
+    def price(self, model_id: str, usage: Usage | None) -> float | None:
+        """Cost in USD of `usage` on `model_id`; None (and one warning) when the model has no known price."""
+        if usage is None:
+            return None
+        override = self.lookup(model_id)
+        if override is not None:
+            return override.cost(usage)
+        provider, _, model = model_id.partition(":")
+        cost = _snapshot_cost(_GENAI_PROVIDER.get(provider), model or provider, usage)
+        if cost is None and model_id not in self._warned:
+            self._warned.add(model_id)
+            warnings.warn(
+                f"no price known for {model_id!r}: its cost is recorded as unknown (None). Add it to a price "
+                "file (`models: {'<id>': {input: .., output: ..}}`) to price it.",
+                UnknownPriceWarning,
+                stacklevel=2,
+            )
+        return cost
+
+
+class UnknownPriceWarning(UserWarning):
+    """A model has no price in the snapshot or the overrides."""
+
+
+def _snapshot_cost(provider_id: str | None, model: str, usage: Usage) -> float | None:
+    from genai_prices import Usage as GUsage
+    from genai_prices import calc_price
+
+    # genai-prices counts input_tokens as the whole prompt, cache reads and writes included.
+    g = GUsage(
+        input_tokens=usage.total_input_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        output_tokens=usage.output_tokens,
+    )
+    try:
+        calc = calc_price(g, model_ref=model, provider_id=provider_id)
+    except LookupError:
+        return None
+    return float(calc.total_price)
+
+
+def snapshot_rates(model_id: str) -> dict[str, Any] | None:
+    """Per-million-token rates the snapshot holds for a model (for reports and the simulator)."""
+    provider, _, model = model_id.partition(":")
+    probe = Usage(input_tokens=1_000_000)
+    out = Usage(output_tokens=1_000_000)
+    pin = _snapshot_cost(_GENAI_PROVIDER.get(provider), model or provider, probe)
+    pout = _snapshot_cost(_GENAI_PROVIDER.get(provider), model or provider, out)
+    if pin is None or pout is None:
+        return None
+    return {"input": pin, "output": pout}
