@@ -8,19 +8,13 @@ thinking blocks go back with their signature.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pydantic import SecretStr
-
 from llmbench import errors
-from llmbench.errors import register_secret
-from llmbench.providers.base import Provider
 from llmbench.providers.retry import map_sdk_error
+from llmbench.providers.sdk import SDKProvider
 from llmbench.providers.types import (
     Completion,
     ContentBlock,
@@ -204,55 +198,23 @@ def completion_from_anthropic(msg: Any, *, model_id: str, provider: str) -> Comp
 # The provider -------------------------------------------------------------------------------------------
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(SDKProvider):
     """Anthropic's Messages API through the official `anthropic` SDK."""
 
     provider = "anthropic"
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        http_client: Any = None,
-        api_key_env: str = "ANTHROPIC_API_KEY",
-        provider_name: str | None = None,
-        **options: Any,
-    ) -> None:
-        if provider_name:
-            self.provider = provider_name
-        super().__init__(model, **options)
-        self.base_url = base_url
-        self.api_key_env = api_key_env
-        register_secret(api_key)
-        self._api_key = SecretStr(api_key) if api_key is not None else None
-        self._http_client = http_client
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+    default_key_env = "ANTHROPIC_API_KEY"
 
-    def _client(self) -> Any:
-        """One SDK client per event loop: connection pools cannot cross loops."""
+    def _make_client(self, api_key: str) -> Any:
         import anthropic
 
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            key = self._api_key.get_secret_value() if self._api_key else os.environ.get(self.api_key_env)
-            register_secret(key)
-            if not key and self.base_url is None:
-                raise errors.AuthenticationError(
-                    f"{self.model_id}: no API key; set {self.api_key_env} or pass api_key=",
-                    provider=self.provider,
-                )
-            client = anthropic.AsyncAnthropic(
-                api_key=key or "not-needed",
-                base_url=self.base_url,
-                max_retries=0,  # the one retry layer is ours
-                timeout=self.timeout,
-                http_client=self._http_client,
-            )
-            self._clients[loop] = client
-        return client
+        return anthropic.AsyncAnthropic(
+            api_key=api_key,
+            base_url=self.base_url,
+            max_retries=0,  # the one retry layer is ours
+            timeout=self.timeout,
+            http_client=self._http_client,
+        )
 
     def build_request(
         self, messages: list[Message], tools: list[ToolSpec] | None, params: dict[str, Any]

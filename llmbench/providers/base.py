@@ -198,7 +198,7 @@ class Provider(ABC):
             f"{self.model_id}: unexpected {type(exc).__name__}: {exc}", provider=self.provider
         )
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027  (most providers hold nothing to release)
         """Release network resources."""
 
 

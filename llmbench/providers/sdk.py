@@ -1,0 +1,69 @@
+"""Shared plumbing of the SDK-backed adapters: key lookup, one SDK client per event loop, closing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import weakref
+from abc import abstractmethod
+from typing import Any
+
+from pydantic import SecretStr
+
+from llmbench import errors
+from llmbench.errors import register_secret
+from llmbench.providers.base import Provider
+
+
+class SDKProvider(Provider):
+    """A provider backed by an official SDK client (`max_retries=0`: the retry layer is ours)."""
+
+    default_key_env = ""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        http_client: Any = None,
+        api_key_env: str | None = None,
+        provider_name: str | None = None,
+        **options: Any,
+    ) -> None:
+        if provider_name:
+            self.provider = provider_name
+        super().__init__(model, **options)
+        self.base_url = base_url
+        self.api_key_env = api_key_env or self.default_key_env
+        register_secret(api_key)
+        self._api_key = SecretStr(api_key) if api_key is not None else None
+        self._http_client = http_client
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+    @abstractmethod
+    def _make_client(self, api_key: str) -> Any:
+        """Build the SDK's async client."""
+
+    def _client(self) -> Any:
+        """One SDK client per event loop: connection pools cannot cross loops (e.g. `complete` in Jupyter)."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            key = self._api_key.get_secret_value() if self._api_key else os.environ.get(self.api_key_env)
+            register_secret(key)
+            if not key and self.base_url is None:
+                raise errors.AuthenticationError(
+                    f"{self.model_id}: no API key; set {self.api_key_env} or pass api_key=",
+                    provider=self.provider,
+                )
+            # Local servers usually ignore the key, but the SDKs insist on one.
+            client = self._make_client(key or "not-needed")
+            self._clients[loop] = client
+        return client
+
+    async def aclose(self) -> None:
+        """Close the SDK client of the running loop."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.close()
