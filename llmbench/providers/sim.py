@@ -1,0 +1,213 @@
+"""The offline simulator (`sim:` models): seeded, deterministic stand-ins for real models. SIMULATED DATA.
+
+Each simulated model has a per-task skill; an item has a difficulty in [0, 1]. The chance of a correct answer is
+`sigmoid(SHARPNESS * (skill[task] - difficulty))`, drawn from a hash of (seed, model, item, epoch), so reruns
+give the same answers. Tokens follow the prompt and answer lengths times the model's verbosity, and cost uses
+the real list price of the model it stands for. Answers are built from the item's reference so the ordinary
+scorers grade them. Without an item (plain prompts) the simulator answers with a canned, labelled text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmbench import errors
+from llmbench.providers.base import Provider
+from llmbench.providers.types import (
+    Completion,
+    Message,
+    StopEvent,
+    StreamEvent,
+    TextBlock,
+    TextDelta,
+    ToolSpec,
+    Usage,
+)
+
+SHARPNESS = 8.0
+TASKS = ("arithmetic", "code", "extraction", "classification", "factual")
+
+
+@dataclass(frozen=True)
+class SimModel:
+    """A simulated model: the real model whose price it uses, skills per task, verbosity, latency."""
+
+    price_id: str
+    skill: dict[str, float]
+    verbosity: float
+    latency_s: float
+    notes: str = ""
+    default_skill: float = field(default=0.0)
+
+    def skill_for(self, task: str | None) -> float:
+        """Skill on a task; unknown tasks get the model's mean skill."""
+        if task in self.skill:
+            return self.skill[task]  # type: ignore[index]
+        return self.default_skill or sum(self.skill.values()) / len(self.skill)
+
+
+# Skills are invented but shaped like public leaderboards: bigger models win on arithmetic and code, small
+# ones are close on classification and extraction, which is where routing saves money.
+SIM_MODELS: dict[str, SimModel] = {
+    "gpt-4.1-nano": SimModel(
+        "openai:gpt-4.1-nano",
+        {"arithmetic": 0.2, "code": 0.15, "extraction": 0.6, "classification": 0.8, "factual": 0.4},
+        verbosity=0.9,
+        latency_s=0.15,
+    ),
+    "gpt-4o-mini": SimModel(
+        "openai:gpt-4o-mini",
+        {"arithmetic": 0.45, "code": 0.4, "extraction": 0.75, "classification": 0.88, "factual": 0.55},
+        verbosity=1.1,
+        latency_s=0.3,
+    ),
+    "claude-3-5-haiku": SimModel(
+        "anthropic:claude-3-5-haiku-latest",
+        {"arithmetic": 0.4, "code": 0.6, "extraction": 0.8, "classification": 0.85, "factual": 0.5},
+        verbosity=1.0,
+        latency_s=0.35,
+    ),
+    "gpt-4o": SimModel(
+        "openai:gpt-4o",
+        {"arithmetic": 0.75, "code": 0.7, "extraction": 0.88, "classification": 0.9, "factual": 0.8},
+        verbosity=1.3,
+        latency_s=0.6,
+    ),
+    "claude-sonnet-4": SimModel(
+        "anthropic:claude-sonnet-4-0",
+        {"arithmetic": 0.85, "code": 0.92, "extraction": 0.9, "classification": 0.88, "factual": 0.82},
+        verbosity=1.6,
+        latency_s=0.8,
+    ),
+}
+
+
+def _unit(*parts: Any) -> float:
+    """A deterministic number in [0, 1) from the parts (stable across processes, unlike hash())."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _tokens(text: str) -> int:
+    """Rough token count (about four characters a token)."""
+    return max(1, math.ceil(len(text) / 4))
+
+
+class SimProvider(Provider):
+    """A simulated model. Pass the dataset item as `sim_item={...}` to get graded answers."""
+
+    provider = "sim"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        seed: int = 0,
+        time_scale: float = 0.1,
+        fault_rate: float = 0.02,
+        **options: Any,
+    ) -> None:
+        if model not in SIM_MODELS:
+            raise errors.ConfigError(f"unknown simulated model {model!r}; choose one of {sorted(SIM_MODELS)}")
+        super().__init__(model, seed=seed, **options)
+        self.spec = SIM_MODELS[model]
+        self.seed = seed
+        self.time_scale = time_scale
+        self.fault_rate = fault_rate
+        self._calls: dict[str, int] = {}
+
+    def _price_id(self, result: Completion) -> str:
+        return self.spec.price_id
+
+    def _answer(self, messages: list[Message], item: dict[str, Any] | None) -> tuple[str, bool | None]:
+        if not item:
+            prompt = messages[-1].text if messages else ""
+            return f"[simulated {self.model}] I read your {len(prompt)}-character prompt.", None
+        key = (self.seed, self.model, item.get("item_id"), item.get("epoch", 0))
+        difficulty = float(item.get("difficulty", 0.5))
+        p = 1.0 / (1.0 + math.exp(-SHARPNESS * (self.spec.skill_for(item.get("task")) - difficulty)))
+        correct = _unit(*key, "correct") < p
+        return (correct_answer(item) if correct else wrong_answer(item, _unit(*key, "wrong"))), correct
+
+    async def _call(self, messages: list[Any], tools: list[ToolSpec] | None, params: dict[str, Any]) -> Completion:
+        item = params.get("sim_item")
+        call_key = json.dumps([item.get("item_id"), item.get("epoch", 0)] if item else messages[-1].text)
+        n = self._calls[call_key] = self._calls.get(call_key, 0) + 1
+        await asyncio.sleep(self.spec.latency_s * self.time_scale * (0.7 + 0.6 * _unit(call_key, n)))
+        # A first attempt sometimes meets a simulated rate limit, so retries show up in the logs.
+        if n == 1 and _unit(self.seed, self.model, call_key, "fault") < self.fault_rate:
+            raise errors.RateLimitError(
+                f"sim:{self.model}: simulated rate limit (429)", provider="sim", status_code=429, retry_after=0.01
+            )
+        text, _ = self._answer(messages, item)
+        prompt_text = "".join(m.text for m in messages)
+        out_tokens = max(1, round(_tokens(text) * self.spec.verbosity))
+        limit = params.get("max_tokens")
+        stop = "stop"
+        if limit is not None and out_tokens > limit:
+            out_tokens, text, stop = limit, text[: limit * 4], "length"
+        return Completion(
+            model_id=self.model_id,
+            provider="sim",
+            model=f"{self.model} (simulated)",
+            content=[TextBlock(text=text)],
+            stop_reason=stop,  # type: ignore[arg-type]
+            raw_stop_reason=stop,
+            usage=Usage(input_tokens=_tokens(prompt_text), output_tokens=out_tokens),
+            request_id=f"sim-{hashlib.sha1(call_key.encode()).hexdigest()[:12]}-{n}",
+            simulated=True,
+        )
+
+    async def _stream(
+        self, messages: list[Any], tools: list[ToolSpec] | None, params: dict[str, Any]
+    ) -> AsyncIterator[StreamEvent]:
+        completion = await self._call(messages, tools, params)
+        for word in completion.text.split(" "):
+            yield TextDelta(text=word + " ")
+        yield StopEvent(stop_reason=completion.stop_reason, completion=completion)
+
+
+def correct_answer(item: dict[str, Any]) -> str:
+    """An answer the item's scorer grades as right."""
+    ref = item.get("reference")
+    meta = item.get("metadata") or {}
+    scorer = str(item.get("scorer") or "")
+    if "solution" in meta:
+        return f"Here is the function:\n```python\n{meta['solution']}\n```"
+    if isinstance(ref, dict | list):
+        return f"```json\n{json.dumps(ref)}\n```"
+    if scorer.startswith("numeric"):
+        return f"Working through the steps carefully, the final answer is {ref}"
+    return str(ref)
+
+
+def wrong_answer(item: dict[str, Any], u: float) -> str:
+    """A plausible answer the item's scorer grades as wrong."""
+    ref = item.get("reference")
+    meta = item.get("metadata") or {}
+    rng = random.Random(u)
+    if "solution" in meta:
+        return "```python\nraise NotImplementedError('simulated wrong answer')\n```"
+    if isinstance(ref, dict) and ref:
+        broken = dict(ref)
+        broken.pop(rng.choice(sorted(broken)))
+        return f"```json\n{json.dumps(broken)}\n```"
+    try:
+        value = float(str(ref).replace(",", ""))
+    except ValueError:
+        pass
+    else:
+        off = rng.choice([-3, -2, -1, 1, 2, 5, 10])
+        wrong = value + off if value.is_integer() else round(value * (1 + off / 10), 4)
+        return f"Working through the steps, the final answer is {int(wrong) if float(wrong).is_integer() else wrong}"
+    choices = [c for c in meta.get("choices", meta.get("labels", [])) if str(c) != str(ref)]
+    if choices:
+        return str(rng.choice(choices))
+    return "I am not sure; possibly something else entirely."
