@@ -1,0 +1,144 @@
+"""The run store's schema as numbered migrations.
+
+Each migration is a list of SQL statements applied in one transaction together with its row in
+`schema_version`, so a crash leaves the file at the previous version, never half-way. Statements use
+`IF NOT EXISTS`, so re-running one is harmless. To change the schema, append a new `Migration` (never edit
+an old one): stores written by older versions upgrade the next time they are opened for writing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: its version number, a description and the SQL it runs."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "experiments, items, calls (one row per attempt) and scores",
+        (
+            "CREATE SEQUENCE IF NOT EXISTS experiment_ids START 1",
+            """CREATE TABLE IF NOT EXISTS experiments (
+                id INTEGER PRIMARY KEY DEFAULT nextval('experiment_ids'),
+                name VARCHAR NOT NULL UNIQUE,
+                created_at TIMESTAMP NOT NULL,
+                config JSON,
+                config_hash VARCHAR,
+                git_commit VARCHAR,
+                package_versions JSON,
+                source VARCHAR NOT NULL CHECK (source IN ('native', 'simulated', 'imported'))
+            )""",
+            """CREATE TABLE IF NOT EXISTS items (
+                experiment_id INTEGER NOT NULL,
+                item_id VARCHAR NOT NULL,
+                input JSON,
+                prompt VARCHAR,
+                reference JSON,
+                task VARCHAR,
+                metadata JSON,
+                PRIMARY KEY (experiment_id, item_id)
+            )""",
+            """CREATE TABLE IF NOT EXISTS calls (
+                experiment_id INTEGER NOT NULL,
+                run_key VARCHAR NOT NULL,
+                item_id VARCHAR NOT NULL,
+                model_id VARCHAR NOT NULL,
+                epoch INTEGER NOT NULL DEFAULT 0,
+                attempt INTEGER NOT NULL DEFAULT 1,
+                started_at TIMESTAMP,
+                latency_s DOUBLE,
+                input_tokens BIGINT,
+                cache_read_tokens BIGINT,
+                cache_write_tokens BIGINT,
+                output_tokens BIGINT,
+                reasoning_tokens BIGINT,
+                cost_usd DOUBLE,
+                error_class VARCHAR,
+                error_message VARCHAR,
+                status_code INTEGER,
+                request_id VARCHAR,
+                answered_model VARCHAR,
+                stop_reason VARCHAR,
+                response VARCHAR,
+                final BOOLEAN NOT NULL DEFAULT FALSE,
+                simulated BOOLEAN NOT NULL DEFAULT FALSE
+            )""",
+            """CREATE TABLE IF NOT EXISTS scores (
+                experiment_id INTEGER NOT NULL,
+                run_key VARCHAR NOT NULL,
+                item_id VARCHAR NOT NULL,
+                model_id VARCHAR NOT NULL,
+                epoch INTEGER NOT NULL DEFAULT 0,
+                scorer VARCHAR NOT NULL,
+                value DOUBLE,
+                explanation VARCHAR,
+                is_primary BOOLEAN NOT NULL DEFAULT TRUE,
+                created_at TIMESTAMP
+            )""",
+        ),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+SCHEMA_VERSION_DDL = """CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY,
+    description VARCHAR NOT NULL,
+    applied_at TIMESTAMP NOT NULL
+)"""
+
+# Column order of the two append-heavy tables, shared by the writers in store.py.
+CALL_COLUMNS: tuple[str, ...] = (
+    "experiment_id",
+    "run_key",
+    "item_id",
+    "model_id",
+    "epoch",
+    "attempt",
+    "started_at",
+    "latency_s",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "error_class",
+    "error_message",
+    "status_code",
+    "request_id",
+    "answered_model",
+    "stop_reason",
+    "response",
+    "final",
+    "simulated",
+)
+SCORE_COLUMNS: tuple[str, ...] = (
+    "experiment_id",
+    "run_key",
+    "item_id",
+    "model_id",
+    "epoch",
+    "scorer",
+    "value",
+    "explanation",
+    "is_primary",
+    "created_at",
+)
+ITEM_COLUMNS: tuple[str, ...] = (
+    "experiment_id",
+    "item_id",
+    "input",
+    "prompt",
+    "reference",
+    "task",
+    "metadata",
+)
