@@ -1,0 +1,67 @@
+"""The exported router policy as an MLflow pyfunc model (imports mlflow: load this module lazily)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+from llmbench.errors import DataError
+
+__all__ = ["RouterPolicyModel", "log_policy_model"]
+
+POLICY_ARTIFACT = "policy"
+
+
+class RouterPolicyModel(PythonModel):
+    """Routes prompts with the policy file logged beside it: input prompts, output the chosen model ids."""
+
+    def load_context(self, context: Any) -> None:
+        """Load the policy with the router's own numpy loader."""
+        from llmbench.router import Router
+
+        self.router = Router.load(context.artifacts[POLICY_ARTIFACT])
+
+    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> list[str]:
+        """Chosen model id for each prompt (a list of strings, or a frame with a `prompt` column)."""
+        if isinstance(model_input, pd.DataFrame):
+            if "prompt" in model_input.columns:
+                prompts = model_input["prompt"]
+            elif model_input.shape[1] == 1:
+                prompts = model_input.iloc[:, 0]
+            else:
+                raise DataError("router model input needs a `prompt` column")
+        elif isinstance(model_input, str):
+            prompts = [model_input]
+        else:
+            prompts = list(model_input)
+        return [self.router.route(str(p)).model for p in prompts]
+
+
+def log_policy_model(
+    run_id: str, policy_path: str | Path, *, register_as: str | None = None, uri: str, name: str = "router"
+) -> str:
+    """Log the policy file as a pyfunc model inside run `run_id` (registering it if asked); returns its URI."""
+    import llmbench
+
+    path = Path(policy_path)
+    if not path.exists():
+        raise DataError(f"router policy file {path} not found; export it with the router commands first")
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        with mlflow.start_run(run_id=run_id):
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=RouterPolicyModel(),
+                artifacts={POLICY_ARTIFACT: str(path)},
+                registered_model_name=register_as,
+                # Explicit requirements: inferring them would load the model in a subprocess (slow).
+                pip_requirements=[f"llmbench=={llmbench.__version__}", "numpy", "pandas"],
+            )
+    finally:
+        mlflow.set_tracking_uri(previous)
+    return info.model_uri
