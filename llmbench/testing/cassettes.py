@@ -393,7 +393,8 @@ def mock_transport(
 
     strict=True: requests must arrive in exactly the queued order; strict=False: each request takes the next
     unused interaction with the same method and path. A request nothing matches raises `CassetteMismatch`
-    (SDKs wrap it as a connection error, so also check `recorder.mismatches` / `assert_all_used()`).
+    (an AssertionError; openai 3.x lets it through, anthropic 2.x wraps it in APIConnectionError with it as
+    `__cause__`; it is also kept in `recorder.mismatches`). Call `recorder.assert_all_used()` at the end to catch unrequested ones.
     """
     recorder = Recorder(interactions)
     return _ReplayTransport(recorder, strict), recorder
