@@ -1,3 +1,201 @@
-"""`llmbench` commands of this area."""
+"""`llmbench eval`, `llmbench runs` and `llmbench import`: batch evaluation and the run store."""
 
-from llmbench.cli.app import app  # noqa: F401
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from llmbench.cli.app import app
+from llmbench.errors import ConfigError
+
+DEFAULT_EXPERIMENT = Path("experiments/default.yaml")
+StoreOpt = Annotated[Path | None, typer.Option("--store", help="DuckDB run store (default $LLMBENCH_STORE or ./llmbench.duckdb)")]
+console = Console()
+
+
+def _fmt(value: Any, spec: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format(value, spec)
+
+
+def summary_table(summary: Any, title: str, simulated: bool) -> Table:
+    """The per-model summary as a rich table."""
+    label = " [bold yellow](SIMULATED models: offline demo data, not real model quality)[/]" if simulated else ""
+    table = Table(title=f"{title}{label}")
+    for col in ("model", "runs", "score", "cost $", "$ per correct", "p50 s", "p95 s", "errors"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for row in summary.to_dict("records"):
+        table.add_row(
+            str(row["model"]),
+            str(row.get("runs", "")),
+            _fmt(row.get("score"), ".3f"),
+            _fmt(row.get("cost_usd"), ".5f"),
+            _fmt(row.get("cost_per_correct"), ".6f"),
+            _fmt(row.get("latency_p50"), ".3f"),
+            _fmt(row.get("latency_p95"), ".3f"),
+            str(row.get("errors", 0)),
+        )
+    return table
+
+
+@app.command("eval")
+def eval_command(
+    experiment: Annotated[Path | None, typer.Argument(help="Experiment file (YAML/TOML); default experiments/default.yaml")] = None,
+    dataset: Annotated[list[str] | None, typer.Option("--dataset", "-d", help="Dataset file (repeatable); overrides the file")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Model id (repeatable); overrides the file")] = None,
+    name: Annotated[str | None, typer.Option(help="Experiment name (resume key)")] = None,
+    scorer: Annotated[str | None, typer.Option(help="Scorer for every item (default: each item's own)")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Repeats of each item")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Calls in flight")] = None,
+    max_cost: Annotated[float | None, typer.Option("--max-cost", help="Stop cleanly when this many USD are spent")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N items of each dataset")] = None,
+    store: StoreOpt = None,
+    progress: Annotated[bool, typer.Option(help="Show a live progress bar")] = True,
+    track: Annotated[bool, typer.Option(help="Log the run to MLflow")] = True,
+) -> None:
+    """Run an experiment: every call, score, token, cost, latency and error goes to the run store. Resumable."""
+    from llmbench.evaluation import load_experiment, validate_config
+
+    overrides = {"name": name, "scorer": scorer, "epochs": epochs, "concurrency": concurrency,
+                 "max_cost": max_cost, "limit": limit, "datasets": dataset or None, "models": model or None}  # fmt: skip
+    if experiment is None and (dataset or model):
+        if not (dataset and model):
+            raise ConfigError("without an experiment file, give both --dataset and --model")
+        cfg = validate_config({"name": name or "adhoc", **{k: v for k, v in overrides.items() if v is not None}})
+    else:
+        path = experiment or DEFAULT_EXPERIMENT
+        if experiment is None and not path.is_file():
+            raise ConfigError(f"no experiment file given and {path} not found; run from the repo root or pass a file")
+        cfg = load_experiment(path, **overrides)
+    report, summary = _run(cfg, store, progress)
+    console.print(summary_table(summary, f"Experiment {cfg.name}", cfg.simulated))
+    note = f"{report.finished} finished, {report.failed} failed, {report.skipped} already done (skipped)"
+    console.print(f"{note}; spent ${report.spent_usd:.4f} in {report.elapsed_s:.1f} s. Store: {_store_path(store)}")
+    if report.stopped_by_budget:
+        console.print(f"[yellow]Stopped at the budget (${cfg.max_cost}); rerun with a higher --max-cost to finish.[/]")
+    if track:
+        _track(cfg, store, summary)
+    if report.interrupted:
+        raise typer.Exit(130)
+
+
+def _store_path(store: Path | None) -> Path:
+    from llmbench.store import default_store_path
+
+    return store or default_store_path()
+
+
+def _run(cfg: Any, store_path: Path | None, progress: bool) -> tuple[Any, Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from llmbench.evaluation import Runner
+    from llmbench.store import Store
+
+    with Store.open(store_path) as store:
+        bar = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("spent ${task.fields[spent]:.4f}"), TimeElapsedColumn(),
+            console=console, disable=not progress, transient=False,
+        )  # fmt: skip
+        with bar:
+            task_id = bar.add_task(cfg.name + (" (simulated)" if cfg.simulated else ""), total=None, spent=0.0)
+
+            def on_progress(report: Any, n: int) -> None:
+                bar.update(task_id, total=report.planned - report.skipped, advance=n, spent=report.spent_usd)
+
+            runner = Runner(cfg, store, on_progress=on_progress)
+            try:
+                report = asyncio.run(runner.run())
+            except KeyboardInterrupt:
+                report = runner.report
+                report.interrupted = True
+        summary = store.summary_frame(cfg.name)
+    return report, summary
+
+
+def _track(cfg: Any, store_path: Path | None, summary: Any) -> None:
+    """Log the experiment to MLflow; tracking problems never lose the run (it is already in the store)."""
+    try:
+        from llmbench.tracking import log_eval_experiment
+    except ImportError:
+        return
+    try:
+        run_id = log_eval_experiment(cfg.name, store_path=store_path)
+        console.print(f"MLflow run {run_id} (see it with `llmbench ui`)")
+    except Exception as exc:
+        console.print(f"[yellow]MLflow logging skipped: {type(exc).__name__}: {exc}[/]")
+
+
+@app.command("runs")
+def runs_command(
+    experiment: Annotated[str | None, typer.Argument(help="Show this experiment's per-model summary")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """List the experiments in the run store, or summarise one."""
+    from llmbench.store import Store
+
+    with Store.open(store, read_only=True) as st:
+        if experiment:
+            exp = st.get_experiment(experiment)
+            if exp is None:
+                raise ConfigError(f"no experiment {experiment!r} in {st.path}; `llmbench runs` lists them")
+            console.print(summary_table(st.summary_frame(experiment), f"Experiment {experiment}", exp.source == "simulated"))
+            return
+        frame = st.experiments_frame()
+    table = Table(title=f"Experiments in {_store_path(store)}")
+    for col in ("id", "name", "source", "created", "items", "models", "calls", "cost $"):
+        table.add_column(col)
+    for r in frame.to_dict("records"):
+        table.add_row(str(r["id"]), r["name"], r["source"], str(r["created_at"])[:19], str(r["items"]),
+                      str(r["models"]), str(r["calls"]), _fmt(r["cost_usd"], ".4f"))  # fmt: skip
+    console.print(table)
+
+
+import_app = typer.Typer(help="Import public logged runs into the run store.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("routerbench")
+def import_routerbench(
+    path: Annotated[Path, typer.Argument(help="RouterBench wide file (CSV, Parquet, or .pkl with --trust-pickle)")],
+    name: Annotated[str, typer.Option(help="Experiment name")] = "routerbench",
+    trust_pickle: Annotated[bool, typer.Option("--trust-pickle", help="Allow the official pickle (runs code!)")] = False,
+    store: StoreOpt = None,
+) -> None:
+    """Import RouterBench rows (one score and cost column per model) as an experiment."""
+    from llmbench.imports import read_routerbench
+
+    if path.suffix in (".pkl", ".pickle") and not trust_pickle:
+        raise ConfigError(
+            f"{path} is a pickle, which can run arbitrary code when loaded; convert it to CSV/Parquet, "
+            "or pass --trust-pickle if you trust its source"
+        )
+    _import(read_routerbench(path, experiment=name), {"source": "routerbench", "path": str(path)}, store)
+
+
+@import_app.command("routellm")
+def import_routellm(
+    path: Annotated[Path, typer.Argument(help="RouteLLM results directory")],
+    store: StoreOpt = None,
+) -> None:
+    """Import RouteLLM per-question results as experiments routellm-mmlu and routellm-gsm8k (list-price costs)."""
+    from llmbench.imports import read_routellm
+
+    _import(read_routellm(path), {"source": "routellm", "path": str(path)}, store)
+
+
+def _import(frame: Any, config: dict[str, Any], store_path: Path | None) -> None:
+    from llmbench.store import Store
+
+    with Store.open(store_path) as st:
+        for name, part in frame.groupby("experiment", sort=True):
+            n = st.import_frame(part, str(name), "imported", config=config)
+            console.print(f"imported {n} rows into experiment {name!r} ({part['model'].nunique()} models, "
+                          f"{part['item_id'].nunique()} prompts) in {_store_path(store_path)}")  # fmt: skip

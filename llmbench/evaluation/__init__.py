@@ -1,0 +1,16 @@
+"""Batch evaluation: experiment files and the resumable runner behind `llmbench eval`."""
+
+from llmbench.evaluation.config import ExperimentConfig, ProviderLimits, load_experiment, validate_config
+from llmbench.evaluation.runner import RunReport, Runner, Task, load_items, run_experiment
+
+__all__ = [
+    "ExperimentConfig",
+    "ProviderLimits",
+    "RunReport",
+    "Runner",
+    "Task",
+    "load_experiment",
+    "load_items",
+    "run_experiment",
+    "validate_config",
+]

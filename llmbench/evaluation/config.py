@@ -1,0 +1,107 @@
+"""Experiment files (YAML or TOML) for `llmbench eval`.
+
+    # experiments/default.yaml
+    name: default-sim
+    datasets: [../datasets/arithmetic.jsonl, ../datasets/classification.jsonl]   # relative to this file
+    models: [sim:gpt-4.1-nano, sim:gpt-4o]
+    scorer: null            # null: each item's own scorer (from the dataset)
+    epochs: 1
+    concurrency: 16         # calls in flight, all providers together
+    providers:              # per-provider limits
+      openai: {concurrency: 8, requests_per_minute: 500, tokens_per_minute: 200000}
+    max_cost: 1.00          # USD; the run stops cleanly when reached
+    params: {temperature: 0, max_tokens: 512}
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from llmbench.errors import ConfigError
+from llmbench.providers.registry import parse_model_id
+
+
+class ProviderLimits(BaseModel):
+    """Concurrency and rate limits of one provider (None: no limit)."""
+
+    model_config = ConfigDict(extra="forbid")
+    concurrency: int | None = Field(default=None, ge=1)
+    requests_per_minute: float | None = Field(default=None, gt=0)
+    tokens_per_minute: float | None = Field(default=None, gt=0)
+
+
+class ExperimentConfig(BaseModel):
+    """What to run: datasets x models x epochs, how fast, and how much it may cost."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    datasets: list[str] = Field(min_length=1)
+    models: list[str] = Field(min_length=1)
+    scorer: str | None = None
+    judge_model: str | None = None
+    epochs: int = Field(default=1, ge=1)
+    concurrency: int = Field(default=16, ge=1)
+    providers: dict[str, ProviderLimits] = {}
+    max_cost: float | None = Field(default=None, ge=0)
+    params: dict[str, Any] = {}
+    system_prompt: str | None = None
+    stream: bool = False
+    timeout: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+    seed: int = 0
+    limit: int | None = Field(default=None, ge=1, description="only the first N items of each dataset")
+
+    @field_validator("models")
+    @classmethod
+    def _model_ids(cls, models: list[str]) -> list[str]:
+        for m in models:
+            try:
+                parse_model_id(m)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        if len(set(models)) != len(models):
+            raise ValueError("a model is listed twice")
+        return models
+
+    @property
+    def simulated(self) -> bool:
+        """Whether every model is a `sim:` model."""
+        return all(m.startswith("sim:") for m in self.models)
+
+    def call_params(self) -> dict[str, Any]:
+        """The parameters that change answers (part of the resume key)."""
+        return {"params": self.params, "system_prompt": self.system_prompt, "seed": self.seed}
+
+
+def load_experiment(path: str | Path, **overrides: Any) -> ExperimentConfig:
+    """Read and validate an experiment file; relative dataset paths are resolved against the file's folder."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"experiment file {p} does not exist; pass a YAML or TOML file (see experiments/)")
+    text = p.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text) if p.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"experiment file {p} is not valid {'TOML' if p.suffix == '.toml' else 'YAML'}: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"experiment file {p} must hold a mapping (name, datasets, models, ...)")
+    raw.setdefault("name", p.stem)
+    if isinstance(raw.get("datasets"), str):
+        raw["datasets"] = [raw["datasets"]]
+    raw["datasets"] = [str((p.parent / d).resolve()) if not Path(d).is_absolute() else d for d in raw.get("datasets", [])]
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    return validate_config(raw, source=str(p))
+
+
+def validate_config(raw: dict[str, Any], *, source: str = "flags") -> ExperimentConfig:
+    """Validate a config mapping, turning pydantic errors into one readable ConfigError."""
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid experiment ({source}): {problems}") from None
