@@ -1,0 +1,357 @@
+"""Evaluation datasets: JSONL, CSV and Parquet files of items, validated into a `Dataset`.
+
+An item has an `id`, an `input` (a prompt string or a list of chat messages `{"role", "content"}`), a
+`reference` (the expected answer, tests, schema... whatever its scorer needs), a `task` label, free
+`metadata` (shipped sets put a 0..1 `difficulty` there) and an optional `scorer` hint. Loading checks every
+row first and raises one `DataError` naming the file, line (or row), field and fix for each problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from llmbench.errors import DataError
+from llmbench.providers.types import Message, to_messages
+
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "datasets"
+_ALIASES = {
+    "item_id": "id",
+    "prompt": "input",
+    "messages": "input",
+    "answer": "reference",
+    "target": "reference",
+}
+_FIELDS = ("id", "input", "reference", "task", "metadata", "scorer")
+_MAX_REPORTED = 10
+
+
+class ChatMessage(BaseModel):
+    """One message of a chat input."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+
+
+class Item(BaseModel):
+    """One evaluation item."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str
+    input: str | list[ChatMessage]
+    reference: Any = None
+    task: str = ""
+    metadata: dict[str, Any] = {}
+    scorer: str | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, v: Any) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool):
+            return str(v)
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+    @field_validator("input")
+    @classmethod
+    def _input_nonempty(cls, v: Any) -> Any:
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("the prompt is empty")
+        if isinstance(v, list) and not any(m.role == "user" for m in v):
+            raise ValueError("a chat input needs at least one user message")
+        return v
+
+    @property
+    def prompt(self) -> str:
+        """The prompt text (for chat inputs: the last user message)."""
+        if isinstance(self.input, str):
+            return self.input
+        return next(m.content for m in reversed(self.input) if m.role == "user")
+
+    @property
+    def difficulty(self) -> float | None:
+        """The item's 0..1 difficulty from its metadata, when given."""
+        d = self.metadata.get("difficulty")
+        return float(d) if isinstance(d, int | float) else None
+
+    def messages(self) -> list[Message]:
+        """The input as provider messages."""
+        if isinstance(self.input, str):
+            return to_messages(self.input)
+        return to_messages([m.model_dump() for m in self.input])
+
+
+@dataclass
+class Dataset:
+    """A named, ordered collection of items with unique ids."""
+
+    name: str
+    items: list[Item]
+    path: Path | None = None
+    _index: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._index = {}
+        for n, item in enumerate(self.items):
+            if item.id in self._index:
+                raise DataError(
+                    f"dataset {self.name!r}: item id {item.id!r} appears twice; ids must be unique."
+                )
+            self._index[item.id] = n
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[Item]:
+        return iter(self.items)
+
+    def __getitem__(self, key: int | str) -> Item:
+        return self.items[self._index[key]] if isinstance(key, str) else self.items[key]
+
+    @property
+    def tasks(self) -> list[str]:
+        """The distinct task labels, in order of appearance."""
+        return list(dict.fromkeys(i.task for i in self.items))
+
+    def filter(self, task: str | Sequence[str] | None = None, ids: Iterable[str] | None = None) -> Dataset:
+        """The items of the given task(s) and/or ids."""
+        tasks = {task} if isinstance(task, str) else set(task or ())
+        wanted = set(ids) if ids is not None else None
+        kept = [
+            i for i in self.items if (not tasks or i.task in tasks) and (wanted is None or i.id in wanted)
+        ]
+        return Dataset(self.name, kept, self.path)
+
+    def head(self, n: int) -> Dataset:
+        """The first `n` items."""
+        return Dataset(self.name, self.items[:n], self.path)
+
+    def sample(self, n: int, seed: int = 0) -> Dataset:
+        """`n` items drawn without replacement, reproducibly, kept in file order."""
+        picked = sorted(random.Random(seed).sample(range(len(self.items)), min(n, len(self.items))))
+        return Dataset(self.name, [self.items[i] for i in picked], self.path)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per item: id, task, prompt, reference, difficulty, scorer."""
+        return pd.DataFrame(
+            {
+                "item_id": [i.id for i in self.items],
+                "task": [i.task for i in self.items],
+                "prompt": [i.prompt for i in self.items],
+                "reference": [i.reference for i in self.items],
+                "difficulty": [i.difficulty for i in self.items],
+                "scorer": [i.scorer for i in self.items],
+            }
+        )
+
+
+def shipped_datasets() -> dict[str, Path]:
+    """The evaluation sets shipped in the project's datasets/ folder, by name."""
+    if not SHIPPED_DIR.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.jsonl"))}
+
+
+def load_dataset(source: str | Path, *, name: str | None = None) -> Dataset:
+    """Load a .jsonl, .csv or .parquet file, or a shipped set by name (see `shipped_datasets()`)."""
+    path = Path(source)
+    if not path.exists():
+        shipped = shipped_datasets()
+        if str(source) in shipped:
+            path = shipped[str(source)]
+        else:
+            raise DataError(
+                f"dataset {str(source)!r} not found: not a file, nor a shipped set ({', '.join(shipped) or 'none'})."
+            )
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        rows = _jsonl_rows(path)
+    elif suffix == ".csv":
+        rows = _csv_rows(path)
+    elif suffix in (".parquet", ".pq"):
+        rows = _parquet_rows(path)
+    else:
+        raise DataError(f"{path}: unknown dataset format {suffix!r}; use .jsonl, .csv or .parquet.")
+    return _build(name or path.stem, rows, path)
+
+
+def dataset_from_records(records: Iterable[dict[str, Any]], name: str = "inline") -> Dataset:
+    """A dataset from in-memory dicts, validated like a file."""
+    rows = [
+        (f"record {n}", _safe(lambda r=r, w=f"record {n}": _normalise(r, w, strict=True)))
+        for n, r in enumerate(records)
+    ]
+    return _build(name, rows, None)
+
+
+# -- readers: each yields (where, fields) pairs; `where` is "line N" or "row N" ----------------------------
+
+
+def _normalise(raw: Any, where: str, *, strict: bool) -> dict[str, Any]:
+    """Map aliases to field names; in `strict` (JSON) mode unknown keys are errors, else they go to metadata."""
+    if not isinstance(raw, dict):
+        raise _RowError(where, "", f"expected a JSON object, got {type(raw).__name__}")
+    out: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in raw.items():
+        target = _ALIASES.get(key, key)
+        if target in _FIELDS:
+            if target in out:
+                raise _RowError(where, target, f"given twice (as {key!r} and an alias); keep one")
+            out[target] = value
+        elif strict:
+            raise _RowError(
+                where, key, f"unknown field; allowed: {', '.join(_FIELDS)} (put extra data under `metadata`)"
+            )
+        else:
+            extra[key] = value
+    if extra:
+        meta = out.get("metadata") or {}
+        out["metadata"] = {**extra, **meta} if isinstance(meta, dict) else meta
+    return out
+
+
+class _RowError(Exception):
+    def __init__(self, where: str, field_name: str, message: str) -> None:
+        super().__init__(f"{where}: {'field ' + repr(field_name) + ': ' if field_name else ''}{message}")
+
+
+def _jsonl_rows(path: Path) -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append((f"line {n}", json.loads(line)))
+            except json.JSONDecodeError as exc:
+                rows.append(
+                    (
+                        f"line {n}",
+                        _RowError(f"line {n}", "", f"invalid JSON ({exc.msg} at column {exc.colno})"),
+                    )
+                )
+    return [
+        (w, r if isinstance(r, _RowError) else _safe(lambda r=r, w=w: _normalise(r, w, strict=True)))
+        for w, r in rows
+    ]
+
+
+def _safe(fn: Any) -> Any:
+    try:
+        return fn()
+    except _RowError as exc:
+        return exc
+
+
+def _cell(value: Any) -> Any:
+    """A CSV/Parquet cell: empty means missing; text that looks like a JSON list/object is parsed."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "":
+            return None
+        if text[0] in "[{":
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                return value
+    return value
+
+
+def _csv_rows(path: Path) -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames:
+            raise DataError(
+                f"{path}: empty CSV; the first line must name the columns (id, input, reference, ...)."
+            )
+        start = reader.line_num + 1
+        for record in reader:
+            where = f"line {start}"
+            start = reader.line_num + 1
+            cleaned = {k: _cell(v) for k, v in record.items() if k is not None and _cell(v) is not None}
+            if None in record:
+                rows.append(
+                    (where, _RowError(where, "", "more cells than header columns; quote cells with commas"))
+                )
+                continue
+            rows.append((where, _safe(lambda c=cleaned, w=where: _normalise(c, w, strict=False))))
+    return rows
+
+
+def _parquet_rows(path: Path) -> list[tuple[str, Any]]:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many types for broken files
+        raise DataError(f"{path}: cannot read as Parquet ({exc}).") from None
+    rows = []
+    for n, record in enumerate(frame.to_dict(orient="records")):
+        cleaned = {}
+        for k, v in record.items():
+            v = v.tolist() if hasattr(v, "tolist") and not isinstance(v, str) else v
+            v = _cell(v) if not isinstance(v, list | dict) else v
+            if v is not None:
+                cleaned[str(k)] = v
+        where = f"row {n}"
+        rows.append((where, _safe(lambda c=cleaned, w=where: _normalise(c, w, strict=False))))
+    return rows
+
+
+def _build(name: str, rows: list[tuple[str, Any]], path: Path | None) -> Dataset:
+    problems: list[str] = []
+    items: list[Item] = []
+    first_seen: dict[str, str] = {}
+    for where, fields in rows:
+        if isinstance(fields, _RowError):
+            problems.append(str(fields))
+            continue
+        try:
+            item = Item.model_validate(fields)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = ".".join(str(p) for p in err["loc"]) or "(item)"
+                problems.append(f"{where}: field {loc!r}: {_explain(err)}")
+            continue
+        if item.id in first_seen:
+            problems.append(
+                f"{where}: field 'id': {item.id!r} already used at {first_seen[item.id]}; ids must be unique"
+            )
+            continue
+        first_seen[item.id] = where
+        items.append(item)
+    if problems:
+        shown = problems[:_MAX_REPORTED]
+        more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
+        raise DataError(
+            f"{path or name}: {len(problems)} problem(s); fix them and load again:\n  "
+            + "\n  ".join(shown)
+            + more
+        )
+    if not items:
+        raise DataError(f"{path or name}: no items; a dataset needs at least one row.")
+    return Dataset(name, items, path)
+
+
+def _explain(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "missing":
+        return "required but missing"
+    if kind == "extra_forbidden":
+        return "unknown field; allowed: " + ", ".join(_FIELDS)
+    return str(err.get("msg", "invalid"))
+
+
+__all__ = ["ChatMessage", "Dataset", "Item", "dataset_from_records", "load_dataset", "shipped_datasets"]
