@@ -50,4 +50,5 @@ __all__ = [
     "win_rate_matrix",
     "win_rates",
     "write_report",
+    "zero_router_hull",
 ]

@@ -86,7 +86,16 @@ def _experiment(client: MlflowClient, name: str) -> str:
         if found.lifecycle_stage == "deleted":
             client.restore_experiment(found.experiment_id)
         return found.experiment_id
-    return client.create_experiment(name)
+    return client.create_experiment(name, artifact_location=_artifact_root(client.tracking_uri))
+
+
+def _artifact_root(uri: str) -> str | None:
+    # Keep a SQLite store's artifacts beside the database file, not in ./mlruns of whatever directory the
+    # first run happened to start from.
+    if uri.startswith("sqlite:///"):
+        database = Path(uri.removeprefix("sqlite:///")).expanduser().resolve()
+        return (database.parent / "mlruns").as_uri()
+    return None
 
 
 def find_run(
