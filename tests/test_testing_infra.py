@@ -27,6 +27,7 @@ from llmbench.testing import (
     FakeOpenAIServer,
     FakeServerProcess,
     Interaction,
+    RecordedServer,
     load_cassette,
     mock_transport,
     sse_body,
@@ -537,3 +538,13 @@ def test_anthropic_spec_additions_are_exactly_the_thinking_feature(shared_data):
     params = load_anthropic_spec()["components"]["schemas"]["CreateMessageParams"]
     assert params["additionalProperties"] is False and "thinking" in params["properties"]
     assert params["required"] == ["model", "messages", "max_tokens"]
+
+
+def test_a_failing_responder_answers_500_with_the_reason():
+    class Broken(RecordedServer):
+        def respond(self, request):
+            raise KeyError("oops")
+
+    with Broken() as server:
+        reply = httpx2.post(server.url + "/v1/chat/completions", json={})
+    assert reply.status_code == 500 and "KeyError('oops')" in reply.json()["error"]["message"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from llmbench.testing.cassettes import (
     CassetteMismatch,
@@ -18,7 +19,9 @@ from llmbench.testing.cassettes import (
     mock_transport,
     sse_body,
 )
-from llmbench.testing.server import FakeOpenAIServer, FakeServerProcess, RecordedServer
+
+if TYPE_CHECKING:
+    from llmbench.testing.server import FakeOpenAIServer, FakeServerProcess, RecordedServer
 
 __all__ = [
     "CassetteMismatch",
@@ -41,3 +44,12 @@ def shared_data_dir() -> Path | None:
     candidates = [Path(env)] if env else []
     candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "data")
     return next((p for p in candidates if p.is_dir()), None)
+
+
+def __getattr__(name: str) -> Any:
+    # The servers load lazily so that `python -m llmbench.testing.server` does not import its own module twice.
+    if name in {"FakeOpenAIServer", "FakeServerProcess", "RecordedServer"}:
+        from llmbench.testing import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

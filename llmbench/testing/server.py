@@ -49,6 +49,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' connection pools expect
+    disable_nagle_algorithm = True  # headers and body go out as separate writes; no 40 ms delayed-ACK stalls
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:  # silence per-request stderr lines
@@ -86,7 +87,12 @@ class _Handler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             body=self._read_body(),
         )
-        self._write(self.server.owner.handle(request))
+        try:
+            answer = self.server.owner.handle(request)
+        except Exception as exc:  # a bug in the fake must show up in the test, not as a dropped connection
+            body = {"error": {"message": f"fake server failed: {exc!r}", "type": "fake_server_error"}}
+            answer = Interaction.json(body, status=500, headers={"x-should-retry": "false"})
+        self._write(answer)
 
     def _write(self, ix: Interaction) -> None:
         if ix.delay_s:
