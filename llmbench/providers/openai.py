@@ -274,9 +274,11 @@ class OpenAIProvider(SDKProvider):
         body["stream_options"] = {"include_usage": True}
         state: Any = ChatCompletionStreamState()
         usage = None
+        request_id = None
         started: set[int] = set()
         try:
             stream = await self._client().chat.completions.create(**body)
+            request_id = stream.response.headers.get("x-request-id")
             async for chunk in stream:
                 state.handle_chunk(chunk)
                 if chunk.usage is not None:
@@ -293,14 +295,20 @@ class OpenAIProvider(SDKProvider):
                         if tc.function and tc.function.arguments:
                             yield ToolCallDelta(index=tc.index, arguments_delta=tc.function.arguments)
         except openai.OpenAIError as exc:
-            raise map_sdk_error(exc, openai, self.model_id) from None
+            err = map_sdk_error(exc, openai, self.model_id)
+            err.partial_usage = usage_from_openai(usage)  # type: ignore[attr-defined]  # billed even if cut
+            raise err from None
         try:
-            final = state.get_final_completion()
+            # The raw snapshot, not get_final_completion(): that one raises on finish_reason "length" and
+            # "content_filter", which are ordinary answers here.
+            final = state.current_completion_snapshot
         except AssertionError:
             raise errors.MalformedResponseError(
                 f"{self.model_id}: the stream carried no chunks", provider=self.provider
             ) from None
         final.usage = usage
+        if request_id:
+            final._request_id = request_id  # as the non-streamed response carries it
         completion = completion_from_openai(final, model_id=self.model_id, provider=self.provider)
         for index, call in enumerate(completion.tool_calls):
             yield ToolCallEnd(index=index, call=call)
