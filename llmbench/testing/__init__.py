@@ -21,7 +21,8 @@ from llmbench.testing.cassettes import (
 )
 
 if TYPE_CHECKING:
-    from llmbench.testing.server import FakeOpenAIServer, FakeServerProcess, RecordedServer
+    from llmbench.testing.fake_api import FakeOpenAIServer, FakeServerProcess
+    from llmbench.testing.server import RecordedServer
 
 __all__ = [
     "CassetteMismatch",
@@ -48,8 +49,12 @@ def shared_data_dir() -> Path | None:
 
 def __getattr__(name: str) -> Any:
     # The servers load lazily so that `python -m llmbench.testing.server` does not import its own module twice.
-    if name in {"FakeOpenAIServer", "FakeServerProcess", "RecordedServer"}:
+    if name in {"FakeOpenAIServer", "FakeServerProcess"}:
+        from llmbench.testing import fake_api
+
+        return getattr(fake_api, name)
+    if name == "RecordedServer":
         from llmbench.testing import server
 
-        return getattr(server, name)
+        return server.RecordedServer
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

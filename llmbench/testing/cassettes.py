@@ -298,7 +298,7 @@ def _headers_dict(headers: httpx2.Headers) -> dict[str, str]:
     return out
 
 
-def record(recorder_list: list[RecordedRequest], request: httpx2.Request) -> RecordedRequest:
+def _record(recorder_list: list[RecordedRequest], request: httpx2.Request) -> RecordedRequest:
     """Append an httpx2 request to `recorder_list` as a RecordedRequest."""
     rec = RecordedRequest(
         method=request.method,
@@ -354,7 +354,7 @@ class _ReplayTransport(httpx2.MockTransport):
         self.recorder, self.strict = recorder, strict
 
     def _pick(self, request: httpx2.Request) -> Interaction:
-        record(self.recorder.requests, request)
+        _record(self.recorder.requests, request)
         return self.recorder.take(request.method, request.url.path, strict=self.strict)
 
     def _respond(self, request: httpx2.Request, ix: Interaction | None = None) -> httpx2.Response:

@@ -1,0 +1,518 @@
+"""A generative OpenAI/Anthropic-compatible fake API on loopback, in-thread or in a child process.
+
+`FakeOpenAIServer` answers every POST `/v1/chat/completions` (OpenAI) and `/v1/messages` (Anthropic)
+deterministically, streaming included, with a seeded fault plan; GET `/_stats` returns its counts.
+`FakeServerProcess` runs one via `python -m llmbench.testing.server` so that a benchmark's client event loop
+does not share its process (and GIL) with the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from llmbench.errors import ConfigError
+from llmbench.testing.cassettes import Interaction, RecordedRequest
+from llmbench.testing.server import LoopbackServer, not_found
+
+__all__ = ["FakeOpenAIServer", "FakeServerProcess", "echo_reply", "main", "word_count"]
+
+_CREATED = 1_700_000_000  # fixed timestamp keeps responses deterministic
+
+
+_WORD = re.compile(r"\S+")
+
+
+def word_count(text: str) -> int:
+    """The fake servers' token count: whitespace-separated words."""
+    return len(_WORD.findall(text))
+
+
+def _texts(content: Any) -> list[str]:
+    """Text pieces of an OpenAI/Anthropic message content (a string or a list of parts)."""
+    if isinstance(content, str):
+        return [content]
+    out: list[str] = []
+    for part in content or []:
+        if isinstance(part, dict):
+            if isinstance(part.get("text"), str):
+                out.append(part["text"])
+            elif "content" in part:  # tool results
+                out += _texts(part["content"])
+    return out
+
+
+def _prompt_words(body: Mapping[str, Any]) -> tuple[int, str]:
+    """(prompt word count over system + all messages, text of the last user message)."""
+    total, last_user = 0, ""
+    system = body.get("system")
+    if system:
+        total += sum(word_count(t) for t in _texts(system))
+    for msg in body.get("messages") or []:
+        if not isinstance(msg, dict):
+            continue
+        text = " ".join(_texts(msg.get("content")))
+        total += word_count(text)
+        if msg.get("role") == "user":
+            last_user = text
+    return max(total, 1), last_user
+
+
+def echo_reply(last_user_text: str, max_tokens: int | None) -> tuple[list[str], bool]:
+    """The fake reply's words ("Echo:" + the user's words, at most 64) and whether max_tokens cut it."""
+    words = ["Echo:", *_WORD.findall(last_user_text)[:64]]
+    if max_tokens is not None and max_tokens < len(words):
+        return words[: max(max_tokens, 0)], True
+    return words, False
+
+
+def _example_args(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Smallest arguments satisfying a flat JSON-Schema object's required properties."""
+    simple = {"string": "x", "integer": 1, "number": 1, "boolean": True, "array": [], "object": {}}
+    args: dict[str, Any] = {}
+    props = schema.get("properties") or {}
+    for name in schema.get("required") or []:
+        prop = props.get(name) or {}
+        if "enum" in prop:
+            args[name] = prop["enum"][0]
+        else:
+            kind = prop.get("type", "string")
+            args[name] = simple.get(kind[0] if isinstance(kind, list) else kind, "x")
+    return args
+
+
+_FAULT_NAMES = ("timeout", "cut")
+
+
+def _check_faults(faults: Mapping[str, float] | None) -> dict[str, float]:
+    plan = {str(k): float(v) for k, v in (faults or {}).items()}
+    for name, p in plan.items():
+        if not (name in _FAULT_NAMES or (name.isdigit() and 400 <= int(name) <= 599)):
+            raise ConfigError(
+                f"unknown fault {name!r}: use an HTTP status 400-599 (e.g. '429') or one of {_FAULT_NAMES}"
+            )
+        if not 0 <= p <= 1:
+            raise ConfigError(f"fault {name!r} has probability {p}; it must be between 0 and 1")
+    if sum(plan.values()) > 1:
+        raise ConfigError(f"fault probabilities sum to {sum(plan.values()):.3f} > 1; lower them")
+    return plan
+
+
+class FakeOpenAIServer(LoopbackServer):
+    """Deterministic OpenAI chat-completions and Anthropic messages endpoint with a seeded fault plan.
+
+    Reply: "Echo:" followed by the last user message's words (at most 64), cut to `max_tokens` words
+    (finish "length" / "max_tokens"). Usage counts whitespace words: prompt = words of system + all messages
+    (at least 1), completion = reply words. With `tools` and a forcing tool_choice ("required", a named
+    function; Anthropic "any"/"tool") it answers with a tool call whose arguments fill the required properties.
+    Faults are drawn per request number n from `random.Random(f"{seed}:{n}")`, so a run of N requests gets
+    the same faults at the same request numbers whatever the concurrency. Statuses (e.g. "429", "500") answer
+    an error in the provider's shape ("429" with `retry-after: retry_after_s`); "timeout" hangs `hang_s`;
+    "cut" drops the connection halfway through the body.
+    """
+
+    def __init__(
+        self,
+        latency_s: float = 0.05,
+        *,
+        faults: Mapping[str, float] | None = None,
+        seed: int = 0,
+        chunk_delay_s: float = 0.0,
+        retry_after_s: float = 0.0,
+        hang_s: float = 30.0,
+        record: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        super().__init__(host=host, port=port, record=record)
+        self.latency_s, self.seed, self.chunk_delay_s = latency_s, seed, chunk_delay_s
+        self.retry_after_s, self.hang_s = retry_after_s, hang_s
+        self.faults = _check_faults(faults)
+        self.counts: Counter[str] = Counter()
+        self._n = 0
+
+    def stats(self) -> dict[str, int]:
+        """Counts so far: "requests" plus one entry per outcome ("ok", "429", "timeout", "cut", "bad_request", ...)."""
+        with self._lock:
+            return {"requests": self._n, **self.counts}
+
+    def _draw(self, n: int) -> str | None:
+        u = random.Random(f"{self.seed}:{n}").random()
+        for name, p in self.faults.items():
+            if u < p:
+                return name
+            u -= p
+        return None
+
+    def handle(self, request: RecordedRequest) -> Interaction:
+        if request.method == "GET" and request.path == "/_stats":
+            return Interaction.json(self.stats(), method="GET", path="/_stats")
+        return super().handle(request)
+
+    def respond(self, request: RecordedRequest) -> Interaction:
+        with self._lock:
+            n = self._n
+            self._n += 1
+        if request.path.endswith("/chat/completions"):
+            flavour = "openai"
+        elif request.path.endswith("/messages"):
+            flavour = "anthropic"
+        else:
+            self._count("not_found")
+            return not_found(
+                f"FakeOpenAIServer serves POST /v1/chat/completions and /v1/messages, not {request.path}"
+            )
+        body = request.json
+        problem = self._problem(flavour, body)
+        if problem:
+            self._count("bad_request")
+            return self._error(flavour, 400, problem, n)
+        fault = self._draw(n)
+        self._count(fault or "ok")
+        if fault and fault.isdigit():
+            return self._error(flavour, int(fault), f"injected fault {fault} on request {n}", n)
+        build = self._openai if flavour == "openai" else self._anthropic
+        ix = build(body, n).with_faults(delay_s=self.latency_s, chunk_delay_s=self.chunk_delay_s)
+        if fault == "timeout":
+            return ix.with_faults(delay_s=self.hang_s)
+        if fault == "cut":
+            return ix.with_faults(cut_after_bytes=max(1, len(ix.body) // 2))
+        return ix
+
+    def _count(self, outcome: str) -> None:
+        with self._lock:
+            self.counts[outcome] += 1
+
+    @staticmethod
+    def _problem(flavour: str, body: Any) -> str | None:
+        if not isinstance(body, dict):
+            return "the request body must be a JSON object"
+        if not isinstance(body.get("model"), str):
+            return "model: field required"
+        if not isinstance(body.get("messages"), list) or not body["messages"]:
+            return "messages: a non-empty list is required"
+        if flavour == "anthropic" and not isinstance(body.get("max_tokens"), int):
+            return "max_tokens: field required"
+        return None
+
+    def _error(self, flavour: str, status: int, message: str, n: int) -> Interaction:
+        kinds = {
+            400: "invalid_request_error",
+            401: "authentication_error",
+            404: "not_found_error",
+            429: "rate_limit_error",
+            529: "overloaded_error",
+        }
+        kind = kinds.get(status, "api_error")
+        headers = {
+            "x-request-id": f"req_fake_{n}",
+            "request-id": f"req_fake_{n}",
+            "x-should-retry": "true" if status in (408, 409, 429) or status >= 500 else "false",
+        }
+        if status == 429:
+            headers["retry-after"] = f"{self.retry_after_s:g}"
+            headers["retry-after-ms"] = str(int(self.retry_after_s * 1000))
+        if flavour == "anthropic":
+            body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": message}}
+        else:
+            body = {"error": {"message": message, "type": kind, "param": None, "code": str(status)}}
+        return Interaction.json(body, status=status, headers=headers)
+
+    def _reply(self, body: Mapping[str, Any], limit_keys: tuple[str, ...]) -> tuple[int, list[str], bool]:
+        prompt, last_user = _prompt_words(body)
+        limit = next((body[k] for k in limit_keys if isinstance(body.get(k), int)), None)
+        words, truncated = echo_reply(last_user, limit)
+        return prompt, words, truncated
+
+    def _openai(self, body: Mapping[str, Any], n: int) -> Interaction:
+        prompt, words, truncated = self._reply(body, ("max_completion_tokens", "max_tokens"))
+        model, cid = body["model"], f"chatcmpl-fake{n}"
+        headers = {"x-request-id": f"req_fake_{n}"}
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": len(words),
+            "total_tokens": prompt + len(words),
+        }
+        tool = _forced_tool(body.get("tools"), body.get("tool_choice"), anthropic=False)
+        finish = "tool_calls" if tool else ("length" if truncated else "stop")
+        text = " ".join(words)
+        call = None
+        if tool:
+            fn = tool.get("function") or {}
+            args = json.dumps(_example_args(fn.get("parameters") or {}))
+            call = {
+                "id": f"call_fake{n}",
+                "type": "function",
+                "function": {"name": fn.get("name", ""), "arguments": args},
+            }
+        if not body.get("stream"):
+            message: dict[str, Any] = {
+                "role": "assistant",
+                "content": None if call else text,
+                "refusal": None,
+            }
+            if call:
+                message["tool_calls"] = [call]
+            choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+            out = {
+                "id": cid,
+                "object": "chat.completion",
+                "created": _CREATED,
+                "model": model,
+                "choices": [choice],
+                "usage": usage,
+            }
+            return Interaction.json(out, headers=headers)
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        base: dict[str, Any] = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": _CREATED,
+            "model": model,
+        }
+        if include_usage:
+            base["usage"] = None
+
+        def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+            return {
+                **base,
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+            }
+
+        events: list[Any] = [chunk({"role": "assistant", "content": "" if not call else None})]
+        if call:
+            head = {**call, "index": 0, "function": {"name": call["function"]["name"], "arguments": ""}}
+            events.append(chunk({"tool_calls": [head]}))
+            events.append(
+                chunk(
+                    {"tool_calls": [{"index": 0, "function": {"arguments": call["function"]["arguments"]}}]}
+                )
+            )
+        else:
+            events += [chunk({"content": w if i == 0 else " " + w}) for i, w in enumerate(words)]
+        events.append(chunk({}, finish))
+        if include_usage:
+            events.append({**base, "choices": [], "usage": usage})
+        return Interaction.sse(events, done=True, headers=headers)
+
+    def _anthropic(self, body: Mapping[str, Any], n: int) -> Interaction:
+        prompt, words, truncated = self._reply(body, ("max_tokens",))
+        headers = {"request-id": f"req_fake_{n}"}
+        tool = _forced_tool(body.get("tools"), body.get("tool_choice"), anthropic=True)
+        stop = "tool_use" if tool else ("max_tokens" if truncated else "end_turn")
+        text = " ".join(words)
+        usage = {
+            "input_tokens": prompt,
+            "output_tokens": len(words),
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        }
+        if tool:
+            block: dict[str, Any] = {
+                "type": "tool_use",
+                "id": f"toolu_fake{n}",
+                "name": tool.get("name", ""),
+                "input": _example_args(tool.get("input_schema") or {}),
+            }
+        else:
+            block = {"type": "text", "text": text}
+        message = {
+            "id": f"msg_fake{n}",
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": [block],
+            "stop_reason": stop,
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        if not body.get("stream"):
+            return Interaction.json(message, headers=headers)
+        start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+        events: list[Any] = [("message_start", {"type": "message_start", "message": start})]
+        if tool:
+            events.append(
+                (
+                    "content_block_start",
+                    {"type": "content_block_start", "index": 0, "content_block": {**block, "input": {}}},
+                )
+            )
+            deltas = [{"type": "input_json_delta", "partial_json": json.dumps(block["input"])}]
+        else:
+            events.append(
+                (
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": 0,
+                        "content_block": {"type": "text", "text": ""},
+                    },
+                )
+            )
+            deltas = [{"type": "text_delta", "text": w if i == 0 else " " + w} for i, w in enumerate(words)]
+        events.append(("ping", {"type": "ping"}))
+        events += [
+            ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": d}) for d in deltas
+        ]
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": 0}))
+        events.append(
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": stop, "stop_sequence": None},
+                    "usage": {"output_tokens": len(words)},
+                },
+            )
+        )
+        events.append(("message_stop", {"type": "message_stop"}))
+        return Interaction.sse(events, headers=headers, path="/v1/messages")
+
+
+def _forced_tool(tools: Any, choice: Any, *, anthropic: bool) -> dict[str, Any] | None:
+    """The tool a forcing tool_choice selects, else None (the fake never calls tools on its own)."""
+    if not isinstance(tools, list) or not tools:
+        return None
+    named = None
+    if anthropic and isinstance(choice, dict):
+        if choice.get("type") == "any":
+            return tools[0]
+        named = choice.get("name") if choice.get("type") == "tool" else None
+    elif not anthropic:
+        if choice == "required":
+            return tools[0]
+        if isinstance(choice, dict):
+            named = (choice.get("function") or {}).get("name")
+    if named is None:
+        return None
+    for tool in tools:
+        name = tool.get("name") if anthropic else (tool.get("function") or {}).get("name")
+        if name == named:
+            return tool
+    return None
+
+
+# -- subprocess mode -----------------------------------------------------------------------------------------
+
+
+class FakeServerProcess:
+    """A FakeOpenAIServer in a child process (keeps the client's event loop free of server work)."""
+
+    def __init__(
+        self,
+        latency_s: float = 0.05,
+        *,
+        faults: Mapping[str, float] | None = None,
+        seed: int = 0,
+        chunk_delay_s: float = 0.0,
+        retry_after_s: float = 0.0,
+        hang_s: float = 30.0,
+        startup_timeout_s: float = 15.0,
+    ) -> None:
+        self._args = [
+            "--latency", str(latency_s), "--seed", str(seed), "--chunk-delay", str(chunk_delay_s),
+            "--retry-after", str(retry_after_s), "--hang", str(hang_s), "--faults", json.dumps(_check_faults(faults)),
+        ]  # fmt: skip
+        self._startup_timeout_s = startup_timeout_s
+        self._proc: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def start(self) -> FakeServerProcess:
+        """Start the child and wait for its URL line."""
+        cmd = [
+            sys.executable,
+            "-m",
+            "llmbench.testing.server",
+            "--port",
+            "0",
+            "--exit-on-stdin-eof",
+            *self._args,
+        ]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line: list[str] = []
+        reader = threading.Thread(target=lambda: line.append(self._proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+        reader.start()
+        reader.join(self._startup_timeout_s)
+        if not line or not line[0].startswith("http://"):
+            self.stop()
+            raise RuntimeError(
+                f"fake server process did not report its URL within {self._startup_timeout_s}s: {line!r}"
+            )
+        self.url = line[0].strip()
+        return self
+
+    def stats(self) -> dict[str, int]:
+        """The child's request counts (GET /_stats)."""
+        import httpx2
+
+        return httpx2.get(self.url + "/_stats", timeout=5).json()
+
+    def stop(self) -> None:
+        """Terminate the child (kill after 5 s)."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(OSError):
+            proc.stdin.close()  # type: ignore[union-attr]
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        if proc.stdout:
+            proc.stdout.close()
+
+    def __enter__(self) -> FakeServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a FakeOpenAIServer until SIGTERM/SIGINT; print its URL as the first stdout line."""
+    ap = argparse.ArgumentParser(prog="python -m llmbench.testing.server", description=main.__doc__)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--latency", type=float, default=0.05, help="seconds before each answer")
+    ap.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between streamed events")
+    ap.add_argument(
+        "--faults", default="{}", help='JSON, e.g. {"429": 0.1, "500": 0.05, "timeout": 0.02, "cut": 0.02}'
+    )
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--retry-after", type=float, default=0.0, help="Retry-After seconds on injected 429s")
+    ap.add_argument("--hang", type=float, default=30.0, help="seconds an injected timeout hangs")
+    ap.add_argument("--exit-on-stdin-eof", action="store_true", help="stop when stdin closes (parent gone)")
+    ns = ap.parse_args(argv)
+    try:
+        faults = json.loads(ns.faults)
+        server = FakeOpenAIServer(
+            ns.latency, faults=faults, seed=ns.seed, chunk_delay_s=ns.chunk_delay,
+            retry_after_s=ns.retry_after, hang_s=ns.hang, record=False, port=ns.port,
+        )  # fmt: skip
+    except (ValueError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if ns.exit_on_stdin_eof:
+        threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    with server:
+        print(server.url, flush=True)
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
