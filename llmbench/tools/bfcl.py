@@ -60,10 +60,11 @@ PYTHON_HINT = " Note that the provided function is in Python 3 syntax."
 
 
 def default_bfcl_dir() -> Path:
-    """`$LLMBENCH_BFCL_DIR`, else `../shared/data/bfcl` next to the repository."""
-    env = os.environ.get("LLMBENCH_BFCL_DIR")
-    if env:
-        return Path(env)
+    """`$LLMBENCH_BFCL_DIR`, else `$LLMBENCH_SHARED_DATA/bfcl`, else `../shared/data/bfcl` beside the repository."""
+    if os.environ.get("LLMBENCH_BFCL_DIR"):
+        return Path(os.environ["LLMBENCH_BFCL_DIR"])
+    if os.environ.get("LLMBENCH_SHARED_DATA"):
+        return Path(os.environ["LLMBENCH_SHARED_DATA"]) / "bfcl"
     return Path(__file__).resolve().parents[3] / "shared" / "data" / "bfcl"
 
 
@@ -180,14 +181,15 @@ def parse_call_text(text: str, docs: dict[str, dict[str, Any]]) -> ExpectedCall:
     return ExpectedCall(name=name, arguments=arguments)
 
 
-def _multi_turn_functions(root: Path, record: dict[str, Any]) -> list[dict[str, Any]]:
+def _multi_turn_functions(root: Path, record: dict[str, Any], cache: dict[str, list]) -> list[dict[str, Any]]:
     excluded = set(record.get("excluded_function", []))
     out: list[dict[str, Any]] = []
     for cls in record["involved_classes"]:
         if cls not in MULTI_TURN_DOCS:
             raise DataError(f"BFCL case {record['id']}: unknown API class {cls!r}")
-        docs = _read_jsonl(_find(root / "multi_turn_func_doc", MULTI_TURN_DOCS[cls]))
-        out.extend(d for d in docs if d["name"] not in excluded)
+        if cls not in cache:
+            cache[cls] = _read_jsonl(_find(root / "multi_turn_func_doc", MULTI_TURN_DOCS[cls]))
+        out.extend(copy.deepcopy(d) for d in cache[cls] if d["name"] not in excluded)
     return out
 
 
@@ -204,9 +206,10 @@ def load_bfcl(category: str, root: str | Path | None = None, *, limit: int | Non
             for a in _read_jsonl(_find(base / "possible_answer", f"BFCL_v4_{category}"))
         }
     cases = []
+    doc_cache: dict[str, list] = {}
     for rec in records:
         multi = category.startswith("multi_turn")
-        functions = _multi_turn_functions(base, rec) if multi else rec["function"]
+        functions = _multi_turn_functions(base, rec, doc_cache) if multi else rec["function"]
         if category != "irrelevance" and rec["id"] not in answers:
             raise DataError(
                 f"BFCL case {rec['id']} has no ground truth in possible_answer/BFCL_v4_{category}"
