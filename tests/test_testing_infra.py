@@ -256,6 +256,23 @@ async def test_recorded_server_streams_recorded_tool_call(cassette, recorded_ser
     assert len(recorded_server.remaining) == 1
 
 
+async def test_anthropic_sdk_against_recorded_server_tool_round_trip(cassette, recorded_server, fake_key):
+    recorded_server.add(*cassette("test_anthropic/test_anthropic_tool_output"))
+    client = anthropic.AsyncAnthropic(base_url=recorded_server.url, max_retries=0)
+    first = await client.messages.create(model="claude-x", max_tokens=100, messages=USER)
+    second = await client.messages.create(model="claude-x", max_tokens=100, messages=USER)
+    assert [first.stop_reason, second.stop_reason] == ["tool_use", "tool_use"]
+    assert (first.content[0].name, second.content[0].input) == (
+        "get_user_country",
+        {"city": "Mexico City", "country": "Mexico"},
+    )
+    for sent in recorded_server.requests:  # anthropic 2.x sends the key as a bearer token
+        assert fake_key["ANTHROPIC_API_KEY"] in sent.headers.get("x-api-key", "") + sent.headers.get(
+            "authorization", ""
+        )
+    recorded_server.assert_all_used()
+
+
 async def test_recorded_server_matches_by_path_and_404s_otherwise(recorded_server):
     recorded_server.add(Interaction.json({"n": 1}, path="/v1/messages"), Interaction.json(completion("chat")))
     client = openai.AsyncOpenAI(base_url=recorded_server.url + "/v1", api_key="k", max_retries=0)
