@@ -14,7 +14,7 @@ from typing import Any
 
 from llmbench import errors
 from llmbench.providers.retry import map_sdk_error
-from llmbench.providers.sdk import SDKProvider
+from llmbench.providers.sdk import SDKProvider, sdk_kwargs
 from llmbench.providers.types import (
     Completion,
     ContentBlock,
@@ -240,7 +240,8 @@ class AnthropicProvider(SDKProvider):
         import anthropic
 
         try:
-            msg = await self._client().messages.create(**self.build_request(messages, tools, params))
+            create = self._client().messages.create
+            msg = await create(**sdk_kwargs(create, self.build_request(messages, tools, params)))
         except anthropic.AnthropicError as exc:
             raise map_sdk_error(exc, anthropic, self.model_id) from None
         return completion_from_anthropic(msg, model_id=self.model_id, provider=self.provider)
@@ -255,8 +256,11 @@ class AnthropicProvider(SDKProvider):
         snapshot: Any = None
         json_bufs: dict[int, bytes] = {}
         tool_index: dict[int, int] = {}  # content-block index -> position among tool calls
+        request_id = None
         try:
-            stream = await self._client().messages.create(**body, stream=True)
+            create = self._client().messages.create
+            stream = await create(**sdk_kwargs(create, {**body, "stream": True}))
+            request_id = stream.response.headers.get("request-id")
             async for event in stream:
                 snapshot = accumulate_event(event=event, current_snapshot=snapshot, json_bufs=json_bufs)
                 if event.type == "content_block_start" and event.content_block.type == "tool_use":
@@ -272,7 +276,10 @@ class AnthropicProvider(SDKProvider):
                     elif d.type == "input_json_delta" and d.partial_json:
                         yield ToolCallDelta(index=tool_index[event.index], arguments_delta=d.partial_json)
         except anthropic.AnthropicError as exc:
-            raise map_sdk_error(exc, anthropic, self.model_id) from None
+            err = map_sdk_error(exc, anthropic, self.model_id)
+            # message_start already reported the input tokens: a cut stream is still billed for them.
+            err.partial_usage = usage_from_anthropic(snapshot.usage) if snapshot is not None else None  # type: ignore[attr-defined]
+            raise err from None
         except (RuntimeError, ValueError) as exc:  # accumulator: events out of order or broken tool JSON
             raise errors.MalformedResponseError(
                 f"{self.model_id}: bad stream: {exc}", provider=self.provider
@@ -281,6 +288,8 @@ class AnthropicProvider(SDKProvider):
             raise errors.MalformedResponseError(
                 f"{self.model_id}: the stream carried no events", provider=self.provider
             )
+        if request_id:
+            snapshot._request_id = request_id  # as the non-streamed message carries it
         completion = completion_from_anthropic(snapshot, model_id=self.model_id, provider=self.provider)
         for index, call in enumerate(completion.tool_calls):
             yield ToolCallEnd(index=index, call=call)

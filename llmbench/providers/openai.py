@@ -11,7 +11,7 @@ from typing import Any
 
 from llmbench import errors
 from llmbench.providers.retry import map_sdk_error
-from llmbench.providers.sdk import SDKProvider
+from llmbench.providers.sdk import SDKProvider, sdk_kwargs
 from llmbench.providers.types import (
     Completion,
     ContentBlock,
@@ -253,7 +253,8 @@ class OpenAIProvider(SDKProvider):
 
         body = self.build_request(messages, tools, params)
         try:
-            resp = await self._client().chat.completions.create(**body)
+            create = self._client().chat.completions.create
+            resp = await create(**sdk_kwargs(create, body))
         except openai.OpenAIError as exc:
             raise map_sdk_error(exc, openai, self.model_id) from None
         if isinstance(resp, str) or not hasattr(resp, "choices"):
@@ -277,7 +278,8 @@ class OpenAIProvider(SDKProvider):
         request_id = None
         started: set[int] = set()
         try:
-            stream = await self._client().chat.completions.create(**body)
+            create = self._client().chat.completions.create
+            stream = await create(**sdk_kwargs(create, body))
             request_id = stream.response.headers.get("x-request-id")
             async for chunk in stream:
                 state.handle_chunk(chunk)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import os
 import weakref
 from abc import abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import SecretStr
@@ -67,3 +70,19 @@ class SDKProvider(Provider):
         client = self._clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.close()
+
+
+@functools.cache
+def _named_params(create: Callable[..., Any]) -> frozenset[str]:
+    return frozenset(inspect.signature(create).parameters)
+
+
+def sdk_kwargs(create: Callable[..., Any], body: dict[str, Any]) -> dict[str, Any]:
+    """`body` as keyword arguments for an SDK `create` method: fields it does not name (e.g. `temperature` in
+    anthropic 2.x, `top_k` for vLLM) travel in `extra_body` instead of raising TypeError client-side."""
+    named = _named_params(getattr(create, "__func__", create))
+    kwargs = {k: v for k, v in body.items() if k in named}
+    extra = {k: v for k, v in body.items() if k not in named}
+    if extra:
+        kwargs["extra_body"] = {**extra, **kwargs.get("extra_body", {})}
+    return kwargs
