@@ -160,22 +160,27 @@ class RegexMatch(Scorer):
 
 
 class Contains(Scorer):
-    """1 when the output contains the reference (any of a list; all of them with `require_all`)."""
+    """1 when the output contains the reference (any of a list; all with `require_all`) as whole words.
+
+    Both sides are normalised like `exact_match` (case, punctuation, spaces), so "Na" is found in
+    "Its symbol is Na." but not in "Canada"; `normalize=False` does a plain case-insensitive substring test.
+    """
 
     name = "contains"
 
-    def __init__(self, ignore_case: bool = True, require_all: bool = False) -> None:
-        self.ignore_case = ignore_case
+    def __init__(self, normalize: bool = True, require_all: bool = False) -> None:
+        self.normalize = normalize
         self.require_all = require_all
 
     def _norm(self, text: str) -> str:
-        text = _SPACES.sub(" ", str(text))
-        return text.casefold() if self.ignore_case else text
+        if self.normalize:
+            return f" {normalize_text(text)} "
+        return _SPACES.sub(" ", str(text)).casefold()
 
     def score_sync(self, output: str, item: Any) -> Score:
         refs = [str(r) for r in _as_list(reference_of(item))]
         hay = self._norm(output)
-        found = [r for r in refs if self._norm(r).strip() in hay]
+        found = [r for r in refs if self._norm(r).strip() and self._norm(r) in hay]
         ok = len(found) == len(refs) if self.require_all else bool(found)
         missing = [r for r in refs if r not in found]
         return Score(float(ok), f"found {found}" if ok else f"missing {missing[:3]}")
@@ -215,8 +220,11 @@ def _validator(schema_text: str) -> jsonschema.protocols.Validator:
 
 
 def _same(a: Any, b: Any) -> bool:
+    """Equality for extracted values: strings normalised, numbers within rounding, "4471" == 4471."""
     if isinstance(a, str) and isinstance(b, str):
         return normalize_text(a) == normalize_text(b)
+    if isinstance(a, str) != isinstance(b, str) and all(isinstance(x, str | int) for x in (a, b)):
+        return not isinstance(a, bool) and not isinstance(b, bool) and str(a).strip() == str(b).strip()
     if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
         return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
     if isinstance(a, list) and isinstance(b, list):
@@ -227,11 +235,11 @@ def _same(a: Any, b: Any) -> bool:
 
 
 class JsonSchema(Scorer):
-    """JSON in the output that validates against a schema; with an expected object, the share of its fields
-    the output gets right (strings compared normalised).
+    """JSON in the output that validates against a schema; with an expected value, how much of it is right.
 
-    The reference is `{"schema": ..., "expected": ...}` (either key optional) or a bare schema; `schema=`
-    given here applies to every item.
+    The schema comes from `schema=` given here, else the item's `metadata["schema"]`; the expected value is
+    the item's reference (a dict scores the share of its fields the output gets right, strings compared
+    normalised). A reference `{"schema": ..., "expected": ...}` carries both. No schema: any JSON is valid.
     """
 
     name = "json_schema"
@@ -243,12 +251,14 @@ class JsonSchema(Scorer):
 
     def score_sync(self, output: str, item: Any) -> Score:
         ref = reference_of(item)
-        schema, expected = self.schema, None
-        if isinstance(ref, dict) and ("schema" in ref or "expected" in ref):
+        meta = getattr(item, "metadata", None)
+        if meta is None and isinstance(item, dict):
+            meta = item.get("metadata")
+        schema = self.schema if self.schema is not None else (meta or {}).get("schema")
+        expected = ref
+        if isinstance(ref, dict) and ref and set(ref) <= {"schema", "expected"}:
             schema = ref.get("schema", schema)
             expected = ref.get("expected")
-        elif isinstance(ref, dict) and schema is None:
-            schema = ref
         try:
             data = extract_json(output)
         except ValueError:
