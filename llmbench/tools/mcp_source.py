@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from llmbench.errors import ConfigError
-from llmbench.tools.registry import Tool, ToolSet
+from llmbench.tools.registry import Tool, ToolSet, clean_schema
 
 
 class MCPToolError(Exception):
@@ -53,7 +54,9 @@ def _make_tool(
 
     annotations = getattr(listed, "annotations", None)
     read_only = bool(annotations is not None and _attr(annotations, "read_only_hint", "readOnlyHint", False))
-    schema = dict(_attr(listed, "input_schema", "inputSchema", None) or {"type": "object", "properties": {}})
+    schema = clean_schema(
+        _attr(listed, "input_schema", "inputSchema", None) or {"type": "object", "properties": {}}
+    )
     return Tool(
         f"{prefix}{remote_name}",
         listed.description or "",
@@ -77,10 +80,12 @@ async def mcp_tools(
     prefix: str = "",
     side_effects: bool | None = None,
     timeout_s: float | None = None,
+    errlog: TextIO | None = None,
 ) -> AsyncIterator[ToolSet]:
     """Start an MCP server over stdio and yield its tools as a `ToolSet` (usable until the block ends).
 
-    Tools not annotated read-only count as side-effecting unless `side_effects` says otherwise.
+    Tools not annotated read-only count as side-effecting unless `side_effects` says otherwise. The server's
+    stderr goes to `errlog` (default: this process's stderr).
     """
     try:
         from mcp import ClientSession, StdioServerParameters
@@ -88,7 +93,10 @@ async def mcp_tools(
     except ImportError as exc:
         raise ConfigError("MCP tools need the `mcp` package: pip install mcp") from exc
     params = StdioServerParameters(command=command, args=list(args), env=dict(env) if env else None, cwd=cwd)
-    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+    async with (
+        stdio_client(params, errlog=errlog or sys.stderr) as (read, write),
+        ClientSession(read, write) as session,
+    ):
         await session.initialize()
         listed: list[Any] = []
         cursor = None

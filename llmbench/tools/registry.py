@@ -15,17 +15,17 @@ from llmbench.errors import ConfigError
 from llmbench.providers.types import ToolSpec
 
 
-def _clean_schema(schema: Any, *, in_properties: bool = False) -> Any:
+def clean_schema(schema: Any, *, in_properties: bool = False) -> Any:
     """Drop pydantic's auto-generated `title`s: they cost prompt tokens and tell the model nothing."""
     if isinstance(schema, dict):
         out = {}
         for key, value in schema.items():
             if key == "title" and not in_properties:
                 continue
-            out[key] = _clean_schema(value, in_properties=key in ("properties", "$defs"))
+            out[key] = clean_schema(value, in_properties=key in ("properties", "$defs"))
         return out
     if isinstance(schema, list):
-        return [_clean_schema(v) for v in schema]
+        return [clean_schema(v) for v in schema]
     return schema
 
 
@@ -142,7 +142,7 @@ def _from_function(
     return Tool(
         tool_name,
         description if description is not None else (inspect.getdoc(fn) or ""),
-        _clean_schema(model.model_json_schema()),
+        clean_schema(model.model_json_schema()),
         fn,
         args_model=model,
         side_effects=side_effects,
@@ -162,7 +162,7 @@ def _from_model(
     return Tool(
         name or cls.__name__,
         description if description is not None else doc,
-        _clean_schema(cls.model_json_schema()),
+        clean_schema(cls.model_json_schema()),
         cls,
         args_model=cls,
         side_effects=side_effects,
