@@ -465,8 +465,8 @@ async def test_fake_server_process_serves_100_concurrent_calls():
         )
         assert elapsed < 100 * latency / 4  # served concurrently, not one after another (20 s)
         assert proc.stats() == {"requests": 100, "ok": 100}
-        child = proc._proc
-    assert child is not None and child.poll() is not None
+        assert proc.running
+    assert not proc.running
 
 
 # -- OpenAPI request validation ---------------------------------------------------------------------------------

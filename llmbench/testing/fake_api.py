@@ -451,6 +451,11 @@ class FakeServerProcess:
         self.url = line[0].strip()
         return self
 
+    @property
+    def running(self) -> bool:
+        """Whether the child process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
     def stats(self) -> dict[str, int]:
         """The child's request counts (GET /_stats)."""
         import httpx2
@@ -459,8 +464,8 @@ class FakeServerProcess:
 
     def stop(self) -> None:
         """Terminate the child (kill after 5 s)."""
-        proc, self._proc = self._proc, None
-        if proc is None:
+        proc = self._proc
+        if proc is None or proc.returncode is not None:
             return
         with contextlib.suppress(OSError):
             proc.stdin.close()  # type: ignore[union-attr]
