@@ -21,6 +21,7 @@ import functools
 import gzip
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,9 @@ def load_openai_spec() -> dict[str, Any]:
     text = json.dumps(spec, default=str)  # YAML dates become strings; schemas never hold dates
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        cached.write_text(text, encoding="utf-8")
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, cached)  # atomic: parallel test runs never read a half-written cache
     except OSError:
         pass  # a read-only checkout still works, only slower
     return normalize_openapi(json.loads(text))
