@@ -60,7 +60,8 @@ def load_module_tools(source: str, *, name: str | None = None) -> ToolSet:
     tools = tools_in_module(_import(source))
     if not tools:
         raise ConfigError(f"no tools found in {source!r}: decorate functions with @llmbench.tools.tool")
-    return ToolSet(tools, name=name or Path(source).stem if source.endswith(".py") else name or source)
+    default_name = Path(source).stem if source.endswith(".py") else source
+    return ToolSet(tools, name=name or default_name)
 
 
 def _as_tools(obj: Any, where: str) -> list[Tool]:
