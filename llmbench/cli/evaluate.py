@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,8 +16,12 @@ from llmbench.cli.app import app
 from llmbench.errors import ConfigError
 
 DEFAULT_EXPERIMENT = Path("experiments/default.yaml")
-StoreOpt = Annotated[Path | None, typer.Option("--store", help="DuckDB run store (default $LLMBENCH_STORE or ./llmbench.duckdb)")]
-console = Console()
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option("--store", help="DuckDB run store (default $LLMBENCH_STORE or ./llmbench.duckdb)"),
+]
+# Piped output (CI, notebooks) gets a fixed width so model names are not cut.
+console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 def _fmt(value: Any, spec: str) -> str:
@@ -27,15 +32,17 @@ def _fmt(value: Any, spec: str) -> str:
 
 def summary_table(summary: Any, title: str, simulated: bool) -> Table:
     """The per-model summary as a rich table."""
-    label = " [bold yellow](SIMULATED models: offline demo data, not real model quality)[/]" if simulated else ""
+    label = (
+        " [bold yellow](SIMULATED models: offline demo data, not real model quality)[/]" if simulated else ""
+    )
     table = Table(title=f"{title}{label}")
     for col in ("model", "runs", "score", "cost $", "$ per correct", "p50 s", "p95 s", "errors"):
-        table.add_column(col, justify="left" if col == "model" else "right")
+        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
     for row in summary.to_dict("records"):
         table.add_row(
             str(row["model"]),
             str(row.get("runs", "")),
-            _fmt(row.get("score"), ".3f"),
+            _fmt(row.get("score_mean"), ".3f"),
             _fmt(row.get("cost_usd"), ".5f"),
             _fmt(row.get("cost_per_correct"), ".6f"),
             _fmt(row.get("latency_p50"), ".3f"),
@@ -47,14 +54,25 @@ def summary_table(summary: Any, title: str, simulated: bool) -> Table:
 
 @app.command("eval")
 def eval_command(
-    experiment: Annotated[Path | None, typer.Argument(help="Experiment file (YAML/TOML); default experiments/default.yaml")] = None,
-    dataset: Annotated[list[str] | None, typer.Option("--dataset", "-d", help="Dataset file (repeatable); overrides the file")] = None,
-    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Model id (repeatable); overrides the file")] = None,
+    experiment: Annotated[
+        Path | None, typer.Argument(help="Experiment file (YAML/TOML); default experiments/default.yaml")
+    ] = None,
+    dataset: Annotated[
+        list[str] | None,
+        typer.Option("--dataset", "-d", help="Dataset file (repeatable); overrides the file"),
+    ] = None,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="Model id (repeatable); overrides the file")
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Experiment name (resume key)")] = None,
-    scorer: Annotated[str | None, typer.Option(help="Scorer for every item (default: each item's own)")] = None,
+    scorer: Annotated[
+        str | None, typer.Option(help="Scorer for every item (default: each item's own)")
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="Repeats of each item")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Calls in flight")] = None,
-    max_cost: Annotated[float | None, typer.Option("--max-cost", help="Stop cleanly when this many USD are spent")] = None,
+    max_cost: Annotated[
+        float | None, typer.Option("--max-cost", help="Stop cleanly when this many USD are spent")
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N items of each dataset")] = None,
     store: StoreOpt = None,
     progress: Annotated[bool, typer.Option(help="Show a live progress bar")] = True,
@@ -68,18 +86,26 @@ def eval_command(
     if experiment is None and (dataset or model):
         if not (dataset and model):
             raise ConfigError("without an experiment file, give both --dataset and --model")
-        cfg = validate_config({"name": name or "adhoc", **{k: v for k, v in overrides.items() if v is not None}})
+        cfg = validate_config(
+            {"name": name or "adhoc", **{k: v for k, v in overrides.items() if v is not None}}
+        )
     else:
         path = experiment or DEFAULT_EXPERIMENT
         if experiment is None and not path.is_file():
-            raise ConfigError(f"no experiment file given and {path} not found; run from the repo root or pass a file")
+            raise ConfigError(
+                f"no experiment file given and {path} not found; run from the repo root or pass a file"
+            )
         cfg = load_experiment(path, **overrides)
     report, summary = _run(cfg, store, progress)
     console.print(summary_table(summary, f"Experiment {cfg.name}", cfg.simulated))
     note = f"{report.finished} finished, {report.failed} failed, {report.skipped} already done (skipped)"
-    console.print(f"{note}; spent ${report.spent_usd:.4f} in {report.elapsed_s:.1f} s. Store: {_store_path(store)}")
+    console.print(
+        f"{note}; spent ${report.spent_usd:.4f} in {report.elapsed_s:.1f} s. Store: {_store_path(store)}"
+    )
     if report.stopped_by_budget:
-        console.print(f"[yellow]Stopped at the budget (${cfg.max_cost}); rerun with a higher --max-cost to finish.[/]")
+        console.print(
+            f"[yellow]Stopped at the budget (${cfg.max_cost}); rerun with a higher --max-cost to finish.[/]"
+        )
     if track:
         _track(cfg, store, summary)
     if report.interrupted:
@@ -105,7 +131,9 @@ def _run(cfg: Any, store_path: Path | None, progress: bool) -> tuple[Any, Any]:
             console=console, disable=not progress, transient=False,
         )  # fmt: skip
         with bar:
-            task_id = bar.add_task(cfg.name + (" (simulated)" if cfg.simulated else ""), total=None, spent=0.0)
+            task_id = bar.add_task(
+                cfg.name + (" (simulated)" if cfg.simulated else ""), total=None, spent=0.0
+            )
 
             def on_progress(report: Any, n: int) -> None:
                 bar.update(task_id, total=report.planned - report.skipped, advance=n, spent=report.spent_usd)
@@ -146,7 +174,11 @@ def runs_command(
             exp = st.get_experiment(experiment)
             if exp is None:
                 raise ConfigError(f"no experiment {experiment!r} in {st.path}; `llmbench runs` lists them")
-            console.print(summary_table(st.summary_frame(experiment), f"Experiment {experiment}", exp.source == "simulated"))
+            console.print(
+                summary_table(
+                    st.summary_frame(experiment), f"Experiment {experiment}", exp.source == "simulated"
+                )
+            )
             return
         frame = st.experiments_frame()
     table = Table(title=f"Experiments in {_store_path(store)}")
@@ -164,9 +196,13 @@ app.add_typer(import_app, name="import")
 
 @import_app.command("routerbench")
 def import_routerbench(
-    path: Annotated[Path, typer.Argument(help="RouterBench wide file (CSV, Parquet, or .pkl with --trust-pickle)")],
+    path: Annotated[
+        Path, typer.Argument(help="RouterBench wide file (CSV, Parquet, or .pkl with --trust-pickle)")
+    ],
     name: Annotated[str, typer.Option(help="Experiment name")] = "routerbench",
-    trust_pickle: Annotated[bool, typer.Option("--trust-pickle", help="Allow the official pickle (runs code!)")] = False,
+    trust_pickle: Annotated[
+        bool, typer.Option("--trust-pickle", help="Allow the official pickle (runs code!)")
+    ] = False,
     store: StoreOpt = None,
 ) -> None:
     """Import RouterBench rows (one score and cost column per model) as an experiment."""

@@ -1,7 +1,7 @@
 """Batch evaluation: experiment files and the resumable runner behind `llmbench eval`."""
 
 from llmbench.evaluation.config import ExperimentConfig, ProviderLimits, load_experiment, validate_config
-from llmbench.evaluation.runner import RunReport, Runner, Task, load_items, run_experiment
+from llmbench.evaluation.runner import Runner, RunReport, Task, load_items, run_experiment
 
 __all__ = [
     "ExperimentConfig",

@@ -1,16 +1,16 @@
 """Experiment files (YAML or TOML) for `llmbench eval`.
 
-    # experiments/default.yaml
-    name: default-sim
-    datasets: [../datasets/arithmetic.jsonl, ../datasets/classification.jsonl]   # relative to this file
-    models: [sim:gpt-4.1-nano, sim:gpt-4o]
-    scorer: null            # null: each item's own scorer (from the dataset)
-    epochs: 1
-    concurrency: 16         # calls in flight, all providers together
-    providers:              # per-provider limits
-      openai: {concurrency: 8, requests_per_minute: 500, tokens_per_minute: 200000}
-    max_cost: 1.00          # USD; the run stops cleanly when reached
-    params: {temperature: 0, max_tokens: 512}
+# experiments/default.yaml
+name: default-sim
+datasets: [../datasets/arithmetic.jsonl, ../datasets/classification.jsonl]   # relative to this file
+models: [sim:gpt-4.1-nano, sim:gpt-4o]
+scorer: null            # null: each item's own scorer (from the dataset)
+epochs: 1
+concurrency: 16         # calls in flight, all providers together
+providers:              # per-provider limits
+  openai: {concurrency: 8, requests_per_minute: 500, tokens_per_minute: 200000}
+max_cost: 1.00          # USD; the run stops cleanly when reached
+params: {temperature: 0, max_tokens: 512}
 """
 
 from __future__ import annotations
@@ -87,13 +87,17 @@ def load_experiment(path: str | Path, **overrides: Any) -> ExperimentConfig:
     try:
         raw = tomllib.loads(text) if p.suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"experiment file {p} is not valid {'TOML' if p.suffix == '.toml' else 'YAML'}: {exc}") from None
+        raise ConfigError(
+            f"experiment file {p} is not valid {'TOML' if p.suffix == '.toml' else 'YAML'}: {exc}"
+        ) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"experiment file {p} must hold a mapping (name, datasets, models, ...)")
     raw.setdefault("name", p.stem)
     if isinstance(raw.get("datasets"), str):
         raw["datasets"] = [raw["datasets"]]
-    raw["datasets"] = [str((p.parent / d).resolve()) if not Path(d).is_absolute() else d for d in raw.get("datasets", [])]
+    raw["datasets"] = [
+        str((p.parent / d).resolve()) if not Path(d).is_absolute() else d for d in raw.get("datasets", [])
+    ]
     raw.update({k: v for k, v in overrides.items() if v is not None})
     return validate_config(raw, source=str(p))
 

@@ -95,7 +95,9 @@ class Runner:
         self.providers = dict(providers or {})
         for m in cfg.models:
             if m not in self.providers:
-                self.providers[m] = get_provider(m, timeout=cfg.timeout, retry=cfg.max_attempts, seed=cfg.seed)
+                self.providers[m] = get_provider(
+                    m, timeout=cfg.timeout, retry=cfg.max_attempts, seed=cfg.seed
+                )
         self._scorers: dict[str, Any] = {}
         self._pending: list[tuple[list[CallRecord], list[ScoreRecord]]] = []
         self._last_flush = time.monotonic()
@@ -109,7 +111,9 @@ class Runner:
         tasks = []
         for epoch in range(self.cfg.epochs):
             for item in items:
-                prompt_hash = stable_hash([m.model_dump() for m in item_messages(item, self.cfg.system_prompt)])
+                prompt_hash = stable_hash(
+                    [m.model_dump() for m in item_messages(item, self.cfg.system_prompt)]
+                )
                 for model in self.cfg.models:
                     key = run_key(self.cfg.name, item.id, model, epoch, prompt_hash, params_hash)
                     tasks.append(Task(item, model, epoch, key))
@@ -144,7 +148,9 @@ class Runner:
         queue: asyncio.Queue[Task] = asyncio.Queue()
         for t in todo:
             queue.put_nowait(t)
-        workers = [asyncio.create_task(self._worker(queue, limits)) for _ in range(min(cfg.concurrency, len(todo)))]
+        workers = [
+            asyncio.create_task(self._worker(queue, limits)) for _ in range(min(cfg.concurrency, len(todo)))
+        ]
         try:
             await asyncio.gather(*workers)
         except asyncio.CancelledError:
@@ -203,7 +209,9 @@ class Runner:
             return exc
 
     async def _record(self, task: Task, result: Completion | ProviderError) -> None:
-        calls = call_records(result, run_key=task.key, item_id=task.item.id, model_id=task.model_id, epoch=task.epoch)
+        calls = call_records(
+            result, run_key=task.key, item_id=task.item.id, model_id=task.model_id, epoch=task.epoch
+        )
         scores: list[ScoreRecord] = []
         for c in calls:
             self.report.spent_usd += c.cost_usd or 0.0
@@ -211,10 +219,11 @@ class Runner:
             scorer = self.scorer_for(task.item)
             try:
                 verdict: Score = await scorer.score(result.text, task.item)
+                value, why = verdict.value, verdict.explanation
             except Exception as exc:  # a broken scorer must not lose the paid-for answer
-                verdict = Score(value=None, explanation=f"scorer failed: {type(exc).__name__}: {exc}")
+                value, why = None, f"scorer failed: {type(exc).__name__}: {exc}"
             scores.append(
-                ScoreRecord(task.key, task.item.id, task.model_id, task.epoch, scorer.name, verdict.value, verdict.explanation)
+                ScoreRecord(task.key, task.item.id, task.model_id, task.epoch, scorer.name, value, why)
             )
             self.report.finished += 1
         else:
@@ -226,7 +235,10 @@ class Runner:
             self.on_progress(self.report, 1)
 
     def _flush(self, *, force: bool = False) -> None:
-        due = len(self._pending) >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_interval
+        due = (
+            len(self._pending) >= self.flush_every
+            or time.monotonic() - self._last_flush >= self.flush_interval
+        )
         if not self._pending or not (force or due):
             return
         calls = [c for cs, _ in self._pending for c in cs]

@@ -145,7 +145,7 @@ class Store:
         con = self._con
         has_table = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if self.read_only and not has_table:
             raise StoreError(
                 f"{self.path} is a DuckDB file but not an llmbench run store (no schema_version)."
@@ -183,7 +183,7 @@ class Store:
         """The highest migration applied to this file."""
         with self._lock:
             return int(
-                self._con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+                self._con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
             )
 
     def close(self) -> None:
@@ -270,7 +270,8 @@ class Store:
                 "SELECT id, name, created_at, config, config_hash, git_commit, package_versions, source "
                 "FROM experiments WHERE name = ?",
                 [name],
-            ).fetchone()
+            ).fetchall()  # fetchall: DuckDB 2 keeps a fetchone() result open and blocks the connection
+        row = row[0] if row else None
         if row is None:
             return None
         cfg, versions = (json.loads(v) if v is not None else None for v in (row[3], row[6]))
@@ -402,7 +403,7 @@ class Store:
 
     def _count(self, table: str, eid: int) -> int:
         return int(
-            self._con.execute(f"SELECT count(*) FROM {table} WHERE experiment_id = ?", [eid]).fetchone()[0]
+            self._con.execute(f"SELECT count(*) FROM {table} WHERE experiment_id = ?", [eid]).fetchall()[0][0]
         )
 
     def import_frame(
