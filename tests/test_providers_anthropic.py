@@ -379,6 +379,7 @@ async def test_request_rules_of_the_messages_api(anthropic_mock, caplog):
     }
     assert "toolu_b" in caplog.text
     assert body["stop_sequences"] == ["END"] and "stop" not in body
+    assert body["temperature"] == 0.5  # not a named argument of anthropic 2.x's create(): sent in the body
     assert body["tools"] == [
         {"name": "get_weather", "description": "Weather for a city", "input_schema": WEATHER.parameters}
     ]
@@ -536,3 +537,17 @@ async def test_complete_inside_a_running_loop(anthropic_mock):
         [Interaction.json(message_json([{"type": "text", "text": "sync ok"}]), path=PATH)]
     )
     assert provider.complete("hi").text == "sync ok"
+
+
+async def test_stream_cut_mid_text_is_a_connection_error_not_retried(anthropic_mock):
+    """The anthropic SDK lets transport errors out of a stream unwrapped; they must still be typed."""
+    whole = Interaction.sse(message_sse([{"type": "text", "text": "a long answer here"}]), path=PATH)
+    first_text = next(i for i, c in enumerate(whole.chunks()) if b"text_delta" in c)
+    cut = whole.with_faults(cut_after_bytes=sum(len(c) for c in whole.chunks()[: first_text + 1]) + 3)
+    provider, rec = anthropic_mock([cut, whole], retry=_policy(3))
+    shown = []
+    with pytest.raises(errors.ProviderConnectionError) as info:
+        async for event in provider.astream("q"):
+            shown.append(event)
+    assert [type(e) for e in shown] == [TextDelta] and len(rec.requests) == 1
+    assert info.value.attempts[0].usage == Usage(input_tokens=40, output_tokens=1)  # from message_start

@@ -12,6 +12,8 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx2
+
 from llmbench import errors
 from llmbench.providers.retry import map_sdk_error
 from llmbench.providers.sdk import SDKProvider, sdk_kwargs
@@ -275,7 +277,7 @@ class AnthropicProvider(SDKProvider):
                         yield ReasoningDelta(text=d.thinking)
                     elif d.type == "input_json_delta" and d.partial_json:
                         yield ToolCallDelta(index=tool_index[event.index], arguments_delta=d.partial_json)
-        except anthropic.AnthropicError as exc:
+        except (anthropic.AnthropicError, httpx2.TransportError) as exc:
             err = map_sdk_error(exc, anthropic, self.model_id)
             # message_start already reported the input tokens: a cut stream is still billed for them.
             err.partial_usage = usage_from_anthropic(snapshot.usage) if snapshot is not None else None  # type: ignore[attr-defined]

@@ -11,6 +11,8 @@ from email.utils import parsedate_to_datetime
 from types import ModuleType
 from typing import Any
 
+import httpx2
+
 from llmbench import errors
 
 RETRYABLE_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
@@ -115,6 +117,13 @@ def map_sdk_error(exc: Exception, sdk: ModuleType, provider: str) -> errors.Prov
         return errors.InvalidRequestError(msg, **kw)
     if isinstance(exc, sdk.APIError):
         return errors.MalformedResponseError(f"{provider}: {exc}", provider=provider)
+    # Raw transport errors: the anthropic SDK does not wrap those raised while a stream is read.
+    if isinstance(exc, httpx2.TimeoutException):
+        return errors.ProviderTimeout(f"{provider}: the response stalled ({exc})", provider=provider)
+    if isinstance(exc, httpx2.TransportError):
+        return errors.ProviderConnectionError(
+            f"{provider}: the connection failed mid-response ({exc})", provider=provider
+        )
     if isinstance(exc, TimeoutError):
         return errors.ProviderTimeout(f"{provider}: the call exceeded its timeout", provider=provider)
     return errors.MalformedResponseError(
