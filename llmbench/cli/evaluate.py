@@ -96,7 +96,7 @@ def eval_command(
                 f"no experiment file given and {path} not found; run from the repo root or pass a file"
             )
         cfg = load_experiment(path, **overrides)
-    report, summary = _run(cfg, store, progress)
+    report, summary, runs, exp_id = _run(cfg, store, progress)
     console.print(summary_table(summary, f"Experiment {cfg.name}", cfg.simulated))
     note = f"{report.finished} finished, {report.failed} failed, {report.skipped} already done (skipped)"
     console.print(
@@ -107,7 +107,7 @@ def eval_command(
             f"[yellow]Stopped at the budget (${cfg.max_cost}); rerun with a higher --max-cost to finish.[/]"
         )
     if track:
-        _track(cfg, store, summary)
+        _track(cfg, exp_id, summary, runs)
     if report.interrupted:
         raise typer.Exit(130)
 
@@ -118,7 +118,7 @@ def _store_path(store: Path | None) -> Path:
     return store or default_store_path()
 
 
-def _run(cfg: Any, store_path: Path | None, progress: bool) -> tuple[Any, Any]:
+def _run(cfg: Any, store_path: Path | None, progress: bool) -> tuple[Any, Any, Any, int]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from llmbench.evaluation import Runner
@@ -145,20 +145,30 @@ def _run(cfg: Any, store_path: Path | None, progress: bool) -> tuple[Any, Any]:
                 report = runner.report
                 report.interrupted = True
         summary = store.summary_frame(cfg.name)
-    return report, summary
+        runs = store.runs_frame(cfg.name)
+        exp_id = store.get_experiment(cfg.name).id
+    return report, summary, runs, exp_id
 
 
-def _track(cfg: Any, store_path: Path | None, summary: Any) -> None:
-    """Log the experiment to MLflow; tracking problems never lose the run (it is already in the store)."""
+def _track(cfg: Any, exp_id: int, summary: Any, runs: Any) -> None:
+    """Log the experiment to MLflow; a tracking problem never loses the run (it is already in the store)."""
+    from llmbench.tracking import log_eval_run
+
     try:
-        from llmbench.tracking import log_eval_experiment
-    except ImportError:
-        return
-    try:
-        run_id = log_eval_experiment(cfg.name, store_path=store_path)
-        console.print(f"MLflow run {run_id} (see it with `llmbench ui`)")
+        run_id = log_eval_run(
+            str(exp_id),
+            cfg.name,
+            cfg.model_dump(),
+            summary,
+            runs,
+            dataset=",".join(Path(d).name for d in cfg.datasets),
+        )
     except Exception as exc:
-        console.print(f"[yellow]MLflow logging skipped: {type(exc).__name__}: {exc}[/]")
+        console.print(
+            f"[yellow]MLflow logging failed ({type(exc).__name__}: {exc}); the run is safe in the store.[/]"
+        )
+        return
+    console.print(f"MLflow run {run_id} logged; browse it with `llmbench ui`")
 
 
 @app.command("runs")

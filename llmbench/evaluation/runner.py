@@ -47,6 +47,7 @@ class RunReport:
     finished: int = 0
     failed: int = 0
     spent_usd: float = 0.0
+    spent_before_usd: float = 0.0
     stopped_by_budget: bool = False
     interrupted: bool = False
     elapsed_s: float = 0.0
@@ -142,7 +143,7 @@ class Runner:
         tasks = self.plan(items)
         todo = [t for t in tasks if t.key not in done]
         self.report.planned, self.report.skipped = len(tasks), len(tasks) - len(todo)
-        self.report.spent_usd = self._spent_so_far()
+        self.report.spent_usd = self.report.spent_before_usd = self._spent_so_far()
 
         limits = _Limits(cfg)
         queue: asyncio.Queue[Task] = asyncio.Queue()
