@@ -130,6 +130,7 @@ def _errors(runs: pd.DataFrame) -> tuple[pd.DataFrame, object | None]:
         color="error",
         title="failed calls by error class",
         template="plotly_white",
+        height=400,  # without a height plotly sizes the div to 100% of an unsized parent: a collapsed plot
     )
     return table, fig
 
