@@ -380,7 +380,7 @@ def test_import_frame_rejects_bad_frames_and_writes_nothing(tmp_path):
     with Store.open(tmp_path / "r.duckdb") as store:
         with pytest.raises(DataError, match="lacks column"):
             store.import_frame(pd.DataFrame({"item_id": ["a"]}), "x")
-        with pytest.raises(DataError, match="outside 0..1"):
+        with pytest.raises(DataError, match=r"outside 0\.\.1"):
             store.import_frame(pd.DataFrame({"item_id": ["a"], "model": ["m"], "score": [3.0]}), "x")
         with pytest.raises(DataError, match="repeat the same"):
             store.import_frame(pd.DataFrame({"item_id": ["a", "a"], "model": ["m", "m"]}), "x")
@@ -463,3 +463,26 @@ def test_written_call_records_come_back_in_calls_frame(tmp_path):
     assert len(calls) == 1 and bool(calls.loc[0, "simulated"]) and bool(calls.loc[0, "final"])
     assert calls.loc[0, "response"] == "hi" and calls.loc[0, "cost_usd"] == 0.5
     assert exps.loc[0, "source"] == "simulated" and json.loads(exps.loc[0, "config"]) == {"seed": 1}
+
+
+def test_result_buffer_writes_in_batches(tmp_path):
+    with Store.open(tmp_path / "r.duckdb") as store:
+        store.create_experiment("e", git_commit_sha=None)
+
+        def run(i: int) -> tuple[list[CallRecord], list[ScoreRecord]]:
+            key = run_key("e", f"i{i}", "m", 0, "", "")
+            return [CallRecord(key, f"i{i}", "m", 0, final=True)], [
+                ScoreRecord(key, f"i{i}", "m", 0, "s", 1.0)
+            ]
+
+        with store.buffer("e", max_keys=2, max_wait_s=3600) as buf:
+            buf.add(*run(0))
+            assert store.finished_keys("e") == set()
+            buf.add(*run(1))
+            assert len(store.finished_keys("e")) == 2
+            buf.add(*run(2))
+            assert len(store.finished_keys("e")) == 2
+        assert len(store.finished_keys("e")) == 3 and buf.written == 3
+        with store.buffer("e", max_keys=100, max_wait_s=0.0) as buf:
+            buf.add(*run(3))  # too old at once: written immediately
+            assert len(store.finished_keys("e")) == 4

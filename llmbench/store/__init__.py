@@ -23,6 +23,7 @@ Tables (schema version in `schema_version(version, description, applied_at)`; se
 Resume: `run_key(...)` identifies an (item, model, epoch) run with what was sent; `finished_keys(experiment)`
 are the keys whose final successful call and score are stored; `write_results` stores a key's attempts and
 scores in one transaction, so a killed run leaves no half-finished key and a rerun adds no duplicates.
+A commit costs about 10 ms (fsync); `Store.buffer(experiment)` batches many runs into one transaction.
 Times are naive UTC timestamps.
 """
 
@@ -38,7 +39,7 @@ from llmbench.store.records import (
     stable_hash,
 )
 from llmbench.store.schema import LATEST_VERSION, MIGRATIONS
-from llmbench.store.store import Experiment, Store, default_store_path
+from llmbench.store.store import Experiment, ResultBuffer, Store, default_store_path
 
 __all__ = [
     "LATEST_VERSION",
@@ -46,6 +47,7 @@ __all__ = [
     "RUNS_COLUMNS",
     "CallRecord",
     "Experiment",
+    "ResultBuffer",
     "ScoreRecord",
     "Store",
     "call_records",

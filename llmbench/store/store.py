@@ -6,6 +6,7 @@ import json
 import os
 import re
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -358,6 +359,10 @@ class Store:
             done |= newly
             return len(newly)
 
+    def buffer(self, experiment: str, max_keys: int = 50, max_wait_s: float = 1.0) -> ResultBuffer:
+        """A `ResultBuffer` that batches `write_results` (a commit costs ~10 ms of fsync; a batch shares it)."""
+        return ResultBuffer(self, experiment, max_keys=max_keys, max_wait_s=max_wait_s)
+
     def _finished_set(self, eid: int) -> set[str]:
         if eid not in self._finished:
             self._finished[eid] = set(
@@ -492,6 +497,52 @@ class Store:
         return summarize(runs, attempts)
 
 
+class ResultBuffer:
+    """Collects finished runs and writes them in batches, each batch one transaction.
+
+    `add` flushes once `max_keys` runs are waiting or the oldest waited `max_wait_s`; call `flush` (or leave the
+    `with` block) at the end. A kill loses at most the unflushed runs, which a resume simply runs again.
+    """
+
+    def __init__(self, store: Store, experiment: str, *, max_keys: int = 50, max_wait_s: float = 1.0) -> None:
+        self.store = store
+        self.experiment = experiment
+        self.max_keys = max_keys
+        self.max_wait_s = max_wait_s
+        self._calls: list[CallRecord] = []
+        self._scores: list[ScoreRecord] = []
+        self._pending = 0
+        self._since: float | None = None
+        self.written = 0
+
+    def add(self, calls: Sequence[CallRecord], scores: Sequence[ScoreRecord] = ()) -> None:
+        """Queue one run's attempts and scores; flushes when the batch is full or old enough."""
+        self._calls.extend(calls)
+        self._scores.extend(scores)
+        self._pending += 1
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+        if self._pending >= self.max_keys or now - self._since >= self.max_wait_s:
+            self.flush()
+
+    def flush(self) -> int:
+        """Write everything queued in one transaction; returns the number of newly finished keys."""
+        if not self._pending:
+            return 0
+        calls, scores = self._calls, self._scores
+        self._calls, self._scores, self._pending, self._since = [], [], 0, None
+        n = self.store.write_results(self.experiment, calls, scores)
+        self.written += n
+        return n
+
+    def __enter__(self) -> ResultBuffer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flush()
+
+
 def _names(experiments: str | Sequence[str] | None) -> list[str] | None:
     if experiments is None:
         return None
@@ -569,4 +620,4 @@ def _call_row(eid: int, c: CallRecord) -> tuple:
     return (eid, *row)
 
 
-__all__ = ["Experiment", "Store", "default_store_path", "run_key"]
+__all__ = ["Experiment", "ResultBuffer", "Store", "default_store_path", "run_key"]
