@@ -103,7 +103,7 @@ def test_mlflow_ui_shows_the_experiment_and_run_metrics(ui_server: dict[str, str
             wait_until="domcontentloaded",
         )
         page.get_by_text("browser-exp").first.wait_for(timeout=60_000)
-        page.get_by_text("score/p_big").first.wait_for(timeout=60_000)
+        page.get_by_text("score_mean/p_big").first.wait_for(timeout=60_000)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "mlflow_ui_run.png"), full_page=True)
     finally:

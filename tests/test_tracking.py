@@ -71,13 +71,14 @@ def client(store_uri: str):
 def test_summary_values() -> None:
     summary = summarize_runs(_runs())
     big, mid = summary.loc["p:big"], summary.loc["q:mid"]
-    assert big["provider"] == "p" and big["n_rows"] == 4
-    assert big["score"] == pytest.approx(0.75)
+    assert big["provider"] == "p" and big["runs"] == 4 and big["scored"] == 4 and big["correct"] == 3
+    assert big["score_mean"] == pytest.approx(0.75)
     assert big["cost_usd"] == pytest.approx(0.04)
     assert big["cost_per_correct"] == pytest.approx(0.04 / 3)
     assert big["latency_p50"] == pytest.approx(2.5)
     assert big["latency_p95"] == pytest.approx(3.85)  # linear interpolation between 3 and 4 at 0.95*3 = 2.85
-    assert mid["score"] == pytest.approx(2 / 3) and mid["error_rate"] == pytest.approx(0.25)
+    assert mid["score_mean"] == pytest.approx(2 / 3) and mid["error_rate"] == pytest.approx(0.25)
+    assert mid["errors"] == 1 and mid["scored"] == 3
     assert summary.loc["p:small", "error_rate"] == 0.0
 
 
@@ -142,7 +143,7 @@ def test_eval_run_logged_and_read_back(store_uri: str, client, tmp_path: Path) -
     everything = json.dumps([params, tags])
     assert SECRET not in everything and "SECRETKEY" not in everything
     assert tags[EXPERIMENT_TAG] == "42" and tags["mlflow.runName"] == "exp1"
-    assert metrics["score/p_big"] == pytest.approx(0.75)
+    assert metrics["score_mean/p_big"] == pytest.approx(0.75)
     assert metrics["cost_per_correct/p_big"] == pytest.approx(0.04 / 3)
     assert metrics["latency_p95/p_big"] == pytest.approx(3.85)
     assert metrics["error_rate/q_mid"] == pytest.approx(0.25)
@@ -184,7 +185,7 @@ def test_resumed_experiment_updates_its_run(store_uri: str, client) -> None:
         [client.get_run(first).info.experiment_id], filter_string=f"tags.`{EXPERIMENT_TAG}` = 'resume-1'"
     )
     assert len(found) == 1
-    history = client.get_metric_history(first, "n_rows/p_big")
+    history = client.get_metric_history(first, "runs/p_big")
     assert [(m.step, m.value) for m in sorted(history, key=lambda m: m.step)] == [(0, 2.0), (1, 4.0)]
     run = client.get_run(first)
     assert run.data.params["config.limit"] == "4"  # MLflow params are write-once: the first value stays

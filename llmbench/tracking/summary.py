@@ -9,15 +9,19 @@ from llmbench.errors import DataError
 
 __all__ = ["SUMMARY_METRICS", "provider_of", "summarize_runs"]
 
+# Same names as the run store's `Store.summary_frame`, so MLflow metrics read alike whichever made the summary.
 SUMMARY_METRICS = [
-    "n_rows",
-    "score",
+    "runs",
+    "scored",
+    "score_mean",
     "score_se",
+    "correct",
     "cost_usd",
     "cost_per_item",
     "cost_per_correct",
     "latency_p50",
     "latency_p95",
+    "errors",
     "error_rate",
     "input_tokens",
     "output_tokens",
@@ -42,21 +46,23 @@ def summarize_runs(runs: pd.DataFrame, by: str | list[str] = "model") -> pd.Data
     grouped = frame.groupby(keys)
     out = pd.DataFrame(
         {
-            "n_rows": grouped.size(),
-            "score": grouped["score"].mean(),
+            "runs": grouped.size(),
+            "scored": grouped["score"].count(),
+            "score_mean": grouped["score"].mean(),
             "score_se": grouped["score"].sem(),
+            "correct": grouped["score"].sum(),
             "cost_usd": grouped["cost_usd"].sum(min_count=1),
             "cost_per_item": grouped["cost_usd"].mean(),
             "latency_p50": grouped["latency_s"].quantile(0.5),
             "latency_p95": grouped["latency_s"].quantile(0.95),
+            "errors": grouped["failed"].sum(),
             "error_rate": grouped["failed"].mean(),
             "input_tokens": grouped["input_tokens"].sum(min_count=1),
             "output_tokens": grouped["output_tokens"].sum(min_count=1),
         }
     )
-    # Expected number of correct answers = sum of scores (a score is the fraction correct of an item).
-    correct = grouped["score"].sum()
-    out["cost_per_correct"] = out["cost_usd"] / correct.where(correct > 0)
+    # Correct answers = sum of scores (a score is the fraction correct of an item).
+    out["cost_per_correct"] = out["cost_usd"] / out["correct"].where(out["correct"] > 0)
     out = out[SUMMARY_METRICS]
     if "model" in keys:
         models = out.index.get_level_values("model")
