@@ -238,7 +238,7 @@ def _jsonl_rows(path: Path) -> list[tuple[str, Any]]:
                 rows.append(
                     (
                         f"line {n}",
-                        _RowError(f"line {n}", "", f"invalid JSON ({exc.msg} at column {exc.colno})"),
+                        _RowError(f"line {n}", "", f"invalid JSON ({exc.msg} at column {exc.pos + 1})"),
                     )
                 )
     return [
@@ -322,7 +322,13 @@ def _build(name: str, rows: list[tuple[str, Any]], path: Path | None) -> Dataset
             item = Item.model_validate(fields)
         except ValidationError as exc:
             for err in exc.errors():
-                loc = ".".join(str(p) for p in err["loc"]) or "(item)"
+                parts = [str(p) for p in err["loc"]]
+                # `input` is a union: report only the branch matching what the row gave (text or messages).
+                if len(parts) > 1 and parts[0] == "input" and parts[1] in ("str", "list[ChatMessage]"):
+                    if (parts[1] == "str") == isinstance(fields.get("input"), list):
+                        continue
+                    del parts[1]
+                loc = ".".join(parts) or "(item)"
                 problems.append(f"{where}: field {loc!r}: {_explain(err)}")
             continue
         if item.id in first_seen:
