@@ -36,6 +36,7 @@ from llmbench.store.schema import (
     MIGRATIONS,
     SCHEMA_VERSION_DDL,
     SCORE_COLUMNS,
+    TOOL_STEP_COLUMNS,
 )
 
 Source = Literal["native", "simulated", "imported"]
@@ -285,7 +286,7 @@ class Store:
             eid = self._experiment_id(name)
             con.execute("BEGIN TRANSACTION")
             try:
-                for table in ("scores", "calls", "items", "experiments"):
+                for table in ("tool_steps", "scores", "calls", "items", "experiments"):
                     column = "id" if table == "experiments" else "experiment_id"
                     con.execute(f"DELETE FROM {table} WHERE {column} = ?", [eid])
                 con.execute("COMMIT")
@@ -496,6 +497,42 @@ class Store:
             attempts = self._con.execute(queries.ATTEMPTS, [_names(experiments)]).df()
         return summarize(runs, attempts)
 
+    # -- tool-using conversations (see llmbench.tools.log) ---------------------------------------------------
+
+    def write_tool_steps(self, experiment: str, item_id: str, steps: Iterable[Any]) -> int:
+        """Append the steps (`ToolStep`s or dicts) of an item's tool conversations in one transaction.
+
+        Steps already stored (same conversation_id and step) are skipped; returns the rows written.
+        """
+        rows = [_tool_step_row(item_id, s) for s in steps]
+        with self._lock:
+            con = self._writable()
+            eid = self._experiment_id(experiment)
+            before = self._count("tool_steps", eid)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                self._append(
+                    "tool_steps", TOOL_STEP_COLUMNS, [(eid, *r) for r in rows], ignore_conflicts=True
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            return self._count("tool_steps", eid) - before
+
+    def tool_steps_frame(self, experiments: str | Sequence[str] | None = None) -> pd.DataFrame:
+        """Every logged tool-conversation step, with the experiment name, in conversation and step order."""
+        with self._lock:
+            return self._con.execute(
+                # Conversations in the order they began, each one's steps in order.
+                "SELECT e.name AS experiment, t.* EXCLUDE (experiment_id) FROM tool_steps t "
+                "JOIN experiments e ON t.experiment_id = e.id "
+                "WHERE $1::VARCHAR[] IS NULL OR list_contains($1::VARCHAR[], e.name) "
+                "ORDER BY e.id, min(t.started_at) OVER (PARTITION BY t.experiment_id, t.conversation_id), "
+                "t.conversation_id, t.step",
+                [_names(experiments)],
+            ).df()
+
 
 class ResultBuffer:
     """Collects finished runs and writes them in batches, each batch one transaction.
@@ -604,6 +641,24 @@ def _last_user_text(messages: Any) -> str | None:
         if isinstance(content, list):
             return "".join(b.get("text", "") for b in content if isinstance(b, dict))
     return None
+
+
+_STEP_TEXT = ("text", "raw_arguments", "result", "traceback", "detail")
+
+
+def _tool_step_row(item_id: str, step: Any) -> tuple:
+    """A tool_steps row (without experiment_id) from a `ToolStep` or a dict; free text is redacted."""
+    get = step.get if isinstance(step, dict) else lambda k, d=None: getattr(step, k, d)
+    row: dict[str, Any] = {c: get(c) for c in TOOL_STEP_COLUMNS[1:]}
+    row["item_id"] = str(item_id)
+    for name in _STEP_TEXT:
+        if row[name]:
+            row[name] = redact(row[name])
+    if row["arguments"] is not None:
+        row["arguments"] = redact(json.dumps(row["arguments"], ensure_ascii=False, default=str))
+    row["is_error"], row["truncated"] = bool(row["is_error"]), bool(row["truncated"])
+    row["started_at"] = to_timestamp(row["started_at"])
+    return tuple(row.values())
 
 
 _CALL_FIELDS = tuple(f.name for f in fields(CallRecord))

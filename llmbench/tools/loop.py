@@ -14,13 +14,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llmbench.errors import ProviderError, redact
 from llmbench.providers import Completion, Message, Provider, StopEvent, StreamEvent
 from llmbench.providers.types import MessagesInput, to_messages
 from llmbench.tools.execute import ConfirmHook, ExecutionOutcome, execute_calls
 from llmbench.tools.limits import CallCounter, ToolLimits
 from llmbench.tools.registry import ToolSet, to_tool_specs
 
-StepKind = Literal["model_turn", "tool_call", "limit"]
+StepKind = Literal["model_turn", "tool_call", "limit", "error"]
 StopKind = Literal["answered", "max_turns", "max_tool_calls", "error"]
 
 
@@ -52,7 +53,7 @@ class ToolStep(BaseModel):
     error_kind: str | None = None
     truncated: bool = False
     traceback: str | None = None
-    # limits
+    # limits and errors
     detail: str | None = None
 
 
@@ -158,15 +159,24 @@ async def stream_tools(
     while turn < limits.max_turns:
         turn += 1
         started = time.time()
-        if stream:
-            completion = None
-            async for event in provider.astream(messages, tools=specs, **params):
-                yield event
-                if isinstance(event, StopEvent):
-                    completion = event.completion
-            assert completion is not None
-        else:
-            completion = await provider.acomplete(messages, tools=specs, **params)
+        try:
+            if stream:
+                completion = None
+                async for event in provider.astream(messages, tools=specs, **params):
+                    yield event
+                    if isinstance(event, StopEvent):
+                        completion = event.completion
+                assert completion is not None
+            else:
+                completion = await provider.acomplete(messages, tools=specs, **params)
+        except ProviderError as exc:
+            # The failed call is part of the audit trail (with what its attempts cost); then it propagates.
+            costs = [a.cost_usd for a in exc.attempts if a.cost_usd is not None]
+            log.add(
+                turn, "error", started, duration_s=time.time() - started, error_kind=type(exc).__name__,
+                is_error=True, detail=redact(str(exc)), cost_usd=sum(costs) if costs else None,
+            )  # fmt: skip
+            raise
         log.model_turn(turn, started, completion)
         yield log.steps[-1]
         messages.append(completion.to_message())
