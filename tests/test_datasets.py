@@ -117,7 +117,7 @@ def test_malformed_csv_and_unknown_formats(tmp_path):
     assert "line 4: more cells than header columns" in msg
     other = tmp_path / "set.xlsx"
     other.write_text("x")
-    with pytest.raises(DataError, match="use .jsonl, .csv or .parquet"):
+    with pytest.raises(DataError, match=r"use \.jsonl, \.csv or \.parquet"):
         load_dataset(other)
     with pytest.raises(DataError, match="not found"):
         load_dataset("no-such-set")
