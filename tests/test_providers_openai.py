@@ -628,3 +628,15 @@ async def test_complete_works_inside_a_running_event_loop(openai_mock):
 def test_complete_works_without_a_loop(openai_mock):
     provider, _ = openai_mock([Interaction.json(chat_json(content="plain", usage=USAGE))])
     assert provider.complete("hi").text == "plain"
+
+
+async def test_vendor_params_travel_in_the_body():
+    """vLLM/Ollama take extras such as `top_k` that the SDK's create() does not name: they go in the JSON body
+    (not validated against OpenAI's spec, which does not know them)."""
+    provider, rec = _make(
+        [], [Interaction.json(chat_json(content="ok", usage=USAGE))], "vllm:Qwen/Qwen2.5-7B-Instruct"
+    )
+    await provider.acomplete("hi", top_k=20, repetition_penalty=1.1, temperature=0.3)
+    body = rec.last.json
+    assert (body["top_k"], body["repetition_penalty"], body["temperature"]) == (20, 1.1, 0.3)
+    assert body["model"] == "Qwen/Qwen2.5-7B-Instruct"
