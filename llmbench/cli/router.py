@@ -1,3 +1,314 @@
-"""`llmbench` commands of this area."""
+"""`llmbench router train|eval|export` and `llmbench route`: the learned router from the command line.
 
-from llmbench.cli.app import app  # noqa: F401
+Thin over `llmbench.router`: every command reads a runs frame (from the run store, or straight from the
+public RouterBench / RouteLLM files), calls the public API and prints the result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from llmbench.cli.app import app
+from llmbench.errors import ConfigError
+
+router_app = typer.Typer(
+    help="Train, evaluate and export the learned cost-aware router.", no_args_is_help=True
+)
+app.add_typer(router_app, name="router")
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+StoreOpt = Annotated[Path | None, typer.Option("--store", help="DuckDB run store to train on")]
+ExperimentOpt = Annotated[
+    list[str] | None, typer.Option("--experiment", "-e", help="experiment(s) in the store (repeatable)")
+]
+ScoreOpt = Annotated[
+    str | None, typer.Option("--score", help="scorer to use as quality (default: the primary)")
+]
+RouterBenchOpt = Annotated[
+    Path | None, typer.Option("--routerbench", help="RouterBench CSV file or folder (instead of --store)")
+]
+RouteLLMOpt = Annotated[
+    Path | None, typer.Option("--routellm", help="RouteLLM data folder (instead of --store)")
+]
+BenchmarkOpt = Annotated[str, typer.Option("--benchmark", help="with --routellm: mmlu or gsm8k")]
+LambdaOpt = Annotated[float, typer.Option("--lambda", help="cost weight: quality units per USD per call")]
+ModeOpt = Annotated[
+    str, typer.Option("--mode", help="cost (argmax quality - lambda*cost) or threshold (two models)")
+]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--target",
+        help="calibrate for budget=USD_PER_1K, strong_share=0..1 or quality_floor=0..1 (of best model)",
+    ),
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="seed of the prompt-grouped split")]
+TestSizeOpt = Annotated[float, typer.Option("--test-size", help="held-out share when the data has no split")]
+
+
+def _load(
+    store: Path | None,
+    experiment: list[str] | None,
+    score: str | None,
+    routerbench: Path | None,
+    routellm: Path | None,
+    benchmark: str,
+) -> tuple[Any, dict]:
+    """The runs frame from exactly one source, plus a description of it."""
+    sources = [s for s in (store, routerbench, routellm) if s is not None]
+    if len(sources) != 1:
+        raise ConfigError(
+            "give exactly one data source: --store (with --experiment), --routerbench or --routellm"
+        )
+    from llmbench import imports
+
+    if routerbench is not None:
+        return imports.read_routerbench(routerbench), {"source": "routerbench", "path": str(routerbench)}
+    if routellm is not None:
+        if benchmark not in ("mmlu", "gsm8k"):
+            raise ConfigError(f"--benchmark must be mmlu or gsm8k, got {benchmark!r}")
+        frame = imports.read_routellm(routellm, benchmarks=(benchmark,))
+        return frame, {"source": "routellm", "benchmark": benchmark, "path": str(routellm)}
+    if not experiment:
+        raise ConfigError("--store needs --experiment NAME (repeatable) to pick the runs to train on")
+    from llmbench.store import Store
+
+    with Store.open(store, read_only=True) as st:
+        frame = st.runs_frame(experiment, score)
+    if frame.empty:
+        raise ConfigError(
+            f"no runs for experiment(s) {experiment} in {store}; check the names with `llmbench runs`"
+        )
+    return frame, {"source": "store", "path": str(store), "experiments": experiment, "score": score}
+
+
+def _split(frame: Any, test_size: float, seed: int) -> tuple[Any, Any]:
+    """The data's own train/test split when it has one (RouterBench files), else a prompt-grouped split."""
+    import numpy as np
+
+    from llmbench.router.data import drop_shared_prompts, routing_data, split_by_prompt
+
+    data = routing_data(frame)
+    if "split" in frame.columns and {"train", "test"} <= set(frame["split"].dropna()):
+        key = frame.drop_duplicates("item_id").set_index("item_id")["split"]
+        split = np.asarray(key.reindex(data.item_ids).astype(object))
+        train = data.subset(split == "train")
+        return train, drop_shared_prompts(train, data.subset(split == "test"))
+    return split_by_prompt(data, test_size, seed=seed)
+
+
+def _target(spec: str | None) -> tuple[str, float] | None:
+    if spec is None:
+        return None
+    name, _, value = spec.partition("=")
+    try:
+        return name.strip(), float(value)
+    except ValueError:
+        raise ConfigError(
+            f"--target must look like budget=2.5, strong_share=0.3 or quality_floor=0.98, got {spec!r}"
+        ) from None
+
+
+def _fmt(v: Any, spec: str) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
+
+
+@router_app.command("train")
+def train(
+    out: Annotated[Path, typer.Option("--out", "-o", help="where to write the trained router (policy JSON)")],
+    store: StoreOpt = None,
+    experiment: ExperimentOpt = None,
+    score: ScoreOpt = None,
+    routerbench: RouterBenchOpt = None,
+    routellm: RouteLLMOpt = None,
+    benchmark: BenchmarkOpt = "mmlu",
+    lambda_: LambdaOpt = 0.0,
+    mode: ModeOpt = "cost",
+) -> None:
+    """Train the router on all given runs and write it as a policy file."""
+    import time
+
+    from llmbench.router.model import TaskRouter
+
+    frame, source = _load(store, experiment, score, routerbench, routellm, benchmark)
+    started = time.perf_counter()
+    router = TaskRouter(lambda_=lambda_, mode=mode).fit(frame)
+    took = time.perf_counter() - started
+    digest = router.export(out, trained_on=source)
+    console.print(
+        f"trained on {source['source']} ({len(router.models_)} models, {len(router.classes_)} tasks) in {took:.1f} s"
+    )
+    console.print(f"wrote {out} (sha256 {digest[:16]}...)")
+
+
+@router_app.command("export")
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="policy file to write")],
+    model: Annotated[Path | None, typer.Option("--model", help="a trained router file to re-export")] = None,
+    store: StoreOpt = None,
+    experiment: ExperimentOpt = None,
+    score: ScoreOpt = None,
+    routerbench: RouterBenchOpt = None,
+    routellm: RouteLLMOpt = None,
+    benchmark: BenchmarkOpt = "mmlu",
+    lambda_: Annotated[float | None, typer.Option("--lambda", help="cost weight (quality per USD)")] = None,
+    mode: ModeOpt = "cost",
+    target: TargetOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Write ONE policy file: re-export a trained router with a new lambda, or train (and calibrate) and export."""
+    if model is not None:
+        from llmbench.router.policy import read_policy, write_policy
+
+        policy = read_policy(model)
+        if lambda_ is not None:
+            policy["lambda"] = float(lambda_)
+        digest = write_policy(policy, output)
+        console.print(f"wrote {output} (lambda {policy['lambda']:g}, sha256 {digest[:16]}...)")
+        return
+    from llmbench.router.calibrate import calibrate_and_test
+    from llmbench.router.data import routing_data
+    from llmbench.router.model import TaskRouter
+
+    frame, source = _load(store, experiment, score, routerbench, routellm, benchmark)
+    router = TaskRouter(lambda_=lambda_ or 0.0, mode=mode)
+    tgt = _target(target)
+    if tgt is not None:
+        router, cal = calibrate_and_test(
+            router, routing_data(frame), routing_data(frame), tgt[0], tgt[1], seed=seed
+        )
+        source = {
+            **source,
+            "calibration": {
+                "target": cal.target,
+                "value": cal.value,
+                "setting": cal.setting,
+                "calib": cal.calib,
+            },
+        }
+        console.print(
+            f"calibrated {cal.parameter} = {cal.setting:g} for {cal.target}={cal.value:g} (calibration split: {cal.calib})"
+        )
+    else:
+        router.fit(frame)
+    digest = router.export(output, trained_on=source)
+    console.print(f"wrote {output} (sha256 {digest[:16]}...)")
+
+
+@router_app.command("eval")
+def evaluate(
+    store: StoreOpt = None,
+    experiment: ExperimentOpt = None,
+    score: ScoreOpt = None,
+    routerbench: RouterBenchOpt = None,
+    routellm: RouteLLMOpt = None,
+    benchmark: BenchmarkOpt = "mmlu",
+    test_size: TestSizeOpt = 0.5,
+    seed: SeedOpt = 0,
+    target: TargetOpt = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="also write the tables as JSON here")
+    ] = None,
+) -> None:
+    """Held-out evaluation: the router against every baseline (AIQ, cost saving, APGR, CPT, per task)."""
+    from llmbench.router.evaluate import evaluate_router
+
+    frame, source = _load(store, experiment, score, routerbench, routellm, benchmark)
+    train_data, test_data = _split(frame, test_size, seed)
+    ev = evaluate_router(train_data, test_data, seed=seed)
+    console.print(
+        f"{source['source']}: {ev.n_train} train / {ev.n_test} test prompts "
+        f"({ev.n_test_dropped} test prompts without a score/cost for every model left out); "
+        f"best single model: {ev.best_model}"
+    )
+    console.print(results_table(ev.table, title="Held-out comparison (every figure from the test split)"))
+    console.print(per_task_table(ev.per_task))
+    out: dict[str, Any] = {
+        "source": source,
+        "table": ev.table.to_dict("records"),
+        "per_task": ev.per_task.to_dict("records"),
+    }
+    tgt = _target(target)
+    if tgt is not None:
+        from llmbench.router.calibrate import calibrate_and_test
+        from llmbench.router.model import TaskRouter
+
+        _, cal = calibrate_and_test(TaskRouter(), train_data, test_data, tgt[0], tgt[1], seed=seed)
+        console.print(f"calibration {cal.target}={cal.value:g}: {cal.parameter} = {cal.setting:g}")
+        console.print(f"  on the calibration split: {cal.calib}")
+        console.print(f"  on the test split:        {cal.test}")
+        out["calibration"] = cal.to_dict()
+    if json_out is not None:
+        json_out.write_text(json.dumps(out, indent=2, default=float))
+
+
+def results_table(table: Any, title: str) -> Table:
+    """The baseline comparison as a rich table."""
+    t = Table(title=title)
+    cols = [c for c in table.columns if c != "kind"]
+    for c in cols:
+        t.add_column(c, justify="left" if c == "router" else "right", no_wrap=c == "router")
+    specs = {
+        "AIQ": ".4f",
+        "peak quality": ".4f",
+        "cost at best-model quality": ".6f",
+        "cost saving": ".1%",
+        "APGR": ".3f",
+        "CPT(50%)": ".1%",
+        "CPT(80%)": ".1%",
+    }
+    for rec in table.to_dict("records"):
+        style = "bold" if rec["router"] == "router" else ("dim" if rec["kind"] == "upper bound" else None)
+        t.add_row(
+            *[str(rec[c]) if c == "router" else _fmt(rec[c], specs.get(c, ".4f")) for c in cols], style=style
+        )
+    return t
+
+
+def per_task_table(per_task: Any) -> Table:
+    """Per-task breakdown at the cheapest operating point that matches the best single model."""
+    t = Table(
+        title="Per task (router and task prior at their cheapest point matching the best model's quality)"
+    )
+    for c in per_task.columns:
+        t.add_column(c, justify="left" if c == "task" else "right")
+    for rec in per_task.to_dict("records"):
+        t.add_row(
+            *[
+                str(rec[c]) if c in ("task", "n") else _fmt(rec[c], ".6f" if "cost" in c else ".4f")
+                for c in per_task.columns
+            ]
+        )
+    return t
+
+
+@app.command("route")
+def route(
+    policy: Annotated[Path, typer.Argument(help="policy file from `llmbench router export`")],
+    prompt: Annotated[str, typer.Argument(help="the prompt to route")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the decision as JSON")] = False,
+    lambda_: Annotated[float | None, typer.Option("--lambda", help="override the policy's lambda")] = None,
+) -> None:
+    """Route one prompt with an exported policy: the chosen model, expected quality and cost, fallbacks."""
+    from llmbench.router.policy import Router
+
+    decision = Router.load(policy).route(prompt, lambda_=lambda_)
+    if as_json:
+        typer.echo(json.dumps(decision.to_dict()))
+        return
+    console.print(
+        f"[bold]{decision.model}[/]  expected quality {decision.expected_quality:.3f}, "
+        f"expected cost ${decision.expected_cost:.6f}  (task {decision.task}, p={decision.task_probability:.2f})"
+    )
+    for i, fb in enumerate(decision.fallbacks, 1):
+        console.print(
+            f"  fallback {i}: {fb.model}  quality {fb.expected_quality:.3f}, cost ${fb.expected_cost:.6f}"
+        )

@@ -1,0 +1,126 @@
+"""From the long runs frame to routing matrices, and prompt-grouped splits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from llmbench.errors import DataError
+
+__all__ = ["RoutingData", "routing_data", "split_by_prompt"]
+
+REQUIRED = ("item_id", "prompt", "task", "model", "score", "cost_usd")
+
+
+def _check(frame: pd.DataFrame) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"expected a runs frame (pandas DataFrame), got {type(frame).__name__}")
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise DataError(f"runs frame lacks columns {missing}; see the runs-frame contract (llmbench.imports)")
+    if frame.empty:
+        raise DataError("runs frame is empty: nothing to route on")
+
+
+@dataclass
+class RoutingData:
+    """One row per prompt: text, task, and per-model mean score and cost (nan where unknown)."""
+
+    prompts: list[str]
+    tasks: np.ndarray
+    item_ids: np.ndarray
+    models: list[str]
+    quality: np.ndarray  # (n_prompts, n_models)
+    cost: np.ndarray  # (n_prompts, n_models)
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    def complete(self) -> RoutingData:
+        """Only prompts with a known score and cost for every model (what evaluation needs)."""
+        ok = np.isfinite(self.quality).all(axis=1) & np.isfinite(self.cost).all(axis=1)
+        return self.subset(ok)
+
+    def subset(self, mask: np.ndarray) -> RoutingData:
+        """The prompts selected by a boolean mask or index array."""
+        idx = np.flatnonzero(mask) if np.asarray(mask).dtype == bool else np.asarray(mask)
+        return RoutingData(
+            [self.prompts[i] for i in idx],
+            self.tasks[idx],
+            self.item_ids[idx],
+            list(self.models),
+            self.quality[idx],
+            self.cost[idx],
+        )
+
+
+def routing_data(frame: pd.DataFrame, models: list[str] | None = None) -> RoutingData:
+    """Pivot a runs frame to per-prompt matrices; epochs are averaged, failed calls count as missing."""
+    _check(frame)
+    f = frame
+    if "experiment" in f.columns and f["experiment"].nunique() > 1:
+        key = f["experiment"].astype(str) + "/" + f["item_id"].astype(str)
+    else:
+        key = f["item_id"].astype(str)
+    f = pd.DataFrame(
+        {
+            "key": key.to_numpy(),
+            "prompt": f["prompt"].astype(object).to_numpy(),
+            "task": f["task"].astype(object).fillna("unknown").astype(str).to_numpy(),
+            "model": f["model"].astype(str).to_numpy(),
+            "score": pd.to_numeric(f["score"], errors="coerce").astype(float).to_numpy(),
+            "cost": pd.to_numeric(f["cost_usd"], errors="coerce").astype(float).to_numpy(),
+        }
+    )
+    bad = f["score"].dropna()
+    if len(bad) and not bad.between(0, 1).all():
+        raise DataError("scores must lie in [0, 1]; pick or normalise a score with --score")
+    if f["prompt"].isna().any():
+        raise DataError(f"{int(f['prompt'].isna().sum())} runs-frame rows have no prompt text")
+    all_models = list(dict.fromkeys(f["model"])) if models is None else list(models)
+    unknown = set(all_models) - set(f["model"])
+    if unknown:
+        raise DataError(f"models {sorted(unknown)} do not occur in the runs frame")
+    items = f.drop_duplicates("key").set_index("key")
+    qual = f.pivot_table(index="key", columns="model", values="score", aggfunc="mean", dropna=False)
+    cost = f.pivot_table(index="key", columns="model", values="cost", aggfunc="mean", dropna=False)
+    keys = items.index
+    qual = qual.reindex(index=keys, columns=all_models)
+    cost = cost.reindex(index=keys, columns=all_models)
+    return RoutingData(
+        prompts=[str(p) for p in items["prompt"]],
+        tasks=items["task"].to_numpy(dtype=object),
+        item_ids=np.asarray(keys, dtype=object),
+        models=all_models,
+        quality=qual.to_numpy(dtype=float),
+        cost=cost.to_numpy(dtype=float),
+    )
+
+
+def split_by_prompt(
+    data: RoutingData, test_size: float = 0.3, seed: int = 0, stratify: bool = True
+) -> tuple[RoutingData, RoutingData]:
+    """Train/test split where all rows sharing a prompt text land on the same side (fixed seed)."""
+    if not 0 < test_size < 1:
+        raise DataError(f"test_size must be in (0, 1), got {test_size}")
+    rng = np.random.default_rng(seed)
+    groups, inverse = np.unique(np.asarray(data.prompts, dtype=object).astype(str), return_inverse=True)
+    group_task = pd.Series(data.tasks).groupby(inverse).first().to_numpy()
+    test_groups = np.zeros(len(groups), dtype=bool)
+    strata = np.unique(group_task) if stratify else np.array(["all"])
+    for task in strata:
+        g = np.flatnonzero(group_task == task) if stratify else np.arange(len(groups))
+        g = rng.permutation(g)
+        test_groups[g[: round(len(g) * test_size)]] = True
+    is_test = test_groups[inverse]
+    if is_test.all() or not is_test.any():
+        raise DataError(f"cannot split {len(groups)} distinct prompts with test_size={test_size}")
+    return data.subset(~is_test), data.subset(is_test)
+
+
+def drop_shared_prompts(train: RoutingData, test: RoutingData) -> RoutingData:
+    """The test prompts whose text does not also occur in train (keeps a given split honest)."""
+    seen = set(train.prompts)
+    return test.subset(np.array([p not in seen for p in test.prompts], dtype=bool))

@@ -1,0 +1,117 @@
+"""The numpy-only scoring core shared by the trained router and the exported policy.
+
+Given the task posterior and the per-model residual estimates of a prompt, both sides compute the
+expected quality and cost per model and rank the models the same way, so their decisions agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+__all__ = ["Decision", "Fallback", "decision_from", "estimate_quality_cost", "rank", "softmax", "utilities"]
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """A model ranked after the chosen one, with its expected figures."""
+
+    model: str
+    expected_quality: float
+    expected_cost: float
+    utility: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Which model should answer, what it is expected to score and cost, and the ranked fallbacks."""
+
+    model: str
+    expected_quality: float
+    expected_cost: float
+    utility: float
+    task: str
+    task_probability: float
+    fallbacks: list[Fallback] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict."""
+        return asdict(self)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, stable for large logits."""
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def estimate_quality_cost(
+    posterior: np.ndarray,
+    residual: np.ndarray | None,
+    task_quality: np.ndarray,
+    task_cost: np.ndarray,
+    task_beta: np.ndarray | None,
+    kchars: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Expected quality and cost per model for prompts of `kchars` thousand characters.
+
+    quality = P(task) . task_quality + (P(task) . beta_own) * r_m + (P(task) . beta_shared) * mean_m(r_m), where
+    r are the prompt-level residual estimates and beta (2, tasks, models) their out-of-fold stacking weights;
+    clipped to [0, 1]. cost = P(task) . (base + per_kchar * kchars) with task_cost (2, tasks, models): the
+    logged cost per call grows with the prompt's length (input tokens).
+    """
+    quality = posterior @ task_quality
+    if residual is not None and task_beta is not None:
+        shared = residual.mean(axis=-1, keepdims=True)
+        quality = quality + (posterior @ task_beta[0]) * residual + (posterior @ task_beta[1]) * shared
+    cost = posterior @ task_cost[0] + (posterior @ task_cost[1]) * kchars[:, None]
+    return np.clip(quality, 0.0, 1.0), np.maximum(cost, 0.0)
+
+
+def utilities(
+    quality: np.ndarray,
+    cost: np.ndarray,
+    lambda_: float,
+    mode: str = "cost",
+    strong: int = 0,
+    weak: int = 1,
+    threshold: float = 0.0,
+) -> np.ndarray:
+    """Per-model utility whose argmax is the decision.
+
+    cost mode: quality - lambda * cost. threshold mode (RouteLLM style, two models): the strong model's
+    utility is the expected quality gain over the weak one minus the threshold, the weak model's is 0,
+    every other model is ranked after them by quality - lambda * cost.
+    """
+    u = quality - lambda_ * cost
+    if mode == "threshold":
+        other = u - (np.abs(u).max(axis=-1, keepdims=True) + 2.0)  # strictly below the pair
+        other[..., strong] = quality[..., strong] - quality[..., weak] - threshold
+        other[..., weak] = -1e-12  # a gain equal to the threshold goes to the strong model
+        return other
+    return u
+
+
+def rank(u: np.ndarray) -> np.ndarray:
+    """Model indices by decreasing utility; ties go to the earlier model (stable)."""
+    return np.argsort(-u, axis=-1, kind="stable")
+
+
+def decision_from(
+    post: np.ndarray, q: np.ndarray, c: np.ndarray, u: np.ndarray, models: list[str], tasks: list[str]
+) -> Decision:
+    """The Decision for one prompt's estimate vectors: best model first, the rest as ranked fallbacks."""
+    ranked = [Fallback(models[j], float(q[j]), float(c[j]), float(u[j])) for j in rank(u)]
+    t = int(np.argmax(post))
+    best = ranked[0]
+    return Decision(
+        best.model,
+        best.expected_quality,
+        best.expected_cost,
+        best.utility,
+        str(tasks[t]),
+        float(post[t]),
+        ranked[1:],
+    )

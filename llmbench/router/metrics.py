@@ -1,0 +1,129 @@
+"""Router metrics: deferral curves, AIQ (RouterBench), APGR and CPT (RouteLLM), cost saving, peak quality.
+
+Definitions used here (numpy only):
+- A router's operating points are (mean cost per request, mean quality) pairs, one per lambda/threshold.
+- `upper_hull` is the non-decreasing concave hull of those points: randomising between two operating
+  points reaches every point on the segment between them, and spending more never has to lower quality.
+- AIQ = (1 / (c_max - c_min)) * integral over [c_min, c_max] of the hull; the hull is flat right of its
+  last point and 0 left of its first (no operating point is that cheap). RouterBench's definition, with
+  [c_min, c_max] fixed by the caller (here: the cheapest and dearest single model on the same split).
+- PGR(p) = (quality(p) - q_weak) / (q_strong - q_weak) at a share p of calls to the strong model;
+  APGR = trapezoid integral of PGR over the fixed grid p = 0, 1, ..., 100 %; CPT(x) = the smallest share on
+  that grid (linearly interpolated between grid points) where PGR reaches x. RouteLLM's definitions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "aiq",
+    "apgr",
+    "cost_at_quality",
+    "cpt",
+    "pgr_curve",
+    "share_curve",
+    "upper_hull",
+]
+
+
+def upper_hull(costs: np.ndarray, qualities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices (sorted by cost) of the non-decreasing concave hull of the points."""
+    c = np.asarray(costs, dtype=float)
+    q = np.asarray(qualities, dtype=float)
+    ok = np.isfinite(c) & np.isfinite(q)
+    c, q = c[ok], q[ok]
+    if not len(c):
+        raise ValueError("upper_hull needs at least one finite point")
+    order = np.lexsort((-q, c))  # by cost, best quality first among equal costs
+    hull: list[tuple[float, float]] = []
+    for x, y in zip(c[order], q[order], strict=True):
+        if hull and y <= hull[-1][1]:
+            continue  # dominated: costs at least as much for no more quality
+        while len(hull) >= 2:
+            (x1, y1), (x2, y2) = hull[-2], hull[-1]
+            # drop the middle point when it lies on or below the chord from hull[-2] to (x, y)
+            if (y2 - y1) * (x - x1) <= (y - y1) * (x2 - x1):
+                hull.pop()
+            else:
+                break
+        hull.append((float(x), float(y)))
+    hc, hq = zip(*hull, strict=True)
+    return np.array(hc), np.array(hq)
+
+
+def aiq(costs: np.ndarray, qualities: np.ndarray, c_min: float, c_max: float) -> float:
+    """Average quality under the non-decreasing convex hull over the fixed cost range [c_min, c_max]."""
+    if not c_max > c_min:
+        raise ValueError(f"AIQ needs c_max > c_min, got [{c_min}, {c_max}]")
+    hc, hq = upper_hull(costs, qualities)
+    # Exact integral of the piecewise-linear hull between its breakpoints inside the range; hc[0] is a
+    # breakpoint, so each piece lies wholly left of the first vertex (value 0) or wholly right of it.
+    xs = np.unique(np.clip(np.concatenate([[c_min, c_max], hc]), c_min, c_max))
+    ys_l, ys_r = np.interp(xs[:-1], hc, hq), np.interp(xs[1:], hc, hq)
+    inside = xs[:-1] >= hc[0]
+    area = np.sum(np.where(inside, (ys_l + ys_r) / 2, 0.0) * np.diff(xs))
+    return float(area / (c_max - c_min))
+
+
+def cost_at_quality(costs: np.ndarray, qualities: np.ndarray, target: float) -> float:
+    """Least mean cost at which the hull reaches `target` quality (nan when it never does)."""
+    hc, hq = upper_hull(costs, qualities)
+    if hq[-1] < target - 1e-12:
+        return float("nan")
+    if hq[0] >= target:
+        return float(hc[0])
+    i = int(np.searchsorted(hq, target))  # hq is strictly increasing
+    x0, x1, y0, y1 = hc[i - 1], hc[i], hq[i - 1], hq[i]
+    return float(x0 + (target - y0) * (x1 - x0) / (y1 - y0))
+
+
+GRID = np.linspace(0.0, 1.0, 101)
+
+
+def share_curve(score: np.ndarray, gain: np.ndarray, grid: np.ndarray = GRID) -> np.ndarray:
+    """Mean quality gain over the weak model when the top share p of prompts (by `score`) go to the strong model.
+
+    Ties in `score` are split fractionally, i.e. the expected gain under a random order within a tie.
+    """
+    score = np.asarray(score, dtype=float)
+    gain = np.asarray(gain, dtype=float)
+    n = len(score)
+    order = np.argsort(-score, kind="stable")
+    s, g = score[order], gain[order]
+    # group equal scores; cumulative gain at group ends, linear inside a group (= expected value under ties)
+    ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True]) + 1
+    xs = np.r_[0, ends]
+    ys = np.r_[0.0, np.cumsum(g)[ends - 1]]
+    return np.interp(grid * n, xs, ys) / n
+
+
+def pgr_curve(
+    score: np.ndarray, q_strong: np.ndarray, q_weak: np.ndarray, grid: np.ndarray = GRID
+) -> np.ndarray:
+    """Performance gap recovered at each share of strong calls on the grid."""
+    q_strong = np.asarray(q_strong, dtype=float)
+    q_weak = np.asarray(q_weak, dtype=float)
+    gap = q_strong.mean() - q_weak.mean()
+    if gap <= 0:
+        raise ValueError("PGR needs the strong model to beat the weak one on average")
+    return share_curve(score, q_strong - q_weak, grid) / gap
+
+
+def apgr(pgr: np.ndarray, grid: np.ndarray = GRID) -> float:
+    """Area under the PGR curve over the share grid (trapezoid rule)."""
+    pgr = np.asarray(pgr, dtype=float)
+    return float(np.sum((pgr[1:] + pgr[:-1]) / 2 * np.diff(grid)))
+
+
+def cpt(pgr: np.ndarray, target: float, grid: np.ndarray = GRID) -> float:
+    """Smallest share of strong calls at which PGR reaches `target` (linear between grid points)."""
+    pgr = np.asarray(pgr, dtype=float)
+    hit = np.flatnonzero(pgr >= target - 1e-12)
+    if not len(hit):
+        return float("nan")
+    i = int(hit[0])
+    if i == 0:
+        return float(grid[0])
+    x0, x1, y0, y1 = grid[i - 1], grid[i], pgr[i - 1], pgr[i]
+    return float(x0 + (target - y0) * (x1 - x0) / (y1 - y0))

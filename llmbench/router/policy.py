@@ -1,0 +1,237 @@
+"""The exported routing policy: one JSON file, loaded without executing code and served with numpy only.
+
+File layout (UTF-8 JSON):
+    {"format": "llmbench-router-policy", "version": 1, "sha256": HEX, "policy": {...}}
+`sha256` is the SHA-256 of the canonical JSON of `policy` (sorted keys, no spaces). Arrays inside `policy`
+are {"dtype": "<f8" | "<i8", "shape": [...], "b64": base64 of the little-endian bytes}. Nothing here
+imports scikit-learn or pandas, so serving stays light; every problem with a file is a DataError.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from llmbench.errors import DataError
+from llmbench.router.decision import Decision, decision_from, estimate_quality_cost, softmax, utilities
+from llmbench.router.text import TfidfArrays, prompt_text
+
+__all__ = ["FORMAT", "VERSION", "Router", "decode_array", "encode_array", "read_policy", "write_policy"]
+
+FORMAT = "llmbench-router-policy"
+VERSION = 1
+_DTYPES = {"<f8": np.float64, "<i8": np.int64}
+
+
+def encode_array(a: np.ndarray) -> dict[str, Any]:
+    """A numpy array as a JSON-safe dict (float64 or int64, little-endian, base64)."""
+    a = np.asarray(a)
+    dtype = "<i8" if np.issubdtype(a.dtype, np.integer) else "<f8"
+    data = np.ascontiguousarray(a, dtype=dtype)
+    return {
+        "dtype": dtype,
+        "shape": list(data.shape),
+        "b64": base64.b64encode(data.tobytes()).decode("ascii"),
+    }
+
+
+def decode_array(obj: Any, name: str) -> np.ndarray:
+    """The array stored by `encode_array`, checked for dtype, shape and length."""
+    if not isinstance(obj, dict) or set(obj) != {"dtype", "shape", "b64"}:
+        raise DataError(f"policy array {name!r} is malformed (expected dtype, shape and b64)")
+    dtype = _DTYPES.get(obj["dtype"])
+    shape = obj["shape"]
+    if dtype is None or not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
+        raise DataError(f"policy array {name!r} has a bad dtype or shape")
+    try:
+        raw = base64.b64decode(obj["b64"], validate=True)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise DataError(f"policy array {name!r} is not valid base64: {exc}") from exc
+    count = int(np.prod(shape)) if shape else 1
+    if len(raw) != count * 8:
+        raise DataError(f"policy array {name!r} holds {len(raw)} bytes, its shape {shape} needs {count * 8}")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)
+
+
+def _canonical(policy: dict) -> bytes:
+    return json.dumps(
+        policy, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    ).encode()
+
+
+def write_policy(policy: dict, path: str | Path) -> str:
+    """Write a policy dict to `path` with its content hash (atomically); returns the hash."""
+    body = _canonical(policy)
+    digest = hashlib.sha256(body).hexdigest()
+    head = json.dumps({"format": FORMAT, "version": VERSION, "sha256": digest})
+    text = head[:-1] + ', "policy": ' + body.decode() + "}\n"
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return digest
+
+
+def read_policy(path: str | Path) -> dict:
+    """Read and verify a policy file; DataError for anything unreadable, truncated, tampered or foreign."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read policy file {path}: {exc.strerror or exc}") from exc
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"policy file {path} is not valid JSON (truncated or corrupted?): {exc}") from exc
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise DataError(f"{path} is not an llmbench router policy (format must be {FORMAT!r})")
+    if doc.get("version") != VERSION:
+        raise DataError(
+            f"policy {path} has version {doc.get('version')!r}; this llmbench reads version {VERSION}"
+        )
+    policy = doc.get("policy")
+    if not isinstance(policy, dict) or not isinstance(doc.get("sha256"), str):
+        raise DataError(f"policy file {path} lacks its 'policy' body or 'sha256' hash")
+    try:
+        digest = hashlib.sha256(_canonical(policy)).hexdigest()
+    except ValueError as exc:
+        raise DataError(f"policy file {path} holds non-finite numbers: {exc}") from exc
+    if digest != doc["sha256"]:
+        raise DataError(f"policy file {path} fails its content hash check: it was modified after export")
+    return policy
+
+
+def _field(policy: dict, key: str, kind: type | tuple[type, ...]) -> Any:
+    value = policy.get(key)
+    if not isinstance(value, kind):
+        raise DataError(f"policy field {key!r} is missing or has the wrong type")
+    return value
+
+
+class Router:
+    """A loaded routing policy: `Router.load(path).route(prompt_or_messages)` -> Decision (numpy only)."""
+
+    def __init__(self, policy: dict, sha256: str | None = None) -> None:
+        self.sha256 = sha256
+        self.models: list[str] = list(_field(policy, "models", list))
+        self.tasks: list[str] = list(_field(policy, "tasks", list))
+        self.lambda_ = float(_field(policy, "lambda", (int, float)))
+        self.mode = str(_field(policy, "mode", str))
+        self.threshold = float(_field(policy, "threshold", (int, float)))
+        self.strong = (
+            self.models.index(_field(policy, "strong", str)) if policy.get("strong") in self.models else -1
+        )
+        self.weak = (
+            self.models.index(_field(policy, "weak", str)) if policy.get("weak") in self.models else -1
+        )
+        if self.mode not in ("cost", "threshold") or self.strong < 0 or self.weak < 0:
+            raise DataError(
+                "policy mode must be 'cost' or 'threshold' and name a strong and a weak model it routes to"
+            )
+        self.trained_on = policy.get("trained_on", {})
+        n_t, n_m = len(self.tasks), len(self.models)
+        self.task_quality = self._arr(policy, "task_quality", (n_t, n_m))
+        self.task_cost = self._arr(policy, "task_cost", (2, n_t, n_m))
+        feats = _field(policy, "features", dict)
+        if feats.get("kind") != "tfidf":
+            raise DataError(f"policy features of kind {feats.get('kind')!r} cannot be served (need 'tfidf')")
+        vocab_list = _field(feats, "vocabulary", list)
+        word_idf = decode_array(feats.get("word_idf"), "word_idf")
+        if word_idf.shape != (len(vocab_list),):
+            raise DataError("policy word_idf does not match the vocabulary length")
+        buckets = decode_array(feats.get("char_buckets"), "char_buckets")
+        char_idf = decode_array(feats.get("char_idf"), "char_idf")
+        bits = int(_field(feats, "char_bits", int))
+        if (
+            buckets.shape != char_idf.shape
+            or not 8 <= bits <= 26
+            or (len(buckets) and (buckets.min() < 0 or buckets.max() >= 1 << bits))
+        ):
+            raise DataError("policy char features are inconsistent (buckets, idf and bits disagree)")
+        self.features = TfidfArrays(
+            vocabulary={str(t): i for i, t in enumerate(vocab_list)},
+            word_idf=word_idf,
+            word_ngram_range=tuple(_field(feats, "word_ngram_range", list)),
+            char_buckets=buckets,
+            char_idf=char_idf,
+            char_ngram_range=tuple(_field(feats, "char_ngram_range", list)),
+            char_bits=bits,
+            word_weight=float(_field(feats, "word_weight", (int, float))),
+            char_weight=float(_field(feats, "char_weight", (int, float))),
+            head_chars=int(_field(feats, "head_chars", int)),
+            tail_chars=int(_field(feats, "tail_chars", int)),
+        )
+        n_f = self.features.n_features
+        clf = _field(policy, "classifier", dict)
+        if n_t > 1:
+            n_out = 1 if n_t == 2 else n_t
+            coef = self._arr(clf, "coef", (n_out, n_f))
+            intercept = self._arr(clf, "intercept", (n_out,))
+        else:
+            coef, intercept = np.zeros((0, n_f)), np.zeros(0)
+        self._n_logits = coef.shape[0]
+        res = policy.get("residual")
+        if res is None:
+            res_coef, self.task_beta = np.zeros((0, n_f)), None
+        else:
+            res_coef = self._arr(res, "coef", (n_m, n_f))
+            self.task_beta = self._arr(res, "task_beta", (2, n_t, n_m))
+        # one gather serves the classifier and the residual estimators together
+        self._weights = np.ascontiguousarray(np.vstack([coef, res_coef]).T)
+        self._bias = np.r_[intercept, np.zeros(res_coef.shape[0])]
+
+    @staticmethod
+    def _arr(obj: dict, key: str, shape: tuple[int, ...]) -> np.ndarray:
+        a = decode_array(obj.get(key), key)
+        if a.shape != shape:
+            raise DataError(f"policy array {key!r} has shape {list(a.shape)}, expected {list(shape)}")
+        if not np.isfinite(a).all():
+            raise DataError(f"policy array {key!r} holds non-finite values")
+        return a
+
+    @classmethod
+    def load(cls, path: str | Path) -> Router:
+        """Load and verify a policy file written by `llmbench router export`."""
+        policy = read_policy(path)
+        return cls(policy, hashlib.sha256(_canonical(policy)).hexdigest())
+
+    def estimate_one(self, prompt: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(task posterior, expected quality, expected cost) for one prompt."""
+        text = prompt_text(prompt)
+        idx, val = self.features.transform_one(text)
+        z = val @ self._weights[idx] + self._bias
+        k = self._n_logits
+        if k == 0:
+            post = np.ones(1)
+        elif k == 1:
+            p1 = 1.0 / (1.0 + np.exp(-z[0]))
+            post = np.array([1.0 - p1, p1])
+        else:
+            post = softmax(z[:k])
+        resid = z[k:] if self.task_beta is not None else None
+        q, c = estimate_quality_cost(
+            post[None, :],
+            None if resid is None else resid[None, :],
+            self.task_quality,
+            self.task_cost,
+            self.task_beta,
+            np.array([len(text) / 1000]),
+        )
+        return post, q[0], c[0]
+
+    def route(self, prompt: object, lambda_: float | None = None) -> Decision:
+        """The decision for one prompt string or chat message list."""
+        post, q, c = self.estimate_one(prompt)
+        lam = self.lambda_ if lambda_ is None else lambda_
+        u = utilities(q, c, lam, self.mode, self.strong, self.weak, self.threshold)
+        return decision_from(post, q, c, u, self.models, self.tasks)
+
+    def route_many(self, prompts: list[object]) -> list[Decision]:
+        """Decisions for several prompts."""
+        return [self.route(p) for p in prompts]
