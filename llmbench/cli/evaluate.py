@@ -121,9 +121,12 @@ def _store_path(store: Path | None) -> Path:
 def _run(cfg: Any, store_path: Path | None, progress: bool) -> tuple[Any, Any, Any, int]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from llmbench.evaluation import Runner
+    from llmbench.evaluation import Runner, build_providers, load_items
     from llmbench.store import Store
 
+    # Bad datasets or model ids must fail before the store file is created or touched.
+    items = load_items(cfg)
+    providers = build_providers(cfg)
     with Store.open(store_path) as store:
         bar = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -138,7 +141,7 @@ def _run(cfg: Any, store_path: Path | None, progress: bool) -> tuple[Any, Any, A
             def on_progress(report: Any, n: int) -> None:
                 bar.update(task_id, total=report.planned - report.skipped, advance=n, spent=report.spent_usd)
 
-            runner = Runner(cfg, store, on_progress=on_progress)
+            runner = Runner(cfg, store, providers=providers, items=items, on_progress=on_progress)
             try:
                 report = asyncio.run(runner.run())
             except KeyboardInterrupt:

@@ -1,7 +1,14 @@
 """Batch evaluation: experiment files and the resumable runner behind `llmbench eval`."""
 
 from llmbench.evaluation.config import ExperimentConfig, ProviderLimits, load_experiment, validate_config
-from llmbench.evaluation.runner import Runner, RunReport, Task, load_items, run_experiment
+from llmbench.evaluation.runner import (
+    Runner,
+    RunReport,
+    Task,
+    build_providers,
+    load_items,
+    run_experiment,
+)
 
 __all__ = [
     "ExperimentConfig",
@@ -9,6 +16,7 @@ __all__ = [
     "RunReport",
     "Runner",
     "Task",
+    "build_providers",
     "load_experiment",
     "load_items",
     "run_experiment",

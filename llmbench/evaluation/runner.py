@@ -84,6 +84,7 @@ class Runner:
         store: Store,
         *,
         providers: dict[str, Provider] | None = None,
+        items: list[Item] | None = None,
         on_progress: Callable[[RunReport, int], None] | None = None,
         flush_every: int = 64,
         flush_interval: float = 0.5,
@@ -93,12 +94,8 @@ class Runner:
         self.on_progress = on_progress
         self.flush_every = flush_every
         self.flush_interval = flush_interval
-        self.providers = dict(providers or {})
-        for m in cfg.models:
-            if m not in self.providers:
-                self.providers[m] = get_provider(
-                    m, timeout=cfg.timeout, retry=cfg.max_attempts, seed=cfg.seed
-                )
+        self.providers = build_providers(cfg, providers)
+        self.items = items
         self._scorers: dict[str, Any] = {}
         self._pending: list[tuple[list[CallRecord], list[ScoreRecord]]] = []
         self._last_flush = time.monotonic()
@@ -134,7 +131,7 @@ class Runner:
         """Run every unfinished task; returns the report (also on budget stop or Ctrl-C)."""
         started = time.monotonic()
         cfg = self.cfg
-        items = load_items(cfg)
+        items = self.items if self.items is not None else load_items(cfg)
         self.store.create_experiment(
             cfg.name, config=cfg.model_dump(), source="simulated" if cfg.simulated else "native"
         )
@@ -180,7 +177,12 @@ class Runner:
                 return
             provider = self.providers[task.model_id]
             async with limits.slot(provider.provider, _estimate_tokens(task.item)):
+                # Check again: while this worker waited for a slot, finished calls may have used up the budget.
+                if self.over_budget():
+                    self.report.stopped_by_budget = True
+                    return
                 result = await self._call(provider, task)
+                self._add_spend(result)
             await self._record(task, result)
 
     async def _call(self, provider: Provider, task: Task) -> Completion | ProviderError:
@@ -214,8 +216,6 @@ class Runner:
             result, run_key=task.key, item_id=task.item.id, model_id=task.model_id, epoch=task.epoch
         )
         scores: list[ScoreRecord] = []
-        for c in calls:
-            self.report.spent_usd += c.cost_usd or 0.0
         if isinstance(result, Completion):
             scorer = self.scorer_for(task.item)
             try:
@@ -234,6 +234,13 @@ class Runner:
         self._flush()
         if self.on_progress is not None:
             self.on_progress(self.report, 1)
+
+    def _add_spend(self, result: Completion | ProviderError) -> None:
+        """Count every attempt's cost at once, before the slot frees, so no waiting worker misses it."""
+        attempts = result.attempts or []
+        self.report.spent_usd += sum(a.cost_usd or 0.0 for a in attempts)
+        if isinstance(result, Completion) and not attempts:
+            self.report.spent_usd += result.cost_usd or 0.0
 
     def _flush(self, *, force: bool = False) -> None:
         due = (
@@ -261,10 +268,27 @@ class Runner:
         return self.cfg.max_cost is not None and self.report.spent_usd >= self.cfg.max_cost
 
 
+def build_providers(cfg: ExperimentConfig, given: dict[str, Provider] | None = None) -> dict[str, Provider]:
+    """One provider per model of the experiment (those in `given` are used as they are); raises ConfigError."""
+    providers = dict(given or {})
+    for m in cfg.models:
+        if m not in providers:
+            providers[m] = get_provider(m, timeout=cfg.timeout, retry=cfg.max_attempts, seed=cfg.seed)
+    return providers
+
+
 def _estimate_tokens(item: Item) -> int:
     """Prompt tokens for the token-rate limiter (about four characters a token, plus room for the answer)."""
     text = item.input if isinstance(item.input, str) else str(item.input)
     return len(text) // 4 + 256
+
+
+def _per_second(per_minute: float) -> AsyncLimiter:
+    """A limiter allowing `per_minute / 60` a second (a burst of at most one second's worth, at least 1)."""
+    per_second = per_minute / 60
+    if per_second >= 1:
+        return AsyncLimiter(per_second, 1)
+    return AsyncLimiter(1, 1 / per_second)  # slower than one a second: one at a time, evenly spaced
 
 
 class _Limits:
@@ -278,10 +302,12 @@ class _Limits:
         for name, lim in cfg.providers.items():
             if lim.concurrency:
                 self._sem[name] = asyncio.Semaphore(lim.concurrency)
+            # Per-second buckets: AsyncLimiter(rpm, 60) would let a whole minute's quota out at once, and
+            # providers enforce their per-minute limits over shorter windows (429s on such a burst).
             if lim.requests_per_minute:
-                self._rpm[name] = AsyncLimiter(lim.requests_per_minute, 60)
+                self._rpm[name] = _per_second(lim.requests_per_minute)
             if lim.tokens_per_minute:
-                self._tpm[name] = AsyncLimiter(lim.tokens_per_minute, 60)
+                self._tpm[name] = _per_second(lim.tokens_per_minute)
 
     @contextlib.asynccontextmanager
     async def slot(self, provider: str, tokens: int) -> Any:
