@@ -1,0 +1,71 @@
+"""Router metrics against small examples worked out by hand (see the comments for each derivation)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from llmbench.router.metrics import aiq, apgr, cost_at_quality, cpt, pgr_curve, share_curve, upper_hull
+
+
+def test_upper_hull_drops_dominated_and_concave_violating_points() -> None:
+    # (2, .6) lies below the chord (1,.5)-(3,.9) (0.7 at cost 2); (2.5,.4) and (4,.85) are dominated.
+    hc, hq = upper_hull(np.array([1, 2, 3, 2.5, 4]), np.array([0.5, 0.6, 0.9, 0.4, 0.85]))
+    assert hc.tolist() == [1.0, 3.0]
+    assert hq.tolist() == [0.5, 0.9]
+
+
+def test_aiq_of_a_known_hull() -> None:
+    # Hull (1,.5)-(3,.9), flat 0.9 after cost 3, 0 before cost 1. Over [0, 4]:
+    # [0,1): 0;  [1,3]: mean 0.7 x 2 = 1.4;  [3,4]: 0.9 x 1 = 0.9;  total 2.3 / 4 = 0.575.
+    assert aiq(np.array([1, 2, 3]), np.array([0.5, 0.6, 0.9]), 0.0, 4.0) == pytest.approx(0.575)
+    # Only the part inside the range counts: over [2, 3] the hull goes 0.7 -> 0.9, mean 0.8.
+    assert aiq(np.array([1, 3]), np.array([0.5, 0.9]), 2.0, 3.0) == pytest.approx(0.8)
+    # A single model is a single point: over [1, 2] with the point at cost 2 the area is 0.
+    assert aiq(np.array([2.0]), np.array([0.7]), 1.0, 2.0) == pytest.approx(0.0)
+    with pytest.raises(ValueError):
+        aiq(np.array([1.0]), np.array([0.5]), 2.0, 2.0)
+
+
+def test_cost_at_quality_interpolates_on_the_hull() -> None:
+    c, q = np.array([1, 2, 3]), np.array([0.5, 0.6, 0.9])
+    # on the segment (1,.5)-(3,.9): 0.8 is reached at 1 + (0.3 / 0.4) x 2 = 2.5
+    assert cost_at_quality(c, q, 0.8) == pytest.approx(2.5)
+    assert cost_at_quality(c, q, 0.4) == pytest.approx(1.0)
+    assert math.isnan(cost_at_quality(c, q, 0.95))
+
+
+def test_apgr_and_cpt_on_a_toy_two_model_case() -> None:
+    # Strong right on prompts 0,1,2; weak right on prompt 1 only: gain = [1, 0, 1, 0], gap = 0.75 - 0.25 = 0.5.
+    strong, weak = np.array([1, 1, 1, 0.0]), np.array([0, 1, 0, 0.0])
+    score = np.array([0.9, 0.1, 0.8, 0.2])  # ranks 0, 2 (both gain 1) before 3, 1
+    pgr = pgr_curve(score, strong, weak)
+    # PGR rises linearly from 0 at 0% strong calls to 1 at 50%, then stays 1:
+    # APGR = 0.5 x 0.5 x 1 + 0.5 x 1 = 0.75; PGR 50% at 25% calls, 80% at 40%.
+    assert pgr[0] == 0 and pgr[25] == pytest.approx(0.5) and pgr[50] == pytest.approx(1.0) and pgr[100] == 1
+    assert apgr(pgr) == pytest.approx(0.75)
+    assert cpt(pgr, 0.5) == pytest.approx(0.25)
+    assert cpt(pgr, 0.8) == pytest.approx(0.40)
+
+
+def test_random_order_gives_the_diagonal() -> None:
+    # A constant score is one big tie: the expected gain grows linearly, PGR(p) = p, APGR = 0.5, CPT(50%) = 50%.
+    strong, weak = np.array([1, 1, 1, 0.0]), np.array([0, 1, 0, 0.0])
+    pgr = pgr_curve(np.zeros(4), strong, weak)
+    assert np.allclose(pgr, np.linspace(0, 1, 101))
+    assert apgr(pgr) == pytest.approx(0.5)
+    assert cpt(pgr, 0.5) == pytest.approx(0.5)
+
+
+def test_ties_are_split_by_expectation() -> None:
+    # Scores tie for prompts 0 and 1 (gains 1 and 0): sending one of the two gives an expected gain of 0.5.
+    gain = np.array([1.0, 0.0, 1.0, 0.0])
+    curve = share_curve(np.array([1, 1, 0, 0.0]), gain, np.array([0.0, 0.25, 0.5, 0.75, 1.0]))
+    assert curve.tolist() == pytest.approx([0, 0.5 / 4, 1 / 4, 1.5 / 4, 2 / 4])
+
+
+def test_pgr_needs_a_real_gap() -> None:
+    with pytest.raises(ValueError):
+        pgr_curve(np.zeros(2), np.array([0.0, 1.0]), np.array([1.0, 0.0]))
