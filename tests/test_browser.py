@@ -67,7 +67,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     run_id = log_eval_run("77", "browser-exp", {"dataset": "demo"}, None, _runs(), uri=uri, n_bootstrap=0)
     experiment_id = MlflowClient(uri).get_run(run_id).info.experiment_id
     port = free_port()
-    command = [sys.executable, "-c", "from llmbench.cli import main; main()", "ui", "--port", str(port),
+    command = [sys.executable, "-m", "llmbench", "ui", "--port", str(port),
                "--backend-store-uri", uri]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root)
     lines: list[str] = []
@@ -75,7 +75,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     reader.start()
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ready(url, process, timeout=120)
+        wait_until_ready(url, process, timeout=180)
         deadline = time.monotonic() + 10
         while not any("MLflow UI:" in line for line in lines) and time.monotonic() < deadline:
             time.sleep(0.1)
