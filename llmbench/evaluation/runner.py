@@ -25,6 +25,7 @@ from llmbench.evaluation.config import ExperimentConfig
 from llmbench.providers import Completion, Message, Provider, StopEvent, get_provider
 from llmbench.scorers import Score, get_scorer
 from llmbench.store import CallRecord, ScoreRecord, Store, call_records, run_key, stable_hash
+from llmbench.tools.bfcl_eval import answer_output, bfcl_source_dataset, item_tools
 
 
 @dataclass
@@ -64,7 +65,7 @@ def load_items(cfg: ExperimentConfig) -> list[Item]:
     """All items of the experiment's datasets (ids made unique per dataset when several are given)."""
     items: list[Item] = []
     for path in cfg.datasets:
-        ds = load_dataset(path)
+        ds = bfcl_source_dataset(path) or load_dataset(path)  # `bfcl:parallel?limit=20` or a file
         chosen = ds.items[: cfg.limit] if cfg.limit else ds.items
         if len(cfg.datasets) > 1:
             chosen = [i.model_copy(update={"id": f"{ds.name}/{i.id}"}) for i in chosen]
@@ -199,6 +200,7 @@ class Runner:
                 "metadata": item.metadata,
             }
         messages = item_messages(item, cfg.system_prompt)
+        params["tools"] = item_tools(item)  # tool specs in the item's metadata (e.g. BFCL), else None
         try:
             if cfg.stream:
                 final = None
@@ -218,8 +220,10 @@ class Runner:
         scores: list[ScoreRecord] = []
         if isinstance(result, Completion):
             scorer = self.scorer_for(task.item)
+            output = answer_output(result)  # the text, or the tool calls as JSON when it called tools
+            calls[-1].response = output
             try:
-                verdict: Score = await scorer.score(result.text, task.item)
+                verdict: Score = await scorer.score(output, task.item)
                 value, why = verdict.value, verdict.explanation
             except Exception as exc:  # a broken scorer must not lose the paid-for answer
                 value, why = None, f"scorer failed: {type(exc).__name__}: {exc}"

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llmbench.datasets import ChatMessage, Dataset, Item
 from llmbench.errors import DataError
 from llmbench.providers.types import Message, ToolCall, ToolSpec
 from llmbench.tools.bfcl_ast import Mismatch, check_call
@@ -236,6 +237,60 @@ def load_bfcl(category: str, root: str | Path | None = None, *, limit: int | Non
             )
         )
     return cases
+
+
+# As an evaluation dataset ------------------------------------------------------------------------------------
+
+
+def case_to_item(case: BFCLCase) -> Item:
+    """A single-turn case as a dataset `Item`: tool specs in `metadata["tools"]`, ground truth in
+    `metadata["bfcl"]`, scored by the "bfcl" scorer (see `llmbench.tools.bfcl_eval`)."""
+    return Item(
+        id=case.id,
+        input=[ChatMessage(role=m.role, content=m.text) for m in case.turns[0]],
+        task=f"bfcl:{case.category}",
+        metadata={
+            "tools": [t.model_dump() for t in case.tools],
+            "bfcl": {
+                "category": case.category,
+                "functions": case.functions,
+                "possible_answers": case.possible_answers,
+            },
+        },
+        scorer="bfcl",
+    )
+
+
+def case_from_item(item: Item) -> BFCLCase:
+    """The `BFCLCase` an item made by `case_to_item` stands for (to score it)."""
+    meta = item.metadata.get("bfcl")
+    if not isinstance(meta, dict) or "functions" not in meta:
+        raise DataError(
+            f"item {item.id!r} carries no BFCL ground truth (metadata['bfcl']); load it with bfcl_dataset()."
+        )
+    return BFCLCase(
+        id=item.id,
+        category=meta["category"],
+        turns=[item.messages()],
+        functions=meta["functions"],
+        tools=[ToolSpec.model_validate(t) for t in item.metadata.get("tools", [])],
+        possible_answers=meta.get("possible_answers", []),
+    )
+
+
+def bfcl_dataset(category: str, limit: int | None = None, *, root: str | Path | None = None) -> Dataset:
+    """A BFCL single-turn category as an evaluation `Dataset` for `llmbench eval` (items as `case_to_item`).
+
+    `multi_turn_*` cases cannot run in a batch evaluation: every turn needs the results of the calls, which
+    come from BFCL's executable API backends, not part of the data; score such runs with `score_multi_turn`.
+    """
+    if category.startswith("multi_turn"):
+        raise DataError(
+            f"BFCL {category} needs BFCL's executable API backends (not in the data) to answer the model's "
+            "calls between turns, so `llmbench eval` cannot run it; use simple_python, multiple, parallel, "
+            "parallel_multiple or irrelevance, or score your own runs with score_multi_turn(case, calls)."
+        )
+    return Dataset(f"bfcl-{category}", [case_to_item(c) for c in load_bfcl(category, root, limit=limit)])
 
 
 # Scoring ---------------------------------------------------------------------------------------------------
