@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import FAKE_OPENAI_KEY
+from typer.testing import CliRunner
 
 from llmbench.datasets import Item
 from llmbench.errors import DataError
@@ -159,3 +160,23 @@ async def test_eval_runs_a_bfcl_category_through_the_runner(shared_data, tmp_pat
     assert [(c.name, c.arguments) for c in stored] == [(c.name, c.arguments) for c in right[0]]
     # gpt-4o-mini at $0.15 / $0.60 per million: 200 * 0.15e-6 + 40 * 0.60e-6 per call
     assert runs["cost_usd"].sum() == pytest.approx(3 * (200 * 0.15e-6 + 40 * 0.60e-6))
+
+
+def test_cli_bfcl_check_prints_the_table(shared_data, monkeypatch):
+    import llmbench.cli  # noqa: F401  (registers every command)
+    from llmbench.cli.app import app
+
+    result = CliRunner().invoke(
+        app, ["tools", "bfcl-check", "--root", str(shared_data / "bfcl"), "--limit", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    for category in (
+        "simple_python",
+        "multiple",
+        "parallel",
+        "parallel_multiple",
+        "irrelevance",
+        "multi_turn_base",
+    ):
+        assert category in result.output
+    assert "disagrees" not in result.output

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import duckdb
 import pytest
 from conftest import FAKE_OPENAI_KEY
+from typer.testing import CliRunner
 
 from llmbench.errors import StoreError
 from llmbench.providers import Message, TextBlock, ToolCall, ToolResult
 from llmbench.store import MIGRATIONS, Store
 from llmbench.store.schema import SCHEMA_VERSION_DDL
+from llmbench.testing import Interaction, RecordedServer
 from llmbench.tools.log import StepLogger, log_run, messages_from_rows, replay_messages
 from llmbench.tools.loop import ToolRun, ToolStep
 
@@ -186,3 +189,75 @@ def test_step_times_are_utc(store):
     store.write_tool_steps("exp", "i", [step])
     stored = store.tool_steps_frame()["started_at"].iloc[0]
     assert abs(stored.timestamp() - now) < 1e-3  # naive UTC, read back as UTC by pandas
+
+
+# -- the `llmbench tools` commands -----------------------------------------------------------------------------
+
+TOOLS_FILE = '''
+from llmbench.tools import tool
+
+@tool
+def get_weather(city: str, unit: str = "C") -> dict:
+    """Current temperature of a city."""
+    return {"city": city, "temp": 18, "unit": unit}
+
+@tool(side_effects=True)
+def send_alert(message: str) -> str:
+    """Send an alert to the on-call phone."""
+    return "sent"
+'''
+
+
+def chat(content: str | None = None, calls: list[tuple[str, str, str]] = ()) -> dict:  # type: ignore[assignment]
+    msg = {"role": "assistant", "content": content, "refusal": None}
+    if calls:
+        msg["tool_calls"] = [
+            {"id": i, "type": "function", "function": {"name": n, "arguments": a}} for i, n, a in calls
+        ]
+    finish = "tool_calls" if calls else "stop"
+    return {
+        "id": "chatcmpl-cli", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": msg, "logprobs": None, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+    }  # fmt: skip
+
+
+def cli(*args: str) -> Any:
+    import llmbench.cli  # noqa: F401  (registers every command)
+    from llmbench.cli.app import app
+
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def test_cli_lists_run_and_shows_steps(tmp_path, fake_key):
+    tools_file = tmp_path / "weather_tools.py"
+    tools_file.write_text(TOOLS_FILE)
+    listed = cli("tools", "list", str(tools_file))
+    assert listed.exit_code == 0
+    assert "get_weather" in listed.output and "city, unit?" in listed.output and "send_alert" in listed.output
+    specs = json.loads(cli("tools", "list", str(tools_file), "--json").output)
+    assert [s["name"] for s in specs] == ["get_weather", "send_alert"]
+
+    calls = [("c1", "get_weather", '{"city": "Paris"}'), ("c2", "send_alert", '{"message": "hot"}')]
+    answers = [Interaction.json(chat(calls=calls)), Interaction.json(chat("18 °C; no alert sent."))]
+    store_path = tmp_path / "runs.duckdb"
+    with RecordedServer(answers) as server:
+        # No --yes and no terminal answer: the side-effect tool is refused, the other one runs.
+        result = cli(
+            "tools", "run", "openai:gpt-4o-mini", "Weather in Paris?", "--tools", str(tools_file),
+            "--base-url", server.url + "/v1", "--store", str(store_path), "--experiment", "cli-exp",
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "stopped: answered; 2 turn(s), 2 tool call(s)" in result.output
+    assert result.output.rstrip().endswith("18 °C; no alert sent.")
+    tool_msgs = [m for m in server.requests[1].json["messages"] if m["role"] == "tool"]
+    assert json.loads(tool_msgs[0]["content"]) == {"city": "Paris", "temp": 18, "unit": "C"}
+    assert "not confirmed" in tool_msgs[1]["content"]
+    with Store.open(store_path, read_only=True) as s:
+        frame = s.tool_steps_frame("cli-exp")
+    assert frame["kind"].tolist() == ["model_turn", "tool_call", "tool_call", "model_turn"]
+    assert frame["error_kind"].tolist()[2] == "not_confirmed"
+
+    shown = cli("tools", "steps", "cli-exp", "--store", str(store_path))
+    assert shown.exit_code == 0 and "4 tool steps" in shown.output and "not_confirmed" in shown.output
+    assert FAKE_OPENAI_KEY not in result.output + shown.output

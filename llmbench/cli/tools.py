@@ -1,3 +1,219 @@
-"""`llmbench` commands of this area."""
+"""`llmbench tools ...`: list tools, run a tool-using conversation, show its logged steps, check the BFCL scorer."""
 
-from llmbench.cli.app import app  # noqa: F401
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from llmbench.cli.app import app
+from llmbench.errors import ConfigError
+
+tools_app = typer.Typer(help="Tools for tool-calling models: list, run, inspect logs, BFCL scorer check.")
+app.add_typer(tools_app, name="tools")
+console = Console(width=None if sys.stdout.isatty() else 160)
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option("--store", help="DuckDB run store (default $LLMBENCH_STORE or ./llmbench.duckdb)"),
+]
+
+
+def _load(source: str | None) -> Any:
+    from llmbench.tools import load_entry_point_tools, load_module_tools
+
+    return load_module_tools(source) if source else load_entry_point_tools()
+
+
+@tools_app.command("list")
+def list_command(
+    source: Annotated[
+        str | None,
+        typer.Argument(
+            help="Module (pkg.mod) or .py file with @tool functions; default: installed entry points"
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tool specs as JSON")] = False,
+) -> None:
+    """List the tools a module, file or the installed `llmbench.tools` entry points provide."""
+    tool_set = _load(source)
+    if as_json:
+        typer.echo(json.dumps([t.spec.model_dump() for t in tool_set.all_tools()], indent=2))
+        return
+    table = Table(title=f"Tools in {tool_set.name} ({len(tool_set.all_tools())})")
+    for col in ("name", "parameters", "side effects", "description"):
+        table.add_column(col)
+    for t in tool_set.all_tools():
+        props = t.parameters.get("properties", {})
+        required = set(t.parameters.get("required", []))
+        params = ", ".join(f"{p}{'' if p in required else '?'}" for p in props)
+        first_line = (t.description or "").strip().splitlines()[0] if t.description else ""
+        table.add_row(t.name, params, "yes" if t.side_effects else "", first_line)
+    console.print(table)
+
+
+@tools_app.command("run")
+def run_command(
+    model: Annotated[str, typer.Argument(help="Model id, e.g. openai:gpt-4o-mini")],
+    prompt: Annotated[str, typer.Argument(help="The user prompt")],
+    tools: Annotated[
+        str | None, typer.Option("--tools", "-t", help="Module or .py file with the tools")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Send to this OpenAI/Anthropic-compatible server")
+    ] = None,
+    max_turns: Annotated[int, typer.Option(help="Model turns at most")] = 10,
+    max_tool_calls: Annotated[int, typer.Option(help="Tool calls at most, all turns together")] = 50,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Run tools marked side_effects=True without asking")
+    ] = False,
+    experiment: Annotated[str, typer.Option(help="Experiment the steps are logged under")] = "tools-cli",
+    item_id: Annotated[str, typer.Option(help="Item id the steps are logged under")] = "cli",
+    store: StoreOpt = None,
+) -> None:
+    """Run a tool-using conversation, print each step as it happens, and log every step to the run store."""
+    from llmbench.providers import get_provider
+    from llmbench.store import Store
+    from llmbench.tools import ToolLimits
+    from llmbench.tools.log import StepLogger
+    from llmbench.tools.loop import ToolRun, ToolStep, run_tools
+
+    tool_set = _load(tools)
+    limits = ToolLimits(max_turns=max_turns, max_tool_calls=max_tool_calls, auto_confirm=yes)
+    provider = get_provider(model, **({"base_url": base_url} if base_url else {}))
+
+    def confirm(call: Any, tool: Any) -> bool:
+        return typer.confirm(f"Run {tool.name}({json.dumps(call.arguments)})?", default=False)
+
+    with Store.open(store) as st:
+        log = StepLogger(st, experiment, item_id)
+
+        def on_step(step: ToolStep) -> None:
+            log(step)
+            console.print(_step_line(step))
+
+        async def go() -> ToolRun:
+            try:
+                return await run_tools(
+                    provider,
+                    prompt,
+                    tool_set,
+                    limits=limits,
+                    on_step=on_step,
+                    confirm=None if yes else confirm,
+                )
+            finally:
+                await provider.aclose()
+
+        run = asyncio.run(go())
+        log.flush()
+    cost = "unknown" if run.cost_usd is None else f"${run.cost_usd:.6f}"
+    console.print(
+        f"stopped: {run.stopped}; {run.turns} turn(s), {run.tool_calls} tool call(s), cost {cost}; "
+        f"conversation {run.conversation_id} in experiment {experiment!r}"
+    )
+    if run.final is not None:
+        typer.echo(run.text)
+
+
+def _step_line(step: Any) -> str:
+    if step.kind == "model_turn":
+        return f"[bold]turn {step.turn}[/] model: {step.stop_reason} {(step.text or '')[:80]!r}"
+    if step.kind == "tool_call":
+        status = f"[red]{step.error_kind}[/]" if step.is_error else "ok"
+        args = step.raw_arguments if step.raw_arguments is not None else json.dumps(step.arguments)
+        return (
+            f"  {step.tool_name}({args}) -> {status} {(step.result or '')[:80]!r} ({step.duration_s:.3f} s)"
+        )
+    return f"[yellow]{step.kind}[/]: {step.detail}"
+
+
+@tools_app.command("steps")
+def steps_command(
+    experiment: Annotated[str | None, typer.Argument(help="Only this experiment")] = None,
+    conversation: Annotated[str | None, typer.Option(help="Only this conversation id")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Show the logged steps of tool conversations (model turns, tool calls, limits, errors)."""
+    from llmbench.store import Store
+
+    with Store.open(store, read_only=True) as st:
+        frame = st.tool_steps_frame(experiment)
+    if conversation:
+        frame = frame[frame["conversation_id"] == conversation]
+    if frame.empty:
+        raise ConfigError("no tool steps stored for that selection; run `llmbench tools run ...` first")
+    table = Table(title=f"{len(frame)} tool steps")
+    for col in (
+        "experiment",
+        "item",
+        "conversation",
+        "step",
+        "turn",
+        "kind",
+        "tool",
+        "error",
+        "duration s",
+        "cost $",
+    ):
+        table.add_column(col)
+    for r in frame.to_dict("records"):
+        cost = r["cost_usd"]
+        table.add_row(
+            r["experiment"], str(r["item_id"]), r["conversation_id"], str(r["step"]), str(r["turn"]), r["kind"],
+            _cell(r["tool_name"]), _cell(r["error_kind"]), f"{r['duration_s']:.3f}",
+            "" if cost is None or cost != cost else f"{cost:.6f}",
+        )  # fmt: skip
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
+@tools_app.command("bfcl-check")
+def bfcl_check_command(
+    root: Annotated[
+        Path | None, typer.Option(help="Folder with BFCL_v4_*.json.gz (default ../shared/data/bfcl)")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N cases of each category")] = None,
+) -> None:
+    """Check the BFCL scorer on the data: ground-truth answers must score right, corrupted ones wrong."""
+    from llmbench.tools.bfcl import BFCL_CATEGORIES, default_bfcl_dir, load_bfcl
+    from llmbench.tools.bfcl_selfcheck import CORRUPTIONS, IRRELEVANCE_CORRUPTION, check_case
+
+    base = root or default_bfcl_dir()
+    kinds = (*CORRUPTIONS, IRRELEVANCE_CORRUPTION)
+    table = Table(title=f"BFCL scorer self-check ({base})")
+    for col in ("category", "cases", "gt answers", "gt ok %", "contradicting rejected", *kinds):
+        table.add_column(col, justify="left" if col == "category" else "right")
+    failed = False
+    for category in BFCL_CATEGORIES:
+        results = [check_case(c) for c in load_bfcl(category, base, limit=limit)]
+        answers = sum(r["variants"] for r in results)
+        ok = sum(r["variants_ok"] for r in results)
+        cells = []
+        for kind in kinds:
+            counts = Counter(r["detected"][kind] for r in results)
+            built = counts[True] + counts[False]
+            cells.append(f"{100 * counts[True] / built:.1f}%" if built else "n/a")
+            failed |= counts[False] > 0
+        failed |= ok < answers
+        contra = (
+            f"{sum(r['contradicting_rejected'] for r in results)}/{sum(r['contradicting'] for r in results)}"
+        )
+        table.add_row(
+            category, str(len(results)), str(answers), f"{100 * ok / max(answers, 1):.1f}%", contra, *cells
+        )
+    console.print(table)
+    if failed:
+        console.print(
+            "[red]the scorer disagrees with the ground truth somewhere; see benchmarks/bfcl_scorer_check.py[/]"
+        )
+        raise typer.Exit(1)
