@@ -141,7 +141,7 @@ class Provider(ABC):
         self, result: Completion, attempts: list[Attempt], number: int, started_at: float, t0: float
     ) -> Completion:
         latency = time.perf_counter() - t0
-        cost = self.price_table.price(self._price_id(result), result.usage)
+        cost = self.price_table.price(self._price_id(result), result.usage, api_url=self._api_url())
         attempt = Attempt(
             number=number,
             started_at=started_at,
@@ -166,7 +166,7 @@ class Provider(ABC):
             latency_s=time.perf_counter() - t0,
             ok=False,
             usage=usage,
-            cost_usd=self.price_table.price(self.model_id, usage) if usage is not None else None,
+            cost_usd=self.price_table.price(self._price_id(None), usage, api_url=self._api_url()) if usage else None,
             error_type=type(err).__name__,
             error_message=str(err),
             status_code=err.status_code,
@@ -182,7 +182,11 @@ class Provider(ABC):
         if self.on_attempt is not None:
             self.on_attempt(attempt)
 
-    def _price_id(self, result: Completion) -> str:
+    def _api_url(self) -> str | None:
+        """The base URL the provider talks to (None: the vendor's own API)."""
+        return getattr(self, "base_url", None)
+
+    def _price_id(self, result: Completion | None) -> str:
         """The id to price by: the configured model id (dated snapshot names resolve in genai-prices too)."""
         return self.model_id
 

@@ -106,15 +106,19 @@ class PriceTable:
         _, _, bare = model_id.partition(":")
         return self.overrides.get(bare) if bare else None
 
-    def price(self, model_id: str, usage: Usage | None) -> float | None:
-        """Cost in USD of `usage` on `model_id`; None (and one warning) when the model has no known price."""
+    def price(self, model_id: str, usage: Usage | None, *, api_url: str | None = None) -> float | None:
+        """Cost in USD of `usage` on `model_id`; None (and one warning) when the model has no known price.
+
+        For endpoints other than OpenAI and Anthropic, `api_url` (the base URL) picks the vendor in the
+        snapshot, so a model name is never priced at another vendor's rate by a lucky name match.
+        """
         if usage is None:
             return None
         override = self.lookup(model_id)
         if override is not None:
             return override.cost(usage)
         provider, _, model = model_id.partition(":")
-        cost = _snapshot_cost(_GENAI_PROVIDER.get(provider), model or provider, usage)
+        cost = _snapshot_cost(_GENAI_PROVIDER.get(provider), model or provider, usage, api_url)
         if cost is None and model_id not in self._warned:
             self._warned.add(model_id)
             warnings.warn(
@@ -130,7 +134,7 @@ class UnknownPriceWarning(UserWarning):
     """A model has no price in the snapshot or the overrides."""
 
 
-def _snapshot_cost(provider_id: str | None, model: str, usage: Usage) -> float | None:
+def _snapshot_cost(provider_id: str | None, model: str, usage: Usage, api_url: str | None = None) -> float | None:
     from genai_prices import Usage as GUsage
     from genai_prices import calc_price
 
@@ -141,8 +145,13 @@ def _snapshot_cost(provider_id: str | None, model: str, usage: Usage) -> float |
         cache_write_tokens=usage.cache_write_tokens,
         output_tokens=usage.output_tokens,
     )
+    if provider_id is None and api_url is None:
+        return None  # a bare model name could match any vendor's price: unknown is honest
     try:
-        calc = calc_price(g, model_ref=model, provider_id=provider_id)
+        if provider_id is not None:
+            calc = calc_price(g, model_ref=model, provider_id=provider_id)
+        else:
+            calc = calc_price(g, model_ref=model, provider_api_url=api_url)
     except LookupError:
         return None
     return float(calc.total_price)

@@ -123,7 +123,7 @@ class SimProvider(Provider):
         self.fault_rate = fault_rate
         self._calls: dict[str, int] = {}
 
-    def _price_id(self, result: Completion) -> str:
+    def _price_id(self, result: Completion | None) -> str:
         return self.spec.price_id
 
     def _answer(self, messages: list[Message], item: dict[str, Any] | None) -> tuple[str, bool | None]:

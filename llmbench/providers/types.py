@@ -136,7 +136,8 @@ class Message(_Value):
 class ToolSpec(_Value):
     """A tool the model may call: name, description and JSON Schema of its parameters."""
 
-    name: str = Field(pattern=r"^[a-zA-Z0-9_.\-]{1,64}$")
+    # The alphabet both OpenAI and Anthropic accept; a dot would pass here and fail at the API with a 400.
+    name: str = Field(pattern=r"^[a-zA-Z0-9_\-]{1,64}$")
     description: str = ""
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
 

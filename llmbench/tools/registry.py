@@ -76,7 +76,7 @@ class Tool:
             self.spec = ToolSpec(name=name, description=description, parameters=parameters)
         except ValidationError as exc:
             raise ConfigError(
-                f"tool name {name!r} is not allowed: use 1-64 letters, digits, '_', '-' or '.' ({exc.errors()[0]['msg']})"
+                f"tool name {name!r} is not allowed: use 1-64 letters, digits, '_' or '-' ({exc.errors()[0]['msg']})"
             ) from exc
         if timeout_s is not None and timeout_s <= 0:
             raise ConfigError(f"tool {name!r}: timeout_s must be positive, got {timeout_s}")
