@@ -219,11 +219,56 @@ def test_router_run(store_uri: str, client) -> None:
     assert find_run("42", "eval", uri=store_uri) not in (None, run_id)
 
 
-def test_router_policy_as_pyfunc(store_uri: str, tmp_path: Path) -> None:
-    router = pytest.importorskip("llmbench.router")
-    if not hasattr(router, "Router") or not hasattr(router.Router, "load"):
-        pytest.skip("llmbench.router has no Router.load yet (the router layer is written separately)")
-    pytest.skip("no policy-export API to build a policy file from yet")
+def _routing_frame(n_per_task: int = 40) -> pd.DataFrame:
+    """Math prompts go best to "big", trivia is answered as well by "cheap": a policy with real decisions."""
+    rng = np.random.default_rng(5)
+    words = {
+        "math": ["sum", "add", "integer", "divide", "fraction", "equation"],
+        "trivia": ["capital", "river", "king", "war"],
+    }
+    accuracy = {"big": {"math": 0.9, "trivia": 0.9}, "cheap": {"math": 0.2, "trivia": 0.85}}
+    price = {"big": 0.01, "cheap": 0.0001}
+    rows = []
+    for task, vocabulary in words.items():
+        for i in range(n_per_task):
+            prompt = " ".join(rng.choice(vocabulary, size=6)) + f" item {i}?"
+            for model, acc in accuracy.items():
+                rows.append(
+                    {"experiment": "routing", "item_id": f"{task}-{i}", "prompt": prompt, "task": task,
+                     "model": model, "epoch": 0, "score": float(rng.random() < acc[task]), "cost_usd": price[model]}
+                )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.filterwarnings(
+    "ignore:Add type hints:UserWarning"
+)  # predict takes several input shapes on purpose
+def test_router_policy_as_pyfunc(
+    store_uri: str, client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+
+    from llmbench.router import Router, TaskRouter, routing_data
+
+    policy = tmp_path / "router.policy.json"
+    TaskRouter(lambda_=10.0).fit(routing_data(_routing_frame())).export(policy)
+    run_id = log_router_run("43", "router-policy", {"router": "task"}, {"aiq": 0.5}, policy_path=policy,
+                            register_as="llmbench-test-router", uri=store_uri)  # fmt: skip
+    model_uri = client.get_run(run_id).data.tags["llmbench.policy_model_uri"]
+    assert len(client.search_model_versions("name='llmbench-test-router'")) == 1
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri)
+    mlflow.set_tracking_uri(store_uri)
+    model = mlflow.pyfunc.load_model(model_uri)
+    prompts = [
+        "add the fraction and divide the integer",
+        "which king ruled the river capital",
+        "sum equation",
+    ]
+    served = Router.load(policy)
+    expected = [served.route(p).model for p in prompts]
+    assert set(expected) == {"big", "cheap"}  # the policy really routes, so equality below means something
+    assert list(model.predict(pd.DataFrame({"prompt": prompts}))) == expected
+    assert list(mlflow.pyfunc.load_model("models:/llmbench-test-router/1").predict(prompts)) == expected
 
 
 # --- report ----------------------------------------------------------------------------------------------

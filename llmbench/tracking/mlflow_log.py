@@ -317,6 +317,7 @@ def log_router_run(
     if policy_path is not None:
         from llmbench.tracking.pyfunc import log_policy_model
 
-        log_policy_model(run_id, policy_path, register_as=register_as, uri=tracking_uri(uri))
+        model_uri = log_policy_model(run_id, policy_path, register_as=register_as, uri=tracking_uri(uri))
+        client.set_tag(run_id, "llmbench.policy_model_uri", model_uri)
     _finish(client, run_id, step)
     return run_id

@@ -25,7 +25,8 @@ class RouterPolicyModel(PythonModel):
 
         self.router = Router.load(context.artifacts[POLICY_ARTIFACT])
 
-    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> list[str]:
+    # No type hints on predict: MLflow would turn them into an input schema, and we accept several shapes.
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
         """Chosen model id for each prompt (a list of strings, or a frame with a `prompt` column)."""
         if isinstance(model_input, pd.DataFrame):
             if "prompt" in model_input.columns:
@@ -56,7 +57,8 @@ def log_policy_model(
         with mlflow.start_run(run_id=run_id):
             info = mlflow.pyfunc.log_model(
                 name=name,
-                python_model=RouterPolicyModel(),
+                # Model from code: MLflow stores and runs this small file instead of unpickling an object.
+                python_model=str(Path(__file__).with_name("router_model_code.py")),
                 artifacts={POLICY_ARTIFACT: str(path)},
                 registered_model_name=register_as,
                 # Explicit requirements: inferring them would load the model in a subprocess (slow).
