@@ -223,16 +223,10 @@ class OpenAIProvider(SDKProvider):
 
     default_key_env = "OPENAI_API_KEY"
 
-    def _make_client(self, api_key: str) -> Any:
+    def _sdk_client_class(self) -> Any:
         import openai
 
-        return openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=self.base_url,
-            max_retries=0,  # the one retry layer is ours
-            timeout=self.timeout,
-            http_client=self._http_client,
-        )
+        return openai.AsyncOpenAI
 
     def build_request(
         self, messages: list[Message], tools: list[ToolSpec] | None, params: dict[str, Any]

@@ -45,8 +45,17 @@ class SDKProvider(Provider):
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 
     @abstractmethod
+    def _sdk_client_class(self) -> Any:
+        """The SDK's async client class (imported lazily: optional SDKs stay optional)."""
+
     def _make_client(self, api_key: str) -> Any:
-        """Build the SDK's async client."""
+        return self._sdk_client_class()(
+            api_key=api_key,
+            base_url=self.base_url,
+            max_retries=0,  # the one retry layer is ours
+            timeout=self.timeout,
+            http_client=self._http_client,
+        )
 
     def _client(self) -> Any:
         """One SDK client per event loop: connection pools cannot cross loops (e.g. `complete` in Jupyter)."""
