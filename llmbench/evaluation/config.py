@@ -86,9 +86,15 @@ def load_experiment(path: str | Path, **overrides: Any) -> ExperimentConfig:
     text = p.read_text(encoding="utf-8")
     try:
         raw = tomllib.loads(text) if p.suffix == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"experiment file {p} is not valid TOML: {exc}") from None
+    except yaml.YAMLError as exc:
+        # PyYAML's own text spans several lines with carets; keep the error to one line.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(
-            f"experiment file {p} is not valid {'TOML' if p.suffix == '.toml' else 'YAML'}: {exc}"
+            f"experiment file {p} is not valid YAML{where}: {problem}; fix the syntax"
         ) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"experiment file {p} must hold a mapping (name, datasets, models, ...)")
