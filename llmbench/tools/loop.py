@@ -1,7 +1,8 @@
 """The multi-turn tool loop: call the model, run every requested tool, send the results back, repeat.
 
-Every model turn, tool call and limit hit becomes a `ToolStep`; pass `on_step` (e.g. a store writer) to log
-them. Results go back through the provider layer's neutral types, so each adapter puts them in the form its API
+Every model turn, tool call and limit hit becomes a `ToolStep` (a provider error too, logged as an "error" step
+before it propagates); pass `on_step`, e.g. `llmbench.tools.log.StepLogger`, to store them. Parallel calls of
+one turn run concurrently and every call gets exactly one result, in the order asked. Results go back through the provider layer's neutral types, so each adapter puts them in the form its API
 requires (one `tool` message per call for OpenAI, `tool_result` blocks in the next user turn for Anthropic).
 """
 
