@@ -109,7 +109,12 @@ def eval_command(
     if track:
         _track(cfg, exp_id, summary, runs)
     if report.interrupted:
-        raise typer.Exit(130)
+        console.print(
+            "[yellow]Interrupted; the results above are saved. Run the same command again to resume.[/]"
+        )
+        # SystemExit, not typer.Exit: main() runs click with standalone_mode=False, which turns typer.Exit into
+        # a return value that main() drops (the process would exit 0).
+        raise SystemExit(130)
 
 
 def _store_path(store: Path | None) -> Path:

@@ -1,0 +1,143 @@
+"""`llmbench eval` killed mid-run (SIGKILL) or interrupted (Ctrl-C), then run again.
+
+A real child process runs the CLI against a FakeServerProcess with latency; the server's request counter is the
+independent witness: after the rerun it must have seen exactly one request per item that was not finished before
+the stop, and none for the finished ones, and the store must hold one final answer per item.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from llmbench.store import Store
+from llmbench.testing import FakeServerProcess
+
+N_ITEMS = 60
+NAME = "reliability"
+
+
+def setup_project(tmp: Path, url: str) -> list[str]:
+    """llmbench.toml pointing `fakeoa:` at the server, a dataset and an experiment; returns the eval command."""
+    (tmp / "llmbench.toml").write_text(f'[endpoints.fakeoa]\nbase_url = "{url}/v1"\nfree = true\n')
+    rows = [
+        json.dumps({"id": f"it-{i:03d}", "input": f"question {i} please", "reference": "x"})
+        for i in range(N_ITEMS)
+    ]
+    (tmp / "ds.jsonl").write_text("\n".join(rows) + "\n")
+    exp = {"name": NAME, "datasets": ["ds.jsonl"], "models": ["fakeoa:gpt-4o-mini"], "scorer": "exact_match",
+           "concurrency": 4, "params": {"max_tokens": 64}}  # fmt: skip
+    (tmp / "exp.yaml").write_text(json.dumps(exp))
+    code = "from llmbench.cli import main; main()"
+    return [
+        sys.executable,
+        "-c",
+        code,
+        "eval",
+        "exp.yaml",
+        "--store",
+        "runs.duckdb",
+        "--no-track",
+        "--no-progress",
+    ]
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "OPENAI_API_KEY": "sk-test-FAKEKEY-reliability-0000", "NO_COLOR": "1"}
+
+
+def wait_for_requests(
+    server: FakeServerProcess, n: int, proc: subprocess.Popen[str], timeout: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout
+    while server.stats()["requests"] < n:
+        assert proc.poll() is None, "the run ended before it could be stopped"
+        assert time.monotonic() < deadline, "the run made no progress"
+        time.sleep(0.05)
+
+
+def snapshot(path: Path) -> tuple[set[str], pd.DataFrame]:
+    """Finished keys and the calls table of the store (read-only)."""
+    with Store.open(path, read_only=True) as st:
+        return st.finished_keys(NAME), st.calls_frame(NAME)
+
+
+def check_complete(path: Path) -> pd.DataFrame:
+    """Every item has exactly one final successful call and a score; no duplicates anywhere."""
+    finished, calls = snapshot(path)
+    assert len(finished) == N_ITEMS
+    assert len(calls) == N_ITEMS and calls["run_key"].is_unique and calls["final"].all()
+    assert calls["error_class"].isna().all()
+    with Store.open(path, read_only=True) as st:
+        runs = st.runs_frame(NAME)
+    assert len(runs) == N_ITEMS and runs["item_id"].is_unique and runs["score"].notna().all()
+    return calls
+
+
+def test_kill_9_mid_run_then_resume_loses_nothing_and_repeats_nothing(tmp_path: Path) -> None:
+    with FakeServerProcess(latency_s=0.2) as server:
+        cmd = setup_project(tmp_path, server.url)
+        proc = subprocess.Popen(
+            cmd, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        wait_for_requests(server, 24, proc)
+        time.sleep(0.8)  # past the runner's 0.5 s flush interval: some batches are committed
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        time.sleep(0.3)  # requests still in flight at the kill reach the server's counter
+        before = server.stats()["requests"]
+
+        finished, calls = snapshot(tmp_path / "runs.duckdb")
+        assert 0 < len(finished) < N_ITEMS, "the kill should land mid-run"
+        assert set(calls["run_key"]) == finished  # whole results only: no call without its score
+
+        done = subprocess.run(cmd, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        new_requests = server.stats()["requests"] - before
+
+    # Exactly one request per item unfinished at the kill: none repeated for the finished ones.
+    assert new_requests == N_ITEMS - len(finished)
+    final = check_complete(tmp_path / "runs.duckdb")
+    # The rows written before the kill are unchanged; every row of the rerun answers a request made after it.
+    kept = final[final["run_key"].isin(finished)].set_index("run_key")["request_id"].sort_index()
+    assert kept.equals(calls.set_index("run_key")["request_id"].sort_index())
+    later = final[~final["run_key"].isin(finished)]["request_id"].str.removeprefix("req_fake_").astype(int)
+    assert len(later) == new_requests and (later >= before).all()
+
+
+def test_ctrl_c_flushes_buffered_results_and_resume_finishes(tmp_path: Path) -> None:
+    with FakeServerProcess(latency_s=0.2) as server:
+        cmd = setup_project(tmp_path, server.url)
+        proc = subprocess.Popen(
+            cmd, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        wait_for_requests(server, 24, proc)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        time.sleep(0.3)
+        before = server.stats()["requests"]
+
+        # A clean stop: exit code 130, the usual summary, no traceback.
+        assert proc.returncode == 130, (out, err)
+        assert "Traceback" not in out + err and "Interrupted" in out
+        m = re.search(r"(\d+) finished, (\d+) failed", out)
+        assert m, out
+        reported = int(m.group(1))
+        finished, calls = snapshot(tmp_path / "runs.duckdb")
+        # Everything the run had finished is in the store, including results still buffered at the signal.
+        assert 0 < reported < N_ITEMS and len(finished) == reported and len(calls) == reported
+
+        done = subprocess.run(cmd, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert f"{N_ITEMS - reported} finished, 0 failed, {reported} already done" in done.stdout
+        assert server.stats()["requests"] - before == N_ITEMS - reported
+    check_complete(tmp_path / "runs.duckdb")
