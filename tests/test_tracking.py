@@ -240,9 +240,6 @@ def _routing_frame(n_per_task: int = 40) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@pytest.mark.filterwarnings(
-    "ignore:.*Add type hints:UserWarning"
-)  # predict takes several input shapes on purpose
 def test_router_policy_as_pyfunc(
     store_uri: str, client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from llmbench.errors import DataError
@@ -25,21 +24,12 @@ class RouterPolicyModel(PythonModel):
 
         self.router = Router.load(context.artifacts[POLICY_ARTIFACT])
 
-    # No type hints on predict: MLflow would turn them into an input schema, and we accept several shapes.
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
-        """Chosen model id for each prompt (a list of strings, or a frame with a `prompt` column)."""
-        if isinstance(model_input, pd.DataFrame):
-            if "prompt" in model_input.columns:
-                prompts = model_input["prompt"]
-            elif model_input.shape[1] == 1:
-                prompts = model_input.iloc[:, 0]
-            else:
-                raise DataError("router model input needs a `prompt` column")
-        elif isinstance(model_input, str):
-            prompts = [model_input]
-        else:
-            prompts = list(model_input)
-        return [self.router.route(str(p)).model for p in prompts]
+    # A `list[str]` hint lets MLflow check the input and turn a one-column frame of prompts into the list.
+    def predict(
+        self, context: Any, model_input: list[str], params: dict[str, Any] | None = None
+    ) -> list[str]:
+        """Chosen model id for each prompt (a list of prompts, or a frame with one `prompt` column)."""
+        return [self.router.route(prompt).model for prompt in model_input]
 
 
 def log_policy_model(
