@@ -122,7 +122,8 @@ class Runner:
         """The scorer of an item: the experiment's, else the item's own, else exact match."""
         name = self.cfg.scorer or item.scorer or "exact"
         if name not in self._scorers:
-            opts = {"judge_model": self.cfg.judge_model} if name == "judge" and self.cfg.judge_model else {}
+            judged = name in ("judge", "llm_judge") and self.cfg.judge_model
+            opts = {"model": self.cfg.judge_model} if judged else {}
             self._scorers[name] = get_scorer(name, **opts)
         return self._scorers[name]
 

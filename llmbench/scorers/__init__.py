@@ -3,7 +3,7 @@
     scorer = get_scorer("numeric", abs_tol=0.01)
     scorer.score_sync("... so the total is 42.", item)      # or: await scorer.score(output, item)
 
-Names: exact_match, numeric, choice, regex, contains, json_schema, python_tests, llm_judge (aliases in
+Names: exact_match, numeric, choice, regex, contains, json_schema, python_tests, llm_judge, bfcl (aliases in
 `ALIASES`). The item may be an `llmbench.datasets.Item`, a dict with "reference", or the bare reference.
 """
 
@@ -68,6 +68,8 @@ def available_scorers() -> list[str]:
 def get_scorer(name: str, **opts: Any) -> Scorer:
     """A scorer by name (or alias) configured with `opts`; unknown names and options raise ConfigError."""
     key = ALIASES.get(name.strip().lower(), name.strip().lower())
+    if key == "bfcl" and key not in SCORERS:
+        import llmbench.tools.bfcl_eval  # noqa: F401  (registers BFCLScorer; a top-level import would be circular)
     cls = SCORERS.get(key)
     if cls is None:
         raise ConfigError(f"unknown scorer {name!r}; choose one of: {', '.join(available_scorers())}.")

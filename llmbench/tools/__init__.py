@@ -24,6 +24,8 @@ from llmbench.tools.execute import (
     validate_arguments,
 )
 from llmbench.tools.limits import CallCounter, ToolLimits, truncate_result
+from llmbench.tools.log import StepLogger, log_run, replay_messages
+from llmbench.tools.loop import ToolRun, ToolStep, run_tools, stream_tools
 from llmbench.tools.mcp_source import MCPToolError, mcp_tools
 from llmbench.tools.registry import Tool, ToolSet, make_tool, to_tool_specs, tool
 
@@ -34,16 +36,23 @@ __all__ = [
     "ErrorKind",
     "ExecutionOutcome",
     "MCPToolError",
+    "StepLogger",
     "Tool",
     "ToolLimits",
+    "ToolRun",
     "ToolSet",
+    "ToolStep",
     "execute_call",
     "execute_calls",
     "load_entry_point_tools",
     "load_module_tools",
+    "log_run",
     "make_tool",
     "mcp_tools",
+    "replay_messages",
     "result_text",
+    "run_tools",
+    "stream_tools",
     "to_tool_specs",
     "tool",
     "tools_in_module",
