@@ -2,11 +2,13 @@
 
 fit(frame) learns, from a runs frame (one row per prompt x model, `score` in 0..1, `cost_usd`):
   1. features of the prompt text (TF-IDF word + hashed char n-grams by default, pluggable);
-  2. a task classifier (logistic regression) giving the task posterior P(task | prompt);
+  2. a task classifier (logistic regression; naive Bayes for many tasks) giving P(task | prompt);
   3. per-task mean score and logged cost of every model (the prior);
-  4. a per-model prompt-level estimator: ridge regression of each model's score residual
-     (score - its task mean) on the features.
-Expected quality_m = P(task|x) . task_quality[:, m] + residual_m(x); expected cost_m = P(task|x) . task_cost[:, m].
+  4. per-model prompt-level estimators: ridge regression of each model's score residual (score - its task
+     mean) on the features, weighted per task by out-of-fold stacking; with residual="auto" they are kept only
+     when out-of-fold routing on the training prompts beats the task prior alone.
+Expected quality_m = P(task|x) . task_quality[:, m] + (P(task|x) . beta[:, m]) * residual_m(x);
+expected cost_m = P(task|x) . (base[:, m] + slope[:, m] * prompt length) from the logged costs.
 Decision: argmax_m quality_m - lambda_ * cost_m (mode "cost"), or RouteLLM's two-model threshold rule on
 the expected gain of the strong over the weak model (mode "threshold"); the rest of the ranking gives fallbacks.
 """
@@ -22,6 +24,7 @@ from scipy.optimize import nnls
 from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GroupKFold
+from sklearn.naive_bayes import MultinomialNB
 from sklearn.utils.validation import check_is_fitted
 
 from llmbench import __version__
@@ -46,10 +49,12 @@ class TaskRouter(BaseEstimator):
         strong: str | None = None,
         weak: str | None = None,
         features: object | None = None,
+        classifier: str = "auto",
         classifier_c: float = 10.0,
-        alpha: float = 3.0,
+        alpha: float = 10.0,
+        residual: str = "auto",
         cv: int = 5,
-        residual_terms: str = "shared",
+        residual_terms: str = "own",
         models: list[str] | None = None,
     ) -> None:
         self.lambda_ = lambda_
@@ -58,7 +63,9 @@ class TaskRouter(BaseEstimator):
         self.strong = strong
         self.weak = weak
         self.features = features
+        self.classifier = classifier
         self.classifier_c = classifier_c
+        self.residual = residual
         self.alpha = alpha
         self.cv = cv
         self.residual_terms = residual_terms
@@ -106,6 +113,38 @@ class TaskRouter(BaseEstimator):
         self.strong_idx_, self.weak_idx_ = self._pair(data)
         self.mean_cost_ = np.nanmean(data.cost, axis=0)
         return self
+
+    def _classifier(self) -> LogisticRegression | MultinomialNB:
+        kind = self.classifier
+        if kind == "auto":  # multinomial logistic regression gets slow with many classes on 2 cores
+            kind = "logistic" if len(self.classes_) <= 10 else "naive_bayes"
+        if kind == "logistic":
+            return LogisticRegression(C=self.classifier_c, max_iter=2000)
+        if kind == "naive_bayes":
+            return MultinomialNB(alpha=0.1)
+        raise ConfigError(f"classifier must be 'auto', 'logistic' or 'naive_bayes', got {self.classifier!r}")
+
+    def _fit_residuals(self, x: object, data: RoutingData, task_idx: np.ndarray) -> None:
+        """Prompt-level residual estimators, stacked out of fold; with residual='auto' kept only when the
+        out-of-fold routing on the training data beats the task prior alone."""
+        self.task_beta_ = None
+        self.residual_model_ = None
+        self.residual_cv_ = {}
+        if self.residual not in ("auto", "on", "off"):
+            raise ConfigError(f"residual must be 'auto', 'on' or 'off', got {self.residual!r}")
+        if self.residual == "off" or not self.cv or self.cv < 2 or len(data) < 4 * self.cv:
+            return  # too little data to learn how far to trust prompt-level estimates: task prior only
+        residual = data.quality - self.task_quality_[task_idx]  # ~zero mean per task: no intercept needed
+        known = np.isfinite(residual)
+        residual = np.where(known, residual, 0.0)  # a missing score adds no evidence
+        oof = self._out_of_fold(x, residual, data.prompts)
+        beta = _stack_weights(oof, residual, known, task_idx, len(self.classes_), self.residual_terms)
+        if self.residual == "auto":
+            self.residual_cv_ = _compare_oof(data, task_idx, self.task_quality_, oof, beta, self.mode)
+            if self.residual_cv_["with residuals"] <= self.residual_cv_["task prior only"]:
+                return
+        self.task_beta_ = beta
+        self.residual_model_ = self._ridge().fit(x, residual)
 
     def _ridge(self) -> Ridge:
         # sparse_cg without intercept is ~10x faster than the intercept-centering path on TF-IDF rows
@@ -226,13 +265,7 @@ class TaskRouter(BaseEstimator):
                 "head_chars": arrays.head_chars,
                 "tail_chars": arrays.tail_chars,
             },
-            "classifier": {}
-            if clf is None
-            else {
-                "kind": "logistic",
-                "coef": encode_array(clf.coef_),
-                "intercept": encode_array(clf.intercept_),
-            },
+            "classifier": {} if clf is None else _linear_classifier(clf),
             "residual": None
             if self.residual_model_ is None
             else {
@@ -251,6 +284,17 @@ class TaskRouter(BaseEstimator):
     def export(self, path: str | Path, trained_on: dict | None = None) -> str:
         """Write the policy file (JSON, no pickle); returns its content hash."""
         return write_policy(self.to_policy(trained_on), path)
+
+
+def _linear_classifier(clf: LogisticRegression | MultinomialNB) -> dict:
+    """Both classifiers are linear in the features: posterior = softmax(x W^T + b) (sigmoid for one row)."""
+    if isinstance(clf, MultinomialNB):  # predict_proba = softmax of the joint log likelihood
+        return {
+            "kind": "naive_bayes",
+            "coef": encode_array(clf.feature_log_prob_),
+            "intercept": encode_array(clf.class_log_prior_),
+        }
+    return {"kind": "logistic", "coef": encode_array(clf.coef_), "intercept": encode_array(clf.intercept_)}
 
 
 def _task_stats(data: RoutingData, task_idx: np.ndarray, n_tasks: int) -> tuple[np.ndarray, np.ndarray]:
@@ -320,3 +364,42 @@ def _stack_weights(
             else:
                 beta[1, t, m] = nnls(shared[rows][:, None], residual[rows, m])[0][0]
     return beta
+
+
+def _compare_oof(
+    data: RoutingData,
+    task_idx: np.ndarray,
+    task_quality: np.ndarray,
+    oof: np.ndarray,
+    beta: np.ndarray,
+    mode: str,
+) -> dict[str, float]:
+    """Routing quality on the training prompts with and without the out-of-fold residual terms.
+
+    Two models (or threshold mode): APGR of the expected-gain ranking. More models: AIQ of the lambda sweep.
+    """
+    from llmbench.router import metrics
+
+    ok = np.isfinite(data.quality).all(axis=1) & np.isfinite(data.cost).all(axis=1)
+    q_true, c_true = data.quality[ok], data.cost[ok]
+    prior = task_quality[task_idx[ok]]
+    onehot = np.eye(len(task_quality))[task_idx[ok]]
+    resid = oof[ok]
+    with_resid = prior + (onehot @ beta[0]) * resid + (onehot @ beta[1]) * resid.mean(axis=1, keepdims=True)
+    mean_q, mean_c = q_true.mean(axis=0), c_true.mean(axis=0)
+    out = {}
+    for name, q in (("task prior only", prior), ("with residuals", with_resid)):
+        if q_true.shape[1] == 2 or mode == "threshold":
+            s, w = int(np.argmax(mean_q)), int(np.argmin(mean_c))
+            if s == w or mean_q[s] <= mean_q[w]:
+                return {"task prior only": 0.0, "with residuals": 0.0}
+            out[name] = metrics.apgr(metrics.pgr_curve(q[:, s] - q[:, w], q_true[:, s], q_true[:, w]))
+        else:
+            c_est = c_true.mean(axis=0)
+            lambdas = np.r_[0.0, np.geomspace(1e-3 / mean_c.max(), 1e3 / mean_c.min(), 79)]
+            rows = np.arange(len(q))
+            picks = [np.argmax(q - lam * c_est, axis=1) for lam in lambdas]
+            costs = np.array([c_true[rows, p].mean() for p in picks])
+            quals = np.array([q_true[rows, p].mean() for p in picks])
+            out[name] = metrics.aiq(costs, quals, float(mean_c.min()), float(mean_c.max()))
+    return out

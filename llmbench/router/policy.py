@@ -170,7 +170,9 @@ class Router:
         n_f = self.features.n_features
         clf = _field(policy, "classifier", dict)
         if n_t > 1:
-            n_out = 1 if n_t == 2 else n_t
+            shape = clf["coef"].get("shape") if isinstance(clf.get("coef"), dict) else None
+            rows = shape[0] if isinstance(shape, list) and shape else n_t
+            n_out = 1 if (n_t == 2 and rows == 1) else n_t  # binary logistic regression keeps one row
             coef = self._arr(clf, "coef", (n_out, n_f))
             intercept = self._arr(clf, "intercept", (n_out,))
         else:
