@@ -22,9 +22,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Three tasks with their own vocabulary; three models with known per-task accuracy and price.
 WORDS = {
-    "math": "sum add multiply integer divide fraction equation solve number total".split(),
-    "code": "python function list return loop string write class variable array".split(),
-    "trivia": "capital river country king war city famous year born painter".split(),
+    "math": [
+        "sum",
+        "add",
+        "multiply",
+        "integer",
+        "divide",
+        "fraction",
+        "equation",
+        "solve",
+        "number",
+        "total",
+    ],
+    "code": ["python", "function", "list", "return", "loop", "string", "write", "class", "variable", "array"],
+    "trivia": ["capital", "river", "country", "king", "war", "city", "famous", "year", "born", "painter"],
 }
 ACCURACY = {  # model -> task -> probability of a correct answer
     "big": {"math": 0.9, "code": 0.9, "trivia": 0.9},
@@ -81,7 +92,7 @@ def test_split_never_shares_a_prompt_and_is_reproducible(frame: pd.DataFrame) ->
     train, test = split_by_prompt(data, test_size=0.3, seed=3)
     assert not set(train.prompts) & set(test.prompts)
     assert len(train) + len(test) == len(data)
-    again_train, again_test = split_by_prompt(data, test_size=0.3, seed=3)
+    _, again_test = split_by_prompt(data, test_size=0.3, seed=3)
     assert list(again_test.item_ids) == list(test.item_ids)
     assert set(test.tasks) == set(WORDS)  # stratified by task
     _, other = split_by_prompt(data, test_size=0.3, seed=4)
@@ -113,13 +124,19 @@ def test_decisions_follow_task_and_lambda(fitted: TaskRouter, split) -> None:
     fitted.set_params(lambda_=100.0)
     decision = fitted.route(test.prompts[0])
     assert [decision.model] + [f.model for f in decision.fallbacks] == sorted(
-        ["big", "coder", "cheap"], key=lambda m: -{decision.model: decision.utility, **{f.model: f.utility for f in decision.fallbacks}}[m]
+        ["big", "coder", "cheap"],
+        key=lambda m: (
+            -{decision.model: decision.utility, **{f.model: f.utility for f in decision.fallbacks}}[m]
+        ),
     )
 
 
 def test_chat_messages_route_like_their_last_user_text(fitted: TaskRouter) -> None:
     text = "write a python function that returns a list"
-    messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": [{"type": "text", "text": text}]}]
+    messages = [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": [{"type": "text", "text": text}]},
+    ]
     assert fitted.route(messages) == fitted.route(text)
 
 
