@@ -147,6 +147,8 @@ def _start(
         "llmbench_version": llmbench.__version__,
     }
     tags = {EXPERIMENT_TAG: str(experiment_id), KIND_TAG: kind, "llmbench.config_hash": config_hash(config)}
+    if any(str(m).startswith("sim:") for m in config.get("models") or []):
+        tags["llmbench.simulated"] = "true — offline simulator (sim:), not real model quality"
     run_id = find_run(experiment_id, kind, name, uri=uri, mlflow_experiment=mlflow_experiment)
     if run_id is None:
         run = client.create_run(_experiment(client, mlflow_experiment), run_name=name, tags=tags)

@@ -164,6 +164,11 @@ def build_report(
         table = table.sort_values(["provider", "model"])
     parts: list[str] = []
     models = sorted(runs["model"].astype(str).unique())
+    if any(m.startswith("sim:") for m in models):
+        parts.append(
+            "<p><strong>SIMULATED:</strong> models named <code>sim:*</code> are llmbench's offline simulator "
+            "(seeded answers, real list prices); their scores are demo data, not real model quality.</p>"
+        )
     tasks = sorted(runs["task"].dropna().astype(str).unique()) if "task" in runs.columns else []
     experiments = sorted(runs["experiment"].astype(str).unique()) if "experiment" in runs.columns else []
     parts.append(f"<h1>{html.escape(title)}</h1>")
