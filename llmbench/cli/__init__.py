@@ -12,7 +12,7 @@ from llmbench.errors import LLMBenchError, redact
 def main() -> None:
     """Entry point of the `llmbench` console script: typed errors become one clear line and exit code 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # typer.Exit(n) comes back as the return value here
     except LLMBenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -31,3 +31,4 @@ def main() -> None:
             sys.exit(130)
         print(f"error: {type(exc).__name__}: {redact(exc)}", file=sys.stderr)
         sys.exit(1)
+    sys.exit(code or 0)

@@ -63,6 +63,9 @@ class Provider(ABC):
 
     # What subclasses provide -------------------------------------------------------------------------
 
+    def _prepare(self) -> None:  # noqa: B027  (most providers need no set-up)
+        """Set-up outside the per-attempt timeout (e.g. importing an SDK and building its client)."""
+
     @abstractmethod
     async def _call(
         self, messages: list[Any], tools: list[ToolSpec] | None, params: dict[str, Any]
@@ -84,6 +87,7 @@ class Provider(ABC):
         messages = to_messages(prompt)
         merged = {**self.default_params, **params}
         attempts: list[Attempt] = []
+        self._prepare()
         for number in range(1, self.retry.max_attempts + 1):
             started_at, t0 = time.time(), time.perf_counter()
             try:
@@ -106,6 +110,7 @@ class Provider(ABC):
         messages = to_messages(prompt)
         merged = {**self.default_params, **params}
         attempts: list[Attempt] = []
+        self._prepare()
         for number in range(1, self.retry.max_attempts + 1):
             started_at, t0 = time.time(), time.perf_counter()
             emitted = False

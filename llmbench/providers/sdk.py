@@ -57,6 +57,10 @@ class SDKProvider(Provider):
             http_client=self._http_client,
         )
 
+    def _prepare(self) -> None:
+        """Import the SDK and build the client before the clock starts: a cold import is not a slow API."""
+        self._client()
+
     def _client(self) -> Any:
         """One SDK client per event loop: connection pools cannot cross loops (e.g. `complete` in Jupyter)."""
         loop = asyncio.get_running_loop()
