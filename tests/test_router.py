@@ -166,6 +166,27 @@ def test_export_load_round_trip_equals_trained_router(fitted: TaskRouter, split,
         assert a.expected_cost == pytest.approx(b.expected_cost, rel=1e-12)
 
 
+@pytest.mark.parametrize(
+    ("classifier", "residual", "tasks"),
+    [("sgd", "on", 3), ("naive_bayes", "off", 3), ("logistic", "on", 2), ("logistic", "on", 1)],
+)
+def test_round_trip_for_every_classifier_and_task_count(
+    frame: pd.DataFrame, classifier: str, residual: str, tasks: int, tmp_path: Path
+) -> None:
+    kept = sorted(WORDS)[:tasks]
+    data = routing_data(frame[frame["task"].isin(kept)])
+    train, test = split_by_prompt(data, test_size=0.3, seed=1)
+    router = TaskRouter(lambda_=50.0, classifier=classifier, residual=residual, cv=3).fit(train)
+    assert (router.residual_model_ is not None) == (residual == "on")
+    router.export(tmp_path / "p.json")
+    loaded = Router.load(tmp_path / "p.json")
+    for a, b in zip(router.decide(test.prompts), loaded.route_many(test.prompts), strict=True):
+        assert (a.model, a.task) == (b.model, b.task)
+        assert [f.model for f in a.fallbacks] == [f.model for f in b.fallbacks]
+        assert a.expected_quality == pytest.approx(b.expected_quality, abs=1e-12)
+        assert a.task_probability == pytest.approx(b.task_probability, abs=1e-12)
+
+
 def test_numpy_features_equal_scikit_learn(split) -> None:
     train, test = split
     feats = TfidfFeatures(min_df=1).fit(train.prompts)
@@ -200,8 +221,16 @@ def test_tampered_truncated_or_foreign_policy_raises_data_error(fitted: TaskRout
         Router.load(tampered)
     truncated = tmp_path / "truncated.json"
     truncated.write_text(text[: len(text) // 2])
-    with pytest.raises(DataError, match="not valid JSON"):
+    with pytest.raises(DataError, match="truncated"):
         Router.load(truncated)
+    reformatted = tmp_path / "reformatted.json"
+    reformatted.write_text(json.dumps(json.loads(text), indent=1))
+    with pytest.raises(DataError, match="re-formatted"):
+        Router.load(reformatted)
+    garbage = tmp_path / "garbage.json"
+    garbage.write_bytes(b"\x00\xff not json")
+    with pytest.raises(DataError, match="not valid JSON"):
+        Router.load(garbage)
     foreign = tmp_path / "foreign.json"
     foreign.write_text(json.dumps({"hello": 1}))
     with pytest.raises(DataError, match="not an llmbench router policy"):
@@ -211,7 +240,7 @@ def test_tampered_truncated_or_foreign_policy_raises_data_error(fitted: TaskRout
     # a consistent hash over an inconsistent body (someone re-hashed a broken edit) is still caught
     from llmbench.router.policy import write_policy
 
-    policy = read_policy(path)
+    policy, _ = read_policy(path)
     policy["task_quality"]["shape"] = [1, 1]
     broken = tmp_path / "broken.json"
     write_policy(policy, broken)

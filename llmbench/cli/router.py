@@ -168,7 +168,7 @@ def export(
     if model is not None:
         from llmbench.router.policy import read_policy, write_policy
 
-        policy = read_policy(model)
+        policy, _ = read_policy(model)
         if lambda_ is not None:
             policy["lambda"] = float(lambda_)
         digest = write_policy(policy, output)

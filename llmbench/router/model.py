@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import nnls
 from sklearn.base import BaseEstimator, clone
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier
 from sklearn.model_selection import GroupKFold
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.utils.validation import check_is_fitted
@@ -94,35 +94,25 @@ class TaskRouter(BaseEstimator):
         self.features_ = clone(self.features) if self.features is not None else TfidfFeatures()
         x = self.features_.fit_transform(data.prompts)
         self.n_features_in_ = x.shape[1]
-        if len(self.classes_) > 1:
-            self.classifier_ = LogisticRegression(C=self.classifier_c, max_iter=2000).fit(x, task_idx)
-        else:
-            self.classifier_ = None
-        residual = data.quality - self.task_quality_[task_idx]  # ~zero mean per task: no intercept needed
-        known = np.isfinite(residual)
-        residual = np.where(known, residual, 0.0)  # a missing score adds no evidence
-        if self.cv and self.cv >= 2 and len(data) >= 2 * self.cv:
-            oof = self._out_of_fold(x, residual, data.prompts)
-            self.task_beta_ = _stack_weights(
-                oof, residual, known, task_idx, len(self.classes_), self.residual_terms
-            )
-            self.residual_model_ = self._ridge().fit(x, residual)
-        else:  # too little data to learn how far to trust prompt-level estimates: use the task prior only
-            self.task_beta_ = None
-            self.residual_model_ = None
+        self.classifier_ = self._classifier().fit(x, task_idx) if len(self.classes_) > 1 else None
+        self._fit_residuals(x, data, task_idx)
         self.strong_idx_, self.weak_idx_ = self._pair(data)
         self.mean_cost_ = np.nanmean(data.cost, axis=0)
         return self
 
-    def _classifier(self) -> LogisticRegression | MultinomialNB:
+    def _classifier(self) -> LogisticRegression | SGDClassifier | MultinomialNB:
         kind = self.classifier
         if kind == "auto":  # multinomial logistic regression gets slow with many classes on 2 cores
-            kind = "logistic" if len(self.classes_) <= 10 else "naive_bayes"
+            kind = "logistic" if len(self.classes_) <= 10 else "sgd"
         if kind == "logistic":
             return LogisticRegression(C=self.classifier_c, max_iter=2000)
+        if kind == "sgd":  # one-vs-rest logistic loss, normalised probabilities
+            return SGDClassifier(loss="log_loss", alpha=1e-5, random_state=0)
         if kind == "naive_bayes":
-            return MultinomialNB(alpha=0.1)
-        raise ConfigError(f"classifier must be 'auto', 'logistic' or 'naive_bayes', got {self.classifier!r}")
+            return MultinomialNB(alpha=0.01)
+        raise ConfigError(
+            f"classifier must be 'auto', 'logistic', 'sgd' or 'naive_bayes', got {self.classifier!r}"
+        )
 
     def _fit_residuals(self, x: object, data: RoutingData, task_idx: np.ndarray) -> None:
         """Prompt-level residual estimators, stacked out of fold; with residual='auto' kept only when the
@@ -137,10 +127,17 @@ class TaskRouter(BaseEstimator):
         residual = data.quality - self.task_quality_[task_idx]  # ~zero mean per task: no intercept needed
         known = np.isfinite(residual)
         residual = np.where(known, residual, 0.0)  # a missing score adds no evidence
-        oof = self._out_of_fold(x, residual, data.prompts)
-        beta = _stack_weights(oof, residual, known, task_idx, len(self.classes_), self.residual_terms)
+        oof, fold = self._out_of_fold(x, residual, data.prompts)
+        n_t, terms = len(self.classes_), self.residual_terms
+        beta = _stack_weights(oof, residual, known, task_idx, n_t, terms)
         if self.residual == "auto":
-            self.residual_cv_ = _compare_oof(data, task_idx, self.task_quality_, oof, beta, self.mode)
+            # judge with stacking weights cross-fitted on the other folds, so the check is out of sample
+            rows_beta = np.empty((len(fold), 2, oof.shape[1]))
+            for k in np.unique(fold):
+                out = fold != k
+                b_k = _stack_weights(oof[out], residual[out], known[out], task_idx[out], n_t, terms)
+                rows_beta[fold == k] = b_k[:, task_idx[fold == k]].transpose(1, 0, 2)
+            self.residual_cv_ = _compare_oof(data, task_idx, self.task_quality_, oof, rows_beta, self.mode)
             if self.residual_cv_["with residuals"] <= self.residual_cv_["task prior only"]:
                 return
         self.task_beta_ = beta
@@ -150,12 +147,15 @@ class TaskRouter(BaseEstimator):
         # sparse_cg without intercept is ~10x faster than the intercept-centering path on TF-IDF rows
         return Ridge(alpha=self.alpha, fit_intercept=False, solver="sparse_cg", tol=1e-4)
 
-    def _out_of_fold(self, x: object, residual: np.ndarray, prompts: list[str]) -> np.ndarray:
+    def _out_of_fold(
+        self, x: object, residual: np.ndarray, prompts: list[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
         oof = np.zeros_like(residual)
-        folds = GroupKFold(n_splits=self.cv).split(residual, groups=prompts)
-        for a, b in folds:
+        fold = np.zeros(len(residual), dtype=int)
+        for k, (a, b) in enumerate(GroupKFold(n_splits=self.cv).split(residual, groups=prompts)):
             oof[b] = self._ridge().fit(x[a], residual[a]).predict(x[b]).reshape(len(b), -1)
-        return oof
+            fold[b] = k
+        return oof, fold
 
     def _pair(self, data: RoutingData) -> tuple[int, int]:
         mean_q = np.nanmean(data.quality, axis=0)
@@ -286,15 +286,21 @@ class TaskRouter(BaseEstimator):
         return write_policy(self.to_policy(trained_on), path)
 
 
-def _linear_classifier(clf: LogisticRegression | MultinomialNB) -> dict:
-    """Both classifiers are linear in the features: posterior = softmax(x W^T + b) (sigmoid for one row)."""
+def _linear_classifier(clf: LogisticRegression | SGDClassifier | MultinomialNB) -> dict:
+    """Every classifier here is linear in the features: z = x W^T + b, then a link gives the posterior:
+    softmax (multinomial logistic, naive Bayes), sigmoid of one row (binary), or one-vs-rest sigmoids
+    normalised to sum to 1 (SGD), exactly as their predict_proba does."""
     if isinstance(clf, MultinomialNB):  # predict_proba = softmax of the joint log likelihood
-        return {
-            "kind": "naive_bayes",
-            "coef": encode_array(clf.feature_log_prob_),
-            "intercept": encode_array(clf.class_log_prior_),
-        }
-    return {"kind": "logistic", "coef": encode_array(clf.coef_), "intercept": encode_array(clf.intercept_)}
+        coef, intercept, link = clf.feature_log_prob_, clf.class_log_prior_, "softmax"
+    else:
+        coef, intercept = clf.coef_, clf.intercept_
+        link = "sigmoid" if coef.shape[0] == 1 else ("ovr" if isinstance(clf, SGDClassifier) else "softmax")
+    return {
+        "kind": type(clf).__name__,
+        "link": link,
+        "coef": encode_array(coef),
+        "intercept": encode_array(intercept),
+    }
 
 
 def _task_stats(data: RoutingData, task_idx: np.ndarray, n_tasks: int) -> tuple[np.ndarray, np.ndarray]:
@@ -371,7 +377,7 @@ def _compare_oof(
     task_idx: np.ndarray,
     task_quality: np.ndarray,
     oof: np.ndarray,
-    beta: np.ndarray,
+    row_beta: np.ndarray,
     mode: str,
 ) -> dict[str, float]:
     """Routing quality on the training prompts with and without the out-of-fold residual terms.
@@ -383,9 +389,8 @@ def _compare_oof(
     ok = np.isfinite(data.quality).all(axis=1) & np.isfinite(data.cost).all(axis=1)
     q_true, c_true = data.quality[ok], data.cost[ok]
     prior = task_quality[task_idx[ok]]
-    onehot = np.eye(len(task_quality))[task_idx[ok]]
-    resid = oof[ok]
-    with_resid = prior + (onehot @ beta[0]) * resid + (onehot @ beta[1]) * resid.mean(axis=1, keepdims=True)
+    b, resid = row_beta[ok], oof[ok]  # b: (rows, 2, models) weights of each row's task
+    with_resid = prior + b[:, 0] * resid + b[:, 1] * resid.mean(axis=1, keepdims=True)
     mean_q, mean_c = q_true.mean(axis=0), c_true.mean(axis=0)
     out = {}
     for name, q in (("task prior only", prior), ("with residuals", with_resid)):

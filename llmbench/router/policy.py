@@ -1,8 +1,9 @@
 """The exported routing policy: one JSON file, loaded without executing code and served with numpy only.
 
-File layout (UTF-8 JSON):
-    {"format": "llmbench-router-policy", "version": 1, "sha256": HEX, "policy": {...}}
-`sha256` is the SHA-256 of the canonical JSON of `policy` (sorted keys, no spaces). Arrays inside `policy`
+File layout (one JSON document, ASCII):
+    {"format":"llmbench-router-policy","version":1,"sha256":"HEX","policy":{...}}
+`sha256` is the SHA-256 of the bytes of the `policy` object exactly as written (canonical JSON: sorted
+keys, no spaces), so a re-formatted, edited or truncated file is rejected. Arrays inside `policy`
 are {"dtype": "<f8" | "<i8", "shape": [...], "b64": base64 of the little-endian bytes}. Nothing here
 imports scikit-learn or pandas, so serving stays light; every problem with a file is a DataError.
 """
@@ -14,6 +15,7 @@ import binascii
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -66,45 +68,59 @@ def _canonical(policy: dict) -> bytes:
     ).encode()
 
 
+# The body is written last, in canonical form, so the reader hashes the very bytes it parses (one pass).
+_HEAD = re.compile(rb'\A\{"format":"([^"]*)","version":(\d+),"sha256":"([0-9a-f]{64})","policy":')
+
+
 def write_policy(policy: dict, path: str | Path) -> str:
     """Write a policy dict to `path` with its content hash (atomically); returns the hash."""
     body = _canonical(policy)
     digest = hashlib.sha256(body).hexdigest()
-    head = json.dumps({"format": FORMAT, "version": VERSION, "sha256": digest})
-    text = head[:-1] + ', "policy": ' + body.decode() + "}\n"
+    head = f'{{"format":"{FORMAT}","version":{VERSION},"sha256":"{digest}","policy":'.encode()
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_bytes(head + body + b"}\n")
     os.replace(tmp, path)
     return digest
 
 
-def read_policy(path: str | Path) -> dict:
-    """Read and verify a policy file; DataError for anything unreadable, truncated, tampered or foreign."""
+def read_policy(path: str | Path) -> tuple[dict, str]:
+    """Read and verify a policy file -> (policy, sha256); DataError if unreadable, truncated, tampered or foreign."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read policy file {path}: {exc.strerror or exc}") from exc
-    try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"policy file {path} is not valid JSON (truncated or corrupted?): {exc}") from exc
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+    head = _HEAD.match(raw)
+    if head is None:
+        try:
+            doc = json.loads(raw)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise DataError(f"policy file {path} is not valid JSON (truncated or corrupted?): {exc}") from exc
+        if isinstance(doc, dict) and doc.get("format") == FORMAT:
+            raise DataError(f"policy file {path} was re-formatted after export; export it again")
         raise DataError(f"{path} is not an llmbench router policy (format must be {FORMAT!r})")
-    if doc.get("version") != VERSION:
+    if head.group(1).decode() != FORMAT:
+        raise DataError(f"{path} is not an llmbench router policy (format must be {FORMAT!r})")
+    if int(head.group(2)) != VERSION:
         raise DataError(
-            f"policy {path} has version {doc.get('version')!r}; this llmbench reads version {VERSION}"
+            f"policy {path} has version {int(head.group(2))}; this llmbench reads version {VERSION}"
         )
-    policy = doc.get("policy")
-    if not isinstance(policy, dict) or not isinstance(doc.get("sha256"), str):
-        raise DataError(f"policy file {path} lacks its 'policy' body or 'sha256' hash")
+    body = raw[head.end() :].rstrip()
+    if not body.endswith(b"}}"):
+        raise DataError(f"policy file {path} is truncated (it does not end with the closing braces)")
+    body = body[:-1]
+    digest = hashlib.sha256(body).hexdigest()
+    if digest != head.group(3).decode():
+        raise DataError(
+            f"policy file {path} fails its content hash check: it was modified or truncated after export"
+        )
     try:
-        digest = hashlib.sha256(_canonical(policy)).hexdigest()
-    except ValueError as exc:
-        raise DataError(f"policy file {path} holds non-finite numbers: {exc}") from exc
-    if digest != doc["sha256"]:
-        raise DataError(f"policy file {path} fails its content hash check: it was modified after export")
-    return policy
+        policy = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"policy file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(policy, dict):
+        raise DataError(f"policy file {path} has no policy object")
+    return policy, digest
 
 
 def _field(policy: dict, key: str, kind: type | tuple[type, ...]) -> Any:
@@ -178,6 +194,11 @@ class Router:
         else:
             coef, intercept = np.zeros((0, n_f)), np.zeros(0)
         self._n_logits = coef.shape[0]
+        self._link = clf.get("link", "softmax") if n_t > 1 else "none"
+        if self._link not in ("softmax", "sigmoid", "ovr", "none") or (self._link == "sigmoid") != (
+            self._n_logits == 1
+        ):
+            raise DataError(f"policy classifier link {self._link!r} does not fit its {self._n_logits} rows")
         res = policy.get("residual")
         if res is None:
             res_coef, self.task_beta = np.zeros((0, n_f)), None
@@ -200,8 +221,8 @@ class Router:
     @classmethod
     def load(cls, path: str | Path) -> Router:
         """Load and verify a policy file written by `llmbench router export`."""
-        policy = read_policy(path)
-        return cls(policy, hashlib.sha256(_canonical(policy)).hexdigest())
+        policy, digest = read_policy(path)
+        return cls(policy, digest)
 
     def estimate_one(self, prompt: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(task posterior, expected quality, expected cost) for one prompt."""
@@ -211,9 +232,12 @@ class Router:
         k = self._n_logits
         if k == 0:
             post = np.ones(1)
-        elif k == 1:
+        elif self._link == "sigmoid":
             p1 = 1.0 / (1.0 + np.exp(-z[0]))
             post = np.array([1.0 - p1, p1])
+        elif self._link == "ovr":
+            p = 1.0 / (1.0 + np.exp(-z[:k]))
+            post = p / p.sum()
         else:
             post = softmax(z[:k])
         resid = z[k:] if self.task_beta is not None else None
