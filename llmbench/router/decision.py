@@ -13,7 +13,7 @@ import numpy as np
 __all__ = ["Decision", "Fallback", "decision_from", "estimate_quality_cost", "rank", "softmax", "utilities"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Fallback:
     """A model ranked after the chosen one, with its expected figures."""
 
@@ -23,7 +23,7 @@ class Fallback:
     utility: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Decision:
     """Which model should answer, what it is expected to score and cost, and the ranked fallbacks."""
 
@@ -103,7 +103,8 @@ def decision_from(
     post: np.ndarray, q: np.ndarray, c: np.ndarray, u: np.ndarray, models: list[str], tasks: list[str]
 ) -> Decision:
     """The Decision for one prompt's estimate vectors: best model first, the rest as ranked fallbacks."""
-    ranked = [Fallback(models[j], float(q[j]), float(c[j]), float(u[j])) for j in rank(u)]
+    ql, cl, ul = q.tolist(), c.tolist(), u.tolist()
+    ranked = [Fallback(models[j], ql[j], cl[j], ul[j]) for j in rank(u).tolist()]
     t = int(np.argmax(post))
     best = ranked[0]
     return Decision(

@@ -29,11 +29,11 @@ class TfidfFeatures(TransformerMixin, BaseEstimator):
         min_df: int = 2,
         max_word_features: int | None = 20000,
         max_char_features: int | None = 20000,
-        char_bits: int = 20,
+        char_bits: int = 18,
         word_weight: float = 1.0,
         char_weight: float = 1.0,
-        head_chars: int = 128,
-        tail_chars: int = 512,
+        head_chars: int = 96,
+        tail_chars: int = 416,
     ) -> None:
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range

@@ -74,7 +74,7 @@ def word_ngrams(text: str, ngram_range: tuple[int, int] = (1, 2)) -> list[str]:
     return grams
 
 
-def char_ngram_ids(text: str, ngram_range: tuple[int, int] = (3, 5), bits: int = 20) -> np.ndarray:
+def char_ngram_ids(text: str, ngram_range: tuple[int, int] = (3, 5), bits: int = 18) -> np.ndarray:
     """Hashed ids (0 .. 2**bits - 1) of the lower-cased, whitespace-collapsed char n-grams of `text`."""
     norm = _WHITESPACE.sub(" ", text.lower())
     codes = np.frombuffer(norm.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
@@ -115,44 +115,52 @@ class TfidfArrays:
     char_bits: int
     word_weight: float = 1.0
     char_weight: float = 1.0
-    head_chars: int = 128
-    tail_chars: int = 512
+    head_chars: int = 96
+    tail_chars: int = 416
 
     def __post_init__(self) -> None:
         # bucket id -> column, -1 when the bucket was not kept: one gather per prompt instead of a search.
-        self._char_map = np.full(1 << self.char_bits, -1, dtype=np.int64)
-        self._char_map[self.char_buckets.astype(np.int64)] = np.arange(len(self.char_buckets))
+        self._char_map = np.full(1 << self.char_bits, -1, dtype=np.int32)  # small enough to stay in cache
+        self._char_map[self.char_buckets.astype(np.int64)] = np.arange(len(self.char_buckets)) + len(
+            self.word_idf
+        )
+        self._idf = np.concatenate([self.word_idf, self.char_idf])
 
     @property
     def n_features(self) -> int:
         return len(self.word_idf) + len(self.char_idf)
 
     def transform_one(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Sparse TF-IDF row of one prompt as (column indices, values)."""
+        """Sparse TF-IDF row of one prompt as (column indices ascending, values).
+
+        Both blocks are counted in one pass (word columns come first), then each block is L2-normalised.
+        """
         text = clip_text(text, self.head_chars, self.tail_chars)
-        idx_parts, val_parts = [], []
-        if len(self.word_idf):
-            vocab = self.vocabulary
-            cols = [c for c in map(vocab.get, word_ngrams(text, self.word_ngram_range)) if c is not None]
-            if cols:
-                idx, counts = _count(np.asarray(cols, dtype=np.int64))
-                idx_parts.append(idx)
-                val_parts.append(self._weigh(counts, self.word_idf[idx], self.word_weight))
+        n_word = len(self.word_idf)
+        parts = []
+        if n_word:
+            get = self.vocabulary.get
+            parts.append(
+                np.fromiter(
+                    (c for c in map(get, word_ngrams(text, self.word_ngram_range)) if c is not None), np.int64
+                )
+            )
         if len(self.char_idf):
             cols = self._char_map[char_ngram_ids(text, self.char_ngram_range, self.char_bits)]
-            cols = cols[cols >= 0]
-            if len(cols):
-                idx, counts = _count(cols)
-                idx_parts.append(idx + len(self.word_idf))
-                val_parts.append(self._weigh(counts, self.char_idf[idx], self.char_weight))
-        if not idx_parts:
+            parts.append(cols[cols >= 0])
+        cols = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        if not len(cols):
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        return np.concatenate(idx_parts), np.concatenate(val_parts)
-
-    @staticmethod
-    def _weigh(counts: np.ndarray, idf: np.ndarray, weight: float) -> np.ndarray:
-        vals = (np.log(counts) + 1.0) * idf
-        return vals * (weight / np.sqrt(vals @ vals))
+        idx, counts = _count(cols)
+        vals = (np.log(counts) + 1.0) * self._idf[idx]
+        k = int(np.searchsorted(idx, n_word))
+        w, c = vals[:k], vals[k:]
+        nw, nc = float(w @ w), float(c @ c)
+        if nw:
+            w *= self.word_weight / np.sqrt(nw)
+        if nc:
+            c *= self.char_weight / np.sqrt(nc)
+        return idx, vals
 
 
 def _count(cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
