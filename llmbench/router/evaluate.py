@@ -82,10 +82,12 @@ def evaluate_router(
     if router.models_ != test.models:
         raise DataError("train and test splits must have the same models in the same order")
     _, q_r, c_r = router.estimate(test.prompts)
+    _, q_l, c_l = router.estimate(test.prompts, list(test.tasks))
     x_tr = router.features_.transform(train.prompts)
     x_te = router.features_.transform(test.prompts)
     estimates = {
         "router": (q_r, c_r),
+        "router + task label": (q_l, c_l),
         "task prior": task_prior_estimates(train, test),
         f"kNN (k={knn_k})": knn_estimates(x_tr, train.subset(np.arange(len(train))), x_te, knn_k),
         "oracle": oracle_estimates(test),
@@ -139,7 +141,7 @@ def evaluate_router(
     for name, (q, _c) in estimates.items():
         curve = curves[name]
         score = gain_true if name == "oracle" else q[:, strong] - q[:, weak]
-        kind = "learned" if name == "router" else ("upper bound" if name == "oracle" else "baseline")
+        kind = "learned" if name.startswith("router") else ("upper bound" if name == "oracle" else "baseline")
         row(name, kind, curve["cost"].to_numpy(), curve["quality"].to_numpy(), score)
     table = pd.DataFrame(rows)
     per_task = _per_task(test, estimates, lambdas, curves, q_best, best)

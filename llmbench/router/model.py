@@ -74,9 +74,9 @@ class TaskRouter(BaseEstimator):
     # ---- fitting -------------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame | RoutingData, y: object = None) -> TaskRouter:
         """Learn features, task classifier, per-task statistics and residual estimators from a runs frame."""
-        if self.residual_terms not in ("own", "shared", "both"):
+        if self.residual_terms not in ("own", "common", "shared", "both"):
             raise ConfigError(
-                f"residual_terms must be 'own', 'shared' or 'both', got {self.residual_terms!r}"
+                f"residual_terms must be 'own', 'common', 'shared' or 'both', got {self.residual_terms!r}"
             )
         if self.mode not in ("cost", "threshold"):
             raise ConfigError(f"mode must be 'cost' or 'threshold', got {self.mode!r}")
@@ -137,7 +137,13 @@ class TaskRouter(BaseEstimator):
                 out = fold != k
                 b_k = _stack_weights(oof[out], residual[out], known[out], task_idx[out], n_t, terms)
                 rows_beta[fold == k] = b_k[:, task_idx[fold == k]].transpose(1, 0, 2)
-            self.residual_cv_ = _compare_oof(data, task_idx, self.task_quality_, oof, rows_beta, self.mode)
+            # and with task means from the other folds: a row's own score must not inform its prior
+            prior = np.empty_like(residual)
+            for k in np.unique(fold):
+                out = fold != k
+                means, _ = _task_stats(data.subset(out), task_idx[out], n_t)
+                prior[fold == k] = means[task_idx[fold == k]]
+            self.residual_cv_ = _compare_oof(data, prior, oof, rows_beta, self.mode)
             if self.residual_cv_["with residuals"] <= self.residual_cv_["task prior only"]:
                 return
         self.task_beta_ = beta
@@ -188,11 +194,17 @@ class TaskRouter(BaseEstimator):
             return np.ones((x.shape[0], 1))
         return self.classifier_.predict_proba(x)
 
-    def estimate(self, prompts: Sequence[object]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(task posterior, expected quality, expected cost) per prompt; one column per task/model."""
+    def estimate(
+        self, prompts: Sequence[object], tasks: Sequence[str | None] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(task posterior, expected quality, expected cost) per prompt; one column per task/model.
+
+        `tasks` optionally gives each prompt's known task label: a label seen in training replaces the
+        classifier's posterior for that prompt (None or an unseen label keeps the classifier).
+        """
         texts = [prompt_text(p) for p in prompts]
         x = self.features_.transform(texts)
-        post = self.posterior(x)
+        post = _with_known_tasks(self.posterior(x), tasks, list(self.classes_))
         resid = self.residual_model_.predict(x) if self.residual_model_ is not None else None
         if resid is not None and resid.ndim == 1:
             resid = resid[:, None]
@@ -209,21 +221,21 @@ class TaskRouter(BaseEstimator):
         return utilities(quality, cost, lam, self.mode, self.strong_idx_, self.weak_idx_, self.threshold)
 
     # ---- decisions -----------------------------------------------------------------------------
-    def predict(self, prompts: Sequence[object]) -> np.ndarray:
+    def predict(self, prompts: Sequence[object], tasks: Sequence[str | None] | None = None) -> np.ndarray:
         """The chosen model id for each prompt."""
-        _, q, c = self.estimate(prompts)
+        _, q, c = self.estimate(prompts, tasks)
         return np.array(self.models_, dtype=object)[rank(self.utilities(q, c))[:, 0]]
 
-    def decide(self, prompts: Sequence[object]) -> list[Decision]:
+    def decide(self, prompts: Sequence[object], tasks: Sequence[str | None] | None = None) -> list[Decision]:
         """Full decisions (model, expected quality and cost, task, ranked fallbacks) for each prompt."""
-        post, q, c = self.estimate(prompts)
+        post, q, c = self.estimate(prompts, tasks)
         u = self.utilities(q, c)
         tasks = list(self.classes_)
         return [decision_from(post[i], q[i], c[i], u[i], self.models_, tasks) for i in range(len(u))]
 
-    def route(self, prompt: object) -> Decision:
-        """Decision for one prompt or chat message list."""
-        return self.decide([prompt])[0]
+    def route(self, prompt: object, task: str | None = None) -> Decision:
+        """Decision for one prompt or chat message list (optionally with its known task label)."""
+        return self.decide([prompt], [task])[0]
 
     # ---- export --------------------------------------------------------------------------------
     def to_policy(self, trained_on: dict | None = None) -> dict:
@@ -284,6 +296,21 @@ class TaskRouter(BaseEstimator):
     def export(self, path: str | Path, trained_on: dict | None = None) -> str:
         """Write the policy file (JSON, no pickle); returns its content hash."""
         return write_policy(self.to_policy(trained_on), path)
+
+
+def _with_known_tasks(post: np.ndarray, tasks: Sequence[str | None] | None, classes: list[str]) -> np.ndarray:
+    """The posterior with rows of known, trained task labels replaced by one-hot rows."""
+    if tasks is None:
+        return post
+    if len(tasks) != len(post):
+        raise ConfigError(f"got {len(tasks)} task labels for {len(post)} prompts")
+    post = post.copy()
+    index = {t: i for i, t in enumerate(classes)}
+    for row, task in enumerate(tasks):
+        if task in index:
+            post[row] = 0.0
+            post[row, index[task]] = 1.0
+    return post
 
 
 def _linear_classifier(clf: LogisticRegression | SGDClassifier | MultinomialNB) -> dict:
@@ -349,33 +376,47 @@ def _cost_line(kchars: np.ndarray, cost: np.ndarray) -> tuple[float, float]:
     return float(cost.mean() - slope * kchars.mean()), slope
 
 
+_POOL = 200  # prompts: a task's own stacking weight counts like this many prompts of the pooled one
+
+
 def _stack_weights(
     oof: np.ndarray, residual: np.ndarray, known: np.ndarray, task_idx: np.ndarray, n_tasks: int, terms: str
 ) -> np.ndarray:
     """Non-negative weights (own estimate, shared difficulty) per task and model, fitted out of fold.
 
-    They learn how far to trust the prompt-level estimates: 0 where they carry no signal for a task.
+    They learn how far to trust the prompt-level estimates (0 where they carry no signal). Each task's
+    weight is shrunk towards the weight fitted on all tasks pooled, so small tasks do not overfit.
     """
     shared = oof.mean(axis=1)
+
+    def fit(rows: np.ndarray, m: int) -> np.ndarray:  # rows: the prompts to fit on
+        out = np.zeros(2)
+        if rows.sum() < 10:
+            return out
+        if terms == "both":
+            out[:] = nnls(np.column_stack([oof[rows, m], shared[rows]]), residual[rows, m])[0]
+        elif terms == "own":
+            out[0] = nnls(oof[rows, m][:, None], residual[rows, m])[0][0]
+        elif terms == "common":  # one weight for all models: their estimates are trusted alike
+            both = rows[:, None] & known
+            out[0] = nnls(oof[both][:, None], residual[both])[0][0]
+        else:
+            out[1] = nnls(shared[rows][:, None], residual[rows, m])[0][0]
+        return out
+
     beta = np.zeros((2, n_tasks, oof.shape[1]))
-    for t in range(n_tasks):
-        for m in range(oof.shape[1]):
+    for m in range(oof.shape[1]):
+        pooled = fit(known[:, m], m)
+        for t in range(n_tasks):
             rows = (task_idx == t) & known[:, m]
-            if rows.sum() < 10:
-                continue
-            if terms == "both":
-                beta[:, t, m] = nnls(np.column_stack([oof[rows, m], shared[rows]]), residual[rows, m])[0]
-            elif terms == "own":
-                beta[0, t, m] = nnls(oof[rows, m][:, None], residual[rows, m])[0][0]
-            else:
-                beta[1, t, m] = nnls(shared[rows][:, None], residual[rows, m])[0][0]
+            n = int(rows.sum())
+            beta[:, t, m] = (n * fit(rows, m) + _POOL * pooled) / (n + _POOL)
     return beta
 
 
 def _compare_oof(
     data: RoutingData,
-    task_idx: np.ndarray,
-    task_quality: np.ndarray,
+    prior: np.ndarray,
     oof: np.ndarray,
     row_beta: np.ndarray,
     mode: str,
@@ -388,7 +429,7 @@ def _compare_oof(
 
     ok = np.isfinite(data.quality).all(axis=1) & np.isfinite(data.cost).all(axis=1)
     q_true, c_true = data.quality[ok], data.cost[ok]
-    prior = task_quality[task_idx[ok]]
+    prior = prior[ok]
     b, resid = row_beta[ok], oof[ok]  # b: (rows, 2, models) weights of each row's task
     with_resid = prior + b[:, 0] * resid + b[:, 1] * resid.mean(axis=1, keepdims=True)
     mean_q, mean_c = q_true.mean(axis=0), c_true.mean(axis=0)

@@ -137,6 +137,7 @@ class Router:
         self.sha256 = sha256
         self.models: list[str] = list(_field(policy, "models", list))
         self.tasks: list[str] = list(_field(policy, "tasks", list))
+        self._task_index = {t: i for i, t in enumerate(self.tasks)}
         self.lambda_ = float(_field(policy, "lambda", (int, float)))
         self.mode = str(_field(policy, "mode", str))
         self.threshold = float(_field(policy, "threshold", (int, float)))
@@ -224,8 +225,11 @@ class Router:
         policy, digest = read_policy(path)
         return cls(policy, digest)
 
-    def estimate_one(self, prompt: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(task posterior, expected quality, expected cost) for one prompt."""
+    def estimate_one(
+        self, prompt: object, task: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(task posterior, expected quality, expected cost) for one prompt; a known `task` label seen in
+        training replaces the classifier's posterior."""
         text = prompt_text(prompt)
         idx, val = self.features.transform_one(text)
         z = val @ self._weights[idx] + self._bias
@@ -240,6 +244,9 @@ class Router:
             post = p / p.sum()
         else:
             post = softmax(z[:k])
+        if task is not None and task in self._task_index:
+            post = np.zeros(len(self.tasks))
+            post[self._task_index[task]] = 1.0
         resid = z[k:] if self.task_beta is not None else None
         q, c = estimate_quality_cost(
             post[None, :],
@@ -251,13 +258,14 @@ class Router:
         )
         return post, q[0], c[0]
 
-    def route(self, prompt: object, lambda_: float | None = None) -> Decision:
-        """The decision for one prompt string or chat message list."""
-        post, q, c = self.estimate_one(prompt)
+    def route(self, prompt: object, lambda_: float | None = None, task: str | None = None) -> Decision:
+        """The decision for one prompt string or chat message list (optionally with its known task label)."""
+        post, q, c = self.estimate_one(prompt, task)
         lam = self.lambda_ if lambda_ is None else lambda_
         u = utilities(q, c, lam, self.mode, self.strong, self.weak, self.threshold)
         return decision_from(post, q, c, u, self.models, self.tasks)
 
-    def route_many(self, prompts: list[object]) -> list[Decision]:
-        """Decisions for several prompts."""
-        return [self.route(p) for p in prompts]
+    def route_many(self, prompts: list[object], tasks: list[str | None] | None = None) -> list[Decision]:
+        """Decisions for several prompts (optionally with their known task labels)."""
+        tasks = [None] * len(prompts) if tasks is None else tasks
+        return [self.route(p, task=t) for p, t in zip(prompts, tasks, strict=True)]
