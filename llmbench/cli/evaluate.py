@@ -160,8 +160,11 @@ def _run(cfg: Any, store_path: Path | None, progress: bool) -> tuple[Any, Any, A
 
 def _track(cfg: Any, exp_id: int, summary: Any, runs: Any) -> None:
     """Log the experiment to MLflow; a tracking problem never loses the run (it is already in the store)."""
+    import logging
+
     from llmbench.tracking import log_eval_run
 
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # its table-creation chatter is not for users
     try:
         run_id = log_eval_run(
             str(exp_id),
