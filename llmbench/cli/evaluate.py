@@ -162,6 +162,8 @@ def _track(cfg: Any, exp_id: int, summary: Any, runs: Any) -> None:
     """Log the experiment to MLflow; a tracking problem never loses the run (it is already in the store)."""
     import logging
 
+    import mlflow  # noqa: F401  (imported first: its import configures the "mlflow" logger)
+
     from llmbench.tracking import log_eval_run
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # its table-creation chatter is not for users
