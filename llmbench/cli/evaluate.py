@@ -99,8 +99,10 @@ def eval_command(
     report, summary, runs, exp_id = _run(cfg, store, progress)
     console.print(summary_table(summary, f"Experiment {cfg.name}", cfg.simulated))
     note = f"{report.finished} finished, {report.failed} failed, {report.skipped} already done (skipped)"
+    spent_now = report.spent_usd - report.spent_before_usd
     console.print(
-        f"{note}; spent ${report.spent_usd:.4f} in {report.elapsed_s:.1f} s. Store: {_store_path(store)}"
+        f"{note}; spent ${spent_now:.4f} in this run (${report.spent_usd:.4f} in all) in {report.elapsed_s:.1f} s."
+        f" Store: {_store_path(store)}"
     )
     if report.stopped_by_budget:
         console.print(
