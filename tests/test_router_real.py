@@ -1,0 +1,47 @@
+"""The learned router on real public data, on held-out prompts only (skipped when ../shared/data is absent).
+
+The claims checked here are the project's goals for the router: it must beat the per-task prior router,
+which routes by each task's mean scores from the training split and is given the test prompts' true task.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llmbench.imports import read_routellm, read_routerbench
+from llmbench.router import TaskRouter, evaluate_router, routing_data, split_by_prompt
+from llmbench.router.data import drop_shared_prompts
+
+pytestmark = pytest.mark.shared
+
+
+def test_router_beats_task_prior_on_routerbench(shared_data: Path) -> None:
+    frame = read_routerbench(shared_data / "routerdc" / "datasets" / "routerbench_zs")
+    data = routing_data(frame)
+    split = frame.drop_duplicates("item_id").set_index("item_id")["split"].reindex(data.item_ids).to_numpy()
+    train = data.subset(split == "train")
+    test = drop_shared_prompts(
+        train, data.subset(split == "test")
+    )  # RouterDC's split, minus 2 shared prompts
+    assert not set(train.prompts) & set(test.prompts)
+    table = evaluate_router(train, test, TaskRouter()).table.set_index("router")
+    others = table[(table["kind"] != "upper bound") & ~table.index.str.startswith("router")]
+    # the best AIQ of all non-oracle routers (single models, random, zero router, task prior, kNN)
+    assert table.loc["router", "AIQ"] > others["AIQ"].max()
+    # it reaches GPT-4's quality for less; the task prior only reaches it by calling GPT-4 throughout
+    assert table.loc["router", "cost saving"] > 0.05
+    assert not table.loc["task prior", "cost saving"] > 0.0
+
+
+@pytest.mark.parametrize("benchmark", ["mmlu", "gsm8k"])
+def test_router_beats_task_prior_on_routellm(shared_data: Path, benchmark: str) -> None:
+    data = routing_data(read_routellm(shared_data / "routellm", benchmarks=(benchmark,)))
+    train, test = split_by_prompt(data, test_size=0.5, seed=0)
+    table = evaluate_router(train, test, TaskRouter()).table.set_index("router")
+    assert table.loc["router", "APGR"] > table.loc["task prior", "APGR"]
+    assert table.loc["router", "CPT(50%)"] < table.loc["task prior", "CPT(50%)"]
+    assert table.loc["router", "APGR"] > table.loc["random", "APGR"]
+    assert np.isclose(table.loc["random", "APGR"], 0.5)  # the straight line, as RouteLLM defines it
