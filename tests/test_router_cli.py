@@ -1,0 +1,88 @@
+"""`llmbench router train|export|eval` and `llmbench route` through the real console entry point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from llmbench.store import Store
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_router import synthetic_frame
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def llmbench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "llmbench", *args], capture_output=True, text=True, cwd=ROOT, timeout=180
+    )
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("store") / "runs.duckdb"
+    frame = synthetic_frame(40)
+    with Store.open(path) as st:
+        st.import_frame(frame.drop(columns=["experiment"]), "synthetic", "imported")
+    return path
+
+
+def test_train_route_and_reexport_from_the_run_store(store: Path, tmp_path: Path) -> None:
+    policy = tmp_path / "router.json"
+    out = llmbench(
+        "router", "train", "--store", str(store), "--experiment", "synthetic", "--out", str(policy)
+    )
+    assert out.returncode == 0, out.stderr
+    assert policy.is_file() and "wrote" in out.stdout
+    routed = llmbench("route", str(policy), "write a python function that returns a list", "--json")
+    assert routed.returncode == 0, routed.stderr
+    decision = json.loads(routed.stdout)
+    # lambda 0: the best expected quality; fallbacks rank the two other models
+    assert decision["model"] in {"big", "coder"} and len(decision["fallbacks"]) == 2
+    assert decision["task"] == "code"
+    cheap = tmp_path / "cheap.json"
+    out = llmbench("router", "export", "--model", str(policy), "--lambda", "1000", "-o", str(cheap))
+    assert out.returncode == 0, out.stderr
+    decision = json.loads(llmbench("route", str(cheap), "capital river country king", "--json").stdout)
+    assert decision["model"] == "cheap"  # trivia at a steep cost weight: the cheap model knows it well enough
+
+
+def test_eval_prints_the_baseline_table(store: Path, tmp_path: Path) -> None:
+    report = tmp_path / "eval.json"
+    out = llmbench(
+        "router",
+        "eval",
+        "--store",
+        str(store),
+        "-e",
+        "synthetic",
+        "--json",
+        str(report),
+        "--target",
+        "budget=3",
+    )
+    assert out.returncode == 0, out.stderr
+    for name in ("zero router", "task prior", "kNN", "oracle", "AIQ", "cost saving"):
+        assert name in out.stdout
+    saved = json.loads(report.read_text())
+    assert {row["router"] for row in saved["table"]} >= {"router", "task prior", "random"}
+    assert saved["calibration"]["test"]["cost_per_1k"] >= 0
+
+
+def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "something else"}')
+    out = llmbench("route", str(bad), "hello")
+    assert out.returncode == 2 and out.stderr.startswith("error: ") and "Traceback" not in out.stderr
+    out = llmbench("router", "train", "--out", str(tmp_path / "x.json"))
+    assert out.returncode == 2 and "exactly one data source" in out.stderr
+    csv = tmp_path / "runs.csv"
+    pd.DataFrame({"a": [1]}).to_csv(csv)
+    out = llmbench("router", "eval", "--routerbench", str(csv))
+    assert out.returncode == 2 and "not a RouterBench CSV" in out.stderr
