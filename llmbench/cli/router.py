@@ -142,6 +142,9 @@ def train(
     started = time.perf_counter()
     router = TaskRouter(lambda_=lambda_, mode=mode).fit(frame)
     took = time.perf_counter() - started
+    if out.is_dir() or out.suffix == "":
+        out.mkdir(parents=True, exist_ok=True)
+        out = out / "router.json"  # a folder gets the router as router.json inside it
     digest = router.export(out, trained_on=source)
     console.print(
         f"trained on {source['source']} ({len(router.models_)} models, {len(router.classes_)} tasks) in {took:.1f} s"
@@ -296,11 +299,12 @@ def route(
     prompt: Annotated[str, typer.Argument(help="the prompt to route")],
     as_json: Annotated[bool, typer.Option("--json", help="print the decision as JSON")] = False,
     lambda_: Annotated[float | None, typer.Option("--lambda", help="override the policy's lambda")] = None,
+    task: Annotated[str | None, typer.Option("--task", help="the prompt's task label, when known")] = None,
 ) -> None:
     """Route one prompt with an exported policy: the chosen model, expected quality and cost, fallbacks."""
     from llmbench.router.policy import Router
 
-    decision = Router.load(policy).route(prompt, lambda_=lambda_)
+    decision = Router.load(policy).route(prompt, lambda_=lambda_, task=task)
     if as_json:
         typer.echo(json.dumps(decision.to_dict()))
         return
