@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from llmbench.errors import DataError
+from llmbench.errors import ConfigError, DataError
+from llmbench.providers.pricing import ModelPrice, PriceTable
+from llmbench.providers.types import Usage
 
 __all__ = [
-    "ROUTELLM_PRICES",
+    "ROUTELLM_PRICE_IDS",
     "RUNS_COLUMNS",
     "empty_runs_frame",
     "read_routellm",
@@ -41,12 +43,15 @@ RUNS_COLUMNS: dict[str, str] = {
     "error": "string",
 }
 
-# List prices (USD per 1M tokens, input/output) used to attach a per-call cost to RouteLLM's outcomes, which
-# ship without cost. GPT-4-1106-preview: OpenAI list price at release (Nov 2023). Mixtral-8x7B-Instruct:
-# Together AI serverless list price (early 2024). Tokens are estimated as ceil(chars / 4).
-ROUTELLM_PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4-1106-preview": (10.0, 30.0),
-    "mistralai/Mixtral-8x7B-Instruct-v0.1": (0.6, 0.6),
+# RouteLLM's outcomes ship without cost: they are priced from the price table. GPT-4-1106-preview is in the
+# genai-prices snapshot ($10/$30 per 1M tokens); Mixtral-8x7B-Instruct is priced at Together AI's serverless
+# list price (early 2024), an override callers can replace. Tokens are estimated as ceil(chars / 4).
+ROUTELLM_PRICE_IDS: dict[str, str] = {
+    "gpt-4-1106-preview": "openai:gpt-4-1106-preview",
+    "mistralai/Mixtral-8x7B-Instruct-v0.1": "together:mistralai/Mixtral-8x7B-Instruct-v0.1",
+}
+ROUTELLM_OVERRIDES: dict[str, ModelPrice] = {
+    "together:mistralai/Mixtral-8x7B-Instruct-v0.1": ModelPrice(input=0.6, output=0.6),
 }
 _CHARS_PER_TOKEN = 4
 _MMLU_OUTPUT_TOKENS = 1  # the MMLU prompts end in "Answer:" and are scored on one letter
@@ -80,41 +85,69 @@ def _literal_text(value: object) -> str | None:
     return str(parsed)
 
 
+_WIDE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pkl", ".pickle")
+# Columns of the RouterBench wide layout that are not per-model scores.
+_NOT_MODELS = {"sample_id", "prompt", "eval_name", "oracle_model_to_route_to", "split", "_row", "Unnamed: 0"}
+
+
 def _routerbench_files(path: Path) -> list[Path]:
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.name.endswith((".csv", ".csv.gz")))
+        files = sorted(p for p in path.iterdir() if p.name.endswith(_WIDE_SUFFIXES))
         if not files:
-            raise DataError(f"no RouterBench .csv or .csv.gz files in {path}")
+            raise DataError(f"no RouterBench .csv, .csv.gz, .parquet or .pkl files in {path}")
         return files
     if path.is_file():
         return [path]
-    raise DataError(f"RouterBench path {path} does not exist; pass a CSV file or a folder of them")
+    raise DataError(f"RouterBench path {path} does not exist; pass a CSV/Parquet file or a folder of them")
+
+
+def _read_wide(file: Path, trust_pickle: bool) -> pd.DataFrame:
+    """One RouterBench file; the official pickle only on request, since unpickling can run code."""
+    name = file.name
+    try:
+        if name.endswith((".pkl", ".pickle")):
+            if not trust_pickle:
+                raise ConfigError(
+                    f"{file} is a pickle, which can run arbitrary code when loaded; convert it to CSV/Parquet, "
+                    "or pass --trust-pickle (trust_pickle=True) if you trust its source"
+                )
+            return pd.read_pickle(file)
+        if name.endswith(".parquet"):
+            return pd.read_parquet(file)
+        return pd.read_csv(file)
+    except (OSError, ValueError, EOFError, ImportError) as exc:
+        raise DataError(f"cannot read RouterBench file {file}: {exc}") from exc
 
 
 def _split_of(name: str) -> str | None:
-    stem = re.sub(r"\.csv(\.gz)?$", "", name)
+    stem = re.sub(r"\.(csv(\.gz)?|parquet|pkl|pickle)$", "", name)
     for split in ("train", "test", "val", "dev"):
         if stem.endswith("_" + split):
             return split
     return None
 
 
-def read_routerbench(path: str | Path, experiment: str = "routerbench") -> pd.DataFrame:
-    """Read RouterBench wide CSV(s) (a file or a folder) into a runs frame with an extra `split` column."""
+def read_routerbench(
+    path: str | Path,
+    experiment: str = "routerbench",
+    *,
+    trust_pickle: bool = False,
+    prices: PriceTable | None = None,
+) -> pd.DataFrame:
+    """Read RouterBench wide files (CSV, Parquet, or the official pickle with `trust_pickle`; a file or a
+    folder) into a runs frame with an extra `split` column. Files without `<model>|total_cost` columns are
+    priced from `prices` (the price table; token counts estimated from text, unknown models cost None)."""
     parts = []
     for file in _routerbench_files(Path(path)):
-        try:
-            wide = pd.read_csv(file)
-        except (OSError, ValueError, EOFError) as exc:
-            raise DataError(f"cannot read RouterBench file {file}: {exc}") from exc
+        wide = _read_wide(file, trust_pickle)
         need = {"sample_id", "prompt", "eval_name"}
         if not need <= set(wide.columns):
             raise DataError(
-                f"{file} is not a RouterBench CSV: missing columns {sorted(need - set(wide.columns))}"
+                f"{file} is not a RouterBench file: missing columns {sorted(need - set(wide.columns))}"
             )
-        models = [c[: -len("|total_cost")] for c in wide.columns if c.endswith("|total_cost")]
+        models = [c for c in wide.columns if c not in _NOT_MODELS and "|" not in str(c)]
         if not models:
-            raise DataError(f"{file} has no '<model>|total_cost' columns; is it a RouterBench file?")
+            raise DataError(f"{file} has no per-model score columns; is it a RouterBench file?")
         wide = wide.assign(
             split=_split_of(file.name), _row=wide.get("Unnamed: 0", pd.Series(range(len(wide))))
         )
@@ -142,7 +175,7 @@ def read_routerbench(path: str | Path, experiment: str = "routerbench") -> pd.Da
                     "model": model,
                     "epoch": 0,
                     "score": pd.to_numeric(wide.get(model), errors="coerce"),
-                    "cost_usd": pd.to_numeric(wide.get(f"{model}|total_cost"), errors="coerce"),
+                    "cost_usd": _routerbench_cost(wide, model, prompts, prices),
                     "response": wide[response_col].map(_literal_text) if response_col in wide else None,
                     "split": wide["split"],
                 }
@@ -154,19 +187,32 @@ def read_routerbench(path: str | Path, experiment: str = "routerbench") -> pd.Da
     return _typed(frame)
 
 
+def _routerbench_cost(
+    wide: pd.DataFrame, model: str, prompts: pd.Series, prices: PriceTable | None
+) -> pd.Series:
+    """The file's own per-call cost, else an estimate from the price table (bare RouterBench names are
+    looked up by name across vendors; a model the table does not know costs None)."""
+    column = f"{model}|total_cost"
+    if column in wide.columns:
+        return pd.to_numeric(wide[column], errors="coerce")
+    table = prices or PriceTable()
+    responses = wide.get(f"{model}|model_response", pd.Series("", index=wide.index)).map(_literal_text)
+    return pd.Series(
+        [
+            table.price_by_name(model, Usage(input_tokens=_tokens(p or ""), output_tokens=_tokens(r or "")))
+            for p, r in zip(prompts, responses, strict=True)
+        ],
+        index=wide.index,
+        dtype="float64",
+    )
+
+
 def _tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / _CHARS_PER_TOKEN))
 
 
-def _call_cost(
-    model: str, input_tokens: int, output_tokens: int, prices: dict[str, tuple[float, float]]
-) -> float:
-    if model not in prices:
-        raise DataError(
-            f"no price for RouteLLM model {model!r}; pass prices={{model: (input, output) per 1M}}"
-        )
-    inp, out = prices[model]
-    return (input_tokens * inp + output_tokens * out) / 1e6
+def _call_cost(price_id: str, input_tokens: int, output_tokens: int, prices: PriceTable) -> float | None:
+    return prices.price(price_id, Usage(input_tokens=input_tokens, output_tokens=output_tokens))
 
 
 def _bool_score(value: object) -> float:
@@ -188,15 +234,17 @@ def _read_csv_gz(path: Path) -> pd.DataFrame:
 def read_routellm(
     directory: str | Path,
     benchmarks: tuple[str, ...] = ("mmlu", "gsm8k"),
-    prices: dict[str, tuple[float, float]] | None = None,
+    prices: PriceTable | None = None,
 ) -> pd.DataFrame:
-    """Read RouteLLM's MMLU/GSM8K outcomes (GPT-4-1106 vs Mixtral) into a runs frame with estimated costs.
+    """Read RouteLLM's MMLU/GSM8K outcomes (GPT-4-1106 vs Mixtral) into a runs frame, priced from `prices`
+    (default: the genai-prices snapshot plus `ROUTELLM_OVERRIDES`).
 
     Experiments are named `routellm-mmlu` and `routellm-gsm8k`; MMLU tasks are the subjects.
     """
     root = Path(directory)
     evals = root / "evals" if (root / "evals").is_dir() else root
-    prices = ROUTELLM_PRICES if prices is None else prices
+    if prices is None:
+        prices = PriceTable(dict(ROUTELLM_OVERRIDES))
     wides: list[tuple[str, pd.DataFrame]] = []
     if "mmlu" in benchmarks:
         files = sorted((evals / "mmlu" / "responses").glob("mmlu_*.csv*"))
@@ -216,9 +264,9 @@ def read_routellm(
         wides.append(("gsm8k", wide))
     rows = []
     for bench, wide in wides:
-        models = [c for c in wide.columns if c in prices or c in ROUTELLM_PRICES]
+        models = [c for c in wide.columns if c in ROUTELLM_PRICE_IDS]
         if len(models) < 2:
-            raise DataError(f"RouteLLM {bench} file lacks the two model columns {sorted(ROUTELLM_PRICES)}")
+            raise DataError(f"RouteLLM {bench} file lacks the two model columns {sorted(ROUTELLM_PRICE_IDS)}")
         prompt = wide["prompt"].astype(str)
         in_tok = prompt.map(_tokens)
         for model in models:
@@ -239,7 +287,8 @@ def read_routellm(
                         "epoch": 0,
                         "score": score,
                         "cost_usd": [
-                            _call_cost(model, i, o, prices) for i, o in zip(in_tok, out_tok, strict=True)
+                            _call_cost(ROUTELLM_PRICE_IDS[model], i, o, prices)
+                            for i, o in zip(in_tok, out_tok, strict=True)
                         ],
                         "input_tokens": in_tok,
                         "output_tokens": out_tok,

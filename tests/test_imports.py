@@ -49,7 +49,7 @@ def test_read_routerbench_errors(tmp_path: Path) -> None:
         read_routerbench(tmp_path / "nope.csv")
     other = tmp_path / "other.csv"
     pd.DataFrame({"a": [1]}).to_csv(other, index=False)
-    with pytest.raises(DataError, match="not a RouterBench CSV"):
+    with pytest.raises(DataError, match="not a RouterBench file"):
         read_routerbench(other)
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no RouterBench"):

@@ -233,12 +233,8 @@ def import_routerbench(
     """Import RouterBench rows (one score and cost column per model) as an experiment."""
     from llmbench.imports import read_routerbench
 
-    if path.suffix in (".pkl", ".pickle") and not trust_pickle:
-        raise ConfigError(
-            f"{path} is a pickle, which can run arbitrary code when loaded; convert it to CSV/Parquet, "
-            "or pass --trust-pickle if you trust its source"
-        )
-    _import(read_routerbench(path, experiment=name), {"source": "routerbench", "path": str(path)}, store)
+    frame = read_routerbench(path, experiment=name, trust_pickle=trust_pickle)
+    _import(frame, {"source": "routerbench", "path": str(path)}, store)
 
 
 @import_app.command("routellm")

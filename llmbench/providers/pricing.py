@@ -129,12 +129,36 @@ class PriceTable:
             )
         return cost
 
+    def price_by_name(self, model: str, usage: Usage) -> float | None:
+        """Cost of a bare model name with no known vendor (e.g. public logs): the overrides first, then the
+        snapshot's match across vendors. For imports only; live calls always know their provider."""
+        override = self.lookup(model)
+        if override is not None:
+            return override.cost(usage)
+        from genai_prices import Usage as GUsage
+        from genai_prices import calc_price
+
+        g = GUsage(input_tokens=usage.total_input_tokens, output_tokens=usage.output_tokens)
+        try:
+            return float(calc_price(g, model_ref=model).total_price)
+        except LookupError:
+            if model not in self._warned:
+                self._warned.add(model)
+                warnings.warn(
+                    f"no price known for {model!r}: its cost is unknown (None)",
+                    UnknownPriceWarning,
+                    stacklevel=2,
+                )
+            return None
+
 
 class UnknownPriceWarning(UserWarning):
     """A model has no price in the snapshot or the overrides."""
 
 
-def _snapshot_cost(provider_id: str | None, model: str, usage: Usage, api_url: str | None = None) -> float | None:
+def _snapshot_cost(
+    provider_id: str | None, model: str, usage: Usage, api_url: str | None = None
+) -> float | None:
     from genai_prices import Usage as GUsage
     from genai_prices import calc_price
 
