@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +19,18 @@ from test_router import synthetic_frame
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def llmbench(*args: str) -> subprocess.CompletedProcess:
+def llmbench(*args: str, mlflow_uri: str = "") -> subprocess.CompletedProcess:
+    """Run the CLI; router commands log to MLflow only when a (temporary) tracking URI is given."""
+    if args and args[0] == "router" and not mlflow_uri and "--no-track" not in args:
+        args = (*args, "--no-track")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri} if mlflow_uri else None
     return subprocess.run(
-        [sys.executable, "-m", "llmbench", *args], capture_output=True, text=True, cwd=ROOT, timeout=180
+        [sys.executable, "-m", "llmbench", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=180,
+        env=env,
     )
 
 
@@ -53,8 +63,9 @@ def test_train_route_and_reexport_from_the_run_store(store: Path, tmp_path: Path
     assert decision["model"] == "cheap"  # trivia at a steep cost weight: the cheap model knows it well enough
 
 
-def test_eval_prints_the_baseline_table(store: Path, tmp_path: Path) -> None:
+def test_eval_prints_the_baseline_table_and_logs_an_mlflow_run(store: Path, tmp_path: Path) -> None:
     report = tmp_path / "eval.json"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     out = llmbench(
         "router",
         "eval",
@@ -66,6 +77,7 @@ def test_eval_prints_the_baseline_table(store: Path, tmp_path: Path) -> None:
         str(report),
         "--target",
         "budget=3",
+        mlflow_uri=uri,
     )
     assert out.returncode == 0, out.stderr
     for name in ("zero router", "task prior", "kNN", "oracle", "AIQ", "cost saving"):
@@ -73,6 +85,14 @@ def test_eval_prints_the_baseline_table(store: Path, tmp_path: Path) -> None:
     saved = json.loads(report.read_text())
     assert {row["router"] for row in saved["table"]} >= {"router", "task prior", "random"}
     assert saved["calibration"]["test"]["cost_per_1k"] >= 0
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert len(runs) == 1 and runs[0].data.tags["llmbench.kind"] == "router"
+    aiq = {row["router"]: row["AIQ"] for row in saved["table"]}
+    assert runs[0].data.metrics["aiq/router"] == pytest.approx(aiq["router"])
+    assert runs[0].data.metrics["chosen_lambda"] >= 0
 
 
 def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:
@@ -85,4 +105,4 @@ def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:
     csv = tmp_path / "runs.csv"
     pd.DataFrame({"a": [1]}).to_csv(csv)
     out = llmbench("router", "eval", "--routerbench", str(csv))
-    assert out.returncode == 2 and "not a RouterBench CSV" in out.stderr
+    assert out.returncode == 2 and "not a RouterBench file" in out.stderr

@@ -50,6 +50,7 @@ TargetOpt = Annotated[
         help="calibrate for budget=USD_PER_1K, strong_share=0..1 or quality_floor=0..1 (of best model)",
     ),
 ]
+TrackOpt = Annotated[bool, typer.Option("--track/--no-track", help="log the experiment to MLflow")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="seed of the prompt-grouped split")]
 TestSizeOpt = Annotated[float, typer.Option("--test-size", help="held-out share when the data has no split")]
 
@@ -121,6 +122,53 @@ def _fmt(v: Any, spec: str) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
 
+def _track_router(
+    name: str,
+    source: dict,
+    metrics: dict[str, float],
+    *,
+    curve: Any = None,
+    points: Any = None,
+    policy: Path | None = None,
+) -> None:
+    """Log a router experiment to MLflow; tracking trouble never fails the command (the files are written)."""
+    import logging
+
+    import mlflow  # noqa: F401  (imported first: its import configures the "mlflow" logger)
+
+    from llmbench.store import stable_hash
+    from llmbench.tracking import log_router_run
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    try:
+        run_id = log_router_run(
+            f"router-{stable_hash(source)[:12]}",
+            name,
+            source,
+            metrics,
+            points=points,
+            curve=curve,
+            policy_path=policy,
+        )
+    except Exception as exc:
+        console.print(f"[yellow]MLflow logging failed ({type(exc).__name__}: {exc})[/]")
+        return
+    console.print(f"MLflow run {run_id} logged; browse it with `llmbench ui`")
+
+
+def _eval_metrics(ev: Any) -> dict[str, float]:
+    """AIQ, cost saving and peak quality per router/baseline, plus APGR/CPT where two models allow them."""
+    out: dict[str, float] = {}
+    for row in ev.table.to_dict("records"):
+        name = str(row["router"]).replace(" ", "_")
+        for column, key in (("AIQ", "aiq"), ("peak quality", "peak_quality"), ("cost saving", "cost_saving"),
+                            ("APGR", "apgr"), ("CPT(50%)", "cpt_50"), ("CPT(80%)", "cpt_80")):  # fmt: skip
+            value = row.get(column)
+            if isinstance(value, int | float) and not math.isnan(value):
+                out[f"{key}/{name}"] = float(value)
+    return out
+
+
 @router_app.command("train")
 def train(
     out: Annotated[Path, typer.Option("--out", "-o", help="where to write the trained router (policy JSON)")],
@@ -132,6 +180,7 @@ def train(
     benchmark: BenchmarkOpt = "mmlu",
     lambda_: LambdaOpt = 0.0,
     mode: ModeOpt = "cost",
+    track: TrackOpt = True,
 ) -> None:
     """Train the router on all given runs and write it as a policy file."""
     import time
@@ -150,6 +199,8 @@ def train(
         f"trained on {source['source']} ({len(router.models_)} models, {len(router.classes_)} tasks) in {took:.1f} s"
     )
     console.print(f"wrote {out} (sha256 {digest[:16]}...)")
+    if track:
+        _track_router("router train", source, {"train_seconds": took, "lambda": float(lambda_)}, policy=out)
 
 
 @router_app.command("export")
@@ -166,6 +217,7 @@ def export(
     mode: ModeOpt = "cost",
     target: TargetOpt = None,
     seed: SeedOpt = 0,
+    track: TrackOpt = True,
 ) -> None:
     """Write ONE policy file: re-export a trained router with a new lambda, or train (and calibrate) and export."""
     if model is not None:
@@ -176,6 +228,13 @@ def export(
             policy["lambda"] = float(lambda_)
         digest = write_policy(policy, output)
         console.print(f"wrote {output} (lambda {policy['lambda']:g}, sha256 {digest[:16]}...)")
+        if track:
+            _track_router(
+                "router export",
+                {"source": "policy", "path": str(model)},
+                {"lambda": float(policy["lambda"])},
+                policy=output,
+            )
         return
     from llmbench.router.calibrate import calibrate_and_test
     from llmbench.router.data import routing_data
@@ -204,6 +263,8 @@ def export(
         router.fit(frame)
     digest = router.export(output, trained_on=source)
     console.print(f"wrote {output} (sha256 {digest[:16]}...)")
+    if track:
+        _track_router("router export", source, {"lambda": float(router.lambda_)}, policy=output)
 
 
 @router_app.command("eval")
@@ -220,6 +281,7 @@ def evaluate(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="also write the tables as JSON here")
     ] = None,
+    track: TrackOpt = True,
 ) -> None:
     """Held-out evaluation: the router against every baseline (AIQ, cost saving, APGR, CPT, per task)."""
     from llmbench.router.evaluate import evaluate_router
@@ -251,6 +313,11 @@ def evaluate(
         out["calibration"] = cal.to_dict()
     if json_out is not None:
         json_out.write_text(json.dumps(out, indent=2, default=float))
+    if track:
+        metrics = _eval_metrics(ev)
+        if tgt is not None:
+            metrics["chosen_lambda"] = float(cal.setting)
+        _track_router("router eval", source, metrics, curve=ev.curves.get("router"))
 
 
 def results_table(table: Any, title: str) -> Table:

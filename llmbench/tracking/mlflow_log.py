@@ -301,7 +301,7 @@ def log_router_run(
         params["dataset"] = config["dataset"]
     run_id = _start(client, experiment_id, "router", name, config, params, uri, mlflow_experiment)
     step = _next_step(client, run_id)
-    _log_metrics(client, run_id, {_metric_key(k): v for k, v in metrics.items()}, step)
+    _log_metrics(client, run_id, {_metric_key(*k.split("/")): v for k, v in metrics.items()}, step)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         if points is not None and len(points):
