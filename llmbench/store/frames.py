@@ -140,36 +140,52 @@ def frame_to_rows(
     return items, calls, scores
 
 
-def summarize(runs: pd.DataFrame, attempts: pd.DataFrame) -> pd.DataFrame:
-    """Per (experiment, model): runs, score mean, cost, cost per correct answer, latency p50/p95, errors.
+SUMMARY_COLUMNS = [
+    "runs", "scored", "score_mean", "score_se", "correct", "cost_usd", "cost_per_item", "cost_per_correct",
+    "latency_p50", "latency_p95", "errors", "error_rate", "input_tokens", "output_tokens",
+]  # fmt: skip
+
+
+def summary_by(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per group of `keys`: runs, score mean and standard error, cost, cost per item and per correct answer,
+    latency p50/p95, errors, tokens. The one summary both the store and the tracking reports use.
 
     "Correct answers" is the sum of scores (the count of correct answers for 0/1 scores); cost per correct
-    is NaN when nothing was correct or no cost is known.
+    is NaN when nothing was correct or no cost is known. Missing optional columns count as unknown.
     """
-    columns = [
-        "experiment", "model", "runs", "scored", "score_mean", "correct", "cost_usd", "cost_per_correct",
-        "latency_p50", "latency_p95", "errors", "error_rate", "input_tokens", "output_tokens", "attempts",
-        "failed_attempts",
-    ]  # fmt: skip
-    if runs.empty:
-        return pd.DataFrame(columns=columns)
-    g = runs.groupby(["experiment", "model"], sort=False)
+    frame = runs.copy()
+    for col in ("cost_usd", "latency_s", "input_tokens", "output_tokens"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce") if col in frame else np.nan
+    frame["failed"] = frame["error"].notna() if "error" in frame else False
+    g = frame.groupby(keys, sort=False)
     out = pd.DataFrame(
         {
             "runs": g.size(),
             "scored": g["score"].count(),
             "score_mean": g["score"].mean(),
+            "score_se": g["score"].sem(),
             "correct": g["score"].sum(),
             "cost_usd": g["cost_usd"].sum(min_count=1),
+            "cost_per_item": g["cost_usd"].mean(),
             "latency_p50": g["latency_s"].quantile(0.5),
             "latency_p95": g["latency_s"].quantile(0.95),
-            "errors": g["error"].count(),
+            "errors": g["failed"].sum(),
+            "error_rate": g["failed"].mean(),
             "input_tokens": g["input_tokens"].sum(min_count=1),
             "output_tokens": g["output_tokens"].sum(min_count=1),
         }
-    ).reset_index()
+    )
     out["cost_per_correct"] = out["cost_usd"] / out["correct"].where(out["correct"] > 0)
-    out["error_rate"] = out["errors"] / out["runs"]
-    out = out.merge(attempts, on=["experiment", "model"], how="left")
+    return out[SUMMARY_COLUMNS]
+
+
+def summarize(runs: pd.DataFrame, attempts: pd.DataFrame) -> pd.DataFrame:
+    """Per (experiment, model): the `summary_by` figures plus attempts and failed attempts (retries)."""
+    keys = ["experiment", "model"]
+    columns = [*keys, *SUMMARY_COLUMNS, "attempts", "failed_attempts"]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    out = summary_by(runs, keys).reset_index()
+    out = out.merge(attempts, on=keys, how="left")
     out = out.sort_values(["experiment", "score_mean"], ascending=[True, False], kind="stable")
     return out[columns].reset_index(drop=True)
