@@ -19,6 +19,8 @@ from typing import Any
 import httpx2
 import pytest
 from conftest import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llmbench.errors import ConfigError
 from llmbench.providers import (
@@ -252,3 +254,53 @@ def test_version_names_the_snapshot_and_the_overrides():
     plain = PriceTable().version
     custom = PriceTable({"a:b": ModelPrice(input=1, output=1)}).version
     assert plain.startswith(f"genai-prices-{genai_prices.__version__}+") and plain != custom
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    model=st.sampled_from(
+        [
+            "openai:gpt-4o",
+            "openai:gpt-4o-mini",
+            "openai:o4-mini",
+            "anthropic:claude-3-5-haiku-latest",
+            "anthropic:claude-sonnet-4-0",
+        ]
+    ),
+    counts=st.tuples(*[st.integers(0, 30_000)] * 4),
+)
+def test_cached_linear_rates_equal_genai_prices_own_calculation(model: str, counts: tuple[int, ...]) -> None:
+    """The hot path (per-token rates read once) gives genai-prices' exact figure below the tier threshold."""
+    from genai_prices import Usage as GUsage
+    from genai_prices import calc_price
+
+    uncached, read, write, out = counts
+    usage = Usage(input_tokens=uncached, cache_read_tokens=read, cache_write_tokens=write, output_tokens=out)
+    provider, _, name = model.partition(":")
+    expected = calc_price(
+        GUsage(
+            input_tokens=uncached + read + write,
+            cache_read_tokens=read,
+            cache_write_tokens=write,
+            output_tokens=out,
+        ),
+        model_ref=name,
+        provider_id=provider,
+    ).total_price
+    assert PriceTable().price(model, usage) == pytest.approx(float(expected), rel=1e-12, abs=1e-15)
+
+
+def test_long_prompts_take_the_tiered_path() -> None:
+    """Past 200k prompt tokens Claude Sonnet 4 charges its long-context rate; the linear shortcut must not apply."""
+    from genai_prices import Usage as GUsage
+    from genai_prices import calc_price
+
+    usage = Usage(input_tokens=250_000, output_tokens=1_000)
+    expected = calc_price(
+        GUsage(input_tokens=250_000, output_tokens=1_000),
+        model_ref="claude-sonnet-4-0",
+        provider_id="anthropic",
+    )
+    assert PriceTable().price("anthropic:claude-sonnet-4-0", usage) == pytest.approx(
+        float(expected.total_price)
+    )
