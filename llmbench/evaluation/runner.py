@@ -24,7 +24,7 @@ from llmbench.errors import ConfigError, ProviderError
 from llmbench.evaluation.config import ExperimentConfig
 from llmbench.providers import Completion, Message, Provider, StopEvent, get_provider
 from llmbench.scorers import Score, get_scorer
-from llmbench.store import CallRecord, ScoreRecord, Store, call_records, run_key, stable_hash
+from llmbench.store import ScoreRecord, Store, call_records, run_key, stable_hash
 from llmbench.tools.bfcl_eval import answer_output, bfcl_source_dataset, item_tools
 
 
@@ -93,13 +93,10 @@ class Runner:
         self.cfg = cfg
         self.store = store
         self.on_progress = on_progress
-        self.flush_every = flush_every
-        self.flush_interval = flush_interval
         self.providers = build_providers(cfg, providers)
         self.items = items
         self._scorers: dict[str, Any] = {}
-        self._pending: list[tuple[list[CallRecord], list[ScoreRecord]]] = []
-        self._last_flush = time.monotonic()
+        self._buffer = store.buffer(cfg.name, max_keys=flush_every, max_wait_s=flush_interval)
         self.report = RunReport(cfg.name)
 
     # Planning ------------------------------------------------------------------------------------------
@@ -160,7 +157,7 @@ class Runner:
                 w.cancel()
             with contextlib.suppress(BaseException):
                 await asyncio.gather(*workers, return_exceptions=True)
-            self._flush(force=True)
+            self._buffer.flush()
             for p in self.providers.values():
                 with contextlib.suppress(Exception):
                     await p.aclose()
@@ -235,8 +232,7 @@ class Runner:
         else:
             self.report.failed += 1
             self.report.errors[type(result).__name__] += 1
-        self._pending.append((calls, scores))
-        self._flush()
+        self._buffer.add(calls, scores)
         if self.on_progress is not None:
             self.on_progress(self.report, 1)
 
@@ -246,19 +242,6 @@ class Runner:
         self.report.spent_usd += sum(a.cost_usd or 0.0 for a in attempts)
         if isinstance(result, Completion) and not attempts:
             self.report.spent_usd += result.cost_usd or 0.0
-
-    def _flush(self, *, force: bool = False) -> None:
-        due = (
-            len(self._pending) >= self.flush_every
-            or time.monotonic() - self._last_flush >= self.flush_interval
-        )
-        if not self._pending or not (force or due):
-            return
-        calls = [c for cs, _ in self._pending for c in cs]
-        scores = [s for _, ss in self._pending for s in ss]
-        self._pending.clear()
-        self._last_flush = time.monotonic()
-        self.store.write_results(self.cfg.name, calls, scores)
 
     def _spent_so_far(self) -> float:
         frame = self.store.sql(
