@@ -180,9 +180,25 @@ class Runner:
                 if self.over_budget():
                     self.report.stopped_by_budget = True
                     return
-                result = await self._call(provider, task)
+                try:
+                    result = await self._call(provider, task)
+                except asyncio.CancelledError:
+                    self._record_cancelled(task)
+                    raise
                 self._add_spend(result)
             await self._record(task, result)
+
+    def _record_cancelled(self, task: Task) -> None:
+        """A call cut off by Ctrl-C still gets a row: the request may have reached (and be billed by) the
+        provider, and the item stays unfinished so a resume runs it again."""
+        cut = asyncio.CancelledError(
+            "interrupted (Ctrl-C) before an answer; the provider may still bill this call"
+        )
+        self._buffer.add(
+            call_records(
+                cut, run_key=task.key, item_id=task.item.id, model_id=task.model_id, epoch=task.epoch
+            )
+        )
 
     async def _call(self, provider: Provider, task: Task) -> Completion | ProviderError:
         item, cfg = task.item, self.cfg
