@@ -3,6 +3,7 @@ loopback server (proving the SDKs' own retries are off)."""
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import random
 import time
@@ -283,3 +284,18 @@ async def test_stream_cut_after_text_is_not_retried(recorded_server):
             if isinstance(event, TextDelta):
                 shown.append(event.text)
     assert shown == ["first"] and len(recorded_server.requests) == 1
+
+
+async def test_a_slow_stream_consumer_is_not_timed_out() -> None:
+    """The per-call timeout measures the provider, not the caller: a consumer that spends 0.15 s on each of
+    many events (far past the 0.3 s timeout in all) must get the whole stream, not a CancelledError."""
+    from llmbench.providers import StopEvent, get_provider
+
+    provider = get_provider("sim:gpt-4o", timeout=0.3, time_scale=0.0, fault_rate=0.0)
+    seen = 0
+    async for event in provider.astream("one two three four five six"):
+        seen += 1
+        await asyncio.sleep(0.15)
+        if isinstance(event, StopEvent):
+            assert event.completion.text
+    assert seen * 0.15 > 0.3 and isinstance(event, StopEvent)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from llmbench import errors
@@ -115,16 +116,20 @@ class Provider(ABC):
             started_at, t0 = time.time(), time.perf_counter()
             emitted = False
             try:
-                async with asyncio.timeout(self.timeout):
+                async with asyncio.timeout(self.timeout) as clock:
                     async for event in self._stream(messages, tools, merged):
                         if isinstance(event, StopEvent):
                             done = self._succeed(event.completion, attempts, number, started_at, t0)
-                            if done.usage is not None:
-                                yield UsageEvent(usage=done.usage)
-                            yield StopEvent(stop_reason=done.stop_reason, completion=done)
+                            with _paused(clock):
+                                if done.usage is not None:
+                                    yield UsageEvent(usage=done.usage)
+                                yield StopEvent(stop_reason=done.stop_reason, completion=done)
                             return
                         emitted = True
-                        yield event
+                        # The caller's time with an event is not the provider's: stop the clock meanwhile,
+                        # or a slow consumer would be cancelled inside its own code.
+                        with _paused(clock):
+                            yield event
                 raise errors.MalformedResponseError(
                     f"{self.model_id}: the stream ended without a final event", provider=self.provider
                 )
@@ -171,7 +176,9 @@ class Provider(ABC):
             latency_s=time.perf_counter() - t0,
             ok=False,
             usage=usage,
-            cost_usd=self.price_table.price(self._price_id(None), usage, api_url=self._api_url()) if usage else None,
+            cost_usd=self.price_table.price(self._price_id(None), usage, api_url=self._api_url())
+            if usage
+            else None,
             error_type=type(err).__name__,
             error_message=str(err),
             status_code=err.status_code,
@@ -209,6 +216,22 @@ class Provider(ABC):
 
     async def aclose(self) -> None:  # noqa: B027  (most providers hold nothing to release)
         """Release network resources."""
+
+
+@contextlib.contextmanager
+def _paused(clock: asyncio.Timeout) -> Iterator[None]:
+    """Suspend an `asyncio.timeout` while the generator is suspended at a `yield`."""
+    deadline = clock.when()
+    if deadline is None:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    left = deadline - loop.time()
+    clock.reschedule(None)
+    try:
+        yield
+    finally:
+        clock.reschedule(loop.time() + left)
 
 
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
