@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from llmbench.errors import ConfigError, DataError
-from llmbench.providers.pricing import ModelPrice, PriceTable
+from llmbench.providers.pricing import ModelPrice, PriceTable, estimate_tokens
 from llmbench.providers.types import Usage
 
 __all__ = [
@@ -53,7 +53,6 @@ ROUTELLM_PRICE_IDS: dict[str, str] = {
 ROUTELLM_OVERRIDES: dict[str, ModelPrice] = {
     "together:mistralai/Mixtral-8x7B-Instruct-v0.1": ModelPrice(input=0.6, output=0.6),
 }
-_CHARS_PER_TOKEN = 4
 _MMLU_OUTPUT_TOKENS = 1  # the MMLU prompts end in "Answer:" and are scored on one letter
 
 
@@ -199,16 +198,14 @@ def _routerbench_cost(
     responses = wide.get(f"{model}|model_response", pd.Series("", index=wide.index)).map(_literal_text)
     return pd.Series(
         [
-            table.price_by_name(model, Usage(input_tokens=_tokens(p or ""), output_tokens=_tokens(r or "")))
+            table.price_by_name(
+                model, Usage(input_tokens=estimate_tokens(p or ""), output_tokens=estimate_tokens(r or ""))
+            )
             for p, r in zip(prompts, responses, strict=True)
         ],
         index=wide.index,
         dtype="float64",
     )
-
-
-def _tokens(text: str) -> int:
-    return max(1, math.ceil(len(text) / _CHARS_PER_TOKEN))
 
 
 def _call_cost(price_id: str, input_tokens: int, output_tokens: int, prices: PriceTable) -> float | None:
@@ -268,13 +265,15 @@ def read_routellm(
         if len(models) < 2:
             raise DataError(f"RouteLLM {bench} file lacks the two model columns {sorted(ROUTELLM_PRICE_IDS)}")
         prompt = wide["prompt"].astype(str)
-        in_tok = prompt.map(_tokens)
+        in_tok = prompt.map(estimate_tokens)
         for model in models:
             resp_col = f"{model}_response"
             response = (
                 wide[resp_col].astype("string") if resp_col in wide else pd.Series(pd.NA, index=wide.index)
             )
-            out_tok = response.map(lambda r: _tokens(r) if isinstance(r, str) else _MMLU_OUTPUT_TOKENS)
+            out_tok = response.map(
+                lambda r: estimate_tokens(r) if isinstance(r, str) else _MMLU_OUTPUT_TOKENS
+            )
             score = wide[model].map(_bool_score)
             rows.append(
                 pd.DataFrame(

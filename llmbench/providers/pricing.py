@@ -68,6 +68,11 @@ class _PriceFile(BaseModel):
     models: dict[str, ModelPrice] = {}
 
 
+def estimate_tokens(text: str) -> int:
+    """Rough token count where none was reported (about four characters a token, at least one)."""
+    return max(1, -(-len(text) // 4))
+
+
 class PriceTable:
     """Looks up the price of a model id (`provider:model`) and computes the cost of a usage record."""
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from llmbench import errors
 from llmbench.providers.base import Provider
+from llmbench.providers.pricing import estimate_tokens
 from llmbench.providers.types import (
     Completion,
     Message,
@@ -95,11 +96,6 @@ def _unit(*parts: Any) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def _tokens(text: str) -> int:
-    """Rough token count (about four characters a token)."""
-    return max(1, math.ceil(len(text) / 4))
-
-
 class SimProvider(Provider):
     """A simulated model. Pass the dataset item as `sim_item={...}` to get graded answers."""
 
@@ -136,7 +132,9 @@ class SimProvider(Provider):
         correct = _unit(*key, "correct") < p
         return (correct_answer(item) if correct else wrong_answer(item, _unit(*key, "wrong"))), correct
 
-    async def _call(self, messages: list[Any], tools: list[ToolSpec] | None, params: dict[str, Any]) -> Completion:
+    async def _call(
+        self, messages: list[Any], tools: list[ToolSpec] | None, params: dict[str, Any]
+    ) -> Completion:
         item = params.get("sim_item")
         call_key = json.dumps([item.get("item_id"), item.get("epoch", 0)] if item else messages[-1].text)
         n = self._calls[call_key] = self._calls.get(call_key, 0) + 1
@@ -144,11 +142,14 @@ class SimProvider(Provider):
         # A first attempt sometimes meets a simulated rate limit, so retries show up in the logs.
         if n == 1 and _unit(self.seed, self.model, call_key, "fault") < self.fault_rate:
             raise errors.RateLimitError(
-                f"sim:{self.model}: simulated rate limit (429)", provider="sim", status_code=429, retry_after=0.01
+                f"sim:{self.model}: simulated rate limit (429)",
+                provider="sim",
+                status_code=429,
+                retry_after=0.01,
             )
         text, _ = self._answer(messages, item)
         prompt_text = "".join(m.text for m in messages)
-        out_tokens = max(1, round(_tokens(text) * self.spec.verbosity))
+        out_tokens = max(1, round(estimate_tokens(text) * self.spec.verbosity))
         limit = params.get("max_tokens")
         stop = "stop"
         if limit is not None and out_tokens > limit:
@@ -160,7 +161,7 @@ class SimProvider(Provider):
             content=[TextBlock(text=text)],
             stop_reason=stop,  # type: ignore[arg-type]
             raw_stop_reason=stop,
-            usage=Usage(input_tokens=_tokens(prompt_text), output_tokens=out_tokens),
+            usage=Usage(input_tokens=estimate_tokens(prompt_text), output_tokens=out_tokens),
             request_id=f"sim-{hashlib.sha1(call_key.encode()).hexdigest()[:12]}-{n}",
             simulated=True,
         )
