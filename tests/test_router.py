@@ -13,6 +13,7 @@ import pytest
 
 from llmbench.errors import ConfigError, DataError
 from llmbench.router import Router, TaskRouter, routing_data, split_by_prompt
+from llmbench.router.bootstrap import bootstrap_intervals
 from llmbench.router.calibrate import calibrate_and_test
 from llmbench.router.evaluate import evaluate_router
 from llmbench.router.features import TfidfFeatures
@@ -282,6 +283,28 @@ def test_evaluation_table_has_every_baseline(split) -> None:
     # the structure is learnable: the router beats every single model and the zero router
     assert t.loc["router", "AIQ"] > t.loc["zero router", "AIQ"]
     assert set(ev.per_task["task"]) == set(WORDS)
+
+
+def test_bootstrap_intervals_cover_the_estimate_and_shrink_with_more_prompts(split) -> None:
+    train, test = split
+    ev = evaluate_router(train, test, TaskRouter(cv=0))
+    ci = bootstrap_intervals(ev, n_boot=300, seed=1).set_index("router")
+    point = ev.table.set_index("router")
+    for name in ci.index:
+        assert ci.loc[name, "AIQ low"] <= point.loc[name, "AIQ"] <= ci.loc[name, "AIQ high"], name
+    # paired: the reference against itself differs by exactly nothing on every resample
+    assert ci.loc["task prior", ["AIQ - task prior low", "AIQ - task prior high"]].tolist() == [0.0, 0.0]
+    assert ci.loc["oracle", "AIQ - task prior low"] > 0
+    # four copies of the same test prompts: the same decisions, an interval about half as wide
+    big = evaluate_router(train, test.subset(np.tile(np.arange(len(test)), 4)), TaskRouter(cv=0))
+    ci4 = bootstrap_intervals(big, n_boot=300, seed=1).set_index("router")
+    width = ci["AIQ high"] - ci["AIQ low"]
+    width4 = ci4["AIQ high"] - ci4["AIQ low"]
+    assert ((width4 / width).between(0.3, 0.7)).all(), (width4 / width).to_dict()
+    with pytest.raises(ConfigError, match="reference"):
+        bootstrap_intervals(ev, reference="nobody")
+    with pytest.raises(ConfigError, match="n_boot"):
+        bootstrap_intervals(ev, n_boot=1)
 
 
 def test_calibration_meets_a_budget_on_held_out_data(split) -> None:

@@ -93,6 +93,12 @@ def test_eval_prints_the_baseline_table_and_logs_an_mlflow_run(store: Path, tmp_
     aiq = {row["router"]: row["AIQ"] for row in saved["table"]}
     assert runs[0].data.metrics["aiq/router"] == pytest.approx(aiq["router"])
     assert runs[0].data.metrics["chosen_lambda"] >= 0
+    # bootstrap intervals: printed, saved, and logged; they bracket the point estimate
+    assert "90% intervals" in out.stdout
+    ci = {row["router"]: row for row in saved["intervals"]}
+    assert ci["router"]["AIQ low"] <= aiq["router"] <= ci["router"]["AIQ high"]
+    assert runs[0].data.metrics["aiq_low/router"] == pytest.approx(ci["router"]["AIQ low"])
+    assert "aiq_minus_task_prior_high/router" in runs[0].data.metrics
 
 
 def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:

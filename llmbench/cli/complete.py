@@ -12,15 +12,21 @@ from llmbench.cli.app import app
 
 @app.command()
 def complete(
-    model: Annotated[str, typer.Argument(help="Model id, e.g. openai:gpt-4o-mini, anthropic:claude-3-5-haiku-latest")],
+    model: Annotated[
+        str, typer.Argument(help="Model id, e.g. openai:gpt-4o-mini, anthropic:claude-3-5-haiku-latest")
+    ],
     prompt: Annotated[str, typer.Argument(help="The user prompt")],
-    base_url: Annotated[str | None, typer.Option(help="Send to this OpenAI/Anthropic-compatible server")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Send to this OpenAI/Anthropic-compatible server")
+    ] = None,
     system: Annotated[str | None, typer.Option(help="System prompt")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Output token limit")] = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per attempt")] = 60.0,
     retries: Annotated[int, typer.Option(help="Attempts in all, the first included")] = 3,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (text, usage, cost_usd, ...)")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object (text, usage, cost_usd, ...)")
+    ] = False,
 ) -> None:
     """Send one prompt to a model and print the answer (with --json: text, usage, cost and latency)."""
     from llmbench.providers import Message, get_provider

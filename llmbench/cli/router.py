@@ -156,13 +156,21 @@ def _track_router(
     console.print(f"MLflow run {run_id} logged; browse it with `llmbench ui`")
 
 
-def _eval_metrics(ev: Any) -> dict[str, float]:
-    """AIQ, cost saving and peak quality per router/baseline, plus APGR/CPT where two models allow them."""
+_METRIC_KEYS = [("AIQ", "aiq"), ("peak quality", "peak_quality"), ("cost saving", "cost_saving"),
+                ("APGR", "apgr"), ("CPT(50%)", "cpt_50"), ("CPT(80%)", "cpt_80")]  # fmt: skip
+
+
+def _eval_metrics(ev: Any, intervals: Any = None) -> dict[str, float]:
+    """AIQ, cost saving and peak quality per router/baseline, APGR/CPT where two models allow them, and the
+    bootstrap interval ends where computed."""
+    rows, keys = ev.table.to_dict("records"), list(_METRIC_KEYS)
+    if intervals is not None:
+        rows += intervals.to_dict("records")
+        keys += [(c, c.replace(" - ", " minus ").replace(" ", "_").lower()) for c in intervals.columns[1:]]
     out: dict[str, float] = {}
-    for row in ev.table.to_dict("records"):
+    for row in rows:
         name = str(row["router"]).replace(" ", "_")
-        for column, key in (("AIQ", "aiq"), ("peak quality", "peak_quality"), ("cost saving", "cost_saving"),
-                            ("APGR", "apgr"), ("CPT(50%)", "cpt_50"), ("CPT(80%)", "cpt_80")):  # fmt: skip
+        for column, key in keys:
             value = row.get(column)
             if isinstance(value, int | float) and not math.isnan(value):
                 out[f"{key}/{name}"] = float(value)
@@ -281,6 +289,9 @@ def evaluate(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="also write the tables as JSON here")
     ] = None,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="resamples of the test prompts for 90% intervals (0: none)")
+    ] = 200,
     track: TrackOpt = True,
 ) -> None:
     """Held-out evaluation: the router against every baseline (AIQ, cost saving, APGR, CPT, per task)."""
@@ -301,6 +312,13 @@ def evaluate(
         "table": ev.table.to_dict("records"),
         "per_task": ev.per_task.to_dict("records"),
     }
+    intervals = None
+    if bootstrap:
+        from llmbench.router.bootstrap import bootstrap_intervals
+
+        intervals = bootstrap_intervals(ev, n_boot=bootstrap, seed=seed)
+        console.print(interval_table(intervals, bootstrap))
+        out["intervals"] = intervals.to_dict("records")
     tgt = _target(target)
     if tgt is not None:
         from llmbench.router.calibrate import calibrate_and_test
@@ -314,7 +332,7 @@ def evaluate(
     if json_out is not None:
         json_out.write_text(json.dumps(out, indent=2, default=float))
     if track:
-        metrics = _eval_metrics(ev)
+        metrics = _eval_metrics(ev, intervals)
         if tgt is not None:
             metrics["chosen_lambda"] = float(cal.setting)
         _track_router("router eval", source, metrics, curve=ev.curves.get("router"))
@@ -339,6 +357,23 @@ def results_table(table: Any, title: str) -> Table:
         style = "bold" if rec["router"] == "router" else ("dim" if rec["kind"] == "upper bound" else None)
         t.add_row(
             *[str(rec[c]) if c == "router" else _fmt(rec[c], specs.get(c, ".4f")) for c in cols], style=style
+        )
+    return t
+
+
+def interval_table(intervals: Any, n_boot: int) -> Table:
+    """Bootstrap intervals of the learned routers and baselines as a rich table."""
+    t = Table(title=f"90% intervals over {n_boot} resamples of the test prompts (how much is noise)")
+    for c in intervals.columns:
+        t.add_column(c, justify="left" if c == "router" else "right", no_wrap=c == "router")
+    for rec in intervals.to_dict("records"):
+        t.add_row(
+            *[
+                str(rec[c])
+                if c == "router"
+                else _fmt(rec[c], ".1%" if "saving" in c or "reaches" in c else ".4f")
+                for c in intervals.columns
+            ]
         )
     return t
 

@@ -19,7 +19,7 @@ from llmbench.router.data import RoutingData
 from llmbench.router.decision import rank, utilities
 from llmbench.router.model import TaskRouter
 
-__all__ = ["Evaluation", "evaluate_router", "lambda_grid", "sweep"]
+__all__ = ["Evaluation", "curve_of", "evaluate_router", "lambda_grid", "picks", "sweep"]
 
 
 def lambda_grid(cost: np.ndarray, n: int = 160) -> np.ndarray:
@@ -30,21 +30,27 @@ def lambda_grid(cost: np.ndarray, n: int = 160) -> np.ndarray:
     return np.r_[0.0, np.geomspace(lo, hi, n - 1)]
 
 
+def picks(q_hat: np.ndarray, c_hat: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
+    """The chosen model index per lambda (rows) and prompt (columns) of argmax(q_hat - lambda c_hat)."""
+    return np.array([rank(utilities(q_hat, c_hat, lam))[:, 0] for lam in lambdas])
+
+
 def sweep(q_hat: np.ndarray, c_hat: np.ndarray, test: RoutingData, lambdas: np.ndarray) -> pd.DataFrame:
     """Deferral curve: realised mean cost and quality on `test` of argmax(q_hat - lambda c_hat) per lambda."""
+    return curve_of(picks(q_hat, c_hat, lambdas), test, lambdas)
+
+
+def curve_of(chosen: np.ndarray, test: RoutingData, lambdas: np.ndarray) -> pd.DataFrame:
+    """Realised mean cost, quality and strong-model share on `test` of the picks for each lambda."""
     rows = np.arange(len(test))
-    out = []
-    for lam in lambdas:
-        choice = rank(utilities(q_hat, c_hat, lam))[:, 0]
-        out.append(
-            {
-                "lambda": float(lam),
-                "cost": float(test.cost[rows, choice].mean()),
-                "quality": float(test.quality[rows, choice].mean()),
-                "strong_share": float(np.mean(choice == _best_model(test))),
-            }
-        )
-    return pd.DataFrame(out)
+    return pd.DataFrame(
+        {
+            "lambda": lambdas.astype(float),
+            "cost": test.cost[rows, chosen].mean(axis=1),
+            "quality": test.quality[rows, chosen].mean(axis=1),
+            "strong_share": (chosen == _best_model(test)).mean(axis=1),
+        }
+    )
 
 
 def _best_model(data: RoutingData) -> int:
@@ -93,7 +99,8 @@ def evaluate_router(
         "oracle": oracle_estimates(test),
     }
     lambdas = lambda_grid(train.cost)
-    curves = {name: sweep(q, c, test, lambdas) for name, (q, c) in estimates.items()}
+    chosen = {name: picks(q, c, lambdas) for name, (q, c) in estimates.items()}
+    curves = {name: curve_of(chosen[name], test, lambdas) for name in estimates}
     mean_q, mean_c = test.quality.mean(axis=0), test.cost.mean(axis=0)
     c_min, c_max = float(mean_c.min()), float(mean_c.max())
     best = _best_model(test)
@@ -153,7 +160,15 @@ def evaluate_router(
         n_train=len(train),
         n_test=len(test),
         n_test_dropped=dropped,
-        extras={"router": router, "cost_range": (c_min, c_max), "best_quality": q_best, "best_cost": c_best},
+        extras={
+            "router": router,
+            "cost_range": (c_min, c_max),
+            "best_quality": q_best,
+            "best_cost": c_best,
+            "test": test,
+            "picks": chosen,
+            "random_pick": pick,
+        },
     )
 
 
