@@ -99,6 +99,34 @@ async def test_anthropic_cache_write_and_read():
     assert result.cost_usd == pytest.approx(3120 / M, rel=1e-9)
 
 
+async def test_anthropic_one_hour_cache_writes_take_their_own_rate():
+    usage = {
+        "input_tokens": 100,
+        "cache_creation_input_tokens": 2000,  # all writes; the split by lifetime follows
+        "cache_creation": {"ephemeral_5m_input_tokens": 500, "ephemeral_1h_input_tokens": 1500},
+        "cache_read_input_tokens": 3000,
+        "output_tokens": 200,
+    }
+    result = await provider(
+        "anthropic:claude-3-5-haiku-latest", [Interaction.json(anthropic_answer(usage), path="/v1/messages")]
+    ).acomplete("hi")
+    assert result.usage == Usage(
+        input_tokens=100,
+        cache_write_tokens=2000,
+        cache_write_1h_tokens=1500,
+        cache_read_tokens=3000,
+        output_tokens=200,
+    )
+    # 100 * 0.80 + 500 * 1.00 + 1500 * 1.60 + 3000 * 0.08 + 200 * 4.00 = 80 + 500 + 2400 + 240 + 800 = 4020 $/M
+    # (all 2000 writes at the 5-minute rate would give 3120 $/M)
+    assert result.cost_usd == pytest.approx(4020 / M, rel=1e-9)
+    # the override file: a one-hour rate where given, else the cache-write rate
+    mine = ModelPrice(input=1, output=2, cache_write=3, cache_write_1h=5)
+    assert mine.cost(Usage(cache_write_tokens=10, cache_write_1h_tokens=4)) == pytest.approx((6 * 3 + 4 * 5) / M)
+    plain = ModelPrice(input=1, output=2, cache_write=3)
+    assert plain.cost(Usage(cache_write_tokens=10, cache_write_1h_tokens=4)) == pytest.approx(30 / M)
+
+
 async def test_openai_reasoning_tokens_are_output_priced_once():
     usage = {
         "prompt_tokens": 1000,
@@ -268,20 +296,31 @@ def test_version_names_the_snapshot_and_the_overrides():
         ]
     ),
     counts=st.tuples(*[st.integers(0, 30_000)] * 4),
+    one_hour=st.floats(0, 1),
 )
-def test_cached_linear_rates_equal_genai_prices_own_calculation(model: str, counts: tuple[int, ...]) -> None:
+def test_cached_linear_rates_equal_genai_prices_own_calculation(
+    model: str, counts: tuple[int, ...], one_hour: float
+) -> None:
     """The hot path (per-token rates read once) gives genai-prices' exact figure below the tier threshold."""
     from genai_prices import Usage as GUsage
     from genai_prices import calc_price
 
     uncached, read, write, out = counts
-    usage = Usage(input_tokens=uncached, cache_read_tokens=read, cache_write_tokens=write, output_tokens=out)
+    write_1h = int(write * one_hour)  # a share of the writes has the one-hour lifetime
+    usage = Usage(
+        input_tokens=uncached,
+        cache_read_tokens=read,
+        cache_write_tokens=write,
+        cache_write_1h_tokens=write_1h,
+        output_tokens=out,
+    )
     provider, _, name = model.partition(":")
     expected = calc_price(
         GUsage(
             input_tokens=uncached + read + write,
             cache_read_tokens=read,
             cache_write_tokens=write,
+            cache_write_1h_tokens=write_1h,
             output_tokens=out,
         ),
         model_ref=name,

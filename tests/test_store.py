@@ -29,6 +29,7 @@ from llmbench.store import (
     default_store_path,
     run_key,
 )
+from llmbench.store.schema import SCHEMA_VERSION_DDL
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,6 +84,28 @@ def test_migrations_are_recorded_once_and_reopening_is_idempotent(tmp_path):
     tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     con.close()
     assert {"schema_version", "experiments", "items", "calls", "scores"} <= tables
+
+
+def test_a_version_2_store_gains_the_one_hour_cache_column_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "v2.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(SCHEMA_VERSION_DDL)
+    for migration in MIGRATIONS[:2]:
+        for statement in migration.statements:
+            con.execute(statement)
+        con.execute("INSERT INTO schema_version VALUES (?, 'old', now())", [migration.version])
+    con.execute("INSERT INTO experiments (name, created_at, source) VALUES ('old', now(), 'native')")
+    con.execute(
+        "INSERT INTO calls (experiment_id, run_key, item_id, model_id, cache_write_tokens) VALUES (1, 'k', 'i', 'm', 7)"
+    )
+    con.close()
+    with Store.open(path) as store:
+        assert store.schema_version == 3 == LATEST_VERSION
+        old = store.calls_frame("old")
+        assert old["cache_write_tokens"].tolist() == [7] and old["cache_write_1h_tokens"].isna().all()
+        store.create_experiment("new", git_commit_sha=None)
+        finish(store, "new", "i", cache_write_tokens=9, cache_write_1h_tokens=4)
+        assert store.calls_frame("new")["cache_write_1h_tokens"].tolist() == [4]
 
 
 def test_store_newer_than_the_code_is_refused(tmp_path):

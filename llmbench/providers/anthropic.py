@@ -171,12 +171,14 @@ def usage_from_anthropic(u: Any) -> Usage | None:
     if u is None:
         return None
     details = getattr(u, "output_tokens_details", None)
+    creation = getattr(u, "cache_creation", None)  # the split of cache writes by lifetime (5m / 1h)
     return Usage(
         input_tokens=u.input_tokens or 0,
         cache_read_tokens=getattr(u, "cache_read_input_tokens", None) or 0,
         cache_write_tokens=getattr(u, "cache_creation_input_tokens", None) or 0,
         output_tokens=u.output_tokens or 0,
         reasoning_tokens=(getattr(details, "thinking_tokens", None) or 0) if details else 0,
+        cache_write_1h_tokens=(getattr(creation, "ephemeral_1h_input_tokens", None) or 0) if creation else 0,
     )
 
 

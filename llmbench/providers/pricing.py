@@ -45,18 +45,21 @@ class ModelPrice(BaseModel):
     output: float
     cache_read: float | None = None
     cache_write: float | None = None
+    cache_write_1h: float | None = None
     reasoning: float | None = None
 
     def cost(self, usage: Usage) -> float:
         """Dollar cost of `usage` at these rates."""
         rate = lambda v: Decimal(str(v))  # noqa: E731  (exact decimal arithmetic, not float sums)
         reasoning_rate = self.reasoning if self.reasoning is not None else self.output
+        write_rate = self.cache_write if self.cache_write is not None else self.input
+        write_1h_rate = self.cache_write_1h if self.cache_write_1h is not None else write_rate
         plain_output = usage.output_tokens - usage.reasoning_tokens
         total = (
             usage.input_tokens * rate(self.input)
             + usage.cache_read_tokens * rate(self.cache_read if self.cache_read is not None else self.input)
-            + usage.cache_write_tokens
-            * rate(self.cache_write if self.cache_write is not None else self.input)
+            + (usage.cache_write_tokens - usage.cache_write_1h_tokens) * rate(write_rate)
+            + usage.cache_write_1h_tokens * rate(write_1h_rate)
             + plain_output * rate(self.output)
             + usage.reasoning_tokens * rate(reasoning_rate)
         )
@@ -191,8 +194,9 @@ def _snapshot_cost(
         return float(
             usage.input_tokens * rates[0]
             + usage.cache_read_tokens * rates[1]
-            + usage.cache_write_tokens * rates[2]
+            + (usage.cache_write_tokens - usage.cache_write_1h_tokens) * rates[2]
             + usage.output_tokens * rates[3]
+            + usage.cache_write_1h_tokens * rates[4]
         )
     return _full_cost(found, usage)
 
@@ -205,6 +209,7 @@ def _full_cost(found: tuple[Any, Any], usage: Usage) -> float:
         input_tokens=usage.total_input_tokens,
         cache_read_tokens=usage.cache_read_tokens,
         cache_write_tokens=usage.cache_write_tokens,
+        cache_write_1h_tokens=usage.cache_write_1h_tokens or None,
         output_tokens=usage.output_tokens,
     )
     vendor, entry = found
@@ -218,8 +223,8 @@ def _hour() -> int:
 
 @functools.lru_cache(maxsize=1024)
 def _unit_rates(provider_id: str | None, model: str, api_url: str | None, hour: int) -> tuple[Decimal, ...]:
-    """Exact USD per token for uncached input, cache read, cache write and output (the hot path of pricing:
-    genai-prices' own calculation costs about 0.4 ms a call)."""
+    """Exact USD per token for uncached input, cache read, cache write, output and one-hour cache write (the
+    hot path of pricing: genai-prices' own calculation costs about 0.4 ms a call)."""
     found = _find_model(provider_id, model, api_url)
     assert found is not None
     n = 10_000
@@ -228,6 +233,7 @@ def _unit_rates(provider_id: str | None, model: str, api_url: str | None, hour: 
         Usage(cache_read_tokens=n),
         Usage(cache_write_tokens=n),
         Usage(output_tokens=n),
+        Usage(cache_write_tokens=n, cache_write_1h_tokens=n),
     ]
     return tuple(Decimal(str(_full_cost(found, u))) / n for u in probes)
 

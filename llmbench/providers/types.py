@@ -146,7 +146,8 @@ class Usage(_Value):
     """Token counts normalised across vendors.
 
     `input_tokens` excludes cache reads and writes (Anthropic's meaning; OpenAI's `prompt_tokens` minus
-    `cached_tokens`). `output_tokens` includes `reasoning_tokens`, which is a breakdown, not an addition.
+    `cached_tokens`). `output_tokens` includes `reasoning_tokens`, and `cache_write_tokens` includes
+    `cache_write_1h_tokens` (writes with a one-hour lifetime, priced higher): breakdowns, not additions.
     """
 
     input_tokens: int = 0
@@ -154,6 +155,7 @@ class Usage(_Value):
     cache_write_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_1h_tokens: int = 0
 
     @property
     def total_input_tokens(self) -> int:
@@ -172,6 +174,7 @@ class Usage(_Value):
             cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
             reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            cache_write_1h_tokens=self.cache_write_1h_tokens + other.cache_write_1h_tokens,
         )
 
 

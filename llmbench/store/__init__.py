@@ -16,7 +16,7 @@ Tables (schema version in `schema_version(version, description, applied_at)`; se
   attempt, started_at (UTC), latency_s, input_tokens (uncached), cache_read_tokens, cache_write_tokens,
   output_tokens (incl. reasoning), reasoning_tokens, cost_usd, error_class, error_message (redacted),
   status_code, request_id, answered_model, stop_reason, response, final (the attempt that ended the call),
-  simulated
+  simulated, cache_write_1h_tokens (the one-hour part of cache_write_tokens; schema version 3)
 - `scores(experiment_id, run_key, item_id, model_id, epoch, scorer, value 0..1, explanation, is_primary,
   created_at)`
 

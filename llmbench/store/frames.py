@@ -110,6 +110,7 @@ def frame_to_rows(
             "cache_write_tokens": none,
             "output_tokens": f["output_tokens"],
             "reasoning_tokens": none,
+            "cache_write_1h_tokens": none,
             "cost_usd": f["cost_usd"],
             "error_class": _nullable(f["error"]),
             "error_message": none,

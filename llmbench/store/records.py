@@ -113,6 +113,7 @@ class CallRecord:
     response: str | None = None
     final: bool = False
     simulated: bool = False
+    cache_write_1h_tokens: int | None = None  # last: CallRecord fields follow the table's column order
 
     @property
     def ok(self) -> bool:
@@ -143,6 +144,7 @@ def _usage_fields(usage: Any) -> dict[str, int | None]:
         "cache_write_tokens": usage.cache_write_tokens,
         "output_tokens": usage.output_tokens,
         "reasoning_tokens": usage.reasoning_tokens,
+        "cache_write_1h_tokens": usage.cache_write_1h_tokens,
     }
 
 

@@ -119,6 +119,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        3,
+        "calls.cache_write_1h_tokens: the one-hour share of cache writes (priced higher than 5-minute ones)",
+        ("ALTER TABLE calls ADD COLUMN IF NOT EXISTS cache_write_1h_tokens BIGINT",),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -154,6 +159,7 @@ CALL_COLUMNS: tuple[str, ...] = (
     "response",
     "final",
     "simulated",
+    "cache_write_1h_tokens",
 )
 SCORE_COLUMNS: tuple[str, ...] = (
     "experiment_id",
