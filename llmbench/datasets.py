@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from llmbench.errors import DataError
 from llmbench.providers.types import Message, to_messages
 
-SHIPPED_DIR = Path(__file__).resolve().parents[1] / "datasets"
+SHIPPED_DIR = Path(__file__).parent / "shipped" / "datasets"  # the repo's datasets/, also inside a wheel
 _ALIASES = {
     "item_id": "id",
     "prompt": "input",

@@ -15,7 +15,8 @@ from rich.table import Table
 from llmbench.cli.app import app
 from llmbench.errors import ConfigError
 
-DEFAULT_EXPERIMENT = Path("experiments/default.yaml")
+DEFAULT_EXPERIMENT = Path("experiments/default.yaml")  # in the working directory, else the shipped copy
+SHIPPED_EXPERIMENT = Path(__file__).parents[1] / "shipped" / "experiments" / "default.yaml"
 StoreOpt = Annotated[
     Path | None,
     typer.Option("--store", help="DuckDB run store (default $LLMBENCH_STORE or ./llmbench.duckdb)"),
@@ -90,11 +91,9 @@ def eval_command(
             {"name": name or "adhoc", **{k: v for k, v in overrides.items() if v is not None}}
         )
     else:
-        path = experiment or DEFAULT_EXPERIMENT
-        if experiment is None and not path.is_file():
-            raise ConfigError(
-                f"no experiment file given and {path} not found; run from the repo root or pass a file"
-            )
+        path = experiment or (DEFAULT_EXPERIMENT if DEFAULT_EXPERIMENT.is_file() else SHIPPED_EXPERIMENT)
+        if not path.is_file():
+            raise ConfigError(f"experiment file {path} not found; pass a YAML or TOML file (see experiments/)")
         cfg = load_experiment(path, **overrides)
     report, summary, runs, exp_id = _run(cfg, store, progress)
     console.print(summary_table(summary, f"Experiment {cfg.name}", cfg.simulated))
