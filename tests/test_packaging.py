@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,6 +14,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_wheel_runs_the_default_experiment_away_from_the_repo(tmp_path: Path) -> None:
+    # build from a copy: an in-tree build/ folder would keep files the checkout has since dropped
+    src = tmp_path / "src"
+    skip = shutil.ignore_patterns(
+        ".*", "build", "dist", "*.egg-info", "__pycache__", "mlruns", "*.db", "*.duckdb"
+    )
+    shutil.copytree(ROOT, src, symlinks=True, ignore=skip)
     dist = tmp_path / "dist"
     built = subprocess.run(
         [
@@ -25,7 +32,7 @@ def test_wheel_runs_the_default_experiment_away_from_the_repo(tmp_path: Path) ->
             "--no-build-isolation",
             "-w",
             str(dist),
-            str(ROOT),
+            str(src),
         ],
         capture_output=True,
         text=True,

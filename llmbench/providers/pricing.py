@@ -209,7 +209,7 @@ def _full_cost(found: tuple[Any, Any], usage: Usage) -> float:
         input_tokens=usage.total_input_tokens,
         cache_read_tokens=usage.cache_read_tokens,
         cache_write_tokens=usage.cache_write_tokens,
-        cache_write_1h_tokens=usage.cache_write_1h_tokens or None,
+        cache_write_1h_tokens=usage.cache_write_1h_tokens,
         output_tokens=usage.output_tokens,
     )
     vendor, entry = found

@@ -13,7 +13,7 @@ import pandas as pd
 
 from llmbench.errors import ConfigError
 from llmbench.router import metrics
-from llmbench.router.evaluate import Evaluation
+from llmbench.router.evaluate import Evaluation, realised
 
 __all__ = ["bootstrap_intervals"]
 
@@ -44,13 +44,10 @@ def bootstrap_intervals(
         mean_q, mean_c = q.mean(axis=0), c.mean(axis=0)
         best = int(np.argmax(mean_q))
         c_min, c_max = float(mean_c.min()), float(mean_c.max())
-        rows = np.arange(n)
         for k in names:
-            pick = chosen[k][:, idx]
-            costs, quals = c[rows, pick].mean(axis=1), q[rows, pick].mean(axis=1)
+            costs, quals = realised(chosen[k][:, idx], q, c)
             aiq[k][b] = metrics.aiq(costs, quals, c_min, c_max)
-            at = metrics.cost_at_quality(costs, quals, float(mean_q[best]))
-            saving[k][b] = 1 - at / mean_c[best] if np.isfinite(at) else np.nan
+            saving[k][b] = metrics.cost_saving(costs, quals, float(mean_q[best]), float(mean_c[best]))
     lo, hi = (1 - level) / 2, (1 + level) / 2
     out = []
     for k in names:

@@ -19,7 +19,7 @@ from llmbench.router.data import RoutingData
 from llmbench.router.decision import rank, utilities
 from llmbench.router.model import TaskRouter
 
-__all__ = ["Evaluation", "curve_of", "evaluate_router", "lambda_grid", "picks", "sweep"]
+__all__ = ["Evaluation", "curve_of", "evaluate_router", "lambda_grid", "picks", "realised"]
 
 
 def lambda_grid(cost: np.ndarray, n: int = 160) -> np.ndarray:
@@ -35,19 +35,20 @@ def picks(q_hat: np.ndarray, c_hat: np.ndarray, lambdas: np.ndarray) -> np.ndarr
     return np.array([rank(utilities(q_hat, c_hat, lam))[:, 0] for lam in lambdas])
 
 
-def sweep(q_hat: np.ndarray, c_hat: np.ndarray, test: RoutingData, lambdas: np.ndarray) -> pd.DataFrame:
-    """Deferral curve: realised mean cost and quality on `test` of argmax(q_hat - lambda c_hat) per lambda."""
-    return curve_of(picks(q_hat, c_hat, lambdas), test, lambdas)
+def realised(chosen: np.ndarray, quality: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean realised cost and quality of each row of picks (one row per lambda, one column per prompt)."""
+    rows = np.arange(quality.shape[0])
+    return cost[rows, chosen].mean(axis=1), quality[rows, chosen].mean(axis=1)
 
 
 def curve_of(chosen: np.ndarray, test: RoutingData, lambdas: np.ndarray) -> pd.DataFrame:
-    """Realised mean cost, quality and strong-model share on `test` of the picks for each lambda."""
-    rows = np.arange(len(test))
+    """Deferral curve: realised mean cost, quality and strong-model share on `test` of the picks per lambda."""
+    cost, quality = realised(chosen, test.quality, test.cost)
     return pd.DataFrame(
         {
             "lambda": lambdas.astype(float),
-            "cost": test.cost[rows, chosen].mean(axis=1),
-            "quality": test.quality[rows, chosen].mean(axis=1),
+            "cost": cost,
+            "quality": quality,
             "strong_share": (chosen == _best_model(test)).mean(axis=1),
         }
     )
@@ -111,14 +112,13 @@ def evaluate_router(
     gain_true = test.quality[:, strong] - test.quality[:, weak]
 
     def row(name: str, kind: str, costs: np.ndarray, quals: np.ndarray, score: np.ndarray | None) -> None:
-        c_at = metrics.cost_at_quality(costs, quals, q_best)
         r = {
             "router": name,
             "kind": kind,
             "AIQ": metrics.aiq(costs, quals, c_min, c_max),
             "peak quality": float(np.max(quals)),
-            "cost at best-model quality": c_at,
-            "cost saving": 1 - c_at / c_best if np.isfinite(c_at) else np.nan,
+            "cost at best-model quality": metrics.cost_at_quality(costs, quals, q_best),
+            "cost saving": metrics.cost_saving(costs, quals, q_best, c_best),
         }
         if two and mean_q[strong] > mean_q[weak]:
             if score is None:  # a point or a mixture: random order, i.e. the straight line

@@ -20,6 +20,7 @@ __all__ = [
     "aiq",
     "apgr",
     "cost_at_quality",
+    "cost_saving",
     "cpt",
     "pgr_curve",
     "share_curve",
@@ -76,6 +77,13 @@ def cost_at_quality(costs: np.ndarray, qualities: np.ndarray, target: float) -> 
     i = int(np.searchsorted(hq, target))  # hq is strictly increasing
     x0, x1, y0, y1 = hc[i - 1], hc[i], hq[i - 1], hq[i]
     return float(x0 + (target - y0) * (x1 - x0) / (y1 - y0))
+
+
+def cost_saving(costs: np.ndarray, qualities: np.ndarray, q_best: float, c_best: float) -> float:
+    """Share of the best single model's cost (`c_best`) saved where the hull reaches its quality `q_best`
+    (nan when it never does)."""
+    c_at = cost_at_quality(costs, qualities, q_best)
+    return 1 - c_at / c_best if np.isfinite(c_at) else float("nan")
 
 
 GRID = np.linspace(0.0, 1.0, 101)
