@@ -64,3 +64,27 @@ def fake_key(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name, value in keys.items():
         monkeypatch.setenv(name, value)
     return keys
+
+
+class CliResult:
+    """What one in-process `llmbench` command line did."""
+
+    def __init__(self, code: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = code, stdout, stderr
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
+    """Run `llmbench ARGS...` in this process (as the console script would) -> CliResult(returncode, stdout, stderr).
+
+    MLflow goes to a temporary store unless the test sets MLFLOW_TRACKING_URI itself.
+    """
+    from llmbench.cli import run
+
+    def invoke(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = run([str(a) for a in args])
+        out = capsys.readouterr()
+        return CliResult(code, out.out, out.err)
+
+    return invoke

@@ -3,32 +3,39 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 from llmbench.cli import complete, evaluate, router, tools, tracking  # noqa: F401  (registers commands)
 from llmbench.cli.app import app
 from llmbench.errors import LLMBenchError, redact
 
 
-def main() -> None:
-    """Entry point of the `llmbench` console script: typed errors become one clear line and exit code 2."""
+def run(args: Sequence[str] | None = None) -> int:
+    """Run one command line in this process and return its exit code: typed errors become one clear line
+    on stderr and code 2, Ctrl-C 130, usage errors click's code (what `llmbench` does, callable from tests)."""
     try:
-        code = app(standalone_mode=False)  # typer.Exit(n) comes back as the return value here
+        code = app(args=list(args) if args is not None else None, prog_name="llmbench", standalone_mode=False)
     except LLMBenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        sys.exit(130)
-    except SystemExit:
-        raise
+        return 130
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:  # click usage errors arrive here in non-standalone mode
         import click
 
         if isinstance(exc, click.ClickException):
             exc.show()
-            sys.exit(exc.exit_code)
+            return exc.exit_code
         if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
+            return 130
         print(f"error: {type(exc).__name__}: {redact(exc)}", file=sys.stderr)
-        sys.exit(1)
-    sys.exit(code or 0)
+        return 1
+    return code or 0
+
+
+def main() -> None:
+    """Entry point of the `llmbench` console script."""
+    sys.exit(run())

@@ -6,9 +6,11 @@ public RouterBench / RouteLLM files), calls the public API and prints the result
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llmbench.cli.app import app
-from llmbench.errors import ConfigError
+from llmbench.errors import ConfigError, redact
 
 router_app = typer.Typer(
     help="Train, evaluate and export the learned cost-aware router.", no_args_is_help=True
@@ -107,15 +109,22 @@ def _split(frame: Any, test_size: float, seed: int) -> tuple[Any, Any]:
 
 
 def _target(spec: str | None) -> tuple[str, float] | None:
+    """The parsed --target, checked before any work starts."""
     if spec is None:
         return None
+    from llmbench.router.calibrate import TARGETS
+
     name, _, value = spec.partition("=")
     try:
-        return name.strip(), float(value)
+        number = float(value)
     except ValueError:
+        number = float("nan")
+    if name.strip() not in TARGETS or not math.isfinite(number) or number < 0:
         raise ConfigError(
-            f"--target must look like budget=2.5, strong_share=0.3 or quality_floor=0.98, got {spec!r}"
-        ) from None
+            f"--target must look like budget=2.5, strong_share=0.3 or quality_floor=0.98 (one of "
+            f"{', '.join(TARGETS)} and a non-negative number), got {spec!r}"
+        )
+    return name.strip(), number
 
 
 def _fmt(v: Any, spec: str) -> str:
@@ -248,9 +257,9 @@ def export(
     from llmbench.router.data import routing_data
     from llmbench.router.model import TaskRouter
 
+    tgt = _target(target)
     frame, source = _load(store, experiment, score, routerbench, routellm, benchmark)
     router = TaskRouter(lambda_=lambda_ or 0.0, mode=mode)
-    tgt = _target(target)
     if tgt is not None:
         router, cal = calibrate_and_test(
             router, routing_data(frame), routing_data(frame), tgt[0], tgt[1], seed=seed
@@ -294,9 +303,16 @@ def evaluate(
     ] = 200,
     track: TrackOpt = True,
 ) -> None:
-    """Held-out evaluation: the router against every baseline (AIQ, cost saving, APGR, CPT, per task)."""
+    """Held-out evaluation: the router against every baseline (AIQ, cost saving, APGR, CPT, per task).
+
+    Once the tables are printed the command exits 0: a later step that fails (intervals, calibration, MLflow)
+    is reported on its own line and the rest still runs.
+    """
     from llmbench.router.evaluate import evaluate_router
 
+    tgt = _target(target)
+    if bootstrap and bootstrap < 10:
+        raise ConfigError(f"--bootstrap must be 0 (none) or at least 10 resamples, got {bootstrap}")
     frame, source = _load(store, experiment, score, routerbench, routellm, benchmark)
     train_data, test_data = _split(frame, test_size, seed)
     ev = evaluate_router(train_data, test_data, seed=seed)
@@ -306,36 +322,47 @@ def evaluate(
         f"best single model: {ev.best_model}"
     )
     console.print(results_table(ev.table, title="Held-out comparison (every figure from the test split)"))
+    for metric, why in ev.notes.items():
+        console.print(f"[dim]{metric} n/a: {why}[/]")
     console.print(per_task_table(ev.per_task))
-    out: dict[str, Any] = {
-        "source": source,
-        "table": ev.table.to_dict("records"),
-        "per_task": ev.per_task.to_dict("records"),
-    }
-    intervals = None
+    out: dict[str, Any] = {"source": source, "table": ev.table, "per_task": ev.per_task, "notes": ev.notes}
+    intervals = cal = None
     if bootstrap:
         from llmbench.router.bootstrap import bootstrap_intervals
 
-        intervals = bootstrap_intervals(ev, n_boot=bootstrap, seed=seed)
-        console.print(interval_table(intervals, bootstrap))
-        out["intervals"] = intervals.to_dict("records")
-    tgt = _target(target)
+        with _step("bootstrap intervals"):
+            intervals = bootstrap_intervals(ev, n_boot=bootstrap, seed=seed)
+            console.print(interval_table(intervals, bootstrap))
+            out["intervals"] = intervals
     if tgt is not None:
         from llmbench.router.calibrate import calibrate_and_test
         from llmbench.router.model import TaskRouter
 
-        _, cal = calibrate_and_test(TaskRouter(), train_data, test_data, tgt[0], tgt[1], seed=seed)
-        console.print(f"calibration {cal.target}={cal.value:g}: {cal.parameter} = {cal.setting:g}")
-        console.print(f"  on the calibration split: {cal.calib}")
-        console.print(f"  on the test split:        {cal.test}")
-        out["calibration"] = cal.to_dict()
+        with _step(f"calibration for {target}"):
+            _, cal = calibrate_and_test(TaskRouter(), train_data, test_data, tgt[0], tgt[1], seed=seed)
+            console.print(f"calibration {cal.target}={cal.value:g}: {cal.parameter} = {cal.setting:g}")
+            console.print(f"  on the calibration split: {cal.calib}")
+            console.print(f"  on the test split:        {cal.test}")
+            out["calibration"] = cal.to_dict()
     if json_out is not None:
-        json_out.write_text(json.dumps(out, indent=2, default=float))
+        from llmbench.json_safe import dumps
+
+        with _step(f"writing {json_out}"):
+            json_out.write_text(dumps(out, indent=2))
     if track:
         metrics = _eval_metrics(ev, intervals)
-        if tgt is not None:
+        if cal is not None:
             metrics["chosen_lambda"] = float(cal.setting)
         _track_router("router eval", source, metrics, curve=ev.curves.get("router"))
+
+
+@contextlib.contextmanager
+def _step(what: str) -> Iterator[None]:
+    """Run one step after the tables: a failure is reported in one line, never turned into a non-zero exit."""
+    try:
+        yield
+    except Exception as exc:  # the tables above stand; say what failed and go on
+        console.print(f"[yellow]{what} failed: {type(exc).__name__}: {redact(exc)}[/]")
 
 
 def results_table(table: Any, title: str) -> Table:

@@ -2,20 +2,28 @@
 
 Every router's decisions per lambda are fixed by training; only which test prompts are drawn varies.
 Each replicate resamples the test prompts with replacement and recomputes every figure the same way as
-`evaluate_router` (cost range, best single model, hulls), so the intervals cover the whole measurement.
-The AIQ difference to a reference router is paired: both are measured on the same resample.
+`evaluate_router` (cost range, best single model, hulls, the oracle's exact frontier), so the intervals cover
+the whole measurement. The AIQ difference to a reference router is paired: both are measured on the same
+resample. A figure that is n/a on a resample (e.g. every model costs the same) is left out of its interval.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
 
 from llmbench.errors import ConfigError
 from llmbench.router import metrics
-from llmbench.router.evaluate import Evaluation, realised
+from llmbench.router.evaluate import ORACLE, Evaluation, Reference, realised
 
 __all__ = ["bootstrap_intervals"]
+
+
+def _quantile(values: np.ndarray, q: float) -> float:
+    finite = values[np.isfinite(values)]
+    return float(np.quantile(finite, q)) if len(finite) else float("nan")
 
 
 def bootstrap_intervals(
@@ -30,7 +38,7 @@ def bootstrap_intervals(
         raise ConfigError(f"n_boot must be at least 10 for an interval, got {n_boot}")
     if not 0 < level < 1:
         raise ConfigError(f"level must be between 0 and 1, got {level}")
-    test, chosen = ev.extras["test"], ev.extras["picks"]
+    test, chosen = ev.test, ev.picks
     if reference not in chosen:
         raise ConfigError(f"reference must be one of {sorted(chosen)}, got {reference!r}")
     rng = np.random.default_rng(seed)
@@ -41,27 +49,33 @@ def bootstrap_intervals(
     for b in range(n_boot):
         idx = rng.integers(0, n, size=n)
         q, c = test.quality[idx], test.cost[idx]
-        mean_q, mean_c = q.mean(axis=0), c.mean(axis=0)
-        best = int(np.argmax(mean_q))
-        c_min, c_max = float(mean_c.min()), float(mean_c.max())
+        ref = Reference.of(q, c)
         for k in names:
-            costs, quals = realised(chosen[k][:, idx], q, c)
-            aiq[k][b] = metrics.aiq(costs, quals, c_min, c_max)
-            saving[k][b] = metrics.cost_saving(costs, quals, float(mean_q[best]), float(mean_c[best]))
+            if k == ORACLE:
+                costs, quals = metrics.oracle_frontier(
+                    test.quality, test.cost, weights=np.bincount(idx, minlength=n), chains=ev.oracle
+                )
+            else:
+                costs, quals = realised(chosen[k][:, idx], q, c)
+            aiq[k][b] = ref.aiq(costs, quals)
+            saving[k][b] = ref.saving(costs, quals)
     lo, hi = (1 - level) / 2, (1 + level) / 2
     out = []
-    for k in names:
-        reached = np.isfinite(saving[k])
-        diff = aiq[k] - aiq[reference]
-        row = {
-            "router": k,
-            "AIQ low": np.quantile(aiq[k], lo),
-            "AIQ high": np.quantile(aiq[k], hi),
-            f"AIQ - {reference} low": np.quantile(diff, lo),
-            f"AIQ - {reference} high": np.quantile(diff, hi),
-            "reaches best quality": float(reached.mean()),
-            "cost saving low": np.quantile(saving[k][reached], lo) if reached.any() else np.nan,
-            "cost saving high": np.quantile(saving[k][reached], hi) if reached.any() else np.nan,
-        }
-        out.append(row)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for k in names:
+            reached = np.isfinite(saving[k])
+            diff = aiq[k] - aiq[reference]
+            out.append(
+                {
+                    "router": k,
+                    "AIQ low": _quantile(aiq[k], lo),
+                    "AIQ high": _quantile(aiq[k], hi),
+                    f"AIQ - {reference} low": _quantile(diff, lo),
+                    f"AIQ - {reference} high": _quantile(diff, hi),
+                    "reaches best quality": float(reached.mean()),
+                    "cost saving low": _quantile(saving[k], lo),
+                    "cost saving high": _quantile(saving[k], hi),
+                }
+            )
     return pd.DataFrame(out)

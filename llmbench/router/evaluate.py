@@ -3,6 +3,10 @@
 `evaluate_router(train, test)` fits the router and the baselines on `train` and reports, on `test` only:
 the deferral curve over a lambda sweep, AIQ over the fixed cost range [cheapest, dearest single model],
 cost saving at the best single model's quality, peak quality, and for two models APGR and CPT(50%/80%).
+The oracle's curve is exact (`metrics.oracle_frontier`), not sampled on the lambda grid.
+
+Every figure is defined on any real data, or is NaN with its reason in `Evaluation.notes`: one task, two
+models, the best model being the cheapest, every model costing the same, constant quality, ties.
 """
 
 from __future__ import annotations
@@ -17,17 +21,12 @@ from llmbench.router import metrics
 from llmbench.router.baselines import knn_estimates, oracle_estimates, random_choice, task_prior_estimates
 from llmbench.router.data import RoutingData
 from llmbench.router.decision import rank, utilities
+from llmbench.router.metrics import lambda_grid
 from llmbench.router.model import TaskRouter
 
 __all__ = ["Evaluation", "curve_of", "evaluate_router", "lambda_grid", "picks", "realised"]
 
-
-def lambda_grid(cost: np.ndarray, n: int = 160) -> np.ndarray:
-    """0 plus a geometric grid wide enough to go from 'best quality' to 'cheapest model' for these costs."""
-    mean_c = np.nanmean(cost, axis=0)
-    lo = 1e-3 / np.nanmax(mean_c)
-    hi = 1e3 / max(np.nanmin(mean_c), 1e-12)
-    return np.r_[0.0, np.geomspace(lo, hi, n - 1)]
+ORACLE = "oracle"
 
 
 def picks(q_hat: np.ndarray, c_hat: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
@@ -55,12 +54,46 @@ def curve_of(chosen: np.ndarray, test: RoutingData, lambdas: np.ndarray) -> pd.D
 
 
 def _best_model(data: RoutingData) -> int:
-    return int(np.argmax(data.quality.mean(axis=0)))
+    return Reference.of(data.quality, data.cost).best
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What every figure of one test sample is measured against: the cost range and the best single model."""
+
+    c_min: float
+    c_max: float
+    best: int
+    q_best: float
+    c_best: float
+
+    @classmethod
+    def of(cls, quality: np.ndarray, cost: np.ndarray) -> Reference:
+        """The reference of a (prompts x models) quality and cost matrix; the best model is the best by mean
+        quality, and among models within float noise of it, the cheapest."""
+        mean_q, mean_c = quality.mean(axis=0), cost.mean(axis=0)
+        top = mean_q.max()
+        near = np.flatnonzero(mean_q >= top - metrics.TOLERANCE * max(1.0, abs(top)))
+        best = int(near[np.argmin(mean_c[near])])
+        return cls(float(mean_c.min()), float(mean_c.max()), best, float(mean_q[best]), float(mean_c[best]))
+
+    def aiq(self, costs: np.ndarray, quals: np.ndarray) -> float:
+        """AIQ over this cost range (NaN when every model costs the same)."""
+        try:
+            return metrics.aiq(costs, quals, self.c_min, self.c_max)
+        except ValueError:
+            return float("nan")
+
+    def saving(self, costs: np.ndarray, quals: np.ndarray) -> float:
+        """Cost saving at the best model's quality (NaN when never reached or the best model is free)."""
+        if self.c_best <= 0:
+            return float("nan")
+        return metrics.cost_saving(costs, quals, self.q_best, self.c_best)
 
 
 @dataclass
 class Evaluation:
-    """The measured tables of one evaluation (all on the held-out split)."""
+    """The measured tables of one evaluation (all on the held-out split), and what they were computed from."""
 
     table: pd.DataFrame  # one row per router/baseline
     curves: dict[str, pd.DataFrame]  # deferral curves (cost, quality) per router
@@ -69,7 +102,45 @@ class Evaluation:
     n_train: int
     n_test: int
     n_test_dropped: int
-    extras: dict = field(default_factory=dict)
+    router: TaskRouter
+    test: RoutingData
+    reference: Reference
+    picks: dict[str, np.ndarray]  # chosen model per lambda (rows) and test prompt (columns), per router
+    random_pick: np.ndarray
+    oracle: metrics.OracleChains
+    notes: dict[str, str] = field(default_factory=dict)  # metric -> why it is n/a on this data
+
+
+def _pgr_pair(router: TaskRouter, train: RoutingData, test: RoutingData) -> tuple[int, int] | str:
+    """(strong, weak) for APGR/CPT with two models, or the reason they are not defined here."""
+    if len(test.models) != 2:
+        return "APGR and CPT are defined for two models (RouteLLM's strong/weak pair)"
+    mean_q = np.nanmean(train.quality, axis=0)
+    mean_c = np.nanmean(train.cost, axis=0)
+    strong = int(np.argmax(mean_q))
+    weak = 1 - strong
+    if not mean_q[strong] > mean_q[weak] + metrics.TOLERANCE:
+        return "the two models have the same mean quality on the training split: there is no gap to recover"
+    if not mean_c[strong] > mean_c[weak]:
+        return (
+            f"the better model ({test.models[strong]}) is not dearer than the other: always calling it is best, "
+            "so the share of calls to it measures no cost"
+        )
+    gap = test.quality[:, strong].mean() - test.quality[:, weak].mean()
+    if not gap > metrics.TOLERANCE:
+        return f"on the test split {test.models[strong]} does not beat {test.models[weak]}: no gap to recover"
+    return strong, weak
+
+
+def _notes(ref: Reference, test: RoutingData, pair: tuple[int, int] | str) -> dict[str, str]:
+    notes = {}
+    if not ref.c_max > ref.c_min + metrics.TOLERANCE * max(1.0, abs(ref.c_min)):
+        notes["AIQ"] = "every model has the same mean cost on the test split: there is no cost range to average over"
+    if ref.c_best <= 0:
+        notes["cost saving"] = f"the best model ({test.models[ref.best]}) is free: there is no cost to save"
+    if isinstance(pair, str) and len(test.models) == 2:
+        notes["APGR"] = notes["CPT"] = pair
+    return notes
 
 
 def evaluate_router(
@@ -97,39 +168,35 @@ def evaluate_router(
         "router + task label": (q_l, c_l),
         "task prior": task_prior_estimates(train, test),
         f"kNN (k={knn_k})": knn_estimates(x_tr, train.subset(np.arange(len(train))), x_te, knn_k),
-        "oracle": oracle_estimates(test),
+        ORACLE: oracle_estimates(test),
     }
     lambdas = lambda_grid(train.cost)
     chosen = {name: picks(q, c, lambdas) for name, (q, c) in estimates.items()}
     curves = {name: curve_of(chosen[name], test, lambdas) for name in estimates}
+    chains = metrics.oracle_chains(test.quality, test.cost)
+    ref = Reference.of(test.quality, test.cost)
     mean_q, mean_c = test.quality.mean(axis=0), test.cost.mean(axis=0)
-    c_min, c_max = float(mean_c.min()), float(mean_c.max())
-    best = _best_model(test)
-    q_best, c_best = float(mean_q[best]), float(mean_c[best])
+    pair = _pgr_pair(router, train, test)
     rows = []
-    two = len(test.models) == 2
-    strong, weak = router.strong_idx_, router.weak_idx_
-    gain_true = test.quality[:, strong] - test.quality[:, weak]
 
     def row(name: str, kind: str, costs: np.ndarray, quals: np.ndarray, score: np.ndarray | None) -> None:
         r = {
             "router": name,
             "kind": kind,
-            "AIQ": metrics.aiq(costs, quals, c_min, c_max),
+            "AIQ": ref.aiq(costs, quals),
             "peak quality": float(np.max(quals)),
-            "cost at best-model quality": metrics.cost_at_quality(costs, quals, q_best),
-            "cost saving": metrics.cost_saving(costs, quals, q_best, c_best),
+            "cost at best-model quality": metrics.cost_at_quality(costs, quals, ref.q_best),
+            "cost saving": ref.saving(costs, quals),
         }
-        if two and mean_q[strong] > mean_q[weak]:
+        if len(test.models) == 2:
+            r.update({"APGR": np.nan, "CPT(50%)": np.nan, "CPT(80%)": np.nan})
+        if not isinstance(pair, str):
+            strong, weak = pair
             if score is None:  # a point or a mixture: random order, i.e. the straight line
                 score = np.zeros(len(test))
             pgr = metrics.pgr_curve(score, test.quality[:, strong], test.quality[:, weak])
             r.update(
-                {
-                    "APGR": metrics.apgr(pgr),
-                    "CPT(50%)": metrics.cpt(pgr, 0.5),
-                    "CPT(80%)": metrics.cpt(pgr, 0.8),
-                }
+                {"APGR": metrics.apgr(pgr), "CPT(50%)": metrics.cpt(pgr, 0.5), "CPT(80%)": metrics.cpt(pgr, 0.8)}
             )
         rows.append(r)
 
@@ -146,29 +213,33 @@ def evaluate_router(
     )
     row("zero router", "baseline", mean_c, mean_q, None)
     for name, (q, _c) in estimates.items():
-        curve = curves[name]
-        score = gain_true if name == "oracle" else q[:, strong] - q[:, weak]
-        kind = "learned" if name.startswith("router") else ("upper bound" if name == "oracle" else "baseline")
-        row(name, kind, curve["cost"].to_numpy(), curve["quality"].to_numpy(), score)
+        score = None
+        if not isinstance(pair, str):
+            strong, weak = pair
+            score = test.quality[:, strong] - test.quality[:, weak] if name == ORACLE else q[:, strong] - q[:, weak]
+        if name == ORACLE:
+            costs, quals = metrics.oracle_frontier(test.quality, test.cost, chains=chains)
+        else:
+            costs, quals = curves[name]["cost"].to_numpy(), curves[name]["quality"].to_numpy()
+        kind = "learned" if name.startswith("router") else ("upper bound" if name == ORACLE else "baseline")
+        row(name, kind, costs, quals, score)
     table = pd.DataFrame(rows)
-    per_task = _per_task(test, estimates, lambdas, curves, q_best, best)
+    per_task = _per_task(test, estimates, lambdas, curves, ref.q_best, ref.best)
     return Evaluation(
         table=table,
         curves=curves,
         per_task=per_task,
-        best_model=test.models[best],
+        best_model=test.models[ref.best],
         n_train=len(train),
         n_test=len(test),
         n_test_dropped=dropped,
-        extras={
-            "router": router,
-            "cost_range": (c_min, c_max),
-            "best_quality": q_best,
-            "best_cost": c_best,
-            "test": test,
-            "picks": chosen,
-            "random_pick": pick,
-        },
+        router=router,
+        test=test,
+        reference=ref,
+        picks=chosen,
+        random_pick=pick,
+        oracle=chains,
+        notes=_notes(ref, test, pair),
     )
 
 
@@ -183,9 +254,10 @@ def _per_task(
     """Per task, at the cheapest lambda where each router reaches the best single model's overall quality."""
     out = []
     chosen = {}
+    goal = q_best - metrics.TOLERANCE * max(1.0, abs(q_best))
     for name in ("router", "task prior"):
         curve = curves[name]
-        ok = curve["quality"].to_numpy() >= q_best - 1e-12
+        ok = curve["quality"].to_numpy() >= goal
         # the cheapest operating point that matches the best model (or the best point when none does)
         i = int(curve["cost"].where(ok).idxmin()) if ok.any() else int(curve["quality"].idxmax())
         q, c = estimates[name]

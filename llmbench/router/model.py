@@ -444,10 +444,12 @@ def _compare_oof(
             out[name] = metrics.apgr(metrics.pgr_curve(q[:, s] - q[:, w], q_true[:, s], q_true[:, w]))
         else:
             c_est = c_true.mean(axis=0)
-            lambdas = np.r_[0.0, np.geomspace(1e-3 / mean_c.max(), 1e3 / mean_c.min(), 79)]
             rows = np.arange(len(q))
-            picks = [np.argmax(q - lam * c_est, axis=1) for lam in lambdas]
+            picks = [np.argmax(q - lam * c_est, axis=1) for lam in metrics.lambda_grid(c_true, 80)]
             costs = np.array([c_true[rows, p].mean() for p in picks])
             quals = np.array([q_true[rows, p].mean() for p in picks])
-            out[name] = metrics.aiq(costs, quals, float(mean_c.min()), float(mean_c.max()))
+            try:
+                out[name] = metrics.aiq(costs, quals, float(mean_c.min()), float(mean_c.max()))
+            except ValueError:  # every model costs the same: only the quality of the picks matters
+                out[name] = float(quals[0])
     return out

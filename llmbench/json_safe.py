@@ -1,0 +1,54 @@
+"""Strict JSON for everything llmbench writes: NaN and infinities become null, numpy and pandas values plain.
+
+Python's `json` writes `NaN`, which is not JSON: strict parsers (JavaScript's, jq, Go's) reject the whole file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["dumps", "to_json_safe"]
+
+
+def to_json_safe(obj: Any) -> Any:
+    """`obj` as plain JSON data: non-finite floats -> None, numpy scalars/arrays and DataFrames -> lists/dicts."""
+    if obj is None or isinstance(obj, bool | str | int):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, np.generic):
+        return to_json_safe(obj.item())
+    if isinstance(obj, np.ndarray):
+        return [to_json_safe(v) for v in obj.tolist()]
+    if isinstance(obj, dict):
+        return {str(k): to_json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set):
+        return [to_json_safe(v) for v in obj]
+    if hasattr(obj, "to_dict") and hasattr(obj, "columns"):  # a DataFrame: one dict per row
+        return [to_json_safe(r) for r in obj.to_dict("records")]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return to_json_safe(dataclasses.asdict(obj))
+    if isinstance(obj, dt.datetime | dt.date):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    try:
+        import pandas as pd
+
+        if obj is pd.NA or obj is pd.NaT:
+            return None
+    except ImportError:  # pragma: no cover
+        pass
+    return str(obj)
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """Strict JSON text of `obj` (see `to_json_safe`); never emits NaN or Infinity."""
+    return json.dumps(to_json_safe(obj), allow_nan=False, **kwargs)
