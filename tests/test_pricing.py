@@ -122,7 +122,9 @@ async def test_anthropic_one_hour_cache_writes_take_their_own_rate():
     assert result.cost_usd == pytest.approx(4020 / M, rel=1e-9)
     # the override file: a one-hour rate where given, else the cache-write rate
     mine = ModelPrice(input=1, output=2, cache_write=3, cache_write_1h=5)
-    assert mine.cost(Usage(cache_write_tokens=10, cache_write_1h_tokens=4)) == pytest.approx((6 * 3 + 4 * 5) / M)
+    assert mine.cost(Usage(cache_write_tokens=10, cache_write_1h_tokens=4)) == pytest.approx(
+        (6 * 3 + 4 * 5) / M
+    )
     plain = ModelPrice(input=1, output=2, cache_write=3)
     assert plain.cost(Usage(cache_write_tokens=10, cache_write_1h_tokens=4)) == pytest.approx(30 / M)
 

@@ -21,7 +21,11 @@ def _frame(case: str, n: int = 60, seed: int = 0) -> pd.DataFrame:
     if case == "best is cheapest":
         models = {"small": (0.85, 0.0004), "large": (0.6, 0.01), "mid": (0.7, 0.002)}
     tasks = ["only"] if case == "one task" else ["math", "prose"]
-    words = {"math": ["sum", "add", "number"], "prose": ["poem", "story", "verse"], "only": ["ask", "tell", "say"]}
+    words = {
+        "math": ["sum", "add", "number"],
+        "prose": ["poem", "story", "verse"],
+        "only": ["ask", "tell", "say"],
+    }
     rows = []
     for i in range(n):
         task = tasks[i % len(tasks)]

@@ -93,7 +93,9 @@ def eval_command(
     else:
         path = experiment or (DEFAULT_EXPERIMENT if DEFAULT_EXPERIMENT.is_file() else SHIPPED_EXPERIMENT)
         if not path.is_file():
-            raise ConfigError(f"experiment file {path} not found; pass a YAML or TOML file (see experiments/)")
+            raise ConfigError(
+                f"experiment file {path} not found; pass a YAML or TOML file (see experiments/)"
+            )
         cfg = load_experiment(path, **overrides)
     report, summary, runs, exp_id = _run(cfg, store, progress)
     console.print(summary_table(summary, f"Experiment {cfg.name}", cfg.simulated))

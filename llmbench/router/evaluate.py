@@ -135,7 +135,9 @@ def _pgr_pair(router: TaskRouter, train: RoutingData, test: RoutingData) -> tupl
 def _notes(ref: Reference, test: RoutingData, pair: tuple[int, int] | str) -> dict[str, str]:
     notes = {}
     if not ref.c_max > ref.c_min + metrics.TOLERANCE * max(1.0, abs(ref.c_min)):
-        notes["AIQ"] = "every model has the same mean cost on the test split: there is no cost range to average over"
+        notes["AIQ"] = (
+            "every model has the same mean cost on the test split: there is no cost range to average over"
+        )
     if ref.c_best <= 0:
         notes["cost saving"] = f"the best model ({test.models[ref.best]}) is free: there is no cost to save"
     if isinstance(pair, str) and len(test.models) == 2:
@@ -196,7 +198,11 @@ def evaluate_router(
                 score = np.zeros(len(test))
             pgr = metrics.pgr_curve(score, test.quality[:, strong], test.quality[:, weak])
             r.update(
-                {"APGR": metrics.apgr(pgr), "CPT(50%)": metrics.cpt(pgr, 0.5), "CPT(80%)": metrics.cpt(pgr, 0.8)}
+                {
+                    "APGR": metrics.apgr(pgr),
+                    "CPT(50%)": metrics.cpt(pgr, 0.5),
+                    "CPT(80%)": metrics.cpt(pgr, 0.8),
+                }
             )
         rows.append(r)
 
@@ -216,7 +222,11 @@ def evaluate_router(
         score = None
         if not isinstance(pair, str):
             strong, weak = pair
-            score = test.quality[:, strong] - test.quality[:, weak] if name == ORACLE else q[:, strong] - q[:, weak]
+            score = (
+                test.quality[:, strong] - test.quality[:, weak]
+                if name == ORACLE
+                else q[:, strong] - q[:, weak]
+            )
         if name == ORACLE:
             costs, quals = metrics.oracle_frontier(test.quality, test.cost, chains=chains)
         else:

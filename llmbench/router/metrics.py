@@ -20,13 +20,13 @@ import numpy as np
 
 __all__ = [
     "TOLERANCE",
+    "OracleChains",
     "aiq",
     "apgr",
     "cost_at_quality",
     "cost_saving",
     "cpt",
     "lambda_grid",
-    "OracleChains",
     "oracle_chains",
     "oracle_frontier",
     "pgr_curve",
@@ -144,7 +144,10 @@ def oracle_chains(quality: np.ndarray, cost: np.ndarray) -> OracleChains:
 
 
 def oracle_frontier(
-    quality: np.ndarray, cost: np.ndarray, weights: np.ndarray | None = None, chains: OracleChains | None = None
+    quality: np.ndarray,
+    cost: np.ndarray,
+    weights: np.ndarray | None = None,
+    chains: OracleChains | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The exact cost/quality frontier of the oracle that knows every prompt's true scores and costs.
 
