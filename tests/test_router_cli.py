@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from llmbench.imports import import_frame
 from llmbench.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,7 +40,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("store") / "runs.duckdb"
     frame = synthetic_frame(40)
     with Store.open(path) as st:
-        st.import_frame(frame.drop(columns=["experiment"]), "synthetic", "imported")
+        import_frame(st, frame.drop(columns=["experiment"]), "synthetic", "imported")
     return path
 
 

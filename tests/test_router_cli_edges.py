@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from llmbench.imports import import_frame
 from llmbench.store import Store
 
 
@@ -47,7 +48,7 @@ def _strict(text: str) -> object:
 def test_router_eval_exits_zero_with_intervals_and_strict_json(case: str, tmp_path: Path, cli) -> None:
     store = tmp_path / "runs.duckdb"
     with Store.open(store) as st:
-        st.import_frame(_frame(case), "logs", "imported")
+        import_frame(st, _frame(case), "logs", "imported")
     report = tmp_path / "eval.json"
     out = cli("router", "eval", "--store", store, "-e", "logs", "--json", report, "--bootstrap", "50",
               "--target", "quality_floor=0.98", "--no-track")  # fmt: skip

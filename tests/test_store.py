@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from llmbench.errors import DataError, ProviderTimeout, RateLimitError, StoreError
+from llmbench.imports import import_frame
 from llmbench.providers.types import Attempt, Completion, TextBlock, Usage
 from llmbench.store import (
     LATEST_VERSION,
@@ -100,9 +101,10 @@ def test_a_version_2_store_gains_the_one_hour_cache_column_and_keeps_its_rows(tm
     )
     con.close()
     with Store.open(path) as store:
-        assert store.schema_version == 3 == LATEST_VERSION
+        assert store.schema_version == LATEST_VERSION == 4
         old = store.calls_frame("old")
         assert old["cache_write_tokens"].tolist() == [7] and old["cache_write_1h_tokens"].isna().all()
+        assert old["cost_basis"].isna().all()  # migration 4 adds it, empty for old rows
         store.create_experiment("new", git_commit_sha=None)
         finish(store, "new", "i", cache_write_tokens=9, cache_write_1h_tokens=4)
         assert store.calls_frame("new")["cache_write_1h_tokens"].tolist() == [4]
@@ -385,14 +387,16 @@ def _sample_frame() -> pd.DataFrame:
 def test_import_frame_round_trip(tmp_path):
     frame = _sample_frame()
     with Store.open(tmp_path / "r.duckdb") as store:
-        assert store.import_frame(frame, "routerbench-sample", "imported") == 5
+        assert import_frame(store, frame, "routerbench-sample", "imported") == 5
         back = store.runs_frame("routerbench-sample")
         exp = store.get_experiment("routerbench-sample")
     assert exp is not None and exp.source == "imported"
     expected = frame.assign(experiment="routerbench-sample").sort_values(["item_id", "model", "epoch"])
     got = back.sort_values(["item_id", "model", "epoch"])
     assert list(back.columns) == list(RUNS_COLUMNS)
-    for col in RUNS_COLUMNS:
+    # a cost from the frame is kept as logged; a missing one is priced (or left unknown), and says so
+    assert (got["cost_basis"][expected["cost_usd"].notna().to_numpy()] == "logged").all()
+    for col in (c for c in RUNS_COLUMNS if c != "cost_basis"):
         a, b = got[col].tolist(), expected[col].tolist()
         assert [None if pd.isna(x) else x for x in a] == [None if pd.isna(x) else x for x in b], col
     assert back["input_tokens"].dtype == "Int64" and back["epoch"].dtype == "int64"
@@ -402,16 +406,16 @@ def test_import_frame_round_trip(tmp_path):
 def test_import_frame_rejects_bad_frames_and_writes_nothing(tmp_path):
     with Store.open(tmp_path / "r.duckdb") as store:
         with pytest.raises(DataError, match="lacks column"):
-            store.import_frame(pd.DataFrame({"item_id": ["a"]}), "x")
-        with pytest.raises(DataError, match=r"outside 0\.\.1"):
-            store.import_frame(pd.DataFrame({"item_id": ["a"], "model": ["m"], "score": [3.0]}), "x")
+            import_frame(store, pd.DataFrame({"item_id": ["a"]}), "x")
+        with pytest.raises(DataError, match=r"outside \[0, 1\]"):
+            import_frame(store, pd.DataFrame({"item_id": ["a"], "model": ["m"], "score": [3.0]}), "x")
         with pytest.raises(DataError, match="repeat the same"):
-            store.import_frame(pd.DataFrame({"item_id": ["a", "a"], "model": ["m", "m"]}), "x")
+            import_frame(store, pd.DataFrame({"item_id": ["a", "a"], "model": ["m", "m"]}), "x")
         assert store.experiments_frame().empty and store.calls_frame().empty
-        store.import_frame(_sample_frame(), "x", "simulated")
+        import_frame(store, _sample_frame(), "x", "simulated")
         with pytest.raises(StoreError, match="already exists"):
-            store.import_frame(_sample_frame(), "x")
-        store.import_frame(_sample_frame().head(2), "x", replace=True)
+            import_frame(store, _sample_frame(), "x")
+        import_frame(store, _sample_frame().head(2), "x", replace=True)
         assert len(store.runs_frame("x")) == 2 and len(store.calls_frame("x")) == 2
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from llmbench.errors import DataError
+from llmbench.imports import import_frame
 from llmbench.tracking.curves import (
     cost_quality_points,
     pareto_frontier,
@@ -305,7 +306,7 @@ def test_report_command_reads_the_run_store(tmp_path: Path) -> None:
 
     store = tmp_path / "runs.duckdb"
     with Store.open(store) as db:
-        db.import_frame(_runs(), "exp1", "simulated")
+        import_frame(db, _runs(), "exp1", "simulated")
     out = tmp_path / "report.html"
     result = CliRunner().invoke(app, ["report", "exp1", "--store", str(store), "-o", str(out)])
     assert result.exit_code == 0, result.output

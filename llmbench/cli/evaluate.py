@@ -1,4 +1,4 @@
-"""`llmbench eval`, `llmbench runs` and `llmbench import`: batch evaluation and the run store."""
+"""`llmbench eval` and `llmbench runs`: batch evaluation and the run store."""
 
 from __future__ import annotations
 
@@ -214,46 +214,3 @@ def runs_command(
         table.add_row(str(r["id"]), r["name"], r["source"], str(r["created_at"])[:19], str(r["items"]),
                       str(r["models"]), str(r["calls"]), _fmt(r["cost_usd"], ".4f"))  # fmt: skip
     console.print(table)
-
-
-import_app = typer.Typer(help="Import public logged runs into the run store.", no_args_is_help=True)
-app.add_typer(import_app, name="import")
-
-
-@import_app.command("routerbench")
-def import_routerbench(
-    path: Annotated[
-        Path, typer.Argument(help="RouterBench wide file (CSV, Parquet, or .pkl with --trust-pickle)")
-    ],
-    name: Annotated[str, typer.Option(help="Experiment name")] = "routerbench",
-    trust_pickle: Annotated[
-        bool, typer.Option("--trust-pickle", help="Allow the official pickle (runs code!)")
-    ] = False,
-    store: StoreOpt = None,
-) -> None:
-    """Import RouterBench rows (one score and cost column per model) as an experiment."""
-    from llmbench.imports import read_routerbench
-
-    frame = read_routerbench(path, experiment=name, trust_pickle=trust_pickle)
-    _import(frame, {"source": "routerbench", "path": str(path)}, store)
-
-
-@import_app.command("routellm")
-def import_routellm(
-    path: Annotated[Path, typer.Argument(help="RouteLLM results directory")],
-    store: StoreOpt = None,
-) -> None:
-    """Import RouteLLM per-question results as experiments routellm-mmlu and routellm-gsm8k (list-price costs)."""
-    from llmbench.imports import read_routellm
-
-    _import(read_routellm(path), {"source": "routellm", "path": str(path)}, store)
-
-
-def _import(frame: Any, config: dict[str, Any], store_path: Path | None) -> None:
-    from llmbench.store import Store
-
-    with Store.open(store_path) as st:
-        for name, part in frame.groupby("experiment", sort=True):
-            n = st.import_frame(part, str(name), "imported", config=config)
-            console.print(f"imported {n} rows into experiment {name!r} ({part['model'].nunique()} models, "
-                          f"{part['item_id'].nunique()} prompts) in {_store_path(store_path)}")  # fmt: skip

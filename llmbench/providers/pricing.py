@@ -161,6 +161,22 @@ class PriceTable:
                 )
             return None
 
+    def token_rates(self, model: str) -> tuple[float, float] | None:
+        """USD per input and per output token of a model id (`provider:model`) or a bare name, or None when
+        unpriced. For bulk estimates of imported logs: prices at the base tier, linear in the token counts."""
+        probe = 10_000
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnknownPriceWarning)
+            if ":" in model:
+                rate_in = self.price(model, Usage(input_tokens=probe))
+                rate_out = self.price(model, Usage(output_tokens=probe))
+            else:
+                rate_in = self.price_by_name(model, Usage(input_tokens=probe))
+                rate_out = self.price_by_name(model, Usage(output_tokens=probe))
+        if rate_in is None or rate_out is None:
+            return None
+        return rate_in / probe, rate_out / probe
+
 
 class UnknownPriceWarning(UserWarning):
     """A model has no price in the snapshot or the overrides."""

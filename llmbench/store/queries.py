@@ -77,7 +77,7 @@ SELECT sel.name AS experiment, f.item_id, i.prompt, i.task, f.model_id AS model,
        CASE WHEN f.input_tokens IS NULL THEN NULL
             ELSE f.input_tokens + coalesce(f.cache_read_tokens, 0) + coalesce(f.cache_write_tokens, 0)
        END AS input_tokens,
-       f.output_tokens, f.latency_s, f.response, f.error_class AS error
+       f.output_tokens, f.latency_s, f.response, f.error_class AS error, f.cost_basis
 FROM fin f
 JOIN sel ON f.experiment_id = sel.id
 LEFT JOIN items i ON i.experiment_id = f.experiment_id AND i.item_id = f.item_id

@@ -113,7 +113,8 @@ class CallRecord:
     response: str | None = None
     final: bool = False
     simulated: bool = False
-    cache_write_1h_tokens: int | None = None  # last: CallRecord fields follow the table's column order
+    cache_write_1h_tokens: int | None = None  # CallRecord fields follow the table's column order
+    cost_basis: str | None = None  # imports only: how the cost was obtained (live calls: reported usage)
 
     @property
     def ok(self) -> bool:

@@ -124,6 +124,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "calls.cache_write_1h_tokens: the one-hour share of cache writes (priced higher than 5-minute ones)",
         ("ALTER TABLE calls ADD COLUMN IF NOT EXISTS cache_write_1h_tokens BIGINT",),
     ),
+    Migration(
+        4,
+        "calls.cost_basis: how an imported cost was obtained (logged, priced, estimated, prompt_only, unpriced)",
+        ("ALTER TABLE calls ADD COLUMN IF NOT EXISTS cost_basis VARCHAR",),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -160,6 +165,7 @@ CALL_COLUMNS: tuple[str, ...] = (
     "final",
     "simulated",
     "cache_write_1h_tokens",
+    "cost_basis",
 )
 SCORE_COLUMNS: tuple[str, ...] = (
     "experiment_id",

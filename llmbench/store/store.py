@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -286,15 +287,21 @@ class Store:
             eid = self._experiment_id(name)
             con.execute("BEGIN TRANSACTION")
             try:
-                for table in ("tool_steps", "scores", "calls", "items", "experiments"):
-                    column = "id" if table == "experiments" else "experiment_id"
-                    con.execute(f"DELETE FROM {table} WHERE {column} = ?", [eid])
+                self._delete_rows(eid)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            self._ids.pop(name, None)
-            self._finished.pop(eid, None)
+            self._forget(name, eid)
+
+    def _delete_rows(self, eid: int) -> None:
+        for table in ("tool_steps", "scores", "calls", "items", "experiments"):
+            column = "id" if table == "experiments" else "experiment_id"
+            self._con.execute(f"DELETE FROM {table} WHERE {column} = ?", [eid])
+
+    def _forget(self, name: str, eid: int) -> None:
+        self._ids.pop(name, None)
+        self._finished.pop(eid, None)
 
     def _experiment_id(self, name: str) -> int:
         eid = self._ids.get(name)
@@ -412,9 +419,16 @@ class Store:
             self._con.execute(f"SELECT count(*) FROM {table} WHERE experiment_id = ?", [eid]).fetchall()[0][0]
         )
 
-    def import_frame(
+    @contextlib.contextmanager
+    def bulk(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The store's connection under its lock, for bulk SQL such as imports building views to insert from
+        (`insert_runs`); write to the tables only through Store methods."""
+        with self._lock:
+            yield self._writable()
+
+    def insert_runs(
         self,
-        frame: pd.DataFrame,
+        view: str,
         experiment: str,
         source: Source = "imported",
         *,
@@ -422,37 +436,60 @@ class Store:
         scorer: str = "score",
         replace: bool = False,
     ) -> int:
-        """Write a runs frame as a new experiment (items, one final call per row, scores); returns rows."""
-        from llmbench.store.frames import frame_to_rows
-
-        items, calls, scores = frame_to_rows(
-            frame, experiment, simulated=source == "simulated", scorer=scorer
-        )
+        """Write one experiment's rows of a validated runs view (see `llmbench.imports`) as items, one final call
+        per row and scores, in one transaction; returns the rows written. The view lives in this store's
+        connection (`bulk`)."""
         with self._lock:
-            self._writable()
-            if self.get_experiment(experiment) is not None:
-                if not replace:
-                    raise StoreError(
-                        f"experiment {experiment!r} already exists in {self.path.name}; pass replace=True "
-                        "or choose another name."
-                    )
-                self.delete_experiment(experiment)
-            exp = self.create_experiment(experiment, config=config, source=source, git_commit_sha=None)
-            con = self._con
+            con = self._writable()
+            old = self.get_experiment(experiment)
+            if old is not None and not replace:
+                raise StoreError(
+                    f"experiment {experiment!r} already exists in {self.path.name}; choose another name "
+                    "(--name), or replace it (--replace)."
+                )
+            rows = f"(SELECT * FROM {view} WHERE experiment = $exp)"
+            key = (
+                "sha256('[' || to_json($exp::VARCHAR) || ',' || to_json(item_id) || ',' || to_json(model) || ',' "
+                '|| epoch || \',"",""]\')'
+            )  # = store.records.run_key(experiment, item_id, model, epoch, "", "")
             con.execute("BEGIN TRANSACTION")
             try:
-                for table, columns, rows in (
-                    ("items", ITEM_COLUMNS, items),
-                    ("calls", CALL_COLUMNS, calls),
-                    ("scores", SCORE_COLUMNS, scores),
-                ):
-                    self._append(table, columns, rows.assign(experiment_id=exp.id))
+                if old is not None:  # replaced in the same transaction: a failed import keeps the old rows
+                    self._delete_rows(old.id)
+                    self._forget(experiment, old.id)
+                exp = self.create_experiment(experiment, config=config, source=source, git_commit_sha=None)
+                params = {"eid": exp.id, "exp": experiment, "sim": source == "simulated", "scorer": scorer,
+                          "now": _now()}  # fmt: skip
+                con.execute(
+                    f"""INSERT INTO items (experiment_id, item_id, input, prompt, reference, task, metadata)
+                    SELECT $eid, item_id, to_json(first(prompt ORDER BY _order, _row)),
+                           first(prompt ORDER BY _order, _row), NULL, first(task ORDER BY _order, _row), NULL
+                    FROM {rows} GROUP BY item_id""",
+                    {k: params[k] for k in ("eid", "exp")},
+                )
+                con.execute(
+                    f"""INSERT INTO calls (experiment_id, run_key, item_id, model_id, epoch, attempt, latency_s,
+                        input_tokens, output_tokens, cost_usd, error_class, response, final, simulated, cost_basis)
+                    SELECT $eid, {key}, item_id, model, epoch, 1, latency_s, input_tokens, output_tokens, cost_usd,
+                           error, response, TRUE, $sim, cost_basis
+                    FROM {rows}""",
+                    {k: params[k] for k in ("eid", "exp", "sim")},
+                )
+                n = con.execute(f"SELECT count(*) FROM {rows}", {"exp": experiment}).fetchall()[0][0]
+                con.execute(
+                    f"""INSERT INTO scores (experiment_id, run_key, item_id, model_id, epoch, scorer, value,
+                        explanation, is_primary, created_at)
+                    SELECT $eid, {key}, item_id, model, epoch, $scorer, score, NULL, TRUE, $now
+                    FROM {rows} WHERE score IS NOT NULL""",
+                    {k: params[k] for k in ("eid", "exp", "scorer", "now")},
+                )
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
+                self._ids.pop(experiment, None)
                 raise
             self._finished.pop(exp.id, None)
-            return len(calls)
+            return int(n)
 
     # -- reading --------------------------------------------------------------------------------------------
 

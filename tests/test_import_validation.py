@@ -1,0 +1,226 @@
+"""The one validation layer under every importer: each error names the row, column and value; missing values are
+counted, not fatal; costs are priced where missing and say how; judge scores on other scales are rescaled."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from llmbench.errors import DataError
+from llmbench.imports import Columns, ImportOptions, import_file, read_routellm, read_routerbench, read_runs
+from llmbench.providers.pricing import ModelPrice, PriceTable
+from llmbench.store import Store
+
+
+def _wide(path: Path, **overrides: object) -> Path:
+    """A small RouterBench-layout CSV: two models with scores, costs and responses; cells overridable."""
+    rows = []
+    for i in range(6):
+        rows.append({"sample_id": f"s{i}", "prompt": f"['question {i}?']", "eval_name": "qa",
+                     "big": 1.0, "small": float(i % 2), "big|total_cost": 0.01, "small|total_cost": 0.001,
+                     "big|model_response": "['yes']", "small|model_response": "['no']"})  # fmt: skip
+    frame = pd.DataFrame(rows).astype(object)
+    for key, value in overrides.items():
+        row, col = key.split(":")
+        frame.loc[int(row), col] = value
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_score_outside_zero_one_names_row_model_value_and_both_flags(tmp_path: Path) -> None:
+    path = _wide(tmp_path / "meteor.csv", **{"3:small": -0.033})
+    with pytest.raises(DataError) as err:
+        read_routerbench(path)
+    text = str(err.value)
+    assert "row 4" in text and "'small'" in text and "-0.033" in text  # row 4 = the 4th data row
+    assert "--score-range" in text and "--clip" in text and "1 scores lie outside [0, 1]" in text
+    clipped = read_routerbench(path, options=ImportOptions(clip=True))
+    assert clipped.attrs["import_report"].clipped == 1
+    assert clipped["score"].min() == 0.0
+    far = _wide(tmp_path / "far.csv", **{"2:big": 7})
+    with pytest.raises(DataError, match=r"by more than --clip's 0\.1.*row 3.*'big'"):
+        read_routerbench(far, options=ImportOptions(clip=True))
+
+
+@pytest.mark.parametrize(
+    ("cell", "value", "words"),
+    [
+        ("1:big|total_cost", -5, ["row 2", "'big|total_cost'", "-5", "costs are negative"]),
+        ("4:small|total_cost", "inf", ["row 5", "'small|total_cost'", "'inf'"]),
+        ("0:big", "abc", ["row 1", "'big'", "'abc'", "not numbers"]),
+        ("5:small", "True", ["row 6", "'True'", "not numbers"]),
+    ],
+)
+def test_bad_cells_are_errors_that_name_them(
+    tmp_path: Path, cell: str, value: object, words: list[str]
+) -> None:
+    path = _wide(tmp_path / "bad.csv", **{cell: value})
+    with pytest.raises(DataError) as err:
+        read_routerbench(path)
+    for word in words:
+        assert word in str(err.value), (word, str(err.value))
+
+
+def test_empty_and_header_only_files_are_errors(tmp_path: Path) -> None:
+    (tmp_path / "header.csv").write_text("prompt,model,score\n")
+    (tmp_path / "empty.csv").write_text("")
+    for name in ("header.csv", "empty.csv"):
+        with pytest.raises(DataError, match="no data rows"):
+            read_runs(tmp_path / name)
+
+
+def test_long_form_duplicates_missing_values_and_unknown_columns(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "question": ["a?", "a?", "b?", "b?", "a?"],
+            "llm": ["x", "y", "x", "y", "x"],
+            "rating": [1, 0, None, 1, 1],
+        }
+    )
+    frame.to_csv(tmp_path / "dup.csv", index=False)
+    cols = Columns({"prompt": "question", "model": "llm", "score": "rating"})
+    with pytest.raises(DataError, match=r"2 rows repeat the same \(prompt, model, epoch\).*row 1.*row 5"):
+        read_runs(tmp_path / "dup.csv", columns=cols)
+    frame.head(4).to_csv(tmp_path / "ok.csv", index=False)
+    runs = read_runs(tmp_path / "ok.csv", columns=cols)
+    report = runs.attrs["import_report"]
+    assert report.missing_scores == {"x": 1, "y": 0} and report.prompts == 2
+    assert any("missing scores" in line for line in report.lines())
+    with pytest.raises(DataError, match=r"no column 'nope' \(for --prompt-col\)"):
+        read_runs(tmp_path / "ok.csv", columns=Columns({"prompt": "nope"}))
+    frame.rename(columns={"llm": "engine"}).to_csv(tmp_path / "nomodel.csv", index=False)
+    with pytest.raises(DataError, match=r"which column holds the model; name it with --model-col"):
+        read_runs(tmp_path / "nomodel.csv", columns=Columns({"prompt": "question", "score": "rating"}))
+
+
+def test_costs_are_priced_where_missing_and_say_how(tmp_path: Path) -> None:
+    rows = [
+        {"prompt": "p" * 40, "model": "openai:gpt-4o-mini", "score": 1, "response": "r" * 8},
+        {"prompt": "q" * 40, "model": "openai:gpt-4o-mini", "score": 0, "response": None},
+        {"prompt": "p" * 40, "model": "house-model", "score": 1, "response": "ok"},
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
+    runs = read_runs(tmp_path / "runs.csv")
+    report = runs.attrs["import_report"]
+    assert report.unpriced == ["house-model"] and any("--price-file" in line for line in report.lines())
+    by = runs.set_index(["prompt", "model"])
+    mini = by.loc[("p" * 40, "openai:gpt-4o-mini")]
+    # 40 chars -> 10 tokens in, 8 chars -> 2 tokens out, at gpt-4o-mini's $0.15 / $0.60 per 1M
+    assert mini["cost_basis"] == "estimated" and mini["cost_usd"] == pytest.approx(
+        (10 * 0.15 + 2 * 0.6) / 1e6
+    )
+    assert by.loc[("q" * 40, "openai:gpt-4o-mini"), "cost_basis"] == "prompt_only"
+    assert any("PROMPT-ONLY" in line for line in report.lines())
+    assert pd.isna(by.loc[("p" * 40, "house-model"), "cost_usd"])
+    table = PriceTable({"house-model": ModelPrice(input=1.0, output=2.0)})
+    priced = read_runs(tmp_path / "runs.csv", options=ImportOptions(prices=table)).set_index(
+        ["prompt", "model"]
+    )
+    assert priced.loc[("p" * 40, "house-model"), "cost_usd"] == pytest.approx((10 * 1 + 1 * 2) / 1e6)
+
+
+def test_scores_objects_one_row_per_prompt(tmp_path: Path) -> None:
+    rows = [{"question": "q1", "scores": {"m1": 0.5, "m2": 1}}, {"question": "q2", "scores": {"m1": 0.25}}]
+    with gzip.open(tmp_path / "matrix.json.gz", "wt") as fh:
+        json.dump(rows, fh)
+    runs = read_runs(tmp_path / "matrix.json.gz", columns=Columns({"prompt": "question"}, scores="scores"))
+    got = {(r.prompt, r.model): r.score for r in runs.itertuples()}
+    assert got == {("q1", "m1"): 0.5, ("q1", "m2"): 1.0, ("q2", "m1"): 0.25}
+
+
+def test_judge_scores_on_one_to_ten_import_through_the_cli_and_route(tmp_path: Path, cli) -> None:
+    """The done-when of the importer work: a long CSV of 1-10 judge scores, rescaled, trains and evaluates."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(80):
+        topic = ["math", "poem"][i % 2]
+        words = {"math": "add sum number integer", "poem": "verse rhyme poem stanza"}[topic]
+        for model, skill, price in (
+            ("judge-small", {"math": 3, "poem": 8}, 0.0004),
+            ("judge-big", {"math": 9, "poem": 8}, 0.01),
+        ):
+            rows.append({"question_id": i, "question": f"{words} {i}", "model": model, "category": topic,
+                         "score": int(np.clip(skill[topic] + rng.integers(-1, 2), 1, 10)), "cost": price})  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "judged.csv", index=False)
+    store = tmp_path / "runs.duckdb"
+    out = cli("import", "runs", tmp_path / "judged.csv", "--score-range", "1,10", "--store", store)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "rescaled from [1, 10]" in out.stdout
+    with Store.open(store, read_only=True) as st:
+        runs = st.runs_frame("judged")
+    assert runs["score"].between(0, 1).all() and runs["score"].max() <= 1.0 and len(runs) == 160
+    refused = cli("import", "runs", tmp_path / "judged.csv", "--store", tmp_path / "other.duckdb")
+    assert refused.returncode == 2 and "--score-range" in refused.stderr and "row 1" in refused.stderr
+    out = cli("router", "eval", "--store", store, "-e", "judged", "--no-track", "--bootstrap", "20")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "zero router" in out.stdout and "90% intervals" in out.stdout
+    policy = tmp_path / "policy.json"
+    out = cli("router", "train", "--store", store, "-e", "judged", "--out", policy, "--no-track")
+    assert out.returncode == 0 and policy.is_file()
+
+
+def _mt_bench(folder: Path, with_questions: bool) -> None:
+    (folder / "evals" / "mt_bench").mkdir(parents=True)
+    judged = []
+    for qid in (81, 82):
+        for model, score in (("gpt-4-1106-preview", 9), ("mistralai/Mixtral-8x7B-Instruct-v0.1", 6)):
+            for turn in (1, 2):
+                prompt = f"[Question]\nQuestion {qid}?\n\n[The Start of Assistant's Answer]\nAnswer {qid}\n[The End of Assistant's Answer]"
+                value = -1 if (qid, turn, score) == (82, 2, 6) else score - (turn - 1)
+                judged.append({"question_id": qid, "model": model, "judge": ["gpt-4", "single-v1"],
+                               "user_prompt": prompt, "judgment": "...", "score": value, "turn": turn})  # fmt: skip
+    lines = "\n".join(json.dumps(j) for j in judged)
+    (folder / "evals" / "mt_bench" / "judgements.jsonl").write_text(lines)
+    if with_questions:
+        qs = [
+            {"question_id": q, "category": "writing", "turns": [f"Q{q} first", f"Q{q} second"]}
+            for q in (81, 82)
+        ]
+        (folder / "evals" / "mt_bench" / "question.jsonl").write_text("\n".join(json.dumps(q) for q in qs))
+
+
+@pytest.mark.parametrize("with_questions", [True, False])
+def test_routellm_mt_bench_means_of_turns_rescaled(tmp_path: Path, with_questions: bool) -> None:
+    _mt_bench(tmp_path, with_questions)
+    runs = read_routellm(tmp_path, benchmarks=("mt_bench",))
+    by = runs.set_index(["item_id", "model"])["score"]
+    # gpt-4: turns 9 and 8 -> (8.5 - 1) / 9; mixtral on 82: turn 2 has no rating (-1) -> turn 1 alone: (6-1)/9
+    assert by[("mt_bench.81", "gpt-4-1106-preview")] == pytest.approx(7.5 / 9)
+    assert by[("mt_bench.82", "mistralai/Mixtral-8x7B-Instruct-v0.1")] == pytest.approx(5 / 9)
+    prompts = set(runs["prompt"])
+    assert prompts == ({"Q81 first", "Q82 first"} if with_questions else {"Question 81?", "Question 82?"})
+    assert (runs["cost_usd"] > 0).all() and set(runs["cost_basis"]) == {"estimated"}
+
+
+def test_routellm_folder_without_a_benchmark_says_which_file_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no MT-Bench judgements"):
+        read_routellm(tmp_path, benchmarks=("mt_bench",))
+    with pytest.raises(DataError, match="unknown RouteLLM benchmark"):
+        read_routellm(tmp_path, benchmarks=("hellaswag",))
+
+
+def test_import_into_a_store_equals_the_frame_row_for_row(tmp_path: Path) -> None:
+    path = _wide(tmp_path / "rb_test.csv", **{"2:small": None})
+    frame = read_routerbench(path, experiment="rb")
+    with Store.open(tmp_path / "runs.duckdb") as st:
+        report = import_file(st, "routerbench", path, name="rb")
+        stored = st.runs_frame("rb")
+        with pytest.raises(Exception, match="already exists"):
+            import_file(st, "routerbench", path, name="rb")
+    assert report.rows == len(frame) == len(stored) == 12
+    key = ["item_id", "model"]
+    a, b = stored.sort_values(key).reset_index(drop=True), frame.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a.drop(columns=["experiment"]), b.drop(columns=["experiment", "split"]))
+
+
+@pytest.mark.shared
+def test_the_open_llm_score_matrix_imports_as_scores_objects(shared_data: Path) -> None:
+    path = shared_data / "routerdc" / "datasets" / "split2_model7" / "gsm8k-test.json.gz"
+    runs = read_runs(path, columns=Columns({"prompt": "question"}, scores="scores"))
+    assert runs["model"].nunique() == 7 and runs["item_id"].nunique() == 1319  # MANIFEST: 1,319 rows
+    assert runs["score"].between(0, 1).all()
