@@ -4,7 +4,8 @@
 
 Imports the per-prompt preferences as pairwise outcomes, recomputes each model's win rate and standard error
 with `llmbench.tracking.win_rates`, compares them with the leaderboard's `win_rate` and `standard_error`
-columns, and checks that Bradley-Terry ratings order the models as the leaderboard does.
+columns, checks that Bradley-Terry ratings order the models as the leaderboard does, and reports how far our
+length-controlled win rates (`llmbench.tracking.length_controlled_win_rates`) are from the published column.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
-from llmbench.tracking.alpacaeval import read_alpacaeval_leaderboard, read_alpacaeval_pairs
+from llmbench.imports.alpacaeval import read_alpacaeval_leaderboard, read_alpacaeval_pairs
+from llmbench.tracking.leaderboard import alpacaeval_leaderboard
 from llmbench.tracking.winrate import bradley_terry, win_rates
 
 BASELINE = "text_davinci_003"
@@ -40,7 +42,11 @@ def compare(directory: Path, n_bootstrap: int = 0) -> tuple[pd.DataFrame, dict[s
         | (table["n_losses"] != table["n_wins_base"])
         | (table["n_total"] != table["n_total_published"])
     )
+    _, lc = alpacaeval_leaderboard(directory, baseline=BASELINE)
     figures = {
+        "lc_max_abs_diff_points": lc.get("lc_win_rate_max_abs_diff", float("nan")),
+        "lc_median_abs_diff_points": lc.get("lc_win_rate_median_abs_diff", float("nan")),
+        "lc_models_compared": lc.get("lc_win_rate_compared", 0.0),
         "models_in_data": float(len(ours)),
         "models_matched": float(len(table)),
         "max_win_rate_diff": float(table["win_rate_diff"].max()),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from llmbench.errors import DataError
-from llmbench.tracking.alpacaeval import read_alpacaeval_pairs
+from llmbench.imports.alpacaeval import read_alpacaeval_pairs
 
 pytestmark = pytest.mark.shared
 

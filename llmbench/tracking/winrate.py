@@ -4,7 +4,11 @@ Everything works on a *pairs frame*: one row per comparison with columns `item_i
 and `outcome` (1.0 = A better, 0.0 = B better, 0.5 = tie; fractions allowed, e.g. a judge's probability).
 Optional columns: `task`, `len_a`, `len_b` (response lengths, for the length-controlled win rate).
 Pairs come from reference scores (`pairs_from_runs`), from an LLM judge (`llmbench.tracking.judge`) or from
-imported preference data (`llmbench.tracking.alpacaeval`).
+imported preference data (`llmbench.imports.alpacaeval`).
+
+Uncertainty is measured over prompts, not comparisons: the comparisons made on one prompt share its difficulty,
+so standard errors are cluster-robust by `item_id` and bootstrap intervals resample prompts. With one comparison
+per prompt (a model against a fixed baseline) this is exactly the usual standard error of the mean.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ import math
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.linalg import splu
 
 from llmbench.errors import DataError
 
 __all__ = [
     "PAIR_COLUMNS",
     "bradley_terry",
+    "clustered_se",
     "length_controlled_win_rates",
     "pairs_from_runs",
     "pairwise_win_rates",
@@ -85,26 +92,62 @@ def _oriented(pairs: pd.DataFrame) -> pd.DataFrame:
     """Each comparison twice: once from A's side, once from B's (outcome flipped)."""
     pairs = _check_pairs(pairs)
     a_side = pd.DataFrame(
-        {"model": pairs["model_a"], "opponent": pairs["model_b"], "outcome": pairs["outcome"]}
+        {
+            "item_id": pairs["item_id"],
+            "model": pairs["model_a"],
+            "opponent": pairs["model_b"],
+            "outcome": pairs["outcome"],
+        }
     )
     b_side = pd.DataFrame(
-        {"model": pairs["model_b"], "opponent": pairs["model_a"], "outcome": 1.0 - pairs["outcome"]}
+        {
+            "item_id": pairs["item_id"],
+            "model": pairs["model_b"],
+            "opponent": pairs["model_a"],
+            "outcome": 1.0 - pairs["outcome"],
+        }
     )
     return pd.concat([a_side, b_side], ignore_index=True)
 
 
-def _describe(group: pd.core.groupby.SeriesGroupBy) -> pd.DataFrame:
-    # Same definition as AlpacaEval: mean outcome (ties = 0.5) and its standard error of the mean (ddof=1).
-    return pd.DataFrame(
-        {
-            "win_rate": group.mean(),
-            "standard_error": group.sem(),
-            "n_wins": group.apply(lambda s: int((s > 0.5).sum())),
-            "n_losses": group.apply(lambda s: int((s < 0.5).sum())),
-            "n_ties": group.apply(lambda s: int((s == 0.5).sum())),
-            "n_total": group.size(),
+def clustered_se(values: pd.Series, clusters: pd.Series) -> float:
+    """Cluster-robust standard error of the mean of `values`, clusters (prompts) as the independent units.
+
+    SE^2 = G / (G - 1) * sum_g (sum_{i in g} (y_i - mean))^2 / N^2; with one value per cluster this is the
+    standard error of the mean (ddof=1), AlpacaEval's definition.
+    """
+    y = values.to_numpy(dtype=float)
+    n = len(y)
+    if n < 2:
+        return float("nan")
+    resid = pd.Series(y - y.mean()).groupby(clusters.to_numpy()).sum().to_numpy()
+    g = len(resid)
+    if g < 2:
+        return float("nan")
+    return float(np.sqrt(g / (g - 1) * np.sum(resid**2)) / n)
+
+
+def _describe(sides: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per group: mean outcome (ties = 0.5), its prompt-clustered standard error, the discrete win rate (each
+    comparison rounded to a win, loss or exact tie, AlpacaEval's `discrete_win_rate`) and the counts."""
+    rows = {}
+    for key, g in sides.groupby(keys, sort=True):
+        o = g["outcome"]
+        discrete = np.where(o == 0.5, 0.5, np.round(o))
+        rows[key[0] if len(keys) == 1 else key] = {
+            "win_rate": float(o.mean()),
+            "standard_error": clustered_se(o, g["item_id"]),
+            "discrete_win_rate": float(discrete.mean()),
+            "n_wins": int((o > 0.5).sum()),
+            "n_losses": int((o < 0.5).sum()),
+            "n_ties": int((o == 0.5).sum()),
+            "n_total": len(o),
         }
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index = (
+        pd.MultiIndex.from_tuples(out.index, names=keys) if len(keys) > 1 else out.index.rename(keys[0])
     )
+    return out
 
 
 def win_rates(pairs: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:
@@ -114,14 +157,14 @@ def win_rates(pairs: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:
         if baseline not in set(sides["model"]):
             raise DataError(f"baseline {baseline!r} does not appear in the pairs frame")
         sides = sides[(sides["opponent"] == baseline) & (sides["model"] != baseline)]
-    out = _describe(sides.groupby("model")["outcome"])
+    out = _describe(sides, ["model"])
     return out.sort_values("win_rate", ascending=False)
 
 
 def pairwise_win_rates(pairs: pd.DataFrame, z: float = 1.96) -> pd.DataFrame:
     """Long frame: win rate of `model` against `opponent`, its standard error and a normal-approximation interval."""
     sides = _oriented(pairs)
-    out = _describe(sides.groupby(["model", "opponent"])["outcome"]).reset_index()
+    out = _describe(sides, ["model", "opponent"]).reset_index()
     half = z * out["standard_error"].fillna(0.0)
     out["lower"] = (out["win_rate"] - half).clip(0.0, 1.0)
     out["upper"] = (out["win_rate"] + half).clip(0.0, 1.0)
@@ -179,7 +222,8 @@ def bradley_terry(
     anchor: str | None = None,
     c: float = 1e4,
 ) -> pd.DataFrame:
-    """Bradley-Terry ratings on an Elo-like scale with percentile bootstrap intervals (battles resampled).
+    """Bradley-Terry ratings on an Elo-like scale with percentile bootstrap intervals (prompts resampled: all
+    comparisons made on a drawn prompt count as many times as it is drawn).
 
     P(A beats B) = 1 / (1 + base ** ((r_B - r_A) / scale)). Ratings are centred on `init`, or pinned so that
     `anchor` has rating `init`. `c` is scikit-learn's inverse L2 strength: large, so the fit stays finite when
@@ -205,9 +249,11 @@ def bradley_terry(
     out = pd.DataFrame({"rating": point}, index=pd.Index(models, name="model"))
     if n_bootstrap > 0:
         rng = np.random.default_rng(seed)
+        prompt = pd.factorize(pairs["item_id"].astype(str))[0]
+        n_prompts = int(prompt.max()) + 1
         draws = np.array(
             [
-                ratings(rng.multinomial(len(pairs), np.full(len(pairs), 1.0 / len(pairs))))
+                ratings(np.bincount(rng.integers(0, n_prompts, n_prompts), minlength=n_prompts)[prompt])
                 for _ in range(n_bootstrap)
             ]
         )
@@ -217,11 +263,19 @@ def bradley_terry(
     return out.sort_values("rating", ascending=False)
 
 
-def length_controlled_win_rates(pairs: pd.DataFrame, baseline: str) -> pd.DataFrame:
-    """Win rate against `baseline` as if both answers had the same length (a simplified AlpacaEval-2 LC GLM).
+def length_controlled_win_rates(
+    pairs: pd.DataFrame, baseline: str, *, c: float = 1.0, level_scale: float = 10.0
+) -> pd.DataFrame:
+    """Win rate against `baseline` as if both answers had the same length: AlpacaEval's length-controlled GLM.
 
-    Per model: logistic regression of the outcome on tanh(length difference / its std) with an intercept;
-    the length-controlled win rate is the fitted probability at zero length difference.
+    One logistic model over every model's comparisons with the baseline (the paper's form of
+    `length_controlled_v1`): logit P(model wins on x) = theta_m + phi * tanh(delta / sd_m) + gamma_x, where delta
+    is the baseline's answer length minus the model's, sd_m its standard deviation for model m, and gamma_x the
+    instruction difficulty shared by all models, estimated from these annotations themselves (AlpacaEval reads a
+    published difficulty table and regularises with annotations of length-gamed baselines, neither reachable
+    offline). The length-controlled win rate is the model's mean predicted preference at delta = 0, and its
+    standard error a delta-method one from the prompt-clustered (sandwich) covariance of the fit.
+    `c` is the L2 inverse strength on the instruction effects; model levels and the slope are barely penalised.
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -235,24 +289,61 @@ def length_controlled_win_rates(pairs: pd.DataFrame, baseline: str) -> pd.DataFr
     rows = pd.DataFrame(
         {
             "model": np.where(flip, pairs["model_b"], pairs["model_a"]),
-            "outcome": np.where(flip, 1.0 - pairs["outcome"], pairs["outcome"]),
-            "diff": np.where(flip, pairs["len_b"] - pairs["len_a"], pairs["len_a"] - pairs["len_b"]),
+            "item_id": pairs["item_id"].astype(str),
+            "y": np.where(flip, 1.0 - pairs["outcome"], pairs["outcome"]),
+            "delta": np.where(flip, pairs["len_a"] - pairs["len_b"], pairs["len_b"] - pairs["len_a"]),
         }
     )
-    rows = rows[(pairs["model_a"] == baseline) | (pairs["model_b"] == baseline)].dropna()
-    results = {}
-    for model, group in rows.groupby("model"):
-        std = group["diff"].std()
-        feature = np.tanh(group["diff"] / std).to_numpy()[:, None] if std > 0 else np.zeros((len(group), 1))
-        design = np.vstack([feature, feature])
-        labels = np.concatenate([np.ones(len(group)), np.zeros(len(group))])
-        weights = np.concatenate([group["outcome"], 1.0 - group["outcome"]])
-        keep = weights > 0
-        if len(set(labels[keep])) < 2:  # the model always wins or always loses: nothing to control
-            results[model] = float(group["outcome"].mean())
-            continue
-        fit = LogisticRegression(C=1e4, tol=1e-8, max_iter=1000).fit(
-            design[keep], labels[keep], sample_weight=weights[keep]
-        )
-        results[model] = float(1.0 / (1.0 + math.exp(-fit.intercept_[0])))
-    return pd.DataFrame({"lc_win_rate": pd.Series(results)}).rename_axis("model")
+    rows = rows[((pairs["model_a"] == baseline) | (pairs["model_b"] == baseline)).to_numpy()].dropna()
+    if rows.empty:
+        raise DataError(f"no comparisons with baseline {baseline!r} that have both answers' lengths")
+    models = sorted(rows["model"].unique())
+    model = rows["model"].map({m: i for i, m in enumerate(models)}).to_numpy()
+    item, items = pd.factorize(rows["item_id"])
+    sd = rows.groupby("model")["delta"].transform("std").replace(0.0, np.nan)
+    length = np.tanh((rows["delta"] / sd).fillna(0.0)).to_numpy()
+    n, n_m, n_x = len(rows), len(models), len(items)
+    idx = np.arange(n)
+    design = sp.hstack(
+        [
+            sp.csr_matrix((np.full(n, level_scale), (idx, model)), shape=(n, n_m)),
+            sp.csr_matrix(level_scale * length[:, None]),
+            sp.csr_matrix((np.ones(n), (idx, item)), shape=(n, n_x)),
+        ]
+    ).tocsr()
+    y = rows["y"].to_numpy(dtype=float)
+    both = sp.vstack([design, design]).tocsr()
+    labels = np.r_[np.ones(n), np.zeros(n)]
+    weights = np.r_[y, 1.0 - y]
+    keep = weights > 0
+    if len(np.unique(labels[keep])) < 2:  # every comparison won (or lost): nothing to control for
+        out = rows.groupby("model")["y"].mean().rename("lc_win_rate").to_frame()
+        out["lc_standard_error"] = np.nan
+        return out.rename_axis("model")
+    fit = LogisticRegression(C=c, fit_intercept=False, tol=1e-10, max_iter=5000)
+    fit.fit(both[keep], labels[keep], sample_weight=weights[keep])
+    beta = fit.coef_[0]
+    z = design @ beta
+    p = 1.0 / (1.0 + np.exp(-z))
+    # sandwich covariance, clustered by prompt: var(g.beta) = |S B^-1 g|^2 with B the penalised Hessian (bread)
+    # and S the per-prompt score sums (meat); sparse, so thousands of prompts stay cheap
+    bread = (design.T @ design.multiply((p * (1 - p))[:, None])).tocsc() + sp.identity(
+        len(beta), format="csc"
+    ) / c
+    scores = design.multiply((y - p)[:, None]).tocsr()
+    per_prompt = (sp.csr_matrix((np.ones(n), (item, idx)), shape=(n_x, n)) @ scores).tocsr()
+    solve = splu(bread).solve
+    level = beta[:n_m] * level_scale
+    gamma = beta[n_m + 1 :]
+    result = {}
+    for i, m in enumerate(models):
+        xs = np.unique(item[model == i])
+        q = 1.0 / (1.0 + np.exp(-(level[i] + gamma[xs])))
+        grad = np.zeros(len(beta))
+        dq = q * (1 - q) / len(xs)
+        grad[i] = dq.sum() * level_scale
+        grad[n_m + 1 + xs] = dq
+        spread = per_prompt @ solve(grad)
+        result[m] = (float(q.mean()), float(np.sqrt(spread @ spread)))
+    out = pd.DataFrame.from_dict(result, orient="index", columns=["lc_win_rate", "lc_standard_error"])
+    return out.rename_axis("model")

@@ -1,0 +1,64 @@
+"""A leaderboard from per-prompt preferences against one baseline: win rate, standard error, discrete win rate,
+length-controlled win rate and its standard error, in percent, next to a published leaderboard when one is given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from llmbench.errors import DataError
+from llmbench.imports.alpacaeval import read_alpacaeval_leaderboard, read_alpacaeval_pairs
+from llmbench.tracking.winrate import length_controlled_win_rates, win_rates
+
+__all__ = ["COLUMNS", "alpacaeval_leaderboard", "leaderboard"]
+
+COLUMNS = ["win_rate", "standard_error", "discrete_win_rate", "lc_win_rate", "lc_standard_error", "n_total",
+           "avg_length"]  # fmt: skip
+_PUBLISHED = {"win_rate": "win_rate", "standard_error": "standard_error",
+              "length_controlled_winrate": "lc_win_rate", "lc_standard_error": "lc_standard_error"}  # fmt: skip
+
+
+def leaderboard(pairs: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:
+    """Per model against `baseline` (default: the model every comparison shares), rates in percent."""
+    if baseline is None:
+        counts = pd.concat([pairs["model_a"], pairs["model_b"]]).value_counts()
+        baseline = str(counts.index[0])
+    board = win_rates(pairs, baseline=baseline)
+    board[["win_rate", "standard_error", "discrete_win_rate"]] *= 100
+    if {"len_a", "len_b"} <= set(pairs.columns) and pairs[["len_a", "len_b"]].notna().all(axis=None):
+        lc = length_controlled_win_rates(pairs, baseline) * 100
+        board = board.join(lc)
+    sides = pairs[pairs["model_b"] == baseline]
+    if "len_a" in pairs.columns:
+        board["avg_length"] = sides.groupby("model_a")["len_a"].mean().round()
+    board = board.reindex(columns=[c for c in COLUMNS if c in board.columns])
+    board.attrs["baseline"] = baseline
+    return board.sort_values("win_rate", ascending=False)
+
+
+def alpacaeval_leaderboard(
+    path: str | Path, annotator: str | None = None, baseline: str | None = None
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Our leaderboard of an AlpacaEval folder or file, joined with its published one when the folder has it;
+    returns (table, agreement figures: max and median absolute differences per published column)."""
+    board = leaderboard(read_alpacaeval_pairs(path, annotator), baseline)
+    figures: dict[str, float] = {"models": float(len(board))}
+    try:
+        published = read_alpacaeval_leaderboard(path, annotator)
+    except DataError:
+        return board, figures
+    cols = {k: v for k, v in _PUBLISHED.items() if k in published.columns and v in board.columns}
+    joined = board.join(published[list(cols)].rename(columns={k: f"published_{v}" for k, v in cols.items()}))
+    figures["models_published"] = float(
+        joined[[f"published_{v}" for v in cols.values()]].notna().any(axis=1).sum()
+    )
+    for ours in cols.values():
+        diff = (joined[ours] - joined[f"published_{ours}"]).abs().dropna()
+        if len(diff):
+            figures[f"{ours}_max_abs_diff"] = float(diff.max())
+            figures[f"{ours}_median_abs_diff"] = float(diff.median())
+            figures[f"{ours}_compared"] = float(len(diff))
+    joined.attrs.update(board.attrs)
+    return joined, figures
