@@ -13,46 +13,39 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections import Counter
 from pathlib import Path
 
-from llmbench.tools.bfcl import BFCL_CATEGORIES, default_bfcl_dir, load_bfcl
-from llmbench.tools.bfcl_selfcheck import CORRUPTIONS, IRRELEVANCE_CORRUPTION, check_case
-
-KINDS = (*CORRUPTIONS, IRRELEVANCE_CORRUPTION)
+from llmbench.tools.bfcl import default_bfcl_dir
+from llmbench.tools.bfcl_selfcheck import ALL_CORRUPTIONS, check_folder
 
 
 def main() -> None:
-    """Print one row per category."""
+    """Print one row per category the folder holds."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=default_bfcl_dir())
     root = parser.parse_args().root
     header = (
-        f"{'category':<18} {'cases':>5} {'gt answers':>10} {'gt ok %':>8} {'contra rej':>10} "
-        + " ".join(f"{k:>16}" for k in KINDS)
+        f"{'category':<24} {'cases':>5} {'gt answers':>10} {'gt ok %':>8} {'contra rej':>10} "
+        + " ".join(f"{k:>16}" for k in ALL_CORRUPTIONS)
     )
     print(header)
     print("-" * len(header))
     start = time.perf_counter()
-    for category in BFCL_CATEGORIES:
-        results = [check_case(c) for c in load_bfcl(category, root)]
-        answers = sum(r["variants"] for r in results)
-        ok = sum(r["variants_ok"] for r in results)
-        contra = sum(r["contradicting"] for r in results)
-        rejected = sum(r["contradicting_rejected"] for r in results)
+    for row in check_folder(root):
         cells = []
-        for kind in KINDS:
-            counts = Counter(r["detected"][kind] for r in results)
+        for kind in ALL_CORRUPTIONS:
+            counts = row["corruptions"][kind]
             built = counts[True] + counts[False]
             na = f" ({counts[None]} n/a)" if counts[None] and built else ""
             cells.append(f"{100 * counts[True] / built:.1f}%{na}" if built else "n/a")
         print(
-            f"{category:<18} {len(results):>5} {answers:>10} {100 * ok / answers:>7.1f}% {rejected:>4}/{contra:<5} "
+            f"{row['category']:<24} {row['cases']:>5} {row['answers']:>10} "
+            f"{100 * row['answers_ok'] / max(row['answers'], 1):>7.1f}% "
+            f"{row['contradicting_rejected']:>4}/{row['contradicting']:<5} "
             + " ".join(f"{c:>16}" for c in cells)
         )
-        for r in results:
-            for failure in r["failures"]:
-                print(f"    gt failure {r['id']}: {failure}")
+        for case_id, failure in row["failures"]:
+            print(f"    gt failure {case_id}: {failure}")
     print(f"\n{time.perf_counter() - start:.1f} s")
 
 

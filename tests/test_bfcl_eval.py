@@ -26,7 +26,8 @@ from llmbench.tools.bfcl import bfcl_dataset, case_from_item, load_bfcl, wire_na
 from llmbench.tools.bfcl_eval import answer_output, calls_from_output, item_tools, parse_bfcl_source
 
 
-def test_bfcl_sources_parse_and_bad_ones_explain_themselves():
+@pytest.mark.shared
+def test_bfcl_sources_parse_and_bad_ones_explain_themselves(shared_data):
     assert parse_bfcl_source("bfcl:parallel") == ("parallel", None)
     assert parse_bfcl_source("bfcl:parallel?limit=20") == ("parallel", 20)
     # Experiment files resolve dataset entries against their folder: the last component still counts.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -180,38 +179,40 @@ def _cell(value: Any) -> str:
 @tools_app.command("bfcl-check")
 def bfcl_check_command(
     root: Annotated[
-        Path | None, typer.Option(help="Folder with BFCL_v4_*.json.gz (default ../shared/data/bfcl)")
+        Path | None, typer.Option(help="Folder with BFCL_v*_*.json(.gz) (default ../shared/data/bfcl)")
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N cases of each category")] = None,
 ) -> None:
-    """Check the BFCL scorer on the data: ground-truth answers must score right, corrupted ones wrong."""
-    from llmbench.tools.bfcl import BFCL_CATEGORIES, default_bfcl_dir, load_bfcl
-    from llmbench.tools.bfcl_selfcheck import CORRUPTIONS, IRRELEVANCE_CORRUPTION, check_case
+    """Check the BFCL scorer on every category the folder holds: ground-truth answers must score right, corrupted
+    ones wrong."""
+    from llmbench.tools.bfcl import bfcl_categories, default_bfcl_dir
+    from llmbench.tools.bfcl_selfcheck import ALL_CORRUPTIONS, check_folder
 
     base = root or default_bfcl_dir()
-    kinds = (*CORRUPTIONS, IRRELEVANCE_CORRUPTION)
+    rows = check_folder(base, limit)
+    if not rows:
+        raise ConfigError(f"no BFCL categories llmbench can score in {base} (BFCL_v*_<category>.json files)")
     table = Table(title=f"BFCL scorer self-check ({base})")
-    for col in ("category", "cases", "gt answers", "gt ok %", "contradicting rejected", *kinds):
+    for col in ("category", "cases", "gt answers", "gt ok %", "contradicting rejected", *ALL_CORRUPTIONS):
         table.add_column(col, justify="left" if col == "category" else "right")
     failed = False
-    for category in BFCL_CATEGORIES:
-        results = [check_case(c) for c in load_bfcl(category, base, limit=limit)]
-        answers = sum(r["variants"] for r in results)
-        ok = sum(r["variants_ok"] for r in results)
+    for row in rows:
         cells = []
-        for kind in kinds:
-            counts = Counter(r["detected"][kind] for r in results)
+        for kind in ALL_CORRUPTIONS:
+            counts = row["corruptions"][kind]
             built = counts[True] + counts[False]
             cells.append(f"{100 * counts[True] / built:.1f}%" if built else "n/a")
             failed |= counts[False] > 0
-        failed |= ok < answers
-        contra = (
-            f"{sum(r['contradicting_rejected'] for r in results)}/{sum(r['contradicting'] for r in results)}"
-        )
+        failed |= row["answers_ok"] < row["answers"]
         table.add_row(
-            category, str(len(results)), str(answers), f"{100 * ok / max(answers, 1):.1f}%", contra, *cells
-        )
+            row["category"], str(row["cases"]), str(row["answers"]),
+            f"{100 * row['answers_ok'] / max(row['answers'], 1):.1f}%",
+            f"{row['contradicting_rejected']}/{row['contradicting']}", *cells,
+        )  # fmt: skip
     console.print(table)
+    skipped = sorted(set(bfcl_categories(base, scorable=False)) - {r["category"] for r in rows})
+    if skipped:
+        console.print(f"not scorable here (need an executable backend or free text): {', '.join(skipped)}")
     if failed:
         console.print(
             "[red]the scorer disagrees with the ground truth somewhere; see benchmarks/bfcl_scorer_check.py[/]"

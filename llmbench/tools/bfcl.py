@@ -1,9 +1,12 @@
-"""The Berkeley Function Calling Leaderboard (BFCL v4): load cases as dataset items and score calls like BFCL.
+"""The Berkeley Function Calling Leaderboard (BFCL v3/v4): load any category file a folder holds as dataset items.
 
-Single-turn categories are scored with BFCL's AST rules (see `bfcl_ast`). `multi_turn_base` is scored offline by
-per-turn call-sequence match against the ground truth (BFCL itself executes the calls on its Python API
-backends and compares the resulting states, which needs code that is not part of the data); see
-`score_multi_turn` for what that means.
+Categories are found from the file names (`BFCL_v<N>_<category>.json(.gz)`), never from a fixed list, and
+each is treated by BFCL's own rule for its kind (see `category_kind`): AST categories (simple, multiple,
+parallel, their `live_` variants, Java and JavaScript) against `possible_answer/`, irrelevance categories (no
+call is right), relevance categories (any call is right) and multi-turn categories. Categories whose ground
+truth needs an executable backend or free text (memory, web search, the old executable ones) are refused with
+the reason. Scoring lives in `bfcl_score`, BFCL's AST rules in `bfcl_ast`, Java/JavaScript values in
+`bfcl_types`.
 """
 
 from __future__ import annotations
@@ -13,24 +16,29 @@ import copy
 import gzip
 import json
 import os
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmbench.datasets import ChatMessage, Dataset, Item
 from llmbench.errors import DataError
-from llmbench.providers.types import Message, ToolCall, ToolSpec
-from llmbench.tools.bfcl_ast import Mismatch, check_call
+from llmbench.providers.types import Message, ToolSpec
+from llmbench.tools.bfcl_types import language_of
 
-BFCL_CATEGORIES = (
-    "simple_python",
-    "multiple",
-    "parallel",
-    "parallel_multiple",
-    "irrelevance",
-    "multi_turn_base",
-)
+Kind = Literal["ast", "irrelevance", "relevance", "multi_turn"]
+_FILE = re.compile(r"^BFCL_v(\d+)_(.+?)\.json(\.gz)?$")
+# Categories whose ground truth is not a call to compare: said why, never scored wrongly.
+_REFUSED = {
+    "memory": "a memory backend and its prerequisite conversations",
+    "web_search": "live web search",
+    "format_sensitivity": "prompting-mode system prompts (it is a list of case ids, not cases)",
+    "exec": "executing the calls on BFCL's Python backends",
+    "rest": "calling live REST endpoints",
+    "sql": "a SQL database",
+    "chatable": "free-text answers judged by a model",
+}
 
 # BFCL's class -> function-doc file mapping for multi-turn cases (bfcl_eval constants).
 MULTI_TURN_DOCS = {
@@ -44,20 +52,65 @@ MULTI_TURN_DOCS = {
     "VehicleControlAPI": "vehicle_control",
 }
 
-# How BFCL's function-calling handlers present the docs to a model (GORILLA_TO_OPENAPI, Python entries).
+
+def category_kind(category: str) -> Kind:
+    """How BFCL scores a category, from its name; a DataError naming what it would need when it cannot be."""
+    name = category.lower()
+    for prefix, needs in _REFUSED.items():
+        if name.startswith(prefix) or name == prefix:
+            raise DataError(
+                f"BFCL category {category!r} needs {needs}, which the data files do not contain; llmbench scores "
+                "the AST (simple, multiple, parallel, live_*, Java, JavaScript), irrelevance, relevance and "
+                "multi_turn categories"
+            )
+    if name.startswith("multi_turn"):
+        return "multi_turn"
+    if "irrelevance" in name:
+        return "irrelevance"
+    if "relevance" in name:
+        return "relevance"
+    return "ast"
+
+
+def _files(root: Path) -> dict[str, Path]:
+    """category -> its newest data file in `root` (v4 wins over v3 for the same name)."""
+    found: dict[str, tuple[int, Path]] = {}
+    for path in sorted(root.glob("BFCL_v*_*.json*")):
+        m = _FILE.match(path.name)
+        if m and (m.group(2) not in found or int(m.group(1)) > found[m.group(2)][0]):
+            found[m.group(2)] = (int(m.group(1)), path)
+    return {c: p for c, (_, p) in found.items()}
+
+
+def bfcl_categories(root: str | Path | None = None, *, scorable: bool = True) -> list[str]:
+    """The categories whose case files `root` holds (by default only those llmbench can score)."""
+    base = Path(root) if root is not None else default_bfcl_dir()
+    out = []
+    for category in sorted(_files(base)):
+        try:
+            category_kind(category)
+        except DataError:
+            if scorable:
+                continue
+        out.append(category)
+    return out
+
+
+# How BFCL's function-calling handlers present the docs to a model (its GORILLA_TO_OPENAPI mapping).
 _TYPE_TO_JSON = {
-    "dict": "object",
-    "object": "object",
-    "float": "number",
-    "number": "number",
-    "integer": "integer",
-    "string": "string",
-    "boolean": "boolean",
-    "array": "array",
-    "tuple": "array",
-    "any": "string",
+    "integer": "integer", "number": "number", "float": "number", "string": "string", "boolean": "boolean",
+    "bool": "boolean", "array": "array", "list": "array", "dict": "object", "object": "object", "tuple": "array",
+    "any": "string", "byte": "integer", "short": "integer", "long": "integer", "double": "number",
+    "char": "string", "ArrayList": "array", "Array": "array", "HashMap": "object", "Hashtable": "object",
+    "Queue": "array", "Stack": "array", "Any": "string", "String": "string", "Bigint": "integer",
+}  # fmt: skip
+HINTS = {
+    "python": " Note that the provided function is in Python 3 syntax.",
+    "java": " Note that the provided function is in Java 8 SDK syntax.",
+    "javascript": " Note that the provided function is in JavaScript syntax.",
 }
-PYTHON_HINT = " Note that the provided function is in Python 3 syntax."
+PYTHON_HINT = HINTS["python"]
+_LANGUAGE_NAME = {"java": "Java", "javascript": "JavaScript"}
 
 
 def default_bfcl_dir() -> Path:
@@ -93,12 +146,36 @@ def wire_name(name: str) -> str:
     return name.replace(".", "_")
 
 
-def to_tool_spec(function: dict[str, Any]) -> ToolSpec:
-    """A BFCL function doc as a `ToolSpec` (name with `_` for `.`, BFCL's Python hint in the description)."""
+def _as_strings(parameters: dict[str, Any], language: str) -> dict[str, Any]:
+    """Java/JavaScript parameters as BFCL shows them: every one a string in the language's syntax."""
+    out = copy.deepcopy(parameters)
+    lang = _LANGUAGE_NAME[language]
+    for prop in out.get("properties", {}).values():
+        kind = prop.get("type", "any")
+        desc = prop.get("description", "")
+        if kind == "any":
+            desc += f" This parameter can be of any type of {lang} object in string representation."
+        else:
+            desc += f" This is {lang} {kind} type parameter in string representation."
+        if kind in ("ArrayList", "Array", "array") and isinstance(prop.get("items"), dict):
+            desc += f" The list elements are of type {prop['items'].get('type')}; they are not in string representation."
+            prop.pop("items")
+        if language == "javascript" and kind == "dict" and "properties" in prop:
+            desc += f" The dictionary entries have the following schema; they are not in string representation. {json.dumps(prop.pop('properties'))}"
+        prop["description"], prop["type"] = desc, "string"
+    return out
+
+
+def to_tool_spec(function: dict[str, Any], language: str = "python") -> ToolSpec:
+    """A BFCL function doc as a `ToolSpec`, as BFCL presents it: name with `_` for `.`, the language's hint in the
+    description, Java/JavaScript parameters as strings in that language's syntax."""
+    params = function["parameters"]
+    if language in _LANGUAGE_NAME:
+        params = _as_strings(params, language)
     return ToolSpec(
         name=wire_name(function["name"]),
-        description=function.get("description", "") + PYTHON_HINT,
-        parameters=to_json_schema(function["parameters"]),
+        description=function.get("description", "") + HINTS.get(language, PYTHON_HINT),
+        parameters=to_json_schema(params),
     )
 
 
@@ -136,6 +213,16 @@ class BFCLCase(BaseModel):
         return self.category
 
     @property
+    def kind(self) -> Kind:
+        """How the case is scored: ast, irrelevance, relevance or multi_turn (see `category_kind`)."""
+        return category_kind(self.category)
+
+    @property
+    def language(self) -> str:
+        """The language the function docs are in: python, java or javascript."""
+        return language_of(self.category)
+
+    @property
     def messages(self) -> list[Message]:
         """The first turn's messages (the whole prompt of a single-turn case)."""
         return self.turns[0]
@@ -153,11 +240,14 @@ class BFCLCase(BaseModel):
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         raise DataError(
-            f"BFCL file {path} not found; point `root` (or $LLMBENCH_BFCL_DIR) at the folder with BFCL_v4_*.json.gz"
+            f"BFCL file {path} not found; point `root` (or $LLMBENCH_BFCL_DIR) at the folder with BFCL_v*_*.json(.gz)"
         )
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read BFCL file {path} (JSON Lines expected): {exc}") from None
 
 
 def _find(root: Path, stem: str) -> Path:
@@ -194,27 +284,38 @@ def _multi_turn_functions(root: Path, record: dict[str, Any], cache: dict[str, l
     return out
 
 
+def _case_file(base: Path, category: str) -> Path:
+    files = _files(base)
+    if category in files:
+        return files[category]
+    if not base.is_dir():
+        raise DataError(
+            f"BFCL folder {base} not found; point `root` (or $LLMBENCH_BFCL_DIR) at the BFCL data"
+        )
+    known = bfcl_categories(base)
+    raise DataError(
+        f"unknown BFCL category {category!r} in {base}; it holds {', '.join(known) or 'no case files'}"
+    )
+
+
 def load_bfcl(category: str, root: str | Path | None = None, *, limit: int | None = None) -> list[BFCLCase]:
-    """Load one BFCL category (see `BFCL_CATEGORIES`) as `BFCLCase` items, ground truth attached."""
-    if category not in BFCL_CATEGORIES:
-        raise DataError(f"unknown BFCL category {category!r}; choose one of {', '.join(BFCL_CATEGORIES)}")
+    """Load one BFCL category found in `root` as `BFCLCase` items, ground truth attached."""
     base = Path(root) if root is not None else default_bfcl_dir()
-    records = _read_jsonl(_find(base, f"BFCL_v4_{category}"))[:limit]
+    kind = category_kind(category)
+    case_file = _case_file(base, category)
+    records = _read_jsonl(case_file)[:limit]
     answers: dict[str, Any] = {}
-    if category != "irrelevance":
-        answers = {
-            a["id"]: a["ground_truth"]
-            for a in _read_jsonl(_find(base / "possible_answer", f"BFCL_v4_{category}"))
-        }
+    if kind in ("ast", "multi_turn"):
+        answer_file = base / "possible_answer" / case_file.name
+        answers = {a["id"]: a["ground_truth"] for a in _read_jsonl(answer_file)}
+    language = language_of(category)
     cases = []
     doc_cache: dict[str, list] = {}
     for rec in records:
-        multi = category.startswith("multi_turn")
+        multi = kind == "multi_turn"
         functions = _multi_turn_functions(base, rec, doc_cache) if multi else rec["function"]
-        if category != "irrelevance" and rec["id"] not in answers:
-            raise DataError(
-                f"BFCL case {rec['id']} has no ground truth in possible_answer/BFCL_v4_{category}"
-            )
+        if answers and rec["id"] not in answers:
+            raise DataError(f"BFCL case {rec['id']} has no ground truth in possible_answer/{case_file.name}")
         turns = [
             [Message(role=m["role"], content=[{"type": "text", "text": m["content"]}]) for m in t]
             for t in rec["question"]
@@ -224,7 +325,7 @@ def load_bfcl(category: str, root: str | Path | None = None, *, limit: int | Non
             docs = {f["name"]: f for f in functions}
             extra["turn_answers"] = [[parse_call_text(c, docs) for c in turn] for turn in answers[rec["id"]]]
             extra["involved_classes"] = rec["involved_classes"]
-        elif category != "irrelevance":
+        elif kind == "ast":
             extra["possible_answers"] = answers[rec["id"]]
         cases.append(
             BFCLCase(
@@ -232,7 +333,7 @@ def load_bfcl(category: str, root: str | Path | None = None, *, limit: int | Non
                 category=category,
                 turns=turns,
                 functions=functions,
-                tools=[to_tool_spec(f) for f in functions],
+                tools=[to_tool_spec(f, language) for f in functions],
                 **extra,
             )
         )
@@ -284,166 +385,10 @@ def bfcl_dataset(category: str, limit: int | None = None, *, root: str | Path | 
     `multi_turn_*` cases cannot run in a batch evaluation: every turn needs the results of the calls, which
     come from BFCL's executable API backends, not part of the data; score such runs with `score_multi_turn`.
     """
-    if category.startswith("multi_turn"):
+    if category_kind(category) == "multi_turn":
         raise DataError(
             f"BFCL {category} needs BFCL's executable API backends (not in the data) to answer the model's "
             "calls between turns, so `llmbench eval` cannot run it; use simple_python, multiple, parallel, "
             "parallel_multiple or irrelevance, or score your own runs with score_multi_turn(case, calls)."
         )
     return Dataset(f"bfcl-{category}", [case_to_item(c) for c in load_bfcl(category, root, limit=limit)])
-
-
-# Scoring ---------------------------------------------------------------------------------------------------
-
-
-class BFCLScore(BaseModel):
-    """The verdict on a case: `correct`, and when not, BFCL's error type and a reason."""
-
-    model_config = ConfigDict(frozen=True)
-
-    correct: bool
-    error_type: str | None = None
-    error: str | None = None
-    turns_correct: list[bool] | None = None  # multi-turn only
-
-    @property
-    def score(self) -> float:
-        """1.0 or 0.0, for the runs frame's `score` column."""
-        return 1.0 if self.correct else 0.0
-
-
-def _wrong(kind: str, message: str) -> BFCLScore:
-    return BFCLScore(correct=False, error_type=kind, error=message)
-
-
-def _matches(case: BFCLCase, call: ToolCall, answer: dict[str, dict[str, list]]) -> Mismatch | None:
-    if call.raw_arguments is not None:
-        return Mismatch("malformed_arguments", f"arguments of {call.name!r} are not a JSON object")
-    expected_name = next(iter(answer))
-    doc = case.function_doc(expected_name)
-    if doc is None:
-        raise DataError(f"BFCL case {case.id}: no function doc for ground-truth function {expected_name!r}")
-    try:
-        check_call(doc, call.name, call.arguments, answer)
-    except Mismatch as exc:
-        return exc
-    return None
-
-
-def _match_greedy(case: BFCLCase, calls: list[ToolCall]) -> BFCLScore:
-    """BFCL's own pairing: each expected call in turn takes the first unused model call that matches it."""
-    used: set[int] = set()
-    for a, answer in enumerate(case.possible_answers):
-        hit = next(
-            (i for i, c in enumerate(calls) if i not in used and _matches(case, c, answer) is None), None
-        )
-        if hit is None:
-            return _wrong("cannot_find_match", f"no model call matches expected call {a}: {answer}")
-        used.add(hit)
-    return BFCLScore(correct=True)
-
-
-def _match_all(case: BFCLCase, calls: list[ToolCall]) -> BFCLScore:
-    """Order-free: each expected call must pair with a distinct model call (a full bipartite matching)."""
-    answers = case.possible_answers
-    ok = [[_matches(case, c, a) is None for c in calls] for a in answers]
-    paired: dict[int, int] = {}  # model call index -> answer index
-
-    def augment(a: int, seen: set[int]) -> bool:
-        for c in range(len(calls)):
-            if ok[a][c] and c not in seen:
-                seen.add(c)
-                if c not in paired or augment(paired[c], seen):
-                    paired[c] = a
-                    return True
-        return False
-
-    for a in range(len(answers)):
-        if not augment(a, set()):
-            return _wrong("cannot_find_match", f"no model call matches expected call {a}: {answers[a]}")
-    return BFCLScore(correct=True)
-
-
-def score_calls(case: BFCLCase, calls: list[ToolCall], *, greedy_pairing: bool = False) -> BFCLScore:
-    """Score a single-turn case's tool calls with BFCL's AST rules (irrelevance: correct iff there is no call).
-
-    Parallel calls are paired with the expected ones by a full matching. BFCL pairs greedily, which rejects a
-    correct answer when one call fits two expected calls and is taken by the wrong one (148 of 41,764 sampled
-    answers in our cross-check); `greedy_pairing=True` reproduces BFCL's verdicts exactly.
-    """
-    if case.category.startswith("multi_turn"):
-        raise DataError(f"{case.id} is multi-turn: use score_multi_turn(case, calls_per_turn)")
-    if case.category == "irrelevance":
-        if calls:
-            return _wrong("irrelevance:called", f"called {calls[0].name!r} although no function is relevant")
-        return BFCLScore(correct=True)
-    if len(calls) != len(case.possible_answers):
-        return _wrong("wrong_count", f"expected {len(case.possible_answers)} call(s), got {len(calls)}")
-    if "parallel" in case.category:
-        return _match_greedy(case, calls) if greedy_pairing else _match_all(case, calls)
-    problem = _matches(case, calls[0], case.possible_answers[0])
-    if problem is not None:
-        return _wrong(problem.kind, str(problem))
-    return BFCLScore(correct=True)
-
-
-def _with_defaults(case: BFCLCase, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    doc = case.function_doc(name)
-    props = doc["parameters"].get("properties", {}) if doc else {}
-    filled = {k: p["default"] for k, p in props.items() if "default" in p}
-    return filled | arguments
-
-
-def _same_call(case: BFCLCase, call: ToolCall, expected: ExpectedCall) -> bool:
-    if call.raw_arguments is not None or call.name not in (expected.name, wire_name(expected.name)):
-        return False
-    got = _with_defaults(case, expected.name, call.arguments)
-    want = _with_defaults(case, expected.name, expected.arguments)
-    # Python equality: 1 == 1.0 (JSON does not tell int from float reliably), strings exact.
-    return got.keys() == want.keys() and all(_equal(got[k], want[k]) for k in want)
-
-
-def _equal(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    return type(a) is type(b) and a == b
-
-
-def score_multi_turn(case: BFCLCase, calls_per_turn: list[list[ToolCall]]) -> BFCLScore:
-    """Score a multi-turn case offline: every turn's calls must equal the ground-truth sequence of that turn.
-
-    Names, order and argument values must match exactly (parameters left out count as their documented
-    default). This is stricter than BFCL's execution-based checker, which accepts any calls that reach the
-    same final state and outputs (e.g. an extra read-only `ls`), so it is a lower bound of BFCL's accuracy.
-    """
-    expected = case.turn_answers
-    if len(calls_per_turn) != len(expected):
-        return _wrong("wrong_turn_count", f"expected {len(expected)} turns, got {len(calls_per_turn)}")
-    per_turn = [
-        len(got) == len(want) and all(_same_call(case, c, e) for c, e in zip(got, want, strict=False))
-        for got, want in zip(calls_per_turn, expected, strict=True)
-    ]
-    if all(per_turn):
-        return BFCLScore(correct=True, turns_correct=per_turn)
-    first = per_turn.index(False)
-    return BFCLScore(
-        correct=False,
-        error_type="turn_mismatch",
-        error=f"turn {first}: calls differ from the ground truth {[e.name for e in expected[first]]}",
-        turns_correct=per_turn,
-    )
-
-
-def score_bfcl(
-    case: BFCLCase, calls: list[ToolCall] | list[list[ToolCall]], *, greedy_pairing: bool = False
-) -> BFCLScore:
-    """Score a case: a flat list of calls for single-turn categories, one list per turn for multi-turn."""
-    if case.category.startswith("multi_turn"):
-        return score_multi_turn(case, calls)  # type: ignore[arg-type]
-    return score_calls(case, calls, greedy_pairing=greedy_pairing)  # type: ignore[arg-type]

@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from llmbench.tools.bfcl_types import JAVA_TYPES, JS_TYPES, from_language
+
 PYTHON_TYPES: dict[str, type] = {
     "string": str,
     "integer": int,
@@ -102,10 +104,36 @@ def _list_ok(value: list[Any], answers: list[Any]) -> bool:
     return [_norm(x) for x in value] in options
 
 
+def _expected(language: str, prop: dict[str, Any], param: str, raw: Any) -> tuple[Any, type, type | None]:
+    """(value to check, expected Python type, expected item type) of one argument, as BFCL converts it."""
+    type_name = prop.get("type", "string")
+    item_name = prop.get("items", {}).get("type") if isinstance(prop.get("items"), dict) else None
+    table = JAVA_TYPES if language == "java" else JS_TYPES if language == "javascript" else None
+    if table is not None and type_name in table:
+        if type(raw) is not str:
+            raise Mismatch(
+                f"type_error:{language}",
+                f"parameter {param!r}: a {language} {type_name} arrives as a string in {language} syntax, "
+                f"got {type(raw).__name__}",
+            )
+        nested_name = item_name if type_name in ("Array", "ArrayList", "array") else None
+        value = from_language(language, raw, type_name, nested_name)
+        return value, table[type_name], table.get(nested_name or "", None) if nested_name else None
+    expected = PYTHON_TYPES.get(type_name, str)
+    nested = PYTHON_TYPES.get(item_name or "string", str) if type_name in _NESTED and item_name else None
+    value = float(raw) if type_name == "float" and type(raw) is int else raw
+    return value, expected, nested
+
+
 def check_call(
-    doc: dict[str, Any], name: str, arguments: dict[str, Any], answer: dict[str, dict[str, list]]
+    doc: dict[str, Any],
+    name: str,
+    arguments: dict[str, Any],
+    answer: dict[str, dict[str, list]],
+    language: str = "python",
 ) -> None:
-    """Raise `Mismatch` unless the call (`name`, `arguments`) matches the one-call possible answer under BFCL's rules."""
+    """Raise `Mismatch` unless the call (`name`, `arguments`) matches the one-call possible answer under BFCL's
+    rules; Java and JavaScript arguments are strings in the language's syntax (see `bfcl_types`)."""
     ((expected_name, options),) = answer.items()
     if name != expected_name and name != expected_name.replace(".", "_"):
         raise Mismatch("wrong_func_name", f"expected function {expected_name!r}, got {name!r}")
@@ -117,15 +145,11 @@ def check_call(
         if param not in props or param not in options:
             raise Mismatch("unexpected_param", f"unexpected parameter {param!r}")
         type_name = props[param].get("type", "string")
-        expected = PYTHON_TYPES.get(type_name, str)
-        nested = None
-        if type_name in _NESTED and "items" in props[param]:
-            nested = PYTHON_TYPES.get(props[param]["items"].get("type", "string"), str)
-        value = float(raw) if type_name == "float" and type(raw) is int else raw
+        value, expected, nested = _expected(language, props[param], param, raw)
         valid, is_variable = _type_ok(value, options[param], expected, nested)
         if not valid:
             raise Mismatch(
-                "type_error", f"parameter {param!r}: expected {type_name}, got {type(raw).__name__}"
+                "type_error", f"parameter {param!r}: expected {type_name}, got {type(value).__name__} {raw!r}"
             )
         if not is_variable:
             if expected is dict:

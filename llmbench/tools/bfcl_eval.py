@@ -18,7 +18,8 @@ from llmbench.datasets import Dataset, Item
 from llmbench.errors import DataError
 from llmbench.providers.types import Completion, ToolCall, ToolSpec
 from llmbench.scorers import Score, Scorer, register_scorer
-from llmbench.tools.bfcl import BFCL_CATEGORIES, bfcl_dataset, case_from_item, score_bfcl
+from llmbench.tools.bfcl import bfcl_categories, bfcl_dataset, case_from_item
+from llmbench.tools.bfcl_score import score_bfcl
 
 SOURCE_PREFIX = "bfcl:"
 
@@ -32,9 +33,11 @@ def parse_bfcl_source(source: str | Path) -> tuple[str, int | None] | None:
     if not name.startswith(SOURCE_PREFIX):
         return None
     category, _, query = name.removeprefix(SOURCE_PREFIX).partition("?")
-    if category not in BFCL_CATEGORIES:
+    known = bfcl_categories()
+    if category not in known:
         raise DataError(
-            f"unknown BFCL category in {name!r}; use bfcl:<category> with one of {', '.join(BFCL_CATEGORIES)}"
+            f"unknown BFCL category in {name!r}; use bfcl:<category> with one of the categories in the BFCL "
+            f"folder ($LLMBENCH_BFCL_DIR): {', '.join(known) or 'none found'}"
         )
     options = parse_qs(query, strict_parsing=False)
     unknown = set(options) - {"limit"}

@@ -11,15 +11,21 @@ case (e.g. no required parameter to drop) is reported as not applicable instead 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from llmbench.providers.types import ToolCall
-from llmbench.tools.bfcl import BFCLCase, ExpectedCall, score_bfcl, wire_name
+from llmbench.tools.bfcl import BFCLCase, ExpectedCall, bfcl_categories, load_bfcl, wire_name
 from llmbench.tools.bfcl_ast import PYTHON_TYPES
+from llmbench.tools.bfcl_score import score_bfcl
+from llmbench.tools.bfcl_types import JAVA_TYPES, JS_TYPES, to_language
 
 CORRUPTIONS = ("wrong_name", "missing_required", "wrong_type", "extra_call")
 IRRELEVANCE_CORRUPTION = "any_call"
+RELEVANCE_CORRUPTION = "no_call"
+ALL_CORRUPTIONS = (*CORRUPTIONS, IRRELEVANCE_CORRUPTION, RELEVANCE_CORRUPTION)
 
 
 def _call(name: str, arguments: dict[str, Any], index: int) -> ToolCall:
@@ -28,7 +34,7 @@ def _call(name: str, arguments: dict[str, Any], index: int) -> ToolCall:
 
 def ground_truth_variants(case: BFCLCase) -> Iterator[list[ToolCall]] | Iterator[list[list[ToolCall]]]:
     """Every correct answer the ground truth describes, as our neutral calls (see the module docstring)."""
-    if case.category.startswith("multi_turn"):
+    if case.kind == "multi_turn":
         return _multi_turn_variants(case)
     return (calls for calls, consistent in _single_turn_answers(case) if consistent)
 
@@ -40,7 +46,7 @@ def contradicting_answers(case: BFCLCase) -> list[list[ToolCall]]:
     doc does not have; BFCL's checker rejects such calls too (required and unknown-parameter rules come
     first), so they are not correct answers and are reported apart.
     """
-    if case.category.startswith("multi_turn"):
+    if case.kind == "multi_turn":
         return []
     return [calls for calls, consistent in _single_turn_answers(case) if not consistent]
 
@@ -49,7 +55,7 @@ def _expand(option: Any, prop: dict[str, Any]) -> list[Any]:
     """Concrete values of one possible-answer entry: nested dicts hold alternatives per key, like the top level."""
     if option == "":
         return [""]
-    if prop.get("type") == "dict" and isinstance(option, dict):
+    if prop.get("type") in ("dict", "HashMap", "Hashtable") and isinstance(option, dict):
         return [dict(c) for c in _key_combos(option)]
     if (
         prop.get("type") == "array"
@@ -67,9 +73,31 @@ def _key_combos(alternatives: dict[str, list[Any]]) -> Iterator[list[tuple[str, 
         yield [(k, v) for k, v in zip(keys, values, strict=True) if v != ""]
 
 
+def _in_language(case: BFCLCase, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Arguments as a model must send them for the case's language (Java/JavaScript: strings in its syntax)."""
+    table = {"java": JAVA_TYPES, "javascript": JS_TYPES}.get(case.language)
+    if table is None:
+        return arguments
+    props = (case.function_doc(name) or {}).get("parameters", {}).get("properties", {})
+    out = {}
+    for param, value in arguments.items():
+        kind = props.get(param, {}).get("type", "any")
+        nested = (
+            props.get(param, {}).get("items", {}).get("type")
+            if kind in ("Array", "ArrayList", "array")
+            else None
+        )
+        out[param] = to_language(case.language, value, kind, nested) if kind in table else value
+    return out
+
+
 def _single_turn_answers(case: BFCLCase) -> Iterator[tuple[list[ToolCall], bool]]:
-    if case.category == "irrelevance":
+    if case.kind == "irrelevance":
         yield [], True
+        return
+    if case.kind == "relevance":  # any call to an offered function is right
+        f = case.functions[0]
+        yield [_call(wire_name(f["name"]), {}, 0)], True
         return
     slots = []  # (call index, param, concrete alternatives)
     names = []
@@ -87,7 +115,7 @@ def _single_turn_answers(case: BFCLCase) -> Iterator[tuple[list[ToolCall], bool]
         consistent = all(_fits_doc(case, nm, a) for nm, a in zip(names, args, strict=True))
         # Alternate the BFCL name with the wire name (dots as underscores): both must be accepted.
         calls = [
-            _call(wire_name(nm) if n % 2 == 0 else nm, a, j)
+            _call(wire_name(nm) if n % 2 == 0 else nm, _in_language(case, nm, a), j)
             for j, (nm, a) in enumerate(zip(names, args, strict=True))
         ]
         if "parallel" in case.category and len(calls) > 1:
@@ -161,7 +189,11 @@ def _corrupt_calls(case: BFCLCase, calls: list[ToolCall], kind: str) -> list[Too
 def corrupted(case: BFCLCase, kind: str) -> list[ToolCall] | list[list[ToolCall]] | None:
     """The first ground-truth answer with one corruption of `kind`, or None when not applicable."""
     first = next(iter(ground_truth_variants(case)))
-    if case.category == "irrelevance":
+    if case.kind == "relevance":
+        return [] if kind == RELEVANCE_CORRUPTION else None
+    if kind == RELEVANCE_CORRUPTION:
+        return None
+    if case.kind == "irrelevance":
         if kind != IRRELEVANCE_CORRUPTION:
             return None
         f = case.functions[0]
@@ -174,7 +206,7 @@ def corrupted(case: BFCLCase, kind: str) -> list[ToolCall] | list[list[ToolCall]
         ]
     if kind == IRRELEVANCE_CORRUPTION:
         return None
-    if not case.category.startswith("multi_turn"):
+    if case.kind != "multi_turn":
         return _corrupt_calls(case, first, kind)  # type: ignore[arg-type]
     turns: list[list[ToolCall]] = first  # type: ignore[assignment]
     for t, turn in enumerate(turns):
@@ -196,7 +228,7 @@ def check_case(case: BFCLCase) -> dict[str, Any]:
         elif len(failures) < 3:
             failures.append(f"{verdict.error_type}: {verdict.error}")
     detected: dict[str, bool | None] = {}
-    for kind in (*CORRUPTIONS, IRRELEVANCE_CORRUPTION):
+    for kind in ALL_CORRUPTIONS:
         bad = corrupted(case, kind)
         detected[kind] = None if bad is None else not score_bfcl(case, bad).correct
     contradicting = contradicting_answers(case)
@@ -210,3 +242,24 @@ def check_case(case: BFCLCase) -> dict[str, Any]:
         "contradicting_rejected": rejected,
         "detected": detected,
     }
+
+
+def check_folder(root: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """`check_case` summed per category, for every category the folder holds: cases, ground-truth answers and
+    how many scored right, contradicting answers rejected, and per corruption (detected, missed, n/a) counts."""
+    rows = []
+    for category in bfcl_categories(root):
+        results = [check_case(c) for c in load_bfcl(category, root, limit=limit)]
+        rows.append(
+            {
+                "category": category,
+                "cases": len(results),
+                "answers": sum(r["variants"] for r in results),
+                "answers_ok": sum(r["variants_ok"] for r in results),
+                "contradicting": sum(r["contradicting"] for r in results),
+                "contradicting_rejected": sum(r["contradicting_rejected"] for r in results),
+                "corruptions": {k: Counter(r["detected"][k] for r in results) for k in ALL_CORRUPTIONS},
+                "failures": [(r["id"], f) for r in results for f in r["failures"]],
+            }
+        )
+    return rows
