@@ -9,6 +9,7 @@ row first and raises one `DataError` naming the file, line (or row), field and f
 from __future__ import annotations
 
 import csv
+import io
 import json
 import random
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from llmbench.errors import DataError
 from llmbench.providers.types import Message, to_messages
@@ -62,6 +63,18 @@ class Item(BaseModel):
             raise ValueError("must not be empty")
         return v
 
+    @model_validator(mode="after")
+    def _valid_text(self) -> Item:
+        # A lone surrogate (e.g. the JSON escape "\ud800") is not Unicode text: no API accepts it, and it
+        # would fail only after the calls before it were paid for.
+        for name in ("id", "input", "reference", "metadata", "task"):
+            bad = _lone_surrogate(getattr(self, name))
+            if bad is not None:
+                raise ValueError(
+                    f"field {name!r} holds a lone surrogate {bad!r}, which is not valid Unicode text"
+                )
+        return self
+
     @field_validator("input")
     @classmethod
     def _input_nonempty(cls, v: Any) -> Any:
@@ -89,6 +102,25 @@ class Item(BaseModel):
         if isinstance(self.input, str):
             return to_messages(self.input)
         return to_messages([m.model_dump() for m in self.input])
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The first lone surrogate in any string inside `value` (None when all text is valid Unicode)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return value[exc.start : exc.end]
+        return None
+    if isinstance(value, dict):
+        values: Iterable[Any] = [*value.keys(), *value.values()]
+    elif isinstance(value, list | tuple):
+        values = value
+    elif isinstance(value, BaseModel):
+        values = value.model_dump().values()
+    else:
+        return None
+    return next((b for b in map(_lone_surrogate, values) if b is not None), None)
 
 
 @dataclass
@@ -228,8 +260,18 @@ class _RowError(Exception):
 
 def _jsonl_rows(path: Path) -> list[tuple[str, Any]]:
     rows: list[tuple[str, Any]] = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if n == 1 else "utf-8")  # a byte-order mark is fine
+            except UnicodeDecodeError as exc:
+                rows.append(
+                    (
+                        f"line {n}",
+                        _RowError(f"line {n}", "", f"not UTF-8 text ({exc.reason} at byte {exc.start})"),
+                    )
+                )
+                continue
             if not line.strip():
                 continue
             try:
@@ -272,7 +314,13 @@ def _cell(value: Any) -> Any:
 
 def _csv_rows(path: Path) -> list[tuple[str, Any]]:
     rows: list[tuple[str, Any]] = []
-    with path.open(encoding="utf-8", newline="") as fh:
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is fine
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8."
+        ) from None
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         if not reader.fieldnames:
             raise DataError(

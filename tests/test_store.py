@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -30,7 +31,9 @@ from llmbench.store import (
     default_store_path,
     run_key,
 )
+from llmbench.store.records import IntentRecord
 from llmbench.store.schema import SCHEMA_VERSION_DDL
+from llmbench.store.writer import StoreWriter
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -101,7 +104,7 @@ def test_a_version_2_store_gains_the_one_hour_cache_column_and_keeps_its_rows(tm
     )
     con.close()
     with Store.open(path) as store:
-        assert store.schema_version == LATEST_VERSION == 4
+        assert store.schema_version == LATEST_VERSION
         old = store.calls_frame("old")
         assert old["cache_write_tokens"].tolist() == [7] and old["cache_write_1h_tokens"].isna().all()
         assert old["cost_basis"].isna().all()  # migration 4 adds it, empty for old rows
@@ -492,7 +495,7 @@ def test_written_call_records_come_back_in_calls_frame(tmp_path):
     assert exps.loc[0, "source"] == "simulated" and json.loads(exps.loc[0, "config"]) == {"seed": 1}
 
 
-def test_result_buffer_writes_in_batches(tmp_path):
+def test_writer_commits_in_batches_on_a_timer_and_intents_at_once(tmp_path):
     with Store.open(tmp_path / "r.duckdb") as store:
         store.create_experiment("e", git_commit_sha=None)
 
@@ -502,14 +505,32 @@ def test_result_buffer_writes_in_batches(tmp_path):
                 ScoreRecord(key, f"i{i}", "m", 0, "s", 1.0)
             ]
 
-        with store.buffer("e", max_keys=2, max_wait_s=3600) as buf:
-            buf.add(*run(0))
-            assert store.finished_keys("e") == set()
-            buf.add(*run(1))
-            assert len(store.finished_keys("e")) == 2
-            buf.add(*run(2))
-            assert len(store.finished_keys("e")) == 2
-        assert len(store.finished_keys("e")) == 3 and buf.written == 3
-        with store.buffer("e", max_keys=100, max_wait_s=0.0) as buf:
-            buf.add(*run(3))  # too old at once: written immediately
-            assert len(store.finished_keys("e")) == 4
+        writer = StoreWriter(store, "e", max_keys=2, max_wait_s=3600)
+        writer.result(*run(0))
+        time.sleep(0.3)
+        assert store.finished_keys("e") == set()  # one run waiting: neither full nor due
+        writer.result(*run(1))
+        deadline = time.monotonic() + 5
+        while len(store.finished_keys("e")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(store.finished_keys("e")) == 2
+        writer.result(*run(2))
+        assert writer.close() == 3 and len(store.finished_keys("e")) == 3
+        # a lone result is committed on the timer, with nothing else arriving
+        timed = StoreWriter(store, "e", max_keys=100, max_wait_s=0.2)
+        timed.result(*run(3))
+        time.sleep(1.0)
+        assert len(store.finished_keys("e")) == 4
+        timed.close()
+
+        async def intent_then_answer() -> tuple[int, int]:
+            w = StoreWriter(store, "e", max_keys=100, max_wait_s=3600)
+            key = run_key("e", "i9", "m", 0, "", "")
+            await w.intent(IntentRecord("intent-1", key, "i9", "m", 0, 1, time.time(), 0.25))
+            pending = store.spent("e")[1]  # committed before `intent` returned
+            calls, scores = [CallRecord(key, "i9", "m", 0, final=True, cost_usd=0.1)], []
+            w.result(calls, scores, resolved=["intent-1"])
+            w.close()
+            return pending, store.spent("e")[1]
+
+        assert asyncio.run(intent_then_answer()) == (1, 0)  # sent and unknown, then answered

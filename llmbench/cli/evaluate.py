@@ -15,6 +15,7 @@ from rich.table import Table
 from llmbench.cli.app import app
 from llmbench.errors import ConfigError
 
+EXIT_UNFINISHED = 3  # the run ended but some planned items did not finish
 DEFAULT_EXPERIMENT = Path("experiments/default.yaml")  # in the working directory, else the shipped copy
 SHIPPED_EXPERIMENT = Path(__file__).parents[1] / "shipped" / "experiments" / "default.yaml"
 StoreOpt = Annotated[
@@ -75,15 +76,26 @@ def eval_command(
         float | None, typer.Option("--max-cost", help="Stop cleanly when this many USD are spent")
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N items of each dataset")] = None,
+    unsafe_code: Annotated[
+        bool, typer.Option("--unsafe-code", help="Run model-written code WITHOUT a sandbox (no bubblewrap)")
+    ] = False,
+    allow_unpriced: Annotated[
+        bool, typer.Option("--allow-unpriced", help="Let --max-cost run models without a price (as $0)")
+    ] = False,
     store: StoreOpt = None,
     progress: Annotated[bool, typer.Option(help="Show a live progress bar")] = True,
     track: Annotated[bool, typer.Option(help="Log the run to MLflow")] = True,
 ) -> None:
-    """Run an experiment: every call, score, token, cost, latency and error goes to the run store. Resumable."""
+    """Run an experiment: every call, score, token, cost, latency and error goes to the run store. Resumable.
+
+    Exit code 0 when every planned item finished; 3 when some did not (failed calls, the budget, or an error
+    no retry can heal, such as a bad API key); 2 for bad input, before anything is sent; 130 on Ctrl-C.
+    """
     from llmbench.evaluation import load_experiment, validate_config
 
     overrides = {"name": name, "scorer": scorer, "epochs": epochs, "concurrency": concurrency,
-                 "max_cost": max_cost, "limit": limit, "datasets": dataset or None, "models": model or None}  # fmt: skip
+                 "max_cost": max_cost, "limit": limit, "datasets": dataset or None, "models": model or None,
+                 "unsafe_code": unsafe_code or None, "allow_unpriced": allow_unpriced or None}  # fmt: skip
     if experiment is None and (dataset or model):
         if not (dataset and model):
             raise ConfigError("without an experiment file, give both --dataset and --model")
@@ -105,19 +117,32 @@ def eval_command(
         f"{note}; spent ${spent_now:.4f} in this run (${report.spent_usd:.4f} in all) in {report.elapsed_s:.1f} s."
         f" Store: {_store_path(store)}"
     )
+    if report.unknown_outcome:
+        console.print(
+            f"[yellow]{report.unknown_outcome} call(s) of earlier runs were sent but never answered (a crash); "
+            "their estimated cost is counted in the spend.[/]"
+        )
     if report.stopped_by_budget:
         console.print(
             f"[yellow]Stopped at the budget (${cfg.max_cost}); rerun with a higher --max-cost to finish.[/]"
         )
+    if report.stopped_by:
+        console.print(f"[red]Stopped: {report.stopped_by}[/]")
     if track:
         _track(cfg, exp_id, summary, runs)
+    # SystemExit, not typer.Exit: main() runs click with standalone_mode=False, which turns typer.Exit into
+    # a return value.
     if report.interrupted:
         console.print(
             "[yellow]Interrupted; the results above are saved. Run the same command again to resume.[/]"
         )
-        # SystemExit, not typer.Exit: main() runs click with standalone_mode=False, which turns typer.Exit into
-        # a return value that main() drops (the process would exit 0).
         raise SystemExit(130)
+    if not report.complete:
+        unfinished = report.planned - report.finished - report.skipped
+        console.print(
+            f"[yellow]{unfinished} of {report.planned} planned runs did not finish; rerun to retry them.[/]"
+        )
+        raise SystemExit(EXIT_UNFINISHED)
 
 
 def _store_path(store: Path | None) -> Path:

@@ -55,6 +55,10 @@ class ExperimentConfig(BaseModel):
     max_attempts: int = Field(default=3, ge=1)
     seed: int = 0
     limit: int | None = Field(default=None, ge=1, description="only the first N items of each dataset")
+    unsafe_code: bool = Field(default=False, description="run model-written code without a sandbox (opt-in)")
+    allow_unpriced: bool = Field(
+        default=False, description="run unpriced models under max_cost (counted as $0)"
+    )
 
     @field_validator("models")
     @classmethod

@@ -2,9 +2,14 @@
 
 Resume: each (item, model, epoch) has a deterministic run key over what was sent (prompt and parameter hashes).
 Keys whose final call and score are in the store are skipped, so a re-run, or a run after Ctrl-C or `kill -9`,
-never pays twice for a finished item. Results are written in small batches (every `flush_every` results or
-`flush_interval` seconds), each batch one transaction; a crash loses at most the unwritten batch, whose items
-are simply run again.
+never pays twice for a finished item.
+
+Money: before each attempt is sent, an intent row (with the attempt's estimated cost) is committed, and the
+answer replaces it in the same transaction that stores the result; results are committed by a writer thread
+in batches, at the latest `flush_interval` seconds after they arrive. So a crash at any moment leaves every
+sent attempt in the store, answered or "sent, outcome unknown", and both count in the spend and the budget.
+Nothing is sent before everything that can be checked is checked (`Runner.preflight`); an error that retrying
+cannot heal (a bad key, an unknown model) stops the run at once.
 """
 
 from __future__ import annotations
@@ -12,19 +17,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiolimiter import AsyncLimiter
 
 from llmbench.datasets import Item, load_dataset
-from llmbench.errors import ConfigError, ProviderError
+from llmbench.errors import AuthenticationError, ConfigError, InvalidRequestError, ProviderError
 from llmbench.evaluation.config import ExperimentConfig
 from llmbench.providers import Completion, Message, Provider, StopEvent, get_provider
 from llmbench.scorers import Score, get_scorer
 from llmbench.store import ScoreRecord, Store, call_records, run_key, stable_hash
+from llmbench.store.records import IntentRecord
+from llmbench.store.writer import StoreWriter
 from llmbench.tools.bfcl_eval import answer_output, bfcl_source_dataset, item_tools
 
 
@@ -40,7 +48,7 @@ class Task:
 
 @dataclass
 class RunReport:
-    """What a run did: counts, spend and whether it stopped early."""
+    """What a run did: counts, spend and whether it stopped early (and why)."""
 
     experiment: str
     planned: int = 0
@@ -49,10 +57,19 @@ class RunReport:
     failed: int = 0
     spent_usd: float = 0.0
     spent_before_usd: float = 0.0
+    unknown_outcome: int = 0  # attempts sent in earlier runs whose outcome never arrived (counted in spend)
     stopped_by_budget: bool = False
+    stopped_by: str | None = None  # an error no retry can heal, in one line
     interrupted: bool = False
     elapsed_s: float = 0.0
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @property
+    def complete(self) -> bool:
+        """Whether every planned item finished (the only case `llmbench eval` exits 0)."""
+        return self.finished + self.skipped == self.planned and not (
+            self.interrupted or self.stopped_by_budget or self.stopped_by
+        )
 
 
 def item_messages(item: Item, system_prompt: str | None) -> list[Message]:
@@ -96,58 +113,79 @@ class Runner:
         self.providers = build_providers(cfg, providers)
         self.items = items
         self._scorers: dict[str, Any] = {}
-        self._buffer = store.buffer(cfg.name, max_keys=flush_every, max_wait_s=flush_interval)
+        self._flush = (flush_every, flush_interval)
+        self._writer: StoreWriter | None = None
+        self._pending: dict[str, tuple[list[str], float]] = {}  # run key -> (intent ids, estimated USD)
         self.report = RunReport(cfg.name)
 
     # Planning ------------------------------------------------------------------------------------------
 
-    def plan(self, items: list[Item]) -> list[Task]:
-        """Every (item, model, epoch) of the experiment with its resume key."""
+    def plan(self, items: list[Item]) -> Iterator[Task]:
+        """Every (item, model, epoch) of the experiment with its resume key, generated as needed."""
         params_hash = stable_hash(self.cfg.call_params())
-        tasks = []
+        hashes = {}
         for epoch in range(self.cfg.epochs):
             for item in items:
-                prompt_hash = stable_hash(
-                    [m.model_dump() for m in item_messages(item, self.cfg.system_prompt)]
-                )
+                if item.id not in hashes:
+                    hashes[item.id] = stable_hash(
+                        [m.model_dump() for m in item_messages(item, self.cfg.system_prompt)]
+                    )
                 for model in self.cfg.models:
-                    key = run_key(self.cfg.name, item.id, model, epoch, prompt_hash, params_hash)
-                    tasks.append(Task(item, model, epoch, key))
-        return tasks
+                    key = run_key(self.cfg.name, item.id, model, epoch, hashes[item.id], params_hash)
+                    yield Task(item, model, epoch, key)
 
     def scorer_for(self, item: Item) -> Any:
         """The scorer of an item: the experiment's, else the item's own, else exact match."""
         name = self.cfg.scorer or item.scorer or "exact"
         if name not in self._scorers:
             judged = name in ("judge", "llm_judge") and self.cfg.judge_model
-            opts = {"model": self.cfg.judge_model} if judged else {}
+            opts: dict[str, Any] = {"model": self.cfg.judge_model} if judged else {}
+            if name in ("python_tests", "code", "python"):
+                opts["unsafe_code"] = self.cfg.unsafe_code
             self._scorers[name] = get_scorer(name, **opts)
         return self._scorers[name]
+
+    def preflight(self, items: list[Item]) -> None:
+        """Everything that can be checked before the first paid call: every item is one its scorer and provider
+        accept, each scorer can work here (the code scorer needs its sandbox), and a budget can be enforced."""
+        for item in items:
+            scorer = self.scorer_for(item)
+            item_tools(item)  # a bad metadata.tools is an error now, not on item 3 after two paid calls
+            scorer.check_item(item)
+        for scorer in {id(s): s for s in self._scorers.values()}.values():
+            scorer.preflight()
+        if self.cfg.max_cost is not None and not self.cfg.allow_unpriced:
+            unpriced = [m for m, p in self.providers.items() if not p.is_priced()]
+            if unpriced:
+                raise ConfigError(
+                    f"--max-cost {self.cfg.max_cost:g} cannot be enforced: no price is known for "
+                    f"{', '.join(unpriced)}, so their calls would count as $0. Price them in a price file "
+                    "(price_file in llmbench.toml: models: {'<id>': {input: USD/Mtok, output: USD/Mtok}}), or "
+                    "pass --allow-unpriced (allow_unpriced: true) to run them uncounted"
+                )
 
     # Running -------------------------------------------------------------------------------------------
 
     async def run(self) -> RunReport:
-        """Run every unfinished task; returns the report (also on budget stop or Ctrl-C)."""
+        """Run every unfinished task; returns the report (also on budget stop, a fatal error or Ctrl-C)."""
         started = time.monotonic()
         cfg = self.cfg
         items = self.items if self.items is not None else load_items(cfg)
+        self.preflight(items)
         self.store.create_experiment(
             cfg.name, config=cfg.model_dump(), source="simulated" if cfg.simulated else "native"
         )
         self.store.add_items(cfg.name, items)
         done = self.store.finished_keys(cfg.name)
-        tasks = self.plan(items)
-        todo = [t for t in tasks if t.key not in done]
-        self.report.planned, self.report.skipped = len(tasks), len(tasks) - len(todo)
-        self.report.spent_usd = self.report.spent_before_usd = self._spent_so_far()
-
+        self.report.planned = len(items) * len(cfg.models) * cfg.epochs
+        self.report.skipped = sum(1 for t in self.plan(items) if t.key in done) if done else 0
+        stored, unknown, unknown_cost = self.store.spent(cfg.name)
+        self.report.spent_usd = self.report.spent_before_usd = stored + unknown_cost
+        self.report.unknown_outcome = unknown
+        todo = (t for t in self.plan(items) if t.key not in done)
         limits = _Limits(cfg)
-        queue: asyncio.Queue[Task] = asyncio.Queue()
-        for t in todo:
-            queue.put_nowait(t)
-        workers = [
-            asyncio.create_task(self._worker(queue, limits)) for _ in range(min(cfg.concurrency, len(todo)))
-        ]
+        self._writer = StoreWriter(self.store, cfg.name, max_keys=self._flush[0], max_wait_s=self._flush[1])
+        workers = [asyncio.create_task(self._worker(todo, limits)) for _ in range(cfg.concurrency)]
         try:
             await asyncio.gather(*workers)
         except asyncio.CancelledError:
@@ -157,48 +195,39 @@ class Runner:
                 w.cancel()
             with contextlib.suppress(BaseException):
                 await asyncio.gather(*workers, return_exceptions=True)
-            self._buffer.flush()
+            self._writer.close()
             for p in self.providers.values():
                 with contextlib.suppress(Exception):
                     await p.aclose()
             self.report.elapsed_s = time.monotonic() - started
         return self.report
 
-    async def _worker(self, queue: asyncio.Queue[Task], limits: _Limits) -> None:
-        while True:
-            try:
-                task = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            if self.over_budget():
-                # Stop taking work; calls already in flight finish and are recorded.
-                self.report.stopped_by_budget = True
+    def _stopping(self) -> bool:
+        if self.report.stopped_by:
+            return True
+        if self.over_budget():
+            self.report.stopped_by_budget = True  # stop taking work; calls in flight finish and are recorded
+            return True
+        return False
+
+    async def _worker(self, todo: Iterator[Task], limits: _Limits) -> None:
+        for task in todo:  # one shared generator: each task is taken by exactly one worker
+            if self._stopping():
                 return
             provider = self.providers[task.model_id]
             async with limits.slot(provider.provider, _estimate_tokens(task.item)):
                 # Check again: while this worker waited for a slot, finished calls may have used up the budget.
-                if self.over_budget():
-                    self.report.stopped_by_budget = True
+                if self._stopping():
                     return
                 try:
                     result = await self._call(provider, task)
                 except asyncio.CancelledError:
                     self._record_cancelled(task)
                     raise
-                self._add_spend(result)
+                self._add_spend(task, result)
             await self._record(task, result)
-
-    def _record_cancelled(self, task: Task) -> None:
-        """A call cut off by Ctrl-C still gets a row: the request may have reached (and be billed by) the
-        provider, and the item stays unfinished so a resume runs it again."""
-        cut = asyncio.CancelledError(
-            "interrupted (Ctrl-C) before an answer; the provider may still bill this call"
-        )
-        self._buffer.add(
-            call_records(
-                cut, run_key=task.key, item_id=task.item.id, model_id=task.model_id, epoch=task.epoch
-            )
-        )
+            if isinstance(result, ProviderError) and _cannot_heal(result):
+                self.report.stopped_by = f"{type(result).__name__}: {result}"
 
     async def _call(self, provider: Provider, task: Task) -> Completion | ProviderError:
         item, cfg = task.item, self.cfg
@@ -215,17 +244,44 @@ class Runner:
             }
         messages = item_messages(item, cfg.system_prompt)
         params["tools"] = item_tools(item)  # tool specs in the item's metadata (e.g. BFCL), else None
+        # an upper-end estimate: the prompt's tokens plus a full max_tokens answer
+        estimate = provider.estimate_cost(_prompt_tokens(item), int(params.get("max_tokens") or 256))
+        intents = self._pending.setdefault(task.key, ([], 0.0))[0]
+
+        async def before_attempt(number: int) -> None:
+            assert self._writer is not None
+            record = IntentRecord(uuid.uuid4().hex, task.key, item.id, task.model_id, task.epoch, number,
+                                  time.time(), estimate)  # fmt: skip
+            await self._writer.intent(record)
+            intents.append(record.intent_id)
+            self._pending[task.key] = (intents, self._pending[task.key][1] + estimate)
+
         try:
             if cfg.stream:
                 final = None
-                async for event in provider.astream(messages, **params):
+                async for event in provider.astream(messages, before_attempt=before_attempt, **params):
                     if isinstance(event, StopEvent):
                         final = event.completion
                 assert final is not None
                 return final
-            return await provider.acomplete(messages, **params)
+            return await provider.acomplete(messages, before_attempt=before_attempt, **params)
         except ProviderError as exc:
             return exc
+
+    def _record_cancelled(self, task: Task) -> None:
+        """A call cut off by Ctrl-C gets a row at its estimated cost: the request may have reached (and be billed
+        by) the provider, and the item stays unfinished so a resume runs it again."""
+        intents, estimate = self._pending.pop(task.key, ([], 0.0))
+        cut = asyncio.CancelledError(
+            "interrupted (Ctrl-C) before an answer; the provider may still bill this call"
+        )
+        rows = call_records(
+            cut, run_key=task.key, item_id=task.item.id, model_id=task.model_id, epoch=task.epoch
+        )
+        if intents:
+            rows[-1].cost_usd, rows[-1].cost_basis = estimate, "estimated"
+        if self._writer is not None:
+            self._writer.result(rows, resolved=intents)
 
     async def _record(self, task: Task, result: Completion | ProviderError) -> None:
         calls = call_records(
@@ -248,28 +304,29 @@ class Runner:
         else:
             self.report.failed += 1
             self.report.errors[type(result).__name__] += 1
-        self._buffer.add(calls, scores)
+        intents, _ = self._pending.pop(task.key, ([], 0.0))
+        assert self._writer is not None
+        self._writer.result(calls, scores, resolved=intents)
         if self.on_progress is not None:
             self.on_progress(self.report, 1)
 
-    def _add_spend(self, result: Completion | ProviderError) -> None:
+    def _add_spend(self, task: Task, result: Completion | ProviderError) -> None:
         """Count every attempt's cost at once, before the slot frees, so no waiting worker misses it."""
         attempts = result.attempts or []
         self.report.spent_usd += sum(a.cost_usd or 0.0 for a in attempts)
         if isinstance(result, Completion) and not attempts:
             self.report.spent_usd += result.cost_usd or 0.0
 
-    def _spent_so_far(self) -> float:
-        frame = self.store.sql(
-            "SELECT coalesce(sum(c.cost_usd), 0) AS s FROM calls c JOIN experiments e ON c.experiment_id = e.id "
-            "WHERE e.name = ?",
-            [self.cfg.name],
-        )
-        return float(frame["s"].iloc[0])
-
     def over_budget(self) -> bool:
-        """Whether the spend so far has reached `max_cost`."""
+        """Whether the spend so far (answered, and estimated for calls of unknown outcome) reached `max_cost`."""
         return self.cfg.max_cost is not None and self.report.spent_usd >= self.cfg.max_cost
+
+
+def _cannot_heal(error: ProviderError) -> bool:
+    """A failure every other call of the run would meet too: a bad key, an unknown model or endpoint."""
+    if isinstance(error, AuthenticationError):
+        return True
+    return isinstance(error, InvalidRequestError) and error.status_code == 404
 
 
 def build_providers(cfg: ExperimentConfig, given: dict[str, Provider] | None = None) -> dict[str, Provider]:
@@ -279,6 +336,12 @@ def build_providers(cfg: ExperimentConfig, given: dict[str, Provider] | None = N
         if m not in providers:
             providers[m] = get_provider(m, timeout=cfg.timeout, retry=cfg.max_attempts, seed=cfg.seed)
     return providers
+
+
+def _prompt_tokens(item: Item) -> int:
+    """The prompt's tokens, estimated (about four characters a token)."""
+    text = item.input if isinstance(item.input, str) else str(item.input)
+    return len(text) // 4 + 1
 
 
 def _estimate_tokens(item: Item) -> int:

@@ -8,12 +8,13 @@ import contextlib
 import logging
 import random
 import time
+import warnings
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from llmbench import errors
-from llmbench.providers.pricing import PriceTable
+from llmbench.providers.pricing import PriceTable, UnknownPriceWarning
 from llmbench.providers.retry import RetryPolicy
 from llmbench.providers.types import (
     Attempt,
@@ -22,6 +23,7 @@ from llmbench.providers.types import (
     StopEvent,
     StreamEvent,
     ToolSpec,
+    Usage,
     UsageEvent,
     to_messages,
 )
@@ -29,6 +31,7 @@ from llmbench.providers.types import (
 log = logging.getLogger("llmbench.providers")
 T = TypeVar("T")
 AttemptHook = Callable[[Attempt], None]
+BeforeAttempt = Callable[[int], Awaitable[None]]  # awaited before attempt N is sent (e.g. to record it first)
 
 
 class Provider(ABC):
@@ -82,14 +85,22 @@ class Provider(ABC):
     # Public API --------------------------------------------------------------------------------------
 
     async def acomplete(
-        self, prompt: MessagesInput, *, tools: list[ToolSpec] | None = None, **params: Any
+        self,
+        prompt: MessagesInput,
+        *,
+        tools: list[ToolSpec] | None = None,
+        before_attempt: BeforeAttempt | None = None,
+        **params: Any,
     ) -> Completion:
-        """Answer `prompt` (text or messages), retrying retryable failures; every attempt is reported."""
+        """Answer `prompt` (text or messages), retrying retryable failures; every attempt is reported.
+        `before_attempt(n)` is awaited before attempt n is sent; if it raises, nothing is sent."""
         messages = to_messages(prompt)
         merged = {**self.default_params, **params}
         attempts: list[Attempt] = []
         self._prepare()
         for number in range(1, self.retry.max_attempts + 1):
+            if before_attempt is not None:
+                await before_attempt(number)
             started_at, t0 = time.time(), time.perf_counter()
             try:
                 async with asyncio.timeout(self.timeout):
@@ -104,7 +115,12 @@ class Provider(ABC):
         raise AssertionError("unreachable: the retry loop always returns or raises")
 
     async def astream(
-        self, prompt: MessagesInput, *, tools: list[ToolSpec] | None = None, **params: Any
+        self,
+        prompt: MessagesInput,
+        *,
+        tools: list[ToolSpec] | None = None,
+        before_attempt: BeforeAttempt | None = None,
+        **params: Any,
     ) -> AsyncIterator[StreamEvent]:
         """Stream neutral events; retries only before the first event, since a half-shown answer cannot be
         taken back. The final StopEvent carries the same Completion as `acomplete` would."""
@@ -113,6 +129,8 @@ class Provider(ABC):
         attempts: list[Attempt] = []
         self._prepare()
         for number in range(1, self.retry.max_attempts + 1):
+            if before_attempt is not None:
+                await before_attempt(number)
             started_at, t0 = time.time(), time.perf_counter()
             emitted = False
             try:
@@ -189,6 +207,20 @@ class Provider(ABC):
         err.attempts = list(attempts)
         log.info("%s attempt %d failed: %s", self.model_id, number, err)
         return err
+
+    def _quiet_price(self, usage: Usage) -> float | None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnknownPriceWarning)
+            return self.price_table.price(self._price_id(None), usage, api_url=self._api_url())
+
+    def is_priced(self) -> bool:
+        """Whether the price table knows this model (an unpriced model's calls cost None, not a number)."""
+        return self._quiet_price(Usage(input_tokens=1000, output_tokens=1000)) is not None
+
+    def estimate_cost(self, input_tokens: int, output_tokens: int) -> float:
+        """What a call of these sizes should cost (0 for an unpriced model): the budget's estimate of an attempt
+        whose real usage is not known yet."""
+        return self._quiet_price(Usage(input_tokens=input_tokens, output_tokens=output_tokens)) or 0.0
 
     def _report(self, attempt: Attempt) -> None:
         if self.on_attempt is not None:

@@ -46,6 +46,13 @@ class Scorer:
             f"scorer {self.name!r} is asynchronous; inside an event loop use `await scorer.score(...)`."
         )
 
+    def preflight(self) -> None:
+        """Raise ConfigError when this scorer cannot work here; called before any paid call."""
+
+    def check_item(self, item: Any) -> None:
+        """Raise DataError when this scorer could not score `item` (e.g. a bad regex); called before any paid
+        call, so a broken item is found before money is spent on it."""
+
     async def score(self, output: str, item: Any) -> Score:
         """Score asynchronously."""
         if type(self).score_sync is Scorer.score_sync:

@@ -1,33 +1,22 @@
-"""The Python code scorer: run the model's code against the item's unit tests in a limited child process.
+"""The Python code scorer: run the model's code against the item's unit tests inside a sandbox.
 
-Limits: wall-clock `timeout_s` (the whole process group is killed), CPU seconds, address space
-(`memory_mb`, so a memory hog gets MemoryError) and output file size, set with `resource.setrlimit`; the
-child runs `python -I` in a fresh temp dir with an empty environment. This is isolation against accidents
-(loops, hogs, stray files), not a security sandbox: do not score untrusted code on a machine you care about.
+The model's code and the tests run in two separate bubblewrap sandboxes joined only by pipes of plain data
+(see `llmbench.scorers.sandbox`): no network, no view of the evaluator's files or environment, CPU, memory,
+process and file-size limits, and a verdict the model's code cannot forge. Without bubblewrap the scorer refuses
+to start (before any paid call) unless `unsafe_code=True` (`--unsafe-code`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-import os
 import re
-import resource
-import secrets
-import signal
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from llmbench.errors import DataError
+from llmbench.errors import ConfigError, DataError
 from llmbench.scorers.base import Score, Scorer, reference_of
+from llmbench.scorers.sandbox import INSTALL_HINT, Limits, bwrap_available, run_tests
 
-HARNESS = Path(__file__).with_name("_harness.py")
 _FENCED = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)```", re.DOTALL)
-_OUTPUT_LIMIT = 4 * 1024 * 1024  # bytes of stdout/stderr a child may write before SIGXFSZ stops it
 
 
 def extract_code(text: str) -> str:
@@ -41,105 +30,46 @@ def extract_code(text: str) -> str:
     return text
 
 
-def _limiter(memory_mb: int, cpu_s: int) -> Any:
-    def apply() -> None:  # runs in the child between fork and exec
-        mem = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (_OUTPUT_LIMIT, _OUTPUT_LIMIT))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-    return apply
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
 class PythonTests(Scorer):
     """Share of the item's tests (reference = test code) that the output's code passes."""
 
     name = "python_tests"
 
-    def __init__(self, timeout_s: float = 10.0, memory_mb: int = 512, python: str | None = None) -> None:
-        self.timeout_s = timeout_s
-        self.memory_mb = memory_mb
-        self.python = python or sys.executable
+    def __init__(
+        self, timeout_s: float = 10.0, memory_mb: int = 512, processes: int = 32, unsafe_code: bool = False
+    ) -> None:
+        self.limits = Limits(timeout_s=timeout_s, memory_mb=memory_mb, processes=processes)
+        self.unsafe_code = unsafe_code
 
-    def _prepare(self, output: str, item: Any, tmp: str) -> tuple[list[str], str, dict[str, Any]]:
+    def preflight(self) -> None:
+        """Refuse before any paid call when model-written code could not be sandboxed here."""
+        if not self.unsafe_code:
+            why = bwrap_available()
+            if why is not None:
+                raise ConfigError(f"the python_tests scorer needs a sandbox and {why}; {INSTALL_HINT}")
+
+    async def score(self, output: str, item: Any) -> Score:
         tests = reference_of(item)
         if not isinstance(tests, str) or not tests.strip():
             raise DataError(
                 "python_tests scorer: the reference must be the test code (asserts or test_* functions)."
             )
-        Path(tmp, "solution.py").write_text(extract_code(output), encoding="utf-8")
-        Path(tmp, "tests.py").write_text(tests, encoding="utf-8")
-        nonce = "@@llmbench-" + secrets.token_hex(8) + "@@"
-        argv = [self.python, "-I", str(HARNESS), "solution.py", "tests.py", nonce]
-        out = open(Path(tmp, "out.txt"), "wb")  # noqa: SIM115 (closed by the caller)
-        kwargs = {
-            "cwd": tmp,
-            "env": {"PATH": os.defpath, "HOME": tmp, "PYTHONDONTWRITEBYTECODE": "1", "LC_ALL": "C.UTF-8"},
-            "stdin": subprocess.DEVNULL,
-            "stdout": out,
-            "stderr": subprocess.STDOUT,
-            "start_new_session": True,
-            "preexec_fn": _limiter(self.memory_mb, max(1, int(self.timeout_s) + 1)),
-        }
-        return argv, nonce, kwargs
-
-    def _verdict(self, tmp: str, nonce: str, returncode: int | None, timed_out: bool) -> Score:
-        if timed_out:
-            return Score(0.0, f"timed out after {self.timeout_s:g}s (killed)")
-        text = Path(tmp, "out.txt").read_bytes()[-_OUTPUT_LIMIT:].decode("utf-8", "replace")
-        lines = [ln for ln in text.splitlines() if ln.startswith(nonce)]
-        if not lines:
-            if returncode is not None and returncode < 0:
-                sig = signal.Signals(-returncode).name
-                why = {"SIGXCPU": "CPU time limit", "SIGXFSZ": "output size limit", "SIGKILL": "killed"}.get(
-                    sig, sig
-                )
-                return Score(0.0, f"the code was stopped by {sig} ({why})")
-            tail = text.strip().splitlines()[-1:] or ["no output"]
-            return Score(0.0, f"the test run crashed (exit {returncode}): {tail[0][:200]}")
-        result = json.loads(lines[-1][len(nonce) :])
-        total, passed = max(1, result["total"]), result["passed"]
+        result = await run_tests(extract_code(output), tests, self.limits, unsafe=self.unsafe_code)
+        total, passed = max(1, int(result.get("total") or 1)), int(result.get("passed") or 0)
         if result.get("error"):
-            why = result["error"]
+            why = str(result["error"])
             if "MemoryError" in why:
-                why += f" (memory limit {self.memory_mb} MB)"
+                why += f" (memory limit {self.limits.memory_mb} MB)"
             return Score(0.0, why)
         failures = result.get("failures") or []
         note = f"{passed}/{total} tests passed" + (f"; {failures[0]}" if failures else "")
-        return Score(passed / total, note)
+        return Score(min(1.0, passed / total), note)
 
     def score_sync(self, output: str, item: Any) -> Score:
-        with tempfile.TemporaryDirectory(prefix="llmbench-code-") as tmp:
-            argv, nonce, kwargs = self._prepare(output, item, tmp)
-            with kwargs["stdout"]:
-                proc = subprocess.Popen(argv, **kwargs)
-                try:
-                    code = proc.wait(timeout=self.timeout_s)
-                    timed_out = False
-                except subprocess.TimeoutExpired:
-                    _kill_group(proc.pid)
-                    proc.wait()
-                    code, timed_out = None, True
-                _kill_group(proc.pid)  # children the code may have left behind
-            return self._verdict(tmp, nonce, code, timed_out)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.score(output, item))
+        from llmbench.providers.base import run_sync
 
-    async def score(self, output: str, item: Any) -> Score:
-        with tempfile.TemporaryDirectory(prefix="llmbench-code-") as tmp:
-            argv, nonce, kwargs = self._prepare(output, item, tmp)
-            with kwargs["stdout"]:
-                proc = await asyncio.create_subprocess_exec(*argv, **kwargs)
-                try:
-                    code = await asyncio.wait_for(proc.wait(), self.timeout_s)
-                    timed_out = False
-                except TimeoutError:
-                    _kill_group(proc.pid)
-                    await proc.wait()
-                    code, timed_out = None, True
-                _kill_group(proc.pid)
-            return self._verdict(tmp, nonce, code, timed_out)
+        return run_sync(self.score(output, item))

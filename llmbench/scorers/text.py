@@ -148,13 +148,21 @@ class RegexMatch(Scorer):
         if pattern is not None:
             _compile(pattern, self.flags)
 
-    def score_sync(self, output: str, item: Any) -> Score:
+    def _pattern(self, item: Any) -> re.Pattern[str]:
         pattern = self.pattern if self.pattern is not None else reference_of(item)
         if not isinstance(pattern, str):
             raise DataError(
                 "regex scorer: no pattern; pass pattern=... or make the reference a regex string."
             )
-        rx = _compile(pattern, self.flags)
+        return _compile(pattern, self.flags)
+
+    def check_item(self, item: Any) -> None:
+        """The item's pattern compiles (a bad regex is found before any paid call)."""
+        self._pattern(item)
+
+    def score_sync(self, output: str, item: Any) -> Score:
+        rx = self._pattern(item)
+        pattern = rx.pattern
         hit = rx.fullmatch(output.strip()) if self.fullmatch else rx.search(output)
         return Score(1.0 if hit else 0.0, f"{'matched' if hit else 'no match for'} /{pattern}/")
 
@@ -249,7 +257,7 @@ class JsonSchema(Scorer):
         if schema is not None:
             _validator(json.dumps(schema, sort_keys=True))
 
-    def score_sync(self, output: str, item: Any) -> Score:
+    def _schema_and_expected(self, item: Any) -> tuple[Any, Any]:
         ref = reference_of(item)
         meta = getattr(item, "metadata", None)
         if meta is None and isinstance(item, dict):
@@ -259,6 +267,16 @@ class JsonSchema(Scorer):
         if isinstance(ref, dict) and ref and set(ref) <= {"schema", "expected"}:
             schema = ref.get("schema", schema)
             expected = ref.get("expected")
+        return schema, expected
+
+    def check_item(self, item: Any) -> None:
+        """The item's schema is a valid JSON Schema (found before any paid call)."""
+        schema, _ = self._schema_and_expected(item)
+        if schema is not None:
+            _validator(json.dumps(schema, sort_keys=True))
+
+    def score_sync(self, output: str, item: Any) -> Score:
+        schema, expected = self._schema_and_expected(item)
         try:
             data = extract_json(output)
         except ValueError:

@@ -23,7 +23,8 @@ Tables (schema version in `schema_version(version, description, applied_at)`; se
 Resume: `run_key(...)` identifies an (item, model, epoch) run with what was sent; `finished_keys(experiment)`
 are the keys whose final successful call and score are stored; `write_results` stores a key's attempts and
 scores in one transaction, so a killed run leaves no half-finished key and a rerun adds no duplicates.
-A commit costs about 10 ms (fsync); `Store.buffer(experiment)` batches many runs into one transaction.
+A commit costs about 10 ms (fsync); `llmbench.store.writer.StoreWriter` batches many runs into one transaction
+from a thread of its own, and commits each attempt's intent row before the attempt is sent.
 Times are naive UTC timestamps.
 """
 
@@ -39,7 +40,7 @@ from llmbench.store.records import (
     stable_hash,
 )
 from llmbench.store.schema import LATEST_VERSION, MIGRATIONS
-from llmbench.store.store import Experiment, ResultBuffer, Store, default_store_path
+from llmbench.store.store import Experiment, Store, default_store_path
 
 __all__ = [
     "LATEST_VERSION",
@@ -47,7 +48,6 @@ __all__ = [
     "RUNS_COLUMNS",
     "CallRecord",
     "Experiment",
-    "ResultBuffer",
     "ScoreRecord",
     "Store",
     "call_records",

@@ -8,6 +8,12 @@ WHERE c.experiment_id = ? AND c.final AND c.error_class IS NULL
   AND c.run_key IN (SELECT run_key FROM scores WHERE experiment_id = ?)
 """
 
+SPENT = """
+SELECT (SELECT coalesce(sum(cost_usd), 0) FROM calls WHERE experiment_id = ?),
+       count(*), coalesce(sum(est_cost_usd), 0)
+FROM intents WHERE experiment_id = ?
+"""
+
 _SELECTED = "sel AS (SELECT id, name FROM experiments WHERE $1::VARCHAR[] IS NULL OR list_contains($1::VARCHAR[], name))"
 
 EXPERIMENTS = """
@@ -16,6 +22,8 @@ SELECT e.id, e.name, e.created_at, e.source, e.config_hash, e.git_commit,
        (SELECT count(*) FROM calls c WHERE c.experiment_id = e.id) AS calls,
        (SELECT count(DISTINCT c.model_id) FROM calls c WHERE c.experiment_id = e.id) AS models,
        (SELECT sum(c.cost_usd) FROM calls c WHERE c.experiment_id = e.id) AS cost_usd,
+       (SELECT count(*) FROM intents n WHERE n.experiment_id = e.id) AS unknown_outcome,
+       (SELECT sum(n.est_cost_usd) FROM intents n WHERE n.experiment_id = e.id) AS unknown_cost_usd,
        e.config, e.package_versions
 FROM experiments e ORDER BY e.id
 """

@@ -123,6 +123,20 @@ class CallRecord:
 
 
 @dataclass
+class IntentRecord:
+    """An attempt about to be sent: stored before the request leaves, removed when its outcome is stored."""
+
+    intent_id: str
+    run_key: str
+    item_id: str
+    model_id: str
+    epoch: int = 0
+    attempt: int = 1
+    sent_at: float | datetime | None = None
+    est_cost_usd: float | None = None
+
+
+@dataclass
 class ScoreRecord:
     """A scorer's verdict on a finished run; `is_primary` marks the score `runs_frame` shows by default."""
 

@@ -129,6 +129,24 @@ MIGRATIONS: tuple[Migration, ...] = (
         "calls.cost_basis: how an imported cost was obtained (logged, priced, estimated, prompt_only, unpriced)",
         ("ALTER TABLE calls ADD COLUMN IF NOT EXISTS cost_basis VARCHAR",),
     ),
+    Migration(
+        5,
+        "intents: every attempt recorded before it is sent; one left behind is a call sent with its outcome unknown",
+        (
+            """CREATE TABLE IF NOT EXISTS intents (
+                experiment_id INTEGER NOT NULL,
+                intent_id VARCHAR NOT NULL,
+                run_key VARCHAR NOT NULL,
+                item_id VARCHAR NOT NULL,
+                model_id VARCHAR NOT NULL,
+                epoch INTEGER NOT NULL DEFAULT 0,
+                attempt INTEGER NOT NULL DEFAULT 1,
+                sent_at TIMESTAMP,
+                est_cost_usd DOUBLE,
+                PRIMARY KEY (experiment_id, intent_id)
+            )""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -188,6 +206,9 @@ ITEM_COLUMNS: tuple[str, ...] = (
     "task",
     "metadata",
 )
+INTENT_COLUMNS: tuple[str, ...] = (
+    "experiment_id", "intent_id", "run_key", "item_id", "model_id", "epoch", "attempt", "sent_at", "est_cost_usd",
+)  # fmt: skip
 TOOL_STEP_COLUMNS: tuple[str, ...] = (
     "experiment_id",
     "item_id",

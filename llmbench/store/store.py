@@ -7,7 +7,6 @@ import json
 import os
 import re
 import threading
-import time
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
@@ -22,6 +21,7 @@ from llmbench.errors import DataError, StoreError, redact
 from llmbench.store import queries
 from llmbench.store.records import (
     CallRecord,
+    IntentRecord,
     ScoreRecord,
     git_commit,
     package_versions,
@@ -32,6 +32,7 @@ from llmbench.store.records import (
 )
 from llmbench.store.schema import (
     CALL_COLUMNS,
+    INTENT_COLUMNS,
     ITEM_COLUMNS,
     LATEST_VERSION,
     MIGRATIONS,
@@ -295,7 +296,7 @@ class Store:
             self._forget(name, eid)
 
     def _delete_rows(self, eid: int) -> None:
-        for table in ("tool_steps", "scores", "calls", "items", "experiments"):
+        for table in ("intents", "tool_steps", "scores", "calls", "items", "experiments"):
             column = "id" if table == "experiments" else "experiment_id"
             self._con.execute(f"DELETE FROM {table} WHERE {column} = ?", [eid])
 
@@ -333,13 +334,21 @@ class Store:
             return self._count("items", eid) - before
 
     def write_results(
-        self, experiment: str, calls: Sequence[CallRecord], scores: Sequence[ScoreRecord] = ()
+        self,
+        experiment: str,
+        calls: Sequence[CallRecord],
+        scores: Sequence[ScoreRecord] = (),
+        *,
+        intents: Sequence[IntentRecord] = (),
+        resolved: Sequence[str] = (),
     ) -> int:
         """Write attempts and scores in ONE transaction; returns how many run keys became finished.
 
         A run key is finished when its final successful call and its scores are stored. Write a key's final
         call and its scores in the same call to this method: then a crash (even `kill -9`) leaves either
         both or neither. Rows for keys already finished are dropped, so a repeated write adds no duplicates.
+        `intents` are attempts about to be sent (stored first); `resolved` the intent ids whose outcome these
+        calls record (removed in the same transaction, so an attempt is always in exactly one of the two).
         """
         with self._lock:
             con = self._writable()
@@ -356,10 +365,21 @@ class Store:
                  redact(s.explanation) if s.explanation else s.explanation, bool(s.is_primary), now)
                 for s in scores
             ]  # fmt: skip
+            intent_rows = [
+                (eid, i.intent_id, i.run_key, i.item_id, i.model_id, int(i.epoch), int(i.attempt),
+                 to_timestamp(i.sent_at), _float(i.est_cost_usd))
+                for i in intents
+            ]  # fmt: skip
             con.execute("BEGIN TRANSACTION")
             try:
+                self._append("intents", INTENT_COLUMNS, intent_rows, ignore_conflicts=True)
                 self._append("calls", CALL_COLUMNS, call_rows)
                 self._append("scores", SCORE_COLUMNS, score_rows)
+                if resolved:
+                    con.execute(
+                        "DELETE FROM intents WHERE experiment_id = ? AND list_contains(?, intent_id)",
+                        [eid, list(resolved)],
+                    )
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -367,9 +387,14 @@ class Store:
             done |= newly
             return len(newly)
 
-    def buffer(self, experiment: str, max_keys: int = 50, max_wait_s: float = 1.0) -> ResultBuffer:
-        """A `ResultBuffer` that batches `write_results` (a commit costs ~10 ms of fsync; a batch shares it)."""
-        return ResultBuffer(self, experiment, max_keys=max_keys, max_wait_s=max_wait_s)
+    def spent(self, experiment: str) -> tuple[float, int, float]:
+        """(USD of stored attempts, attempts sent with their outcome unknown, their estimated USD)."""
+        with self._lock:
+            exp = self.get_experiment(experiment)
+            if exp is None:
+                return 0.0, 0, 0.0
+            row = self._con.execute(queries.SPENT, [exp.id, exp.id]).fetchall()[0]
+        return float(row[0]), int(row[1]), float(row[2])
 
     def _finished_set(self, eid: int) -> set[str]:
         if eid not in self._finished:
@@ -571,52 +596,6 @@ class Store:
             ).df()
 
 
-class ResultBuffer:
-    """Collects finished runs and writes them in batches, each batch one transaction.
-
-    `add` flushes once `max_keys` runs are waiting or the oldest waited `max_wait_s`; call `flush` (or leave the
-    `with` block) at the end. A kill loses at most the unflushed runs, which a resume simply runs again.
-    """
-
-    def __init__(self, store: Store, experiment: str, *, max_keys: int = 50, max_wait_s: float = 1.0) -> None:
-        self.store = store
-        self.experiment = experiment
-        self.max_keys = max_keys
-        self.max_wait_s = max_wait_s
-        self._calls: list[CallRecord] = []
-        self._scores: list[ScoreRecord] = []
-        self._pending = 0
-        self._since: float | None = None
-        self.written = 0
-
-    def add(self, calls: Sequence[CallRecord], scores: Sequence[ScoreRecord] = ()) -> None:
-        """Queue one run's attempts and scores; flushes when the batch is full or old enough."""
-        self._calls.extend(calls)
-        self._scores.extend(scores)
-        self._pending += 1
-        now = time.monotonic()
-        if self._since is None:
-            self._since = now
-        if self._pending >= self.max_keys or now - self._since >= self.max_wait_s:
-            self.flush()
-
-    def flush(self) -> int:
-        """Write everything queued in one transaction; returns the number of newly finished keys."""
-        if not self._pending:
-            return 0
-        calls, scores = self._calls, self._scores
-        self._calls, self._scores, self._pending, self._since = [], [], 0, None
-        n = self.store.write_results(self.experiment, calls, scores)
-        self.written += n
-        return n
-
-    def __enter__(self) -> ResultBuffer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.flush()
-
-
 def _names(experiments: str | Sequence[str] | None) -> list[str] | None:
     if experiments is None:
         return None
@@ -712,4 +691,4 @@ def _call_row(eid: int, c: CallRecord) -> tuple:
     return (eid, *row)
 
 
-__all__ = ["Experiment", "ResultBuffer", "Store", "default_store_path", "run_key"]
+__all__ = ["Experiment", "Store", "default_store_path", "run_key"]

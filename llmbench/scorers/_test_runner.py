@@ -1,0 +1,129 @@
+"""Runs an item's tests against the model's code, which lives in another sandbox and is reached only by calls.
+
+Usage (inside its own sandbox): python -I -S _test_runner.py HARNESS_DIR TESTS REQUEST_FD RESPONSE_FD MAX_PROCESSES.
+Names the solution defines appear here as proxies: calling one sends plain arguments to the solution server and
+brings back a plain value (or a reference to an object that stays there). Assertions are evaluated here, on
+plain data, so the model's code cannot print, `atexit` or monkeypatch its way to a verdict: the verdict is the
+one line this process writes to its own stdout, which nothing in the solution's sandbox can reach. Tests are
+top-level asserts (one test) or `test_*` functions (each counted). Run by llmbench.scorers.sandbox.
+"""
+
+import builtins
+import json
+import os
+import sys
+import traceback
+
+
+def _brief(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def main() -> int:
+    harness, tests_path, req_fd, resp_fd = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    sys.path.insert(0, harness)
+    import _solution_server
+    import _wire
+
+    _solution_server.drop_privileges(int(sys.argv[5]))
+    verdict = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # anything the tests print goes to stderr; stdout carries the verdict alone
+    sys.stdout = sys.stderr
+    requests, responses = os.fdopen(req_fd, "wb"), os.fdopen(resp_fd, "rb")
+    counter = [0]
+
+    def ask(op, **fields):
+        counter[0] += 1
+        _wire.send(requests, {"id": counter[0], "op": op, **fields})
+        reply = _wire.receive(responses)
+        if "error" in reply:
+            err = reply["error"]
+            kind = getattr(builtins, str(err.get("type")), None)
+            if isinstance(kind, type) and issubclass(kind, Exception) and kind is not AssertionError:
+                raise kind(err.get("message", ""))
+            raise RuntimeError(f"{err.get('type')}: {err.get('message', '')}")
+        return reply
+
+    class Remote:
+        """An object of the solution's: callable, attributes, iteration, len, indexing; never compared."""
+
+        def __init__(self, ref):
+            self._ref = ref
+
+        def __call__(self, *args, **kwargs):
+            data = ask("call", target=self._ref, args=[_wire.encode(a) for a in args],
+                       kwargs={k: _wire.encode(v) for k, v in kwargs.items()})  # fmt: skip
+            return _wire.decode(data["value"], Remote)
+
+        def __getattr__(self, name):
+            if name.startswith("__"):
+                raise AttributeError(name)
+            return _wire.decode(ask("getattr", target=self._ref, name=name)["value"], Remote)
+
+        def __iter__(self):
+            return iter(_wire.decode(ask("list", target=self._ref)["value"], Remote))
+
+        def __len__(self):
+            return ask("len", target=self._ref)["value"]
+
+        def __getitem__(self, key):
+            return _wire.decode(ask("getitem", target=self._ref, key=_wire.encode(key))["value"], Remote)
+
+        def __str__(self):
+            return ask("str", target=self._ref)["value"]
+
+        def __bool__(self):
+            raise TypeError("the truth of an object that is not plain data is not trusted; return a bool")
+
+        def __eq__(self, other):
+            raise TypeError("objects that are not plain data are not compared; return plain data")
+
+        __hash__ = object.__hash__
+
+    result = {"passed": 0, "total": 0, "error": None, "failures": []}
+    try:
+        names = ask("names")
+    except Exception as exc:
+        result["total"] = 1
+        result["error"] = "the solution did not start: " + _brief(exc)
+        return report(verdict, result)
+    if names.get("load_error"):
+        result["total"] = 1
+        result["error"] = "solution raised " + names["load_error"]
+        return report(verdict, result)
+    namespace = {"__name__": "tests"}
+    for name, entry in names["names"].items():
+        namespace[name] = Remote(entry["ref"]) if "ref" in entry else _wire.decode(entry["value"])
+    with open(tests_path, encoding="utf-8") as fh:
+        tests = fh.read()
+    before = set(namespace)
+    try:
+        exec(compile(tests, "tests.py", "exec"), namespace)
+    except BaseException as exc:
+        result["total"] = 1
+        result["error"] = "tests failed: " + _brief(exc)
+        result["traceback"] = traceback.format_exc(limit=-3)
+        return report(verdict, result)
+    funcs = [n for n in namespace if n.startswith("test") and n not in before and callable(namespace[n])]
+    if not funcs:
+        result["total"] = result["passed"] = 1
+        return report(verdict, result)
+    result["total"] = len(funcs)
+    for name in funcs:
+        try:
+            namespace[name]()
+            result["passed"] += 1
+        except BaseException as exc:
+            result["failures"].append(f"{name}: {_brief(exc)}")
+    return report(verdict, result)
+
+
+def report(stream, result) -> int:
+    stream.write(json.dumps(result) + "\n")
+    stream.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    os._exit(main())
