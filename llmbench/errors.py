@@ -49,19 +49,37 @@ _KEY_PATTERN = re.compile(
     r"\b(sk-[A-Za-z0-9_\-*]{6,}|sk-ant-[A-Za-z0-9_\-*]{6,}|gsk_[A-Za-z0-9]{10,}|AIza[0-9A-Za-z_\-]{20,})"
 )
 _SECRETS: set[str] = set()
+_FRAGMENTS: dict[str, re.Pattern[str]] = {}  # secret -> its masked or partial echoes
+_MASK = r"[*•…xX#]{3,}|\.{3,}"
+_WORD = r"[^\s'\"`,;]"
 
 
 def register_secret(value: str | None) -> None:
-    """Remember a secret so that `redact` removes it from any text."""
-    if value and len(value) >= 4:
-        _SECRETS.add(value)
+    """Remember a secret so that `redact` removes it from any text, and its masked or partial echoes too."""
+    if not value or len(value) < 4:
+        return
+    _SECRETS.add(value)
+    if len(value) >= 12 and value not in _FRAGMENTS:
+        head, tail = re.escape(value[:4]), re.escape(value[-4:])
+        parts = [
+            # a server echoing the key masked: "CANARYpl******1xyz", "sk-...xyz", "abcd…wxyz"
+            rf"{head}{_WORD}*?(?:{_MASK}){_WORD}*",
+            rf"{_WORD}*(?:{_MASK}){_WORD}*?{tail}",
+            # or cut: any 12 characters of it in a row
+            *(re.escape(value[i : i + 12]) for i in range(0, len(value) - 11, 4)),
+            re.escape(value[-12:]),
+        ]
+        _FRAGMENTS[value] = re.compile("|".join(parts))
 
 
 def redact(text: Any) -> str:
-    """Return `text` as a string with API keys and registered secrets replaced by `[REDACTED]`."""
+    """Return `text` as a string with API keys, registered secrets and their masked or partial echoes replaced
+    by `[REDACTED]`."""
     out = str(text)
     for secret in sorted(_SECRETS, key=len, reverse=True):
         out = out.replace(secret, "[REDACTED]")
+    for pattern in _FRAGMENTS.values():
+        out = pattern.sub("[REDACTED]", out)
     return _KEY_PATTERN.sub("[REDACTED]", out)
 
 

@@ -3,13 +3,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Headless Chromium for the browser tests (Debian's package; never a downloaded browser build).
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian's packages: headless Chromium for the browser tests (never a downloaded browser build) and
+# bubblewrap, the sandbox the code scorer runs model-written code in.
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-      || echo "note: chromium could not be installed; browser tests will be skipped"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null) \
+      || echo "note: ${need[*]} could not be installed; the tests that need them will be skipped"
   else
-    echo "note: not root or no apt-get; browser tests will be skipped unless chromium is installed"
+    echo "note: not root or no apt-get; tests needing ${need[*]} will be skipped unless they are installed"
   fi
 fi
 

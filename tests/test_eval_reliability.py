@@ -101,6 +101,12 @@ def test_kill_9_mid_run_then_resume_loses_nothing_and_repeats_nothing(tmp_path: 
         finished, calls = snapshot(tmp_path / "runs.duckdb")
         assert 0 < len(finished) < N_ITEMS, "the kill should land mid-run"
         assert set(calls["run_key"]) == finished  # whole results only: no call without its score
+        # every request the server saw is in the store: answered, or sent with its outcome unknown (an intent
+        # committed before the request left); at most the 4 in flight were recorded but not yet sent
+        with Store.open(tmp_path / "runs.duckdb", read_only=True) as st:
+            _, unknown, unknown_cost = st.spent(NAME)
+        assert before <= len(calls) + unknown <= before + 4
+        assert unknown > 0 and unknown_cost >= 0
 
         done = subprocess.run(cmd, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
@@ -150,3 +156,35 @@ def test_ctrl_c_flushes_buffered_results_and_resume_finishes(tmp_path: Path) -> 
         assert f"{N_ITEMS - reported} finished, 0 failed, {reported} already done" in done.stdout
         assert server.stats()["requests"] - before == N_ITEMS - reported
     check_complete(tmp_path / "runs.duckdb", interrupted=True)
+
+
+def test_an_answer_is_committed_on_the_timer_before_a_kill(tmp_path: Path) -> None:
+    """One answer arrives at once, the other call hangs: the answer must be in the store 2.5 s later, without a
+    second result arriving to push it out."""
+    from llmbench.testing import FakeOpenAIServer
+
+    class OneHangs(FakeOpenAIServer):
+        def respond(self, request):
+            if b"question 1 " in request.body:
+                time.sleep(30)
+            return super().respond(request)
+
+    with OneHangs(latency_s=0.0) as server:
+        cmd = setup_project(tmp_path, server.url)
+        rows = [
+            json.dumps({"id": f"it-{i}", "input": f"question {i} please", "reference": "x"}) for i in range(2)
+        ]
+        (tmp_path / "ds.jsonl").write_text("\n".join(rows) + "\n")
+        proc = subprocess.Popen(
+            cmd, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 60
+        while len(server.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(2.5)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+    finished, calls = snapshot(tmp_path / "runs.duckdb")
+    assert len(finished) == 1 and calls["error_class"].isna().all()
+    with Store.open(tmp_path / "runs.duckdb", read_only=True) as st:
+        assert st.spent(NAME)[1] == 1  # the hanging call: sent, outcome unknown

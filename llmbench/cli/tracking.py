@@ -59,10 +59,13 @@ def report(
     with Store.open(store, read_only=True) as db:
         runs = db.runs_frame(experiment, score)
         summary = db.summary_frame(experiment, score)
+        calls = db.calls_frame(experiment)
         if runs.empty:
             known = ", ".join(db.experiments_frame()["name"].astype(str)) or "none"
             raise DataError(
                 f"no runs for experiment(s) {', '.join(experiment)} in {db.path}; experiments: {known}"
             )
-    path = write_report(output, runs, summary, title=title or f"llmbench report — {', '.join(experiment)}")
+    path = write_report(
+        output, runs, summary, title=title or f"llmbench report — {', '.join(experiment)}", calls=calls
+    )
     typer.echo(f"wrote {path}")

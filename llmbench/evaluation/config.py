@@ -22,37 +22,42 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from llmbench import yaml_safe
 from llmbench.errors import ConfigError
 from llmbench.providers.registry import parse_model_id
+
+MAX_CONCURRENCY = 4096
+MAX_EPOCHS = 1000
 
 
 class ProviderLimits(BaseModel):
     """Concurrency and rate limits of one provider (None: no limit)."""
 
-    model_config = ConfigDict(extra="forbid")
-    concurrency: int | None = Field(default=None, ge=1)
-    requests_per_minute: float | None = Field(default=None, gt=0)
-    tokens_per_minute: float | None = Field(default=None, gt=0)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    concurrency: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
+    # below one request a minute a run of any size never ends: such a limit is a typo
+    requests_per_minute: float | None = Field(default=None, ge=1)
+    tokens_per_minute: float | None = Field(default=None, ge=100)
 
 
 class ExperimentConfig(BaseModel):
     """What to run: datasets x models x epochs, how fast, and how much it may cost."""
 
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1)
-    datasets: list[str] = Field(min_length=1)
-    models: list[str] = Field(min_length=1)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    name: str = Field(min_length=1, max_length=200)
+    datasets: list[str] = Field(min_length=1, max_length=1000)
+    models: list[str] = Field(min_length=1, max_length=1000)
     scorer: str | None = None
     judge_model: str | None = None
-    epochs: int = Field(default=1, ge=1)
-    concurrency: int = Field(default=16, ge=1)
+    epochs: int = Field(default=1, ge=1, le=MAX_EPOCHS)
+    concurrency: int = Field(default=16, ge=1, le=MAX_CONCURRENCY)
     providers: dict[str, ProviderLimits] = {}
     max_cost: float | None = Field(default=None, ge=0)
     params: dict[str, Any] = {}
     system_prompt: str | None = None
     stream: bool = False
-    timeout: float = Field(default=60.0, gt=0)
-    max_attempts: int = Field(default=3, ge=1)
+    timeout: float = Field(default=60.0, gt=0, le=3600)
+    max_attempts: int = Field(default=3, ge=1, le=20)
     seed: int = 0
     limit: int | None = Field(default=None, ge=1, description="only the first N items of each dataset")
     unsafe_code: bool = Field(default=False, description="run model-written code without a sandbox (opt-in)")
@@ -89,7 +94,7 @@ def load_experiment(path: str | Path, **overrides: Any) -> ExperimentConfig:
         raise ConfigError(f"experiment file {p} does not exist; pass a YAML or TOML file (see experiments/)")
     text = p.read_text(encoding="utf-8")
     try:
-        raw = tomllib.loads(text) if p.suffix == ".toml" else yaml.safe_load(text)
+        raw = tomllib.loads(text) if p.suffix == ".toml" else yaml_safe.load(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"experiment file {p} is not valid TOML: {exc}") from None
     except yaml.YAMLError as exc:

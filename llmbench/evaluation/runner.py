@@ -30,6 +30,7 @@ from llmbench.errors import AuthenticationError, ConfigError, InvalidRequestErro
 from llmbench.evaluation.config import ExperimentConfig
 from llmbench.providers import Completion, Message, Provider, StopEvent, get_provider
 from llmbench.scorers import Score, get_scorer
+from llmbench.scorers.sandbox import bwrap_available
 from llmbench.store import ScoreRecord, Store, call_records, run_key, stable_hash
 from llmbench.store.records import IntentRecord
 from llmbench.store.writer import StoreWriter
@@ -141,7 +142,11 @@ class Runner:
             judged = name in ("judge", "llm_judge") and self.cfg.judge_model
             opts: dict[str, Any] = {"model": self.cfg.judge_model} if judged else {}
             if name in ("python_tests", "code", "python"):
-                opts["unsafe_code"] = self.cfg.unsafe_code
+                # The simulator's "code" is the dataset's own reference solution (or a stub), not a model's:
+                # without bubblewrap the offline default still runs, unsandboxed; real models never do.
+                opts["unsafe_code"] = self.cfg.unsafe_code or (
+                    self.cfg.simulated and bwrap_available() is not None
+                )
             self._scorers[name] = get_scorer(name, **opts)
         return self._scorers[name]
 

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from llmbench import yaml_safe
 from llmbench.errors import ConfigError
 from llmbench.providers.types import Usage
 
@@ -38,15 +39,15 @@ _GENAI_PROVIDER = {"openai": "openai", "anthropic": "anthropic"}
 
 
 class ModelPrice(BaseModel):
-    """Prices in USD per million tokens; missing cache/reasoning rates fall back to input/output."""
+    """Prices in USD per million tokens (finite, >= 0); missing cache/reasoning rates fall back to input/output."""
 
-    model_config = ConfigDict(extra="forbid")
-    input: float
-    output: float
-    cache_read: float | None = None
-    cache_write: float | None = None
-    cache_write_1h: float | None = None
-    reasoning: float | None = None
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_read: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+    cache_write_1h: float | None = Field(default=None, ge=0)
+    reasoning: float | None = Field(default=None, ge=0)
 
     def cost(self, usage: Usage) -> float:
         """Dollar cost of `usage` at these rates."""
@@ -92,12 +93,17 @@ class PriceTable:
         if not p.is_file():
             raise ConfigError(f"price file {p} does not exist; pass an existing YAML or JSON file")
         try:
-            raw = yaml.safe_load(p.read_text()) or {}
+            raw = yaml_safe.load(p.read_text(encoding="utf-8")) or {}
             parsed = _PriceFile.model_validate(raw)
-        except (yaml.YAMLError, ValidationError) as exc:
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"price file {p} is not valid YAML/JSON: {str(exc).splitlines()[0]}") from None
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})" for e in exc.errors()
+            )
             raise ConfigError(
-                f"price file {p} is invalid: {exc}. Expected `models: {{'provider:model': {{input: USD/Mtok, "
-                "output: USD/Mtok}}}}`"
+                f"price file {p} is invalid: {problems}. Expected `models: {{'provider:model': {{input: "
+                "USD/Mtok, output: USD/Mtok}}` with finite prices >= 0"
             ) from None
         return cls(parsed.models)
 

@@ -10,8 +10,6 @@ imports scikit-learn or pandas, so serving stays light; every problem with a fil
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import os
@@ -23,43 +21,14 @@ import numpy as np
 
 from llmbench.errors import DataError
 from llmbench.router.decision import Decision, decision_from, estimate_quality_cost, softmax, utilities
+from llmbench.router.policy_file import Classifier, PolicyBody, decode_array, encode_array
 from llmbench.router.text import TfidfArrays, prompt_text
 
 __all__ = ["FORMAT", "VERSION", "Router", "decode_array", "encode_array", "read_policy", "write_policy"]
 
 FORMAT = "llmbench-router-policy"
 VERSION = 1
-_DTYPES = {"<f8": np.float64, "<i8": np.int64}
-
-
-def encode_array(a: np.ndarray) -> dict[str, Any]:
-    """A numpy array as a JSON-safe dict (float64 or int64, little-endian, base64)."""
-    a = np.asarray(a)
-    dtype = "<i8" if np.issubdtype(a.dtype, np.integer) else "<f8"
-    data = np.ascontiguousarray(a, dtype=dtype)
-    return {
-        "dtype": dtype,
-        "shape": list(data.shape),
-        "b64": base64.b64encode(data.tobytes()).decode("ascii"),
-    }
-
-
-def decode_array(obj: Any, name: str) -> np.ndarray:
-    """The array stored by `encode_array`, checked for dtype, shape and length."""
-    if not isinstance(obj, dict) or set(obj) != {"dtype", "shape", "b64"}:
-        raise DataError(f"policy array {name!r} is malformed (expected dtype, shape and b64)")
-    dtype = _DTYPES.get(obj["dtype"])
-    shape = obj["shape"]
-    if dtype is None or not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
-        raise DataError(f"policy array {name!r} has a bad dtype or shape")
-    try:
-        raw = base64.b64decode(obj["b64"], validate=True)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise DataError(f"policy array {name!r} is not valid base64: {exc}") from exc
-    count = int(np.prod(shape)) if shape else 1
-    if len(raw) != count * 8:
-        raise DataError(f"policy array {name!r} holds {len(raw)} bytes, its shape {shape} needs {count * 8}")
-    return np.frombuffer(raw, dtype=dtype).reshape(shape)
+MAX_POLICY_BYTES = 512 * 1024 * 1024  # a larger file is refused before it is read
 
 
 def _canonical(policy: dict) -> bytes:
@@ -87,6 +56,11 @@ def write_policy(policy: dict, path: str | Path) -> str:
 def read_policy(path: str | Path) -> tuple[dict, str]:
     """Read and verify a policy file -> (policy, sha256); DataError if unreadable, truncated, tampered or foreign."""
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_POLICY_BYTES:
+            raise DataError(
+                f"policy file {path} is {size} bytes, more than the {MAX_POLICY_BYTES} a policy may hold"
+            )
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read policy file {path}: {exc.strerror or exc}") from exc
@@ -123,101 +97,74 @@ def read_policy(path: str | Path) -> tuple[dict, str]:
     return policy, digest
 
 
-def _field(policy: dict, key: str, kind: type | tuple[type, ...]) -> Any:
-    value = policy.get(key)
-    if not isinstance(value, kind):
-        raise DataError(f"policy field {key!r} is missing or has the wrong type")
-    return value
-
-
 class Router:
     """A loaded routing policy: `Router.load(path).route(prompt_or_messages)` -> Decision (numpy only)."""
 
-    def __init__(self, policy: dict, sha256: str | None = None) -> None:
+    def __init__(self, policy: dict | PolicyBody, sha256: str | None = None) -> None:
+        body = policy if isinstance(policy, PolicyBody) else PolicyBody.parse(policy)
         self.sha256 = sha256
-        self.models: list[str] = list(_field(policy, "models", list))
-        self.tasks: list[str] = list(_field(policy, "tasks", list))
+        self.body = body
+        self.models: list[str] = list(body.models)
+        self.tasks: list[str] = list(body.tasks)
         self._task_index = {t: i for i, t in enumerate(self.tasks)}
-        self.lambda_ = float(_field(policy, "lambda", (int, float)))
-        self.mode = str(_field(policy, "mode", str))
-        self.threshold = float(_field(policy, "threshold", (int, float)))
-        self.strong = (
-            self.models.index(_field(policy, "strong", str)) if policy.get("strong") in self.models else -1
-        )
-        self.weak = (
-            self.models.index(_field(policy, "weak", str)) if policy.get("weak") in self.models else -1
-        )
-        if self.mode not in ("cost", "threshold") or self.strong < 0 or self.weak < 0:
-            raise DataError(
-                "policy mode must be 'cost' or 'threshold' and name a strong and a weak model it routes to"
-            )
-        self.trained_on = policy.get("trained_on", {})
+        self.lambda_ = body.lambda_
+        self.mode = body.mode
+        self.threshold = body.threshold
+        self.strong, self.weak = self.models.index(body.strong), self.models.index(body.weak)
+        self.trained_on = body.trained_on
         n_t, n_m = len(self.tasks), len(self.models)
-        self.task_quality = self._arr(policy, "task_quality", (n_t, n_m))
-        self.task_cost = self._arr(policy, "task_cost", (2, n_t, n_m))
-        feats = _field(policy, "features", dict)
-        if feats.get("kind") != "tfidf":
-            raise DataError(f"policy features of kind {feats.get('kind')!r} cannot be served (need 'tfidf')")
-        vocab_list = _field(feats, "vocabulary", list)
-        word_idf = decode_array(feats.get("word_idf"), "word_idf")
-        if word_idf.shape != (len(vocab_list),):
+        self.task_quality = _shaped(body.task_quality, "task_quality", (n_t, n_m))
+        self.task_cost = _shaped(body.task_cost, "task_cost", (2, n_t, n_m))
+        feats = body.features
+        word_idf = feats.word_idf.array("word_idf")
+        if word_idf.shape != (len(feats.vocabulary),):
             raise DataError("policy word_idf does not match the vocabulary length")
-        buckets = decode_array(feats.get("char_buckets"), "char_buckets")
-        char_idf = decode_array(feats.get("char_idf"), "char_idf")
-        bits = int(_field(feats, "char_bits", int))
+        buckets = feats.char_buckets.array("char_buckets")
+        char_idf = feats.char_idf.array("char_idf")
+        bits = feats.char_bits
         if (
-            buckets.shape != char_idf.shape
-            or not 8 <= bits <= 26
+            buckets.ndim != 1
+            or buckets.shape != char_idf.shape
             or (len(buckets) and (buckets.min() < 0 or buckets.max() >= 1 << bits))
         ):
             raise DataError("policy char features are inconsistent (buckets, idf and bits disagree)")
         self.features = TfidfArrays(
-            vocabulary={str(t): i for i, t in enumerate(vocab_list)},
+            vocabulary={str(t): i for i, t in enumerate(feats.vocabulary)},
             word_idf=word_idf,
-            word_ngram_range=tuple(_field(feats, "word_ngram_range", list)),
+            word_ngram_range=feats.word_ngram_range,
             char_buckets=buckets,
             char_idf=char_idf,
-            char_ngram_range=tuple(_field(feats, "char_ngram_range", list)),
+            char_ngram_range=feats.char_ngram_range,
             char_bits=bits,
-            word_weight=float(_field(feats, "word_weight", (int, float))),
-            char_weight=float(_field(feats, "char_weight", (int, float))),
-            head_chars=int(_field(feats, "head_chars", int)),
-            tail_chars=int(_field(feats, "tail_chars", int)),
+            word_weight=feats.word_weight,
+            char_weight=feats.char_weight,
+            head_chars=feats.head_chars,
+            tail_chars=feats.tail_chars,
         )
         n_f = self.features.n_features
-        clf = _field(policy, "classifier", dict)
+        clf = body.classifier
         if n_t > 1:
-            shape = clf["coef"].get("shape") if isinstance(clf.get("coef"), dict) else None
-            rows = shape[0] if isinstance(shape, list) and shape else n_t
+            if not isinstance(clf, Classifier):
+                raise DataError(f"policy has {n_t} tasks but no task classifier")
+            rows = clf.coef.shape[0] if clf.coef.shape else n_t
             n_out = 1 if (n_t == 2 and rows == 1) else n_t  # binary logistic regression keeps one row
-            coef = self._arr(clf, "coef", (n_out, n_f))
-            intercept = self._arr(clf, "intercept", (n_out,))
+            coef = _shaped(clf.coef, "coef", (n_out, n_f))
+            intercept = _shaped(clf.intercept, "intercept", (n_out,))
+            self._link = clf.link
         else:
-            coef, intercept = np.zeros((0, n_f)), np.zeros(0)
+            coef, intercept, self._link = np.zeros((0, n_f)), np.zeros(0), "none"
         self._n_logits = coef.shape[0]
-        self._link = clf.get("link", "softmax") if n_t > 1 else "none"
-        if self._link not in ("softmax", "sigmoid", "ovr", "none") or (self._link == "sigmoid") != (
-            self._n_logits == 1
-        ):
+        if (self._link == "sigmoid") != (self._n_logits == 1):
             raise DataError(f"policy classifier link {self._link!r} does not fit its {self._n_logits} rows")
-        res = policy.get("residual")
+        res = body.residual
         if res is None:
             res_coef, self.task_beta = np.zeros((0, n_f)), None
         else:
-            res_coef = self._arr(res, "coef", (n_m, n_f))
-            self.task_beta = self._arr(res, "task_beta", (2, n_t, n_m))
+            res_coef = _shaped(res.coef, "coef", (n_m, n_f))
+            self.task_beta = _shaped(res.task_beta, "task_beta", (2, n_t, n_m))
         # one gather serves the classifier and the residual estimators together
         self._weights = np.ascontiguousarray(np.vstack([coef, res_coef]).T)
         self._bias = np.r_[intercept, np.zeros(res_coef.shape[0])]
-
-    @staticmethod
-    def _arr(obj: dict, key: str, shape: tuple[int, ...]) -> np.ndarray:
-        a = decode_array(obj.get(key), key)
-        if a.shape != shape:
-            raise DataError(f"policy array {key!r} has shape {list(a.shape)}, expected {list(shape)}")
-        if not np.isfinite(a).all():
-            raise DataError(f"policy array {key!r} holds non-finite values")
-        return a
 
     @classmethod
     def load(cls, path: str | Path) -> Router:
@@ -269,3 +216,11 @@ class Router:
         """Decisions for several prompts (optionally with their known task labels)."""
         tasks = [None] * len(prompts) if tasks is None else tasks
         return [self.route(p, task=t) for p, t in zip(prompts, tasks, strict=True)]
+
+
+def _shaped(data: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A policy array of the given shape (finite: `ArrayData.array` checks that)."""
+    a = data.array(name)
+    if a.shape != shape:
+        raise DataError(f"policy array {name!r} has shape {list(a.shape)}, expected {list(shape)}")
+    return a

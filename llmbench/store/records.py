@@ -22,6 +22,11 @@ REDACTED = "[REDACTED]"
 _SECRET_NAME = re.compile(r"key|token|secret|password|passwd|authorization|credential|bearer", re.IGNORECASE)
 
 
+def secret_name(name: str) -> bool:
+    """Whether a config key or environment variable name looks like it holds a secret."""
+    return bool(_SECRET_NAME.search(name))
+
+
 def stable_hash(obj: Any) -> str:
     """sha256 hex of `obj` as canonical JSON (sorted keys, no spaces); equal values give equal hashes."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -111,7 +111,8 @@ def _check_faults(faults: Mapping[str, float] | None) -> dict[str, float]:
 class FakeOpenAIServer(LoopbackServer):
     """Deterministic OpenAI chat-completions and Anthropic messages endpoint with a seeded fault plan.
 
-    Reply: "Echo:" followed by the last user message's words (at most 64), cut to `max_tokens` words
+    Reply: the text `replies` maps the last user message to, else "Echo:" followed by the last user message's
+    words (at most 64), cut to `max_tokens` words
     (finish "length" / "max_tokens"). Usage counts whitespace words: prompt = words of system + all messages
     (at least 1), completion = reply words. With `tools` and a forcing tool_choice ("required", a named
     function; Anthropic "any"/"tool") it answers with a tool call whose arguments fill the required properties.
@@ -133,8 +134,10 @@ class FakeOpenAIServer(LoopbackServer):
         record: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        replies: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(host=host, port=port, record=record)
+        self.replies = dict(replies or {})  # last user message -> the exact reply text (instead of the echo)
         self.latency_s, self.seed, self.chunk_delay_s = latency_s, seed, chunk_delay_s
         self.retry_after_s, self.hang_s = retry_after_s, hang_s
         self.faults = _check_faults(faults)
@@ -230,6 +233,8 @@ class FakeOpenAIServer(LoopbackServer):
 
     def _reply(self, body: Mapping[str, Any], limit_keys: tuple[str, ...]) -> tuple[int, list[str], bool]:
         prompt, last_user = _prompt_words(body)
+        if last_user in self.replies:  # the reply verbatim: " ".join of its space-split parts is the text
+            return prompt, self.replies[last_user].split(" "), False
         limit = next((body[k] for k in limit_keys if isinstance(body.get(k), int)), None)
         words, truncated = echo_reply(last_user, limit)
         return prompt, words, truncated

@@ -6,10 +6,12 @@ inside these functions because importing it takes seconds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -176,11 +178,14 @@ def _log_metrics(client: MlflowClient, run_id: str, values: dict[str, float], st
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
-    metrics = [
-        Metric(k, float(v), now, step)
-        for k, v in values.items()
-        if v is not None and not (isinstance(v, float) and math.isnan(v))
-    ]
+    metrics = []
+    for k, v in values.items():
+        try:
+            number = float(v)  # pandas' NA (a model with no successful call) and None are not numbers
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(number):
+            metrics.append(Metric(k, number, now, step))
     for start in range(0, len(metrics), 1000):
         client.log_batch(run_id, metrics=metrics[start : start + 1000])
 
@@ -237,34 +242,49 @@ def log_eval_run(
     client = _client(uri)
     params = {"models": ",".join(models)[:_PARAM_LIMIT], "dataset": dataset or ""}
     run_id = _start(client, experiment_id, "eval", name, config, params, uri, mlflow_experiment)
-    step = _next_step(client, run_id)
-    _log_metrics(client, run_id, _summary_metrics(table), step)
+    with _failed_on_error(client, run_id):
+        step = _next_step(client, run_id)
+        _log_metrics(client, run_id, _summary_metrics(table), step)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        table.to_csv(out / "summary.csv", index=False)
-        if runs is not None and len(runs):
-            points = cost_quality_points(runs, by_task=True)
-            points.to_csv(out / "cost_quality_points.csv", index=False)
-            save_cost_quality(points, None, out / "curves", task="all", stem="cost_quality")
-            if "task" in runs.columns:
-                summarize_runs(runs, by=["task", "model"]).reset_index().to_csv(
-                    out / "per_task.csv", index=False
-                )
-            pairs = pairs_from_runs(runs) if len(models) > 1 else None
-            if pairs is not None and len(pairs):
-                win_rate_matrix(pairs).to_csv(out / "win_rate_matrix.csv")
-                bt = bradley_terry(pairs, n_bootstrap=n_bootstrap)
-                bt.to_csv(out / "bradley_terry.csv")
-                _log_metrics(
-                    client, run_id, {_metric_key("bt_rating", m): r for m, r in bt["rating"].items()}, step
-                )
-        for path in sorted(out.rglob("*")):
-            if path.is_file():
-                parent = path.parent.relative_to(out)
-                client.log_artifact(run_id, str(path), None if str(parent) == "." else str(parent))
-    _finish(client, run_id, step)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp)
+            table.to_csv(out / "summary.csv", index=False)
+            if runs is not None and len(runs):
+                points = cost_quality_points(runs, by_task=True)
+                points.to_csv(out / "cost_quality_points.csv", index=False)
+                save_cost_quality(points, None, out / "curves", task="all", stem="cost_quality")
+                if "task" in runs.columns:
+                    summarize_runs(runs, by=["task", "model"]).reset_index().to_csv(
+                        out / "per_task.csv", index=False
+                    )
+                pairs = pairs_from_runs(runs) if len(models) > 1 else None
+                if pairs is not None and len(pairs):
+                    win_rate_matrix(pairs).to_csv(out / "win_rate_matrix.csv")
+                    bt = bradley_terry(pairs, n_bootstrap=n_bootstrap)
+                    bt.to_csv(out / "bradley_terry.csv")
+                    _log_metrics(
+                        client,
+                        run_id,
+                        {_metric_key("bt_rating", m): r for m, r in bt["rating"].items()},
+                        step,
+                    )
+            for path in sorted(out.rglob("*")):
+                if path.is_file():
+                    parent = path.parent.relative_to(out)
+                    client.log_artifact(run_id, str(path), None if str(parent) == "." else str(parent))
+        _finish(client, run_id, step)
     return run_id
+
+
+@contextlib.contextmanager
+def _failed_on_error(client: MlflowClient, run_id: str) -> Iterator[None]:
+    """A run whose logging fails ends FAILED, never RUNNING forever."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            client.set_terminated(run_id, status="FAILED")
+        raise
 
 
 def _finish(client: MlflowClient, run_id: str, step: int) -> None:
@@ -300,26 +320,29 @@ def log_router_run(
     if "dataset" in config and isinstance(config["dataset"], str):
         params["dataset"] = config["dataset"]
     run_id = _start(client, experiment_id, "router", name, config, params, uri, mlflow_experiment)
-    step = _next_step(client, run_id)
-    _log_metrics(client, run_id, {_metric_key(*k.split("/")): v for k, v in metrics.items()}, step)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        if points is not None and len(points):
-            points.to_csv(out / "cost_quality_points.csv", index=False)
-            tasks = sorted(points["task"].unique()) if "task" in points.columns else [None]
-            for task in tasks:
-                stem = "cost_quality" if task in (None, ALL_TASKS) else f"cost_quality_{_metric_key(task)}"
-                save_cost_quality(points, curve, out / "curves", task=task, stem=stem)
-        if curve is not None and len(curve):
-            curve.to_csv(out / "router_curve.csv", index=False)
-        for path in sorted(out.rglob("*")):
-            if path.is_file():
-                parent = path.parent.relative_to(out)
-                client.log_artifact(run_id, str(path), None if str(parent) == "." else str(parent))
-    if policy_path is not None:
-        from llmbench.tracking.pyfunc import log_policy_model
+    with _failed_on_error(client, run_id):
+        step = _next_step(client, run_id)
+        _log_metrics(client, run_id, {_metric_key(*k.split("/")): v for k, v in metrics.items()}, step)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp)
+            if points is not None and len(points):
+                points.to_csv(out / "cost_quality_points.csv", index=False)
+                tasks = sorted(points["task"].unique()) if "task" in points.columns else [None]
+                for task in tasks:
+                    stem = (
+                        "cost_quality" if task in (None, ALL_TASKS) else f"cost_quality_{_metric_key(task)}"
+                    )
+                    save_cost_quality(points, curve, out / "curves", task=task, stem=stem)
+            if curve is not None and len(curve):
+                curve.to_csv(out / "router_curve.csv", index=False)
+            for path in sorted(out.rglob("*")):
+                if path.is_file():
+                    parent = path.parent.relative_to(out)
+                    client.log_artifact(run_id, str(path), None if str(parent) == "." else str(parent))
+        if policy_path is not None:
+            from llmbench.tracking.pyfunc import log_policy_model
 
-        model_uri = log_policy_model(run_id, policy_path, register_as=register_as, uri=tracking_uri(uri))
-        client.set_tag(run_id, "llmbench.policy_model_uri", model_uri)
-    _finish(client, run_id, step)
+            model_uri = log_policy_model(run_id, policy_path, register_as=register_as, uri=tracking_uri(uri))
+            client.set_tag(run_id, "llmbench.policy_model_uri", model_uri)
+        _finish(client, run_id, step)
     return run_id

@@ -116,13 +116,25 @@ def _latency(runs: pd.DataFrame):
     return fig
 
 
-def _errors(runs: pd.DataFrame) -> tuple[pd.DataFrame, object | None]:
+def _errors(runs: pd.DataFrame, calls: pd.DataFrame | None) -> tuple[pd.DataFrame, object | None]:
+    """Failed attempts (retries included when the calls frame is given) by model and error, with a message."""
     import plotly.express as px
 
-    failed = runs[runs["error"].notna()] if "error" in runs.columns else runs.iloc[0:0]
+    if calls is not None and "error_class" in calls.columns:
+        failed = calls[calls["error_class"].notna()].rename(
+            columns={"model_id": "model", "error_class": "error"}
+        )
+    else:
+        failed = runs[runs["error"].notna()] if "error" in runs.columns else runs.iloc[0:0]
     if failed.empty:
         return pd.DataFrame(), None
-    table = failed.groupby(["model", "error"]).size().rename("count").reset_index()
+    group = failed.groupby(["model", "error"])
+    table = group.size().rename("count").reset_index()
+    if "error_message" in failed.columns:
+        example = group["error_message"].agg(
+            lambda s: next((str(m)[:300] for m in s if isinstance(m, str)), "")
+        )
+        table = table.merge(example.rename("example message").reset_index(), on=["model", "error"])
     fig = px.bar(
         table,
         x="model",
@@ -143,11 +155,13 @@ def build_report(
     router_curve: pd.DataFrame | None = None,
     pairs: pd.DataFrame | None = None,
     n_bootstrap: int = 100,
+    calls: pd.DataFrame | None = None,
 ) -> str:
     """The dashboard as one HTML string: model table, win-rate heatmap, curves, latency, errors.
 
     `pairs` defaults to reference-score comparisons from `runs`; `router_curve` (cost, quality[, task]) is
-    drawn on the cost/quality figures when given.
+    drawn on the cost/quality figures when given; `calls` (every attempt) lets the error section count retries
+    and show the errors' messages.
     """
     from plotly.offline import get_plotlyjs
 
@@ -201,7 +215,13 @@ def build_report(
             parts.append(f"<p class='note'>{len(tasks) - MAX_TASK_CURVES} more tasks in the table below.</p>")
             parts.append(_table(points[points["task"] != ALL_TASKS]))
     else:
-        parts.append("<p class='note'>No costs recorded (unknown prices): no cost/quality curve.</p>")
+        ok = runs["error"].isna() if "error" in runs.columns else pd.Series(True, index=runs.index)
+        if not ok.any():
+            why = "no call succeeded (see the errors below)"
+        else:
+            unpriced = sorted(runs.loc[ok, "model"].astype(str).unique())
+            why = f"no price is known for {', '.join(unpriced)} (add them to a price file)"
+        parts.append(f"<p class='note'>No costs recorded: {html.escape(why)}; no cost/quality curve.</p>")
 
     parts.append("<h2 id='latency'>Latency</h2>")
     if "latency_s" in runs.columns and runs["latency_s"].notna().any():
@@ -210,9 +230,9 @@ def build_report(
         parts.append("<p class='note'>No latencies recorded.</p>")
 
     parts.append("<h2 id='errors'>Errors</h2>")
-    error_table, error_fig = _errors(runs)
+    error_table, error_fig = _errors(runs, calls)
     if error_fig is None:
-        parts.append("<p class='note'>No failed calls.</p>")
+        parts.append("<p class='note'>No failed calls or attempts.</p>")
     else:
         parts.append(_figure(error_fig, "errors"))
         parts.append(_table(error_table))

@@ -24,6 +24,25 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def _env() -> dict[str, str]:
+    """This process's environment without provider keys: the MLflow server never needs them."""
+    from llmbench.store.records import secret_name
+
+    return {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_") or not secret_name(k)}
+
+
+def _check_port(host: str, port: int) -> None:
+    """A port already taken is an error now, not a URL printed for a server that never started (or for
+    whatever else answers there)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise ConfigError(
+                f"port {port} on {host} is already in use by another program; choose another with --port"
+            ) from None
+
+
 def ui_command(port: int, backend_store_uri: str, host: str = "127.0.0.1", workers: int = 1) -> list[str]:
     """The `mlflow server` command line serving `backend_store_uri` on host:port."""
     return [
@@ -66,11 +85,12 @@ def start_ui(
     from llmbench.tracking.mlflow_log import tracking_uri
 
     port = port or free_port(host)
+    _check_port(host, port)
     uri = tracking_uri(backend_store_uri)
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115  (lives as long as the server)
     # A session of its own: `mlflow server` starts uvicorn as a child, and stop_ui ends the whole group.
     process = subprocess.Popen(
-        ui_command(port, uri, host), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        ui_command(port, uri, host), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=_env()
     )
     url = f"http://{host}:{port}"
     if wait:
