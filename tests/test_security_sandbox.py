@@ -27,6 +27,7 @@ pytestmark = pytest.mark.skipif(bwrap_available() is not None, reason=f"no sandb
 KEY = "sk-proj-HOSTILEcanaryKEY0123456789abcdef"
 TESTS = "def test_add():\n    assert add(2, 3) == 5\n\ndef test_neg():\n    assert add(-1, 1) == 0\n"
 TAG = uuid.uuid4().hex[:8]
+NUM = f"{uuid.uuid4().int % 1000:03d}"  # digits: `sleep 47.NNN1` must be a valid duration, findable by pgrep
 
 
 def snippets(tmp: Path, listener_port: int) -> dict[str, str]:
@@ -58,7 +59,7 @@ def snippets(tmp: Path, listener_port: int) -> dict[str, str]:
         "double_fork": (
             "import os\n"
             "if os.fork() == 0:\n    os.setsid()\n"
-            f"    if os.fork() == 0:\n        os.execv('/bin/sleep', ['sleep', '47.{TAG[:3]}1'])\n"
+            f"    if os.fork() == 0:\n        os.execv('/bin/sleep', ['sleep', '47.{NUM}1'])\n"
             "    os._exit(0)\n"
             "def add(a, b):\n    return a + b\n"
         ),
@@ -180,13 +181,13 @@ def test_hostile_answers_do_no_harm_through_llmbench_eval(tmp_path: Path) -> Non
         not Path(f"/tmp/llmbench-escape-{TAG}").exists() and not Path(f"/usr/llmbench-escape-{TAG}").exists()
     )
     assert listener.connections == 0
-    assert not _pgrep(f"sleep 47.{TAG[:3]}1")
+    assert not _pgrep(f"sleep 47.{NUM}1")
     assert not _pgrep("_solution_server.py")
     assert elapsed < 120  # the fork bomb was bounded, not waited out
 
 
 def test_cancelling_the_eval_kills_the_sandbox(tmp_path: Path) -> None:
-    marker = f"sleep 53.{TAG[:3]}7"
+    marker = f"sleep 53.{NUM}7"
     code = f"import os\nos.system({marker!r})\ndef add(a, b):\n    return a + b\n"
     with FakeOpenAIServer(latency_s=0.0, replies={"task slow": f"```python\n{code}```"}) as server:
         exp = _project(tmp_path, server.url, {"slow": code})
