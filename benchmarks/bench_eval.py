@@ -26,7 +26,7 @@ import openai
 from llmbench.evaluation import Runner, validate_config
 from llmbench.providers import get_provider
 from llmbench.store import Store
-from llmbench.testing import FakeServerProcess
+from llmbench.testing.fake_process import FakeServerProcess
 
 MODEL = "gpt-4o-mini"
 KEY = "sk-bench-not-a-real-key"

@@ -17,13 +17,13 @@ from typer.testing import CliRunner
 from llmbench.datasets import Item
 from llmbench.errors import DataError
 from llmbench.evaluation import ExperimentConfig, Runner
-from llmbench.evaluation.runner import load_items
+from llmbench.evaluation.items import item_tools, parse_bfcl_source
+from llmbench.evaluation.items import load_items
 from llmbench.providers import Completion, Config, ToolCall, get_provider
-from llmbench.scorers import get_scorer
+from llmbench.scorers import Answer, get_scorer
 from llmbench.store import Store
 from llmbench.testing import Interaction, RecordedServer
 from llmbench.tools.bfcl import bfcl_dataset, case_from_item, load_bfcl, wire_name
-from llmbench.tools.bfcl_eval import answer_output, calls_from_output, item_tools, parse_bfcl_source
 
 
 @pytest.mark.shared
@@ -41,16 +41,17 @@ def test_bfcl_sources_parse_and_bad_ones_explain_themselves(shared_data):
         parse_bfcl_source("bfcl:parallel?shuffle=1")
 
 
-def test_answer_output_carries_calls_and_plain_text_stays_text():
+def test_stored_answer_carries_calls_and_plain_text_stays_text():
     calls = [
         ToolCall(id="a", name="f", arguments={"x": 1}),
         ToolCall(id="b", name="g", raw_arguments='{"y": '),
     ]
     both = Completion(model_id="m:x", provider="m", model="x", content=calls, stop_reason="tool_calls")
-    assert calls_from_output(answer_output(both)) == calls
+    assert Answer.from_stored(Answer.of(both).stored()).tool_calls == tuple(calls)
     text = Completion(model_id="m:x", provider="m", model="x", content=[], stop_reason="stop")
-    assert answer_output(text) == "" and calls_from_output("I would not call anything.") == []
-    assert calls_from_output('{"some": "json"}') == []
+    assert Answer.of(text).stored() == ""
+    assert Answer.from_stored("I would not call anything.") == Answer("I would not call anything.")
+    assert Answer.from_stored('{"some": "json"}').tool_calls == ()
 
 
 def test_items_without_tools_offer_none():
@@ -101,15 +102,15 @@ def test_scorer_on_ground_truth_and_on_broken_answers(shared_data):
         strict=True,
     ):
         right = expected_calls(case.possible_answers)
-        as_output = json.dumps({"tool_calls": [c.model_dump() for c in reversed(right)]})
+        as_output = Answer(tool_calls=tuple(reversed(right)))
         assert scorer.score_sync(as_output, item).value == 1.0, item.id  # order does not matter
-        short = json.dumps({"tool_calls": [c.model_dump() for c in right[:-1]]})
+        short = Answer(tool_calls=tuple(right[:-1]))
         verdict = scorer.score_sync(short, item)
         assert verdict.value == 0.0 and verdict.explanation.startswith("wrong_count")
     irrelevant = bfcl_dataset("irrelevance", 1, root=shared_data / "bfcl")[0]
     assert scorer.score_sync("None of the tools computes a triangle's area.", irrelevant).value == 1.0
     call = ToolCall(id="x", name="determine_body_mass_index", arguments={"weight": 70, "height": 1.8})
-    assert scorer.score_sync(json.dumps({"tool_calls": [call.model_dump()]}), irrelevant).value == 0.0
+    assert scorer.score_sync(Answer(tool_calls=(call,)), irrelevant).value == 0.0
 
 
 def chat_with_calls(calls: list[ToolCall]) -> dict[str, Any]:
@@ -157,7 +158,7 @@ async def test_eval_runs_a_bfcl_category_through_the_runner(shared_data, tmp_pat
     assert set(scores["scorer"]) == {"bfcl"}
     assert scores.loc[cases[1].id, "explanation"].startswith("wrong_count")
     # The stored response is the answer's tool calls, so every verdict can be audited.
-    stored = calls_from_output(runs.loc[cases[0].id, "response"])
+    stored = Answer.from_stored(runs.loc[cases[0].id, "response"]).tool_calls
     assert [(c.name, c.arguments) for c in stored] == [(c.name, c.arguments) for c in right[0]]
     # gpt-4o-mini at $0.15 / $0.60 per million: 200 * 0.15e-6 + 40 * 0.60e-6 per call
     assert runs["cost_usd"].sum() == pytest.approx(3 * (200 * 0.15e-6 + 40 * 0.60e-6))

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from llmbench.store import Store
-from llmbench.testing import FakeServerProcess
+from llmbench.testing.fake_process import FakeServerProcess
 
 N_ITEMS = 60
 NAME = "reliability"

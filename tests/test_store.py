@@ -25,14 +25,14 @@ from llmbench.store import (
     MIGRATIONS,
     RUNS_COLUMNS,
     CallRecord,
+    IntentRecord,
     ScoreRecord,
     Store,
     call_records,
     default_store_path,
     run_key,
 )
-from llmbench.store.records import IntentRecord
-from llmbench.store.schema import SCHEMA_VERSION_DDL
+from llmbench.store.migrations import SCHEMA_VERSION_DDL
 from llmbench.store.writer import StoreWriter
 
 REPO = Path(__file__).resolve().parents[1]

@@ -25,13 +25,13 @@ from llmbench.errors import ConfigError, DataError
 from llmbench.testing import (
     CassetteMismatch,
     FakeOpenAIServer,
-    FakeServerProcess,
     Interaction,
     RecordedServer,
     load_cassette,
     mock_transport,
     sse_body,
 )
+from llmbench.testing.fake_process import FakeServerProcess
 
 USER = [{"role": "user", "content": "hi"}]
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from llmbench.errors import StoreError
 from llmbench.providers import Message, TextBlock, ToolCall, ToolResult
 from llmbench.store import MIGRATIONS, Store
-from llmbench.store.schema import SCHEMA_VERSION_DDL
+from llmbench.store.migrations import SCHEMA_VERSION_DDL
 from llmbench.testing import Interaction, RecordedServer
 from llmbench.tools.log import StepLogger, log_run, messages_from_rows, replay_messages
 from llmbench.tools.loop import ToolRun, ToolStep

@@ -1,12 +1,12 @@
 """Batch evaluation: experiment files and the resumable runner behind `llmbench eval`."""
 
 from llmbench.evaluation.config import ExperimentConfig, ProviderLimits, load_experiment, validate_config
+from llmbench.evaluation.items import item_messages, item_tools, load_items
 from llmbench.evaluation.runner import (
     Runner,
     RunReport,
     Task,
     build_providers,
-    load_items,
     run_experiment,
 )
 
@@ -17,6 +17,8 @@ __all__ = [
     "Runner",
     "Task",
     "build_providers",
+    "item_messages",
+    "item_tools",
     "load_experiment",
     "load_items",
     "run_experiment",

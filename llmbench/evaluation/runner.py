@@ -25,16 +25,15 @@ from typing import Any
 
 from aiolimiter import AsyncLimiter
 
-from llmbench.datasets import Item, load_dataset
+from llmbench.datasets import Item
 from llmbench.errors import AuthenticationError, ConfigError, InvalidRequestError, ProviderError
 from llmbench.evaluation.config import ExperimentConfig
-from llmbench.providers import Completion, Message, Provider, StopEvent, get_provider
-from llmbench.scorers import Score, get_scorer
+from llmbench.evaluation.items import item_messages, item_tools, load_items
+from llmbench.providers import Completion, Provider, StopEvent, get_provider
+from llmbench.scorers import Answer, Score, Scorer, get_scorer
 from llmbench.scorers.sandbox import bwrap_available
-from llmbench.store import ScoreRecord, Store, call_records, run_key, stable_hash
-from llmbench.store.records import IntentRecord
+from llmbench.store import IntentRecord, ScoreRecord, Store, call_records, run_key, stable_hash
 from llmbench.store.writer import StoreWriter
-from llmbench.tools.bfcl_eval import answer_output, bfcl_source_dataset, item_tools
 
 
 @dataclass
@@ -73,27 +72,6 @@ class RunReport:
         )
 
 
-def item_messages(item: Item, system_prompt: str | None) -> list[Message]:
-    """The messages sent for an item (system prompt first when configured)."""
-    msgs = item.messages()
-    return [Message.system(system_prompt), *msgs] if system_prompt else msgs
-
-
-def load_items(cfg: ExperimentConfig) -> list[Item]:
-    """All items of the experiment's datasets (ids made unique per dataset when several are given)."""
-    items: list[Item] = []
-    for path in cfg.datasets:
-        ds = bfcl_source_dataset(path) or load_dataset(path)  # `bfcl:parallel?limit=20` or a file
-        chosen = ds.items[: cfg.limit] if cfg.limit else ds.items
-        if len(cfg.datasets) > 1:
-            chosen = [i.model_copy(update={"id": f"{ds.name}/{i.id}"}) for i in chosen]
-        items.extend(chosen)
-    ids = [i.id for i in items]
-    if len(set(ids)) != len(ids):
-        raise ConfigError("two datasets share an item id; give the datasets different names")
-    return items
-
-
 class Runner:
     """Runs one experiment into a store."""
 
@@ -113,7 +91,7 @@ class Runner:
         self.on_progress = on_progress
         self.providers = build_providers(cfg, providers)
         self.items = items
-        self._scorers: dict[str, Any] = {}
+        self._scorers: dict[str, Scorer] = {}
         self._flush = (flush_every, flush_interval)
         self._writer: StoreWriter | None = None
         self._pending: dict[str, tuple[list[str], float]] = {}  # run key -> (intent ids, estimated USD)
@@ -135,7 +113,7 @@ class Runner:
                     key = run_key(self.cfg.name, item.id, model, epoch, hashes[item.id], params_hash)
                     yield Task(item, model, epoch, key)
 
-    def scorer_for(self, item: Item) -> Any:
+    def scorer_for(self, item: Item) -> Scorer:
         """The scorer of an item: the experiment's, else the item's own, else exact match."""
         name = self.cfg.scorer or item.scorer or "exact"
         if name not in self._scorers:
@@ -237,16 +215,7 @@ class Runner:
     async def _call(self, provider: Provider, task: Task) -> Completion | ProviderError:
         item, cfg = task.item, self.cfg
         params = dict(cfg.params)
-        if provider.provider == "sim":
-            params["sim_item"] = {
-                "item_id": item.id,
-                "epoch": task.epoch,
-                "task": item.task,
-                "difficulty": item.difficulty if item.difficulty is not None else 0.5,
-                "reference": item.reference,
-                "scorer": cfg.scorer or item.scorer,
-                "metadata": item.metadata,
-            }
+        params.update(provider.item_params(item, task.epoch, cfg.scorer or item.scorer))  # the simulator's hook
         messages = item_messages(item, cfg.system_prompt)
         params["tools"] = item_tools(item)  # tool specs in the item's metadata (e.g. BFCL), else None
         # an upper-end estimate: the prompt's tokens plus a full max_tokens answer
@@ -295,10 +264,10 @@ class Runner:
         scores: list[ScoreRecord] = []
         if isinstance(result, Completion):
             scorer = self.scorer_for(task.item)
-            output = answer_output(result)  # the text, or the tool calls as JSON when it called tools
-            calls[-1].response = output
+            answer = Answer.of(result)
+            calls[-1].response = answer.stored()  # the text, or the tool calls as JSON when it called tools
             try:
-                verdict: Score = await scorer.score(output, task.item)
+                verdict: Score = await scorer.score(answer, task.item)
                 value, why = verdict.value, verdict.explanation
             except Exception as exc:  # a broken scorer must not lose the paid-for answer
                 value, why = None, f"scorer failed: {type(exc).__name__}: {exc}"

@@ -11,7 +11,7 @@ import time
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmbench import errors
 from llmbench.providers.pricing import PriceTable, UnknownPriceWarning
@@ -27,6 +27,9 @@ from llmbench.providers.types import (
     UsageEvent,
     to_messages,
 )
+
+if TYPE_CHECKING:
+    from llmbench.datasets import Item
 
 log = logging.getLogger("llmbench.providers")
 T = TypeVar("T")
@@ -221,6 +224,10 @@ class Provider(ABC):
         """What a call of these sizes should cost (0 for an unpriced model): the budget's estimate of an attempt
         whose real usage is not known yet."""
         return self._quiet_price(Usage(input_tokens=input_tokens, output_tokens=output_tokens)) or 0.0
+
+    def item_params(self, item: Item, epoch: int, scorer: str | None) -> dict[str, Any]:
+        """Extra call parameters for one dataset item: none for a real API (the simulator grades from them)."""
+        return {}
 
     def _report(self, attempt: Attempt) -> None:
         if self.on_attempt is not None:

@@ -16,7 +16,7 @@ import math
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmbench import errors
 from llmbench.providers.base import Provider
@@ -31,6 +31,9 @@ from llmbench.providers.types import (
     ToolSpec,
     Usage,
 )
+
+if TYPE_CHECKING:
+    from llmbench.datasets import Item
 
 SHARPNESS = 8.0
 TASKS = ("arithmetic", "code", "extraction", "classification", "factual")
@@ -121,6 +124,20 @@ class SimProvider(Provider):
 
     def _price_id(self, result: Completion | None) -> str:
         return self.spec.price_id
+
+    def item_params(self, item: Item, epoch: int, scorer: str | None) -> dict[str, Any]:
+        """The item's reference, difficulty and scorer, from which the simulator writes a graded answer."""
+        return {
+            "sim_item": {
+                "item_id": item.id,
+                "epoch": epoch,
+                "task": item.task,
+                "difficulty": item.difficulty if item.difficulty is not None else 0.5,
+                "reference": item.reference,
+                "scorer": scorer,
+                "metadata": item.metadata,
+            }
+        }
 
     def _answer(self, messages: list[Message], item: dict[str, Any] | None) -> tuple[str, bool | None]:
         if not item:

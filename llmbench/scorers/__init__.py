@@ -1,7 +1,7 @@
-"""Scorers: turn a model's output and an item into a `Score(value 0..1, explanation)`.
+"""Scorers: turn a model's answer (text and tool calls) and an item into a `Score(value 0..1, explanation)`.
 
     scorer = get_scorer("numeric", abs_tol=0.01)
-    scorer.score_sync("... so the total is 42.", item)      # or: await scorer.score(output, item)
+    scorer.score_sync("... so the total is 42.", item)      # or: await scorer.score(answer, item)
 
 Names: exact_match, numeric, choice, regex, contains, json_schema, python_tests, llm_judge, bfcl (aliases in
 `ALIASES`). The item may be an `llmbench.datasets.Item`, a dict with "reference", or the bare reference.
@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from llmbench.errors import ConfigError
-from llmbench.scorers.base import Score, Scorer, reference_of
+from llmbench.scorers.base import Answer, Score, Scorer, reference_of
+from llmbench.scorers.bfcl import BFCLScorer
 from llmbench.scorers.code import PythonTests, extract_code
 from llmbench.scorers.judge import DEFAULT_RUBRIC, LLMJudge
 from llmbench.scorers.text import (
@@ -38,6 +39,7 @@ SCORERS: dict[str, type[Scorer]] = {
         JsonSchema,
         PythonTests,
         LLMJudge,
+        BFCLScorer,
     )
 }
 ALIASES = {
@@ -68,8 +70,6 @@ def available_scorers() -> list[str]:
 def get_scorer(name: str, **opts: Any) -> Scorer:
     """A scorer by name (or alias) configured with `opts`; unknown names and options raise ConfigError."""
     key = ALIASES.get(name.strip().lower(), name.strip().lower())
-    if key == "bfcl" and key not in SCORERS:
-        import llmbench.tools.bfcl_eval  # noqa: F401  (registers BFCLScorer; a top-level import would be circular)
     cls = SCORERS.get(key)
     if cls is None:
         raise ConfigError(f"unknown scorer {name!r}; choose one of: {', '.join(available_scorers())}.")
@@ -83,6 +83,8 @@ __all__ = [
     "ALIASES",
     "DEFAULT_RUBRIC",
     "SCORERS",
+    "Answer",
+    "BFCLScorer",
     "Contains",
     "ExactMatch",
     "JsonSchema",

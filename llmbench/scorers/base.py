@@ -1,12 +1,14 @@
-"""What every scorer is: `await scorer.score(output, item) -> Score`, with `score_sync` for plain code."""
+"""What every scorer is: `await scorer.score(answer, item) -> Score`, with `score_sync` for plain code."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from llmbench.errors import ConfigError
+from llmbench.providers.types import Completion, ToolCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,17 +33,72 @@ def reference_of(item: Any) -> Any:
     return item
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What a scorer grades: the model's text and the tool calls it made (inspect_ai's `TaskState` in small)."""
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+
+    @classmethod
+    def of(cls, value: Answer | str | Completion) -> Answer:
+        """An `Answer` from itself, plain text, or a provider `Completion`."""
+        if isinstance(value, Answer):
+            return value
+        if isinstance(value, str):
+            return cls(value)
+        return cls(value.text, tuple(value.tool_calls or ()))
+
+    def stored(self) -> str:
+        """The store's `response` text: the answer text, or JSON with the tool calls when it called tools."""
+        if not self.tool_calls:
+            return self.text
+        calls = [c.model_dump(exclude={"type"}) for c in self.tool_calls]
+        return json.dumps({"tool_calls": calls, "text": self.text}, ensure_ascii=False)
+
+    @classmethod
+    def from_stored(cls, response: str) -> Answer:
+        """The `Answer` a stored `response` holds (the inverse of `stored`)."""
+        try:
+            data = json.loads(response)
+        except ValueError:
+            return cls(response)
+        if not isinstance(data, dict) or not isinstance(data.get("tool_calls"), list):
+            return cls(response)
+        calls = tuple(ToolCall.model_validate(c) for c in data["tool_calls"])
+        return cls(str(data.get("text") or ""), calls)
+
+
 class Scorer:
-    """Base class. Cheap scorers implement `score_sync`; scorers that wait on I/O override `score`."""
+    """Base class: `await scorer.score(answer, item)` or `scorer.score_sync(answer, item)`.
+
+    Scorers implement `grade` (synchronous) or `agrade` (when they wait on I/O); both get an `Answer`, while
+    `score`/`score_sync` also take plain text.
+    """
 
     name: ClassVar[str] = "scorer"
 
-    def score_sync(self, output: str, item: Any) -> Score:
-        """Score synchronously (async scorers run their coroutine here when no event loop is running)."""
+    def grade(self, answer: Answer, item: Any) -> Score:
+        """Grade synchronously (scorers that wait on I/O implement `agrade` instead)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement grade or agrade")
+
+    async def agrade(self, answer: Answer, item: Any) -> Score:
+        """Grade asynchronously (by default: `grade`)."""
+        return self.grade(answer, item)
+
+    async def score(self, answer: Answer | str, item: Any) -> Score:
+        """Score an answer (or plain text) for `item`."""
+        return await self.agrade(Answer.of(answer), item)
+
+    def score_sync(self, answer: Answer | str, item: Any) -> Score:
+        """Score from plain code; an asynchronous scorer refuses inside a running loop (its client is bound to
+        the loop it was made in), pointing to `await scorer.score(...)`."""
+        if type(self).agrade is Scorer.agrade:
+            return self.grade(Answer.of(answer), item)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.score(output, item))
+            return asyncio.run(self.score(answer, item))
         raise ConfigError(
             f"scorer {self.name!r} is asynchronous; inside an event loop use `await scorer.score(...)`."
         )
@@ -53,14 +110,8 @@ class Scorer:
         """Raise DataError when this scorer could not score `item` (e.g. a bad regex); called before any paid
         call, so a broken item is found before money is spent on it."""
 
-    async def score(self, output: str, item: Any) -> Score:
-        """Score asynchronously."""
-        if type(self).score_sync is Scorer.score_sync:
-            raise NotImplementedError(f"{type(self).__name__} must implement score or score_sync")
-        return self.score_sync(output, item)
-
-    def __call__(self, output: str, item: Any) -> Score:
-        return self.score_sync(output, item)
+    def __call__(self, answer: Answer | str, item: Any) -> Score:
+        return self.score_sync(answer, item)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -8,12 +8,12 @@ to start (before any paid call) unless `unsafe_code=True` (`--unsafe-code`).
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
 from llmbench.errors import ConfigError, DataError
-from llmbench.scorers.base import Score, Scorer, reference_of
+from llmbench.providers.base import run_sync
+from llmbench.scorers.base import Answer, Score, Scorer, reference_of
 from llmbench.scorers.sandbox import INSTALL_HINT, Limits, bwrap_available, run_tests
 
 _FENCED = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)```", re.DOTALL)
@@ -48,13 +48,13 @@ class PythonTests(Scorer):
             if why is not None:
                 raise ConfigError(f"the python_tests scorer needs a sandbox and {why}; {INSTALL_HINT}")
 
-    async def score(self, output: str, item: Any) -> Score:
+    async def agrade(self, answer: Answer, item: Any) -> Score:
         tests = reference_of(item)
         if not isinstance(tests, str) or not tests.strip():
             raise DataError(
                 "python_tests scorer: the reference must be the test code (asserts or test_* functions)."
             )
-        result = await run_tests(extract_code(output), tests, self.limits, unsafe=self.unsafe_code)
+        result = await run_tests(extract_code(answer.text), tests, self.limits, unsafe=self.unsafe_code)
         total, passed = max(1, int(result.get("total") or 1)), int(result.get("passed") or 0)
         if result.get("error"):
             why = str(result["error"])
@@ -65,11 +65,6 @@ class PythonTests(Scorer):
         note = f"{passed}/{total} tests passed" + (f"; {failures[0]}" if failures else "")
         return Score(min(1.0, passed / total), note)
 
-    def score_sync(self, output: str, item: Any) -> Score:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self.score(output, item))
-        from llmbench.providers.base import run_sync
-
-        return run_sync(self.score(output, item))
+    def score_sync(self, answer: Answer | str, item: Any) -> Score:
+        """Score from plain code, also inside a running loop (Jupyter): the sandbox holds no loop-bound state."""
+        return run_sync(self.score(answer, item))

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from llmbench.scorers.base import Score, Scorer, reference_of
+from llmbench.scorers.base import Answer, Score, Scorer, reference_of
 
 DEFAULT_RUBRIC = """You are grading an answer to a task. Compare the submitted answer with the reference answer
 and judge whether the submission is correct. Ignore style and length; judge the substance.
@@ -77,9 +77,9 @@ class LLMJudge(Scorer):
             text = text.replace(key, value)
         return text
 
-    async def score(self, output: str, item: Any) -> Score:
+    async def agrade(self, answer: Answer, item: Any) -> Score:
         completion = await self.provider.acomplete(
-            self.prompt(output, item), max_tokens=self.max_tokens, temperature=self.temperature
+            self.prompt(answer.text, item), max_tokens=self.max_tokens, temperature=self.temperature
         )
         text = completion.text
         cost = getattr(completion, "cost_usd", None)

@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 
 from llmbench.errors import ConfigError, DataError
-from llmbench.scorers.base import Score, Scorer, reference_of
+from llmbench.scorers.base import Answer, Score, Scorer, reference_of
 
 _PUNCT = re.compile(r"[^\w\s]|_")  # punctuation and symbols
 _SPACES = re.compile(r"\s+")
@@ -40,7 +40,8 @@ class ExactMatch(Scorer):
     def __init__(self, normalize: bool = True) -> None:
         self.normalize = normalize
 
-    def score_sync(self, output: str, item: Any) -> Score:
+    def grade(self, answer: Answer, item: Any) -> Score:
+        output = answer.text
         refs = _as_list(reference_of(item))
         norm = normalize_text if self.normalize else str.strip
         got = norm(output)
@@ -75,7 +76,8 @@ class NumericAnswer(Scorer):
         self.abs_tol = abs_tol
         self.rel_tol = rel_tol
 
-    def score_sync(self, output: str, item: Any) -> Score:
+    def grade(self, answer: Answer, item: Any) -> Score:
+        output = answer.text
         ref = reference_of(item)
         try:
             expected = float(str(ref).replace(",", "")) if not isinstance(ref, int | float) else float(ref)
@@ -117,7 +119,8 @@ class MultipleChoice(Scorer):
                 return (found[-1] if last else found[0]).upper()
         return None
 
-    def score_sync(self, output: str, item: Any) -> Score:
+    def grade(self, answer: Answer, item: Any) -> Score:
+        output = answer.text
         ref = reference_of(item)
         expected = self.letters[ref] if isinstance(ref, int) else str(ref).strip().strip("()").upper()
         if expected not in self.letters or len(expected) != 1:
@@ -160,7 +163,8 @@ class RegexMatch(Scorer):
         """The item's pattern compiles (a bad regex is found before any paid call)."""
         self._pattern(item)
 
-    def score_sync(self, output: str, item: Any) -> Score:
+    def grade(self, answer: Answer, item: Any) -> Score:
+        output = answer.text
         rx = self._pattern(item)
         pattern = rx.pattern
         hit = rx.fullmatch(output.strip()) if self.fullmatch else rx.search(output)
@@ -185,7 +189,8 @@ class Contains(Scorer):
             return f" {normalize_text(text)} "
         return _SPACES.sub(" ", str(text)).casefold()
 
-    def score_sync(self, output: str, item: Any) -> Score:
+    def grade(self, answer: Answer, item: Any) -> Score:
+        output = answer.text
         refs = [str(r) for r in _as_list(reference_of(item))]
         hay = self._norm(output)
         found = [r for r in refs if self._norm(r).strip() and self._norm(r) in hay]
@@ -275,7 +280,8 @@ class JsonSchema(Scorer):
         if schema is not None:
             _validator(json.dumps(schema, sort_keys=True))
 
-    def score_sync(self, output: str, item: Any) -> Score:
+    def grade(self, answer: Answer, item: Any) -> Score:
+        output = answer.text
         schema, expected = self._schema_and_expected(item)
         try:
             data = extract_json(output)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from llmbench.errors import StoreError
-from llmbench.store.records import CallRecord, IntentRecord, ScoreRecord
+from llmbench.store.rows import CallRecord, IntentRecord, ScoreRecord
 from llmbench.store.store import Store
 
 __all__ = ["StoreWriter"]

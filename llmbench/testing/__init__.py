@@ -1,14 +1,13 @@
 """Offline HTTP test infrastructure: recorded cassettes, an in-process mock transport and loopback servers.
 
 Used by the test-suite, the benchmarks and the notebooks, so it lives in the package (stdlib, pyyaml and
-httpx2 only).
+httpx2 only). `FakeServerProcess` (the fake in a child process) is in `llmbench.testing.fake_process`.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from llmbench.testing.cassettes import (
     CassetteMismatch,
@@ -19,15 +18,12 @@ from llmbench.testing.cassettes import (
     mock_transport,
     sse_body,
 )
-
-if TYPE_CHECKING:
-    from llmbench.testing.fake_api import FakeOpenAIServer, FakeServerProcess
-    from llmbench.testing.server import RecordedServer
+from llmbench.testing.fake_api import FakeOpenAIServer
+from llmbench.testing.server import RecordedServer
 
 __all__ = [
     "CassetteMismatch",
     "FakeOpenAIServer",
-    "FakeServerProcess",
     "Interaction",
     "RecordedRequest",
     "RecordedServer",
@@ -45,16 +41,3 @@ def shared_data_dir() -> Path | None:
     candidates = [Path(env)] if env else []
     candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "data")
     return next((p for p in candidates if p.is_dir()), None)
-
-
-def __getattr__(name: str) -> Any:
-    # The servers load lazily so that `python -m llmbench.testing.server` does not import its own module twice.
-    if name in {"FakeOpenAIServer", "FakeServerProcess"}:
-        from llmbench.testing import fake_api
-
-        return getattr(fake_api, name)
-    if name == "RecordedServer":
-        from llmbench.testing import server
-
-        return server.RecordedServer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -216,18 +215,3 @@ class RecordedServer(LoopbackServer):
         if self.remaining:
             names = ", ".join(f"{ix.method} {ix.path} ({ix.source or 'synthetic'})" for ix in self.remaining)
             raise AssertionError(f"unused interactions: {names}")
-
-
-def __getattr__(name: str) -> Any:
-    # The generative fake lives in fake_api (it builds on this module); re-exported lazily.
-    if name in {"FakeOpenAIServer", "FakeServerProcess"}:
-        from llmbench.testing import fake_api
-
-        return getattr(fake_api, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-if __name__ == "__main__":
-    from llmbench.testing.fake_api import main
-
-    sys.exit(main())

@@ -345,7 +345,7 @@ def load_bfcl(category: str, root: str | Path | None = None, *, limit: int | Non
 
 def case_to_item(case: BFCLCase) -> Item:
     """A single-turn case as a dataset `Item`: tool specs in `metadata["tools"]`, ground truth in
-    `metadata["bfcl"]`, scored by the "bfcl" scorer (see `llmbench.tools.bfcl_eval`)."""
+    `metadata["bfcl"]`, scored by the "bfcl" scorer (see `llmbench.scorers.bfcl`)."""
     return Item(
         id=case.id,
         input=[ChatMessage(role=m.role, content=m.text) for m in case.turns[0]],

@@ -5,7 +5,7 @@
     store.tool_steps_frame("weather-demo")          # one row per model turn, tool call, limit hit, error
     replay_messages(store, "weather-demo", run.conversation_id)   # the conversation as messages again
 
-Rows live in the store's `tool_steps` table (see `llmbench.store.schema`, migration 2): conversation_id, step,
+Rows live in the store's `tool_steps` table (see `llmbench.store.rows`, migration 2): conversation_id, step,
 turn, kind (model_turn | tool_call | limit | error), model_id, text and stop_reason of model turns, tool name,
 call id, arguments JSON, raw (malformed) arguments, result, is_error, error_kind, duration_s, truncated,
 traceback (log only, never sent to the model), input/output tokens, cost_usd, detail, started_at.

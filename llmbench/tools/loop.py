@@ -13,49 +13,17 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from llmbench.errors import ProviderError, redact
 from llmbench.providers import Completion, Message, Provider, StopEvent, StreamEvent
 from llmbench.providers.types import MessagesInput, to_messages
+from llmbench.store.rows import StepKind, ToolStep
 from llmbench.tools.execute import ConfirmHook, ExecutionOutcome, execute_calls
 from llmbench.tools.limits import CallCounter, ToolLimits
 from llmbench.tools.registry import ToolSet, to_tool_specs
 
-StepKind = Literal["model_turn", "tool_call", "limit", "error"]
 StopKind = Literal["answered", "max_turns", "max_tool_calls", "error"]
-
-
-class ToolStep(BaseModel):
-    """One logged step of a tool conversation."""
-
-    model_config = ConfigDict(frozen=True)
-
-    conversation_id: str
-    step: int
-    turn: int
-    kind: StepKind
-    model_id: str
-    started_at: float
-    duration_s: float = 0.0
-    # model turns
-    text: str | None = None
-    stop_reason: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cost_usd: float | None = None
-    # tool calls
-    tool_name: str | None = None
-    tool_call_id: str | None = None
-    arguments: dict[str, Any] | None = None
-    raw_arguments: str | None = None
-    result: str | None = None
-    is_error: bool = False
-    error_kind: str | None = None
-    truncated: bool = False
-    traceback: str | None = None
-    # limits and errors
-    detail: str | None = None
 
 
 class ToolRun(BaseModel):

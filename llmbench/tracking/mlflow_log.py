@@ -48,14 +48,14 @@ def tracking_uri(uri: str | None = None) -> str:
 
 def sanitize_config(config: dict[str, Any]) -> dict[str, Any]:
     """Copy of `config` safe to log: the run store's sanitiser (secret-named values redacted, keys masked)."""
-    from llmbench.store.records import sanitize_config as store_sanitize
+    from llmbench.store.provenance import sanitize_config as store_sanitize
 
     return store_sanitize(dict(config))
 
 
 def config_hash(config: dict[str, Any]) -> str:
     """Hash of the sanitised config, computed as the run store computes `experiments.config_hash`."""
-    from llmbench.store.records import stable_hash
+    from llmbench.store.provenance import stable_hash
 
     return stable_hash(sanitize_config(config))
 

@@ -26,7 +26,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def _env() -> dict[str, str]:
     """This process's environment without provider keys: the MLflow server never needs them."""
-    from llmbench.store.records import secret_name
+    from llmbench.store.provenance import secret_name
 
     return {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_") or not secret_name(k)}
 

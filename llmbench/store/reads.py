@@ -1,6 +1,18 @@
-"""SQL of the store's read side. `$1` is a list of experiment names or NULL for all; `$2` a scorer or NULL."""
+"""Rows out: the store's read-side SQL (`$1` a list of experiment names or NULL for all; `$2` a scorer or NULL)
+and the experiment reader."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import fields
+
+import duckdb
+
+from llmbench.store.rows import Experiment
+
+__all__ = ["ATTEMPTS", "CALLS", "EXPERIMENTS", "FINISHED_KEYS", "ITEMS", "RUNS", "SCORES", "SPENT", "TOOL_STEPS",
+           "experiment", "names"]  # fmt: skip
 
 FINISHED_KEYS = """
 SELECT DISTINCT c.run_key FROM calls c
@@ -94,3 +106,34 @@ LEFT JOIN sc ON sc.experiment_id = f.experiment_id AND sc.run_key = f.run_key
 WHERE f.rn = 1
 ORDER BY sel.id, f.item_id, model, f.epoch
 """
+
+# Conversations in the order they began, each one's steps in order.
+TOOL_STEPS = f"""
+WITH {_SELECTED}
+SELECT sel.name AS experiment, t.* EXCLUDE (experiment_id)
+FROM tool_steps t JOIN sel ON t.experiment_id = sel.id
+ORDER BY sel.id, min(t.started_at) OVER (PARTITION BY t.experiment_id, t.conversation_id), t.conversation_id, t.step
+"""
+
+_EXPERIMENT_FIELDS = [f for f in fields(Experiment)]
+
+
+def experiment(con: duckdb.DuckDBPyConnection, name: str) -> Experiment | None:
+    """The experiment called `name`, or None (JSON columns parsed)."""
+    columns = ", ".join(f.name for f in _EXPERIMENT_FIELDS)
+    # fetchall: DuckDB keeps a fetchone() result open and blocks the connection
+    rows = con.execute(f"SELECT {columns} FROM experiments WHERE name = ?", [name]).fetchall()
+    if not rows:
+        return None
+    kwargs = {
+        f.name: json.loads(v) if f.metadata["sql"] == "JSON" and v is not None else v
+        for f, v in zip(_EXPERIMENT_FIELDS, rows[0], strict=True)
+    }
+    return Experiment(**kwargs)
+
+
+def names(experiments: str | Sequence[str] | None) -> list[str] | None:
+    """The `$1` parameter: a list of experiment names, or None for all."""
+    if experiments is None:
+        return None
+    return [experiments] if isinstance(experiments, str) else list(experiments)
