@@ -18,8 +18,8 @@ import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
 from llmbench.imports.alpacaeval import read_alpacaeval_leaderboard, read_alpacaeval_pairs
-from llmbench.tracking.leaderboard import alpacaeval_leaderboard
-from llmbench.tracking.winrate import bradley_terry, win_rates
+from llmbench.stats.leaderboard import alpacaeval_leaderboard
+from llmbench.stats.winrate import bradley_terry, win_rates
 
 BASELINE = "text_davinci_003"
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "alpacaeval"

@@ -25,7 +25,7 @@ DATA = ROOT.parent / "shared" / "data"
 def main() -> int:
     """Print the figures; exit 1 when the shared data is absent."""
     from llmbench.imports import read_routellm, read_routerbench
-    from llmbench.router import Router, TaskRouter, routing_data, split_by_prompt
+    from llmbench.router import RouterEstimator, RouterPolicy, routing_data, split_by_prompt
 
     rb_dir = DATA / "routerdc" / "datasets" / "routerbench_zs"
     rl_dir = DATA / "routellm"
@@ -38,7 +38,7 @@ def main() -> int:
     train, test = data.subset(split == "train"), data.subset(split == "test")
 
     started = time.perf_counter()
-    router = TaskRouter(lambda_=20.0).fit(train)
+    router = RouterEstimator(lambda_=20.0).fit(train)
     print(
         f"training, RouterBench subset ({len(train)} prompts x {len(train.models)} models): {time.perf_counter() - started:.2f} s"
     )
@@ -46,7 +46,7 @@ def main() -> int:
     mmlu = routing_data(read_routellm(rl_dir, benchmarks=("mmlu",)))
     mmlu_train, _ = split_by_prompt(mmlu, 0.5, seed=0)
     started = time.perf_counter()
-    TaskRouter(mode="threshold").fit(mmlu_train)
+    RouterEstimator(mode="threshold").fit(mmlu_train)
     print(
         f"training, RouteLLM MMLU half ({len(mmlu_train)} prompts, 57 subjects): {time.perf_counter() - started:.2f} s"
     )
@@ -59,7 +59,7 @@ def main() -> int:
         for _ in range(7):
             gc.collect()
             t0 = time.perf_counter()
-            policy = Router.load(path)
+            policy = RouterPolicy.load(path)
             loads.append(time.perf_counter() - t0)
         print(
             f"policy load: median {statistics.median(loads) * 1e3:.1f} ms, max {max(loads) * 1e3:.1f} ms (7 loads)"

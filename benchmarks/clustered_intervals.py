@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from llmbench.imports import read_routerbench
-from llmbench.tracking.winrate import _oriented, bradley_terry, pairs_from_runs, win_rates
+from llmbench.stats.winrate import _oriented, bradley_terry, pairs_from_runs, win_rates
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -91,7 +91,7 @@ def main() -> int:
     import pandas as pd
 
     from llmbench.imports import read_routerbench
-    from llmbench.router import TaskRouter, evaluate_router, routing_data
+    from llmbench.router import RouterEstimator, evaluate_router, routing_data
     from llmbench.router.bootstrap import bootstrap_intervals
     from llmbench.router.data import drop_shared_prompts
     from llmbench.router.features import TfidfFeatures
@@ -117,9 +117,9 @@ def main() -> int:
 
     pd.set_option("display.width", 200)
     routers = {
-        "TF-IDF (default)": TaskRouter(),
-        "embeddings, residuals auto": TaskRouter(features=embed),
-        "embeddings, residuals on": TaskRouter(features=embed, residual="on"),
+        "TF-IDF (default)": RouterEstimator(),
+        "embeddings, residuals auto": RouterEstimator(features=embed),
+        "embeddings, residuals on": RouterEstimator(features=embed, residual="on"),
     }
     for name, router in routers.items():
         ev = evaluate_router(train, test, router)

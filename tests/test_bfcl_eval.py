@@ -17,8 +17,7 @@ from typer.testing import CliRunner
 from llmbench.datasets import Item
 from llmbench.errors import DataError
 from llmbench.evaluation import ExperimentConfig, Runner
-from llmbench.evaluation.items import item_tools, parse_bfcl_source
-from llmbench.evaluation.items import load_items
+from llmbench.evaluation.items import item_tools, load_items, parse_bfcl_source
 from llmbench.providers import Completion, Config, ToolCall, get_provider
 from llmbench.scorers import Answer, get_scorer
 from llmbench.store import Store

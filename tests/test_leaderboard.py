@@ -12,8 +12,8 @@ from scipy.stats import spearmanr
 
 from llmbench.errors import DataError
 from llmbench.imports.alpacaeval import read_alpacaeval_pairs
-from llmbench.tracking.leaderboard import leaderboard
-from llmbench.tracking.winrate import bradley_terry, clustered_se, length_controlled_win_rates, win_rates
+from llmbench.stats.leaderboard import leaderboard
+from llmbench.stats.winrate import bradley_terry, clustered_se, length_controlled_win_rates, win_rates
 
 
 @pytest.mark.shared

@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 from llmbench.errors import ConfigError, DataError
-from llmbench.router import Router, TaskRouter, routing_data, split_by_prompt
+from llmbench.router import RouterEstimator, RouterPolicy, routing_data, split_by_prompt
 from llmbench.router.bootstrap import bootstrap_intervals
 from llmbench.router.calibrate import calibrate_and_test
 from llmbench.router.evaluate import evaluate_router
 from llmbench.router.features import TfidfFeatures
-from llmbench.router.policy import read_policy
+from llmbench.router.policy_file import read_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,9 +80,9 @@ def split(frame: pd.DataFrame):
 
 
 @pytest.fixture(scope="module")
-def fitted(split) -> TaskRouter:
+def fitted(split) -> RouterEstimator:
     train, _ = split
-    return TaskRouter(lambda_=100.0).fit(train)
+    return RouterEstimator(lambda_=100.0).fit(train)
 
 
 def test_split_never_shares_a_prompt_and_is_reproducible(frame: pd.DataFrame) -> None:
@@ -100,7 +100,7 @@ def test_split_never_shares_a_prompt_and_is_reproducible(frame: pd.DataFrame) ->
     assert list(other.item_ids) != list(test.item_ids)
 
 
-def test_fitted_attributes_and_params(fitted: TaskRouter) -> None:
+def test_fitted_attributes_and_params(fitted: RouterEstimator) -> None:
     assert fitted.models_ == ["big", "coder", "cheap"]
     assert list(fitted.classes_) == ["code", "math", "trivia"]
     assert fitted.get_params()["lambda_"] == 100.0
@@ -109,7 +109,7 @@ def test_fitted_attributes_and_params(fitted: TaskRouter) -> None:
     assert fitted.task_quality_[t, 1] > 0.7 and fitted.task_quality_[t, 2] < 0.45
 
 
-def test_decisions_follow_task_and_lambda(fitted: TaskRouter, split) -> None:
+def test_decisions_follow_task_and_lambda(fitted: RouterEstimator, split) -> None:
     _, test = split
     picks = fitted.predict(test.prompts)
     # At lambda = 100 quality/USD: code -> coder (0.88 - 0.1 vs 0.9 - 1.0), trivia -> cheap, math -> big
@@ -132,7 +132,7 @@ def test_decisions_follow_task_and_lambda(fitted: TaskRouter, split) -> None:
     )
 
 
-def test_chat_messages_route_like_their_last_user_text(fitted: TaskRouter) -> None:
+def test_chat_messages_route_like_their_last_user_text(fitted: RouterEstimator) -> None:
     text = "write a python function that returns a list"
     messages = [
         {"role": "system", "content": "be brief"},
@@ -143,20 +143,20 @@ def test_chat_messages_route_like_their_last_user_text(fitted: TaskRouter) -> No
 
 def test_threshold_mode_routes_by_expected_gain(split) -> None:
     train, test = split
-    r = TaskRouter(mode="threshold", strong="big", weak="cheap", threshold=0.3).fit(train)
+    r = RouterEstimator(mode="threshold", strong="big", weak="cheap", threshold=0.3).fit(train)
     picks = r.predict(test.prompts)
     # gain big - cheap is ~0.7 on math/code, ~0.05 on trivia: only trivia stays on the weak model
     for task, pick in zip(test.tasks, picks, strict=True):
         assert pick == ("cheap" if task == "trivia" else "big")
     with pytest.raises(ConfigError):
-        TaskRouter(mode="nope").fit(train)
+        RouterEstimator(mode="nope").fit(train)
 
 
-def test_export_load_round_trip_equals_trained_router(fitted: TaskRouter, split, tmp_path: Path) -> None:
+def test_export_load_round_trip_equals_trained_router(fitted: RouterEstimator, split, tmp_path: Path) -> None:
     _, test = split
     path = tmp_path / "policy.json"
     digest = fitted.export(path)
-    loaded = Router.load(path)
+    loaded = RouterPolicy.load(path)
     assert loaded.sha256 == digest and loaded.models == fitted.models_
     trained = fitted.decide(test.prompts)
     served = loaded.route_many(test.prompts)
@@ -177,10 +177,10 @@ def test_round_trip_for_every_classifier_and_task_count(
     kept = sorted(WORDS)[:tasks]
     data = routing_data(frame[frame["task"].isin(kept)])
     train, test = split_by_prompt(data, test_size=0.3, seed=1)
-    router = TaskRouter(lambda_=50.0, classifier=classifier, residual=residual, cv=3).fit(train)
+    router = RouterEstimator(lambda_=50.0, classifier=classifier, residual=residual, cv=3).fit(train)
     assert (router.residual_model_ is not None) == (residual == "on")
     router.export(tmp_path / "p.json")
-    loaded = Router.load(tmp_path / "p.json")
+    loaded = RouterPolicy.load(tmp_path / "p.json")
     for a, b in zip(router.decide(test.prompts), loaded.route_many(test.prompts), strict=True):
         assert (a.model, a.task) == (b.model, b.task)
         assert [f.model for f in a.fallbacks] == [f.model for f in b.fallbacks]
@@ -200,7 +200,7 @@ def test_numpy_features_equal_scikit_learn(split) -> None:
         np.testing.assert_allclose(row, dense[i], atol=1e-12)
 
 
-def test_policy_file_is_plain_json_without_code(fitted: TaskRouter, tmp_path: Path) -> None:
+def test_policy_file_is_plain_json_without_code(fitted: RouterEstimator, tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     fitted.export(path)
     doc = json.loads(path.read_text())
@@ -211,7 +211,7 @@ def test_policy_file_is_plain_json_without_code(fitted: TaskRouter, tmp_path: Pa
     assert policy["features"]["vocabulary"] and policy["lambda"] == 100.0
 
 
-def test_tampered_truncated_or_foreign_policy_raises_data_error(fitted: TaskRouter, tmp_path: Path) -> None:
+def test_tampered_truncated_or_foreign_policy_raises_data_error(fitted: RouterEstimator, tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     fitted.export(path)
     text = path.read_text()
@@ -219,37 +219,37 @@ def test_tampered_truncated_or_foreign_policy_raises_data_error(fitted: TaskRout
     tampered.write_text(text.replace('"lambda":100.0', '"lambda":0.0'))
     assert tampered.read_text() != text
     with pytest.raises(DataError, match="hash"):
-        Router.load(tampered)
+        RouterPolicy.load(tampered)
     truncated = tmp_path / "truncated.json"
     truncated.write_text(text[: len(text) // 2])
     with pytest.raises(DataError, match="truncated"):
-        Router.load(truncated)
+        RouterPolicy.load(truncated)
     reformatted = tmp_path / "reformatted.json"
     reformatted.write_text(json.dumps(json.loads(text), indent=1))
     with pytest.raises(DataError, match="re-formatted"):
-        Router.load(reformatted)
+        RouterPolicy.load(reformatted)
     garbage = tmp_path / "garbage.json"
     garbage.write_bytes(b"\x00\xff not json")
     with pytest.raises(DataError, match="not valid JSON"):
-        Router.load(garbage)
+        RouterPolicy.load(garbage)
     foreign = tmp_path / "foreign.json"
     foreign.write_text(json.dumps({"hello": 1}))
     with pytest.raises(DataError, match="not an llmbench router policy"):
-        Router.load(foreign)
+        RouterPolicy.load(foreign)
     with pytest.raises(DataError, match="cannot read"):
-        Router.load(tmp_path / "missing.json")
+        RouterPolicy.load(tmp_path / "missing.json")
     # a consistent hash over an inconsistent body (someone re-hashed a broken edit) is still caught
-    from llmbench.router.policy import write_policy
+    from llmbench.router.policy_file import write_policy
 
     policy, _ = read_policy(path)
     policy["task_quality"]["shape"] = [1, 1]
     broken = tmp_path / "broken.json"
     write_policy(policy, broken)
     with pytest.raises(DataError, match="task_quality"):
-        Router.load(broken)
+        RouterPolicy.load(broken)
 
 
-def test_policy_loads_and_routes_without_scikit_learn(fitted: TaskRouter, tmp_path: Path) -> None:
+def test_policy_loads_and_routes_without_scikit_learn(fitted: RouterEstimator, tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     fitted.export(path)
     expected = fitted.route("write a python function that returns a list").model
@@ -261,8 +261,8 @@ class Block:
             raise ImportError("sklearn is blocked in this test")
         return None
 sys.meta_path.insert(0, Block())
-from llmbench.router import Router
-d = Router.load({str(path)!r}).route("write a python function that returns a list")
+from llmbench.router import RouterPolicy
+d = RouterPolicy.load({str(path)!r}).route("write a python function that returns a list")
 assert not any(m == "sklearn" or m.startswith("sklearn.") for m in sys.modules), "sklearn was imported"
 print(d.model)
 """
@@ -273,7 +273,7 @@ print(d.model)
 
 def test_evaluation_table_has_every_baseline(split) -> None:
     train, test = split
-    ev = evaluate_router(train, test, TaskRouter(cv=0))
+    ev = evaluate_router(train, test, RouterEstimator(cv=0))
     names = set(ev.table["router"])
     assert {"big", "coder", "cheap", "random", "zero router", "router", "task prior", "oracle"} <= names
     assert any(n.startswith("kNN") for n in names)
@@ -287,7 +287,7 @@ def test_evaluation_table_has_every_baseline(split) -> None:
 
 def test_bootstrap_intervals_cover_the_estimate_and_shrink_with_more_prompts(split) -> None:
     train, test = split
-    ev = evaluate_router(train, test, TaskRouter(cv=0))
+    ev = evaluate_router(train, test, RouterEstimator(cv=0))
     ci = bootstrap_intervals(ev, n_boot=300, seed=1).set_index("router")
     point = ev.table.set_index("router")
     for name in ci.index:
@@ -296,7 +296,7 @@ def test_bootstrap_intervals_cover_the_estimate_and_shrink_with_more_prompts(spl
     assert ci.loc["task prior", ["AIQ - task prior low", "AIQ - task prior high"]].tolist() == [0.0, 0.0]
     assert ci.loc["oracle", "AIQ - task prior low"] > 0
     # four copies of the same test prompts: the same decisions, an interval about half as wide
-    big = evaluate_router(train, test.subset(np.tile(np.arange(len(test)), 4)), TaskRouter(cv=0))
+    big = evaluate_router(train, test.subset(np.tile(np.arange(len(test)), 4)), RouterEstimator(cv=0))
     ci4 = bootstrap_intervals(big, n_boot=300, seed=1).set_index("router")
     width = ci["AIQ high"] - ci["AIQ low"]
     width4 = ci4["AIQ high"] - ci4["AIQ low"]
@@ -309,21 +309,21 @@ def test_bootstrap_intervals_cover_the_estimate_and_shrink_with_more_prompts(spl
 
 def test_calibration_meets_a_budget_on_held_out_data(split) -> None:
     train, test = split
-    router, cal = calibrate_and_test(TaskRouter(cv=0), train, test, "budget", 2.0)
+    router, cal = calibrate_and_test(RouterEstimator(cv=0), train, test, "budget", 2.0)
     assert cal.parameter == "lambda" and cal.calib["cost_per_1k"] <= 2.0
     assert set(cal.test) >= {"cost_per_1k", "quality", "strong_share", "met"}
     assert router.lambda_ == cal.setting
     with pytest.raises(ConfigError):
-        calibrate_and_test(TaskRouter(cv=0), train, test, "speed", 1.0)
+        calibrate_and_test(RouterEstimator(cv=0), train, test, "speed", 1.0)
 
 
 def test_bad_frames_raise_data_errors() -> None:
     with pytest.raises(DataError, match="lacks columns"):
-        TaskRouter().fit(pd.DataFrame({"prompt": ["x"]}))
+        RouterEstimator().fit(pd.DataFrame({"prompt": ["x"]}))
     bad = synthetic_frame(5)
     bad.loc[0, "score"] = 3.0
     with pytest.raises(DataError, match=r"\[0, 1\]"):
-        TaskRouter().fit(bad)
+        RouterEstimator().fit(bad)
     one_model = synthetic_frame(5)
     with pytest.raises(DataError, match="two models"):
-        TaskRouter().fit(one_model[one_model["model"] == "big"])
+        RouterEstimator().fit(one_model[one_model["model"] == "big"])

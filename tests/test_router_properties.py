@@ -19,8 +19,8 @@ from llmbench.json_safe import dumps
 from llmbench.router import metrics
 from llmbench.router.bootstrap import bootstrap_intervals
 from llmbench.router.data import RoutingData
+from llmbench.router.estimator import RouterEstimator
 from llmbench.router.evaluate import evaluate_router
-from llmbench.router.model import TaskRouter
 
 SLACK = 1e-9
 
@@ -99,7 +99,7 @@ def test_evaluation_and_intervals_never_crash(data: tuple[np.ndarray, np.ndarray
     full = _routing_data(q, c, n_tasks)
     half = len(full) // 2
     train, test = full.subset(np.arange(half)), full.subset(np.arange(half, len(full)))
-    ev = evaluate_router(train, test, TaskRouter(cv=0))
+    ev = evaluate_router(train, test, RouterEstimator(cv=0))
     table = ev.table.set_index("router")
     aiq = table["AIQ"]
     if "AIQ" in ev.notes:
@@ -131,7 +131,7 @@ def test_named_edge_shapes(case: str) -> None:
     else:
         q, c = q[:, 1:], c[:, 1:]
     data = _routing_data(q, c, n_tasks)
-    ev = evaluate_router(data.subset(np.arange(20)), data.subset(np.arange(20, n)), TaskRouter(cv=0))
+    ev = evaluate_router(data.subset(np.arange(20)), data.subset(np.arange(20, n)), RouterEstimator(cv=0))
     if case == "best is cheapest":
         # the best model is also the cheapest: nothing to save, and that is said, not crashed on
         assert ev.table.set_index("router").loc["oracle", "AIQ"] >= 0
@@ -147,5 +147,5 @@ def test_apgr_is_na_when_the_better_model_is_cheaper() -> None:
     q = (rng.random((60, 2)) < [0.9, 0.5]).astype(float)
     c = np.tile([0.001, 0.02], (60, 1))  # the better model is the cheap one
     data = _routing_data(q, c, 2)
-    ev = evaluate_router(data.subset(np.arange(30)), data.subset(np.arange(30, 60)), TaskRouter(cv=0))
+    ev = evaluate_router(data.subset(np.arange(30)), data.subset(np.arange(30, 60)), RouterEstimator(cv=0))
     assert ev.table["APGR"].isna().all() and "not dearer" in ev.notes["APGR"]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from llmbench.imports import read_routellm, read_routerbench
-from llmbench.router import TaskRouter, evaluate_router, routing_data, split_by_prompt
+from llmbench.router import RouterEstimator, evaluate_router, routing_data, split_by_prompt
 from llmbench.router.data import drop_shared_prompts
 
 pytestmark = pytest.mark.shared
@@ -27,7 +27,7 @@ def test_router_beats_task_prior_on_routerbench(shared_data: Path) -> None:
         train, data.subset(split == "test")
     )  # RouterDC's split, minus 2 shared prompts
     assert not set(train.prompts) & set(test.prompts)
-    table = evaluate_router(train, test, TaskRouter()).table.set_index("router")
+    table = evaluate_router(train, test, RouterEstimator()).table.set_index("router")
     others = table[(table["kind"] != "upper bound") & ~table.index.str.startswith("router")]
     # the best AIQ of all non-oracle routers (single models, random, zero router, task prior, kNN)
     assert table.loc["router", "AIQ"] > others["AIQ"].max()
@@ -40,7 +40,7 @@ def test_router_beats_task_prior_on_routerbench(shared_data: Path) -> None:
 def test_router_beats_task_prior_on_routellm(shared_data: Path, benchmark: str) -> None:
     data = routing_data(read_routellm(shared_data / "routellm", benchmarks=(benchmark,)))
     train, test = split_by_prompt(data, test_size=0.5, seed=0)
-    table = evaluate_router(train, test, TaskRouter()).table.set_index("router")
+    table = evaluate_router(train, test, RouterEstimator()).table.set_index("router")
     assert table.loc["router", "APGR"] > table.loc["task prior", "APGR"]
     assert table.loc["router", "CPT(50%)"] < table.loc["task prior", "CPT(50%)"]
     assert table.loc["router", "APGR"] > table.loc["random", "APGR"]

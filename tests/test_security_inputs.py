@@ -14,7 +14,8 @@ import pytest
 from llmbench.errors import ConfigError, DataError, redact, register_secret
 from llmbench.evaluation import load_experiment
 from llmbench.providers.pricing import PriceTable
-from llmbench.router.policy import Router, read_policy, write_policy
+from llmbench.router.policy import RouterPolicy
+from llmbench.router.policy_file import read_policy, write_policy
 from llmbench.store import Store
 from llmbench.testing import FakeOpenAIServer, Interaction
 
@@ -192,10 +193,10 @@ def _policy(tmp_path: Path) -> tuple[dict, Path]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from test_router import synthetic_frame
 
-    from llmbench.router import TaskRouter
+    from llmbench.router import RouterEstimator
 
     path = tmp_path / "p.json"
-    TaskRouter(cv=0).fit(synthetic_frame(10)).export(path)
+    RouterEstimator(cv=0).fit(synthetic_frame(10)).export(path)
     return read_policy(path)[0], path
 
 
@@ -221,7 +222,7 @@ def test_hostile_policy_fields_are_refused_before_allocation(tmp_path: Path, edi
         head = f'{{"format":"llmbench-router-policy","version":1,"sha256":"{hashlib.sha256(body).hexdigest()}","policy":'
         path.write_bytes(head.encode() + body + b"}\n")
     with pytest.raises(DataError, match=field):
-        Router.load(path)
+        RouterPolicy.load(path)
 
 
 def test_nan_weights_are_refused(tmp_path: Path) -> None:
@@ -235,4 +236,4 @@ def test_nan_weights_are_refused(tmp_path: Path) -> None:
     policy["features"]["word_idf"]["b64"] = base64.b64encode(idf.tobytes()).decode()
     write_policy(policy, path)
     with pytest.raises(DataError, match=r"word_idf.*non-finite"):
-        Router.load(path)
+        RouterPolicy.load(path)

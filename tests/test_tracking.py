@@ -12,13 +12,8 @@ import pytest
 
 from llmbench.errors import DataError
 from llmbench.imports import import_frame
-from llmbench.tracking.curves import (
-    cost_quality_points,
-    pareto_frontier,
-    plot_cost_quality,
-    save_cost_quality,
-    zero_router_hull,
-)
+from llmbench.stats.curves import cost_quality_points, pareto_frontier, zero_router_hull
+from llmbench.stats.summary import summarize_runs
 from llmbench.tracking.mlflow_log import (
     DEFAULT_TRACKING_URI,
     EXPERIMENT_TAG,
@@ -28,8 +23,8 @@ from llmbench.tracking.mlflow_log import (
     log_router_run,
     tracking_uri,
 )
+from llmbench.tracking.plots import plot_cost_quality, save_cost_quality
 from llmbench.tracking.report import build_report, write_report
-from llmbench.tracking.summary import summarize_runs
 
 SECRET = "sk-test-SECRETKEY-0123456789abcdef"
 
@@ -246,10 +241,10 @@ def test_router_policy_as_pyfunc(
 ) -> None:
     import mlflow
 
-    from llmbench.router import Router, TaskRouter, routing_data
+    from llmbench.router import RouterEstimator, RouterPolicy, routing_data
 
     policy = tmp_path / "router.policy.json"
-    TaskRouter(lambda_=10.0).fit(routing_data(_routing_frame())).export(policy)
+    RouterEstimator(lambda_=10.0).fit(routing_data(_routing_frame())).export(policy)
     run_id = log_router_run("43", "router-policy", {"router": "task"}, {"aiq": 0.5}, policy_path=policy,
                             register_as="llmbench-test-router", uri=store_uri)  # fmt: skip
     model_uri = client.get_run(run_id).data.tags["llmbench.policy_model_uri"]
@@ -262,7 +257,7 @@ def test_router_policy_as_pyfunc(
         "which king ruled the river capital",
         "sum equation",
     ]
-    served = Router.load(policy)
+    served = RouterPolicy.load(policy)
     expected = [served.route(p).model for p in prompts]
     assert set(expected) == {"big", "cheap"}  # the policy really routes, so equality below means something
     assert list(model.predict(pd.DataFrame({"prompt": prompts}))) == expected

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from llmbench.errors import DataError
-from llmbench.tracking.judge import judge_pair, judge_pairs, parse_verdict, response_pairs
-from llmbench.tracking.winrate import (
+from llmbench.scorers.pairwise import judge_pair, judge_pairs, parse_verdict, response_pairs
+from llmbench.stats.winrate import (
     bradley_terry,
     length_controlled_win_rates,
     pairs_from_runs,

@@ -34,7 +34,7 @@ def alpacaeval(
 ) -> None:
     """Per model: win rate, standard error, discrete win rate, length-controlled win rate and its SE (%)."""
     from llmbench.json_safe import dumps
-    from llmbench.tracking.leaderboard import alpacaeval_leaderboard
+    from llmbench.stats.leaderboard import alpacaeval_leaderboard
 
     board, figures = alpacaeval_leaderboard(path, annotator, baseline)
     if as_json:

@@ -93,21 +93,6 @@ def _load(
     return frame, {"source": "store", "path": str(store), "experiments": experiment, "score": score}
 
 
-def _split(frame: Any, test_size: float, seed: int) -> tuple[Any, Any]:
-    """The data's own train/test split when it has one (RouterBench files), else a prompt-grouped split."""
-    import numpy as np
-
-    from llmbench.router.data import drop_shared_prompts, routing_data, split_by_prompt
-
-    data = routing_data(frame)
-    if "split" in frame.columns and {"train", "test"} <= set(frame["split"].dropna()):
-        key = frame.drop_duplicates("item_id").set_index("item_id")["split"]
-        split = np.asarray(key.reindex(data.item_ids).astype(object))
-        train = data.subset(split == "train")
-        return train, drop_shared_prompts(train, data.subset(split == "test"))
-    return split_by_prompt(data, test_size, seed=seed)
-
-
 def _target(spec: str | None) -> tuple[str, float] | None:
     """The parsed --target, checked before any work starts."""
     if spec is None:
@@ -202,11 +187,11 @@ def train(
     """Train the router on all given runs and write it as a policy file."""
     import time
 
-    from llmbench.router.model import TaskRouter
+    from llmbench.router.estimator import RouterEstimator
 
     frame, source = _load(store, experiment, score, routerbench, routellm, benchmark)
     started = time.perf_counter()
-    router = TaskRouter(lambda_=lambda_, mode=mode).fit(frame)
+    router = RouterEstimator(lambda_=lambda_, mode=mode).fit(frame)
     took = time.perf_counter() - started
     if out.is_dir() or out.suffix == "":
         out.mkdir(parents=True, exist_ok=True)
@@ -238,28 +223,28 @@ def export(
 ) -> None:
     """Write ONE policy file: re-export a trained router with a new lambda, or train (and calibrate) and export."""
     if model is not None:
-        from llmbench.router.policy import read_policy, write_policy
+        from llmbench.router.policy_file import PolicyFile
 
-        policy, _ = read_policy(model)
+        policy, _ = PolicyFile.load(model)
         if lambda_ is not None:
-            policy["lambda"] = float(lambda_)
-        digest = write_policy(policy, output)
-        console.print(f"wrote {output} (lambda {policy['lambda']:g}, sha256 {digest[:16]}...)")
+            policy = policy.with_lambda(lambda_)
+        digest = policy.save(output)
+        console.print(f"wrote {output} (lambda {policy.lambda_:g}, sha256 {digest[:16]}...)")
         if track:
             _track_router(
                 "router export",
                 {"source": "policy", "path": str(model)},
-                {"lambda": float(policy["lambda"])},
+                {"lambda": policy.lambda_},
                 policy=output,
             )
         return
     from llmbench.router.calibrate import calibrate_and_test
     from llmbench.router.data import routing_data
-    from llmbench.router.model import TaskRouter
+    from llmbench.router.estimator import RouterEstimator
 
     tgt = _target(target)
     frame, source = _load(store, experiment, score, routerbench, routellm, benchmark)
-    router = TaskRouter(lambda_=lambda_ or 0.0, mode=mode)
+    router = RouterEstimator(lambda_=lambda_ or 0.0, mode=mode)
     if tgt is not None:
         router, cal = calibrate_and_test(
             router, routing_data(frame), routing_data(frame), tgt[0], tgt[1], seed=seed
@@ -308,13 +293,14 @@ def evaluate(
     Once the tables are printed the command exits 0: a later step that fails (intervals, calibration, MLflow)
     is reported on its own line and the rest still runs.
     """
+    from llmbench.router.data import train_test_split
     from llmbench.router.evaluate import evaluate_router
 
     tgt = _target(target)
     if bootstrap and bootstrap < 10:
         raise ConfigError(f"--bootstrap must be 0 (none) or at least 10 resamples, got {bootstrap}")
     frame, source = _load(store, experiment, score, routerbench, routellm, benchmark)
-    train_data, test_data = _split(frame, test_size, seed)
+    train_data, test_data = train_test_split(frame, test_size, seed=seed)
     ev = evaluate_router(train_data, test_data, seed=seed)
     console.print(
         f"{source['source']}: {ev.n_train} train / {ev.n_test} test prompts "
@@ -336,10 +322,10 @@ def evaluate(
             out["intervals"] = intervals
     if tgt is not None:
         from llmbench.router.calibrate import calibrate_and_test
-        from llmbench.router.model import TaskRouter
+        from llmbench.router.estimator import RouterEstimator
 
         with _step(f"calibration for {target}"):
-            _, cal = calibrate_and_test(TaskRouter(), train_data, test_data, tgt[0], tgt[1], seed=seed)
+            _, cal = calibrate_and_test(RouterEstimator(), train_data, test_data, tgt[0], tgt[1], seed=seed)
             console.print(f"calibration {cal.target}={cal.value:g}: {cal.parameter} = {cal.setting:g}")
             console.print(f"  on the calibration split: {cal.calib}")
             console.print(f"  on the test split:        {cal.test}")
@@ -431,9 +417,9 @@ def route(
     task: Annotated[str | None, typer.Option("--task", help="the prompt's task label, when known")] = None,
 ) -> None:
     """Route one prompt with an exported policy: the chosen model, expected quality and cost, fallbacks."""
-    from llmbench.router.policy import Router
+    from llmbench.router.policy import RouterPolicy
 
-    decision = Router.load(policy).route(prompt, lambda_=lambda_, task=task)
+    decision = RouterPolicy.load(policy).route(prompt, lambda_=lambda_, task=task)
     if as_json:
         typer.echo(json.dumps(decision.to_dict()))
         return

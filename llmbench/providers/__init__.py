@@ -2,7 +2,15 @@
 
 from llmbench.providers.base import Provider, run_sync
 from llmbench.providers.pricing import ModelPrice, PriceTable, UnknownPriceWarning
-from llmbench.providers.registry import Config, Endpoint, get_provider, load_config, parse_model_id
+from llmbench.providers.registry import (
+    Config,
+    Endpoint,
+    ModelRef,
+    get_provider,
+    load_config,
+    parse_model_id,
+    provider_api,
+)
 from llmbench.providers.retry import RetryPolicy
 from llmbench.providers.types import (
     Attempt,
@@ -35,6 +43,7 @@ __all__ = [
     "ImageBlock",
     "Message",
     "ModelPrice",
+    "ModelRef",
     "PriceTable",
     "Provider",
     "ReasoningBlock",
@@ -56,5 +65,6 @@ __all__ = [
     "get_provider",
     "load_config",
     "parse_model_id",
+    "provider_api",
     "run_sync",
 ]

@@ -65,6 +65,11 @@ class Provider(ABC):
         self.default_params = dict(default_params or {})
         self._rng = random.Random(seed)
 
+    @classmethod
+    def from_options(cls, model: str, **options: Any) -> Provider:
+        """Build from the registry's options (a provider that has no use for some of them drops them here)."""
+        return cls(model, **options)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model_id={self.model_id!r})"
 

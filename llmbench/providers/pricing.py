@@ -107,6 +107,10 @@ class PriceTable:
             ) from None
         return cls(parsed.models)
 
+    def with_prices(self, prices: dict[str, ModelPrice]) -> PriceTable:
+        """A new table with `prices` added to this one's overrides (this one is left as it is)."""
+        return PriceTable({**self.overrides, **prices})
+
     @property
     def version(self) -> str:
         """Snapshot version plus a hash of the overrides, stored with every experiment."""

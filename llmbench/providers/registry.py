@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,57 +68,98 @@ def load_config(path: str | Path | None = None) -> Config:
         raise ConfigError(f"config file {p} is invalid: {exc}") from None
 
 
+@dataclass(frozen=True)
+class ModelRef:
+    """A model id parsed once: its provider (API or endpoint name) and the model name at that provider."""
+
+    provider: str
+    model: str
+
+    @classmethod
+    def parse(cls, model_id: str | ModelRef) -> ModelRef:
+        """`provider:model` (the model part may contain colons: fine-tunes, Ollama tags); ConfigError if not."""
+        if isinstance(model_id, ModelRef):
+            return model_id
+        provider, sep, model = str(model_id).partition(":")
+        if not sep or not provider or not model:
+            raise ConfigError(
+                f"model id {model_id!r} must look like 'provider:model', e.g. 'openai:gpt-4o-mini', "
+                "'anthropic:claude-3-5-haiku-latest' or 'sim:gpt-4o'"
+            )
+        return cls(provider, model)
+
+    @property
+    def id(self) -> str:
+        """The one spelling of the id, `provider:model`: the key of runs, prices and policies."""
+        return f"{self.provider}:{self.model}"
+
+    def __str__(self) -> str:
+        return self.id
+
+
 def parse_model_id(model_id: str) -> tuple[str, str]:
-    """Split `provider:model`; the model part may itself contain colons (fine-tunes, Ollama tags)."""
-    provider, sep, model = model_id.partition(":")
-    if not sep or not provider or not model:
-        raise ConfigError(
-            f"model id {model_id!r} must look like 'provider:model', e.g. 'openai:gpt-4o-mini', "
-            "'anthropic:claude-3-5-haiku-latest' or 'sim:gpt-4o'"
-        )
-    return provider, model
+    """(provider, model) of `provider:model` (see `ModelRef.parse`)."""
+    ref = ModelRef.parse(model_id)
+    return ref.provider, ref.model
 
 
-def get_provider(model_id: str, *, config: Config | str | Path | None = None, **options: Any) -> Provider:
-    """The provider object for a model id; `options` go to the adapter (api_key, base_url, timeout, retry,
-    http_client, price_table, on_attempt, default_params)."""
-    provider, model = parse_model_id(model_id)
-    cfg = config if isinstance(config, Config) else load_config(config)
-    if "price_table" not in options:
-        options["price_table"] = PriceTable.from_file(cfg.price_file)
-    options["model_id"] = model_id
-    if provider == "openai":
-        from llmbench.providers.openai import OpenAIProvider
+ProviderFactory = Callable[[], type[Provider]]
+_APIS: dict[str, ProviderFactory] = {}
 
-        return OpenAIProvider(model, **options)
-    if provider == "anthropic":
-        from llmbench.providers.anthropic import AnthropicProvider
 
-        return AnthropicProvider(model, **options)
-    if provider == "sim":
-        from llmbench.providers.sim import SimProvider
+def provider_api(name: str) -> Callable[[ProviderFactory], ProviderFactory]:
+    """Register a provider API under `name`; the factory imports its SDK only when a model of it is built."""
 
-        for key in ("base_url", "api_key", "http_client"):
-            options.pop(key, None)
-        return SimProvider(model, **options)
-    endpoint = cfg.endpoints.get(provider) or BUILTIN_ENDPOINTS.get(provider)
-    if endpoint is None:
-        known = sorted({"openai", "anthropic", "sim", *BUILTIN_ENDPOINTS, *cfg.endpoints})
-        raise ConfigError(
-            f"unknown provider {provider!r} in {model_id!r}; use one of {known} or define "
-            f"[endpoints.{provider}] with a base_url in llmbench.toml"
-        )
-    options.setdefault("base_url", endpoint.base_url)
-    if endpoint.free:
-        table: PriceTable = options["price_table"]
-        if table.lookup(model_id) is None:
-            table.overrides[model_id] = ModelPrice(input=0, output=0)
-    if endpoint.api_key_env:
-        options.setdefault("api_key_env", endpoint.api_key_env)
-    if endpoint.kind == "anthropic":
-        from llmbench.providers.anthropic import AnthropicProvider
+    def register(factory: ProviderFactory) -> ProviderFactory:
+        _APIS[name] = factory
+        return factory
 
-        return AnthropicProvider(model, provider_name=provider, **options)
+    return register
+
+
+@provider_api("openai")
+def _openai() -> type[Provider]:
     from llmbench.providers.openai import OpenAIProvider
 
-    return OpenAIProvider(model, provider_name=provider, **options)
+    return OpenAIProvider
+
+
+@provider_api("anthropic")
+def _anthropic() -> type[Provider]:
+    from llmbench.providers.anthropic import AnthropicProvider
+
+    return AnthropicProvider
+
+
+@provider_api("sim")
+def _sim() -> type[Provider]:
+    from llmbench.providers.sim import SimProvider
+
+    return SimProvider
+
+
+def get_provider(
+    model_id: str | ModelRef, *, config: Config | str | Path | None = None, **options: Any
+) -> Provider:
+    """The provider object for a model id; `options` go to the adapter (api_key, base_url, timeout, retry,
+    http_client, price_table, on_attempt, default_params). The caller's price table is never changed."""
+    ref = ModelRef.parse(model_id)
+    cfg = config if isinstance(config, Config) else load_config(config)
+    table: PriceTable = options.pop("price_table", None) or PriceTable.from_file(cfg.price_file)
+    factory = _APIS.get(ref.provider)
+    if factory is None:
+        endpoint = cfg.endpoints.get(ref.provider) or BUILTIN_ENDPOINTS.get(ref.provider)
+        if endpoint is None:
+            known = sorted({*_APIS, *BUILTIN_ENDPOINTS, *cfg.endpoints})
+            raise ConfigError(
+                f"unknown provider {ref.provider!r} in {ref.id!r}; use one of {known} or define "
+                f"[endpoints.{ref.provider}] with a base_url in llmbench.toml"
+            )
+        factory = _APIS[endpoint.kind]
+        options.setdefault("base_url", endpoint.base_url)
+        options["provider_name"] = ref.provider
+        if endpoint.api_key_env:
+            options.setdefault("api_key_env", endpoint.api_key_env)
+        if endpoint.free and table.lookup(ref.id) is None:
+            table = table.with_prices({ref.id: ModelPrice(input=0, output=0)})
+    return factory().from_options(ref.model, model_id=ref.id, price_table=table, **options)

@@ -122,6 +122,13 @@ class SimProvider(Provider):
         self.fault_rate = fault_rate
         self._calls: dict[str, int] = {}
 
+    @classmethod
+    def from_options(cls, model: str, **options: Any) -> Provider:
+        """Build from the registry's options; the simulator has no server, key or HTTP client."""
+        for key in ("base_url", "api_key", "http_client"):
+            options.pop(key, None)
+        return cls(model, **options)
+
     def _price_id(self, result: Completion | None) -> str:
         return self.spec.price_id
 

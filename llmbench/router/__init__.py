@@ -1,7 +1,7 @@
 """Learned, cost-aware routing: which model should answer this prompt, at what cost?
 
-Training and evaluation (scikit-learn): `TaskRouter`, `evaluate_router`, `calibrate`.
-Serving (numpy only, no scikit-learn import): `Router.load(path).route(prompt)` -> `Decision`.
+Training and evaluation (scikit-learn): `RouterEstimator`, `evaluate_router`, `calibrate`.
+Serving (numpy only, no scikit-learn import): `RouterPolicy.load(path).route(prompt)` -> `Decision`.
 Names are imported lazily so that serving never pulls in scikit-learn or pandas.
 """
 
@@ -14,21 +14,22 @@ __all__ = [
     "Decision",
     "Evaluation",
     "Fallback",
-    "Router",
+    "RouterEstimator",
+    "RouterPolicy",
     "RoutingData",
-    "TaskRouter",
     "TfidfFeatures",
     "calibrate",
     "evaluate_router",
     "routing_data",
     "split_by_prompt",
+    "train_test_split",
 ]
 
 _WHERE = {
     "Decision": "llmbench.router.decision",
     "Fallback": "llmbench.router.decision",
-    "Router": "llmbench.router.policy",
-    "TaskRouter": "llmbench.router.model",
+    "RouterPolicy": "llmbench.router.policy",
+    "RouterEstimator": "llmbench.router.estimator",
     "TfidfFeatures": "llmbench.router.features",
     "Evaluation": "llmbench.router.evaluate",
     "evaluate_router": "llmbench.router.evaluate",
@@ -36,6 +37,7 @@ _WHERE = {
     "RoutingData": "llmbench.router.data",
     "routing_data": "llmbench.router.data",
     "split_by_prompt": "llmbench.router.data",
+    "train_test_split": "llmbench.router.data",
 }
 
 

@@ -8,6 +8,7 @@ Targets:
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -16,8 +17,8 @@ from sklearn.base import clone
 from llmbench.errors import ConfigError, DataError
 from llmbench.router.data import RoutingData, split_by_prompt
 from llmbench.router.decision import rank
+from llmbench.router.estimator import RouterEstimator
 from llmbench.router.evaluate import lambda_grid
-from llmbench.router.model import TaskRouter
 
 __all__ = ["TARGETS", "Calibration", "calibrate", "calibrate_and_test", "operating_points"]
 
@@ -40,7 +41,7 @@ class Calibration:
         return asdict(self)
 
 
-def operating_points(router: TaskRouter, data: RoutingData, settings: np.ndarray) -> list[dict]:
+def operating_points(router: RouterEstimator, data: RoutingData, settings: np.ndarray) -> list[dict]:
     """Realised figures on `data` for each lambda (cost mode) or threshold (threshold mode)."""
     data = data.complete()
     _, q, c = router.estimate(data.prompts)
@@ -48,9 +49,10 @@ def operating_points(router: TaskRouter, data: RoutingData, settings: np.ndarray
     best = int(np.argmax(data.quality.mean(axis=0)))
     strongest = router.strong_idx_
     out = []
+    probe = copy.copy(router)  # a shallow copy keeps the fitted state; the caller's router stays as it was
     for s in settings:
         if router.mode == "threshold":
-            u = router.set_params(threshold=float(s)).utilities(q, c)
+            u = probe.set_params(threshold=float(s)).utilities(q, c)
         else:
             u = router.utilities(q, c, float(s))
         pick = rank(u)[:, 0]
@@ -66,7 +68,7 @@ def operating_points(router: TaskRouter, data: RoutingData, settings: np.ndarray
     return out
 
 
-def _settings(router: TaskRouter, data: RoutingData) -> np.ndarray:
+def _settings(router: RouterEstimator, data: RoutingData) -> np.ndarray:
     if router.mode == "threshold":
         _, q, _ = router.estimate(data.prompts)
         gain = q[:, router.strong_idx_] - q[:, router.weak_idx_]
@@ -82,13 +84,11 @@ def _meets(point: dict, target: str, value: float) -> bool:
     return point["relative_quality"] >= value - 1e-12
 
 
-def calibrate(router: TaskRouter, calib: RoutingData, target: str, value: float) -> Calibration:
+def calibrate(router: RouterEstimator, calib: RoutingData, target: str, value: float) -> Calibration:
     """Pick the setting of a fitted router that meets `target` on `calib` (best quality, or least cost)."""
     if target not in TARGETS:
         raise ConfigError(f"unknown calibration target {target!r}; choose one of {', '.join(TARGETS)}")
-    original = router.threshold
     points = operating_points(router, calib, _settings(router, calib))
-    router.set_params(threshold=original)
     ok = [p for p in points if _meets(p, target, value)]
     if not ok:
         closest = min(points, key=lambda p: p["cost_per_1k"]) if target == "budget" else None
@@ -107,14 +107,14 @@ def calibrate(router: TaskRouter, calib: RoutingData, target: str, value: float)
 
 
 def calibrate_and_test(
-    router: TaskRouter,
+    router: RouterEstimator,
     train: RoutingData,
     test: RoutingData,
     target: str,
     value: float,
     calib_size: float = 0.25,
     seed: int = 0,
-) -> tuple[TaskRouter, Calibration]:
+) -> tuple[RouterEstimator, Calibration]:
     """Fit on part of train, calibrate on the rest, refit on all of train with the chosen setting, test it."""
     fit_part, calib = split_by_prompt(train, calib_size, seed=seed)
     probe = clone(router).fit(fit_part)

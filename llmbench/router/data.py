@@ -9,7 +9,7 @@ import pandas as pd
 
 from llmbench.errors import DataError
 
-__all__ = ["RoutingData", "routing_data", "split_by_prompt"]
+__all__ = ["RoutingData", "drop_shared_prompts", "routing_data", "split_by_prompt", "train_test_split"]
 
 REQUIRED = ("item_id", "prompt", "task", "model", "score", "cost_usd")
 
@@ -124,3 +124,15 @@ def drop_shared_prompts(train: RoutingData, test: RoutingData) -> RoutingData:
     """The test prompts whose text does not also occur in train (keeps a given split honest)."""
     seen = set(train.prompts)
     return test.subset(np.array([p not in seen for p in test.prompts], dtype=bool))
+
+
+def train_test_split(frame: pd.DataFrame, test_size: float = 0.3, *, seed: int = 0) -> tuple[RoutingData, RoutingData]:
+    """The data's own train/test split when it has one (a `split` column holding train and test, as RouterBench
+    files do), else a prompt-grouped split of `test_size`; test prompts also in train are dropped."""
+    data = routing_data(frame)
+    if "split" in frame.columns and {"train", "test"} <= set(frame["split"].dropna()):
+        key = frame.drop_duplicates("item_id").set_index("item_id")["split"]
+        split = np.asarray(key.reindex(data.item_ids).astype(object))
+        train = data.subset(split == "train")
+        return train, drop_shared_prompts(train, data.subset(split == "test"))
+    return split_by_prompt(data, test_size, seed=seed)

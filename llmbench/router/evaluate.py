@@ -21,8 +21,8 @@ from llmbench.router import metrics
 from llmbench.router.baselines import knn_estimates, oracle_estimates, random_choice, task_prior_estimates
 from llmbench.router.data import RoutingData
 from llmbench.router.decision import rank, utilities
+from llmbench.router.estimator import RouterEstimator
 from llmbench.router.metrics import lambda_grid
-from llmbench.router.model import TaskRouter
 
 __all__ = ["Evaluation", "curve_of", "evaluate_router", "lambda_grid", "picks", "realised"]
 
@@ -102,7 +102,7 @@ class Evaluation:
     n_train: int
     n_test: int
     n_test_dropped: int
-    router: TaskRouter
+    router: RouterEstimator
     test: RoutingData
     reference: Reference
     picks: dict[str, np.ndarray]  # chosen model per lambda (rows) and test prompt (columns), per router
@@ -111,7 +111,7 @@ class Evaluation:
     notes: dict[str, str] = field(default_factory=dict)  # metric -> why it is n/a on this data
 
 
-def _pgr_pair(router: TaskRouter, train: RoutingData, test: RoutingData) -> tuple[int, int] | str:
+def _pgr_pair(router: RouterEstimator, train: RoutingData, test: RoutingData) -> tuple[int, int] | str:
     """(strong, weak) for APGR/CPT with two models, or the reason they are not defined here."""
     if len(test.models) != 2:
         return "APGR and CPT are defined for two models (RouteLLM's strong/weak pair)"
@@ -148,7 +148,7 @@ def _notes(ref: Reference, test: RoutingData, pair: tuple[int, int] | str) -> di
 def evaluate_router(
     train: RoutingData,
     test: RoutingData,
-    router: TaskRouter | None = None,
+    router: RouterEstimator | None = None,
     knn_k: int = 25,
     seed: int = 0,
 ) -> Evaluation:
@@ -158,7 +158,7 @@ def evaluate_router(
     test = full
     if len(test) < 2:
         raise DataError("the test split has fewer than 2 prompts with a score and cost for every model")
-    router = (router or TaskRouter()).fit(train)
+    router = (router or RouterEstimator()).fit(train)
     if router.models_ != test.models:
         raise DataError("train and test splits must have the same models in the same order")
     _, q_r, c_r = router.estimate(test.prompts)

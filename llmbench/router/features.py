@@ -1,6 +1,6 @@
 """Prompt features for training: TF-IDF over word n-grams and hashed char n-grams (scikit-learn style).
 
-Any scikit-learn transformer with fit/transform can replace `TfidfFeatures` in `TaskRouter(features=...)`;
+Any scikit-learn transformer with fit/transform can replace `TfidfFeatures` in `RouterEstimator(features=...)`;
 only `TfidfFeatures` can be exported to a numpy-only policy (`to_arrays`).
 """
 

@@ -1,19 +1,11 @@
-"""The exported routing policy: one JSON file, loaded without executing code and served with numpy only.
+"""The served routing policy: a verified `PolicyFile` turned into numpy arrays, routing one prompt at a time.
 
-File layout (one JSON document, ASCII):
-    {"format":"llmbench-router-policy","version":1,"sha256":"HEX","policy":{...}}
-`sha256` is the SHA-256 of the bytes of the `policy` object exactly as written (canonical JSON: sorted
-keys, no spaces), so a re-formatted, edited or truncated file is rejected. Arrays inside `policy`
-are {"dtype": "<f8" | "<i8", "shape": [...], "b64": base64 of the little-endian bytes}. Nothing here
-imports scikit-learn or pandas, so serving stays light; every problem with a file is a DataError.
+Nothing here imports scikit-learn or pandas, so serving stays light; every problem with a file is a DataError
+(the file format and its checks are in `policy_file.py`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -21,87 +13,16 @@ import numpy as np
 
 from llmbench.errors import DataError
 from llmbench.router.decision import Decision, decision_from, estimate_quality_cost, softmax, utilities
-from llmbench.router.policy_file import Classifier, PolicyBody, decode_array, encode_array
+from llmbench.router.policy_file import Classifier, PolicyFile
 from llmbench.router.text import TfidfArrays, prompt_text
 
-__all__ = ["FORMAT", "VERSION", "Router", "decode_array", "encode_array", "read_policy", "write_policy"]
+__all__ = ["RouterPolicy"]
 
-FORMAT = "llmbench-router-policy"
-VERSION = 1
-MAX_POLICY_BYTES = 512 * 1024 * 1024  # a larger file is refused before it is read
+class RouterPolicy:
+    """A served routing policy: `RouterPolicy.load(path).route(prompt_or_messages)` -> Decision (numpy only)."""
 
-
-def _canonical(policy: dict) -> bytes:
-    return json.dumps(
-        policy, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    ).encode()
-
-
-# The body is written last, in canonical form, so the reader hashes the very bytes it parses (one pass).
-_HEAD = re.compile(rb'\A\{"format":"([^"]*)","version":(\d+),"sha256":"([0-9a-f]{64})","policy":')
-
-
-def write_policy(policy: dict, path: str | Path) -> str:
-    """Write a policy dict to `path` with its content hash (atomically); returns the hash."""
-    body = _canonical(policy)
-    digest = hashlib.sha256(body).hexdigest()
-    head = f'{{"format":"{FORMAT}","version":{VERSION},"sha256":"{digest}","policy":'.encode()
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(head + body + b"}\n")
-    os.replace(tmp, path)
-    return digest
-
-
-def read_policy(path: str | Path) -> tuple[dict, str]:
-    """Read and verify a policy file -> (policy, sha256); DataError if unreadable, truncated, tampered or foreign."""
-    try:
-        size = Path(path).stat().st_size
-        if size > MAX_POLICY_BYTES:
-            raise DataError(
-                f"policy file {path} is {size} bytes, more than the {MAX_POLICY_BYTES} a policy may hold"
-            )
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read policy file {path}: {exc.strerror or exc}") from exc
-    head = _HEAD.match(raw)
-    if head is None:
-        try:
-            doc = json.loads(raw)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise DataError(f"policy file {path} is not valid JSON (truncated or corrupted?): {exc}") from exc
-        if isinstance(doc, dict) and doc.get("format") == FORMAT:
-            raise DataError(f"policy file {path} was re-formatted after export; export it again")
-        raise DataError(f"{path} is not an llmbench router policy (format must be {FORMAT!r})")
-    if head.group(1).decode() != FORMAT:
-        raise DataError(f"{path} is not an llmbench router policy (format must be {FORMAT!r})")
-    if int(head.group(2)) != VERSION:
-        raise DataError(
-            f"policy {path} has version {int(head.group(2))}; this llmbench reads version {VERSION}"
-        )
-    body = raw[head.end() :].rstrip()
-    if not body.endswith(b"}}"):
-        raise DataError(f"policy file {path} is truncated (it does not end with the closing braces)")
-    body = body[:-1]
-    digest = hashlib.sha256(body).hexdigest()
-    if digest != head.group(3).decode():
-        raise DataError(
-            f"policy file {path} fails its content hash check: it was modified or truncated after export"
-        )
-    try:
-        policy = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"policy file {path} is not valid JSON: {exc}") from exc
-    if not isinstance(policy, dict):
-        raise DataError(f"policy file {path} has no policy object")
-    return policy, digest
-
-
-class Router:
-    """A loaded routing policy: `Router.load(path).route(prompt_or_messages)` -> Decision (numpy only)."""
-
-    def __init__(self, policy: dict | PolicyBody, sha256: str | None = None) -> None:
-        body = policy if isinstance(policy, PolicyBody) else PolicyBody.parse(policy)
+    def __init__(self, policy: dict[str, Any] | PolicyFile, sha256: str | None = None) -> None:
+        body = policy if isinstance(policy, PolicyFile) else PolicyFile.parse(policy)
         self.sha256 = sha256
         self.body = body
         self.models: list[str] = list(body.models)
@@ -167,10 +88,9 @@ class Router:
         self._bias = np.r_[intercept, np.zeros(res_coef.shape[0])]
 
     @classmethod
-    def load(cls, path: str | Path) -> Router:
+    def load(cls, path: str | Path) -> RouterPolicy:
         """Load and verify a policy file written by `llmbench router export`."""
-        policy, digest = read_policy(path)
-        return cls(policy, digest)
+        return cls(*PolicyFile.load(path))
 
     def estimate_one(
         self, prompt: object, task: str | None = None

@@ -1,4 +1,11 @@
-"""The policy file's body as one pydantic model: what `TaskRouter.export` writes and `Router.load` accepts.
+"""The policy file: one pydantic model (`PolicyFile`) that `RouterEstimator.export` writes and `RouterPolicy.load`
+reads, and the verified JSON container around it.
+
+File layout (one JSON document, ASCII):
+    {"format":"llmbench-router-policy","version":1,"sha256":"HEX","policy":{...}}
+`sha256` is the SHA-256 of the bytes of the `policy` object exactly as written (canonical JSON: sorted
+keys, no spaces), so a re-formatted, edited or truncated file is rejected. Arrays inside `policy`
+are {"dtype": "<f8" | "<i8", "shape": [...], "b64": base64 of the little-endian bytes}.
 
 Every field is checked against a bound before anything is allocated from it, because a policy file is input
 like any other: its sha256 is not a signature (anyone can recompute it), so a file with enlarged n-gram ranges,
@@ -10,7 +17,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 import math
+import os
+import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -19,14 +31,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from llmbench.errors import DataError
 
 __all__ = [
+    "FORMAT",
     "LIMITS",
+    "VERSION",
     "ArrayData",
     "Classifier",
     "Features",
-    "PolicyBody",
+    "PolicyFile",
     "Residual",
     "decode_array",
     "encode_array",
+    "read_policy",
+    "write_policy",
 ]
 
 # Bounds of a servable policy (a default export is far inside each).
@@ -136,7 +152,7 @@ class Features(BaseModel):
 
 
 class Classifier(BaseModel):
-    """A linear task classifier: logits = x W^T + b, then its link (see `TaskRouter._linear_classifier`)."""
+    """A linear task classifier: logits = x W^T + b, then its link (see `RouterEstimator._linear_classifier`)."""
 
     model_config = ConfigDict(extra="forbid")
     kind: str = ""
@@ -154,8 +170,8 @@ class Residual(BaseModel):
     task_beta: ArrayData
 
 
-class PolicyBody(BaseModel):
-    """Everything a served router needs; `to_policy` writes it, `Router` reads it."""
+class PolicyFile(BaseModel):
+    """Everything a served router needs: written by `RouterEstimator.export`, read by `RouterPolicy.load`."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     models: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
@@ -179,7 +195,7 @@ class PolicyBody(BaseModel):
     llmbench_version: str = ""
 
     @model_validator(mode="after")
-    def _consistent(self) -> PolicyBody:
+    def _consistent(self) -> PolicyFile:
         if len(set(self.models)) != len(self.models):
             raise ValueError("models are listed twice")
         for role in ("strong", "weak"):
@@ -190,9 +206,99 @@ class PolicyBody(BaseModel):
         return self
 
     @classmethod
-    def parse(cls, policy: Any) -> PolicyBody:
+    def parse(cls, policy: Any) -> PolicyFile:
         """Validate a decoded policy dict; a DataError names the first bad field."""
         try:
             return cls.model_validate(policy)
         except ValidationError as exc:
             raise DataError(f"policy field {_first(exc)}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-safe dict written to the file."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def with_lambda(self, lambda_: float) -> PolicyFile:
+        """The same policy with another cost weight (validated like every field)."""
+        return PolicyFile.parse({**self.to_dict(), "lambda": float(lambda_)})
+
+    @classmethod
+    def load(cls, path: str | Path) -> tuple[PolicyFile, str]:
+        """Read, verify and validate a policy file -> (policy, sha256)."""
+        raw, digest = read_policy(path)
+        return cls.parse(raw), digest
+
+    def save(self, path: str | Path) -> str:
+        """Write the file (atomically); returns its content hash."""
+        return write_policy(self.to_dict(), path)
+
+
+FORMAT = "llmbench-router-policy"
+VERSION = 1
+MAX_POLICY_BYTES = 512 * 1024 * 1024  # a larger file is refused before it is read
+
+
+def _canonical(policy: dict) -> bytes:
+    return json.dumps(
+        policy, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    ).encode()
+
+
+# The body is written last, in canonical form, so the reader hashes the very bytes it parses (one pass).
+_HEAD = re.compile(rb'\A\{"format":"([^"]*)","version":(\d+),"sha256":"([0-9a-f]{64})","policy":')
+
+
+def write_policy(policy: dict, path: str | Path) -> str:
+    """Write a policy dict to `path` with its content hash (atomically); returns the hash."""
+    body = _canonical(policy)
+    digest = hashlib.sha256(body).hexdigest()
+    head = f'{{"format":"{FORMAT}","version":{VERSION},"sha256":"{digest}","policy":'.encode()
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(head + body + b"}\n")
+    os.replace(tmp, path)
+    return digest
+
+
+def read_policy(path: str | Path) -> tuple[dict, str]:
+    """Read and verify a policy file -> (policy, sha256); DataError if unreadable, truncated, tampered or foreign."""
+    try:
+        size = Path(path).stat().st_size
+        if size > MAX_POLICY_BYTES:
+            raise DataError(
+                f"policy file {path} is {size} bytes, more than the {MAX_POLICY_BYTES} a policy may hold"
+            )
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read policy file {path}: {exc.strerror or exc}") from exc
+    head = _HEAD.match(raw)
+    if head is None:
+        try:
+            doc = json.loads(raw)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise DataError(f"policy file {path} is not valid JSON (truncated or corrupted?): {exc}") from exc
+        if isinstance(doc, dict) and doc.get("format") == FORMAT:
+            raise DataError(f"policy file {path} was re-formatted after export; export it again")
+        raise DataError(f"{path} is not an llmbench router policy (format must be {FORMAT!r})")
+    if head.group(1).decode() != FORMAT:
+        raise DataError(f"{path} is not an llmbench router policy (format must be {FORMAT!r})")
+    if int(head.group(2)) != VERSION:
+        raise DataError(
+            f"policy {path} has version {int(head.group(2))}; this llmbench reads version {VERSION}"
+        )
+    body = raw[head.end() :].rstrip()
+    if not body.endswith(b"}}"):
+        raise DataError(f"policy file {path} is truncated (it does not end with the closing braces)")
+    body = body[:-1]
+    digest = hashlib.sha256(body).hexdigest()
+    if digest != head.group(3).decode():
+        raise DataError(
+            f"policy file {path} fails its content hash check: it was modified or truncated after export"
+        )
+    try:
+        policy = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"policy file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(policy, dict):
+        raise DataError(f"policy file {path} has no policy object")
+    return policy, digest
+

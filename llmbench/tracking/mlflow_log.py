@@ -225,9 +225,10 @@ def log_eval_run(
     `summary` is one row per model (computed from `runs` when None); `runs` is the runs frame.
     Returns the MLflow run id.
     """
-    from llmbench.tracking.curves import cost_quality_points, save_cost_quality
-    from llmbench.tracking.summary import summarize_runs
-    from llmbench.tracking.winrate import bradley_terry, pairs_from_runs, win_rate_matrix
+    from llmbench.stats.curves import cost_quality_points
+    from llmbench.stats.summary import summarize_runs
+    from llmbench.stats.winrate import bradley_terry, pairs_from_runs, win_rate_matrix
+    from llmbench.tracking.plots import save_cost_quality
 
     if summary is None:
         if runs is None:
@@ -311,7 +312,8 @@ def log_router_run(
     curve (cost, quality[, lambda|threshold][, task]). The policy file, when given, is logged as an MLflow
     pyfunc model (and registered under `register_as`). Returns the MLflow run id.
     """
-    from llmbench.tracking.curves import ALL_TASKS, save_cost_quality
+    from llmbench.stats.curves import ALL_TASKS
+    from llmbench.tracking.plots import save_cost_quality
 
     client = _client(uri)
     params = {}

@@ -20,9 +20,9 @@ class RouterPolicyModel(PythonModel):
 
     def load_context(self, context: Any) -> None:
         """Load the policy with the router's own numpy loader."""
-        from llmbench.router import Router
+        from llmbench.router import RouterPolicy
 
-        self.router = Router.load(context.artifacts[POLICY_ARTIFACT])
+        self.router = RouterPolicy.load(context.artifacts[POLICY_ARTIFACT])
 
     # A `list[str]` hint lets MLflow check the input and turn a one-column frame of prompts into the list.
     def predict(

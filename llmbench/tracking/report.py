@@ -35,7 +35,7 @@ def _figure(fig, div_id: str) -> str:
 def _heatmap(pairs: pd.DataFrame):
     import plotly.graph_objects as go
 
-    from llmbench.tracking.winrate import pairwise_win_rates, win_rate_matrix
+    from llmbench.stats.winrate import pairwise_win_rates, win_rate_matrix
 
     matrix = win_rate_matrix(pairs)
     long = pairwise_win_rates(pairs).set_index(["model", "opponent"])
@@ -165,9 +165,10 @@ def build_report(
     """
     from plotly.offline import get_plotlyjs
 
-    from llmbench.tracking.curves import ALL_TASKS, cost_quality_points, plotly_cost_quality
-    from llmbench.tracking.summary import summarize_runs
-    from llmbench.tracking.winrate import bradley_terry, pairs_from_runs
+    from llmbench.stats.curves import ALL_TASKS, cost_quality_points
+    from llmbench.stats.summary import summarize_runs
+    from llmbench.stats.winrate import bradley_terry, pairs_from_runs
+    from llmbench.tracking.plots import plotly_cost_quality
 
     if runs is None or len(runs) == 0:
         raise DataError("the runs frame is empty: nothing to report (check the experiment name)")

@@ -1,4 +1,4 @@
-"""`TaskRouter`: a learned, cost-aware router in scikit-learn style.
+"""`RouterEstimator`: a learned, cost-aware router in scikit-learn style.
 
 fit(frame) learns, from a runs frame (one row per prompt x model, `score` in 0..1, `cost_usd`):
   1. features of the prompt text (TF-IDF word + hashed char n-grams by default, pluggable);
@@ -32,13 +32,13 @@ from llmbench.errors import ConfigError, DataError
 from llmbench.router.data import RoutingData, routing_data
 from llmbench.router.decision import Decision, decision_from, estimate_quality_cost, rank, utilities
 from llmbench.router.features import TfidfFeatures
-from llmbench.router.policy import encode_array, write_policy
+from llmbench.router.policy_file import PolicyFile, encode_array
 from llmbench.router.text import prompt_text
 
-__all__ = ["TaskRouter"]
+__all__ = ["RouterEstimator"]
 
 
-class TaskRouter(BaseEstimator):
+class RouterEstimator(BaseEstimator):
     """Learned router: task classifier + per-task model statistics + per-model residual estimators."""
 
     def __init__(
@@ -72,7 +72,7 @@ class TaskRouter(BaseEstimator):
         self.models = models
 
     # ---- fitting -------------------------------------------------------------------------------
-    def fit(self, frame: pd.DataFrame | RoutingData, y: object = None) -> TaskRouter:
+    def fit(self, frame: pd.DataFrame | RoutingData, y: object = None) -> RouterEstimator:
         """Learn features, task classifier, per-task statistics and residual estimators from a runs frame."""
         if self.residual_terms not in ("own", "common", "shared", "both"):
             raise ConfigError(
@@ -239,7 +239,7 @@ class TaskRouter(BaseEstimator):
         return self.decide([prompt], [task])[0]
 
     # ---- export --------------------------------------------------------------------------------
-    def to_policy(self, trained_on: dict | None = None) -> dict:
+    def to_policy(self, trained_on: dict | None = None) -> PolicyFile:
         """The fitted router as a JSON-safe policy dict (see llmbench.router.policy)."""
         check_is_fitted(self, "models_")
         if not isinstance(self.features_, TfidfFeatures):
@@ -292,11 +292,11 @@ class TaskRouter(BaseEstimator):
             "trained_on": trained_on or {},
             "llmbench_version": __version__,
         }
-        return policy
+        return PolicyFile.parse(policy)
 
     def export(self, path: str | Path, trained_on: dict | None = None) -> str:
         """Write the policy file (JSON, no pickle); returns its content hash."""
-        return write_policy(self.to_policy(trained_on), path)
+        return self.to_policy(trained_on).save(path)
 
 
 def _with_known_tasks(post: np.ndarray, tasks: Sequence[str | None] | None, classes: list[str]) -> np.ndarray:

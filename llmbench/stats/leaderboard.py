@@ -10,7 +10,7 @@ import pandas as pd
 
 from llmbench.errors import DataError
 from llmbench.imports.alpacaeval import read_alpacaeval_leaderboard, read_alpacaeval_pairs
-from llmbench.tracking.winrate import length_controlled_win_rates, win_rates
+from llmbench.stats.winrate import length_controlled_win_rates, win_rates
 
 __all__ = ["COLUMNS", "alpacaeval_leaderboard", "leaderboard"]
 

@@ -3,7 +3,7 @@
 Everything works on a *pairs frame*: one row per comparison with columns `item_id`, `model_a`, `model_b`
 and `outcome` (1.0 = A better, 0.0 = B better, 0.5 = tie; fractions allowed, e.g. a judge's probability).
 Optional columns: `task`, `len_a`, `len_b` (response lengths, for the length-controlled win rate).
-Pairs come from reference scores (`pairs_from_runs`), from an LLM judge (`llmbench.tracking.judge`) or from
+Pairs come from reference scores (`pairs_from_runs`), from an LLM judge (`llmbench.scorers.pairwise`) or from
 imported preference data (`llmbench.imports.alpacaeval`).
 
 Uncertainty is measured over prompts, not comparisons: the comparisons made on one prompt share its difficulty,
