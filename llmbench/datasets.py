@@ -8,9 +8,6 @@ row first and raises one `DataError` naming the file, line (or row), field and f
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,18 +17,11 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from llmbench.dataset_files import FIELDS, RowError, csv_rows, jsonl_rows, normalise, parquet_rows, safe
 from llmbench.errors import DataError
 from llmbench.providers.types import Message, to_messages
 
 SHIPPED_DIR = Path(__file__).parent / "shipped" / "datasets"  # the repo's datasets/, also inside a wheel
-_ALIASES = {
-    "item_id": "id",
-    "prompt": "input",
-    "messages": "input",
-    "answer": "reference",
-    "target": "reference",
-}
-_FIELDS = ("id", "input", "reference", "task", "metadata", "scorer")
 _MAX_REPORTED = 10
 
 
@@ -207,11 +197,11 @@ def load_dataset(source: str | Path, *, name: str | None = None) -> Dataset:
             )
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
-        rows = _jsonl_rows(path)
+        rows = jsonl_rows(path)
     elif suffix == ".csv":
-        rows = _csv_rows(path)
+        rows = csv_rows(path)
     elif suffix in (".parquet", ".pq"):
-        rows = _parquet_rows(path)
+        rows = parquet_rows(path)
     else:
         raise DataError(f"{path}: unknown dataset format {suffix!r}; use .jsonl, .csv or .parquet.")
     return _build(name or path.stem, rows, path)
@@ -220,7 +210,7 @@ def load_dataset(source: str | Path, *, name: str | None = None) -> Dataset:
 def dataset_from_records(records: Iterable[dict[str, Any]], name: str = "inline") -> Dataset:
     """A dataset from in-memory dicts, validated like a file."""
     rows = [
-        (f"record {n}", _safe(lambda r=r, w=f"record {n}": _normalise(r, w, strict=True)))
+        (f"record {n}", safe(lambda r=r, w=f"record {n}": normalise(r, w, strict=True)))
         for n, r in enumerate(records)
     ]
     return _build(name, rows, None)
@@ -229,141 +219,12 @@ def dataset_from_records(records: Iterable[dict[str, Any]], name: str = "inline"
 # -- readers: each yields (where, fields) pairs; `where` is "line N" or "row N" ----------------------------
 
 
-def _normalise(raw: Any, where: str, *, strict: bool) -> dict[str, Any]:
-    """Map aliases to field names; in `strict` (JSON) mode unknown keys are errors, else they go to metadata."""
-    if not isinstance(raw, dict):
-        raise _RowError(where, "", f"expected a JSON object, got {type(raw).__name__}")
-    out: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for key, value in raw.items():
-        target = _ALIASES.get(key, key)
-        if target in _FIELDS:
-            if target in out:
-                raise _RowError(where, target, f"given twice (as {key!r} and an alias); keep one")
-            out[target] = value
-        elif strict:
-            raise _RowError(
-                where, key, f"unknown field; allowed: {', '.join(_FIELDS)} (put extra data under `metadata`)"
-            )
-        else:
-            extra[key] = value
-    if extra:
-        meta = out.get("metadata") or {}
-        out["metadata"] = {**extra, **meta} if isinstance(meta, dict) else meta
-    return out
-
-
-class _RowError(Exception):
-    def __init__(self, where: str, field_name: str, message: str) -> None:
-        super().__init__(f"{where}: {'field ' + repr(field_name) + ': ' if field_name else ''}{message}")
-
-
-def _jsonl_rows(path: Path) -> list[tuple[str, Any]]:
-    rows: list[tuple[str, Any]] = []
-    with path.open("rb") as fh:
-        for n, raw in enumerate(fh, start=1):
-            try:
-                line = raw.decode("utf-8-sig" if n == 1 else "utf-8")  # a byte-order mark is fine
-            except UnicodeDecodeError as exc:
-                rows.append(
-                    (
-                        f"line {n}",
-                        _RowError(f"line {n}", "", f"not UTF-8 text ({exc.reason} at byte {exc.start})"),
-                    )
-                )
-                continue
-            if not line.strip():
-                continue
-            try:
-                rows.append((f"line {n}", json.loads(line)))
-            except json.JSONDecodeError as exc:
-                rows.append(
-                    (
-                        f"line {n}",
-                        _RowError(f"line {n}", "", f"invalid JSON ({exc.msg} at column {exc.pos + 1})"),
-                    )
-                )
-    return [
-        (w, r if isinstance(r, _RowError) else _safe(lambda r=r, w=w: _normalise(r, w, strict=True)))
-        for w, r in rows
-    ]
-
-
-def _safe(fn: Any) -> Any:
-    try:
-        return fn()
-    except _RowError as exc:
-        return exc
-
-
-def _cell(value: Any) -> Any:
-    """A CSV/Parquet cell: empty means missing; text that looks like a JSON list/object is parsed."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text == "":
-            return None
-        if text[0] in "[{":
-            try:
-                return json.loads(text)
-            except json.JSONDecodeError:
-                return value
-    return value
-
-
-def _csv_rows(path: Path) -> list[tuple[str, Any]]:
-    rows: list[tuple[str, Any]] = []
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is fine
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8."
-        ) from None
-    with io.StringIO(text, newline="") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames:
-            raise DataError(
-                f"{path}: empty CSV; the first line must name the columns (id, input, reference, ...)."
-            )
-        start = reader.line_num + 1
-        for record in reader:
-            where = f"line {start}"
-            start = reader.line_num + 1
-            cleaned = {k: _cell(v) for k, v in record.items() if k is not None and _cell(v) is not None}
-            if None in record:
-                rows.append(
-                    (where, _RowError(where, "", "more cells than header columns; quote cells with commas"))
-                )
-                continue
-            rows.append((where, _safe(lambda c=cleaned, w=where: _normalise(c, w, strict=False))))
-    return rows
-
-
-def _parquet_rows(path: Path) -> list[tuple[str, Any]]:
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises many types for broken files
-        raise DataError(f"{path}: cannot read as Parquet ({exc}).") from None
-    rows = []
-    for n, record in enumerate(frame.to_dict(orient="records")):
-        cleaned = {}
-        for k, v in record.items():
-            v = v.tolist() if hasattr(v, "tolist") and not isinstance(v, str) else v
-            v = _cell(v) if not isinstance(v, list | dict) else v
-            if v is not None:
-                cleaned[str(k)] = v
-        where = f"row {n}"
-        rows.append((where, _safe(lambda c=cleaned, w=where: _normalise(c, w, strict=False))))
-    return rows
-
-
 def _build(name: str, rows: list[tuple[str, Any]], path: Path | None) -> Dataset:
     problems: list[str] = []
     items: list[Item] = []
     first_seen: dict[str, str] = {}
     for where, fields in rows:
-        if isinstance(fields, _RowError):
+        if isinstance(fields, RowError):
             problems.append(str(fields))
             continue
         try:
@@ -404,7 +265,7 @@ def _explain(err: dict[str, Any]) -> str:
     if kind == "missing":
         return "required but missing"
     if kind == "extra_forbidden":
-        return "unknown field; allowed: " + ", ".join(_FIELDS)
+        return "unknown field; allowed: " + ", ".join(FIELDS)
     return str(err.get("msg", "invalid"))
 
 

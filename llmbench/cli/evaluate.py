@@ -1,57 +1,21 @@
-"""`llmbench eval` and `llmbench runs`: batch evaluation and the run store."""
+"""`llmbench eval`: batch evaluation into the run store (listing and summaries: `llmbench runs`)."""
 
 from __future__ import annotations
 
 import asyncio
-import math
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from llmbench.cli.app import app
+from llmbench.cli.options import StoreOpt, TrackOpt, console, store_path
+from llmbench.cli.runs import summary_table
 from llmbench.errors import ConfigError
 
 EXIT_UNFINISHED = 3  # the run ended but some planned items did not finish
 DEFAULT_EXPERIMENT = Path("experiments/default.yaml")  # in the working directory, else the shipped copy
 SHIPPED_EXPERIMENT = Path(__file__).parents[1] / "shipped" / "experiments" / "default.yaml"
-StoreOpt = Annotated[
-    Path | None,
-    typer.Option("--store", help="DuckDB run store (default $LLMBENCH_STORE or ./llmbench.duckdb)"),
-]
-# Piped output (CI, notebooks) gets a fixed width so model names are not cut.
-console = Console(width=None if sys.stdout.isatty() else 140)
-
-
-def _fmt(value: Any, spec: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return format(value, spec)
-
-
-def summary_table(summary: Any, title: str, simulated: bool) -> Table:
-    """The per-model summary as a rich table."""
-    label = (
-        " [bold yellow](SIMULATED models: offline demo data, not real model quality)[/]" if simulated else ""
-    )
-    table = Table(title=f"{title}{label}")
-    for col in ("model", "runs", "score", "cost $", "$ per correct", "p50 s", "p95 s", "errors"):
-        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
-    for row in summary.to_dict("records"):
-        table.add_row(
-            str(row["model"]),
-            str(row.get("runs", "")),
-            _fmt(row.get("score_mean"), ".3f"),
-            _fmt(row.get("cost_usd"), ".5f"),
-            _fmt(row.get("cost_per_correct"), ".6f"),
-            _fmt(row.get("latency_p50"), ".3f"),
-            _fmt(row.get("latency_p95"), ".3f"),
-            str(row.get("errors", 0)),
-        )
-    return table
 
 
 @app.command("eval")
@@ -84,7 +48,7 @@ def eval_command(
     ] = False,
     store: StoreOpt = None,
     progress: Annotated[bool, typer.Option(help="Show a live progress bar")] = True,
-    track: Annotated[bool, typer.Option(help="Log the run to MLflow")] = True,
+    track: TrackOpt = True,
 ) -> None:
     """Run an experiment: every call, score, token, cost, latency and error goes to the run store. Resumable.
 
@@ -115,7 +79,7 @@ def eval_command(
     spent_now = report.spent_usd - report.spent_before_usd
     console.print(
         f"{note}; spent ${spent_now:.4f} in this run (${report.spent_usd:.4f} in all) in {report.elapsed_s:.1f} s."
-        f" Store: {_store_path(store)}"
+        f" Store: {store_path(store)}"
     )
     if report.unknown_outcome:
         console.print(
@@ -143,12 +107,6 @@ def eval_command(
             f"[yellow]{unfinished} of {report.planned} planned runs did not finish; rerun to retry them.[/]"
         )
         raise SystemExit(EXIT_UNFINISHED)
-
-
-def _store_path(store: Path | None) -> Path:
-    from llmbench.store import default_store_path
-
-    return store or default_store_path()
 
 
 def _run(cfg: Any, store_path: Path | None, progress: bool) -> tuple[Any, Any, Any, int]:
@@ -210,32 +168,3 @@ def _track(cfg: Any, exp_id: int, summary: Any, runs: Any) -> None:
         )
         return
     console.print(f"MLflow run {run_id} logged; browse it with `llmbench ui`")
-
-
-@app.command("runs")
-def runs_command(
-    experiment: Annotated[str | None, typer.Argument(help="Show this experiment's per-model summary")] = None,
-    store: StoreOpt = None,
-) -> None:
-    """List the experiments in the run store, or summarise one."""
-    from llmbench.store import Store
-
-    with Store.open(store, read_only=True) as st:
-        if experiment:
-            exp = st.get_experiment(experiment)
-            if exp is None:
-                raise ConfigError(f"no experiment {experiment!r} in {st.path}; `llmbench runs` lists them")
-            console.print(
-                summary_table(
-                    st.summary_frame(experiment), f"Experiment {experiment}", exp.source == "simulated"
-                )
-            )
-            return
-        frame = st.experiments_frame()
-    table = Table(title=f"Experiments in {_store_path(store)}")
-    for col in ("id", "name", "source", "created", "items", "models", "calls", "cost $"):
-        table.add_column(col)
-    for r in frame.to_dict("records"):
-        table.add_row(str(r["id"]), r["name"], r["source"], str(r["created_at"])[:19], str(r["items"]),
-                      str(r["models"]), str(r["calls"]), _fmt(r["cost_usd"], ".4f"))  # fmt: skip
-    console.print(table)

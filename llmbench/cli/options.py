@@ -10,12 +10,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-__all__ = ["StoreOpt", "console", "fmt", "store_path"]
+__all__ = ["StoreOpt", "TrackOpt", "console", "fmt", "store_path"]
 
 StoreOpt = Annotated[
     Path | None,
     typer.Option("--store", help="DuckDB run store (default $LLMBENCH_STORE or ./llmbench.duckdb)"),
 ]
+TrackOpt = Annotated[bool, typer.Option("--track/--no-track", help="log the run to MLflow")]
 # Piped output (CI, notebooks) gets a fixed width so model names are not cut.
 console = Console(width=None if sys.stdout.isatty() else 160)
 

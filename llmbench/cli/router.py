@@ -9,25 +9,21 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from llmbench.cli.app import app
+from llmbench.cli.options import StoreOpt, TrackOpt, console
+from llmbench.cli.router_tables import interval_table, per_task_table, results_table
 from llmbench.errors import ConfigError, redact
 
 router_app = typer.Typer(
     help="Train, evaluate and export the learned cost-aware router.", no_args_is_help=True
 )
 app.add_typer(router_app, name="router")
-console = Console(width=None if sys.stdout.isatty() else 160)
-
-StoreOpt = Annotated[Path | None, typer.Option("--store", help="DuckDB run store to train on")]
 ExperimentOpt = Annotated[
     list[str] | None, typer.Option("--experiment", "-e", help="experiment(s) in the store (repeatable)")
 ]
@@ -52,7 +48,6 @@ TargetOpt = Annotated[
         help="calibrate for budget=USD_PER_1K, strong_share=0..1 or quality_floor=0..1 (of best model)",
     ),
 ]
-TrackOpt = Annotated[bool, typer.Option("--track/--no-track", help="log the experiment to MLflow")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="seed of the prompt-grouped split")]
 TestSizeOpt = Annotated[float, typer.Option("--test-size", help="held-out share when the data has no split")]
 
@@ -110,10 +105,6 @@ def _target(spec: str | None) -> tuple[str, float] | None:
             f"{', '.join(TARGETS)} and a non-negative number), got {spec!r}"
         )
     return name.strip(), number
-
-
-def _fmt(v: Any, spec: str) -> str:
-    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
 
 def _track_router(
@@ -349,63 +340,6 @@ def _step(what: str) -> Iterator[None]:
         yield
     except Exception as exc:  # the tables above stand; say what failed and go on
         console.print(f"[yellow]{what} failed: {type(exc).__name__}: {redact(exc)}[/]")
-
-
-def results_table(table: Any, title: str) -> Table:
-    """The baseline comparison as a rich table."""
-    t = Table(title=title)
-    cols = [c for c in table.columns if c != "kind"]
-    for c in cols:
-        t.add_column(c, justify="left" if c == "router" else "right", no_wrap=c == "router")
-    specs = {
-        "AIQ": ".4f",
-        "peak quality": ".4f",
-        "cost at best-model quality": ".6f",
-        "cost saving": ".1%",
-        "APGR": ".3f",
-        "CPT(50%)": ".1%",
-        "CPT(80%)": ".1%",
-    }
-    for rec in table.to_dict("records"):
-        style = "bold" if rec["router"] == "router" else ("dim" if rec["kind"] == "upper bound" else None)
-        t.add_row(
-            *[str(rec[c]) if c == "router" else _fmt(rec[c], specs.get(c, ".4f")) for c in cols], style=style
-        )
-    return t
-
-
-def interval_table(intervals: Any, n_boot: int) -> Table:
-    """Bootstrap intervals of the learned routers and baselines as a rich table."""
-    t = Table(title=f"90% intervals over {n_boot} resamples of the test prompts (how much is noise)")
-    for c in intervals.columns:
-        t.add_column(c, justify="left" if c == "router" else "right", no_wrap=c == "router")
-    for rec in intervals.to_dict("records"):
-        t.add_row(
-            *[
-                str(rec[c])
-                if c == "router"
-                else _fmt(rec[c], ".1%" if "saving" in c or "reaches" in c else ".4f")
-                for c in intervals.columns
-            ]
-        )
-    return t
-
-
-def per_task_table(per_task: Any) -> Table:
-    """Per-task breakdown at the cheapest operating point that matches the best single model."""
-    t = Table(
-        title="Per task (router and task prior at their cheapest point matching the best model's quality)"
-    )
-    for c in per_task.columns:
-        t.add_column(c, justify="left" if c == "task" else "right")
-    for rec in per_task.to_dict("records"):
-        t.add_row(
-            *[
-                str(rec[c]) if c in ("task", "n") else _fmt(rec[c], ".6f" if "cost" in c else ".4f")
-                for c in per_task.columns
-            ]
-        )
-    return t
 
 
 @app.command("route")

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from llmbench.cli.app import app
+from llmbench.cli.options import StoreOpt, console
 from llmbench.errors import ConfigError
 
 tools_app = typer.Typer(help="Tools for tool-calling models: list, run, inspect logs, BFCL scorer check.")
 app.add_typer(tools_app, name="tools")
-console = Console(width=None if sys.stdout.isatty() else 160)
-StoreOpt = Annotated[
-    Path | None,
-    typer.Option("--store", help="DuckDB run store (default $LLMBENCH_STORE or ./llmbench.duckdb)"),
-]
 
 
 def _load(source: str | None) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx2
 
 from llmbench import errors
-from llmbench.providers.retry import map_sdk_error
+from llmbench.providers.errors_map import map_sdk_error
 from llmbench.providers.sdk import SDKProvider, sdk_kwargs
 from llmbench.providers.types import (
     Completion,

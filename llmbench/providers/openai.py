@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from llmbench import errors
-from llmbench.providers.retry import map_sdk_error
+from llmbench.providers.errors_map import map_sdk_error
 from llmbench.providers.sdk import SDKProvider, sdk_kwargs
 from llmbench.providers.types import (
     Completion,

@@ -2,87 +2,26 @@
 
 `FakeOpenAIServer` answers every POST `/v1/chat/completions` (OpenAI) and `/v1/messages` (Anthropic)
 deterministically, streaming included, with a seeded fault plan; GET `/_stats` returns its counts.
-`FakeServerProcess` runs one via `python -m llmbench.testing.server` so that a benchmark's client event loop
-does not share its process (and GIL) with the server.
+`llmbench.testing.fake_process.FakeServerProcess` runs one in a child process so that a benchmark's client
+event loop does not share its process (and GIL) with the server.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import re
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from llmbench.errors import ConfigError
 from llmbench.testing.cassettes import Interaction, RecordedRequest
+from llmbench.testing.fake_replies import echo_reply, example_args, forced_tool, prompt_words, word_count
 from llmbench.testing.server import LoopbackServer, not_found
 
-__all__ = ["FakeOpenAIServer", "check_faults", "echo_reply", "word_count"]
+__all__ = ["FakeOpenAIServer", "check_faults"]
 
 _CREATED = 1_700_000_000  # fixed timestamp keeps responses deterministic
-
-
-_WORD = re.compile(r"\S+")
-
-
-def word_count(text: str) -> int:
-    """The fake servers' token count: whitespace-separated words."""
-    return len(_WORD.findall(text))
-
-
-def _texts(content: Any) -> list[str]:
-    """Text pieces of an OpenAI/Anthropic message content (a string or a list of parts)."""
-    if isinstance(content, str):
-        return [content]
-    out: list[str] = []
-    for part in content or []:
-        if isinstance(part, dict):
-            if isinstance(part.get("text"), str):
-                out.append(part["text"])
-            elif "content" in part:  # tool results
-                out += _texts(part["content"])
-    return out
-
-
-def _prompt_words(body: Mapping[str, Any]) -> tuple[int, str]:
-    """(prompt word count over system + all messages, text of the last user message)."""
-    total, last_user = 0, ""
-    system = body.get("system")
-    if system:
-        total += sum(word_count(t) for t in _texts(system))
-    for msg in body.get("messages") or []:
-        if not isinstance(msg, dict):
-            continue
-        text = " ".join(_texts(msg.get("content")))
-        total += word_count(text)
-        if msg.get("role") == "user":
-            last_user = text
-    return max(total, 1), last_user
-
-
-def echo_reply(last_user_text: str, max_tokens: int | None) -> tuple[list[str], bool]:
-    """The fake reply's words ("Echo:" + the user's words, at most 64) and whether max_tokens cut it."""
-    words = ["Echo:", *_WORD.findall(last_user_text)[:64]]
-    if max_tokens is not None and max_tokens < len(words):
-        return words[: max(max_tokens, 0)], True
-    return words, False
-
-
-def _example_args(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """Smallest arguments satisfying a flat JSON-Schema object's required properties."""
-    simple = {"string": "x", "integer": 1, "number": 1, "boolean": True, "array": [], "object": {}}
-    args: dict[str, Any] = {}
-    props = schema.get("properties") or {}
-    for name in schema.get("required") or []:
-        prop = props.get(name) or {}
-        if "enum" in prop:
-            args[name] = prop["enum"][0]
-        else:
-            kind = prop.get("type", "string")
-            args[name] = simple.get(kind[0] if isinstance(kind, list) else kind, "x")
-    return args
 
 
 _FAULT_NAMES = ("timeout", "cut")
@@ -226,7 +165,7 @@ class FakeOpenAIServer(LoopbackServer):
         return Interaction.json(body, status=status, headers=headers)
 
     def _reply(self, body: Mapping[str, Any], limit_keys: tuple[str, ...]) -> tuple[int, list[str], bool]:
-        prompt, last_user = _prompt_words(body)
+        prompt, last_user = prompt_words(body)
         if last_user in self.replies:  # the reply verbatim: " ".join of its space-split parts is the text
             return prompt, self.replies[last_user].split(" "), False
         limit = next((body[k] for k in limit_keys if isinstance(body.get(k), int)), None)
@@ -242,13 +181,13 @@ class FakeOpenAIServer(LoopbackServer):
             "completion_tokens": len(words),
             "total_tokens": prompt + len(words),
         }
-        tool = _forced_tool(body.get("tools"), body.get("tool_choice"), anthropic=False)
+        tool = forced_tool(body.get("tools"), body.get("tool_choice"), anthropic=False)
         finish = "tool_calls" if tool else ("length" if truncated else "stop")
         text = " ".join(words)
         call = None
         if tool:
             fn = tool.get("function") or {}
-            args = json.dumps(_example_args(fn.get("parameters") or {}))
+            args = json.dumps(example_args(fn.get("parameters") or {}))
             call = {
                 "id": f"call_fake{n}",
                 "type": "function",
@@ -307,7 +246,7 @@ class FakeOpenAIServer(LoopbackServer):
     def _anthropic(self, body: Mapping[str, Any], n: int) -> Interaction:
         prompt, words, truncated = self._reply(body, ("max_tokens",))
         headers = {"request-id": f"req_fake_{n}"}
-        tool = _forced_tool(body.get("tools"), body.get("tool_choice"), anthropic=True)
+        tool = forced_tool(body.get("tools"), body.get("tool_choice"), anthropic=True)
         stop = "tool_use" if tool else ("max_tokens" if truncated else "end_turn")
         text = " ".join(words)
         usage = {
@@ -321,7 +260,7 @@ class FakeOpenAIServer(LoopbackServer):
                 "type": "tool_use",
                 "id": f"toolu_fake{n}",
                 "name": tool.get("name", ""),
-                "input": _example_args(tool.get("input_schema") or {}),
+                "input": example_args(tool.get("input_schema") or {}),
             }
         else:
             block = {"type": "text", "text": text}
@@ -376,26 +315,3 @@ class FakeOpenAIServer(LoopbackServer):
         )
         events.append(("message_stop", {"type": "message_stop"}))
         return Interaction.sse(events, headers=headers, path="/v1/messages")
-
-
-def _forced_tool(tools: Any, choice: Any, *, anthropic: bool) -> dict[str, Any] | None:
-    """The tool a forcing tool_choice selects, else None (the fake never calls tools on its own)."""
-    if not isinstance(tools, list) or not tools:
-        return None
-    named = None
-    if anthropic and isinstance(choice, dict):
-        if choice.get("type") == "any":
-            return tools[0]
-        named = choice.get("name") if choice.get("type") == "tool" else None
-    elif not anthropic:
-        if choice == "required":
-            return tools[0]
-        if isinstance(choice, dict):
-            named = (choice.get("function") or {}).get("name")
-    if named is None:
-        return None
-    for tool in tools:
-        name = tool.get("name") if anthropic else (tool.get("function") or {}).get("name")
-        if name == named:
-            return tool
-    return None

@@ -27,7 +27,7 @@ from llmbench.tools.limits import CallCounter, ToolLimits, truncate_result
 from llmbench.tools.log import StepLogger, log_run, replay_messages
 from llmbench.tools.loop import ToolRun, ToolStep, run_tools, stream_tools
 from llmbench.tools.mcp_source import MCPToolError, mcp_tools
-from llmbench.tools.registry import Tool, ToolSet, make_tool, to_tool_specs, tool
+from llmbench.tools.toolset import Tool, ToolSet, make_tool, to_tool_specs, tool
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -11,7 +11,7 @@ from types import ModuleType
 from typing import Any
 
 from llmbench.errors import ConfigError
-from llmbench.tools.registry import Tool, ToolSet, make_tool
+from llmbench.tools.toolset import Tool, ToolSet, make_tool
 
 ENTRY_POINT_GROUP = "llmbench.tools"
 

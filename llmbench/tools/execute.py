@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from llmbench.errors import redact
 from llmbench.providers.types import ToolCall, ToolResult
 from llmbench.tools.limits import CallCounter, ToolLimits, truncate_result
-from llmbench.tools.registry import Tool, ToolSet
+from llmbench.tools.toolset import Tool, ToolSet
 
 ErrorKind = Literal["validation", "unknown_tool", "denied", "timeout", "exception", "not_confirmed", "limit"]
 ConfirmHook = Callable[[ToolCall, Tool], bool | Awaitable[bool]]

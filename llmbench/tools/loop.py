@@ -21,7 +21,7 @@ from llmbench.providers.types import MessagesInput, to_messages
 from llmbench.store.rows import StepKind, ToolStep
 from llmbench.tools.execute import ConfirmHook, ExecutionOutcome, execute_calls
 from llmbench.tools.limits import CallCounter, ToolLimits
-from llmbench.tools.registry import ToolSet, to_tool_specs
+from llmbench.tools.toolset import ToolSet, to_tool_specs
 
 StopKind = Literal["answered", "max_turns", "max_tool_calls", "error"]
 

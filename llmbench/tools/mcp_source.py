@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from llmbench.errors import ConfigError
-from llmbench.tools.registry import Tool, ToolSet, clean_schema
+from llmbench.tools.toolset import Tool, ToolSet, clean_schema
 
 
 class MCPToolError(Exception):

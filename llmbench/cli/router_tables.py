@@ -1,0 +1,68 @@
+"""The tables `llmbench router eval` prints: the held-out comparison, its bootstrap intervals, per-task figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from llmbench.cli.options import fmt
+
+__all__ = ["interval_table", "per_task_table", "results_table"]
+
+
+def results_table(table: Any, title: str) -> Table:
+    """The baseline comparison as a rich table."""
+    t = Table(title=title)
+    cols = [c for c in table.columns if c != "kind"]
+    for c in cols:
+        t.add_column(c, justify="left" if c == "router" else "right", no_wrap=c == "router")
+    specs = {
+        "AIQ": ".4f",
+        "peak quality": ".4f",
+        "cost at best-model quality": ".6f",
+        "cost saving": ".1%",
+        "APGR": ".3f",
+        "CPT(50%)": ".1%",
+        "CPT(80%)": ".1%",
+    }
+    for rec in table.to_dict("records"):
+        style = "bold" if rec["router"] == "router" else ("dim" if rec["kind"] == "upper bound" else None)
+        t.add_row(
+            *[str(rec[c]) if c == "router" else fmt(rec[c], specs.get(c, ".4f")) for c in cols], style=style
+        )
+    return t
+
+
+def interval_table(intervals: Any, n_boot: int) -> Table:
+    """Bootstrap intervals of the learned routers and baselines as a rich table."""
+    t = Table(title=f"90% intervals over {n_boot} resamples of the test prompts (how much is noise)")
+    for c in intervals.columns:
+        t.add_column(c, justify="left" if c == "router" else "right", no_wrap=c == "router")
+    for rec in intervals.to_dict("records"):
+        t.add_row(
+            *[
+                str(rec[c])
+                if c == "router"
+                else fmt(rec[c], ".1%" if "saving" in c or "reaches" in c else ".4f")
+                for c in intervals.columns
+            ]
+        )
+    return t
+
+
+def per_task_table(per_task: Any) -> Table:
+    """Per-task breakdown at the cheapest operating point that matches the best single model."""
+    t = Table(
+        title="Per task (router and task prior at their cheapest point matching the best model's quality)"
+    )
+    for c in per_task.columns:
+        t.add_column(c, justify="left" if c == "task" else "right")
+    for rec in per_task.to_dict("records"):
+        t.add_row(
+            *[
+                str(rec[c]) if c in ("task", "n") else fmt(rec[c], ".6f" if "cost" in c else ".4f")
+                for c in per_task.columns
+            ]
+        )
+    return t

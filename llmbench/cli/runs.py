@@ -1,0 +1,65 @@
+"""`llmbench runs`: the experiments in the run store, or one experiment's per-model summary."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from llmbench.cli.app import app
+from llmbench.cli.options import StoreOpt, console, fmt, store_path
+from llmbench.errors import ConfigError
+
+__all__ = ["runs_command", "summary_table"]
+
+
+def summary_table(summary: Any, title: str, simulated: bool) -> Table:
+    """The per-model summary as a rich table."""
+    label = (
+        " [bold yellow](SIMULATED models: offline demo data, not real model quality)[/]" if simulated else ""
+    )
+    table = Table(title=f"{title}{label}")
+    for col in ("model", "runs", "score", "cost $", "$ per correct", "p50 s", "p95 s", "errors"):
+        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
+    for row in summary.to_dict("records"):
+        table.add_row(
+            str(row["model"]),
+            str(row.get("runs", "")),
+            fmt(row.get("score_mean"), ".3f"),
+            fmt(row.get("cost_usd"), ".5f"),
+            fmt(row.get("cost_per_correct"), ".6f"),
+            fmt(row.get("latency_p50"), ".3f"),
+            fmt(row.get("latency_p95"), ".3f"),
+            str(row.get("errors", 0)),
+        )
+    return table
+
+
+@app.command("runs")
+def runs_command(
+    experiment: Annotated[str | None, typer.Argument(help="Show this experiment's per-model summary")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """List the experiments in the run store, or summarise one."""
+    from llmbench.store import Store
+
+    with Store.open(store, read_only=True) as st:
+        if experiment:
+            exp = st.get_experiment(experiment)
+            if exp is None:
+                raise ConfigError(f"no experiment {experiment!r} in {st.path}; `llmbench runs` lists them")
+            console.print(
+                summary_table(
+                    st.summary_frame(experiment), f"Experiment {experiment}", exp.source == "simulated"
+                )
+            )
+            return
+        frame = st.experiments_frame()
+    table = Table(title=f"Experiments in {store_path(store)}")
+    for col in ("id", "name", "source", "created", "items", "models", "calls", "cost $"):
+        table.add_column(col)
+    for r in frame.to_dict("records"):
+        table.add_row(str(r["id"]), r["name"], r["source"], str(r["created_at"])[:19], str(r["items"]),
+                      str(r["models"]), str(r["calls"]), fmt(r["cost_usd"], ".4f"))  # fmt: skip
+    console.print(table)
