@@ -16,7 +16,7 @@ from typing import Any
 
 from llmbench.errors import ConfigError
 from llmbench.testing.cassettes import Interaction, RecordedRequest
-from llmbench.testing.fake_replies import echo_reply, example_args, forced_tool, prompt_words, word_count
+from llmbench.testing.fake_replies import echo_reply, example_args, forced_tool, prompt_words
 from llmbench.testing.server import LoopbackServer, not_found
 
 __all__ = ["FakeOpenAIServer", "check_faults"]
