@@ -238,7 +238,7 @@ def _build(name: str, rows: list[tuple[str, Any]], path: Path | None) -> Dataset
                         continue
                     del parts[1]
                 loc = ".".join(parts) or "(item)"
-                problems.append(f"{where}: field {loc!r}: {_explain(err)}")
+                problems.append(f"{where}: field {loc!r}: {_explain(dict(err))}")
             continue
         if item.id in first_seen:
             problems.append(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -31,7 +31,7 @@ def complete(
     """Send one prompt to a model and print the answer (with --json: text, usage, cost and latency)."""
     from llmbench.providers import Message, get_provider
 
-    options: dict[str, object] = {"timeout": timeout, "retry": retries}
+    options: dict[str, Any] = {"timeout": timeout, "retry": retries}
     if base_url:
         options["base_url"] = base_url
     provider = get_provider(model, **options)

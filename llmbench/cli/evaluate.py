@@ -140,7 +140,8 @@ def _run(cfg: Any, store_path: Path | None, progress: bool) -> tuple[Any, Any, A
                 report.interrupted = True
         summary = store.summary_frame(cfg.name)
         runs = store.runs_frame(cfg.name)
-        exp_id = store.get_experiment(cfg.name).id
+        exp = store.get_experiment(cfg.name)
+        exp_id = exp.id if exp is not None else -1  # None: Ctrl-C before the run created it
     return report, summary, runs, exp_id
 
 

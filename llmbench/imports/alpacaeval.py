@@ -121,7 +121,7 @@ def _read_compact(file: Path, folder: Path) -> pd.DataFrame:
             "model_a": raw["generator"].replace(GENERATOR_ALIASES),
             "model_b": raw["baseline"],
             "outcome": _preference(raw["preference"]),
-            "len_a": pd.to_numeric(raw.get("output_len_chars"), errors="coerce"),
+            "len_a": pd.to_numeric(raw["output_len_chars"], errors="coerce") if "output_len_chars" in raw else None,
             "annotator": raw.get("annotator", file.name.removeprefix("preferences_").split(".compact")[0]),
         }
     )
@@ -148,7 +148,7 @@ def _read_annotations(file: Path) -> pd.DataFrame:
     if not needed <= set(raw.columns):
         raise DataError(f"{file} lacks fields {sorted(needed - set(raw.columns))} (AlpacaEval annotations)")
 
-    def length(col: str) -> pd.Series:
+    def length(col: str) -> pd.Series | None:
         return raw[col].map(lambda t: len(t) if isinstance(t, str) else None) if col in raw else None
 
     return pd.DataFrame(

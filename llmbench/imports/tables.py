@@ -12,6 +12,7 @@ import itertools
 from pathlib import Path
 
 import duckdb
+from duckdb.func import FunctionNullHandling
 
 from llmbench.errors import ConfigError, DataError
 
@@ -161,7 +162,9 @@ def literal_text(value: str | None) -> str | None:
 def register_literal_text(con: duckdb.DuckDBPyConnection) -> None:
     """Make `literal_text(VARCHAR)` callable from SQL on this connection (once)."""
     try:
-        con.create_function("literal_text", literal_text, ["VARCHAR"], "VARCHAR", null_handling="special")
+        con.create_function(
+            "literal_text", literal_text, ["VARCHAR"], "VARCHAR", null_handling=FunctionNullHandling.SPECIAL
+        )
     except duckdb.Error as exc:  # already registered on this connection
         if "already" not in str(exc):
             raise

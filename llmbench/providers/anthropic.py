@@ -158,7 +158,7 @@ def messages_from_anthropic(system: str | None, turns: list[dict[str, Any]]) -> 
             out.append(Message(role="assistant", content=blocks))
             continue
         results = [b for b in blocks if isinstance(b, ToolResult)]
-        rest = [b for b in blocks if not isinstance(b, ToolResult)]
+        rest: list[ContentBlock] = [b for b in blocks if not isinstance(b, ToolResult)]
         if results:
             out.append(Message.tool(results))
         if rest:

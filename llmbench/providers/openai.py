@@ -66,7 +66,7 @@ def messages_to_openai(messages: list[Message]) -> list[dict[str, Any]]:
                 if isinstance(b, ToolResult):
                     text = ERROR_PREFIX + b.content if b.is_error else b.content
                     out.append({"role": "tool", "tool_call_id": b.tool_call_id, "content": text})
-            rest = [b for b in m.content if not isinstance(b, ToolResult)]
+            rest: list[ContentBlock] = [b for b in m.content if not isinstance(b, ToolResult)]
             if rest:
                 out.append({"role": "user", "content": _parts(rest)})
         elif m.role == "assistant":

@@ -52,8 +52,8 @@ class SimModel:
 
     def skill_for(self, task: str | None) -> float:
         """Skill on a task; unknown tasks get the model's mean skill."""
-        if task in self.skill:
-            return self.skill[task]  # type: ignore[index]
+        if task is not None and task in self.skill:
+            return self.skill[task]
         return self.default_skill or sum(self.skill.values()) / len(self.skill)
 
 

@@ -113,13 +113,13 @@ class Message(_Value):
     @classmethod
     def user(cls, content: str | list[ContentBlock]) -> Message:
         """A user turn from text or blocks."""
-        blocks = [TextBlock(text=content)] if isinstance(content, str) else list(content)
+        blocks: list[ContentBlock] = [TextBlock(text=content)] if isinstance(content, str) else list(content)
         return cls(role="user", content=blocks)
 
     @classmethod
     def assistant(cls, content: str | list[ContentBlock]) -> Message:
         """An assistant turn from text or blocks."""
-        blocks = [TextBlock(text=content)] if isinstance(content, str) else list(content)
+        blocks: list[ContentBlock] = [TextBlock(text=content)] if isinstance(content, str) else list(content)
         return cls(role="assistant", content=blocks)
 
     @classmethod

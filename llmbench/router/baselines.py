@@ -7,6 +7,7 @@ Single models and the zero router (mixtures of single models) are points/hulls a
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
@@ -34,17 +35,17 @@ def task_prior_estimates(train: RoutingData, test: RoutingData) -> tuple[np.ndar
 
 
 def knn_estimates(
-    x_train: object, train: RoutingData, x_test: object, k: int = 25
+    x_train: Any, train: RoutingData, x_test: Any, k: int = 25
 ) -> tuple[np.ndarray, np.ndarray]:
     """kNN router: the mean score and cost of the k nearest train prompts (cosine, same features)."""
     k = min(k, x_train.shape[0])
     nn = NearestNeighbors(n_neighbors=k, metric="cosine", algorithm="brute").fit(x_train)
-    idx = nn.kneighbors(x_test, return_distance=False)
+    idx: np.ndarray = nn.kneighbors(x_test, return_distance=False)
     q_glob, c_glob = np.nanmean(train.quality, axis=0), np.nanmean(train.cost, axis=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # neighbours without a score: global mean below
-        q = np.nanmean(train.quality[idx], axis=1)
-        c = np.nanmean(train.cost[idx], axis=1)
+        q = np.asarray(np.nanmean(train.quality[idx], axis=1))
+        c = np.asarray(np.nanmean(train.cost[idx], axis=1))
     return np.where(np.isnan(q), q_glob, q), np.where(np.isnan(c), c_glob, c)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -114,7 +115,7 @@ class RouterEstimator(BaseEstimator):
             f"classifier must be 'auto', 'logistic', 'sgd' or 'naive_bayes', got {self.classifier!r}"
         )
 
-    def _fit_residuals(self, x: object, data: RoutingData, task_idx: np.ndarray) -> None:
+    def _fit_residuals(self, x: Any, data: RoutingData, task_idx: np.ndarray) -> None:
         """Prompt-level residual estimators, stacked out of fold; with residual='auto' kept only when the
         out-of-fold routing on the training data beats the task prior alone."""
         self.task_beta_ = None
@@ -155,7 +156,7 @@ class RouterEstimator(BaseEstimator):
         return Ridge(alpha=self.alpha, fit_intercept=False, solver="sparse_cg", tol=1e-4)
 
     def _out_of_fold(
-        self, x: object, residual: np.ndarray, prompts: list[str]
+        self, x: Any, residual: np.ndarray, prompts: list[str]
     ) -> tuple[np.ndarray, np.ndarray]:
         oof = np.zeros_like(residual)
         fold = np.zeros(len(residual), dtype=int)
@@ -189,7 +190,7 @@ class RouterEstimator(BaseEstimator):
         check_is_fitted(self, "models_")
         return self.features_.transform([prompt_text(p) for p in prompts])
 
-    def posterior(self, x: object) -> np.ndarray:
+    def posterior(self, x: Any) -> np.ndarray:
         """Task posterior for a feature matrix."""
         if self.classifier_ is None:
             return np.ones((x.shape[0], 1))
@@ -231,8 +232,8 @@ class RouterEstimator(BaseEstimator):
         """Full decisions (model, expected quality and cost, task, ranked fallbacks) for each prompt."""
         post, q, c = self.estimate(prompts, tasks)
         u = self.utilities(q, c)
-        tasks = list(self.classes_)
-        return [decision_from(post[i], q[i], c[i], u[i], self.models_, tasks) for i in range(len(u))]
+        classes = [str(t) for t in self.classes_]
+        return [decision_from(post[i], q[i], c[i], u[i], self.models_, classes) for i in range(len(u))]
 
     def route(self, prompt: object, task: str | None = None) -> Decision:
         """Decision for one prompt or chat message list (optionally with its known task label)."""
@@ -284,7 +285,7 @@ class RouterEstimator(BaseEstimator):
             else {
                 "kind": "ridge",
                 "coef": encode_array(np.atleast_2d(self.residual_model_.coef_)),
-                "task_beta": encode_array(self.task_beta_),
+                "task_beta": encode_array(np.asarray(self.task_beta_)),
             },
             "params": {
                 k: v for k, v in self.get_params().items() if isinstance(v, (int, float, str, type(None)))

@@ -269,7 +269,8 @@ def _per_task(
         curve = curves[name]
         ok = curve["quality"].to_numpy() >= goal
         # the cheapest operating point that matches the best model (or the best point when none does)
-        i = int(curve["cost"].where(ok).idxmin()) if ok.any() else int(curve["quality"].idxmax())
+        cost, quality = curve["cost"].to_numpy(), curve["quality"].to_numpy()
+        i = int(np.argmin(np.where(ok, cost, np.inf))) if ok.any() else int(np.nanargmax(quality))
         q, c = estimates[name]
         chosen[name] = rank(utilities(q, c, lambdas[i]))[:, 0]
     for task in np.unique(test.tasks):

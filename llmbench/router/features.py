@@ -52,7 +52,7 @@ class TfidfFeatures(TransformerMixin, BaseEstimator):
     def _char_counts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         rows, cols = [], []
         for i, text in enumerate(texts):
-            ids = char_ngram_ids(text, tuple(self.char_ngram_range), self.char_bits)
+            ids = char_ngram_ids(text, _pair(self.char_ngram_range), self.char_bits)
             rows.append(np.full(len(ids), i, dtype=np.int64))
             cols.append(ids.astype(np.int64))
         r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
@@ -63,7 +63,7 @@ class TfidfFeatures(TransformerMixin, BaseEstimator):
         """Learn the word vocabulary, the kept char buckets and both idf vectors."""
         texts = self._clip(texts)
         self.word_vectorizer_ = CountVectorizer(
-            ngram_range=tuple(self.word_ngram_range),
+            ngram_range=_pair(self.word_ngram_range),
             min_df=min(self.min_df, max(1, len(texts))),
             max_features=self.max_word_features,
             dtype=np.float64,
@@ -112,18 +112,24 @@ class TfidfFeatures(TransformerMixin, BaseEstimator):
         vocab = {str(k): int(v) for k, v in self.word_vectorizer_.vocabulary_.items()}
         # The numpy tokenizer must give the same n-grams as the vectorizer's analyzer.
         probe = "Probe: the Quick-brown fox's 2nd jump, 42 times!"
-        if word_ngrams(probe, tuple(self.word_ngram_range)) != self.word_vectorizer_.build_analyzer()(probe):
+        if word_ngrams(probe, _pair(self.word_ngram_range)) != self.word_vectorizer_.build_analyzer()(probe):
             raise RuntimeError("numpy word tokenizer differs from scikit-learn's analyzer")
         return TfidfArrays(
             vocabulary=vocab,
             word_idf=np.asarray(self.word_tfidf_.idf_, dtype=np.float64),
-            word_ngram_range=tuple(self.word_ngram_range),
+            word_ngram_range=_pair(self.word_ngram_range),
             char_buckets=self.char_buckets_,
             char_idf=np.asarray(self.char_tfidf_.idf_, dtype=np.float64)[: len(self.char_buckets_)],
-            char_ngram_range=tuple(self.char_ngram_range),
+            char_ngram_range=_pair(self.char_ngram_range),
             char_bits=int(self.char_bits),
             word_weight=float(self.word_weight),
             char_weight=float(self.char_weight),
             head_chars=int(self.head_chars),
             tail_chars=int(self.tail_chars),
         )
+
+
+def _pair(value: Sequence[int]) -> tuple[int, int]:
+    """An n-gram range as the (low, high) pair the tokenizers take."""
+    low, high = value
+    return int(low), int(high)

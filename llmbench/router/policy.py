@@ -71,7 +71,7 @@ class RouterPolicy:
             n_out = 1 if (n_t == 2 and rows == 1) else n_t  # binary logistic regression keeps one row
             coef = _shaped(clf.coef, "coef", (n_out, n_f))
             intercept = _shaped(clf.intercept, "intercept", (n_out,))
-            self._link = clf.link
+            self._link: str = clf.link
         else:
             coef, intercept, self._link = np.zeros((0, n_f)), np.zeros(0), "none"
         self._n_logits = coef.shape[0]

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -45,18 +46,22 @@ __all__ = [
     "write_policy",
 ]
 
-# Bounds of a servable policy (a default export is far inside each).
-LIMITS = {
-    "models": 1000,
-    "tasks": 10_000,
-    "vocabulary": 500_000,
-    "token_chars": 1000,
-    "array_elements": 100_000_000,
-    "clip_chars": 100_000,
-    "word_ngram_max": 4,
-    "char_ngram_max": 8,
-    "char_bits": (8, 22),
-}
+@dataclass(frozen=True)
+class Limits:
+    """Bounds of a servable policy (a default export is far inside each)."""
+
+    models: int = 1000
+    tasks: int = 10_000
+    vocabulary: int = 500_000
+    token_chars: int = 1000
+    array_elements: int = 100_000_000
+    clip_chars: int = 100_000
+    word_ngram_max: int = 4
+    char_ngram_max: int = 8
+    char_bits: tuple[int, int] = (8, 22)
+
+
+LIMITS = Limits()
 _DTYPES = {"<f8": np.float64, "<i8": np.int64}
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 
@@ -72,9 +77,9 @@ class ArrayData(BaseModel):
     @model_validator(mode="after")
     def _sizes(self) -> ArrayData:
         count = math.prod(self.shape) if self.shape else 1
-        if count > LIMITS["array_elements"]:
+        if count > LIMITS.array_elements:
             raise ValueError(
-                f"an array of shape {self.shape} is larger than {LIMITS['array_elements']} elements"
+                f"an array of shape {self.shape} is larger than {LIMITS.array_elements} elements"
             )
         if len(self.b64) != 4 * math.ceil(count * 8 / 3):
             raise ValueError(
@@ -125,23 +130,23 @@ class Features(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["tfidf"]
-    vocabulary: list[Annotated[str, Field(max_length=LIMITS["token_chars"])]] = Field(
-        max_length=LIMITS["vocabulary"]
+    vocabulary: list[Annotated[str, Field(max_length=LIMITS.token_chars)]] = Field(
+        max_length=LIMITS.vocabulary
     )
     word_idf: ArrayData
     word_ngram_range: tuple[
-        Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1, le=LIMITS["word_ngram_max"])]
+        Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1, le=LIMITS.word_ngram_max)]
     ]
     char_buckets: ArrayData
     char_idf: ArrayData
     char_ngram_range: tuple[
-        Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1, le=LIMITS["char_ngram_max"])]
+        Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1, le=LIMITS.char_ngram_max)]
     ]
-    char_bits: int = Field(ge=LIMITS["char_bits"][0], le=LIMITS["char_bits"][1])
+    char_bits: int = Field(ge=LIMITS.char_bits[0], le=LIMITS.char_bits[1])
     word_weight: Finite = Field(ge=0)
     char_weight: Finite = Field(ge=0)
-    head_chars: int = Field(ge=0, le=LIMITS["clip_chars"])
-    tail_chars: int = Field(ge=0, le=LIMITS["clip_chars"])
+    head_chars: int = Field(ge=0, le=LIMITS.clip_chars)
+    tail_chars: int = Field(ge=0, le=LIMITS.clip_chars)
 
     @field_validator("word_ngram_range", "char_ngram_range")
     @classmethod
@@ -175,9 +180,9 @@ class PolicyFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     models: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
-        min_length=2, max_length=LIMITS["models"]
+        min_length=2, max_length=LIMITS.models
     )
-    tasks: list[Annotated[str, Field(max_length=1000)]] = Field(min_length=1, max_length=LIMITS["tasks"])
+    tasks: list[Annotated[str, Field(max_length=1000)]] = Field(min_length=1, max_length=LIMITS.tasks)
     lambda_: Finite = Field(alias="lambda", ge=0)
     mode: Literal["cost", "threshold"]
     threshold: Finite

@@ -7,6 +7,7 @@ llmbench.scorers.sandbox, never imported.
 
 import os
 import sys
+from typing import Any
 
 
 def drop_privileges(max_processes: int) -> None:
@@ -29,16 +30,16 @@ def main() -> int:
     drop_privileges(int(sys.argv[5]))
     requests = os.fdopen(req_fd, "rb")
     responses = os.fdopen(resp_fd, "wb")
-    objects = {}
+    objects: dict[int, Any] = {}
 
-    def keep(obj):
+    def keep(obj: Any) -> int:
         objects[len(objects) + 1] = obj
         return len(objects)
 
-    def value(obj):
+    def value(obj: Any) -> Any:
         return _wire.encode(obj, keep)
 
-    namespace = {"__name__": "solution"}
+    namespace: dict[str, Any] = {"__name__": "solution"}
     with open(solution_path, encoding="utf-8") as fh:
         source = fh.read()
     try:
@@ -57,7 +58,7 @@ def main() -> int:
             if op == "names":
                 if loaded is not None:
                     reply["load_error"] = loaded
-                names = {}
+                names: dict[str, Any] = {}
                 for name, obj in namespace.items():
                     if name.startswith("__"):
                         continue
@@ -67,7 +68,7 @@ def main() -> int:
                         names[name] = {"ref": keep(obj)}
                 reply["names"] = names
             else:
-                target = objects[request["target"]] if "target" in request else None
+                target: Any = objects[request["target"]] if "target" in request else None
                 decode = lambda data: _wire.decode(data, objects.__getitem__)  # noqa: E731
                 if op == "call":
                     args = [decode(a) for a in request.get("args", [])]

@@ -13,6 +13,8 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Iterator
+from typing import IO, Any
 
 
 def _brief(exc: BaseException) -> str:
@@ -33,7 +35,7 @@ def main() -> int:
     requests, responses = os.fdopen(req_fd, "wb"), os.fdopen(resp_fd, "rb")
     counter = [0]
 
-    def ask(op, **fields):
+    def ask(op: str, **fields: Any) -> dict[str, Any]:
         counter[0] += 1
         _wire.send(requests, {"id": counter[0], "op": op, **fields})
         reply = _wire.receive(responses)
@@ -48,40 +50,40 @@ def main() -> int:
     class Remote:
         """An object of the solution's: callable, attributes, iteration, len, indexing; never compared."""
 
-        def __init__(self, ref):
+        def __init__(self, ref: int) -> None:
             self._ref = ref
 
-        def __call__(self, *args, **kwargs):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
             data = ask("call", target=self._ref, args=[_wire.encode(a) for a in args],
                        kwargs={k: _wire.encode(v) for k, v in kwargs.items()})  # fmt: skip
             return _wire.decode(data["value"], Remote)
 
-        def __getattr__(self, name):
+        def __getattr__(self, name: str) -> Any:
             if name.startswith("__"):
                 raise AttributeError(name)
             return _wire.decode(ask("getattr", target=self._ref, name=name)["value"], Remote)
 
-        def __iter__(self):
+        def __iter__(self) -> Iterator[Any]:
             return iter(_wire.decode(ask("list", target=self._ref)["value"], Remote))
 
-        def __len__(self):
+        def __len__(self) -> int:
             return ask("len", target=self._ref)["value"]
 
-        def __getitem__(self, key):
+        def __getitem__(self, key: Any) -> Any:
             return _wire.decode(ask("getitem", target=self._ref, key=_wire.encode(key))["value"], Remote)
 
-        def __str__(self):
+        def __str__(self) -> str:
             return ask("str", target=self._ref)["value"]
 
-        def __bool__(self):
+        def __bool__(self) -> bool:
             raise TypeError("the truth of an object that is not plain data is not trusted; return a bool")
 
-        def __eq__(self, other):
+        def __eq__(self, other: object) -> bool:
             raise TypeError("objects that are not plain data are not compared; return plain data")
 
         __hash__ = object.__hash__
 
-    result = {"passed": 0, "total": 0, "error": None, "failures": []}
+    result: dict[str, Any] = {"passed": 0, "total": 0, "error": None, "failures": []}
     try:
         names = ask("names")
     except Exception as exc:
@@ -92,7 +94,7 @@ def main() -> int:
         result["total"] = 1
         result["error"] = "solution raised " + names["load_error"]
         return report(verdict, result)
-    namespace = {"__name__": "tests"}
+    namespace: dict[str, Any] = {"__name__": "tests"}
     for name, entry in names["names"].items():
         namespace[name] = Remote(entry["ref"]) if "ref" in entry else _wire.decode(entry["value"])
     with open(tests_path, encoding="utf-8") as fh:
@@ -119,7 +121,7 @@ def main() -> int:
     return report(verdict, result)
 
 
-def report(stream, result) -> int:
+def report(stream: IO[str], result: dict[str, Any]) -> int:
     stream.write(json.dumps(result) + "\n")
     stream.flush()
     return 0

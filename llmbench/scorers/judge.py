@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from llmbench.errors import ConfigError
 from llmbench.scorers.base import Answer, Score, Scorer, reference_of
 
 DEFAULT_RUBRIC = """You are grading an answer to a task. Compare the submitted answer with the reference answer
@@ -44,7 +45,6 @@ class LLMJudge(Scorer):
         max_tokens: int = 512,
         temperature: float = 0.0,
     ) -> None:
-        from llmbench.errors import ConfigError
 
         if model is None and provider is None:
             raise ConfigError("llm_judge needs a judge: pass model='openai:gpt-4o-mini' (or provider=...).")
@@ -60,6 +60,8 @@ class LLMJudge(Scorer):
         if self._provider is None:
             from llmbench.providers import get_provider
 
+            if self.model is None:
+                raise ConfigError("the llm_judge scorer needs a judge model (model=...) or a provider")
             self._provider = get_provider(self.model)
         return self._provider
 

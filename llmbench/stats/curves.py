@@ -7,6 +7,8 @@ Cost is the mean cost per item in USD; quality the mean score.
 
 from __future__ import annotations
 
+from typing import overload
+
 import numpy as np
 import pandas as pd
 
@@ -78,7 +80,12 @@ def zero_router_hull(points: pd.DataFrame) -> pd.DataFrame:
     return front.iloc[hull]
 
 
+@overload
+def for_task(frame: pd.DataFrame, task: str | None) -> pd.DataFrame: ...
+@overload
+def for_task(frame: pd.DataFrame | None, task: str | None) -> pd.DataFrame | None: ...
 def for_task(frame: pd.DataFrame | None, task: str | None) -> pd.DataFrame | None:
+    """The rows of one task (all rows when `task` is None or the frame has no task column)."""
     if frame is None or task is None or "task" not in frame.columns:
         return frame
     return frame[frame["task"] == task]

@@ -178,8 +178,8 @@ def win_rate_matrix(pairs: pd.DataFrame, value: str = "win_rate") -> pd.DataFram
     order = sorted(set(matrix.index) | set(matrix.columns))
     matrix = matrix.reindex(index=order, columns=order)
     # Most winning model first, so the heatmap reads from strong to weak.
-    order = matrix.mean(axis=1).sort_values(ascending=False).index
-    return matrix.reindex(index=order, columns=order)
+    ranked = list(matrix.mean(axis=1).sort_values(ascending=False).index)
+    return matrix.reindex(index=ranked, columns=ranked)
 
 
 def _design(pairs: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -301,7 +301,7 @@ def length_controlled_win_rates(
     model = rows["model"].map({m: i for i, m in enumerate(models)}).to_numpy()
     item, items = pd.factorize(rows["item_id"])
     sd = rows.groupby("model")["delta"].transform("std").replace(0.0, np.nan)
-    length = np.tanh((rows["delta"] / sd).fillna(0.0)).to_numpy()
+    length = np.tanh((rows["delta"] / sd).fillna(0.0).to_numpy())
     n, n_m, n_x = len(rows), len(models), len(items)
     idx = np.arange(n)
     design = sp.hstack(

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from llmbench.errors import StoreError
 from llmbench.store.rows import CallRecord, IntentRecord, ScoreRecord
@@ -105,7 +106,7 @@ class StoreWriter:
 
     @staticmethod
     def _take(batch: _Batch, item: object) -> None:
-        kind, payload, waiter = item  # type: ignore[misc]
+        kind, payload, waiter = cast(tuple[str, Any, Any], item)
         if kind == "intent":
             batch.intents.append(payload)
             batch.waiters.append(waiter)

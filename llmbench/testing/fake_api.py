@@ -184,7 +184,7 @@ class FakeOpenAIServer(LoopbackServer):
         tool = forced_tool(body.get("tools"), body.get("tool_choice"), anthropic=False)
         finish = "tool_calls" if tool else ("length" if truncated else "stop")
         text = " ".join(words)
-        call = None
+        call: dict[str, Any] | None = None
         if tool:
             fn = tool.get("function") or {}
             args = json.dumps(example_args(fn.get("parameters") or {}))

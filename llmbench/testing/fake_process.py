@@ -125,7 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     if ns.exit_on_stdin_eof:
-        threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+
+        def wait_for_eof() -> None:
+            sys.stdin.read()
+            stop.set()
+
+        threading.Thread(target=wait_for_eof, daemon=True).start()
     with server:
         print(server.url, flush=True)
         stop.wait()

@@ -143,7 +143,7 @@ class LoopbackServer:
         if self._httpd is None:
             raise RuntimeError("server is not started; use it as a context manager or call start()")
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}"
 
     def start(self) -> LoopbackServer:
         """Bind and start serving in a daemon thread."""

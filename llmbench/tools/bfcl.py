@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from llmbench.datasets import ChatMessage, Dataset, Item
 from llmbench.errors import DataError
-from llmbench.providers.types import Message, ToolSpec
+from llmbench.providers.types import Message, TextBlock, ToolSpec
 from llmbench.tools.bfcl_types import language_of
 
 Kind = Literal["ast", "irrelevance", "relevance", "multi_turn"]
@@ -317,7 +317,7 @@ def load_bfcl(category: str, root: str | Path | None = None, *, limit: int | Non
         if answers and rec["id"] not in answers:
             raise DataError(f"BFCL case {rec['id']} has no ground truth in possible_answer/{case_file.name}")
         turns = [
-            [Message(role=m["role"], content=[{"type": "text", "text": m["content"]}]) for m in t]
+            [Message(role=m["role"], content=[TextBlock(text=m["content"])]) for m in t]
             for t in rec["question"]
         ]
         extra: dict[str, Any] = {}

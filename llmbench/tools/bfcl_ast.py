@@ -68,7 +68,8 @@ def _type_ok(value: Any, answers: list[Any], expected: type, nested: type | None
             return True, is_variable
         for answer in answers:
             # BFCL only inspects list answers; any other entry (e.g. the "" marker) passes the nested check.
-            if type(answer) is not list or all(_type_ok(item, answer, nested, None)[0] for item in value):
+            items: Any = value  # a list: its type was just checked
+            if type(answer) is not list or all(_type_ok(item, answer, nested, None)[0] for item in items):
                 return True, is_variable
     if answer_type is not None and type(value) is answer_type:
         return True, True

@@ -88,7 +88,8 @@ def replay_messages(store: Store, experiment: str, conversation_id: str) -> list
     arguments); the results of that turn's calls follow as one tool message, in the order they were asked.
     Reasoning blocks are not logged, so they are not part of the replay.
     """
-    return messages_from_rows(conversation_frame(store, experiment, conversation_id).to_dict("records"))
+    rows = conversation_frame(store, experiment, conversation_id).to_dict("records")
+    return messages_from_rows([{str(k): v for k, v in row.items()} for row in rows])
 
 
 def messages_from_rows(rows: Iterable[dict[str, Any]]) -> list[Message]:
@@ -101,7 +102,7 @@ def messages_from_rows(rows: Iterable[dict[str, Any]]) -> list[Message]:
                 out.append(Message.tool(results))
                 results = []
             text = row.get("text")
-            blocks: list[ContentBlock] = [TextBlock(text=text)] if _present(text) else []
+            blocks: list[ContentBlock] = [TextBlock(text=str(text))] if _present(text) else []
             out.append(Message(role="assistant", content=blocks))
         elif row["kind"] == "tool_call":
             raw = row.get("raw_arguments")

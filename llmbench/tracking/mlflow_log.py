@@ -266,7 +266,7 @@ def log_eval_run(
                     _log_metrics(
                         client,
                         run_id,
-                        {_metric_key("bt_rating", m): r for m, r in bt["rating"].items()},
+                        {_metric_key("bt_rating", str(m)): r for m, r in bt["rating"].items()},
                         step,
                     )
             for path in sorted(out.rglob("*")):

@@ -4,7 +4,7 @@ matplotlib (headless, no pyplot) or plotly; the figures themselves come from `ll
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -55,7 +55,7 @@ def plot_cost_quality(
 
 def plotly_cost_quality(
     points: pd.DataFrame, router: pd.DataFrame | None = None, *, task: str | None = None, title: str = ""
-):
+) -> Any:
     """Interactive plotly figure of the same curves (hover shows model, cost, score and router label)."""
     import plotly.graph_objects as go
 
@@ -132,3 +132,4 @@ def save_cost_quality(
     plot_cost_quality(points, router, task=task).savefig(png)
     plotly_cost_quality(points, router, task=task).write_html(html, include_plotlyjs=True, full_html=True)
     return png, html
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,11 +29,16 @@ def _table(frame: pd.DataFrame, index: bool = False) -> str:
     return frame.to_html(classes="data", index=index, float_format=lambda v: f"{v:.4g}", na_rep="–", border=0)
 
 
-def _figure(fig, div_id: str) -> str:
+def _figure(fig: Any, div_id: str) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False})
 
 
-def _heatmap(pairs: pd.DataFrame):
+def _cell(rate: pd.Series) -> str:
+    """One heatmap cell: the win rate and its interval."""
+    return f"{float(rate['win_rate']):.0%}<br>[{float(rate['lower']):.0%}, {float(rate['upper']):.0%}]"
+
+
+def _heatmap(pairs: pd.DataFrame) -> Any:
     import plotly.graph_objects as go
 
     from llmbench.stats.winrate import pairwise_win_rates, win_rate_matrix
@@ -43,7 +49,7 @@ def _heatmap(pairs: pd.DataFrame):
         [
             ""
             if (a, b) not in long.index
-            else f"{long.at[(a, b), 'win_rate']:.0%}<br>[{long.at[(a, b), 'lower']:.0%}, {long.at[(a, b), 'upper']:.0%}]"
+            else _cell(long.loc[(a, b)])
             for b in matrix.columns
         ]
         for a in matrix.index
@@ -75,7 +81,7 @@ def _heatmap(pairs: pd.DataFrame):
     return fig
 
 
-def _ratings(bt: pd.DataFrame):
+def _ratings(bt: pd.DataFrame) -> Any:
     import plotly.graph_objects as go
 
     fig = go.Figure(
@@ -100,7 +106,7 @@ def _ratings(bt: pd.DataFrame):
     return fig
 
 
-def _latency(runs: pd.DataFrame):
+def _latency(runs: pd.DataFrame) -> Any:
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -249,7 +255,7 @@ def build_report(
 
 
 def write_report(
-    path: str | Path, runs: pd.DataFrame, summary: pd.DataFrame | None = None, **options
+    path: str | Path, runs: pd.DataFrame, summary: pd.DataFrame | None = None, **options: Any
 ) -> Path:
     """Write `build_report(runs, summary, **options)` to `path`; returns the path."""
     out = Path(path)
