@@ -9,6 +9,8 @@ from llmbench.cli import complete, evaluate, imports, leaderboard, router, runs,
 from llmbench.cli.app import app
 from llmbench.errors import LLMBenchError, redact
 
+__all__ = ["app", "main", "run"]
+
 
 def run(args: Sequence[str] | None = None) -> int:
     """Run one command line in this process and return its exit code: typed errors become one clear line

@@ -9,13 +9,11 @@ Names: exact_match, numeric, choice, regex, contains, json_schema, python_tests,
 
 from __future__ import annotations
 
-from typing import Any
-
-from llmbench.errors import ConfigError
 from llmbench.scorers.base import Answer, Score, Scorer, reference_of
 from llmbench.scorers.bfcl import BFCLScorer
 from llmbench.scorers.code import PythonTests, extract_code
 from llmbench.scorers.judge import DEFAULT_RUBRIC, LLMJudge
+from llmbench.scorers.registry import ALIASES, SCORERS, available_scorers, get_scorer, register_scorer
 from llmbench.scorers.text import (
     Contains,
     ExactMatch,
@@ -27,57 +25,6 @@ from llmbench.scorers.text import (
     last_number,
     normalize_text,
 )
-
-SCORERS: dict[str, type[Scorer]] = {
-    cls.name: cls
-    for cls in (
-        ExactMatch,
-        NumericAnswer,
-        MultipleChoice,
-        RegexMatch,
-        Contains,
-        JsonSchema,
-        PythonTests,
-        LLMJudge,
-        BFCLScorer,
-    )
-}
-ALIASES = {
-    "exact": "exact_match",
-    "match": "exact_match",
-    "number": "numeric",
-    "multiple_choice": "choice",
-    "mcq": "choice",
-    "includes": "contains",
-    "json": "json_schema",
-    "code": "python_tests",
-    "python": "python_tests",
-    "judge": "llm_judge",
-}
-
-
-def register_scorer(cls: type[Scorer]) -> type[Scorer]:
-    """Add a Scorer subclass to the registry under its `name` (usable as a class decorator)."""
-    SCORERS[cls.name] = cls
-    return cls
-
-
-def available_scorers() -> list[str]:
-    """The registered scorer names."""
-    return sorted(SCORERS)
-
-
-def get_scorer(name: str, **opts: Any) -> Scorer:
-    """A scorer by name (or alias) configured with `opts`; unknown names and options raise ConfigError."""
-    key = ALIASES.get(name.strip().lower(), name.strip().lower())
-    cls = SCORERS.get(key)
-    if cls is None:
-        raise ConfigError(f"unknown scorer {name!r}; choose one of: {', '.join(available_scorers())}.")
-    try:
-        return cls(**opts)
-    except TypeError as exc:
-        raise ConfigError(f"scorer {key!r}: bad options {sorted(opts)} ({exc}).") from None
-
 
 __all__ = [
     "ALIASES",

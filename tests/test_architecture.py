@@ -1,0 +1,146 @@
+"""The package's shape: no import cycles, no module over 400 lines, curated `__all__`s, a schema in one place."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+import types
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+import llmbench
+
+PACKAGE = Path(llmbench.__file__).parent
+MAX_LINES = 400
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = path
+    return out
+
+
+def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """llmbench modules `name` imports at import time or inside functions (TYPE_CHECKING blocks excluded)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip |= {id(n) for n in ast.walk(node)}
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+                base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+        found |= {t for t in targets if t in modules and t != name}
+    return found
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                out.append(sorted(group))
+
+    for v in list(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycles_among_llmbench_modules() -> None:
+    modules = _modules()
+    graph: dict[str, set[str]] = defaultdict(set)
+    for name, path in modules.items():
+        graph[name] = _imports(name, path, modules)
+    # A package importing its own submodules is how __init__ re-exports work; it is not a cycle of design.
+    for name in list(graph):
+        graph[name] = {m for m in graph[name] if not m.startswith(name + ".")}
+    assert _cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_module_over_400_lines() -> None:
+    long = {str(p.relative_to(PACKAGE.parent)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}  # fmt: skip
+    assert long == {}
+
+
+def _public_packages() -> list[str]:
+    names = ["llmbench"]
+    for info in pkgutil.walk_packages(llmbench.__path__, "llmbench."):
+        if info.ispkg and not any(part.startswith("_") for part in info.name.split(".")):
+            names.append(info.name)
+    return names
+
+
+@pytest.mark.parametrize("name", _public_packages())
+def test_public_packages_export_exactly_their_all(name: str) -> None:
+    """Every name in `__all__` exists, and every public name the package defines or re-exports from its own
+    modules is in `__all__` (httpx's rule): what a user may rely on is listed in one place."""
+    package = importlib.import_module(name)
+    exported = getattr(package, "__all__", None)
+    assert exported is not None, f"{name} has no __all__"
+    assert len(set(exported)) == len(exported), f"{name}.__all__ lists a name twice"
+    missing = [n for n in exported if not hasattr(package, n)]
+    assert missing == [], f"{name}.__all__ names what it does not define"
+    public = {
+        n for n, v in vars(package).items()
+        if not n.startswith("_") and not isinstance(v, types.ModuleType) and n != "annotations"
+        and str(getattr(v, "__module__", name)).startswith(name)  # helpers from elsewhere are not its API
+    }  # fmt: skip
+    assert public - set(exported) == set(), f"{name} defines public names missing from __all__"
+
+
+def test_the_store_tables_are_the_row_types(tmp_path: Path) -> None:
+    """The migrations build exactly the columns the row types declare (one source for every column)."""
+    from llmbench.store import Store
+    from llmbench.store.rows import TABLES
+
+    with Store.open(tmp_path / "s.duckdb") as store:
+        for table in TABLES.values():
+            got = store.sql(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+                [table.name],
+            )["column_name"].tolist()
+            assert sorted(got) == sorted(table.columns()), table.name
