@@ -13,11 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from helpers import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY, CliResult
 
 from llmbench.testing import FakeOpenAIServer, Interaction, RecordedServer, load_cassette, shared_data_dir
-
-FAKE_OPENAI_KEY = "sk-test-FAKEKEY-openai-0000000000"
-FAKE_ANTHROPIC_KEY = "sk-ant-test-FAKEKEY-anthropic-0000"
 
 
 @pytest.fixture(scope="session")
@@ -66,13 +64,6 @@ def fake_key(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return keys
 
 
-class CliResult:
-    """What one in-process `llmbench` command line did."""
-
-    def __init__(self, code: int, stdout: str, stderr: str) -> None:
-        self.returncode, self.stdout, self.stderr = code, stdout, stderr
-
-
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
     """Run `llmbench ARGS...` in this process (as the console script would) -> CliResult(returncode, stdout, stderr).
@@ -81,7 +72,11 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
     """
     from llmbench.cli import run
 
-    def invoke(*args: str) -> CliResult:
+    def invoke(*args: object, cwd: Path | None = None, env: dict[str, str] | None = None) -> CliResult:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
         capsys.readouterr()
         code = run([str(a) for a in args])
         out = capsys.readouterr()

@@ -188,10 +188,7 @@ def test_masked_and_unshaped_keys_are_redacted(tmp_path: Path, cli, monkeypatch)
 
 
 def _policy(tmp_path: Path) -> tuple[dict, Path]:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from test_router import synthetic_frame
+    from helpers import synthetic_frame
 
     from llmbench.router import RouterEstimator
 

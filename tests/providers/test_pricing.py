@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from conftest import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY
+from helpers import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -6,10 +6,11 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import FAKE_OPENAI_KEY
+from helpers import FAKE_OPENAI_KEY, CliResult
 
 from llmbench.testing import Interaction
 
@@ -17,7 +18,7 @@ M = 1_000_000
 SCRIPT = Path(sys.executable).with_name("llmbench")
 
 
-def run(*args: str, cwd: Path, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def script(*args: str, cwd: Path, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed `llmbench` script (or `python -m llmbench` when it is not installed)."""
     cmd = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "llmbench"]
     env = {
@@ -29,8 +30,21 @@ def run(*args: str, cwd: Path, env_extra: dict[str, str] | None = None) -> subpr
     return subprocess.run([*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.fixture
+def run(cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
+    """`llmbench ...` in this process with no config file and no provider keys but those given."""
+    for name in ("LLMBENCH_CONFIG", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+    def invoke(*args: str, cwd: Path, env_extra: dict[str, str] | None = None) -> CliResult:
+        return cli(*args, cwd=cwd, env=env_extra)
+
+    return invoke
+
+
 def test_openai_model_against_a_loopback_server(fake_openai_server, tmp_path):
-    out = run(
+    # the installed console script itself, in a child process: the one end-to-end check of the entry point
+    out = script(
         "complete", "openai:gpt-4o-mini", "hi", "--base-url", fake_openai_server.url + "/v1", "--json",
         cwd=tmp_path, env_extra={"OPENAI_API_KEY": FAKE_OPENAI_KEY},
     )  # fmt: skip
@@ -47,7 +61,7 @@ def test_openai_model_against_a_loopback_server(fake_openai_server, tmp_path):
     assert FAKE_OPENAI_KEY not in out.stdout + out.stderr
 
 
-def test_anthropic_model_against_an_anthropic_compatible_server(fake_openai_server, tmp_path):
+def test_anthropic_model_against_an_anthropic_compatible_server(fake_openai_server, tmp_path, run):
     out = run(
         "complete", "anthropic:claude-3-5-haiku-latest", "hello there", "--system", "Be brief.",
         "--base-url", fake_openai_server.url, "--max-tokens", "50", "--json", cwd=tmp_path,
@@ -64,7 +78,7 @@ def test_anthropic_model_against_an_anthropic_compatible_server(fake_openai_serv
     assert request.json["system"] == "Be brief." and request.json["max_tokens"] == 50
 
 
-def test_plain_output_is_just_the_text(fake_openai_server, tmp_path):
+def test_plain_output_is_just_the_text(fake_openai_server, tmp_path, run):
     out = run(
         "complete",
         "openai:gpt-4o-mini",
@@ -78,7 +92,7 @@ def test_plain_output_is_just_the_text(fake_openai_server, tmp_path):
 
 
 @pytest.mark.parametrize("model", ["gpt-4o-mini", "nope:some-model"])
-def test_bad_model_id_is_one_clear_line(tmp_path, model):
+def test_bad_model_id_is_one_clear_line(tmp_path, model, run):
     out = run("complete", model, "hi", cwd=tmp_path)
     assert out.returncode != 0
     assert "Traceback" not in out.stderr
@@ -88,7 +102,7 @@ def test_bad_model_id_is_one_clear_line(tmp_path, model):
     assert out.stdout == ""
 
 
-def test_provider_failure_is_one_line_without_the_key(recorded_server, tmp_path):
+def test_provider_failure_is_one_line_without_the_key(recorded_server, tmp_path, run):
     key = "sk-test-CLI-secret-value-123456"
     body = {"error": {"message": f"Incorrect API key provided: {key}.", "type": "invalid_request_error"}}
     recorded_server.add(Interaction.error(401, body))

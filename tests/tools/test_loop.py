@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY
+from helpers import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY
 
 from llmbench.errors import ProviderError
 from llmbench.providers import Config, StopEvent, TextDelta, ToolCallDelta, ToolCallStart, get_provider

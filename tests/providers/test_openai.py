@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from conftest import FAKE_OPENAI_KEY
+from helpers import FAKE_OPENAI_KEY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spec import validate_openai_chat_request

@@ -25,7 +25,7 @@ from llmbench.providers.base import Provider
 from llmbench.store import Store
 from llmbench.testing import FakeOpenAIServer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAKE_KEY = "sk-test-FAKEKEY-eval-000000000000"
 # Prices chosen for the test (USD per million tokens): big round numbers make the expected cost easy to derive.
 PRICE_IN, PRICE_OUT = 1000.0, 2000.0

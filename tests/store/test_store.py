@@ -35,7 +35,7 @@ from llmbench.store import (
 from llmbench.store.migrations import SCHEMA_VERSION_DDL
 from llmbench.store.writer import StoreWriter
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_python(code: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

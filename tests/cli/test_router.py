@@ -3,36 +3,29 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import CliResult, synthetic_frame
 
 from llmbench.imports import import_frame
 from llmbench.store import Store
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_router import synthetic_frame
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def llmbench(*args: str, mlflow_uri: str = "") -> subprocess.CompletedProcess:
-    """Run the CLI; router commands log to MLflow only when a (temporary) tracking URI is given."""
-    if args and args[0] == "router" and not mlflow_uri and "--no-track" not in args:
-        args = (*args, "--no-track")
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri} if mlflow_uri else None
-    return subprocess.run(
-        [sys.executable, "-m", "llmbench", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=180,
-        env=env,
-    )
+@pytest.fixture
+def llmbench(cli: Callable[..., CliResult]) -> Callable[..., CliResult]:
+    """Run the CLI in this process; router commands log to MLflow only when a (temporary) tracking URI is given."""
+
+    def invoke(*args: str, mlflow_uri: str = "") -> CliResult:
+        if args and args[0] == "router" and not mlflow_uri and "--no-track" not in args:
+            args = (*args, "--no-track")
+        return cli(*args, cwd=ROOT, env={"MLFLOW_TRACKING_URI": mlflow_uri} if mlflow_uri else None)
+
+    return invoke
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +37,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_train_route_and_reexport_from_the_run_store(store: Path, tmp_path: Path) -> None:
+def test_train_route_and_reexport_from_the_run_store(store: Path, tmp_path: Path, llmbench) -> None:
     policy = tmp_path / "router.json"
     out = llmbench(
         "router", "train", "--store", str(store), "--experiment", "synthetic", "--out", str(policy)
@@ -64,7 +57,7 @@ def test_train_route_and_reexport_from_the_run_store(store: Path, tmp_path: Path
     assert decision["model"] == "cheap"  # trivia at a steep cost weight: the cheap model knows it well enough
 
 
-def test_eval_prints_the_baseline_table_and_logs_an_mlflow_run(store: Path, tmp_path: Path) -> None:
+def test_eval_prints_the_baseline_table_and_logs_an_mlflow_run(store: Path, tmp_path: Path, llmbench) -> None:
     report = tmp_path / "eval.json"
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     out = llmbench(
@@ -102,7 +95,7 @@ def test_eval_prints_the_baseline_table_and_logs_an_mlflow_run(store: Path, tmp_
     assert "aiq_minus_task_prior_high/router" in runs[0].data.metrics
 
 
-def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:
+def test_cli_errors_are_one_clear_line(tmp_path: Path, llmbench) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "something else"}')
     out = llmbench("route", str(bad), "hello")

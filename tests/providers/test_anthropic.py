@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from conftest import FAKE_ANTHROPIC_KEY
+from helpers import FAKE_ANTHROPIC_KEY
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from spec import validate_anthropic_messages_request

@@ -8,30 +8,32 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import CliResult
 
 from llmbench.store import Store
 from llmbench.testing import FakeOpenAIServer, Interaction
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OPENAI_KEY = "sk-test-FAKEKEY-cli-openai-00000000"
 PLAIN_KEY = "plainFAKEKEY-anthropic-no-prefix-4242"  # no vendor shape: only registration can redact it
 PRICE_IN, PRICE_OUT = 1000.0, 2000.0  # USD per million tokens, the test's own prices
 
 
-def llmbench(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI entry point in a child process."""
-    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
-    cmd = [sys.executable, "-c", "from llmbench.cli import main; main()", *args]
-    return subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+@pytest.fixture
+def llmbench(cli: Callable[..., CliResult]) -> Callable[..., CliResult]:
+    """Run the real CLI entry point in this process (cwd and environment set for the call)."""
+
+    def invoke(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 0) -> CliResult:
+        return cli(*args, cwd=cwd, env={"NO_COLOR": "1", **(env or {})})
+
+    return invoke
 
 
 def failing_main(
@@ -147,7 +149,7 @@ def test_malformed_input_one_line_and_store_unchanged(
 
 
 @pytest.mark.parametrize("case", ["unknown-provider", "missing-dataset", "line-without-input"])
-def test_malformed_input_creates_no_store(case: str, tmp_path: Path) -> None:
+def test_malformed_input_creates_no_store(case: str, tmp_path: Path, llmbench) -> None:
     # A real child process here: the installed entry point, its exit code and its stderr.
     text, _ = CASES[case]
     write_dataset(tmp_path / "ds.jsonl", 3)
@@ -160,7 +162,7 @@ def test_malformed_input_creates_no_store(case: str, tmp_path: Path) -> None:
     assert not list(tmp_path.glob("new.duckdb*"))
 
 
-def test_missing_experiment_file(tmp_path: Path) -> None:
+def test_missing_experiment_file(tmp_path: Path, llmbench) -> None:
     done = llmbench("eval", "nope.yaml", "--store", "s.duckdb", "--no-track", cwd=tmp_path)
     assert "nope.yaml" in one_clear_line(done)
     assert not list(tmp_path.iterdir())
@@ -185,7 +187,7 @@ class EchoKeyServer(FakeOpenAIServer):
         return super().respond(request)
 
 
-def test_fake_keys_never_reach_store_mlflow_or_output(tmp_path: Path) -> None:
+def test_fake_keys_never_reach_store_mlflow_or_output(tmp_path: Path, llmbench) -> None:
     with EchoKeyServer(latency_s=0.0) as server:
         exp = project(tmp_path, server.url, n=12, models=["fakeoa:gpt-4o-mini", "fakeant:claude-3-5-haiku"])
         env = {"OPENAI_API_KEY": OPENAI_KEY, "ANTHROPIC_API_KEY": PLAIN_KEY,
@@ -220,7 +222,7 @@ def test_fake_keys_never_reach_store_mlflow_or_output(tmp_path: Path) -> None:
 # -- budget -------------------------------------------------------------------------------------------------------
 
 
-def test_max_cost_stops_cleanly_and_a_higher_budget_finishes(tmp_path: Path) -> None:
+def test_max_cost_stops_cleanly_and_a_higher_budget_finishes(tmp_path: Path, llmbench) -> None:
     per_call = (6 * PRICE_IN + 7 * PRICE_OUT) / 1e6  # 6 prompt words in, "Echo:" + 6 words out
     with FakeOpenAIServer(latency_s=0.05) as server:
         exp = project(tmp_path, server.url, n=30, providers={"fakeoa": {"concurrency": 2}})
@@ -246,7 +248,7 @@ def test_max_cost_stops_cleanly_and_a_higher_budget_finishes(tmp_path: Path) -> 
 # -- the default experiment and `llmbench runs` ------------------------------------------------------------------
 
 
-def test_default_run_then_runs_lists_it(tmp_path: Path) -> None:
+def test_default_run_then_runs_lists_it(tmp_path: Path, llmbench) -> None:
     store = str(tmp_path / "runs.duckdb")
     done = llmbench("eval", "--limit", "1", "--store", store, "--no-track", "--no-progress", cwd=ROOT)
     assert done.returncode == 0, done.stderr

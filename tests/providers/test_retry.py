@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from conftest import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY
+from helpers import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY
 
 from llmbench import errors
 from llmbench.providers import Attempt, Config, RetryPolicy, TextDelta, get_provider

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import WORDS, synthetic_frame
 
 from llmbench.errors import ConfigError, DataError
 from llmbench.router import RouterEstimator, RouterPolicy, routing_data, split_by_prompt
@@ -19,56 +20,9 @@ from llmbench.router.evaluate import evaluate_router
 from llmbench.router.features import TfidfFeatures
 from llmbench.router.policy_file import read_policy
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Three tasks with their own vocabulary; three models with known per-task accuracy and price.
-WORDS = {
-    "math": [
-        "sum",
-        "add",
-        "multiply",
-        "integer",
-        "divide",
-        "fraction",
-        "equation",
-        "solve",
-        "number",
-        "total",
-    ],
-    "code": ["python", "function", "list", "return", "loop", "string", "write", "class", "variable", "array"],
-    "trivia": ["capital", "river", "country", "king", "war", "city", "famous", "year", "born", "painter"],
-}
-ACCURACY = {  # model -> task -> probability of a correct answer
-    "big": {"math": 0.9, "code": 0.9, "trivia": 0.9},
-    "coder": {"math": 0.3, "code": 0.88, "trivia": 0.3},
-    "cheap": {"math": 0.2, "code": 0.2, "trivia": 0.85},
-}
-PRICE = {"big": 0.01, "coder": 0.001, "cheap": 0.0001}
-
-
-def synthetic_frame(n_per_task: int = 60, seed: int = 0) -> pd.DataFrame:
-    """A runs frame with real structure: the best model depends on the task, visible in the prompt's words."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for task, words in WORDS.items():
-        for i in range(n_per_task):
-            prompt = " ".join(rng.choice(words, size=8)) + f" item {i}?"
-            for model, acc in ACCURACY.items():
-                rows.append(
-                    {
-                        "experiment": "synthetic",
-                        "item_id": f"{task}-{i}",
-                        "prompt": prompt,
-                        "task": task,
-                        "model": model,
-                        "epoch": 0,
-                        "score": float(rng.random() < acc[task]),
-                        "cost_usd": PRICE[model] * (1 + 0.1 * rng.random()),
-                    }
-                )
-    return pd.DataFrame(rows)
-
-
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
     return synthetic_frame()

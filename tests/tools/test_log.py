@@ -8,7 +8,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import FAKE_OPENAI_KEY
+from helpers import FAKE_OPENAI_KEY
 from typer.testing import CliRunner
 
 from llmbench.errors import StoreError

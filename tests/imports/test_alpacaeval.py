@@ -18,7 +18,7 @@ TOLERANCE = 1e-9
 
 
 def _check_module():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "alpacaeval_check.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "alpacaeval_check.py"
     spec = importlib.util.spec_from_file_location("alpacaeval_check", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -75,15 +73,12 @@ def test_routellm_costs_use_the_price_table(shared_data: Path) -> None:
     )
 
 
-def test_cli_import_lands_in_the_store(wide: pd.DataFrame, tmp_path: Path) -> None:
+def test_cli_import_lands_in_the_store(wide: pd.DataFrame, tmp_path: Path, cli) -> None:
     wide.to_parquet(tmp_path / "rb.parquet")
     store = tmp_path / "runs.duckdb"
-    cli = [sys.executable, "-m", "llmbench"]
-    done = subprocess.run([*cli, "import", "routerbench", str(tmp_path / "rb.parquet"), "--name", "rb", "--store", str(store)],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = cli("import", "routerbench", tmp_path / "rb.parquet", "--name", "rb", "--store", store)
     assert done.returncode == 0, done.stderr
-    refused = subprocess.run([*cli, "import", "routerbench", str(tmp_path / "missing.pkl"), "--store", str(store)],
-                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    refused = cli("import", "routerbench", tmp_path / "missing.pkl", "--store", store)
     assert refused.returncode != 0 and "Traceback" not in refused.stderr
     with Store.open(store, read_only=True) as st:
         runs = st.runs_frame("rb")

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import FAKE_OPENAI_KEY
+from helpers import FAKE_OPENAI_KEY
 from typer.testing import CliRunner
 
 from llmbench.datasets import Item
