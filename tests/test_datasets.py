@@ -183,6 +183,7 @@ def test_arithmetic_references_equal_their_worked_expressions():
         assert scorer(f"The answer is {float(i.reference) + 1}", i).value == 0.0
 
 
+@pytest.mark.slow
 def test_code_solutions_pass_their_tests_and_stubs_fail():
     ds = load_dataset("code")
     scorer = get_scorer("python_tests", timeout_s=30)

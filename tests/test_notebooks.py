@@ -21,6 +21,7 @@ from nbclient import NotebookClient
 from llmbench.testing import shared_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 DEFAULT_TIMEOUT_S = 180
 KERNEL = "llmbench-test-venv"

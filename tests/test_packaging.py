@@ -10,9 +10,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_wheel_runs_the_default_experiment_away_from_the_repo(tmp_path: Path) -> None:
     # build from a copy: an in-tree build/ folder would keep files the checkout has since dropped
     src = tmp_path / "src"

@@ -115,6 +115,7 @@ def test_a_bad_item_is_found_before_the_first_paid_call(
     assert re.search(message, out.stderr), out.stderr
 
 
+@pytest.mark.slow
 def test_an_all_failed_run_exits_non_zero_at_once_and_says_why(tmp_path: Path, cli, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)

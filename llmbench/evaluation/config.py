@@ -20,11 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from llmbench import yaml_safe
 from llmbench.errors import ConfigError
-from llmbench.providers.registry import parse_model_id
+from llmbench.providers.registry import ModelRef
 
 MAX_CONCURRENCY = 4096
 MAX_EPOCHS = 1000
@@ -65,22 +73,32 @@ class ExperimentConfig(BaseModel):
         default=False, description="run unpriced models under max_cost (counted as $0)"
     )
 
+    _refs: dict[str, ModelRef] = PrivateAttr(default_factory=dict)
+
     @field_validator("models")
     @classmethod
     def _model_ids(cls, models: list[str]) -> list[str]:
-        for m in models:
-            try:
-                parse_model_id(m)
-            except ConfigError as exc:
-                raise ValueError(str(exc)) from None
         if len(set(models)) != len(models):
             raise ValueError("a model is listed twice")
         return models
 
+    @model_validator(mode="after")
+    def _parse_models(self) -> ExperimentConfig:
+        """Parse every model id once; the runner builds providers from these references."""
+        try:
+            self._refs = {m: ModelRef.parse(m) for m in self.models}
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def ref(self, model_id: str) -> ModelRef:
+        """The parsed reference of one of the experiment's model ids."""
+        return self._refs[model_id]
+
     @property
     def simulated(self) -> bool:
         """Whether every model is a `sim:` model."""
-        return all(m.startswith("sim:") for m in self.models)
+        return all(self._refs[m].provider == "sim" for m in self.models)
 
     def call_params(self) -> dict[str, Any]:
         """The parameters that change answers (part of the resume key)."""

@@ -308,7 +308,7 @@ def build_providers(cfg: ExperimentConfig, given: dict[str, Provider] | None = N
     providers = dict(given or {})
     for m in cfg.models:
         if m not in providers:
-            providers[m] = get_provider(m, timeout=cfg.timeout, retry=cfg.max_attempts, seed=cfg.seed)
+            providers[m] = get_provider(cfg.ref(m), timeout=cfg.timeout, retry=cfg.max_attempts, seed=cfg.seed)
     return providers
 
 

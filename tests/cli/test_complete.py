@@ -42,6 +42,7 @@ def run(cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch) -> Calla
     return invoke
 
 
+@pytest.mark.slow
 def test_openai_model_against_a_loopback_server(fake_openai_server, tmp_path):
     # the installed console script itself, in a child process: the one end-to-end check of the entry point
     out = script(

@@ -187,6 +187,7 @@ class EchoKeyServer(FakeOpenAIServer):
         return super().respond(request)
 
 
+@pytest.mark.slow
 def test_fake_keys_never_reach_store_mlflow_or_output(tmp_path: Path, llmbench) -> None:
     with EchoKeyServer(latency_s=0.0) as server:
         exp = project(tmp_path, server.url, n=12, models=["fakeoa:gpt-4o-mini", "fakeant:claude-3-5-haiku"])
@@ -222,6 +223,7 @@ def test_fake_keys_never_reach_store_mlflow_or_output(tmp_path: Path, llmbench) 
 # -- budget -------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_max_cost_stops_cleanly_and_a_higher_budget_finishes(tmp_path: Path, llmbench) -> None:
     per_call = (6 * PRICE_IN + 7 * PRICE_OUT) / 1e6  # 6 prompt words in, "Echo:" + 6 words out
     with FakeOpenAIServer(latency_s=0.05) as server:
@@ -248,6 +250,7 @@ def test_max_cost_stops_cleanly_and_a_higher_budget_finishes(tmp_path: Path, llm
 # -- the default experiment and `llmbench runs` ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_default_run_then_runs_lists_it(tmp_path: Path, llmbench) -> None:
     store = str(tmp_path / "runs.duckdb")
     done = llmbench("eval", "--limit", "1", "--store", store, "--no-track", "--no-progress", cwd=ROOT)

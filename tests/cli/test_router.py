@@ -57,6 +57,7 @@ def test_train_route_and_reexport_from_the_run_store(store: Path, tmp_path: Path
     assert decision["model"] == "cheap"  # trivia at a steep cost weight: the cheap model knows it well enough
 
 
+@pytest.mark.slow
 def test_eval_prints_the_baseline_table_and_logs_an_mlflow_run(store: Path, tmp_path: Path, llmbench) -> None:
     report = tmp_path / "eval.json"
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from llmbench.store import Store
 from llmbench.testing.fake_process import FakeServerProcess
@@ -84,6 +85,7 @@ def check_complete(path: Path, *, interrupted: bool = False) -> pd.DataFrame:
     return calls
 
 
+@pytest.mark.slow
 def test_kill_9_mid_run_then_resume_loses_nothing_and_repeats_nothing(tmp_path: Path) -> None:
     with FakeServerProcess(latency_s=0.2) as server:
         cmd = setup_project(tmp_path, server.url)
@@ -122,6 +124,7 @@ def test_kill_9_mid_run_then_resume_loses_nothing_and_repeats_nothing(tmp_path: 
     assert len(later) == new_requests and (later >= before).all()
 
 
+@pytest.mark.slow
 def test_ctrl_c_flushes_buffered_results_and_resume_finishes(tmp_path: Path) -> None:
     with FakeServerProcess(latency_s=0.2) as server:
         cmd = setup_project(tmp_path, server.url)
@@ -158,6 +161,7 @@ def test_ctrl_c_flushes_buffered_results_and_resume_finishes(tmp_path: Path) -> 
     check_complete(tmp_path / "runs.duckdb", interrupted=True)
 
 
+@pytest.mark.slow
 def test_an_answer_is_committed_on_the_timer_before_a_kill(tmp_path: Path) -> None:
     """One answer arrives at once, the other call hangs: the answer must be in the store 2.5 s later, without a
     second result arriving to push it out."""

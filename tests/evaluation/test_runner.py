@@ -100,6 +100,7 @@ class TrackingServer(FakeOpenAIServer):
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+@pytest.mark.slow
 async def test_faults_every_attempt_logged_and_billed(tmp_path: Path, stream: bool) -> None:
     faults = {"429": 0.1, "500": 0.05, "timeout": 0.02, "cut": 0.02}
     ds = write_dataset(tmp_path / "ds.jsonl", 60)
@@ -159,6 +160,7 @@ def _table_counts(store: Store) -> dict[str, int]:
     }
 
 
+@pytest.mark.slow
 async def test_resume_default_experiment_makes_no_new_calls(tmp_path: Path) -> None:
     cfg = load_experiment(ROOT / "experiments" / "default.yaml", limit=1)
     attempts: list[Any] = []
@@ -191,6 +193,7 @@ async def test_resume_default_experiment_makes_no_new_calls(tmp_path: Path) -> N
         assert len(new_keys) == planned
 
 
+@pytest.mark.slow
 async def test_failed_items_are_retried_on_resume_finished_ones_are_not(tmp_path: Path) -> None:
     ds = write_dataset(tmp_path / "ds.jsonl", 20)
     cfg = config(ds)
@@ -210,6 +213,7 @@ async def test_failed_items_are_retried_on_resume_finished_ones_are_not(tmp_path
 # -- concurrency and rate limits --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_per_provider_concurrency_is_never_exceeded(tmp_path: Path) -> None:
     ds = write_dataset(tmp_path / "ds.jsonl", 24)
     cfg = config(
@@ -222,6 +226,7 @@ async def test_per_provider_concurrency_is_never_exceeded(tmp_path: Path) -> Non
     assert (server.peak["openai"], server.peak["anthropic"]) == (3, 2)
 
 
+@pytest.mark.slow
 async def test_global_concurrency_bounds_all_providers(tmp_path: Path) -> None:
     ds = write_dataset(tmp_path / "ds.jsonl", 24)
     cfg = config(ds, concurrency=4)
@@ -230,6 +235,7 @@ async def test_global_concurrency_bounds_all_providers(tmp_path: Path) -> None:
     assert server.peak["all"] == 4  # reached, never exceeded, across both providers
 
 
+@pytest.mark.slow
 async def test_requests_per_minute_spaces_the_calls(tmp_path: Path) -> None:
     rpm, n = 1200, 50  # 20 a second, a burst of at most one second's worth
     ds = write_dataset(tmp_path / "ds.jsonl", n)
@@ -253,6 +259,7 @@ async def test_requests_per_minute_spaces_the_calls(tmp_path: Path) -> None:
 # -- budget ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_budget_stops_new_calls_even_for_workers_waiting_on_a_provider_slot(tmp_path: Path) -> None:
     # Every call costs the same: 6 prompt words in, "Echo:" + 6 words out.
     per_call = expected_cost(6, 7)

@@ -33,6 +33,7 @@ def comparison(shared_data: Path):
     return _check_module().compare(directory, n_bootstrap=0)
 
 
+@pytest.mark.slow
 def test_win_rates_and_standard_errors_match_the_leaderboard(comparison) -> None:
     _, figures = comparison
     # 51 generators after the MANIFEST's exclusions; mistral-orpo-beta is not on the stored leaderboard.

@@ -19,6 +19,7 @@ def wide(shared_data: Path) -> pd.DataFrame:
     return pd.read_csv(shared_data / "routerdc" / "datasets" / "routerbench_zs" / "mbpp_test.csv.gz").head(40)
 
 
+@pytest.mark.slow
 def test_csv_parquet_and_trusted_pickle_read_the_same(wide: pd.DataFrame, tmp_path: Path) -> None:
     wide.to_csv(tmp_path / "rb.csv", index=False)
     wide.to_parquet(tmp_path / "rb.parquet")

@@ -87,6 +87,7 @@ def test_read_routellm_small_folder(tmp_path: Path) -> None:
 
 
 @pytest.mark.shared
+@pytest.mark.slow
 def test_real_routerbench_matches_its_manifest(shared_data: Path) -> None:
     frame = read_routerbench(shared_data / "routerdc" / "datasets" / "routerbench_zs")
     assert frame["model"].nunique() == 11
@@ -100,6 +101,7 @@ def test_real_routerbench_matches_its_manifest(shared_data: Path) -> None:
 
 
 @pytest.mark.shared
+@pytest.mark.slow
 def test_real_routellm_matches_its_manifest(shared_data: Path) -> None:
     frame = read_routellm(shared_data / "routellm")
     acc = frame.groupby(["experiment", "model"])["score"].agg(["mean", "size"])

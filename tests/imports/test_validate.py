@@ -133,6 +133,7 @@ def test_scores_objects_one_row_per_prompt(tmp_path: Path) -> None:
     assert got == {("q1", "m1"): 0.5, ("q1", "m2"): 1.0, ("q2", "m1"): 0.25}
 
 
+@pytest.mark.slow
 def test_judge_scores_on_one_to_ten_import_through_the_cli_and_route(tmp_path: Path, cli) -> None:
     """The done-when of the importer work: a long CSV of 1-10 judge scores, rescaled, trains and evaluates."""
     rng = np.random.default_rng(0)

@@ -149,6 +149,7 @@ def test_openai_round_trip(convo):
 
 @SETTINGS
 @given(conversations("anthropic"))
+@pytest.mark.slow
 def test_anthropic_round_trip(convo):
     assert messages_from_anthropic(*messages_to_anthropic(convo)) == convo
 

@@ -286,6 +286,7 @@ async def test_stream_cut_after_text_is_not_retried(recorded_server):
     assert shown == ["first"] and len(recorded_server.requests) == 1
 
 
+@pytest.mark.slow
 async def test_a_slow_stream_consumer_is_not_timed_out() -> None:
     """The per-call timeout measures the provider, not the caller: a consumer that spends 0.15 s on each of
     many events (far past the 0.3 s timeout in all) must get the whole stream, not a CancelledError."""

@@ -239,6 +239,7 @@ def test_evaluation_table_has_every_baseline(split) -> None:
     assert set(ev.per_task["task"]) == set(WORDS)
 
 
+@pytest.mark.slow
 def test_bootstrap_intervals_cover_the_estimate_and_shrink_with_more_prompts(split) -> None:
     train, test = split
     ev = evaluate_router(train, test, RouterEstimator(cv=0))

@@ -53,6 +53,7 @@ def _aiq_or_none(costs: np.ndarray, quals: np.ndarray, lo: float, hi: float) -> 
 
 @settings(max_examples=300, deadline=None)
 @given(matrices())
+@pytest.mark.slow
 def test_metric_invariants_hold_on_any_matrix(data: tuple[np.ndarray, np.ndarray]) -> None:
     q, c = data
     mean_q, mean_c = q.mean(axis=0), c.mean(axis=0)
@@ -92,6 +93,7 @@ def _routing_data(q: np.ndarray, c: np.ndarray, n_tasks: int) -> RoutingData:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=matrices(min_models=2), n_tasks=st.integers(1, 3))
+@pytest.mark.slow
 def test_evaluation_and_intervals_never_crash(data: tuple[np.ndarray, np.ndarray], n_tasks: int) -> None:
     q, c = data
     if len(q) < 4:

@@ -18,6 +18,7 @@ from llmbench.router.data import drop_shared_prompts
 pytestmark = pytest.mark.shared
 
 
+@pytest.mark.slow
 def test_router_beats_task_prior_on_routerbench(shared_data: Path) -> None:
     frame = read_routerbench(shared_data / "routerdc" / "datasets" / "routerbench_zs")
     data = routing_data(frame)
@@ -37,6 +38,7 @@ def test_router_beats_task_prior_on_routerbench(shared_data: Path) -> None:
 
 
 @pytest.mark.parametrize("benchmark", ["mmlu", "gsm8k"])
+@pytest.mark.slow
 def test_router_beats_task_prior_on_routellm(shared_data: Path, benchmark: str) -> None:
     data = routing_data(read_routellm(shared_data / "routellm", benchmarks=(benchmark,)))
     train, test = split_by_prompt(data, test_size=0.5, seed=0)

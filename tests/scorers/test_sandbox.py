@@ -141,6 +141,7 @@ def _pgrep(pattern: str) -> list[str]:
     return [line for line in done.stdout.splitlines() if "pgrep" not in line]
 
 
+@pytest.mark.slow
 def test_hostile_answers_do_no_harm_through_llmbench_eval(tmp_path: Path) -> None:
     listener = Listener()
     answers = snippets(tmp_path, listener.port)
@@ -186,6 +187,7 @@ def test_hostile_answers_do_no_harm_through_llmbench_eval(tmp_path: Path) -> Non
     assert elapsed < 120  # the fork bomb was bounded, not waited out
 
 
+@pytest.mark.slow
 def test_cancelling_the_eval_kills_the_sandbox(tmp_path: Path) -> None:
     marker = f"sleep 53.{NUM}7"
     code = f"import os\nos.system({marker!r})\ndef add(a, b):\n    return a + b\n"

@@ -161,6 +161,7 @@ def test_code_scorer_runs_isolated_in_a_temp_dir(tmp_path, monkeypatch):
     assert get_scorer("python_tests")(code, item(tests)).value == 1.0
 
 
+@pytest.mark.slow
 def test_code_scorer_kills_an_infinite_loop_within_the_time_limit():
     s = get_scorer("python_tests", timeout_s=1.5)
     t0 = time.monotonic()
@@ -179,6 +180,7 @@ def test_code_scorer_stops_a_memory_hog():
     assert time.monotonic() - t0 < 15  # stopped by the memory limit, not by the 20 s timeout
 
 
+@pytest.mark.slow
 async def test_code_scorer_async_runs_concurrently():
     s = get_scorer("python_tests", timeout_s=10)
     sleeper = "import time\ntime.sleep(0.8)\ndef add(a, b):\n    return a + b"

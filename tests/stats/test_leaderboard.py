@@ -17,6 +17,7 @@ from llmbench.stats.winrate import bradley_terry, clustered_se, length_controlle
 
 
 @pytest.mark.shared
+@pytest.mark.slow
 def test_the_leaderboard_command_reproduces_alpacaeval_1(shared_data: Path, cli) -> None:
     out = cli("leaderboard", "alpacaeval", shared_data / "alpacaeval", "--json")
     assert out.returncode == 0, out.stderr

@@ -145,6 +145,7 @@ def test_default_path_comes_from_the_environment(tmp_path, monkeypatch):
     assert default_store_path() == Path("llmbench.duckdb")
 
 
+@pytest.mark.slow
 def test_second_writer_process_gets_an_error_naming_our_pid(tmp_path):
     path = tmp_path / "runs.duckdb"
     with Store.open(path):
@@ -160,6 +161,7 @@ def test_second_writer_process_gets_an_error_naming_our_pid(tmp_path):
     assert "OPENED" in run_python(OPEN_AND_REPORT, str(path), "rw").stdout
 
 
+@pytest.mark.slow
 def test_readers_share_the_file_but_block_a_writer(tmp_path):
     path = tmp_path / "runs.duckdb"
     with Store.open(path) as store:
@@ -296,6 +298,7 @@ def test_api_keys_never_reach_the_file(tmp_path):
     assert plain_secret.encode() not in data
 
 
+@pytest.mark.slow
 def test_kill_9_leaves_no_duplicates_and_no_lost_finished_rows(tmp_path):
     """A writer killed with SIGKILL mid-run: every key it reported done survives, complete; a resume adds
     exactly the missing keys and no duplicates."""
@@ -495,6 +498,7 @@ def test_written_call_records_come_back_in_calls_frame(tmp_path):
     assert exps.loc[0, "source"] == "simulated" and json.loads(exps.loc[0, "config"]) == {"seed": 1}
 
 
+@pytest.mark.slow
 def test_writer_commits_in_batches_on_a_timer_and_intents_at_once(tmp_path):
     with Store.open(tmp_path / "r.duckdb") as store:
         store.create_experiment("e", git_commit_sha=None)

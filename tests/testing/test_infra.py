@@ -305,6 +305,7 @@ async def test_recorded_server_delay_times_out_and_cut_drops(recorded_server):
     assert isinstance(info.value.__cause__, httpx2.RemoteProtocolError)
 
 
+@pytest.mark.slow
 async def test_recorded_server_flushes_each_sse_event(recorded_server):
     recorded_server.add(
         Interaction.sse([chunk("a"), chunk("b"), chunk("", "stop")], done=True, chunk_delay_s=0.3)
@@ -426,6 +427,7 @@ async def test_fake_server_timeout_and_cut_faults():
         assert srv.stats() == {"requests": 1, "cut": 1}
 
 
+@pytest.mark.slow
 async def test_fake_server_500s_are_retried_by_the_sdk():
     with FakeOpenAIServer(latency_s=0.0, faults={"500": 1.0}) as srv:
         client = anthropic.AsyncAnthropic(base_url=srv.url, api_key="k", max_retries=2)

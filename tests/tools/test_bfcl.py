@@ -286,6 +286,7 @@ def test_loader_counts_and_tool_specs(bfcl_dir: Path, category: str) -> None:
 
 @pytest.mark.shared
 @pytest.mark.parametrize("category", SHARED_CATEGORIES)
+@pytest.mark.slow
 def test_ground_truth_scores_correct_and_corruptions_wrong(bfcl_dir: Path, category: str) -> None:
     results = [check_case(c) for c in load_bfcl(category, bfcl_dir)]
     failing = [(r["id"], r["failures"]) for r in results if r["variants_ok"] != r["variants"]]

@@ -334,6 +334,7 @@ MCP_SERVER = textwrap.dedent('''
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.slow
 async def test_mcp_stdio_server(tmp_path: Path) -> None:
     if importlib.util.find_spec("mcp") is None:
         pytest.skip("the optional `mcp` package is not installed (pip install mcp)")

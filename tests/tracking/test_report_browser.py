@@ -19,7 +19,7 @@ from llmbench.tracking.mlflow_log import log_eval_run
 from llmbench.tracking.report import write_report
 from llmbench.tracking.ui import free_port, wait_until_ready
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
