@@ -44,6 +44,7 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
     price_file: str | None = None
     endpoints: dict[str, Endpoint] = {}
+    routers: dict[str, str] = {}  # name -> policy file or MLflow model URI, for `router:NAME`
 
 
 # Local servers are free by default: their cost is the user's own hardware, not a per-token bill.
@@ -138,6 +139,13 @@ def _sim() -> type[Provider]:
     return SimProvider
 
 
+@provider_api("router")
+def _router() -> type[Provider]:
+    from llmbench.providers.routed import RouterProvider
+
+    return RouterProvider
+
+
 def get_provider(
     model_id: str | ModelRef, *, config: Config | str | Path | None = None, **options: Any
 ) -> Provider:
@@ -162,4 +170,19 @@ def get_provider(
             options.setdefault("api_key_env", endpoint.api_key_env)
         if endpoint.free and table.lookup(ref.id) is None:
             table = table.with_prices({ref.id: ModelPrice(input=0, output=0)})
+    if ref.provider == "router":  # a policy's routed models come from this registry, with the same settings
+        return _routed(ref, cfg, table, options)
     return factory().from_options(ref.model, model_id=ref.id, price_table=table, **options)
+
+
+def _routed(ref: ModelRef, cfg: Config, table: PriceTable, options: dict[str, Any]) -> Provider:
+    """A `router:POLICY` provider; POLICY is a file, an MLflow model URI or a name from [routers]."""
+    source = cfg.routers.get(ref.model, ref.model)
+    shared = {k: options[k] for k in ("timeout", "retry", "on_attempt", "seed") if k in options}
+
+    def build(model_id: str) -> Provider:
+        if ModelRef.parse(model_id).provider == "router":
+            raise ConfigError(f"routing policy {source!r} routes to {model_id!r}; a policy cannot route to a router")
+        return get_provider(model_id, config=cfg, price_table=table, **shared)
+
+    return _router().from_options(source, model_id=ref.id, price_table=table, build=build, **options)

@@ -191,6 +191,19 @@ class Attempt(_Value):
     error_message: str | None = None
     status_code: int | None = None
     request_id: str | None = None
+    model_id: str | None = None  # the model this attempt went to, when a router chose it
+
+
+class Route(_Value):
+    """How a routing policy handled a call: its choice, what it expected, and which model finally answered."""
+
+    policy: str  # the policy file's sha256
+    chosen: str  # the model the policy ranked first
+    answered_by: str  # the model that answered (a fallback when the chosen one failed)
+    fallback: int = 0  # 0 = the chosen model answered; n = the n-th fallback did
+    tried: list[str] = Field(default_factory=list)  # models that failed before, in order
+    expected_quality: float | None = None
+    expected_cost: float | None = None
 
 
 class Completion(_Value):
@@ -208,6 +221,7 @@ class Completion(_Value):
     request_id: str | None = None
     attempts: list[Attempt] = Field(default_factory=list)
     simulated: bool = False
+    route: Route | None = None  # set when a routing policy chose the model (`router:` model ids)
 
     @property
     def text(self) -> str:

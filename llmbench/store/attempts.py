@@ -50,6 +50,7 @@ def call_records(
             error_message=redact(a.error_message) if a.error_message else None,
             status_code=a.status_code,
             request_id=a.request_id,
+            attempt_model=a.model_id,
             **_usage_fields(a.usage),
         )
         for a in attempts
@@ -82,5 +83,10 @@ def call_records(
         last.response = result.text
         for r in records:
             r.simulated = result.simulated
+        if result.route is not None:
+            route = result.route
+            last.attempt_model = last.attempt_model or route.answered_by
+            last.route_policy, last.route_chosen, last.route_fallback = route.policy, route.chosen, route.fallback
+            last.route_expected_quality, last.route_expected_cost = route.expected_quality, route.expected_cost
     last.final = True
     return records

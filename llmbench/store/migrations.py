@@ -28,7 +28,10 @@ class Migration:
     statements: tuple[str, ...]
 
 
-_LATER_CALLS = ("cache_write_1h_tokens", "cost_basis")  # added by migrations 3 and 4
+_LATER_CALLS = (  # added by migrations 3, 4 and 6
+    "cache_write_1h_tokens", "cost_basis", "attempt_model", "route_policy", "route_chosen", "route_fallback",
+    "route_expected_quality", "route_expected_cost",
+)  # fmt: skip
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -61,6 +64,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         5,
         "intents: every attempt recorded before it is sent; one left behind is a call sent with its outcome unknown",
         (TABLES["intents"].ddl(),),
+    ),
+    Migration(
+        6,
+        "calls: routing (router: models): attempt_model, route_policy, route_chosen, route_fallback, expected figures",
+        tuple(TABLES["calls"].add_column(c) for c in _LATER_CALLS[2:]),
     ),
 )
 

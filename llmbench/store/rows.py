@@ -91,6 +91,13 @@ class CallRecord:
     simulated: bool = col("BOOLEAN", False, null=False, sql_default="FALSE")
     cache_write_1h_tokens: int | None = col("BIGINT")  # the one-hour part of cache_write_tokens (migration 3)
     cost_basis: str | None = col("VARCHAR")  # imports: how the cost was obtained (migration 4)
+    # `router:` models (migration 6): the model each attempt went to, and the policy's decision on the final row
+    attempt_model: str | None = col("VARCHAR")
+    route_policy: str | None = col("VARCHAR")  # the policy file's sha256
+    route_chosen: str | None = col("VARCHAR")  # the model the policy ranked first
+    route_fallback: int | None = col("INTEGER")  # 0: the chosen model answered; n: the n-th fallback did
+    route_expected_quality: float | None = col("DOUBLE")
+    route_expected_cost: float | None = col("DOUBLE")
 
     @property
     def ok(self) -> bool:
