@@ -60,6 +60,18 @@ def tool_to_anthropic(spec: ToolSpec) -> dict[str, Any]:
     return {"name": spec.name, "description": spec.description, "input_schema": spec.parameters}
 
 
+def tool_choice_to_anthropic(choice: Any) -> Any:
+    """An OpenAI-style `tool_choice` ("auto", "none", "required", {"function": {"name"}}) in Anthropic's form;
+    a value already in Anthropic's form passes unchanged."""
+    if choice == "required":
+        return {"type": "any"}
+    if choice in ("auto", "none"):
+        return {"type": choice}
+    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        return {"type": "tool", "name": choice["function"].get("name", "")}
+    return choice
+
+
 def _block_to_anthropic(b: ContentBlock) -> dict[str, Any]:
     if isinstance(b, TextBlock):
         return {"type": "text", "text": b.text}
@@ -228,7 +240,11 @@ class AnthropicProvider(SDKProvider):
             if value is None:
                 continue
             if key == "stop":
-                key = "stop_sequences"
+                key, value = "stop_sequences", [value] if isinstance(value, str) else value
+            if key == "tool_choice":
+                value = tool_choice_to_anthropic(value)
+            if key == "parallel_tool_calls":
+                key, value = "tool_choice", {**body.get("tool_choice", {"type": "auto"}), "disable_parallel_tool_use": not value}
             body[key] = value
         return body
 

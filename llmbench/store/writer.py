@@ -66,6 +66,15 @@ class StoreWriter:
         self._check()
         self._queue.put(("result", (list(calls), list(scores), list(resolved)), None))
 
+    async def committed(self, calls: Sequence[CallRecord], scores: Sequence[ScoreRecord] = ()) -> None:
+        """Store one run's rows and return once they are committed (group-committed with whatever is waiting):
+        for callers that must not answer before their record is durable, such as the gateway."""
+        self._check()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._queue.put(("result", (list(calls), list(scores), []), (loop, done)))
+        await done
+
     def close(self) -> int:
         """Commit everything queued, stop the thread; returns the run keys newly finished in all."""
         if self._thread.is_alive():
@@ -99,7 +108,7 @@ class StoreWriter:
                 except queue.Empty:
                     item = None
             due = batch.since is not None and time.monotonic() - batch.since >= self.max_wait_s
-            if batch.intents or batch.runs >= self.max_keys or due or stop:
+            if batch.waiters or batch.runs >= self.max_keys or due or stop:
                 batch = self._commit(batch)
             if stop:
                 return
@@ -107,9 +116,10 @@ class StoreWriter:
     @staticmethod
     def _take(batch: _Batch, item: object) -> None:
         kind, payload, waiter = cast(tuple[str, Any, Any], item)
+        if waiter is not None:
+            batch.waiters.append(waiter)
         if kind == "intent":
             batch.intents.append(payload)
-            batch.waiters.append(waiter)
             return
         calls, scores, resolved = payload
         batch.calls += calls
@@ -139,4 +149,4 @@ def _settle(fut: asyncio.Future[None], error: BaseException | None) -> None:
     if error is None:
         fut.set_result(None)
     else:
-        fut.set_exception(StoreError(f"could not record an attempt before sending it: {error}"))
+        fut.set_exception(StoreError(f"could not record to the run store: {error}"))

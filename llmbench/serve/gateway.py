@@ -1,0 +1,285 @@
+"""`llmbench serve`: an OpenAI-compatible gateway (Starlette on uvicorn) in front of routing policies and models.
+
+`POST /v1/chat/completions` (plain and streamed, tools included): the `model` field is `router` (the default
+policy), `router:NAME` (a named one) or a model id the gateway serves directly. Every request and attempt goes to
+the run store through one writer thread (with `durable`, the answer leaves only once its rows are committed);
+`x-llmbench-*` headers (and, for streams, an `llmbench` object in the last chunk) carry the answering model, its
+cost and the policy hash. `GET /v1/models`, `/health` and Prometheus `/metrics` complete it. Policy files are
+watched and reloaded without a restart (also on SIGHUP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import os
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from llmbench import errors
+from llmbench.providers import Provider, get_provider
+from llmbench.providers.routed import RouterProvider
+from llmbench.providers.types import Completion, StopEvent
+from llmbench.router.policy import RouterPolicy
+from llmbench.serve.config import GatewayConfig
+from llmbench.serve.metrics import CONTENT_TYPE, GatewayMetrics
+from llmbench.serve.openai_wire import ChatRequest, ChunkWriter, completion_json, parse_chat_request
+from llmbench.store import Store, call_records
+from llmbench.store.writer import StoreWriter
+
+__all__ = ["Gateway"]
+
+log = logging.getLogger("llmbench.serve")
+_STATUS: list[tuple[type[errors.ProviderError], int]] = [
+    (errors.RateLimitError, 429), (errors.ProviderTimeout, 504), (errors.ContextLengthError, 400),
+    (errors.InvalidRequestError, 400), (errors.ServerError, 502), (errors.ProviderConnectionError, 502),
+    (errors.AuthenticationError, 502), (errors.MalformedResponseError, 502),
+]  # fmt: skip
+
+
+def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
+    return JSONResponse({"error": {"message": errors.redact(message), "type": kind, "code": status}}, status)
+
+
+class Gateway:
+    """One gateway: its providers, run-store writer and metrics; `app` is the ASGI application."""
+
+    def __init__(self, config: GatewayConfig, *, providers: dict[str, Provider] | None = None) -> None:
+        config.check()
+        self.config = config
+        self.metrics = GatewayMetrics()
+        self._keys = [k.encode() for k in config.client_keys()]
+        self._given = providers or {}
+        self.routes: dict[str, Provider] = {}  # requested model -> provider
+        self._sources: dict[str, str] = {}  # router model -> policy file watched for changes
+        self._stamps: dict[str, tuple[int, int]] = {}
+        self._slots = asyncio.Semaphore(config.max_concurrency)
+        self.store: Store | None = None
+        self.writer: StoreWriter | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self.app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                Route("/v1/models", self.list_models, methods=["GET"]),
+                Route("/health", self.health, methods=["GET"]),
+                Route("/metrics", self.render_metrics, methods=["GET"]),
+            ],
+            lifespan=self._lifespan,
+        )
+
+    # Life cycle -------------------------------------------------------------------------------------------
+
+    def build(self) -> None:
+        """Build every provider now, so a bad policy or model id fails before the port opens."""
+        cfg = self.config
+        opts: dict[str, Any] = {"timeout": cfg.timeout, "retry": cfg.retries}
+        named = {"router": cfg.policy} if cfg.policy else {}
+        named |= {f"router:{n}": src for n, src in cfg.policies.items()}
+        for name, source in named.items():
+            self.routes[name] = self._given.get(name) or get_provider(f"router:{source}", **opts)
+            if os.path.isfile(source):
+                self._sources[name] = source
+                self._stamps[name] = _stamp(source)
+        routed = {m for p in self.routes.values() if isinstance(p, RouterProvider) for m in p.policy.models}
+        for model in [*cfg.models, *sorted(routed)]:
+            if model not in self.routes:
+                self.routes[model] = self._given.get(model) or get_provider(model, **opts)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        if not self.routes:
+            self.build()
+        self.store = Store.open(self.config.store)
+        self.store.create_experiment(self.config.experiment, config=self.config.model_dump(mode="json"))
+        self.writer = StoreWriter(self.store, self.config.experiment, max_wait_s=self.config.flush_s)
+        self._watch = asyncio.create_task(self._watch_policies())
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):  # not the main thread
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload_policies)
+        try:
+            yield
+        finally:
+            self._watch.cancel()
+            with contextlib.suppress(BaseException):
+                await self._watch
+            self.writer.close()  # commits whatever is queued
+            for provider in self.routes.values():
+                with contextlib.suppress(Exception):
+                    await provider.aclose()
+            self.store.close()
+
+    async def _watch_policies(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.reload_s)
+            self.reload_policies(only_changed=True)
+
+    def reload_policies(self, only_changed: bool = False) -> None:
+        """Load every watched policy file again (or only those whose file changed); a bad file keeps the old."""
+        for name, path in self._sources.items():
+            try:
+                stamp = _stamp(path)
+            except OSError:
+                continue
+            if only_changed and stamp == self._stamps.get(name):
+                continue
+            self._stamps[name] = stamp
+            provider = self.routes[name]
+            try:
+                policy = RouterPolicy.load(path)
+                assert isinstance(provider, RouterProvider)
+                provider.reload(policy)
+            except errors.LLMBenchError as exc:
+                self.metrics.reloads.labels("failed").inc()
+                log.error("policy %s: %s changed but cannot be served (keeping the old one): %s", name, path, exc)
+                continue
+            self.metrics.reloads.labels("ok").inc()
+            log.warning("policy %s reloaded from %s: sha256 %s", name, path, policy.sha256)
+
+    # Requests ----------------------------------------------------------------------------------------------
+
+    def _authorized(self, request: Request) -> bool:
+        if not self._keys:
+            return True
+        header = request.headers.get("authorization", "")
+        token = header[7:] if header[:7].lower() == "bearer " else request.headers.get("x-api-key", "")
+        return any(hmac.compare_digest(token.encode(), key) for key in self._keys)
+
+    async def chat(self, request: Request) -> Response:
+        """`POST /v1/chat/completions`."""
+        t0 = time.perf_counter()
+        if not self._authorized(request):
+            return _error(401, "a valid client key is required: Authorization: Bearer KEY", "authentication_error")
+        limit = self.config.max_body_bytes
+        if int(request.headers.get("content-length") or 0) > limit:
+            return _error(413, f"the request is larger than this gateway's limit of {limit} bytes")
+        body = await request.body()
+        if len(body) > limit:
+            return _error(413, f"the request is larger than this gateway's limit of {limit} bytes")
+        try:
+            req = parse_chat_request(body)
+        except errors.DataError as exc:
+            return _error(400, str(exc))
+        provider = self.routes.get(req.model)
+        if provider is None:
+            return _error(404, f"model {req.model!r} is not served here; GET /v1/models lists those that are")
+        rid = f"chatcmpl-{uuid.uuid4().hex}"
+        if req.stream:
+            return await self._stream(req, provider, rid, t0)
+        async with self._slots:
+            try:
+                completion = await provider.acomplete(req.messages, tools=req.tools, **req.params)
+            except errors.ProviderError as err:
+                return await self._failed(req, err, rid, t0)
+        await self._record(req.model, rid, completion)
+        self.metrics.answered(req.model, completion, time.perf_counter() - t0)
+        return Response(json.dumps(completion_json(completion, rid)), media_type="application/json",
+                        headers=_headers(completion))  # fmt: skip
+
+    async def _stream(self, req: ChatRequest, provider: Provider, rid: str, t0: float) -> Response:
+        await self._slots.acquire()
+        events = provider.astream(req.messages, tools=req.tools, **req.params)
+        try:
+            first = await anext(events)  # before the first byte: failures (and fallbacks) are still clean
+        except errors.ProviderError as err:
+            self._slots.release()
+            return await self._failed(req, err, rid, t0)
+        except BaseException:
+            self._slots.release()
+            raise
+        writer = ChunkWriter(rid, req.model)
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                yield writer.first()
+                event = first
+                while True:
+                    if isinstance(event, StopEvent):
+                        await self._record(req.model, rid, event.completion)
+                        self.metrics.answered(req.model, event.completion, time.perf_counter() - t0)
+                        yield writer.last(event, _extras(event.completion))
+                        return
+                    piece = writer.event(event)
+                    if piece is not None:
+                        yield piece
+                    event = await anext(events)
+            except errors.ProviderError as err:  # after the first byte nothing can be taken back: say so
+                await self._record_failure(req.model, rid, err)
+                self.metrics.failed(req.model, _status(err), time.perf_counter() - t0)
+                message = errors.redact(f"the stream broke after it began (no fallback once bytes are sent): {err}")
+                yield b"data: " + json.dumps({"error": {"message": message, "code": _status(err)}}).encode() + b"\n\n"
+            finally:
+                self._slots.release()
+                closer = getattr(events, "aclose", None)  # async generators: release the upstream stream
+                if closer is not None:
+                    await closer()
+
+        return StreamingResponse(body(), media_type="text/event-stream", headers={"x-request-id": rid})
+
+    async def _failed(self, req: ChatRequest, err: errors.ProviderError, rid: str, t0: float) -> Response:
+        await self._record_failure(req.model, rid, err)
+        status = _status(err)
+        self.metrics.failed(req.model, status, time.perf_counter() - t0)
+        return _error(status, str(err), "upstream_error" if status >= 500 or status == 429 else "invalid_request_error")
+
+    async def _record(self, model: str, rid: str, completion: Completion) -> None:
+        rows = call_records(completion, run_key=rid, item_id=rid, model_id=model)
+        await self._write(rows)
+
+    async def _record_failure(self, model: str, rid: str, err: errors.ProviderError) -> None:
+        await self._write(call_records(err, run_key=rid, item_id=rid, model_id=model))
+
+    async def _write(self, rows: list[Any]) -> None:
+        assert self.writer is not None
+        if self.config.durable:
+            await self.writer.committed(rows)
+        else:
+            self.writer.result(rows)
+
+    async def list_models(self, request: Request) -> Response:
+        """`GET /v1/models`: the policies and the models served."""
+        if not self._authorized(request):
+            return _error(401, "a valid client key is required: Authorization: Bearer KEY", "authentication_error")
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "llmbench"} for m in self.routes]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def health(self, request: Request) -> Response:
+        """`GET /health`: up, with the policy hashes it serves."""
+        policies = {m: p.policy.sha256 for m, p in self.routes.items() if isinstance(p, RouterProvider)}
+        return JSONResponse({"status": "ok", "policies": policies, "experiment": self.config.experiment})
+
+    async def render_metrics(self, request: Request) -> Response:
+        """`GET /metrics` in Prometheus' text format."""
+        return Response(self.metrics.render(), media_type=CONTENT_TYPE)
+
+
+def _status(err: errors.ProviderError) -> int:
+    if isinstance(err, errors.InvalidRequestError) and err.status_code == 404:
+        return 404
+    return next((code for kind, code in _STATUS if isinstance(err, kind)), 502)
+
+
+def _extras(c: Completion) -> dict[str, Any]:
+    """What the gateway adds about a call: answering model, cost, and the routing decision."""
+    out: dict[str, Any] = {"model": c.route.answered_by if c.route else c.model_id, "cost_usd": c.total_cost_usd}
+    if c.route is not None:
+        out |= {"policy": c.route.policy, "chosen": c.route.chosen, "fallback": c.route.fallback}
+    return out
+
+
+def _headers(c: Completion) -> dict[str, str]:
+    return {f"x-llmbench-{k.replace('_', '-')}": str(v) for k, v in _extras(c).items() if v is not None}
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_mtime_ns, st.st_size

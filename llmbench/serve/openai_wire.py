@@ -1,0 +1,161 @@
+"""The gateway's OpenAI Chat Completions wire format: requests to neutral messages, completions and stream events
+back to `chat.completion` JSON and `chat.completion.chunk` SSE events."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmbench.errors import DataError
+from llmbench.providers.openai import messages_from_openai
+from llmbench.providers.types import (
+    Completion,
+    Message,
+    StopEvent,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallStart,
+    ToolSpec,
+    Usage,
+)
+
+__all__ = ["ChatRequest", "ChunkWriter", "chunk", "completion_json", "parse_chat_request", "usage_json"]
+
+# Generation parameters every routed model understands (the Anthropic adapter maps tool_choice and stop to its own
+# form); the rest of an OpenAI body is ignored, or refused below.
+_PASSED = ("temperature", "top_p", "stop", "seed", "tool_choice", "parallel_tool_calls")
+_REFUSED = {"n": lambda v: v not in (None, 1), "logprobs": bool, "audio": bool}
+_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "content_filter": "content_filter",
+           "refusal": "stop", "pause": "stop", "error": "stop", "other": "stop"}  # fmt: skip
+
+
+@dataclass
+class ChatRequest:
+    """A parsed `POST /v1/chat/completions` body."""
+
+    model: str
+    messages: list[Message]
+    tools: list[ToolSpec] | None
+    params: dict[str, Any] = field(default_factory=dict)
+    stream: bool = False
+
+
+def parse_chat_request(body: bytes) -> ChatRequest:
+    """The request, or a `DataError` saying which field is wrong (the gateway answers 400 with it)."""
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise DataError(f"the body is not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise DataError("the body must be a JSON object")
+    model, raw = data.get("model"), data.get("messages")
+    if not isinstance(model, str) or not model:
+        raise DataError("'model' is required: 'router', 'router:NAME' or a model id this gateway serves")
+    if not isinstance(raw, list) or not raw or not all(isinstance(m, dict) and "role" in m for m in raw):
+        raise DataError("'messages' must be a non-empty list of {role, content} objects")
+    for name, bad in _REFUSED.items():
+        if name in data and bad(data[name]):
+            raise DataError(f"{name!r}={data[name]!r} is not supported by this gateway")
+    try:
+        messages = messages_from_openai(raw)
+        tools = [_tool(t) for t in data.get("tools") or []] or None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"'messages' or 'tools' is malformed: {exc}") from None
+    params = {k: data[k] for k in _PASSED if data.get(k) is not None}
+    limit = data.get("max_completion_tokens", data.get("max_tokens"))
+    if limit is not None:
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise DataError(f"'max_tokens' must be a positive integer, got {limit!r}")
+        params["max_tokens"] = limit
+    return ChatRequest(model, messages, tools, params, bool(data.get("stream")))
+
+
+def _tool(raw: Any) -> ToolSpec:
+    fn = raw.get("function") if isinstance(raw, dict) else None
+    if not isinstance(fn, dict) or raw.get("type", "function") != "function":
+        raise ValueError("each tool must be {type: function, function: {name, description, parameters}}")
+    return ToolSpec(name=fn["name"], description=fn.get("description") or "", parameters=fn.get("parameters") or
+                    {"type": "object", "properties": {}})  # fmt: skip
+
+
+def usage_json(usage: Usage | None) -> dict[str, int] | None:
+    """OpenAI's usage object (prompt tokens include cached ones)."""
+    if usage is None:
+        return None
+    prompt = (usage.input_tokens or 0) + (usage.cache_read_tokens or 0) + (usage.cache_write_tokens or 0)
+    out = usage.output_tokens or 0
+    return {"prompt_tokens": prompt, "completion_tokens": out, "total_tokens": prompt + out}
+
+
+def completion_json(c: Completion, request_id: str) -> dict[str, Any]:
+    """A `chat.completion` object for a neutral completion."""
+    message: dict[str, Any] = {"role": "assistant", "content": c.text if c.text or not c.tool_calls else None}
+    if c.tool_calls:
+        message["tool_calls"] = [
+            {"id": t.id, "type": "function", "function": {"name": t.name, "arguments": _arguments(t)}}
+            for t in c.tool_calls
+        ]
+    return {
+        "id": request_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": c.model,
+        "choices": [{"index": 0, "message": message, "finish_reason": _FINISH[c.stop_reason], "logprobs": None}],
+        "usage": usage_json(c.usage),
+    }
+
+
+def _arguments(call: ToolCall) -> str:
+    return call.raw_arguments if call.raw_arguments is not None else json.dumps(call.arguments, ensure_ascii=False)
+
+
+class ChunkWriter:
+    """Neutral stream events to `chat.completion.chunk` SSE lines (tool calls indexed in order of appearance)."""
+
+    def __init__(self, request_id: str, model: str = "") -> None:
+        self.request_id, self.created = request_id, int(time.time())
+        self.model = model
+
+    def first(self) -> bytes:
+        """The opening chunk with the assistant role."""
+        return self._sse({"role": "assistant", "content": ""})
+
+    def event(self, event: StreamEvent) -> bytes | None:
+        """The chunk for one event (None for events OpenAI has no chunk for)."""
+        if isinstance(event, TextDelta):
+            return self._sse({"content": event.text})
+        if isinstance(event, ToolCallStart):
+            fn = {"name": event.name, "arguments": ""}
+            return self._sse({"tool_calls": [{"index": event.index, "id": event.id, "type": "function", "function": fn}]})
+        if isinstance(event, ToolCallDelta):
+            return self._sse({"tool_calls": [{"index": event.index, "function": {"arguments": event.arguments_delta}}]})
+        return None
+
+    def last(self, stop: StopEvent, extras: dict[str, Any] | None = None) -> bytes:
+        """The closing chunk (finish reason, usage, and the gateway's `llmbench` extras) and `[DONE]`."""
+        c = stop.completion
+        self.model = c.model
+        body = chunk(self.request_id, self.created, c.model, {}, _FINISH[c.stop_reason], usage_json(c.usage))
+        if extras:
+            body["llmbench"] = extras
+        return b"data: " + json.dumps(body).encode() + b"\n\ndata: [DONE]\n\n"
+
+    def _sse(self, delta: dict[str, Any]) -> bytes:
+        body = chunk(self.request_id, self.created, self.model, delta, None, None)
+        return b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n"
+
+
+def chunk(request_id: str, created: int, model: str, delta: dict[str, Any], finish: str | None,
+          usage: dict[str, int] | None) -> dict[str, Any]:  # fmt: skip
+    """One `chat.completion.chunk` object."""
+    out: dict[str, Any] = {
+        "id": request_id, "object": "chat.completion.chunk", "created": created, "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+    }  # fmt: skip
+    if usage is not None:
+        out["usage"] = usage
+    return out

@@ -1,0 +1,188 @@
+"""`llmbench serve` with real clients: the official openai SDK against the gateway, the gateway in front of a
+loopback upstream (the fake API, faults injected), the run store and the metrics read back."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+from helpers import synthetic_frame
+
+from llmbench.errors import ConfigError
+from llmbench.router import RouterEstimator
+from llmbench.serve import GatewayConfig, running
+from llmbench.store import Store
+from llmbench.testing import FakeOpenAIServer
+
+MODELS = {"big": "up:big", "coder": "up:coder", "cheap": "up:cheap"}
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A policy over three models of the `up` endpoint (quality-first: lambda 0)."""
+    frame = synthetic_frame(30)
+    frame["model"] = frame["model"].map(MODELS)
+    path = tmp_path_factory.mktemp("policy") / "policy.json"
+    RouterEstimator(lambda_=0.0).fit(frame).export(path)
+    return path
+
+
+@pytest.fixture
+def upstream(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAIServer]:
+    """The fake API as endpoint `up` (faults from the test's `faults` marker)."""
+    marker = request.node.get_closest_marker("faults")
+    faults = marker.args[0] if marker else {}
+    with FakeOpenAIServer(latency_s=0.0, faults=faults, seed=3) as server:
+        prices = tmp_path / "prices.yaml"
+        prices.write_text("models:\n" + "".join(f"  '{m}': {{input: {p}, output: {3 * p}}}\n"
+                                                 for m, p in zip(MODELS.values(), (10, 1, 0.1), strict=True)))  # fmt: skip
+        config = tmp_path / "llmbench.toml"
+        config.write_text(f'price_file = "{prices}"\n[endpoints.up]\nbase_url = "{server.url}/v1"\n')
+        monkeypatch.setenv("LLMBENCH_CONFIG", str(config))
+        yield server
+
+
+def gateway(policy: Path, tmp_path: Path, **options: Any) -> Any:
+    settings = {"port": 0, "policy": str(policy), "store": tmp_path / "gw.duckdb", "retries": 1, "reload_s": 0.1}
+    return running(GatewayConfig(**{**settings, **options}))
+
+
+def client(url: str, key: str = "unused") -> openai.OpenAI:
+    return openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0)
+
+
+def calls(tmp_path: Path) -> Any:
+    with Store.open(tmp_path / "gw.duckdb", read_only=True) as store:
+        return store.calls_frame("gateway")
+
+
+def test_openai_sdk_plain_and_streamed_through_the_router(upstream, policy, tmp_path) -> None:
+    raw: Any = None
+    with gateway(policy, tmp_path) as (url, gw):
+        raw = client(url).chat.completions.with_raw_response.create(
+            model="router", messages=[{"role": "user", "content": "write a python function that returns a list"}]
+        )
+        answer = raw.parse()
+        assert answer.choices[0].message.content.startswith("Echo: write a python function")
+        assert raw.headers["x-llmbench-model"] in MODELS.values()
+        assert raw.headers["x-llmbench-policy"] == gw.routes["router"].policy.sha256
+        assert answer.usage.prompt_tokens > 0 and answer.usage.completion_tokens > 0
+
+        stream = client(url).chat.completions.create(
+            model="router", messages=[{"role": "user", "content": "capital river country king"}], stream=True
+        )
+        chunks = list(stream)
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert text.startswith("Echo: capital river") and chunks[-1].choices[0].finish_reason == "stop"
+        assert chunks[-1].usage.total_tokens > 0
+        extras = chunks[-1].model_extra["llmbench"]
+        assert extras["fallback"] == 0 and extras["model"] == extras["chosen"]
+    rows = calls(tmp_path)  # the gateway stopped: every row was committed
+    assert len(rows) == 2 and set(rows["model_id"]) == {"router"} and rows["final"].all()
+    assert rows["route_policy"].notna().all() and set(rows["attempt_model"]) <= set(MODELS.values())
+    assert (rows["cost_usd"] > 0).all() and float(raw.headers["x-llmbench-cost-usd"]) > 0
+
+
+def test_tool_calls_plain_and_streamed(upstream, policy, tmp_path) -> None:
+    tools = [{"type": "function", "function": {"name": "lookup", "description": "look up a word",
+              "parameters": {"type": "object", "properties": {"word": {"type": "string"}}, "required": ["word"]}}}]  # fmt: skip
+    ask = {"model": "up:cheap", "messages": [{"role": "user", "content": "define loop"}], "tools": tools,
+           "tool_choice": "required"}  # fmt: skip
+    with gateway(policy, tmp_path) as (url, _):
+        answer = client(url).chat.completions.create(**ask)
+        [call] = answer.choices[0].message.tool_calls
+        assert call.function.name == "lookup" and "word" in json.loads(call.function.arguments)
+        assert answer.choices[0].finish_reason == "tool_calls"
+        chunks = list(client(url).chat.completions.create(**ask, stream=True))
+        deltas = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
+        assert deltas[0].function.name == "lookup" and deltas[0].id
+        assert json.loads("".join(d.function.arguments or "" for d in deltas)) == json.loads(call.function.arguments)
+    sent = [r.json for r in upstream.requests]
+    assert all(r["tool_choice"] == "required" and r["tools"][0]["function"]["name"] == "lookup" for r in sent)
+
+
+@pytest.mark.faults({"429": 0.3, "500": 0.05})
+def test_fallbacks_heal_429s_and_500s_and_every_attempt_is_billed(upstream, policy, tmp_path) -> None:
+    prompts = [f"question {i} about python lists" for i in range(60)]
+    with gateway(policy, tmp_path, retries=3) as (url, _):  # three attempts per model, then the next model
+        c = client(url)
+        answers = [c.chat.completions.with_raw_response.create(model="router", messages=[{"role": "user", "content": p}])
+                   for p in prompts]  # fmt: skip
+        metrics = httpx2.get(url + "/metrics").text
+    assert all(a.status_code == 200 for a in answers)  # no client request failed
+    fell_back = [a for a in answers if a.headers["x-llmbench-fallback"] != "0"]
+    assert fell_back, "with 35% faults and one attempt per model some calls must fall back"
+    rows = calls(tmp_path)
+    assert len(rows) == len(upstream.requests)  # every upstream attempt has its row
+    failed = rows[rows["error_class"].notna()]
+    assert set(failed["status_code"]) <= {429, 500} and not failed["final"].any()
+    assert "llmbench_gateway_fallbacks_total" in metrics and 'status="200"} 60.0' in metrics
+
+
+@pytest.mark.faults({"429": 1.0})
+def test_when_every_model_fails_the_client_gets_the_status_and_the_store_every_attempt(upstream, policy, tmp_path) -> None:
+    with gateway(policy, tmp_path) as (url, _):
+        with pytest.raises(openai.RateLimitError):
+            client(url).chat.completions.create(model="router", messages=[{"role": "user", "content": "hi"}])
+        stream = httpx2.post(url + "/v1/chat/completions", json={"model": "router", "stream": True,
+                             "messages": [{"role": "user", "content": "hi"}]})  # fmt: skip
+        assert stream.status_code == 429  # a stream that fails before its first byte is a plain HTTP error
+    rows = calls(tmp_path)
+    assert len(rows) == 6 == len(upstream.requests)  # three models, one attempt each, two requests
+    assert rows.groupby("run_key")["attempt_model"].apply(list).map(len).tolist() == [3, 3]
+
+
+def test_bad_requests_are_refused_with_a_clear_status(upstream, policy, tmp_path) -> None:
+    with gateway(policy, tmp_path, max_body_bytes=2048) as (url, _):
+        post = lambda body: httpx2.post(url + "/v1/chat/completions", content=body)  # noqa: E731
+        assert post(b"{not json").status_code == 400
+        unknown = post(json.dumps({"model": "gpt-5", "messages": [{"role": "user", "content": "hi"}]}))
+        assert unknown.status_code == 404 and "GET /v1/models" in unknown.json()["error"]["message"]
+        big = post(json.dumps({"model": "router", "messages": [{"role": "user", "content": "x" * 5000}]}))
+        assert big.status_code == 413
+        models = {m["id"] for m in httpx2.get(url + "/v1/models").json()["data"]}
+        assert models == {"router", *MODELS.values()}
+        assert httpx2.get(url + "/health").json()["status"] == "ok"
+    assert upstream.requests == []  # nothing refused reached the upstream
+
+
+def test_beyond_loopback_every_request_needs_a_client_key(upstream, policy, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("LLMBENCH_GATEWAY_KEYS", raising=False)
+    with pytest.raises(ConfigError, match="client keys"):
+        GatewayConfig(host="0.0.0.0", policy=str(policy)).check()
+    monkeypatch.setenv("LLMBENCH_GATEWAY_KEYS", "client-key-1, client-key-2")
+    with gateway(policy, tmp_path, host="0.0.0.0") as (url, _):
+        local = url.replace("0.0.0.0", "127.0.0.1")
+        with pytest.raises(openai.AuthenticationError):
+            client(local, "wrong").chat.completions.create(model="router", messages=[{"role": "user", "content": "hi"}])
+        assert httpx2.get(local + "/v1/models").status_code == 401
+        ok = client(local, "client-key-2").chat.completions.create(model="router", messages=[{"role": "user", "content": "hi"}])
+        assert ok.choices[0].message.content == "Echo: hi"
+    sent = upstream.requests[0]
+    assert "client-key" not in json.dumps(dict(sent.headers))  # the client's key is never forwarded upstream
+
+
+def test_a_changed_policy_file_is_served_without_a_restart(upstream, policy, tmp_path) -> None:
+    live = tmp_path / "live.json"
+    live.write_bytes(policy.read_bytes())
+    frame = synthetic_frame(30, seed=1)
+    frame["model"] = frame["model"].map(MODELS)
+    with gateway(live, tmp_path) as (url, _):
+        before = httpx2.get(url + "/health").json()["policies"]["router"]
+        RouterEstimator(lambda_=500.0).fit(frame).export(tmp_path / "next.json")
+        (tmp_path / "next.json").replace(live)  # atomic, as a deploy would
+        deadline = time.monotonic() + 10
+        while httpx2.get(url + "/health").json()["policies"]["router"] == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        after = httpx2.get(url + "/health").json()["policies"]["router"]
+        live.write_text("not a policy")  # a broken file keeps the last good policy
+        time.sleep(0.5)
+        assert httpx2.get(url + "/health").json()["policies"]["router"] == after
+        assert 'llmbench_gateway_policy_reloads_total{outcome="failed"}' in httpx2.get(url + "/metrics").text
+    assert after != before
