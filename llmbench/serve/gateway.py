@@ -1,6 +1,7 @@
 """`llmbench serve`: an OpenAI-compatible gateway (Starlette on uvicorn) in front of routing policies and models.
 
-`POST /v1/chat/completions` (plain and streamed, tools included): the `model` field is `router` (the default
+`POST /v1/chat/completions` (plain and streamed, tools included; and Anthropic's `POST /v1/messages` on the same
+core): the `model` field is `router` (the default
 policy), `router:NAME` (a named one) or a model id the gateway serves directly. Every request and attempt goes to
 the run store through one writer thread (with `durable`, the answer leaves only once its rows are committed);
 `x-llmbench-*` headers (and, for streams, an `llmbench` object in the last chunk) carry the answering model, its
@@ -19,7 +20,8 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -32,6 +34,7 @@ from llmbench.providers import Provider, get_provider
 from llmbench.providers.routed import RouterProvider
 from llmbench.providers.types import Completion, StopEvent
 from llmbench.router.policy import RouterPolicy
+from llmbench.serve.anthropic_wire import EventWriter, error_json, message_json, parse_messages_request
 from llmbench.serve.config import GatewayConfig
 from llmbench.serve.metrics import CONTENT_TYPE, GatewayMetrics
 from llmbench.serve.openai_wire import ChatRequest, ChunkWriter, completion_json, parse_chat_request
@@ -48,8 +51,34 @@ _STATUS: list[tuple[type[errors.ProviderError], int]] = [
 ]  # fmt: skip
 
 
-def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
-    return JSONResponse({"error": {"message": errors.redact(message), "type": kind, "code": status}}, status)
+@dataclass(frozen=True)
+class Wire:
+    """One API dialect the gateway speaks: how requests parse and answers, stream events and errors render."""
+
+    parse: Callable[[bytes], ChatRequest]
+    render: Callable[[Completion, str], dict[str, Any]]
+    events: Callable[[str, str], Any]  # (request id, model) -> a writer with first/event/last
+    error_body: Callable[[int, str], dict[str, Any]]
+    prefix: str
+
+    def error(self, status: int, message: str) -> JSONResponse:
+        """An error response in this dialect (the message redacted)."""
+        return JSONResponse(self.error_body(status, errors.redact(message)), status)
+
+    def stream_error(self, status: int, message: str) -> bytes:
+        """An error event for a stream that broke after it began."""
+        body = json.dumps(self.error_body(status, errors.redact(message))).encode()
+        return (b"event: error\n" if self is ANTHROPIC else b"") + b"data: " + body + b"\n\n"
+
+
+def _openai_error(status: int, message: str) -> dict[str, Any]:
+    kind = "upstream_error" if status >= 500 or status == 429 else "invalid_request_error"
+    return {"error": {"message": message, "type": "authentication_error" if status == 401 else kind, "code": status}}
+
+
+OPENAI = Wire(parse_chat_request, completion_json, ChunkWriter, _openai_error, "chatcmpl-")
+ANTHROPIC = Wire(parse_messages_request, message_json, EventWriter, error_json, "msg_")
+_KEY_NEEDED = "a valid client key is required: Authorization: Bearer KEY (or x-api-key)"
 
 
 class Gateway:
@@ -71,6 +100,7 @@ class Gateway:
         self.app = Starlette(
             routes=[
                 Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                Route("/v1/messages", self.messages, methods=["POST"]),
                 Route("/v1/models", self.list_models, methods=["GET"]),
                 Route("/health", self.health, methods=["GET"]),
                 Route("/metrics", self.render_metrics, methods=["GET"]),
@@ -155,48 +185,55 @@ class Gateway:
         return any(hmac.compare_digest(token.encode(), key) for key in self._keys)
 
     async def chat(self, request: Request) -> Response:
-        """`POST /v1/chat/completions`."""
+        """`POST /v1/chat/completions` (OpenAI)."""
+        return await self._handle(request, OPENAI)
+
+    async def messages(self, request: Request) -> Response:
+        """`POST /v1/messages` (Anthropic)."""
+        return await self._handle(request, ANTHROPIC)
+
+    async def _handle(self, request: Request, wire: Wire) -> Response:
         t0 = time.perf_counter()
         if not self._authorized(request):
-            return _error(401, "a valid client key is required: Authorization: Bearer KEY", "authentication_error")
+            return wire.error(401, _KEY_NEEDED)
         limit = self.config.max_body_bytes
         if int(request.headers.get("content-length") or 0) > limit:
-            return _error(413, f"the request is larger than this gateway's limit of {limit} bytes")
+            return wire.error(413, f"the request is larger than this gateway's limit of {limit} bytes")
         body = await request.body()
         if len(body) > limit:
-            return _error(413, f"the request is larger than this gateway's limit of {limit} bytes")
+            return wire.error(413, f"the request is larger than this gateway's limit of {limit} bytes")
         try:
-            req = parse_chat_request(body)
+            req = wire.parse(body)
         except errors.DataError as exc:
-            return _error(400, str(exc))
+            return wire.error(400, str(exc))
         provider = self.routes.get(req.model)
         if provider is None:
-            return _error(404, f"model {req.model!r} is not served here; GET /v1/models lists those that are")
-        rid = f"chatcmpl-{uuid.uuid4().hex}"
+            return wire.error(404, f"model {req.model!r} is not served here; GET /v1/models lists those that are")
+        rid = f"{wire.prefix}{uuid.uuid4().hex}"
         if req.stream:
-            return await self._stream(req, provider, rid, t0)
+            return await self._stream(req, provider, rid, t0, wire)
         async with self._slots:
             try:
                 completion = await provider.acomplete(req.messages, tools=req.tools, **req.params)
             except errors.ProviderError as err:
-                return await self._failed(req, err, rid, t0)
+                return await self._failed(req, err, rid, t0, wire)
         await self._record(req.model, rid, completion)
         self.metrics.answered(req.model, completion, time.perf_counter() - t0)
-        return Response(json.dumps(completion_json(completion, rid)), media_type="application/json",
+        return Response(json.dumps(wire.render(completion, rid)), media_type="application/json",
                         headers=_headers(completion))  # fmt: skip
 
-    async def _stream(self, req: ChatRequest, provider: Provider, rid: str, t0: float) -> Response:
+    async def _stream(self, req: ChatRequest, provider: Provider, rid: str, t0: float, wire: Wire) -> Response:
         await self._slots.acquire()
         events = provider.astream(req.messages, tools=req.tools, **req.params)
         try:
             first = await anext(events)  # before the first byte: failures (and fallbacks) are still clean
         except errors.ProviderError as err:
             self._slots.release()
-            return await self._failed(req, err, rid, t0)
+            return await self._failed(req, err, rid, t0, wire)
         except BaseException:
             self._slots.release()
             raise
-        writer = ChunkWriter(rid, req.model)
+        writer = wire.events(rid, req.model)
 
         async def body() -> AsyncIterator[bytes]:
             try:
@@ -215,8 +252,7 @@ class Gateway:
             except errors.ProviderError as err:  # after the first byte nothing can be taken back: say so
                 await self._record_failure(req.model, rid, err)
                 self.metrics.failed(req.model, _status(err), time.perf_counter() - t0)
-                message = errors.redact(f"the stream broke after it began (no fallback once bytes are sent): {err}")
-                yield b"data: " + json.dumps({"error": {"message": message, "code": _status(err)}}).encode() + b"\n\n"
+                yield wire.stream_error(_status(err), f"the stream broke after it began (no fallback once sent): {err}")
             finally:
                 self._slots.release()
                 closer = getattr(events, "aclose", None)  # async generators: release the upstream stream
@@ -225,11 +261,11 @@ class Gateway:
 
         return StreamingResponse(body(), media_type="text/event-stream", headers={"x-request-id": rid})
 
-    async def _failed(self, req: ChatRequest, err: errors.ProviderError, rid: str, t0: float) -> Response:
+    async def _failed(self, req: ChatRequest, err: errors.ProviderError, rid: str, t0: float, wire: Wire) -> Response:
         await self._record_failure(req.model, rid, err)
         status = _status(err)
         self.metrics.failed(req.model, status, time.perf_counter() - t0)
-        return _error(status, str(err), "upstream_error" if status >= 500 or status == 429 else "invalid_request_error")
+        return wire.error(status, str(err))
 
     async def _record(self, model: str, rid: str, completion: Completion) -> None:
         rows = call_records(completion, run_key=rid, item_id=rid, model_id=model)
@@ -248,7 +284,7 @@ class Gateway:
     async def list_models(self, request: Request) -> Response:
         """`GET /v1/models`: the policies and the models served."""
         if not self._authorized(request):
-            return _error(401, "a valid client key is required: Authorization: Bearer KEY", "authentication_error")
+            return OPENAI.error(401, _KEY_NEEDED)
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "llmbench"} for m in self.routes]
         return JSONResponse({"object": "list", "data": data})
 

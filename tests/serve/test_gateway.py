@@ -186,3 +186,33 @@ def test_a_changed_policy_file_is_served_without_a_restart(upstream, policy, tmp
         assert httpx2.get(url + "/health").json()["policies"]["router"] == after
         assert 'llmbench_gateway_policy_reloads_total{outcome="failed"}' in httpx2.get(url + "/metrics").text
     assert after != before
+
+
+def test_anthropic_sdk_plain_streamed_and_tools_through_the_gateway(upstream, policy, tmp_path) -> None:
+    import anthropic
+
+    tools = [{"name": "lookup", "description": "look up a word",
+              "input_schema": {"type": "object", "properties": {"word": {"type": "string"}}, "required": ["word"]}}]  # fmt: skip
+    with gateway(policy, tmp_path) as (url, _):
+        claude = anthropic.Anthropic(base_url=url, api_key="unused", max_retries=0)
+        msg = claude.messages.create(model="router", max_tokens=64, system="Be brief.",
+                                     messages=[{"role": "user", "content": "capital river country"}])  # fmt: skip
+        assert msg.content[0].text == "Echo: capital river country" and msg.stop_reason == "end_turn"
+        assert msg.usage.input_tokens > 0 and msg.usage.output_tokens == 4
+        with claude.messages.stream(model="up:coder", max_tokens=64,
+                                    messages=[{"role": "user", "content": "write a loop"}]) as stream:  # fmt: skip
+            streamed = stream.get_final_message()
+        assert streamed.content[0].text == "Echo: write a loop" and streamed.usage.output_tokens == 4
+        used = claude.messages.create(model="up:cheap", max_tokens=64, tools=tools, tool_choice={"type": "any"},
+                                      messages=[{"role": "user", "content": "define loop"}])  # fmt: skip
+        [call] = [b for b in used.content if b.type == "tool_use"]
+        assert call.name == "lookup" and "word" in call.input and used.stop_reason == "tool_use"
+        with claude.messages.stream(model="up:cheap", max_tokens=64, tools=tools, tool_choice={"type": "any"},
+                                    messages=[{"role": "user", "content": "define loop"}]) as stream:  # fmt: skip
+            final = stream.get_final_message()
+        assert [b.input for b in final.content if b.type == "tool_use"] == [call.input]
+        with pytest.raises(anthropic.NotFoundError):
+            claude.messages.create(model="claude-nope", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+    # the upstream (an OpenAI-compatible endpoint) got OpenAI's forms: the gateway translated both ways
+    assert upstream.requests[2].json["tool_choice"] == "required"
+    assert len(calls(tmp_path)) == 4
