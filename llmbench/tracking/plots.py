@@ -13,6 +13,13 @@ from llmbench.stats.curves import for_task, pareto_frontier, zero_router_hull
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+
+def _split_live(points: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(single models, routers measured live): a `router:` model's point is a result, not a model the frontier
+    and the zero-router hull are built from."""
+    live = points["model"].astype(str).str.match(r"^router(:|$)")
+    return points[~live], points[live]
+
 __all__ = ["plot_cost_quality", "plotly_cost_quality", "save_cost_quality"]
 
 
@@ -22,11 +29,14 @@ def plot_cost_quality(
     """Matplotlib figure: models, Pareto frontier, zero-router hull and the router's deferral curve."""
     from matplotlib.figure import Figure  # no pyplot: works headless and does not touch global state
 
-    points, router = for_task(points, task), for_task(router, task)
+    points, live = _split_live(for_task(points, task))
+    router = for_task(router, task)
     fig = Figure(figsize=(7, 4.5), dpi=120)
     ax = fig.add_subplot()
     ax.scatter(points["cost"], points["quality"], color="tab:blue", zorder=3, label="models")
-    for _, row in points.iterrows():
+    if len(live):
+        ax.scatter(live["cost"], live["quality"], color="tab:red", marker="*", s=140, zorder=4, label="router (live)")
+    for _, row in pd.concat([points, live]).iterrows():
         ax.annotate(
             str(row["model"]),
             (row["cost"], row["quality"]),
@@ -59,8 +69,15 @@ def plotly_cost_quality(
     """Interactive plotly figure of the same curves (hover shows model, cost, score and router label)."""
     import plotly.graph_objects as go
 
-    points, router = for_task(points, task), for_task(router, task)
+    points, live = _split_live(for_task(points, task))
+    router = for_task(router, task)
     fig = go.Figure()
+    if len(live):
+        fig.add_trace(
+            go.Scatter(x=live["cost"], y=live["quality"], mode="markers+text", text=live["model"], name="router (live)",
+                       textposition="bottom center", marker={"symbol": "star", "size": 16, "color": "red"},
+                       hovertemplate="%{text}<br>cost $%{x:.6f}<br>score %{y:.3f}<extra>live router</extra>")
+        )  # fmt: skip
     fig.add_trace(
         go.Scatter(
             x=points["cost"],
