@@ -216,3 +216,30 @@ def test_anthropic_sdk_plain_streamed_and_tools_through_the_gateway(upstream, po
     # the upstream (an OpenAI-compatible endpoint) got OpenAI's forms: the gateway translated both ways
     assert upstream.requests[2].json["tool_choice"] == "required"
     assert len(calls(tmp_path)) == 4
+
+
+@pytest.mark.faults({"429": 0.4})
+def test_a_stream_falls_back_before_its_first_byte_and_says_so(upstream, policy, tmp_path) -> None:
+    with gateway(policy, tmp_path, retries=2) as (url, _):
+        finals = []
+        for i in range(20):
+            chunks = list(client(url).chat.completions.create(
+                model="router", stream=True, messages=[{"role": "user", "content": f"python list question {i}"}]))  # fmt: skip
+            finals.append(chunks[-1].model_extra["llmbench"])
+    assert any(f["fallback"] > 0 and f["model"] != f["chosen"] for f in finals)  # said in the last chunk
+    rows = calls(tmp_path)
+    assert len(rows) == len(upstream.requests) and rows.groupby("run_key")["final"].sum().eq(1).all()
+
+
+@pytest.mark.faults({"cut": 1.0})
+def test_a_stream_cut_after_it_began_ends_with_an_error_event_not_a_fallback(upstream, policy, tmp_path) -> None:
+    with gateway(policy, tmp_path) as (url, _):
+        with httpx2.stream("POST", url + "/v1/chat/completions", json={
+                "model": "router", "stream": True,
+                "messages": [{"role": "user", "content": "a long question " * 20}]}) as r:  # fmt: skip
+            assert r.status_code == 200
+            body = r.read().decode()
+    assert '"error"' in body and "no fallback once sent" in body
+    assert len(upstream.requests) == 1  # once bytes were sent, no other model was tried
+    [row] = calls(tmp_path).to_dict("records")
+    assert row["error_class"] and row["attempt_model"] in MODELS.values()
