@@ -83,3 +83,9 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
         return CliResult(code, out.out, out.err)
 
     return invoke
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_in_a_temporary_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever a test logs to MLflow lands in the session's temporary folder, never in ./mlflow.db."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path_factory.getbasetemp() / 'mlflow.db'}")

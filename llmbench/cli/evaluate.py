@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,16 @@ from llmbench.errors import ConfigError
 EXIT_UNFINISHED = 3  # the run ended but some planned items did not finish
 DEFAULT_EXPERIMENT = Path("experiments/default.yaml")  # in the working directory, else the shipped copy
 SHIPPED_EXPERIMENT = Path(__file__).parents[1] / "shipped" / "experiments" / "default.yaml"
+
+
+def adhoc_name(datasets: list[str], models: list[str]) -> str:
+    """The experiment name of an eval given by flags alone: its datasets and models, so two different ad hoc
+    runs never share (and mix in) one experiment; the same flags resume the same experiment."""
+    from llmbench.store import stable_hash
+
+    stems = [Path(d.split("?")[0]).stem for d in datasets]
+    name = f"{'+'.join(stems)}__{'+'.join(models)}"
+    return name if len(name) <= 80 else f"{name[:64]}...{stable_hash([datasets, models])[:8]}"
 
 
 @app.command("eval")
@@ -64,7 +75,7 @@ def eval_command(
         if not (dataset and model):
             raise ConfigError("without an experiment file, give both --dataset and --model")
         cfg = validate_config(
-            {"name": name or "adhoc", **{k: v for k, v in overrides.items() if v is not None}}
+            {"name": name or adhoc_name(dataset, model), **{k: v for k, v in overrides.items() if v is not None}}
         )
     else:
         path = experiment or (DEFAULT_EXPERIMENT if DEFAULT_EXPERIMENT.is_file() else SHIPPED_EXPERIMENT)
@@ -73,7 +84,8 @@ def eval_command(
                 f"experiment file {path} not found; pass a YAML or TOML file (see experiments/)"
             )
         cfg = load_experiment(path, **overrides)
-    report, summary, runs, exp_id = _run(cfg, store, progress)
+    started = time.time()
+    report, summary, runs, calls, exp_id = _run(cfg, store, progress)
     console.print(summary_table(summary, f"Experiment {cfg.name}", cfg.simulated))
     note = f"{report.finished} finished, {report.failed} failed, {report.skipped} already done (skipped)"
     spent_now = report.spent_usd - report.spent_before_usd
@@ -93,7 +105,7 @@ def eval_command(
     if report.stopped_by:
         console.print(f"[red]Stopped: {report.stopped_by}[/]")
     if track:
-        _track(cfg, exp_id, summary, runs)
+        _track(cfg, exp_id, summary, runs, calls, started)
     # SystemExit, not typer.Exit: main() runs click with standalone_mode=False, which turns typer.Exit into
     # a return value.
     if report.interrupted:
@@ -109,7 +121,7 @@ def eval_command(
         raise SystemExit(EXIT_UNFINISHED)
 
 
-def _run(cfg: Any, store_path: Path | None, progress: bool) -> tuple[Any, Any, Any, int]:
+def _run(cfg: Any, store_path: Path | None, progress: bool) -> tuple[Any, Any, Any, Any, int]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from llmbench.evaluation import Runner, build_providers, load_items
@@ -140,29 +152,20 @@ def _run(cfg: Any, store_path: Path | None, progress: bool) -> tuple[Any, Any, A
                 report.interrupted = True
         summary = store.summary_frame(cfg.name)
         runs = store.runs_frame(cfg.name)
+        calls = store.calls_frame(cfg.name)
         exp = store.get_experiment(cfg.name)
         exp_id = exp.id if exp is not None else -1  # None: Ctrl-C before the run created it
-    return report, summary, runs, exp_id
+    return report, summary, runs, calls, exp_id
 
 
-def _track(cfg: Any, exp_id: int, summary: Any, runs: Any) -> None:
+def _track(cfg: Any, exp_id: int, summary: Any, runs: Any, calls: Any, started: float) -> None:
     """Log the experiment to MLflow; a tracking problem never loses the run (it is already in the store)."""
-    import logging
-
-    import mlflow  # noqa: F401  (imported first: its import configures the "mlflow" logger)
-
     from llmbench.tracking import log_eval_run
 
-    logging.getLogger("mlflow").setLevel(logging.WARNING)  # its table-creation chatter is not for users
     try:
-        run_id = log_eval_run(
-            str(exp_id),
-            cfg.name,
-            cfg.model_dump(),
-            summary,
-            runs,
-            dataset=",".join(Path(d).name for d in cfg.datasets),
-        )
+        with console.status("logging to MLflow (runs per model, tables, traces)"):
+            run_id = log_eval_run(str(exp_id), cfg.name, cfg.model_dump(), summary, runs, calls=calls, started=started,
+                                  dataset=",".join(Path(d).name for d in cfg.datasets))  # fmt: skip
     except Exception as exc:
         console.print(
             f"[yellow]MLflow logging failed ({type(exc).__name__}: {exc}); the run is safe in the store.[/]"

@@ -107,59 +107,61 @@ def _target(spec: str | None) -> tuple[str, float] | None:
     return name.strip(), number
 
 
+def _label(source: dict) -> str:
+    """A short name of the data a router command used."""
+    if source.get("source") == "routerbench":
+        return f"routerbench {Path(str(source['path'])).name}"
+    if source.get("source") == "routellm":
+        return f"routellm {source.get('benchmark')}"
+    if source.get("source") == "store":
+        return f"store {','.join(source.get('experiments') or [])}"
+    return str(source.get("source", "policy"))
+
+
 def _track_router(
-    name: str,
+    command: str,
     source: dict,
-    metrics: dict[str, float],
+    results: Any,
     *,
+    params: dict[str, str] | None = None,
     curve: Any = None,
-    points: Any = None,
+    tables: dict[str, Any] | None = None,
     policy: Path | None = None,
+    register: str | None = None,
 ) -> None:
-    """Log a router experiment to MLflow; tracking trouble never fails the command (the files are written)."""
-    import logging
-
-    import mlflow  # noqa: F401  (imported first: its import configures the "mlflow" logger)
-
+    """Log a router experiment to MLflow: one parent run per command, data and settings (named after them),
+    nested runs per router/baseline. Tracking trouble never fails the command (the files are written)."""
     from llmbench.store import stable_hash
     from llmbench.tracking import log_router_run
 
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    settings = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+    name = " · ".join([command, _label(source), *(f"{k}={v}" for k, v in settings.items())])
     try:
-        run_id = log_router_run(
-            f"router-{stable_hash(source)[:12]}",
-            name,
-            source,
-            metrics,
-            points=points,
-            curve=curve,
-            policy_path=policy,
-        )
+        with console.status(f"logging {name} to MLflow"):
+            run_id = log_router_run(f"router-{stable_hash([command, source, settings])[:12]}", name, source, results,
+                                    params=settings, curve=curve, tables=tables, policy_path=policy,
+                                    register_as=register)  # fmt: skip
     except Exception as exc:
         console.print(f"[yellow]MLflow logging failed ({type(exc).__name__}: {exc})[/]")
         return
-    console.print(f"MLflow run {run_id} logged; browse it with `llmbench ui`")
+    console.print(f"MLflow run {run_id} ({name}) logged; browse it with `llmbench ui`")
 
 
-_METRIC_KEYS = [("AIQ", "aiq"), ("peak quality", "peak_quality"), ("cost saving", "cost_saving"),
-                ("APGR", "apgr"), ("CPT(50%)", "cpt_50"), ("CPT(80%)", "cpt_80")]  # fmt: skip
+_METRIC_KEYS = {"AIQ": "aiq", "peak quality": "peak_quality", "cost saving": "cost_saving", "APGR": "apgr",
+                "CPT(50%)": "cpt_50", "CPT(80%)": "cpt_80"}  # fmt: skip
 
 
-def _eval_metrics(ev: Any, intervals: Any = None) -> dict[str, float]:
-    """AIQ, cost saving and peak quality per router/baseline, APGR/CPT where two models allow them, and the
-    bootstrap interval ends where computed."""
-    rows, keys = ev.table.to_dict("records"), list(_METRIC_KEYS)
+def _results(ev: Any, intervals: Any = None) -> Any:
+    """One row per router/baseline with the same metric columns (AIQ, cost saving, peak quality, APGR/CPT where
+    two models allow them, and the bootstrap interval ends where computed)."""
+    table = ev.table.rename(columns=_METRIC_KEYS)
+    keep = ["router", *(c for c in _METRIC_KEYS.values() if c in table.columns)]
+    table = table[keep]
     if intervals is not None:
-        rows += intervals.to_dict("records")
-        keys += [(c, c.replace(" - ", " minus ").replace(" ", "_").lower()) for c in intervals.columns[1:]]
-    out: dict[str, float] = {}
-    for row in rows:
-        name = str(row["router"]).replace(" ", "_")
-        for column, key in keys:
-            value = row.get(column)
-            if isinstance(value, int | float) and not math.isnan(value):
-                out[f"{key}/{name}"] = float(value)
-    return out
+        named = intervals.rename(columns={c: c.replace(" - ", " minus ").replace(" ", "_").lower()
+                                          for c in intervals.columns[1:]})  # fmt: skip
+        table = table.merge(named, on="router", how="left")
+    return table
 
 
 @router_app.command("train")
@@ -193,7 +195,8 @@ def train(
     )
     console.print(f"wrote {out} (sha256 {digest[:16]}...)")
     if track:
-        _track_router("router train", source, {"train_seconds": took, "lambda": float(lambda_)}, policy=out)
+        _track_router("router train", source, {"train_seconds": took}, params={"lambda": f"{float(lambda_):g}"},
+                      policy=out)  # fmt: skip
 
 
 @router_app.command("export")
@@ -211,8 +214,13 @@ def export(
     target: TargetOpt = None,
     seed: SeedOpt = 0,
     track: TrackOpt = True,
+    register: Annotated[
+        str | None, typer.Option("--register", help="also register the policy in MLflow's model registry as NAME")
+    ] = None,
 ) -> None:
     """Write ONE policy file: re-export a trained router with a new lambda, or train (and calibrate) and export."""
+    if register and not track:
+        raise ConfigError("--register logs the policy to MLflow: drop --no-track")
     if model is not None:
         from llmbench.router.policy_file import PolicyFile
 
@@ -222,12 +230,8 @@ def export(
         digest = policy.save(output)
         console.print(f"wrote {output} (lambda {policy.lambda_:g}, sha256 {digest[:16]}...)")
         if track:
-            _track_router(
-                "router export",
-                {"source": "policy", "path": str(model)},
-                {"lambda": policy.lambda_},
-                policy=output,
-            )
+            _track_router("router export", {"source": "policy", "path": str(model)}, {}, policy=output,
+                          params={"lambda": f"{policy.lambda_:g}"}, register=register)  # fmt: skip
         return
     from llmbench.router.calibrate import calibrate_and_test
     from llmbench.router.data import routing_data
@@ -257,7 +261,8 @@ def export(
     digest = router.export(output, trained_on=source)
     console.print(f"wrote {output} (sha256 {digest[:16]}...)")
     if track:
-        _track_router("router export", source, {"lambda": float(router.lambda_)}, policy=output)
+        _track_router("router export", source, {}, policy=output, register=register,
+                      params={"lambda": f"{float(router.lambda_):g}", "target": target or "", "mode": mode})  # fmt: skip
 
 
 @router_app.command("eval")
@@ -327,10 +332,12 @@ def evaluate(
         with _step(f"writing {json_out}"):
             json_out.write_text(dumps(out, indent=2))
     if track:
-        metrics = _eval_metrics(ev, intervals)
+        params = {"target": target or "", "test_size": f"{test_size:g}", "seed": str(seed),
+                  "bootstrap": str(bootstrap)}  # fmt: skip
         if cal is not None:
-            metrics["chosen_lambda"] = float(cal.setting)
-        _track_router("router eval", source, metrics, curve=ev.curves.get("router"))
+            params[f"chosen_{cal.parameter}"] = f"{cal.setting:g}"
+        _track_router("router eval", source, _results(ev, intervals), params=params, curve=ev.curves.get("router"),
+                      tables={"per_task": ev.per_task})  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -365,3 +372,21 @@ def route(
         console.print(
             f"  fallback {i}: {fb.model}  quality {fb.expected_quality:.3f}, cost ${fb.expected_cost:.6f}"
         )
+
+
+@router_app.command("promote")
+def promote(
+    name: Annotated[str, typer.Argument(help="registered model name (router export --register NAME)")],
+    version: Annotated[str, typer.Argument(help="the version to point the alias at")],
+    alias: Annotated[str, typer.Option("--alias", help="alias to set, e.g. champion")] = "champion",
+) -> None:
+    """Point a registry alias at a policy version; serve it as `router:models:/NAME@ALIAS`."""
+    from llmbench.tracking.mlflow_runs import client_for
+
+    client = client_for(None)
+    try:
+        client.get_model_version(name, version)
+    except Exception:
+        raise ConfigError(f"no version {version} of a registered model {name!r}; `router export --register` makes one") from None
+    client.set_registered_model_alias(name, alias, version)
+    console.print(f"{name}@{alias} -> version {version}; serve it as router:models:/{name}@{alias}")

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from llmbench.cli.app import app
-from llmbench.cli.options import StoreOpt, console
+from llmbench.cli.options import StoreOpt, TrackOpt, console
 from llmbench.errors import ConfigError
 
 tools_app = typer.Typer(help="Tools for tool-calling models: list, run, inspect logs, BFCL scorer check.")
@@ -69,8 +69,10 @@ def run_command(
     experiment: Annotated[str, typer.Option(help="Experiment the steps are logged under")] = "tools-cli",
     item_id: Annotated[str, typer.Option(help="Item id the steps are logged under")] = "cli",
     store: StoreOpt = None,
+    track: TrackOpt = True,
 ) -> None:
-    """Run a tool-using conversation, print each step as it happens, and log every step to the run store."""
+    """Run a tool-using conversation, print each step as it happens, and log every step to the run store (and, as
+    a trace, to MLflow)."""
     from llmbench.providers import get_provider
     from llmbench.store import Store
     from llmbench.tools import ToolLimits
@@ -106,13 +108,28 @@ def run_command(
 
         run = asyncio.run(go())
         log.flush()
+        steps = st.tool_steps_frame(experiment)
     cost = "unknown" if run.cost_usd is None else f"${run.cost_usd:.6f}"
     console.print(
         f"stopped: {run.stopped}; {run.turns} turn(s), {run.tool_calls} tool call(s), cost {cost}; "
         f"conversation {run.conversation_id} in experiment {experiment!r}"
     )
+    if track:
+        _track_tools(experiment, steps)
     if run.final is not None:
         typer.echo(run.text)
+
+
+def _track_tools(experiment: str, steps: Any) -> None:
+    """Log the experiment's conversations to MLflow as traces; trouble there never fails the command."""
+    from llmbench.tracking.mlflow_log import log_tool_run
+
+    try:
+        run_id = log_tool_run(experiment, steps)
+    except Exception as exc:
+        console.print(f"[yellow]MLflow logging failed ({type(exc).__name__}: {exc}); the steps are in the store.[/]")
+        return
+    console.print(f"MLflow run {run_id} (traces per conversation) logged; browse it with `llmbench ui`")
 
 
 def _step_line(step: Any) -> str:

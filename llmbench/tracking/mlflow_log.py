@@ -1,211 +1,67 @@
-"""Log evaluation and router runs to MLflow, one run per llmbench experiment, updated in place on resume.
-
-Callers pass plain data (summary frame, runs frame, metric dicts, curve points); MLflow is imported only
-inside these functions because importing it takes seconds.
+"""Eval and router experiments in MLflow, laid out for comparison: a parent run per experiment with the config,
+tables (`log_table`, readable in the UI), figures and the dataset; one nested run per model (eval) or per
+router/baseline (router) carrying the same metric keys; traces of every call from the run store.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import re
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from llmbench.errors import ConfigError, redact
-
-if TYPE_CHECKING:
-    from mlflow.tracking import MlflowClient
+from llmbench.errors import ConfigError
+from llmbench.tracking.mlflow_runs import (
+    DEFAULT_MLFLOW_EXPERIMENT,
+    DEFAULT_TRACKING_URI,
+    EXPERIMENT_TAG,
+    Parent,
+    config_hash,
+    find_run,
+    log_metrics,
+    metric_safe,
+    sanitize_config,
+    tracking_uri,
+)
 
 __all__ = [
     "DEFAULT_TRACKING_URI",
+    "EVAL_METRICS",
     "EXPERIMENT_TAG",
     "config_hash",
     "find_run",
     "log_eval_run",
     "log_router_run",
+    "log_tool_run",
     "sanitize_config",
     "tracking_uri",
 ]
 
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-DEFAULT_MLFLOW_EXPERIMENT = "llmbench"
-EXPERIMENT_TAG = "llmbench.experiment_id"
-KIND_TAG = "llmbench.kind"
-_METRIC_UNSAFE = re.compile(r"[^\w.\- ]")
-_PARAM_LIMIT = 6000  # MLflow's limit on a param value
+# The summary's columns as metric keys (units in the name), the same in every model's run.
+EVAL_METRICS = {"runs": "runs", "scored": "scored", "score_mean": "score_mean", "score_se": "score_se",
+                "correct": "correct", "cost_usd": "cost_usd", "cost_per_item": "cost_per_item_usd",
+                "cost_per_correct": "cost_per_correct_usd", "latency_p50": "latency_p50_s",
+                "latency_p95": "latency_p95_s", "errors": "errors", "error_rate": "error_rate",
+                "input_tokens": "input_tokens", "output_tokens": "output_tokens", "attempts": "attempts",
+                "failed_attempts": "failed_attempts"}  # fmt: skip
 
 
-def tracking_uri(uri: str | None = None) -> str:
-    """The tracking store: `uri` if given, else $MLFLOW_TRACKING_URI, else a local SQLite file mlflow.db."""
-    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+def _provider(model: str) -> str:
+    return model.partition(":")[0] if ":" in model else "other"
 
 
-def sanitize_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Copy of `config` safe to log: the run store's sanitiser (secret-named values redacted, keys masked)."""
-    from llmbench.store.provenance import sanitize_config as store_sanitize
-
-    return store_sanitize(dict(config))
-
-
-def config_hash(config: dict[str, Any]) -> str:
-    """Hash of the sanitised config, computed as the run store computes `experiments.config_hash`."""
+def _fingerprint(*parts: Any) -> str:
     from llmbench.store.provenance import stable_hash
 
-    return stable_hash(sanitize_config(config))
+    return stable_hash([p.round(12).to_dict("split") if isinstance(p, pd.DataFrame) else p for p in parts])
 
 
-def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{name}."))
-        else:
-            text = value if isinstance(value, str) else json.dumps(value, default=str)
-            out[name] = text[:_PARAM_LIMIT]
-    return out
-
-
-def _metric_key(*parts: str) -> str:
-    return "/".join(_METRIC_UNSAFE.sub("_", str(p)) for p in parts)
-
-
-def _client(uri: str | None) -> MlflowClient:
-    from mlflow.tracking import MlflowClient
-
-    return MlflowClient(tracking_uri=tracking_uri(uri))
-
-
-def _experiment(client: MlflowClient, name: str) -> str:
-    found = client.get_experiment_by_name(name)
-    if found is not None:
-        if found.lifecycle_stage == "deleted":
-            client.restore_experiment(found.experiment_id)
-        return found.experiment_id
-    return client.create_experiment(name, artifact_location=_artifact_root(client.tracking_uri))
-
-
-def _artifact_root(uri: str) -> str | None:
-    # Keep a SQLite store's artifacts beside the database file, not in ./mlruns of whatever directory the
-    # first run happened to start from.
-    if uri.startswith("sqlite:///"):
-        database = Path(uri.removeprefix("sqlite:///")).expanduser().resolve()
-        return (database.parent / "mlruns").as_uri()
-    return None
-
-
-def find_run(
-    experiment_id: str,
-    kind: str,
-    name: str | None = None,
-    *,
-    uri: str | None = None,
-    mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT,
-) -> str | None:
-    """Id of the MLflow run already logged for this llmbench experiment id, kind and run name (or None)."""
-    client = _client(uri)
-    found = client.get_experiment_by_name(mlflow_experiment)
-    if found is None:
-        return None
-    query = f"tags.`{EXPERIMENT_TAG}` = '{_quote(experiment_id)}' and tags.`{KIND_TAG}` = '{_quote(kind)}'"
-    if name is not None:
-        query += f" and tags.`mlflow.runName` = '{_quote(name)}'"
-    runs = client.search_runs(
-        [found.experiment_id], filter_string=query, max_results=1, order_by=["start_time DESC"]
-    )
-    return runs[0].info.run_id if runs else None
-
-
-def _quote(value: str) -> str:
-    return str(value).replace("\\", "\\\\").replace("'", "\\'")
-
-
-def _start(
-    client: MlflowClient,
-    experiment_id: str,
-    kind: str,
-    name: str,
-    config: dict[str, Any],
-    params: dict[str, str],
-    uri: str | None,
-    mlflow_experiment: str,
-) -> str:
-    """Create the run, or reopen the existing one; log params that are new (MLflow params are write-once)."""
-    from mlflow.entities import Param, RunTag
-
-    import llmbench
-
-    clean = sanitize_config(config)
-    params = {
-        **_flatten({"config": clean}),
-        **params,
-        "config_hash": config_hash(config),
-        "llmbench_version": llmbench.__version__,
-    }
-    tags = {EXPERIMENT_TAG: str(experiment_id), KIND_TAG: kind, "llmbench.config_hash": config_hash(config)}
-    if any(str(m).startswith("sim:") for m in config.get("models") or []):
-        tags["llmbench.simulated"] = "true — offline simulator (sim:), not real model quality"
-    run_id = find_run(experiment_id, kind, name, uri=uri, mlflow_experiment=mlflow_experiment)
-    if run_id is None:
-        run = client.create_run(_experiment(client, mlflow_experiment), run_name=name, tags=tags)
-        run_id = run.info.run_id
-        existing: dict[str, str] = {}
-    else:
-        client.update_run(run_id, status="RUNNING")
-        existing = client.get_run(run_id).data.params
-    new = [Param(k, redact(v)) for k, v in params.items() if k not in existing]
-    changed = {k: v for k, v in params.items() if k in existing and existing[k] != redact(v)}
-    # A resumed experiment whose settings moved keeps its first params; the new values go to tags.
-    tag_list = [RunTag(k, v) for k, v in tags.items()]
-    tag_list += [RunTag(f"llmbench.param_changed.{k}", redact(v)[:_PARAM_LIMIT]) for k, v in changed.items()]
-    for start in range(0, len(new), 100):  # MLflow caps a batch at 100 params
-        client.log_batch(run_id, params=new[start : start + 100])
-    client.log_batch(run_id, tags=tag_list)
-    client.log_dict(run_id, json.loads(json.dumps(clean, default=str)), "config.json")
-    return run_id
-
-
-def _log_metrics(client: MlflowClient, run_id: str, values: dict[str, float], step: int = 0) -> None:
-    import math
-    import time
-
-    from mlflow.entities import Metric
-
-    now = int(time.time() * 1000)
-    metrics = []
-    for k, v in values.items():
-        try:
-            number = float(v)  # pandas' NA (a model with no successful call) and None are not numbers
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(number):
-            metrics.append(Metric(k, number, now, step))
-    for start in range(0, len(metrics), 1000):
-        client.log_batch(run_id, metrics=metrics[start : start + 1000])
-
-
-def _summary_metrics(summary: pd.DataFrame) -> dict[str, float]:
-    frame = summary.reset_index() if "model" not in summary.columns else summary
-    if "model" not in frame.columns:
-        raise ConfigError("summary frame needs a `model` column or index (one row per model)")
-    values: dict[str, float] = {}
-    numeric = frame.select_dtypes("number").columns
-    for _, row in frame.iterrows():
-        for col in numeric:
-            values[_metric_key(col, row["model"])] = row[col]
-    return values
-
-
-def _next_step(client: MlflowClient, run_id: str) -> int:
-    # Each (re)logging of a resumed run is one more step, so metric histories show the progress.
-    history = client.get_run(run_id).data.tags.get("llmbench.log_count", "0")
-    return int(history)
+def _log_dir(client: Any, run_id: str, out: Path) -> None:
+    for path in sorted(out.rglob("*")):
+        if path.is_file():
+            parent = path.parent.relative_to(out)
+            client.log_artifact(run_id, str(path), None if str(parent) == "." else str(parent))
 
 
 def log_eval_run(
@@ -215,136 +71,169 @@ def log_eval_run(
     summary: pd.DataFrame | None,
     runs: pd.DataFrame | None = None,
     *,
+    calls: pd.DataFrame | None = None,
     dataset: str | None = None,
     uri: str | None = None,
     mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT,
     n_bootstrap: int = 100,
+    started: float | None = None,
+    trace_limit: int | None = None,
 ) -> str:
-    """Log (or update) the MLflow run of an evaluation: params, per-model metrics, curves, win rates, tables.
-
-    `summary` is one row per model (computed from `runs` when None); `runs` is the runs frame.
-    Returns the MLflow run id.
-    """
+    """Log (or update) an evaluation: a parent run with config, tables, figures and dataset, a nested run per
+    model with the same metric keys, and (given the store's `calls`) a trace per call. Returns the parent run id;
+    a re-run that changed nothing logs nothing."""
     from llmbench.stats.curves import cost_quality_points
     from llmbench.stats.summary import summarize_runs
-    from llmbench.stats.winrate import bradley_terry, pairs_from_runs, win_rate_matrix
+    from llmbench.stats.winrate import bradley_terry, pairs_from_runs, pairwise_win_rates
     from llmbench.tracking.plots import save_cost_quality
+    from llmbench.tracking.traces import DEFAULT_TRACE_LIMIT, log_call_traces
 
     if summary is None:
         if runs is None:
             raise ConfigError("log_eval_run needs a summary frame or a runs frame")
         summary = summarize_runs(runs)
     table = summary.reset_index() if "model" not in summary.columns else summary
-    models = sorted(str(m) for m in table["model"])
+    models = [str(m) for m in table["model"]]
     if dataset is None:
-        dataset = str(config.get("dataset", "")) if isinstance(config.get("dataset", ""), str) else ""
-        if not dataset and runs is not None and "task" in runs.columns:
-            dataset = ",".join(sorted(map(str, runs["task"].dropna().unique())))[:_PARAM_LIMIT]
-    client = _client(uri)
-    params = {"models": ",".join(models)[:_PARAM_LIMIT], "dataset": dataset or ""}
-    run_id = _start(client, experiment_id, "eval", name, config, params, uri, mlflow_experiment)
-    with _failed_on_error(client, run_id):
-        step = _next_step(client, run_id)
-        _log_metrics(client, run_id, _summary_metrics(table), step)
-
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp)
-            table.to_csv(out / "summary.csv", index=False)
-            if runs is not None and len(runs):
+        tasks: list[Any] = list(runs["task"].dropna().unique()) if runs is not None and "task" in runs.columns else []
+        dataset = ",".join(sorted(map(str, tasks)))
+    params = {"models": ",".join(sorted(models))[:6000], "dataset": dataset[:6000]}
+    n_calls = 0 if calls is None else len(calls)
+    with Parent(experiment_id, "eval", name, config, params=params, uri=uri, mlflow_experiment=mlflow_experiment,
+                fingerprint=_fingerprint(config_hash(config), table, n_calls), started=started) as parent:  # fmt: skip
+        if parent.unchanged:
+            return parent.run_id
+        client = parent.client
+        bt = pd.DataFrame()
+        if runs is not None and len(models) > 1:
+            pairs = pairs_from_runs(runs)
+            if len(pairs):
+                bt = bradley_terry(pairs, n_bootstrap=n_bootstrap)
+                wins = pairwise_win_rates(pairs).round(4)
+                client.log_table(parent.run_id, wins, "tables/win_rates.json")
+                client.log_table(parent.run_id, bt.reset_index().round(2), "tables/bradley_terry.json")
+        for row in table.to_dict("records"):
+            model = str(row["model"])
+            child = parent.child(model, {"model": model, "provider": _provider(model), "dataset": dataset[:6000]})
+            values = {key: row.get(col) for col, key in EVAL_METRICS.items()}
+            if model in bt.index:
+                values |= {f"bt_{col}": bt.at[model, col] for col in ("rating", "lower", "upper") if col in bt.columns}
+            log_metrics(client, child, values)
+        log_metrics(client, parent.run_id, {"models": len(models), "cost_usd": table["cost_usd"].sum(min_count=1),
+                                            "runs": table["runs"].sum()})  # fmt: skip
+        client.log_table(parent.run_id, table.round(6), "tables/summary.json")
+        if runs is not None and len(runs):
+            if "task" in runs.columns:
+                per_task = summarize_runs(runs, by=["task", "model"]).reset_index().round(6)
+                client.log_table(parent.run_id, per_task, "tables/per_task.json")
+            _log_dataset(client, parent.run_id, runs, name)
+            with tempfile.TemporaryDirectory() as tmp:
                 points = cost_quality_points(runs, by_task=True)
-                points.to_csv(out / "cost_quality_points.csv", index=False)
-                save_cost_quality(points, None, out / "curves", task="all", stem="cost_quality")
-                if "task" in runs.columns:
-                    summarize_runs(runs, by=["task", "model"]).reset_index().to_csv(
-                        out / "per_task.csv", index=False
-                    )
-                pairs = pairs_from_runs(runs) if len(models) > 1 else None
-                if pairs is not None and len(pairs):
-                    win_rate_matrix(pairs).to_csv(out / "win_rate_matrix.csv")
-                    bt = bradley_terry(pairs, n_bootstrap=n_bootstrap)
-                    bt.to_csv(out / "bradley_terry.csv")
-                    _log_metrics(
-                        client,
-                        run_id,
-                        {_metric_key("bt_rating", str(m)): r for m, r in bt["rating"].items()},
-                        step,
-                    )
-            for path in sorted(out.rglob("*")):
-                if path.is_file():
-                    parent = path.parent.relative_to(out)
-                    client.log_artifact(run_id, str(path), None if str(parent) == "." else str(parent))
-        _finish(client, run_id, step)
-    return run_id
+                save_cost_quality(points, None, Path(tmp) / "curves", task="all", stem="cost_quality")
+                _log_dir(client, parent.run_id, Path(tmp))
+        if calls is not None and len(calls):
+            mlflow_exp = client.get_run(parent.run_id).info.experiment_id
+            tags = client.get_run(parent.run_id).data.tags
+            done = int(tags.get("llmbench.traced_calls", "0"))
+            prompts = {} if runs is None else dict(zip(runs["item_id"].astype(str), runs["prompt"].astype(str), strict=False))
+            traced = log_call_traces(client, mlflow_exp, parent.run_id, calls, prompts, skip=done,
+                                     limit=trace_limit or DEFAULT_TRACE_LIMIT)  # fmt: skip
+            client.set_tag(parent.run_id, "llmbench.traced_calls", str(traced))
+        return parent.run_id
 
 
-@contextlib.contextmanager
-def _failed_on_error(client: MlflowClient, run_id: str) -> Iterator[None]:
-    """A run whose logging fails ends FAILED, never RUNNING forever."""
-    try:
-        yield
-    except BaseException:
-        with contextlib.suppress(Exception):
-            client.set_terminated(run_id, status="FAILED")
-        raise
+def _log_dataset(client: Any, run_id: str, runs: pd.DataFrame, name: str) -> None:
+    """The evaluated items (id, task, prompt) as the run's input dataset."""
+    from mlflow.data.pandas_dataset import from_pandas
+    from mlflow.entities import DatasetInput, InputTag
 
-
-def _finish(client: MlflowClient, run_id: str, step: int) -> None:
-    client.set_tag(run_id, "llmbench.log_count", str(step + 1))
-    client.set_terminated(run_id, status="FINISHED")
+    items = runs.drop_duplicates("item_id")[[c for c in ("item_id", "task", "prompt") if c in runs.columns]]
+    dataset = from_pandas(items.reset_index(drop=True), name=name)
+    client.log_inputs(run_id, [DatasetInput(dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", "eval")])])
 
 
 def log_router_run(
     experiment_id: str,
     name: str,
     config: dict[str, Any],
-    metrics: dict[str, float],
+    results: pd.DataFrame | dict[str, float],
     *,
+    params: dict[str, str] | None = None,
     points: pd.DataFrame | None = None,
     curve: pd.DataFrame | None = None,
+    tables: dict[str, pd.DataFrame] | None = None,
     policy_path: str | Path | None = None,
     register_as: str | None = None,
     uri: str | None = None,
     mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT,
 ) -> str:
-    """Log (or update) a router run: metrics (AIQ, APGR, CPT, cost saving, lambda), curves, and the policy.
-
-    `points` are the models' cost/quality points (model, cost, quality[, task]); `curve` the router's deferral
-    curve (cost, quality[, lambda|threshold][, task]). The policy file, when given, is logged as an MLflow
-    pyfunc model (and registered under `register_as`). Returns the MLflow run id.
-    """
+    """Log (or update) a router experiment: a parent run (params such as the calibration target, tables, curves,
+    the policy as a pyfunc model, registered under `register_as`) and one nested run per router/baseline of
+    `results` (a frame with a `router` column and one column per metric, the same keys in every nested run; a
+    plain dict logs on the parent alone). Returns the parent run id."""
     from llmbench.stats.curves import ALL_TASKS
     from llmbench.tracking.plots import save_cost_quality
 
-    client = _client(uri)
-    params = {}
+    extra = dict(params or {})
     if points is not None and "model" in points.columns:
-        params["models"] = ",".join(sorted(map(str, points["model"].unique())))[:_PARAM_LIMIT]
-    if "dataset" in config and isinstance(config["dataset"], str):
-        params["dataset"] = config["dataset"]
-    run_id = _start(client, experiment_id, "router", name, config, params, uri, mlflow_experiment)
-    with _failed_on_error(client, run_id):
-        step = _next_step(client, run_id)
-        _log_metrics(client, run_id, {_metric_key(*k.split("/")): v for k, v in metrics.items()}, step)
+        extra["models"] = ",".join(sorted(map(str, points["model"].unique())))[:6000]
+    frame = results if isinstance(results, pd.DataFrame) else None
+    fingerprint = _fingerprint(config_hash(config), extra, frame if frame is not None else sorted(results.items()),
+                               str(policy_path and Path(policy_path).stat().st_mtime_ns))  # fmt: skip
+    with Parent(experiment_id, "router", name, config, params=extra, uri=uri, mlflow_experiment=mlflow_experiment,
+                fingerprint=fingerprint) as parent:  # fmt: skip
+        if parent.unchanged:
+            return parent.run_id
+        client = parent.client
+        if frame is None:
+            log_metrics(client, parent.run_id, dict(results))
+        else:
+            for row in frame.to_dict("records"):
+                router = str(row.pop("router"))
+                child = parent.child(router, {"router": router, **{k: str(v) for k, v in extra.items()}})
+                log_metrics(client, child, {metric_safe(str(k)): v for k, v in row.items()})
+            client.log_table(parent.run_id, frame.round(6), "tables/routers.json")
+        for table_name, table in (tables or {}).items():
+            client.log_table(parent.run_id, table.round(6), f"tables/{metric_safe(table_name)}.json")
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
             if points is not None and len(points):
-                points.to_csv(out / "cost_quality_points.csv", index=False)
                 tasks = sorted(points["task"].unique()) if "task" in points.columns else [None]
                 for task in tasks:
-                    stem = (
-                        "cost_quality" if task in (None, ALL_TASKS) else f"cost_quality_{_metric_key(task)}"
-                    )
+                    stem = "cost_quality" if task in (None, ALL_TASKS) else f"cost_quality_{metric_safe(str(task))}"
                     save_cost_quality(points, curve, out / "curves", task=task, stem=stem)
             if curve is not None and len(curve):
                 curve.to_csv(out / "router_curve.csv", index=False)
-            for path in sorted(out.rglob("*")):
-                if path.is_file():
-                    parent = path.parent.relative_to(out)
-                    client.log_artifact(run_id, str(path), None if str(parent) == "." else str(parent))
+            _log_dir(client, parent.run_id, out)
         if policy_path is not None:
             from llmbench.tracking.pyfunc import log_policy_model
 
-            model_uri = log_policy_model(run_id, policy_path, register_as=register_as, uri=tracking_uri(uri))
-            client.set_tag(run_id, "llmbench.policy_model_uri", model_uri)
-        _finish(client, run_id, step)
-    return run_id
+            model_uri = log_policy_model(parent.run_id, policy_path, register_as=register_as, uri=tracking_uri(uri))
+            client.set_tag(parent.run_id, "llmbench.policy_model_uri", model_uri)
+        return parent.run_id
+
+
+def log_tool_run(experiment: str, steps: pd.DataFrame, *, uri: str | None = None,
+                 mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT) -> str:  # fmt: skip
+    """Log tool conversations (the store's `tool_steps` rows of one experiment): a parent run with step counts
+    and cost, and a trace per conversation with a span per model turn, tool call, limit hit or error."""
+    from llmbench.tracking.traces import log_tool_traces
+
+    fingerprint = _fingerprint(experiment, len(steps), sorted(map(str, steps["conversation_id"].unique())))
+    with Parent(f"tools-{experiment}", "tools", f"tools · {experiment}", {"experiment": experiment}, params={},
+                fingerprint=fingerprint, uri=uri, mlflow_experiment=mlflow_experiment) as parent:  # fmt: skip
+        if parent.unchanged:
+            return parent.run_id
+        client = parent.client
+        log_metrics(client, parent.run_id, {
+            "conversations": steps["conversation_id"].nunique(), "steps": len(steps),
+            "tool_calls": int((steps["kind"] == "tool_call").sum()), "tool_errors": int(steps["is_error"].sum()),
+            "cost_usd": pd.to_numeric(steps["cost_usd"], errors="coerce").sum(min_count=1)})  # fmt: skip
+        tags = client.get_run(parent.run_id).data.tags
+        done = set(filter(None, tags.get("llmbench.traced_conversations", "").split(",")))
+        fresh = steps[~steps["conversation_id"].astype(str).isin(done)]
+        if len(fresh):
+            log_tool_traces(client, client.get_run(parent.run_id).info.experiment_id, parent.run_id, fresh)
+        traced = sorted(done | set(map(str, steps["conversation_id"].unique())))
+        client.set_tag(parent.run_id, "llmbench.traced_conversations", ",".join(traced)[:5000])
+        return parent.run_id

@@ -84,16 +84,21 @@ def test_eval_prints_the_baseline_table_and_logs_an_mlflow_run(store: Path, tmp_
 
     client = MlflowClient(uri)
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
-    assert len(runs) == 1 and runs[0].data.tags["llmbench.kind"] == "router"
+    [parent] = [r for r in runs if r.data.tags["llmbench.child"] == "false"]
+    nested = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+    assert parent.data.tags["llmbench.kind"] == "router" and parent.data.params["target"] == "budget=3"
+    assert parent.info.run_name.startswith("router eval · store synthetic") and "target=budget=3" in parent.info.run_name
+    assert float(parent.data.params["chosen_lambda"]) >= 0  # the calibration's choice is recorded
+    assert {"router", "task prior", "random", "oracle"} <= set(nested)  # one nested run per router/baseline
     aiq = {row["router"]: row["AIQ"] for row in saved["table"]}
-    assert runs[0].data.metrics["aiq/router"] == pytest.approx(aiq["router"])
-    assert runs[0].data.metrics["chosen_lambda"] >= 0
+    assert nested["router"].data.metrics["aiq"] == pytest.approx(aiq["router"])
+    assert set(nested["router"].data.metrics) >= {"aiq", "cost_saving", "aiq_low", "aiq_high"}
     # bootstrap intervals: printed, saved, and logged; they bracket the point estimate
     assert "90% intervals" in out.stdout
     ci = {row["router"]: row for row in saved["intervals"]}
     assert ci["router"]["AIQ low"] <= aiq["router"] <= ci["router"]["AIQ high"]
-    assert runs[0].data.metrics["aiq_low/router"] == pytest.approx(ci["router"]["AIQ low"])
-    assert "aiq_minus_task_prior_high/router" in runs[0].data.metrics
+    assert nested["router"].data.metrics["aiq_low"] == pytest.approx(ci["router"]["AIQ low"])
+    assert "aiq_minus_task_prior_high" in nested["router"].data.metrics
 
 
 def test_cli_errors_are_one_clear_line(tmp_path: Path, llmbench) -> None:

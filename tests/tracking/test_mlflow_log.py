@@ -122,71 +122,82 @@ def test_tracking_uri_default_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert tracking_uri("sqlite:///explicit.db") == "sqlite:///explicit.db"
 
 
+def children(client, parent_id: str) -> dict:
+    """The nested runs of a parent run, by run name."""
+    exp = client.get_run(parent_id).info.experiment_id
+    found = client.search_runs([exp], filter_string=f"tags.`mlflow.parentRunId` = '{parent_id}'")
+    return {r.info.run_name: r for r in found}
+
+
+def table(client, run_id: str, name: str, tmp_path: Path) -> pd.DataFrame:
+    """A table logged with log_table, read back from its artifact."""
+    local = Path(client.download_artifacts(run_id, f"tables/{name}.json", str(tmp_path)))
+    data = json.loads(local.read_text())
+    return pd.DataFrame(data["data"], columns=data["columns"])
+
+
 def test_eval_run_logged_and_read_back(store_uri: str, client, tmp_path: Path) -> None:
     config = {"models": ["p:big", "p:small", "q:mid"], "dataset": "demo.jsonl", "openai_api_key": SECRET,
               "headers": {"Authorization": f"Bearer {SECRET}"}, "max_tokens": 256, "note": f"key {SECRET}"}  # fmt: skip
     runs = _runs()
-    run_id = log_eval_run("42", "exp1", config, None, runs, uri=store_uri, n_bootstrap=20)
+    run_id = log_eval_run("42", "exp1", config, None, runs, uri=store_uri, n_bootstrap=20, started=1_700_000_000.0)
     run = client.get_run(run_id)
-    params, metrics, tags = run.data.params, run.data.metrics, run.data.tags
+    params, tags = run.data.params, run.data.tags
     assert params["models"] == "p:big,p:small,q:mid"
-    assert params["dataset"] == "demo.jsonl"
     assert params["config.max_tokens"] == "256"
-    import llmbench
-
-    assert params["llmbench_version"] == llmbench.__version__
     assert params["config_hash"] == config_hash(config) == tags["llmbench.config_hash"]
+    assert run.info.start_time == 1_700_000_000_000 and run.info.status == "FINISHED"
     everything = json.dumps([params, tags])
     assert SECRET not in everything and "SECRETKEY" not in everything
     assert tags[EXPERIMENT_TAG] == "42" and tags["mlflow.runName"] == "exp1"
-    assert metrics["score_mean/p_big"] == pytest.approx(0.75)
-    assert metrics["cost_per_correct/p_big"] == pytest.approx(0.04 / 3)
-    assert metrics["latency_p95/p_big"] == pytest.approx(3.85)
-    assert metrics["error_rate/q_mid"] == pytest.approx(0.25)
-    assert metrics["bt_rating/p_big"] > metrics["bt_rating/p_small"]
-    artifacts = {a.path for a in client.list_artifacts(run_id)} | {
-        a.path for a in client.list_artifacts(run_id, "curves")
-    }
-    for name in ("config.json", "summary.csv", "per_task.csv", "win_rate_matrix.csv", "bradley_terry.csv",
-                 "curves/cost_quality.png", "curves/cost_quality.html"):  # fmt: skip
-        assert name in artifacts
+    # one nested run per model, all with the same metric keys: MLflow's compare view lines them up
+    models = children(client, run_id)
+    assert set(models) == {"p:big", "p:small", "q:mid"}
+    keys = {name: set(r.data.metrics) for name, r in models.items()}
+    assert keys["p:big"] == keys["p:small"] and {"score_mean", "cost_per_correct_usd", "latency_p95_s"} <= keys["p:big"]
+    big = models["p:big"].data
+    assert big.metrics["score_mean"] == pytest.approx(0.75)
+    assert big.metrics["cost_per_correct_usd"] == pytest.approx(0.04 / 3)
+    assert big.metrics["latency_p95_s"] == pytest.approx(3.85)
+    assert models["q:mid"].data.metrics["error_rate"] == pytest.approx(0.25)
+    assert big.metrics["bt_rating"] > models["p:small"].data.metrics["bt_rating"]
+    assert big.params["provider"] == "p" and all(r.info.status == "FINISHED" for r in models.values())
+    artifacts = {a.path for a in client.list_artifacts(run_id)} | {a.path for a in client.list_artifacts(run_id, "curves")}
+    assert {"config.json", "curves/cost_quality.png", "curves/cost_quality.html"} <= artifacts
+    assert {a.path for a in client.list_artifacts(run_id, "tables")} >= {
+        "tables/summary.json", "tables/per_task.json", "tables/win_rates.json", "tables/bradley_terry.json"}  # fmt: skip
+    wins = table(client, run_id, "win_rates", tmp_path).set_index(["model", "opponent"])
+    # Item by item: big beats small on i1, i2; ties on i0, i3 -> 3/4 with ties counted half.
+    assert wins.loc[("p:big", "p:small"), "win_rate"] == pytest.approx(0.75)
+    assert {"lower", "upper"} <= set(wins.columns)  # win rates with their intervals
+    assert [d.dataset.name for d in run.inputs.dataset_inputs] == ["exp1"]
     local = Path(client.download_artifacts(run_id, "", str(tmp_path)))
     assert SECRET not in (local / "config.json").read_text()
-    matrix = pd.read_csv(local / "win_rate_matrix.csv", index_col=0)
-    # Item by item: big beats small on i1, i2; ties on i0, i3 -> 3/4 with ties counted half.
-    assert matrix.loc["p:big", "p:small"] == pytest.approx(0.75)
-    assert (local / "curves" / "cost_quality.png").read_bytes()[:4] == b"\x89PNG"
     # Artifacts sit beside the SQLite file, not in the working directory.
     database = Path(store_uri.removeprefix("sqlite:///"))
     assert run.info.artifact_uri.startswith((database.parent / "mlruns").as_uri())
 
 
-def test_resumed_experiment_updates_its_run(store_uri: str, client) -> None:
+def test_resumed_experiment_updates_its_runs_and_an_unchanged_rerun_logs_nothing(store_uri: str, client) -> None:
     runs = _runs()
     config = {"dataset": "demo.jsonl", "limit": 4}
-    first = log_eval_run(
-        "resume-1",
-        "exp-resume",
-        config,
-        None,
-        runs[runs["item_id"].isin(["i0", "i1"])],
-        uri=store_uri,
-        n_bootstrap=0,
-    )
-    second = log_eval_run(
-        "resume-1", "exp-resume", {**config, "limit": 12}, None, runs, uri=store_uri, n_bootstrap=0
-    )
+    first = log_eval_run("resume-1", "exp-resume", config, None, runs[runs["item_id"].isin(["i0", "i1"])],
+                         uri=store_uri, n_bootstrap=0)  # fmt: skip
+    second = log_eval_run("resume-1", "exp-resume", {**config, "limit": 12}, None, runs, uri=store_uri, n_bootstrap=0)
     assert first == second
-    found = client.search_runs(
-        [client.get_run(first).info.experiment_id], filter_string=f"tags.`{EXPERIMENT_TAG}` = 'resume-1'"
-    )
+    found = client.search_runs([client.get_run(first).info.experiment_id],
+                               filter_string=f"tags.`{EXPERIMENT_TAG}` = 'resume-1' and tags.`llmbench.child` = 'false'")  # fmt: skip
     assert len(found) == 1
-    history = client.get_metric_history(first, "runs/p_big")
-    assert [(m.step, m.value) for m in sorted(history, key=lambda m: m.step)] == [(0, 2.0), (1, 4.0)]
+    big = children(client, first)["p:big"]
+    assert client.get_run(big.info.run_id).data.metrics["runs"] == 4.0
+    history = client.get_metric_history(big.info.run_id, "runs")
+    assert sorted(m.value for m in history) == [2.0, 4.0] and {m.step for m in history} == {0}
     run = client.get_run(first)
     assert run.data.params["config.limit"] == "4"  # MLflow params are write-once: the first value stays
     assert run.data.tags["llmbench.param_changed.config.limit"] == "12"
     assert run.info.status == "FINISHED"
+    third = log_eval_run("resume-1", "exp-resume", {**config, "limit": 12}, None, runs, uri=store_uri, n_bootstrap=0)
+    assert third == first and len(client.get_metric_history(big.info.run_id, "runs")) == 2  # nothing new logged
     assert find_run("resume-1", "eval", uri=store_uri) == first
     assert find_run("other-id", "eval", uri=store_uri) is None
 
@@ -194,23 +205,20 @@ def test_resumed_experiment_updates_its_run(store_uri: str, client) -> None:
 def test_router_run(store_uri: str, client) -> None:
     runs = _runs()
     points = cost_quality_points(runs, by_task=True)
-    curve = pd.DataFrame(
-        {"cost": [0.001, 0.006, 0.01], "quality": [0.25, 0.6, 0.75], "lambda": [5.0, 1.0, 0.0]}
-    )
-    metrics = {"aiq": 0.61, "apgr": 0.8, "cpt_50": 0.3, "cost_saving": 0.45, "lambda": 1.0}
-    run_id = log_router_run("42", "router-a", {"router": "task", "api_key": SECRET}, metrics,
-                            points=points, curve=curve, uri=store_uri)  # fmt: skip
+    curve = pd.DataFrame({"cost": [0.001, 0.006, 0.01], "quality": [0.25, 0.6, 0.75], "lambda": [5.0, 1.0, 0.0]})
+    results = pd.DataFrame({"router": ["router", "task prior", "kNN (k=25)"], "aiq": [0.61, 0.6, 0.55],
+                            "cost_saving": [0.45, 0.1, float("nan")]})  # fmt: skip
+    run_id = log_router_run("42", "router eval · demo · target=budget=1", {"router": "task", "api_key": SECRET}, results,
+                            params={"target": "budget=1"}, points=points, curve=curve, uri=store_uri)  # fmt: skip
     run = client.get_run(run_id)
-    assert run.data.tags["llmbench.kind"] == "router"
-    for key, value in metrics.items():
-        assert run.data.metrics[key] == pytest.approx(value)
+    assert run.data.tags["llmbench.kind"] == "router" and run.data.params["target"] == "budget=1"
+    nested = children(client, run_id)
+    assert set(nested) == {"router", "task prior", "kNN (k=25)"}
+    assert nested["router"].data.metrics == pytest.approx({"aiq": 0.61, "cost_saving": 0.45})
+    assert nested["kNN (k=25)"].data.metrics == pytest.approx({"aiq": 0.55})  # a missing figure is not a zero
     assert SECRET not in json.dumps(run.data.params)
     curves = {a.path for a in client.list_artifacts(run_id, "curves")}
-    assert {
-        "curves/cost_quality.png",
-        "curves/cost_quality_arith.png",
-        "curves/cost_quality_mmlu.html",
-    } <= curves
+    assert {"curves/cost_quality.png", "curves/cost_quality_arith.png", "curves/cost_quality_mmlu.html"} <= curves
     # The eval run of the same llmbench experiment is a different run.
     assert find_run("42", "eval", uri=store_uri) not in (None, run_id)
 
