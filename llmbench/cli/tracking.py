@@ -60,12 +60,39 @@ def report(
         runs = db.runs_frame(experiment, score)
         summary = db.summary_frame(experiment, score)
         calls = db.calls_frame(experiment)
+        items = db.items_frame(experiment)
         if runs.empty:
             known = ", ".join(db.experiments_frame()["name"].astype(str)) or "none"
             raise DataError(
                 f"no runs for experiment(s) {', '.join(experiment)} in {db.path}; experiments: {known}"
             )
     path = write_report(
-        output, runs, summary, title=title or f"llmbench report — {', '.join(experiment)}", calls=calls
+        output, runs, summary, title=title or f"llmbench report — {', '.join(experiment)}", calls=calls, items=items
     )
     typer.echo(f"wrote {path}")
+
+
+@app.command()
+def view(
+    experiment: Annotated[list[str], typer.Argument(help="Experiment name(s) in the run store")],
+    store: Annotated[
+        Path | None, typer.Option(help="Run store file (default: $LLMBENCH_STORE or ./llmbench.duckdb)")
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write")] = Path("samples.html"),
+    score: Annotated[str | None, typer.Option(help="Scorer to use (default: the primary one)")] = None,
+    limit: Annotated[int, typer.Option(help="Samples at most (the first ones)")] = 50_000,
+) -> None:
+    """Write the per-sample viewer: every item's prompt, each model's answer, score, cost, latency, attempts and
+    error, filterable, with two models side by side (one self-contained HTML file; open it in a browser)."""
+    from llmbench.errors import DataError
+    from llmbench.store import Store
+    from llmbench.tracking.viewer import sample_records, write_viewer
+
+    with Store.open(store, read_only=True) as db:
+        runs = db.runs_frame(experiment, score)
+        if runs.empty:
+            known = ", ".join(db.experiments_frame()["name"].astype(str)) or "none"
+            raise DataError(f"no runs for experiment(s) {', '.join(experiment)} in {db.path}; experiments: {known}")
+        records = sample_records(runs, db.calls_frame(experiment), db.items_frame(experiment), limit=limit)
+    path = write_viewer(output, records, title=f"llmbench samples — {', '.join(experiment)}")
+    typer.echo(f"wrote {path} ({len(records)} samples)")

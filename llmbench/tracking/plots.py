@@ -78,37 +78,36 @@ def plotly_cost_quality(
                        textposition="bottom center", marker={"symbol": "star", "size": 16, "color": "red"},
                        hovertemplate="%{text}<br>cost $%{x:.6f}<br>score %{y:.3f}<extra>live router</extra>")
         )  # fmt: skip
+    ordered = points.sort_values("cost").reset_index(drop=True)
+    positions = ["top center", "bottom center", "middle right", "middle left"]  # neighbours' labels alternate
     fig.add_trace(
         go.Scatter(
-            x=points["cost"],
-            y=points["quality"],
+            x=ordered["cost"],
+            y=ordered["quality"],
             mode="markers+text",
-            text=points["model"],
-            textposition="top center",
+            text=ordered["model"],
+            textposition=[positions[i % len(positions)] for i in range(len(ordered))],
+            textfont={"size": 10},
             name="models",
             hovertemplate="%{text}<br>cost $%{x:.6f}<br>score %{y:.3f}<extra></extra>",
         )
     )
-    front = pareto_frontier(points)
+    front, hull = pareto_frontier(points), zero_router_hull(points)
+    same = front[["cost", "quality"]].reset_index(drop=True).equals(hull[["cost", "quality"]].reset_index(drop=True))
     fig.add_trace(
         go.Scatter(
             x=front["cost"],
             y=front["quality"],
             mode="lines",
-            name="Pareto frontier",
-            line={"dash": "dot", "color": "green"},
+            name="Pareto frontier = zero-router hull" if same else "Pareto frontier",
+            line={"dash": "dot", "color": "green", "width": 3 if same else 2},
         )
     )
-    hull = zero_router_hull(points)
-    fig.add_trace(
-        go.Scatter(
-            x=hull["cost"],
-            y=hull["quality"],
-            mode="lines",
-            name="zero router",
-            line={"dash": "dash", "color": "gray"},
-        )
-    )
+    if not same:  # drawn once when they coincide, so neither hides the other
+        fig.add_trace(
+            go.Scatter(x=hull["cost"], y=hull["quality"], mode="lines", name="zero router",
+                       line={"dash": "dash", "color": "gray"})
+        )  # fmt: skip
     if router is not None and len(router):
         curve = router.sort_values("cost")
         label = next((c for c in ("lambda", "threshold", "label") if c in curve.columns), None)
@@ -124,12 +123,17 @@ def plotly_cost_quality(
                 "<extra>router</extra>",
             )
         )
+    positive = points["cost"].dropna()
+    wide = bool(len(positive) and (positive > 0).all() and positive.max() / positive.min() > 50)
     fig.update_layout(
         title=title or (f"cost vs quality — {task}" if task else "cost vs quality"),
-        xaxis_title="mean cost per item (USD)",
+        xaxis_title="mean cost per item (USD" + (", log scale)" if wide else ")"),
+        xaxis_type="log" if wide else "linear",
         yaxis_title="mean score",
         template="plotly_white",
         height=450,
+        margin={"l": 60, "r": 30, "t": 50, "b": 50},
+        legend={"orientation": "h", "y": -0.2},
     )
     return fig
 

@@ -7,30 +7,36 @@ import html
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from llmbench.errors import DataError
+from llmbench.tracking.report_tables import per_task_table, provider_of, score_cells, table_html
 
 __all__ = ["build_report", "write_report"]
 
 MAX_TASK_CURVES = 12
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
-h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #ddd; }
-table.data { border-collapse: collapse; font-size: 0.85rem; }
-table.data th, table.data td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
-table.data th { background: #f4f4f4; } .meta { color: #666; } .note { color: #666; font-size: 0.85rem; }
+* { box-sizing: border-box; }
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; }
+h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #ddd; } h3 { margin-top: 1.5rem; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table.data { border-collapse: collapse; font-size: 0.85rem; font-variant-numeric: tabular-nums; }
+table.data th, table.data td { border: 1px solid #ddd; padding: 3px 8px; } .r { text-align: right; } .l { text-align: left; }
+table.data thead th { background: #f4f4f4; } table.data tr.group th { background: #eef3fa; text-align: left; }
+.meta { color: #666; } .note { color: #666; font-size: 0.85rem; } nav a { margin-right: 1rem; }
+.js-plotly-plot, .plotly-graph-div { max-width: 100%; }
 """
 
 
-def _table(frame: pd.DataFrame, index: bool = False) -> str:
-    return frame.to_html(classes="data", index=index, float_format=lambda v: f"{v:.4g}", na_rep="–", border=0)
+def _table(frame: pd.DataFrame, group_by: str | None = None) -> str:
+    return table_html(frame, group_by=group_by)
 
 
 def _figure(fig: Any, div_id: str) -> str:
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False})
+    fig.update_layout(autosize=True, width=None)
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, default_width="100%",
+                       config={"displaylogo": False, "responsive": True})  # fmt: skip
 
 
 def _cell(rate: pd.Series) -> str:
@@ -162,96 +168,143 @@ def build_report(
     pairs: pd.DataFrame | None = None,
     n_bootstrap: int = 100,
     calls: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None,
 ) -> str:
-    """The dashboard as one HTML string: model table, win-rate heatmap, curves, latency, errors.
-
-    `pairs` defaults to reference-score comparisons from `runs`; `router_curve` (cost, quality[, task]) is
-    drawn on the cost/quality figures when given; `calls` (every attempt) lets the error section count retries
-    and show the errors' messages.
-    """
+    """The dashboard as one HTML string: models by provider, per-task scores, win rates, cost/quality curves,
+    latency, errors with their messages, and the per-sample viewer. Several experiments are shown side by side,
+    never pooled. `pairs` defaults to reference-score comparisons; `router_curve` (cost, quality[, task]) is drawn
+    on the curves; `calls` (every attempt) feeds the error section and the viewer's attempts."""
     from plotly.offline import get_plotlyjs
 
-    from llmbench.stats.curves import ALL_TASKS, cost_quality_points
     from llmbench.stats.summary import summarize_runs
-    from llmbench.stats.winrate import bradley_terry, pairs_from_runs
-    from llmbench.tracking.plots import plotly_cost_quality
+    from llmbench.tracking.viewer import sample_records, viewer_section
 
     if runs is None or len(runs) == 0:
         raise DataError("the runs frame is empty: nothing to report (check the experiment name)")
-    if summary is None:
-        summary = summarize_runs(runs)
-    table = summary.reset_index() if "model" not in summary.columns else summary.copy()
-    if "provider" in table.columns:
-        table = table.sort_values(["provider", "model"])
-    parts: list[str] = []
+    runs = runs.copy()
+    if "experiment" not in runs.columns:
+        runs["experiment"] = "runs"
+    experiments = list(dict.fromkeys(runs["experiment"].astype(str)))
+    if summary is None or "experiment" not in summary.columns:
+        summary = pd.concat([summarize_runs(g).reset_index().assign(experiment=e) for e, g in runs.groupby("experiment", sort=False)])
+    table = summary.reset_index(drop=True)
+    table.insert(0, "provider", table["model"].astype(str).map(provider_of))
+    table = table.sort_values(["experiment", "provider", "score_mean"], ascending=[True, True, False])
+    keep = ["experiment", "provider", "model", "runs", "score_mean", "score_se", "cost_usd", "cost_per_item",
+            "cost_per_correct", "latency_p50", "latency_p95", "error_rate", "input_tokens", "output_tokens"]  # fmt: skip
+    table = table[[c for c in keep if c in table.columns]]
     models = sorted(runs["model"].astype(str).unique())
-    if any(m.startswith("sim:") for m in models):
-        parts.append(
-            "<p><strong>SIMULATED:</strong> models named <code>sim:*</code> are llmbench's offline simulator "
-            "(seeded answers, real list prices); their scores are demo data, not real model quality.</p>"
-        )
     tasks = sorted(runs["task"].dropna().astype(str).unique()) if "task" in runs.columns else []
-    experiments = sorted(runs["experiment"].astype(str).unique()) if "experiment" in runs.columns else []
-    parts.append(f"<h1>{html.escape(title)}</h1>")
+    parts = [f"<h1>{html.escape(title)}</h1>"]
     parts.append(
-        f"<p class='meta'>experiments: {html.escape(', '.join(experiments) or '–')} · {len(runs)} rows · "
+        f"<p class='meta'>{len(experiments)} experiment(s): {html.escape(', '.join(experiments))} · {len(runs):,} runs · "
         f"{len(models)} models · {len(tasks)} tasks · generated {dt.datetime.now().isoformat(timespec='seconds')}</p>"
+        "<nav><a href='#models'>models</a><a href='#tasks'>tasks</a><a href='#winrates'>win rates</a>"
+        "<a href='#curves'>cost and quality</a><a href='#latency'>latency</a><a href='#errors'>errors</a>"
+        "<a href='#samples'>samples</a></nav>"
     )
-    parts.append("<h2 id='models'>Models by provider</h2>" + _table(table))
-
-    parts.append("<h2 id='winrates'>Win rates</h2>")
-    if pairs is None and len(models) > 1 and runs["score"].notna().any():
-        pairs = pairs_from_runs(runs)
-    if pairs is not None and len(pairs.dropna(subset=["outcome"])):
-        parts.append(_figure(_heatmap(pairs), "winrate-heatmap"))
-        bt = bradley_terry(pairs, n_bootstrap=n_bootstrap)
-        if "lower" in bt.columns:
-            parts.append(_figure(_ratings(bt), "bt-ratings"))
-        parts.append(_table(bt.reset_index()))
-        parts.append("<p class='note'>Pairwise comparisons on the same item; equal scores are ties.</p>")
-    else:
-        parts.append("<p class='note'>Fewer than two models with scores: no comparisons.</p>")
-
-    parts.append("<h2 id='curves'>Cost and quality</h2>")
-    if "cost_usd" in runs.columns and runs["cost_usd"].notna().any():
-        points = cost_quality_points(runs, by_task=True)
-        shown = [ALL_TASKS, *[t for t in tasks if t != ALL_TASKS][:MAX_TASK_CURVES]]
-        for i, task in enumerate(shown):
-            parts.append(_figure(plotly_cost_quality(points, router_curve, task=task), f"curve-{i}"))
-        if len(tasks) > MAX_TASK_CURVES:
-            parts.append(f"<p class='note'>{len(tasks) - MAX_TASK_CURVES} more tasks in the table below.</p>")
-            parts.append(_table(points[points["task"] != ALL_TASKS]))
-    else:
-        ok = runs["error"].isna() if "error" in runs.columns else pd.Series(True, index=runs.index)
-        if not ok.any():
-            why = "no call succeeded (see the errors below)"
+    if any(m.startswith("sim:") for m in models):
+        parts.append("<p><strong>SIMULATED:</strong> models named <code>sim:*</code> are llmbench's offline simulator "
+                     "(seeded answers, real list prices); their scores are demo data, not real model quality.</p>")  # fmt: skip
+    parts.append("<h2 id='models'>Models by provider</h2>")
+    for experiment, part in table.groupby("experiment", sort=False):
+        if len(experiments) > 1:
+            parts.append(f"<h3>{html.escape(str(experiment))}</h3>")
+        parts.append(_table(part.drop(columns="experiment"), group_by="provider"))
+    parts.append("<h2 id='tasks'>Score per task</h2>")
+    for experiment, group in runs.groupby("experiment", sort=False):
+        if len(experiments) > 1:
+            parts.append(f"<h3>{html.escape(str(experiment))}</h3>")
+        if "task" in group.columns and group["task"].notna().any():
+            parts.append(table_html(score_cells(per_task_table(group))))
         else:
-            unpriced = sorted(runs.loc[ok, "model"].astype(str).unique())
-            why = f"no price is known for {', '.join(unpriced)} (add them to a price file)"
-        parts.append(f"<p class='note'>No costs recorded: {html.escape(why)}; no cost/quality curve.</p>")
-
+            parts.append("<p class='note'>No task labels.</p>")
+    parts += _per_experiment(runs, experiments, pairs, router_curve, n_bootstrap)
     parts.append("<h2 id='latency'>Latency</h2>")
+    labelled = runs.assign(model=_labels(runs, experiments))
     if "latency_s" in runs.columns and runs["latency_s"].notna().any():
-        parts.append(_figure(_latency(runs), "latency"))
+        parts.append(_figure(_latency(labelled), "latency"))
     else:
         parts.append("<p class='note'>No latencies recorded.</p>")
-
     parts.append("<h2 id='errors'>Errors</h2>")
-    error_table, error_fig = _errors(runs, calls)
-    if error_fig is None:
-        parts.append("<p class='note'>No failed calls or attempts.</p>")
-    else:
-        parts.append(_figure(error_fig, "errors"))
-        parts.append(_table(error_table))
-        rate = runs.groupby("model")["error"].apply(lambda s: float(np.mean(s.notna())))
-        parts.append(_table(rate.rename("error_rate").reset_index()))
-
+    parts += _error_section(labelled, calls, experiments)
+    parts.append("<h2 id='samples'>Samples</h2>")
+    parts.append("<p class='note'>Every item with each model's answer, score, cost and attempts (`llmbench view` "
+                 "writes this viewer on its own).</p>")  # fmt: skip
+    parts.append(viewer_section(sample_records(runs, calls, items, limit=20_000)))
     body = "\n".join(parts)
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style>"
         f"<script type='text/javascript'>{get_plotlyjs()}</script></head>\n<body>\n{body}\n</body></html>\n"
     )
+
+
+def _labels(runs: pd.DataFrame, experiments: list[str]) -> pd.Series:
+    """Model names, prefixed by the experiment when there are several (so nothing is pooled across them)."""
+    if len(experiments) == 1:
+        return runs["model"].astype(str)
+    return runs["experiment"].astype(str) + " · " + runs["model"].astype(str)
+
+
+def _per_experiment(runs: pd.DataFrame, experiments: list[str], pairs: pd.DataFrame | None,
+                    router_curve: pd.DataFrame | None, n_bootstrap: int) -> list[str]:  # fmt: skip
+    """Win rates and cost/quality curves, each experiment on its own."""
+    from llmbench.stats.curves import ALL_TASKS, cost_quality_points
+    from llmbench.stats.winrate import bradley_terry, pairs_from_runs
+    from llmbench.tracking.plots import plotly_cost_quality
+
+    wins, curves = ["<h2 id='winrates'>Win rates</h2>"], ["<h2 id='curves'>Cost and quality</h2>"]
+    for n, (experiment, group) in enumerate(runs.groupby("experiment", sort=False)):
+        head = f"<h3>{html.escape(str(experiment))}</h3>" if len(experiments) > 1 else ""
+        wins.append(head)
+        models = group["model"].nunique()
+        own = pairs if pairs is not None and len(experiments) == 1 else None
+        if own is None and models > 1 and group["score"].notna().any():
+            own = pairs_from_runs(group)
+        if own is not None and len(own.dropna(subset=["outcome"])):
+            wins.append(_figure(_heatmap(own), f"winrate-heatmap-{n}"))
+            bt = bradley_terry(own, n_bootstrap=n_bootstrap)
+            if "lower" in bt.columns:
+                wins.append(_figure(_ratings(bt), f"bt-ratings-{n}"))
+            wins.append(_table(bt.reset_index()))
+            wins.append("<p class='note'>Pairwise comparisons on the same item; equal scores are ties.</p>")
+        else:
+            wins.append("<p class='note'>Fewer than two models with scores: no comparisons.</p>")
+        curves.append(head)
+        ok = group["error"].isna() if "error" in group.columns else pd.Series(True, index=group.index)
+        if "cost_usd" in group.columns and group["cost_usd"].notna().any():
+            points = cost_quality_points(group, by_task=True)
+            tasks = sorted(t for t in points["task"].unique() if t != ALL_TASKS)
+            for i, task in enumerate([ALL_TASKS, *tasks[:MAX_TASK_CURVES]]):
+                curves.append(_figure(plotly_cost_quality(points, router_curve, task=task), f"curve-{n}-{i}"))
+            if len(tasks) > MAX_TASK_CURVES:
+                curves.append(f"<p class='note'>{len(tasks) - MAX_TASK_CURVES} more tasks in the table below.</p>")
+                curves.append(_table(points[points["task"] != ALL_TASKS]))
+        elif not ok.any():
+            curves.append("<p class='note'>No call succeeded (see the errors below): no cost/quality curve.</p>")
+        else:
+            unpriced = ", ".join(sorted(group.loc[ok, "model"].astype(str).unique()))
+            curves.append(f"<p class='note'>No costs recorded: no price is known for {html.escape(unpriced)} (add them "
+                          "to a price file); no cost/quality curve.</p>")  # fmt: skip
+    return wins + curves
+
+
+def _error_section(runs: pd.DataFrame, calls: pd.DataFrame | None, experiments: list[str]) -> list[str]:
+    """How many attempts and runs failed, by model and error, with an example message each."""
+    failed_runs = int(runs["error"].notna().sum()) if "error" in runs.columns else 0
+    calls = None if calls is None else calls.assign(model_id=_labels(calls.rename(columns={"model_id": "model"}), experiments))
+    failed_attempts = 0 if calls is None else int(calls["error_class"].notna().sum())
+    if failed_runs == 0 and failed_attempts == 0:
+        return ["<p class='note'>No failed calls and no failed attempts.</p>"]
+    out = [f"<p>{failed_attempts:,} failed attempt(s); {failed_runs:,} run(s) ended failed, the rest of the failed "
+           "attempts were retried successfully.</p>" if calls is not None else f"<p>{failed_runs:,} run(s) failed.</p>"]  # fmt: skip
+    error_table, error_fig = _errors(runs, calls)
+    if error_fig is not None:
+        out.append(_figure(error_fig, "errors"))
+        out.append(_table(error_table))
+    return out
 
 
 def write_report(

@@ -1,0 +1,113 @@
+"""The report's tables as people read them: plain-language headers with units, numbers formatted per column
+(no `1.98e-05` beside `0.0004`, no `<NA>`), models grouped under their provider, tasks against models."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["COLUMNS", "fmt_usd", "per_task_table", "provider_of", "table_html"]
+
+
+def _missing(v: Any) -> bool:
+    try:
+        return v is None or bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt_usd(v: Any) -> str:
+    """Dollars with three significant digits and no exponent ($0.0000152, $1.23, $1,234)."""
+    if _missing(v):
+        return "–"
+    v = float(v)
+    if v == 0:
+        return "$0"
+    if abs(v) >= 100:
+        return f"${v:,.0f}"
+    return "$" + np.format_float_positional(v, precision=3, unique=False, fractional=False, trim="-")
+
+
+def _fixed(digits: int) -> Callable[[Any], str]:
+    return lambda v: "–" if _missing(v) else f"{float(v):,.{digits}f}"
+
+
+def _count(v: Any) -> str:
+    return "–" if _missing(v) else f"{round(float(v)):,}"
+
+
+def _pct(v: Any) -> str:
+    return "–" if _missing(v) else f"{100 * float(v):.1f}%"
+
+
+# column -> (header, formatter); columns not listed keep their name and a plain rendering
+COLUMNS: dict[str, tuple[str, Callable[[Any], str]]] = {
+    "experiment": ("experiment", str), "model": ("model", str), "task": ("task", str), "provider": ("provider", str),
+    "runs": ("runs", _count), "scored": ("scored", _count), "score_mean": ("score", _fixed(3)),
+    "score_se": ("± s.e.", _fixed(3)), "correct": ("correct", _fixed(1)), "cost_usd": ("cost", fmt_usd),
+    "cost_per_item": ("cost / item", fmt_usd), "cost_per_correct": ("cost / correct", fmt_usd),
+    "latency_p50": ("latency p50 (s)", _fixed(2)), "latency_p95": ("latency p95 (s)", _fixed(2)),
+    "errors": ("failed runs", _count), "error_rate": ("failed", _pct), "input_tokens": ("input tokens", _count),
+    "output_tokens": ("output tokens", _count), "attempts": ("attempts", _count),
+    "failed_attempts": ("failed attempts", _count), "rating": ("rating", _fixed(0)), "lower": ("95% low", _fixed(0)),
+    "upper": ("95% high", _fixed(0)), "count": ("count", _count), "error": ("error", str),
+    "example message": ("example message", str), "n": ("items", _count), "cost": ("cost / item", fmt_usd),
+    "quality": ("score", _fixed(3)),
+}  # fmt: skip
+_LEFT = {"experiment", "model", "task", "provider", "error", "example message"}
+
+
+def provider_of(model: str) -> str:
+    """The provider part of a model id (`openai` of `openai:gpt-4o`)."""
+    return model.partition(":")[0] if ":" in model else "other"
+
+
+def _render(column: str, value: Any) -> str:
+    _, formatter = COLUMNS.get(column, (column, None))
+    if formatter is None:
+        if _missing(value):
+            return "–"
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return "–" if _missing(value) else formatter(value)
+
+
+def table_html(frame: pd.DataFrame, *, group_by: str | None = None, css: str = "data") -> str:
+    """An HTML table with readable headers and formatted cells; rows grouped under a header row per `group_by`
+    value (e.g. the provider) when given. Wrapped so a wide table scrolls instead of widening the page."""
+    columns = [c for c in frame.columns if c != group_by]
+    head = "".join(f"<th class='{'l' if c in _LEFT else 'r'}'>{html.escape(COLUMNS.get(c, (c,))[0])}</th>"
+                   for c in columns)  # fmt: skip
+    rows: list[str] = []
+    groups = frame.groupby(group_by, sort=False) if group_by else [(None, frame)]
+    for key, part in groups:
+        if group_by:
+            rows.append(f"<tr class='group'><th colspan='{len(columns)}'>{html.escape(str(key))}</th></tr>")
+        for record in part.to_dict("records"):
+            cells = "".join(f"<td class='{'l' if c in _LEFT else 'r'}'>{html.escape(_render(c, record[c]))}</td>"
+                            for c in columns)  # fmt: skip
+            rows.append(f"<tr>{cells}</tr>")
+    return (f"<div class='scroll'><table class='{css}'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></div>")  # fmt: skip
+
+
+def per_task_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean score per task (rows) and model (columns), with each task's item count."""
+    scores = runs.pivot_table(index="task", columns="model", values="score", aggfunc="mean")
+    scores.columns = [str(c) for c in scores.columns]
+    items = runs.groupby("task")["item_id"].nunique().rename("n")
+    out = pd.concat([items, scores], axis=1).reset_index()
+    return out.rename(columns={c: c for c in out.columns})
+
+
+def score_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per-task scores formatted to three places (model columns have no entry in COLUMNS)."""
+    out = frame.copy()
+    for col in out.columns:
+        if col not in ("task", "n"):
+            out[col] = out[col].map(lambda v: "–" if _missing(v) or math.isnan(float(v)) else f"{float(v):.3f}")
+    return out
