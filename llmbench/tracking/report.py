@@ -188,7 +188,7 @@ def build_report(
     if summary is None or "experiment" not in summary.columns:
         summary = pd.concat([summarize_runs(g).reset_index().assign(experiment=e) for e, g in runs.groupby("experiment", sort=False)])
     table = summary.reset_index(drop=True)
-    table.insert(0, "provider", table["model"].astype(str).map(provider_of))
+    table["provider"] = table["model"].astype(str).map(provider_of)
     table = table.sort_values(["experiment", "provider", "score_mean"], ascending=[True, True, False])
     keep = ["experiment", "provider", "model", "runs", "score_mean", "score_se", "cost_usd", "cost_per_item",
             "cost_per_correct", "latency_p50", "latency_p95", "error_rate", "input_tokens", "output_tokens"]  # fmt: skip
@@ -298,8 +298,13 @@ def _error_section(runs: pd.DataFrame, calls: pd.DataFrame | None, experiments: 
     failed_attempts = 0 if calls is None else int(calls["error_class"].notna().sum())
     if failed_runs == 0 and failed_attempts == 0:
         return ["<p class='note'>No failed calls and no failed attempts.</p>"]
-    out = [f"<p>{failed_attempts:,} failed attempt(s); {failed_runs:,} run(s) ended failed, the rest of the failed "
-           "attempts were retried successfully.</p>" if calls is not None else f"<p>{failed_runs:,} run(s) failed.</p>"]  # fmt: skip
+    if calls is not None:
+        final_ok = calls[calls["final"].astype(bool) & calls["error_class"].isna()]["run_key"]
+        recovered = int((calls["error_class"].notna() & calls["run_key"].isin(final_ok)).sum())
+        out = [f"<p>{failed_attempts:,} failed attempt(s), {recovered:,} of them followed by a successful retry; "
+               f"{failed_runs:,} run(s) failed for good.</p>"]  # fmt: skip
+    else:
+        out = [f"<p>{failed_runs:,} run(s) failed.</p>"]
     error_table, error_fig = _errors(runs, calls)
     if error_fig is not None:
         out.append(_figure(error_fig, "errors"))

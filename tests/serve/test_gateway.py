@@ -233,12 +233,11 @@ def test_a_stream_falls_back_before_its_first_byte_and_says_so(upstream, policy,
 
 @pytest.mark.faults({"cut": 1.0})
 def test_a_stream_cut_after_it_began_ends_with_an_error_event_not_a_fallback(upstream, policy, tmp_path) -> None:
-    with gateway(policy, tmp_path) as (url, _):
-        with httpx2.stream("POST", url + "/v1/chat/completions", json={
-                "model": "router", "stream": True,
-                "messages": [{"role": "user", "content": "a long question " * 20}]}) as r:  # fmt: skip
-            assert r.status_code == 200
-            body = r.read().decode()
+    with gateway(policy, tmp_path) as (url, _), httpx2.stream("POST", url + "/v1/chat/completions", json={
+            "model": "router", "stream": True,
+            "messages": [{"role": "user", "content": "a long question " * 20}]}) as r:  # fmt: skip
+        assert r.status_code == 200
+        body = r.read().decode()
     assert '"error"' in body and "no fallback once sent" in body
     assert len(upstream.requests) == 1  # once bytes were sent, no other model was tried
     [row] = calls(tmp_path).to_dict("records")

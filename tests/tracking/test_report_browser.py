@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import pytest
 
 from llmbench.errors import ConfigError
+from llmbench.store import CallRecord, ScoreRecord, Store
 from llmbench.tracking.mlflow_log import log_eval_run
 from llmbench.tracking.report import write_report
 from llmbench.tracking.ui import free_port, wait_until_ready
+from llmbench.tracking.viewer import sample_records, write_viewer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,16 +41,40 @@ if not CHROMIUM.exists():
     )
 
 
+def _store(path: Path) -> Store:
+    """A run store with one experiment: two models on four items, one attempt retried, one run failed."""
+    store = Store.open(path)
+    store.create_experiment("browser-exp", config={"models": ["p:big", "p:small"], "dataset": "demo"})
+    store.add_items("browser-exp", [{"id": f"i{i}", "input": f"question {i}?", "reference": "yes", "task": "t"}
+                                    for i in range(4)])  # fmt: skip
+    t0 = time.time() - 120
+    calls, scores = [], []
+    for model, right, cost in (("p:big", [1, 1, 0, 1], 0.01), ("p:small", [1, 0, 0, 0], 0.001)):
+        for i, score in enumerate(right):
+            key = f"{model}-{i}"
+            if model == "p:small" and i == 3:  # failed for good: a 503, then a 500
+                calls.append(CallRecord(key, f"i{i}", model, attempt=1, started_at=t0 + i, latency_s=0.3,
+                                        error_class="ServerError", error_message="HTTP 503: upstream overloaded",
+                                        status_code=503))  # fmt: skip
+                calls.append(CallRecord(key, f"i{i}", model, attempt=2, started_at=t0 + i + 1, latency_s=0.3,
+                                        error_class="ServerError", error_message="HTTP 500: internal error",
+                                        status_code=500, final=True))  # fmt: skip
+                continue
+            calls.append(CallRecord(key, f"i{i}", model, started_at=t0 + i, latency_s=0.5 + i, input_tokens=3,
+                                    output_tokens=4, cost_usd=cost, response="yes" if score else "no", final=True))  # fmt: skip
+            scores.append(ScoreRecord(key, f"i{i}", model, 0, "exact", float(score)))
+    store.write_results("browser-exp", calls, scores)
+    return store
+
+
 def _runs() -> pd.DataFrame:
-    rows = []
-    for model, scores, cost in (("p:big", [1, 1, 0, 1], 0.01), ("p:small", [1, 0, 0, 0], 0.001)):
-        for i, score in enumerate(scores):
-            rows.append(
-                {"experiment": "browser-exp", "item_id": f"i{i}", "prompt": "q", "task": "t", "model": model,
-                 "epoch": 0, "score": float(score), "cost_usd": cost, "input_tokens": 3, "output_tokens": 4,
-                 "latency_s": 0.5 + i, "response": "a", "error": "ServerError" if i == 3 else None}
-            )  # fmt: skip
-    return pd.DataFrame(rows)
+    with _store(Path(tempfile.mkdtemp()) / "runs.duckdb") as store:
+        return store.runs_frame("browser-exp")
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +88,22 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """One `llmbench ui` process over a store holding one logged eval run (MLflow starts slowly: start once)."""
+def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One `llmbench ui` process over a store holding one logged eval (MLflow starts slowly: start it once)."""
     from mlflow.tracking import MlflowClient
 
     root = tmp_path_factory.mktemp("ui")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    run_id = log_eval_run("77", "browser-exp", {"dataset": "demo"}, None, _runs(), uri=uri, n_bootstrap=0)
-    experiment_id = MlflowClient(uri).get_run(run_id).info.experiment_id
+    with _store(root / "runs.duckdb") as store:
+        run_id = log_eval_run("77", "browser-exp", {"dataset": "demo", "models": ["p:big", "p:small"]}, None,
+                              store.runs_frame("browser-exp"), calls=store.calls_frame("browser-exp"), uri=uri,
+                              n_bootstrap=0)  # fmt: skip
+    client = MlflowClient(uri)
+    experiment_id = client.get_run(run_id).info.experiment_id
+    nested = client.search_runs([experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{run_id}'")
+    children = {r.info.run_name: r.info.run_id for r in nested}
+    traces = client.search_traces(experiment_ids=[experiment_id], run_id=run_id, max_results=50)
+    failed = next(t.info.trace_id for t in traces if t.info.tags.get("llmbench.run_key") == "p:small-3")
     port = free_port()
     command = [sys.executable, "-m", "llmbench", "ui", "--port", str(port),
                "--backend-store-uri", uri]  # fmt: skip
@@ -79,7 +117,8 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
         deadline = time.monotonic() + 10
         while not any("MLflow UI:" in line for line in lines) and time.monotonic() < deadline:
             time.sleep(0.1)
-        yield {"url": url, "run_id": run_id, "experiment_id": experiment_id, "output": "".join(lines)}
+        yield {"url": url, "run_id": run_id, "experiment_id": experiment_id, "output": "".join(lines),
+               "children": children, "failed_trace": failed, "traces": len(traces)}
     finally:
         process.send_signal(signal.SIGTERM)  # `llmbench ui` stops its server on SIGTERM
         try:
@@ -92,42 +131,89 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
         wait_until_ready(url, timeout=2)
 
 
-def test_mlflow_ui_shows_the_experiment_and_run_metrics(ui_server: dict[str, str], browser) -> None:
+def test_mlflow_compares_two_models_side_by_side_with_the_same_metric_keys(ui_server: dict[str, Any], browser) -> None:
     assert f"MLflow UI: {ui_server['url']}" in ui_server["output"]
+    big, small = ui_server["children"]["p:big"], ui_server["children"]["p:small"]
+    runs = quote(json.dumps([big, small]))
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{ui_server['url']}/#/experiments", wait_until="domcontentloaded")
-        page.get_by_text("llmbench", exact=True).first.wait_for(timeout=60_000)
-        page.goto(
-            f"{ui_server['url']}/#/experiments/{ui_server['experiment_id']}/runs/{ui_server['run_id']}",
-            wait_until="domcontentloaded",
-        )
-        page.get_by_text("browser-exp").first.wait_for(timeout=60_000)
-        page.get_by_text("score_mean/p_big").first.wait_for(timeout=60_000)
+        page.goto(f"{ui_server['url']}/#/compare-runs?runs={runs}&experiments={quote(json.dumps([ui_server['experiment_id']]))}",
+                  wait_until="domcontentloaded")  # fmt: skip
+        page.get_by_text("score_mean").first.wait_for(timeout=60_000)
+        page.get_by_text("p:small").first.wait_for(timeout=60_000)
+        text = page.inner_text("body")
+        for key in ("score_mean", "cost_per_correct_usd", "latency_p95_s"):
+            assert text.count(key) >= 1, key  # one row per metric key, a column per model
+        assert "p:big" in text and "p:small" in text
+        page.get_by_text("cost_per_correct_usd").first.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "mlflow_ui_run.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / "mlflow_compare_models.png"))  # the metrics rows, a column per model
     finally:
         page.close()
 
 
-def test_report_opens_without_console_errors(tmp_path: Path, browser) -> None:
-    path = write_report(tmp_path / "report.html", _runs(), title="browser report", n_bootstrap=10)
-    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+def test_mlflow_shows_a_call_as_a_trace_with_its_attempts(ui_server: dict[str, Any], browser) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{ui_server['url']}/#/experiments/{ui_server['experiment_id']}/traces", wait_until="domcontentloaded")
+        page.get_by_text('{"prompt": "question 3?"}').first.wait_for(timeout=60_000)
+        assert ui_server["traces"] == 8 and "8 of 8" in page.inner_text("body")  # a trace per call
+        _shot(page, "mlflow_traces.png")
+        page.goto(f"{ui_server['url']}/#/experiments/{ui_server['experiment_id']}/traces"
+                  f"?selectedEvaluationId={ui_server['failed_trace']}", wait_until="domcontentloaded")  # fmt: skip
+        page.get_by_text("attempt 2").first.wait_for(timeout=60_000)  # the failed call: a span per attempt
+        text = page.inner_text("body")
+        assert "attempt 1" in text and "p:small" in text and "question 3?" in text
+        _shot(page, "mlflow_trace_detail.png")
+    finally:
+        page.close()
+
+
+def test_viewer_lists_samples_and_explains_a_failed_item(tmp_path: Path, browser) -> None:
+    with _store(tmp_path / "runs.duckdb") as store:
+        records = sample_records(store.runs_frame("browser-exp"), store.calls_frame("browser-exp"),
+                                 store.items_frame("browser-exp"))  # fmt: skip
+    path = write_viewer(tmp_path / "samples.html", records, "browser samples")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(path.as_uri(), wait_until="load")
+        assert page.locator("tr.sample").count() == 8
+        page.locator(".f-errors").check()
+        assert page.locator("tr.sample").count() == 1 and page.locator("tr.failed").count() == 1
+        page.locator("tr.failed").click()
+        detail = page.inner_text(".detail")
+        assert "HTTP 503: upstream overloaded" in detail and "HTTP 500: internal error" in detail
+        assert "question 3?" in detail and "p:big (score 1.00)" in detail  # the other model's answer beside it
+        _shot(page, "viewer_failed_item.png")
+    finally:
+        page.close()
+    assert errors == []
+
+
+def test_report_reads_well_at_1280_px(tmp_path: Path, browser) -> None:
+    with _store(tmp_path / "runs.duckdb") as store:
+        runs, calls, items = store.runs_frame("browser-exp"), store.calls_frame("browser-exp"), store.items_frame("browser-exp")
+    path = write_report(tmp_path / "report.html", runs, title="browser report", n_bootstrap=10, calls=calls, items=items)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         page.goto(path.as_uri(), wait_until="load")
         page.wait_for_selector(".js-plotly-plot", timeout=30_000)
-        plots = page.locator(".js-plotly-plot").count()
-        assert plots >= 5  # heatmap, ratings, curve, latency, errors
-        assert page.locator("#winrate-heatmap .heatmaplayer").count() == 1
-        heights = page.locator(".js-plotly-plot").evaluate_all(
-            "els => els.map(e => e.getBoundingClientRect().height)"
-        )
+        assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        assert page.locator(".js-plotly-plot").count() >= 5  # heatmap, ratings, curve, latency, errors
+        heights = page.locator(".js-plotly-plot").evaluate_all("els => els.map(e => e.getBoundingClientRect().height)")
         assert min(heights) > 250, heights  # no collapsed plot
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        text = page.inner_text("body")
+        assert "cost / correct" in text and "latency p95 (s)" in text and "<NA>" not in text and "e-0" not in text
+        assert "2 failed attempt(s), 0 of them followed by a successful retry; 1 run(s) failed for good" in text
+        assert page.locator("tr.group").count() == 1  # models grouped under their provider
+        assert page.locator("#samples ~ .viewer tr.sample").count() == 8
+        _shot(page, "report_1280.png")
     finally:
         page.close()
     assert errors == []
