@@ -25,13 +25,14 @@ def run(args: Sequence[str] | None = None) -> int:
         return 130
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
+    except Exception as exc:  # usage errors arrive here in non-standalone mode (typer vendors its own click)
+        import typer
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):  # a usage error: usage line, what is wrong, exit 2
+            show()
+            return code
+        if isinstance(exc, typer.Abort):
             return 130
         print(f"error: {type(exc).__name__}: {redact(exc)}", file=sys.stderr)
         return 1

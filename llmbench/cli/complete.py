@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from llmbench.cli.app import app
+from llmbench.errors import ConfigError
 
 
 @app.command()
@@ -15,7 +16,7 @@ def complete(
     model: Annotated[
         str, typer.Argument(help="Model id, e.g. openai:gpt-4o-mini, anthropic:claude-3-5-haiku-latest")
     ],
-    prompt: Annotated[str, typer.Argument(help="The user prompt")],
+    prompt: Annotated[str, typer.Argument(help="The user prompt; - reads it from stdin")],
     base_url: Annotated[
         str | None, typer.Option(help="Send to this OpenAI/Anthropic-compatible server")
     ] = None,
@@ -31,6 +32,12 @@ def complete(
     """Send one prompt to a model and print the answer (with --json: text, usage, cost and latency)."""
     from llmbench.providers import Message, get_provider
 
+    if prompt == "-":
+        import sys
+
+        prompt = sys.stdin.read()
+        if not prompt.strip():
+            raise ConfigError("the prompt read from stdin is empty; pipe some text in (echo hi | llmbench complete M -)")
     options: dict[str, Any] = {"timeout": timeout, "retry": retries}
     if base_url:
         options["base_url"] = base_url

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from llmbench.cli.app import app
-from llmbench.cli.options import StoreOpt, TrackOpt, console, store_path
+from llmbench.cli.options import StoreOpt, TrackOpt, console, store_path, warn_unpriced
 from llmbench.cli.runs import summary_table
 from llmbench.errors import ConfigError
 
@@ -130,6 +130,7 @@ def _run(cfg: Any, store_path: Path | None, progress: bool) -> tuple[Any, Any, A
     # Bad datasets or model ids must fail before the store file is created or touched.
     items = load_items(cfg)
     providers = build_providers(cfg)
+    warn_unpriced(providers)
     with Store.open(store_path) as store:
         bar = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +16,7 @@ import typer
 
 from llmbench.cli.app import app
 from llmbench.cli.options import StoreOpt, TrackOpt, console
+from llmbench.cli.router_inputs import data_label, load, mode_arg, target_arg
 from llmbench.cli.router_tables import interval_table, per_task_table, results_table
 from llmbench.errors import ConfigError, redact
 
@@ -52,72 +52,6 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="seed of the prompt-grouped
 TestSizeOpt = Annotated[float, typer.Option("--test-size", help="held-out share when the data has no split")]
 
 
-def _load(
-    store: Path | None,
-    experiment: list[str] | None,
-    score: str | None,
-    routerbench: Path | None,
-    routellm: Path | None,
-    benchmark: str,
-) -> tuple[Any, dict]:
-    """The runs frame from exactly one source, plus a description of it."""
-    sources = [s for s in (store, routerbench, routellm) if s is not None]
-    if len(sources) != 1:
-        raise ConfigError(
-            "give exactly one data source: --store (with --experiment), --routerbench or --routellm"
-        )
-    from llmbench import imports
-
-    if routerbench is not None:
-        return imports.read_routerbench(routerbench), {"source": "routerbench", "path": str(routerbench)}
-    if routellm is not None:
-        if benchmark not in ("mmlu", "gsm8k"):
-            raise ConfigError(f"--benchmark must be mmlu or gsm8k, got {benchmark!r}")
-        frame = imports.read_routellm(routellm, benchmarks=(benchmark,))
-        return frame, {"source": "routellm", "benchmark": benchmark, "path": str(routellm)}
-    if not experiment:
-        raise ConfigError("--store needs --experiment NAME (repeatable) to pick the runs to train on")
-    from llmbench.store import Store
-
-    with Store.open(store, read_only=True) as st:
-        frame = st.runs_frame(experiment, score)
-    if frame.empty:
-        raise ConfigError(
-            f"no runs for experiment(s) {experiment} in {store}; check the names with `llmbench runs`"
-        )
-    return frame, {"source": "store", "path": str(store), "experiments": experiment, "score": score}
-
-
-def _target(spec: str | None) -> tuple[str, float] | None:
-    """The parsed --target, checked before any work starts."""
-    if spec is None:
-        return None
-    from llmbench.router.calibrate import TARGETS
-
-    name, _, value = spec.partition("=")
-    try:
-        number = float(value)
-    except ValueError:
-        number = float("nan")
-    if name.strip() not in TARGETS or not math.isfinite(number) or number < 0:
-        raise ConfigError(
-            f"--target must look like budget=2.5, strong_share=0.3 or quality_floor=0.98 (one of "
-            f"{', '.join(TARGETS)} and a non-negative number), got {spec!r}"
-        )
-    return name.strip(), number
-
-
-def _label(source: dict) -> str:
-    """A short name of the data a router command used."""
-    if source.get("source") == "routerbench":
-        return f"routerbench {Path(str(source['path'])).name}"
-    if source.get("source") == "routellm":
-        return f"routellm {source.get('benchmark')}"
-    if source.get("source") == "store":
-        return f"store {','.join(source.get('experiments') or [])}"
-    return str(source.get("source", "policy"))
-
-
 def _track_router(
     command: str,
     source: dict,
@@ -135,7 +69,7 @@ def _track_router(
     from llmbench.tracking import log_router_run
 
     settings = {k: v for k, v in (params or {}).items() if v not in (None, "")}
-    name = " · ".join([command, _label(source), *(f"{k}={v}" for k, v in settings.items())])
+    name = " · ".join([command, data_label(source), *(f"{k}={v}" for k, v in settings.items())])
     try:
         with console.status(f"logging {name} to MLflow"):
             run_id = log_router_run(f"router-{stable_hash([command, source, settings])[:12]}", name, source, results,
@@ -182,10 +116,12 @@ def train(
 
     from llmbench.router.estimator import RouterEstimator
 
-    frame, source = _load(store, experiment, score, routerbench, routellm, benchmark)
-    started = time.perf_counter()
-    router = RouterEstimator(lambda_=lambda_, mode=mode).fit(frame)
-    took = time.perf_counter() - started
+    mode_arg(mode)
+    with console.status("reading the runs and training the router"):
+        frame, source = load(store, experiment, score, routerbench, routellm, benchmark)
+        started = time.perf_counter()
+        router = RouterEstimator(lambda_=lambda_, mode=mode).fit(frame)
+        took = time.perf_counter() - started
     if out.is_dir() or out.suffix == "":
         out.mkdir(parents=True, exist_ok=True)
         out = out / "router.json"  # a folder gets the router as router.json inside it
@@ -237,13 +173,14 @@ def export(
     from llmbench.router.data import routing_data
     from llmbench.router.estimator import RouterEstimator
 
-    tgt = _target(target)
-    frame, source = _load(store, experiment, score, routerbench, routellm, benchmark)
+    tgt, _ = target_arg(target), mode_arg(mode)
+    with console.status("reading the runs"):
+        frame, source = load(store, experiment, score, routerbench, routellm, benchmark)
     router = RouterEstimator(lambda_=lambda_ or 0.0, mode=mode)
     if tgt is not None:
-        router, cal = calibrate_and_test(
-            router, routing_data(frame), routing_data(frame), tgt[0], tgt[1], seed=seed
-        )
+        with console.status(f"training and calibrating for {target}"):
+            data = routing_data(frame)
+            router, cal = calibrate_and_test(router, data, data, tgt[0], tgt[1], seed=seed)
         source = {
             **source,
             "calibration": {
@@ -257,7 +194,8 @@ def export(
             f"calibrated {cal.parameter} = {cal.setting:g} for {cal.target}={cal.value:g} (calibration split: {cal.calib})"
         )
     else:
-        router.fit(frame)
+        with console.status("training the router"):
+            router.fit(frame)
     digest = router.export(output, trained_on=source)
     console.print(f"wrote {output} (sha256 {digest[:16]}...)")
     if track:
@@ -292,12 +230,14 @@ def evaluate(
     from llmbench.router.data import train_test_split
     from llmbench.router.evaluate import evaluate_router
 
-    tgt = _target(target)
+    tgt = target_arg(target)
     if bootstrap and bootstrap < 10:
         raise ConfigError(f"--bootstrap must be 0 (none) or at least 10 resamples, got {bootstrap}")
-    frame, source = _load(store, experiment, score, routerbench, routellm, benchmark)
-    train_data, test_data = train_test_split(frame, test_size, seed=seed)
-    ev = evaluate_router(train_data, test_data, seed=seed)
+    with console.status("reading the runs"):
+        frame, source = load(store, experiment, score, routerbench, routellm, benchmark)
+        train_data, test_data = train_test_split(frame, test_size, seed=seed)
+    with console.status(f"training the router and its baselines on {len(train_data)} prompts, testing on {len(test_data)}"):
+        ev = evaluate_router(train_data, test_data, seed=seed)
     console.print(
         f"{source['source']}: {ev.n_train} train / {ev.n_test} test prompts "
         f"({ev.n_test_dropped} test prompts without a score/cost for every model left out); "
@@ -312,7 +252,7 @@ def evaluate(
     if bootstrap:
         from llmbench.router.bootstrap import bootstrap_intervals
 
-        with _step("bootstrap intervals"):
+        with _step("bootstrap intervals"), console.status(f"bootstrap: {bootstrap} resamples of the test prompts"):
             intervals = bootstrap_intervals(ev, n_boot=bootstrap, seed=seed)
             console.print(interval_table(intervals, bootstrap))
             out["intervals"] = intervals
@@ -320,7 +260,7 @@ def evaluate(
         from llmbench.router.calibrate import calibrate_and_test
         from llmbench.router.estimator import RouterEstimator
 
-        with _step(f"calibration for {target}"):
+        with _step(f"calibration for {target}"), console.status(f"calibrating for {target}"):
             _, cal = calibrate_and_test(RouterEstimator(), train_data, test_data, tgt[0], tgt[1], seed=seed)
             console.print(f"calibration {cal.target}={cal.value:g}: {cal.parameter} = {cal.setting:g}")
             console.print(f"  on the calibration split: {cal.calib}")

@@ -188,6 +188,22 @@ class PriceTable:
         return rate_in / probe, rate_out / probe
 
 
+def close_models(model_id: str, table: PriceTable | None = None, n: int = 3) -> list[str]:
+    """Priced model ids that look like `model_id` (a typo's did-you-mean): the vendor's snapshot models and the
+    table's overrides with the same provider prefix."""
+    import difflib
+
+    from genai_prices import data_snapshot
+
+    provider = model_id.partition(":")[0]
+    names = [o for o in (table.overrides if table else {}) if o.startswith(provider + ":")]
+    vendor = _GENAI_PROVIDER.get(provider)
+    if vendor is not None:
+        found = next((p for p in data_snapshot.get_snapshot().providers if p.id == vendor), None)
+        names += [f"{provider}:{m.id}" for m in (found.models if found else []) if not m.id.endswith("-")]
+    return difflib.get_close_matches(model_id, sorted(set(names)), n=n, cutoff=0.8)
+
+
 class UnknownPriceWarning(UserWarning):
     """A model has no price in the snapshot or the overrides."""
 

@@ -70,7 +70,7 @@ class SDKProvider(Provider):
             register_secret(key)
             if not key and self.base_url is None:
                 raise errors.AuthenticationError(
-                    f"{self.model_id}: no API key; set {self.api_key_env} or pass api_key=",
+                    f"{self.model_id}: no API key; set {self.api_key_env} in the environment (in code: api_key=...)",
                     provider=self.provider,
                 )
             # Local servers usually ignore the key, but the SDKs insist on one.

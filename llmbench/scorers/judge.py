@@ -47,7 +47,10 @@ class LLMJudge(Scorer):
     ) -> None:
 
         if model is None and provider is None:
-            raise ConfigError("llm_judge needs a judge: pass model='openai:gpt-4o-mini' (or provider=...).")
+            raise ConfigError(
+                "llm_judge needs a judge model: set judge_model: openai:gpt-4o-mini in the experiment file "
+                "(in code: LLMJudge(model=...) or provider=...)"
+            )
         self.model = model
         self.rubric = rubric
         self._provider = provider

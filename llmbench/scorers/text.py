@@ -155,7 +155,7 @@ class RegexMatch(Scorer):
         pattern = self.pattern if self.pattern is not None else reference_of(item)
         if not isinstance(pattern, str):
             raise DataError(
-                "regex scorer: no pattern; pass pattern=... or make the reference a regex string."
+                "regex scorer: no pattern; make the item's reference a regex string (in code: RegexMatch(pattern=...))."
             )
         return _compile(pattern, self.flags)
 

@@ -1,0 +1,84 @@
+"""What the router commands read: one data source as a runs frame, the --target and --mode, a label for runs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from llmbench.errors import ConfigError
+
+__all__ = ["data_label", "load", "mode_arg", "target_arg"]
+
+
+def load(
+    store: Path | None,
+    experiment: list[str] | None,
+    score: str | None,
+    routerbench: Path | None,
+    routellm: Path | None,
+    benchmark: str,
+) -> tuple[Any, dict]:
+    """The runs frame from exactly one source, plus a description of it."""
+    sources = [s for s in (store, routerbench, routellm) if s is not None]
+    if len(sources) != 1:
+        raise ConfigError(
+            "give exactly one data source: --store (with --experiment), --routerbench or --routellm"
+        )
+    from llmbench import imports
+
+    if routerbench is not None:
+        return imports.read_routerbench(routerbench), {"source": "routerbench", "path": str(routerbench)}
+    if routellm is not None:
+        if benchmark not in ("mmlu", "gsm8k"):
+            raise ConfigError(f"--benchmark must be mmlu or gsm8k, got {benchmark!r}")
+        frame = imports.read_routellm(routellm, benchmarks=(benchmark,))
+        return frame, {"source": "routellm", "benchmark": benchmark, "path": str(routellm)}
+    if not experiment:
+        raise ConfigError("--store needs --experiment NAME (repeatable) to pick the runs to train on")
+    from llmbench.store import Store
+
+    with Store.open(store, read_only=True) as st:
+        frame = st.runs_frame(experiment, score)
+    if frame.empty:
+        raise ConfigError(
+            f"no runs for experiment(s) {experiment} in {store}; check the names with `llmbench runs`"
+        )
+    return frame, {"source": "store", "path": str(store), "experiments": experiment, "score": score}
+
+
+def target_arg(spec: str | None) -> tuple[str, float] | None:
+    """The parsed --target, checked before any work starts."""
+    if spec is None:
+        return None
+    from llmbench.router.calibrate import TARGETS
+
+    name, _, value = spec.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if name.strip() not in TARGETS or not math.isfinite(number) or number < 0:
+        raise ConfigError(
+            f"--target must look like budget=2.5, strong_share=0.3 or quality_floor=0.98 (one of "
+            f"{', '.join(TARGETS)} and a non-negative number), got {spec!r}"
+        )
+    return name.strip(), number
+
+
+def mode_arg(mode: str) -> str:
+    """The --mode, checked before any work starts."""
+    if mode not in ("cost", "threshold"):
+        raise ConfigError(f"--mode must be cost or threshold, got {mode!r}")
+    return mode
+
+
+def data_label(source: dict) -> str:
+    """A short name of the data a router command used."""
+    if source.get("source") == "routerbench":
+        return f"routerbench {Path(str(source['path'])).name}"
+    if source.get("source") == "routellm":
+        return f"routellm {source.get('benchmark')}"
+    if source.get("source") == "store":
+        return f"store {','.join(source.get('experiments') or [])}"
+    return str(source.get("source", "policy"))
