@@ -35,7 +35,7 @@ def complete(
     if prompt == "-":
         import sys
 
-        prompt = sys.stdin.read()
+        prompt = sys.stdin.read().rstrip("\n")  # the newline echo and heredocs add is not part of the prompt
         if not prompt.strip():
             raise ConfigError("the prompt read from stdin is empty; pipe some text in (echo hi | llmbench complete M -)")
     options: dict[str, Any] = {"timeout": timeout, "retry": retries}

@@ -286,9 +286,10 @@ def test_report_sections_and_single_plotly_bundle(tmp_path: Path) -> None:
     assert text.count(get_plotlyjs()[:2000]) == 1  # the library is inlined exactly once
     assert "<script src=" not in text  # nothing loaded from the network
     assert "demo &lt;report&gt;" in text  # titles are escaped
-    for anchor in ("id='models'", "id='winrates'", "id='curves'", "id='latency'", "id='errors'"):
+    for anchor in ("id='models'", "id='tasks'", "id='winrates'", "id='curves'", "id='latency'", "id='errors'",
+                   "id='samples'"):  # fmt: skip
         assert anchor in text
-    for div in ("winrate-heatmap", "bt-ratings", "curve-0", "latency", "errors"):
+    for div in ("winrate-heatmap-0", "bt-ratings-0", "curve-0-0", "latency", "errors"):
         assert f'id="{div}"' in text
     assert "RateLimitError" in text and "q:mid" in text
 
@@ -324,3 +325,12 @@ def test_summary_rejects_frames_without_scores() -> None:
     with pytest.raises(DataError, match="score"):
         summarize_runs(pd.DataFrame({"model": ["a"]}))
     assert math.isnan(summarize_runs(_runs().assign(cost_usd=np.nan)).loc["p:big", "cost_per_correct"])
+
+
+def test_two_experiments_are_shown_side_by_side_never_pooled() -> None:
+    first = _runs()
+    second = _runs().assign(experiment="exp2", score=lambda f: 1.0 - f["score"].fillna(0))
+    text = build_report(pd.concat([first, second]), n_bootstrap=0)
+    assert "2 experiment(s)" in text
+    assert text.count("<h3>exp1</h3>") >= 3 and text.count("<h3>exp2</h3>") >= 3  # models, tasks, win rates, curves
+    assert 'id="winrate-heatmap-0"' in text and 'id="winrate-heatmap-1"' in text  # one comparison per experiment
