@@ -91,7 +91,8 @@ def client_for(uri: str | None) -> MlflowClient:
 
     from mlflow.tracking import MlflowClient
 
-    logging.getLogger("mlflow").setLevel(logging.WARNING)  # its table-creation chatter is not for users
+    for name in ("mlflow", "alembic"):  # table creation and migration chatter is not for users
+        logging.getLogger(name).setLevel(logging.WARNING)
     return MlflowClient(tracking_uri=tracking_uri(uri))
 
 
