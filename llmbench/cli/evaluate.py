@@ -60,6 +60,9 @@ def eval_command(
     store: StoreOpt = None,
     progress: Annotated[bool, typer.Option(help="Show a live progress bar")] = True,
     track: TrackOpt = True,
+    traces: Annotated[
+        int, typer.Option(min=0, help="Calls logged as MLflow traces at most: failed or retried first, then a sample")
+    ] = 300,
 ) -> None:
     """Run an experiment: every call, score, token, cost, latency and error goes to the run store. Resumable.
 
@@ -105,7 +108,7 @@ def eval_command(
     if report.stopped_by:
         console.print(f"[red]Stopped: {report.stopped_by}[/]")
     if track:
-        _track(cfg, exp_id, summary, runs, calls, started)
+        _track(cfg, exp_id, summary, runs, calls if traces > 0 else None, started, traces)
     # SystemExit, not typer.Exit: main() runs click with standalone_mode=False, which turns typer.Exit into
     # a return value.
     if report.interrupted:
@@ -159,14 +162,14 @@ def _run(cfg: Any, store_path: Path | None, progress: bool) -> tuple[Any, Any, A
     return report, summary, runs, calls, exp_id
 
 
-def _track(cfg: Any, exp_id: int, summary: Any, runs: Any, calls: Any, started: float) -> None:
+def _track(cfg: Any, exp_id: int, summary: Any, runs: Any, calls: Any, started: float, traces: int) -> None:
     """Log the experiment to MLflow; a tracking problem never loses the run (it is already in the store)."""
     from llmbench.tracking import log_eval_run
 
     try:
         with console.status("logging to MLflow (runs per model, tables, traces)"):
             run_id = log_eval_run(str(exp_id), cfg.name, cfg.model_dump(), summary, runs, calls=calls, started=started,
-                                  dataset=",".join(Path(d).name for d in cfg.datasets))  # fmt: skip
+                                  dataset=",".join(Path(d).name for d in cfg.datasets), trace_limit=traces)  # fmt: skip
     except Exception as exc:
         console.print(
             f"[yellow]MLflow logging failed ({type(exc).__name__}: {exc}); the run is safe in the store.[/]"

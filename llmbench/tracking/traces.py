@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_TRACE_LIMIT", "log_call_traces", "log_tool_traces"]
 
-DEFAULT_TRACE_LIMIT = 5000  # runs with more calls than this get a seeded sample of this many traces
+DEFAULT_TRACE_LIMIT = 300  # more calls than this: every failed or retried one, then a seeded sample (~20 ms a trace)
+_FLUSH_EVERY = 200  # traces between flushes: MLflow's export queue drops traces beyond its size
 _TEXT = 4000  # characters of a prompt or answer kept in a span
 
 
@@ -79,12 +80,21 @@ def _call_traces(client: MlflowClient, experiment_id: str, run_id: str, calls: p
                  skip: int, limit: int, seed: int) -> int:  # fmt: skip
     keys = list(dict.fromkeys(calls["run_key"]))
     todo = keys[skip:]
-    if skip + len(todo) > limit:  # a seeded sample, kept in order
-        room = max(0, limit - skip)
-        chosen = set(pd.Series(todo).sample(n=min(room, len(todo)), random_state=seed)) if room else set()
+    room = max(0, limit - skip)
+    if len(todo) > room:  # the calls worth a look first (failed or retried), then a seeded sample, kept in order
+        troubled = set(calls.loc[calls["error_class"].notna(), "run_key"])
+        notable = [k for k in todo if k in troubled][:room]
+        rest = [k for k in todo if k not in set(notable)]
+        extra = room - len(notable)
+        sampled = set(pd.Series(rest).sample(n=extra, random_state=seed)) if extra > 0 and rest else set()
+        chosen = set(notable) | sampled
         todo = [k for k in todo if k in chosen]
+    import mlflow
+
     by_key = {k: g for k, g in calls.groupby("run_key", sort=False)}
-    for key in todo:
+    for n, key in enumerate(todo):
+        if n and n % _FLUSH_EVERY == 0:
+            mlflow.flush_trace_async_logging(terminate=False)
         attempts = by_key[key].to_dict("records")
         final = attempts[-1]
         first_ns = _ns(attempts[0].get("started_at"))

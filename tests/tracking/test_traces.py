@@ -60,4 +60,5 @@ def test_every_call_is_a_trace_with_a_span_per_attempt(store: Store, tmp_path: P
     assert len(traces_of(client, run_id)) == 6
     other = log_eval_run("2", "traced-sample", {"models": ["p:a", "p:b"]}, None, store.runs_frame("traced"),
                          calls=store.calls_frame("traced"), uri=uri, n_bootstrap=0, trace_limit=2)  # fmt: skip
-    assert len(traces_of(client, other)) == 2
+    sampled = traces_of(client, other)
+    assert len(sampled) == 2 and "p:a-0" in {t.info.tags["llmbench.run_key"] for t in sampled}  # the retried call first
