@@ -59,8 +59,11 @@ def load_policy(source: str) -> RouterPolicy:
     if source.startswith(("models:/", "runs:/")):
         import mlflow.pyfunc
 
+        from llmbench.tracking.mlflow_runs import global_tracking_uri, tracking_uri
+
         try:
-            model = mlflow.pyfunc.load_model(source)
+            with global_tracking_uri(tracking_uri()):  # the store `llmbench ui` and the CLI use
+                model = mlflow.pyfunc.load_model(source)
         except Exception as exc:  # MLflow raises its own and many library errors
             raise errors.ConfigError(f"cannot load the routing policy {source!r} from MLflow: {exc}") from None
         router = getattr(model.unwrap_python_model(), "router", None)

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-__all__ = ["Decision", "Fallback", "decision_from", "estimate_quality_cost", "rank", "softmax", "utilities"]
+__all__ = ["Decision", "Fallback", "blend", "decision_from", "estimate_quality_cost", "rank", "softmax", "utilities"]
 
 
 @dataclass(slots=True)
@@ -116,3 +116,13 @@ def decision_from(
         float(post[t]),
         ranked[1:],
     )
+
+
+def blend(post: np.ndarray, weights: np.ndarray, estimates: list[np.ndarray]) -> np.ndarray:
+    """sum_c (P(task) . W[:, c]) * estimate_c, a missing (NaN) estimate falling back to the task prior (the first)."""
+    prior = estimates[0]
+    mix = post @ weights  # (prompts, candidates)
+    out = np.zeros_like(prior)
+    for c, est in enumerate(estimates):
+        out += mix[:, c : c + 1] * np.where(np.isnan(est), prior, est)
+    return np.clip(out, 0.0, 1.0)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier
 from sklearn.model_selection import GroupKFold
@@ -29,11 +30,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from llmbench import __version__
 from llmbench.errors import ConfigError, DataError
+from llmbench.router.candidates import blend, blend_weights, choose, routing_score
 from llmbench.router.data import RoutingData, routing_data
 from llmbench.router.decision import Decision, decision_from, estimate_quality_cost, rank, utilities
 from llmbench.router.features import TfidfFeatures
+from llmbench.router.knn import KnnIndex
 from llmbench.router.policy_file import PolicyFile, encode_array
-from llmbench.router.stacking import MARGIN, compare_oof, stack_weights, task_stats
+from llmbench.router.stacking import stack_weights, task_stats
 from llmbench.router.text import prompt_text
 
 __all__ = ["RouterEstimator"]
@@ -57,6 +60,7 @@ class RouterEstimator(BaseEstimator):
         cv: int = 5,
         residual_terms: str = "common",
         models: list[str] | None = None,
+        k: int = 25,
     ) -> None:
         self.lambda_ = lambda_
         self.mode = mode
@@ -71,6 +75,7 @@ class RouterEstimator(BaseEstimator):
         self.cv = cv
         self.residual_terms = residual_terms
         self.models = models
+        self.k = k
 
     # ---- fitting -------------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame | RoutingData, y: object = None) -> RouterEstimator:
@@ -116,40 +121,65 @@ class RouterEstimator(BaseEstimator):
         )
 
     def _fit_residuals(self, x: Any, data: RoutingData, task_idx: np.ndarray) -> None:
-        """Prompt-level residual estimators, stacked out of fold; with residual='auto' kept only when the
-        out-of-fold routing on the training data beats the task prior alone."""
+        """The candidate estimators (task prior, prompt ridge, kNN) and the blend served, chosen by cross-fitting
+        on the training prompts (see `llmbench.router.candidates`); residual='on' forces the ridge, 'off' leaves it
+        out of the choice."""
+        n_t = len(self.classes_)
         self.task_beta_ = None
         self.residual_model_ = None
-        self.residual_cv_ = {}
+        self.knn_ = None
+        self.blend_ = np.tile([1.0, 0.0, 0.0], (n_t, 1))
+        self.candidate_scores_: dict[str, float] = {}
+        self.choice_ = "task prior"
         if self.residual not in ("auto", "on", "off"):
             raise ConfigError(f"residual must be 'auto', 'on' or 'off', got {self.residual!r}")
-        if self.residual == "off" or not self.cv or self.cv < 2 or len(data) < 4 * self.cv:
+        if not self.cv or self.cv < 2 or len(data) < 4 * self.cv:
             return  # too little data to learn how far to trust prompt-level estimates: task prior only
         residual = data.quality - self.task_quality_[task_idx]  # ~zero mean per task: no intercept needed
         known = np.isfinite(residual)
         residual = np.where(known, residual, 0.0)  # a missing score adds no evidence
         oof, fold = self._out_of_fold(x, residual, data.prompts)
-        n_t, terms = len(self.classes_), self.residual_terms
+        terms = self.residual_terms
         beta = stack_weights(oof, residual, known, task_idx, n_t, terms)
-        if self.residual == "auto":
-            # judge with stacking weights cross-fitted on the other folds, so the check is out of sample
-            rows_beta = np.empty((len(fold), 2, oof.shape[1]))
-            for k in np.unique(fold):
-                out = fold != k
-                b_k = stack_weights(oof[out], residual[out], known[out], task_idx[out], n_t, terms)
-                rows_beta[fold == k] = b_k[:, task_idx[fold == k]].transpose(1, 0, 2)
-            # and with task means from the other folds: a row's own score must not inform its prior
-            prior = np.empty_like(residual)
-            for k in np.unique(fold):
-                out = fold != k
-                means, _ = task_stats(data.subset(out), task_idx[out], n_t)
-                prior[fold == k] = means[task_idx[fold == k]]
-            self.residual_cv_ = compare_oof(data, prior, oof, rows_beta, self.mode)
-            # a noise margin: on validation splits of the training data smaller out-of-fold gains did not carry over
-            if self.residual_cv_["with residuals"] <= self.residual_cv_["task prior only"] * (1 + MARGIN):
-                return
-        self.task_beta_ = beta
-        self.residual_model_ = self._ridge().fit(x, residual)
+        # out-of-fold estimates: stacking weights, task means and neighbours all from the other folds
+        rows_beta = np.empty((len(fold), 2, oof.shape[1]))
+        prior = np.empty_like(residual)
+        words = self._words(x)
+        knn = np.full_like(residual, np.nan)
+        for k in np.unique(fold):
+            out, inside = fold != k, fold == k
+            b_k = stack_weights(oof[out], residual[out], known[out], task_idx[out], n_t, terms)
+            rows_beta[inside] = b_k[:, task_idx[inside]].transpose(1, 0, 2)
+            means, _ = task_stats(data.subset(out), task_idx[out], n_t)
+            prior[inside] = means[task_idx[inside]]
+            if self.residual != "on":
+                knn[inside] = KnnIndex.build(words[out], data.quality[out], self.k).query(words[inside])
+        ridge = np.clip(prior + rows_beta[:, 0] * oof + rows_beta[:, 1] * oof.mean(axis=1, keepdims=True), 0.0, 1.0)
+        onehot = np.eye(n_t)[task_idx]
+        if self.residual == "on":
+            served = np.tile([0.0, 1.0, 0.0], (n_t, 1))
+            self.candidate_scores_ = {"prompt ridge": routing_score(data, ridge, self.mode)}
+            self.choice_ = "prompt ridge"
+        else:
+            if self.residual == "off":
+                ridge = prior  # out of the choice: the same as the prior, never picked over it
+            weights = blend_weights([prior, ridge, knn], data.quality, task_idx, n_t)
+            served, self.candidate_scores_, self.choice_ = choose(data, [prior, ridge, knn], onehot, weights, self.mode)
+            if self.residual == "off":
+                self.candidate_scores_.pop("prompt ridge", None)
+        self.blend_ = served
+        self.residual_cv_ = dict(self.candidate_scores_)
+        if served[:, 1].any():
+            self.task_beta_ = beta
+            self.residual_model_ = self._ridge().fit(x, residual)
+        if served[:, 2].any():
+            self.knn_ = KnnIndex.build(words, data.quality, self.k)
+
+    def _words(self, x: Any) -> Any:
+        """The word block of a feature matrix (the kNN's space); other features are used whole."""
+        if isinstance(self.features_, TfidfFeatures):
+            return sp.csr_matrix(x)[:, : len(self.features_.word_vectorizer_.vocabulary_)]
+        return sp.csr_matrix(x)
 
     def _ridge(self) -> Ridge:
         # sparse_cg without intercept is ~10x faster than the intercept-centering path on TF-IDF rows
@@ -211,10 +241,10 @@ class RouterEstimator(BaseEstimator):
         if resid is not None and resid.ndim == 1:
             resid = resid[:, None]
         kchars = np.array([len(t) / 1000 for t in texts])
-        q, c = estimate_quality_cost(
-            post, resid, self.task_quality_, self.task_cost_, self.task_beta_, kchars
-        )
-        return post, q, c
+        q_ridge, c = estimate_quality_cost(post, resid, self.task_quality_, self.task_cost_, self.task_beta_, kchars)
+        q_prior = np.clip(post @ self.task_quality_, 0.0, 1.0)
+        q_knn = self.knn_.query(self._words(x)) if self.knn_ is not None else np.full_like(q_prior, np.nan)
+        return post, blend(post, self.blend_, [q_prior, q_ridge, q_knn]), c
 
     def utilities(self, quality: np.ndarray, cost: np.ndarray, lambda_: float | None = None) -> np.ndarray:
         """Utility per model for given estimates (uses the router's lambda_ unless one is passed)."""
@@ -287,6 +317,12 @@ class RouterEstimator(BaseEstimator):
                 "coef": encode_array(np.atleast_2d(self.residual_model_.coef_)),
                 "task_beta": encode_array(np.asarray(self.task_beta_)),
             },
+            "blend": encode_array(self.blend_),
+            "knn": None if self.knn_ is None else {
+                "k": self.knn_.k, "indptr": encode_array(self.knn_.indptr), "indices": encode_array(self.knn_.indices),
+                "data": encode_array(self.knn_.data), "quality": encode_array(np.nan_to_num(self.knn_.quality, nan=-1.0)),
+            },
+            "candidates": {"choice": self.choice_, "scores": {k: float(v) for k, v in self.candidate_scores_.items()}},
             "params": {
                 k: v for k, v in self.get_params().items() if isinstance(v, (int, float, str, type(None)))
             },

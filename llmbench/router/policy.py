@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from llmbench.errors import DataError
-from llmbench.router.decision import Decision, decision_from, estimate_quality_cost, softmax, utilities
-from llmbench.router.policy_file import Classifier, PolicyFile
+from llmbench.router.decision import Decision, blend, decision_from, estimate_quality_cost, softmax, utilities
+from llmbench.router.knn import KnnIndex
+from llmbench.router.policy_file import Classifier, Knn, PolicyFile
 from llmbench.router.text import TfidfArrays, prompt_text
 
 __all__ = ["RouterPolicy"]
@@ -86,6 +87,11 @@ class RouterPolicy:
         # one gather serves the classifier and the residual estimators together
         self._weights = np.ascontiguousarray(np.vstack([coef, res_coef]).T)
         self._bias = np.r_[intercept, np.zeros(res_coef.shape[0])]
+        default = [0.0, 1.0, 0.0] if res is not None else [1.0, 0.0, 0.0]  # policies from before the blend
+        self.blend = _shaped(body.blend, "blend", (n_t, 3)) if body.blend is not None else np.tile(default, (n_t, 1))
+        if (self.blend < 0).any():
+            raise DataError("policy blend weights must not be negative")
+        self.knn = _knn(body.knn, len(feats.vocabulary), n_m) if body.knn is not None else None
 
     @classmethod
     def load(cls, path: str | Path) -> RouterPolicy:
@@ -115,7 +121,7 @@ class RouterPolicy:
             post = np.zeros(len(self.tasks))
             post[self._task_index[task]] = 1.0
         resid = z[k:] if self.task_beta is not None else None
-        q, c = estimate_quality_cost(
+        q_ridge, c = estimate_quality_cost(
             post[None, :],
             None if resid is None else resid[None, :],
             self.task_quality,
@@ -123,6 +129,9 @@ class RouterPolicy:
             self.task_beta,
             np.array([len(text) / 1000]),
         )
+        q_prior = np.clip(post[None, :] @ self.task_quality, 0.0, 1.0)
+        q_knn = self.knn.query_one(idx, val)[None, :] if self.knn is not None else np.full_like(q_prior, np.nan)
+        q = blend(post[None, :], self.blend, [q_prior, q_ridge, q_knn])
         return post, q[0], c[0]
 
     def route(self, prompt: object, lambda_: float | None = None, task: str | None = None) -> Decision:
@@ -136,6 +145,18 @@ class RouterPolicy:
         """Decisions for several prompts (optionally with their known task labels)."""
         tasks = [None] * len(prompts) if tasks is None else tasks
         return [self.route(p, task=t) for p, t in zip(prompts, tasks, strict=True)]
+
+
+def _knn(knn: Knn, n_word: int, n_models: int) -> KnnIndex:
+    """The served kNN index, its arrays checked against each other before any query reads them."""
+    indptr, indices = knn.indptr.array("knn.indptr"), knn.indices.array("knn.indices")
+    data, quality = knn.data.array("knn.data"), knn.quality.array("knn.quality")
+    n_train = quality.shape[0] if quality.ndim == 2 else -1
+    if (indptr.shape != (n_word + 1,) or quality.shape != (n_train, n_models) or indices.shape != data.shape
+            or indptr[0] != 0 or indptr[-1] != len(indices) or (np.diff(indptr) < 0).any()
+            or (len(indices) and (indices.min() < 0 or indices.max() >= n_train))):  # fmt: skip
+        raise DataError("policy kNN index is inconsistent (pointers, rows, values and quality disagree)")
+    return KnnIndex(indptr, indices, data, np.where(quality < 0, np.nan, quality), knn.k)
 
 
 def _shaped(data: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:

@@ -175,6 +175,17 @@ class Residual(BaseModel):
     task_beta: ArrayData
 
 
+class Knn(BaseModel):
+    """The kNN candidate's index: CSC arrays over the word columns and the training prompts' quality (-1: none)."""
+
+    model_config = ConfigDict(extra="forbid")
+    k: int = Field(ge=1, le=1000)
+    indptr: ArrayData
+    indices: ArrayData
+    data: ArrayData
+    quality: ArrayData
+
+
 class PolicyFile(BaseModel):
     """Everything a served router needs: written by `RouterEstimator.export`, read by `RouterPolicy.load`."""
 
@@ -195,6 +206,9 @@ class PolicyFile(BaseModel):
     features: Features
     classifier: Classifier | dict[str, Any]
     residual: Residual | None = None
+    blend: ArrayData | None = None  # tasks x (task prior, prompt ridge, kNN) weights; absent in older policies
+    knn: Knn | None = None
+    candidates: dict[str, Any] = {}
     params: dict[str, Any] = {}
     trained_on: dict[str, Any] = {}
     llmbench_version: str = ""

@@ -8,7 +8,7 @@ from scipy.optimize import nnls
 from llmbench.errors import DataError
 from llmbench.router.data import RoutingData
 
-__all__ = ["MARGIN", "compare_oof", "stack_weights", "task_stats"]
+__all__ = ["stack_weights", "task_stats"]
 
 
 def task_stats(data: RoutingData, task_idx: np.ndarray, n_tasks: int) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +57,6 @@ def _cost_line(kchars: np.ndarray, cost: np.ndarray) -> tuple[float, float]:
     return float(cost.mean() - slope * kchars.mean()), slope
 
 
-MARGIN = 0.005  # relative out-of-fold gain the residual estimators must show to be kept
 _POOL = 200  # prompts: a task's own stacking weight counts like this many prompts of the pooled one
 
 
@@ -94,42 +93,3 @@ def stack_weights(
             n = int(rows.sum())
             beta[:, t, m] = (n * fit(rows, m) + _POOL * pooled) / (n + _POOL)
     return beta
-
-
-def compare_oof(
-    data: RoutingData,
-    prior: np.ndarray,
-    oof: np.ndarray,
-    row_beta: np.ndarray,
-    mode: str,
-) -> dict[str, float]:
-    """Routing quality on the training prompts with and without the out-of-fold residual terms.
-
-    Two models (or threshold mode): APGR of the expected-gain ranking. More models: AIQ of the lambda sweep.
-    """
-    from llmbench.router import metrics
-
-    ok = np.isfinite(data.quality).all(axis=1) & np.isfinite(data.cost).all(axis=1)
-    q_true, c_true = data.quality[ok], data.cost[ok]
-    prior = prior[ok]
-    b, resid = row_beta[ok], oof[ok]  # b: (rows, 2, models) weights of each row's task
-    with_resid = prior + b[:, 0] * resid + b[:, 1] * resid.mean(axis=1, keepdims=True)
-    mean_q, mean_c = q_true.mean(axis=0), c_true.mean(axis=0)
-    out = {}
-    for name, q in (("task prior only", prior), ("with residuals", with_resid)):
-        if q_true.shape[1] == 2 or mode == "threshold":
-            s, w = int(np.argmax(mean_q)), int(np.argmin(mean_c))
-            if s == w or mean_q[s] <= mean_q[w]:
-                return {"task prior only": 0.0, "with residuals": 0.0}
-            out[name] = metrics.apgr(metrics.pgr_curve(q[:, s] - q[:, w], q_true[:, s], q_true[:, w]))
-        else:
-            c_est = c_true.mean(axis=0)
-            rows = np.arange(len(q))
-            picks = [np.argmax(q - lam * c_est, axis=1) for lam in metrics.lambda_grid(c_true, 80)]
-            costs = np.array([c_true[rows, p].mean() for p in picks])
-            quals = np.array([q_true[rows, p].mean() for p in picks])
-            try:
-                out[name] = metrics.aiq(costs, quals, float(mean_c.min()), float(mean_c.max()))
-            except ValueError:  # every model costs the same: only the quality of the picks matters
-                out[name] = float(quals[0])
-    return out

@@ -32,6 +32,7 @@ __all__ = [
     "client_for",
     "config_hash",
     "find_run",
+    "global_tracking_uri",
     "log_metrics",
     "metric_safe",
     "sanitize_config",
@@ -222,6 +223,21 @@ class Parent:
             self.client.log_batch(run_id, params=new[start : start + 100])
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()] + moved)
         return run_id
+
+
+@contextlib.contextmanager
+def global_tracking_uri(uri: str) -> Iterator[None]:
+    """MLflow's fluent API (models, trace export) works on a process-wide URI: point it at `uri` for the block and
+    put back exactly what was there, an unset URI included (so $MLFLOW_TRACKING_URI keeps deciding afterwards)."""
+    import mlflow
+    from mlflow.tracking._tracking_service import utils
+
+    before = getattr(utils, "_tracking_uri", None)
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        utils._tracking_uri = before  # set_tracking_uri(None) is not part of its typed API
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ import mlflow
 from mlflow.pyfunc import PythonModel
 
 from llmbench.errors import DataError
+from llmbench.tracking.mlflow_runs import global_tracking_uri
 
 __all__ = ["RouterPolicyModel", "log_policy_model"]
 
@@ -41,19 +42,14 @@ def log_policy_model(
     path = Path(policy_path)
     if not path.exists():
         raise DataError(f"router policy file {path} not found; export it with the router commands first")
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    try:
-        with mlflow.start_run(run_id=run_id):
-            info = mlflow.pyfunc.log_model(
-                name=name,
-                # Model from code: MLflow stores and runs this small file instead of unpickling an object.
-                python_model=str(Path(__file__).with_name("router_model_code.py")),
-                artifacts={POLICY_ARTIFACT: str(path)},
-                registered_model_name=register_as,
-                # Explicit requirements: inferring them would load the model in a subprocess (slow).
-                pip_requirements=[f"llmbench=={llmbench.__version__}", "numpy", "pandas"],
-            )
-    finally:
-        mlflow.set_tracking_uri(previous)
+    with global_tracking_uri(uri), mlflow.start_run(run_id=run_id):
+        info = mlflow.pyfunc.log_model(
+            name=name,
+            # Model from code: MLflow stores and runs this small file instead of unpickling an object.
+            python_model=str(Path(__file__).with_name("router_model_code.py")),
+            artifacts={POLICY_ARTIFACT: str(path)},
+            registered_model_name=register_as,
+            # Explicit requirements: inferring them would load the model in a subprocess (slow).
+            pip_requirements=[f"llmbench=={llmbench.__version__}", "numpy", "pandas"],
+        )
     return info.model_uri

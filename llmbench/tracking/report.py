@@ -283,7 +283,7 @@ def _per_experiment(runs: pd.DataFrame, experiments: list[str], pairs: pd.DataFr
                 curves.append(f"<p class='note'>{len(tasks) - MAX_TASK_CURVES} more tasks in the table below.</p>")
                 curves.append(_table(points[points["task"] != ALL_TASKS]))
         elif not ok.any():
-            curves.append("<p class='note'>No call succeeded (see the errors below): no cost/quality curve.</p>")
+            curves.append("<p class='note'>No costs recorded: no call succeeded (see the errors below); no cost/quality curve.</p>")
         else:
             unpriced = ", ".join(sorted(group.loc[ok, "model"].astype(str).unique()))
             curves.append(f"<p class='note'>No costs recorded: no price is known for {html.escape(unpriced)} (add them "

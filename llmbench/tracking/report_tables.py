@@ -99,9 +99,8 @@ def per_task_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean score per task (rows) and model (columns), with each task's item count."""
     scores = runs.pivot_table(index="task", columns="model", values="score", aggfunc="mean")
     scores.columns = [str(c) for c in scores.columns]
-    items = runs.groupby("task")["item_id"].nunique().rename("n")
-    out = pd.concat([items, scores], axis=1).reset_index()
-    return out.rename(columns={c: c for c in out.columns})
+    items = runs.groupby("task")["item_id"].nunique().rename("n").to_frame()
+    return items.join(scores, how="left").reset_index()  # a task without any score keeps its row
 
 
 def score_cells(frame: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from llmbench.tracking.mlflow_runs import global_tracking_uri
+
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
@@ -59,13 +61,11 @@ def exporting_to(client: MlflowClient) -> Iterator[None]:
     flush the asynchronous export queue before returning, so the traces are in the store afterwards."""
     import mlflow
 
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(client.tracking_uri)
-    try:
-        yield
-    finally:
-        mlflow.flush_trace_async_logging(terminate=False)
-        mlflow.set_tracking_uri(previous)
+    with global_tracking_uri(client.tracking_uri):
+        try:
+            yield
+        finally:
+            mlflow.flush_trace_async_logging(terminate=False)
 
 
 def log_call_traces(client: MlflowClient, experiment_id: str, run_id: str, calls: pd.DataFrame,

@@ -259,7 +259,9 @@ def test_router_policy_as_pyfunc(
     model_uri = client.get_run(run_id).data.tags["llmbench.policy_model_uri"]
     assert len(client.search_model_versions("name='llmbench-test-router'")) == 1
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri)
-    mlflow.set_tracking_uri(store_uri)
+    from mlflow.tracking._tracking_service import utils
+
+    monkeypatch.setattr(utils, "_tracking_uri", store_uri)  # MLflow's process-wide URI, put back after the test
     model = mlflow.pyfunc.load_model(model_uri)
     prompts = [
         "add the fraction and divide the integer",

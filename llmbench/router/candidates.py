@@ -1,0 +1,90 @@
+"""Candidate quality estimators and their blend, chosen by cross-fitting inside the training split.
+
+Candidates (each an expected-quality matrix, prompts x models):
+- `task prior`: the task posterior times the per-task mean quality (what a task label alone knows);
+- `prompt ridge`: the task prior plus the per-model prompt-level ridge residuals, stacked per task;
+- `kNN`: the mean quality of the k most similar training prompts (word TF-IDF cosine).
+
+The blend weights are fitted per task on out-of-fold estimates (non-negative least squares, shrunk towards the
+pooled weights for small tasks), and the blend is kept only when its out-of-fold routing beats every single
+candidate's; otherwise the best single candidate is used alone. The test split is never touched here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import nnls
+
+from llmbench.router.data import RoutingData
+from llmbench.router.decision import blend
+
+__all__ = ["CANDIDATES", "blend", "blend_weights", "choose", "routing_score"]
+
+CANDIDATES = ("task prior", "prompt ridge", "kNN")
+_POOL = 200  # prompts: a task's own weights count like this many prompts of the pooled ones
+_MARGIN = 0.001  # out-of-fold AIQ gain a richer estimator must show over a simpler one (noise guard)
+
+
+def blend_weights(oof: list[np.ndarray], quality: np.ndarray, task_idx: np.ndarray, n_tasks: int) -> np.ndarray:
+    """Non-negative weights (tasks x candidates) that best combine out-of-fold estimates into the true quality."""
+    known = np.isfinite(quality)
+    prior = oof[0]
+
+    def fit(rows: np.ndarray) -> np.ndarray:
+        mask = known[rows]
+        cols = [np.where(np.isnan(e[rows]), prior[rows], e[rows])[mask] for e in oof]
+        if mask.sum() < len(oof):
+            return np.eye(len(oof))[0]
+        w = nnls(np.column_stack(cols), quality[rows][mask])[0]
+        return w if w.sum() > 0 else np.eye(len(oof))[0]
+
+    pooled = fit(np.arange(len(quality)))
+    out = np.tile(pooled, (n_tasks, 1))
+    for t in range(n_tasks):
+        rows = np.flatnonzero(task_idx == t)
+        if len(rows):
+            out[t] = (len(rows) * fit(rows) + _POOL * pooled) / (len(rows) + _POOL)
+    return out
+
+
+def routing_score(data: RoutingData, estimate: np.ndarray, mode: str) -> float:
+    """How well routing on `estimate` does on the rows with every score and cost: in threshold mode APGR of the
+    strong-minus-weak ranking, else AIQ of the lambda sweep (the figure `router eval` reports; true mean costs as
+    the cost estimate, so candidates differ only in their quality estimates)."""
+    from llmbench.router import metrics
+
+    ok = np.isfinite(data.quality).all(axis=1) & np.isfinite(data.cost).all(axis=1)
+    q_true, c_true, q = data.quality[ok], data.cost[ok], estimate[ok]
+    if not len(q_true):
+        return 0.0
+    mean_q, mean_c = q_true.mean(axis=0), c_true.mean(axis=0)
+    if mode == "threshold":
+        s, w = int(np.argmax(mean_q)), int(np.argmin(mean_c))
+        if s == w or mean_q[s] <= mean_q[w]:
+            return 0.0
+        return float(metrics.apgr(metrics.pgr_curve(q[:, s] - q[:, w], q_true[:, s], q_true[:, w])))
+    rows = np.arange(len(q))
+    picks = [np.argmax(q - lam * mean_c, axis=1) for lam in metrics.lambda_grid(c_true, 80)]
+    costs = np.array([c_true[rows, p].mean() for p in picks])
+    quals = np.array([q_true[rows, p].mean() for p in picks])
+    try:
+        return float(metrics.aiq(costs, quals, float(mean_c.min()), float(mean_c.max())))
+    except ValueError:  # every model costs the same: routing is by quality alone
+        return float(quals[0])
+
+
+def choose(data: RoutingData, oof: list[np.ndarray], post: np.ndarray, weights: np.ndarray, mode: str,
+           names: tuple[str, ...] = CANDIDATES) -> tuple[np.ndarray, dict[str, float], str]:  # fmt: skip
+    """(weights to serve, out-of-fold routing score per candidate and of the blend, the choice's name): the blend
+    when it beats every single candidate by the margin, else the best single one (simpler first on ties)."""
+    scores = {name: routing_score(data, np.where(np.isnan(e), oof[0], e), mode) for name, e in zip(names, oof, strict=True)}
+    scores["blend"] = routing_score(data, blend(post, weights, oof), mode)
+    best, best_score = names[0], scores[names[0]]
+    for name in names[1:]:  # a richer candidate must beat the simpler ones by the margin
+        if scores[name] > best_score + _MARGIN:
+            best, best_score = name, scores[name]
+    if scores["blend"] > best_score + _MARGIN:
+        return weights, scores, "blend"
+    single = np.zeros_like(weights)
+    single[:, names.index(best)] = 1.0
+    return single, scores, best
