@@ -60,7 +60,9 @@ def open_llm_runs(folder: Path) -> pd.DataFrame:
         path = folder / f"{name}.json.gz"
         if not path.exists():
             continue
-        for i, rec in enumerate(json.loads(gzip.open(path).read())):
+        with gzip.open(path) as fh:
+            records = json.loads(fh.read())
+        for i, rec in enumerate(records):
             tokens_in = len(rec["question"]) / 4
             for model, score in rec["scores"].items():
                 rate = prices[model]
