@@ -140,10 +140,21 @@ def report(name: str, train: RoutingData, test: RoutingData, n_boot: int) -> dic
     ref = Reference.of(ev.test.quality, ev.test.cost)
     rc, rq = ev.curves["router"]["cost"].to_numpy(), ev.curves["router"]["quality"].to_numpy()
     router = ev.router
+    same = "n/a (custom features)"
+    try:
+        from llmbench.router import RouterPolicy
+
+        served = RouterPolicy(router.to_policy())
+        ours = router.predict(list(ev.test.prompts))
+        theirs = [d.model for d in served.route_many(list(ev.test.prompts))]
+        same = f"{sum(a == b for a, b in zip(ours, theirs, strict=True))}/{len(theirs)}"
+    except Exception as exc:  # a policy that cannot be exported is reported, not hidden
+        same = f"export failed: {exc}"
     fmt = lambda v: "n/a" if v is None or not np.isfinite(v) else f"{v:.4f}"  # noqa: E731
     iv = lambda k: "" if not ci or not np.isfinite(ci[k][0]) else f" [{ci[k][0]:+.4f}, {ci[k][1]:+.4f}]"  # noqa: E731
     print(f"\n## {name}: {ev.n_train} train / {ev.n_test} test prompts, {len(test.models)} models "
           f"(router + baselines fitted in {took:.1f} s)")  # fmt: skip
+    print(f"  exported policy decides as the trained router on {same} test prompts")
     print(f"  router chose: {router.choice_}; out-of-fold routing scores: "
           + ", ".join(f"{k} {v:.4f}" for k, v in router.candidate_scores_.items()))
     shown = ["router", *BASELINES, ORACLE, ev.best_model]

@@ -17,7 +17,7 @@ import typer
 from llmbench.cli.app import app
 from llmbench.cli.options import StoreOpt, TrackOpt, console
 from llmbench.cli.router_inputs import data_label, load, mode_arg, target_arg
-from llmbench.cli.router_tables import interval_table, per_task_table, results_table
+from llmbench.cli.router_tables import candidate_table, interval_table, per_task_table, results_table
 from llmbench.errors import ConfigError, redact
 
 router_app = typer.Typer(
@@ -243,6 +243,7 @@ def evaluate(
         f"({ev.n_test_dropped} test prompts without a score/cost for every model left out); "
         f"best single model: {ev.best_model}"
     )
+    console.print(candidate_table(ev.router))
     console.print(results_table(ev.table, title="Held-out comparison (every figure from the test split)"))
     for metric, why in ev.notes.items():
         console.print(f"[dim]{metric} n/a: {why}[/]")

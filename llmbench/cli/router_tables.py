@@ -8,7 +8,7 @@ from rich.table import Table
 
 from llmbench.cli.options import fmt
 
-__all__ = ["interval_table", "per_task_table", "results_table"]
+__all__ = ["candidate_table", "interval_table", "per_task_table", "results_table"]
 
 
 def results_table(table: Any, title: str) -> Table:
@@ -66,3 +66,20 @@ def per_task_table(per_task: Any) -> Table:
             ]
         )
     return t
+
+
+def candidate_table(router: Any) -> Table:
+    """The candidate estimators' out-of-fold AIQ on the training split, the choice, and its weights per task."""
+    names = ("task prior", "prompt ridge", "kNN")
+    title = f"Candidates, cross-fitted inside the training split: chosen {router.choice_}"
+    table = Table(title=title)
+    table.add_column("task", no_wrap=True)
+    for name in names:
+        table.add_column(f"{name} weight", justify="right")
+    scores = router.candidate_scores_
+    table.add_row("out-of-fold score", *[fmt(scores.get(n), ".4f") for n in names], style="dim")
+    for task, weights in zip(router.classes_, router.blend_, strict=True):
+        table.add_row(str(task), *[fmt(float(w), ".2f") for w in weights])
+    if "blend" in scores:
+        table.caption = f"blend out-of-fold score {scores['blend']:.4f}"
+    return table
