@@ -63,6 +63,9 @@ def eval_command(
     traces: Annotated[
         int, typer.Option(min=0, help="Calls logged as MLflow traces at most: failed or retried first, then a sample")
     ] = 300,
+    wait_for_mlflow: Annotated[
+        bool, typer.Option("--wait-for-mlflow", help="Log to MLflow before returning (default: in the background)")
+    ] = False,
 ) -> None:
     """Run an experiment: every call, score, token, cost, latency and error goes to the run store. Resumable.
 
@@ -88,7 +91,7 @@ def eval_command(
             )
         cfg = load_experiment(path, **overrides)
     started = time.time()
-    report, summary, runs, calls, exp_id = _run(cfg, store, progress)
+    report, summary, runs, calls, exp_id = _run(cfg, store, progress, track)
     console.print(summary_table(summary, f"Experiment {cfg.name}", cfg.simulated))
     note = f"{report.finished} finished, {report.failed} failed, {report.skipped} already done (skipped)"
     spent_now = report.spent_usd - report.spent_before_usd
@@ -107,8 +110,9 @@ def eval_command(
         )
     if report.stopped_by:
         console.print(f"[red]Stopped: {report.stopped_by}[/]")
-    if track:
-        _track(cfg, exp_id, summary, runs, calls if traces > 0 else None, started, traces)
+    if track and (report.finished or report.failed):  # a run that did nothing has nothing new to log
+        _track(cfg, exp_id, summary, runs, calls if traces > 0 else None, started, traces, wait=wait_for_mlflow,
+               store=store_path(store))  # fmt: skip
     # SystemExit, not typer.Exit: main() runs click with standalone_mode=False, which turns typer.Exit into
     # a return value.
     if report.interrupted:
@@ -124,17 +128,20 @@ def eval_command(
         raise SystemExit(EXIT_UNFINISHED)
 
 
-def _run(cfg: Any, store_path: Path | None, progress: bool) -> tuple[Any, Any, Any, Any, int]:
+def _run(cfg: Any, path: Path | None, progress: bool, track: bool) -> tuple[Any, Any, Any, Any, int]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from llmbench.evaluation import Runner, build_providers, load_items
+    from llmbench.evaluation.runner import plan_fingerprint
     from llmbench.store import Store
 
-    # Bad datasets or model ids must fail before the store file is created or touched.
-    items = load_items(cfg)
+    # Bad datasets or model ids must fail before the store file is created or touched; a store that exists may
+    # hold this very plan finished, which the runner then sees without reading a dataset.
+    resumable = plan_fingerprint(cfg) is not None and store_path(path).exists()
+    items = None if resumable else load_items(cfg)
     providers = build_providers(cfg)
     warn_unpriced(providers)
-    with Store.open(store_path) as store:
+    with Store.open(path) as store:
         bar = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("spent ${task.fields[spent]:.4f}"), TimeElapsedColumn(),
@@ -155,21 +162,39 @@ def _run(cfg: Any, store_path: Path | None, progress: bool) -> tuple[Any, Any, A
                 report = runner.report
                 report.interrupted = True
         summary = store.summary_frame(cfg.name)
-        runs = store.runs_frame(cfg.name)
-        calls = store.calls_frame(cfg.name)
+        runs = store.runs_frame(cfg.name) if track else None  # MLflow's inputs, read only when logging
+        calls = store.calls_frame(cfg.name) if track else None
         exp = store.get_experiment(cfg.name)
         exp_id = exp.id if exp is not None else -1  # None: Ctrl-C before the run created it
     return report, summary, runs, calls, exp_id
 
 
-def _track(cfg: Any, exp_id: int, summary: Any, runs: Any, calls: Any, started: float, traces: int) -> None:
-    """Log the experiment to MLflow; a tracking problem never loses the run (it is already in the store)."""
+def _track(cfg: Any, exp_id: int, summary: Any, runs: Any, calls: Any, started: float, traces: int, *, wait: bool,
+           store: Path) -> None:  # fmt: skip
+    """Log the experiment to MLflow, in the background unless `wait`; a tracking problem never loses the run
+    (it is already in the store)."""
     from llmbench.tracking import log_eval_run
+    from llmbench.tracking.mlflow_runs import sanitize_config
 
+    dataset = ",".join(Path(d).name for d in cfg.datasets)
+    if not wait:
+        from llmbench.tracking.background import spawn
+
+        job = {"experiment_id": str(exp_id), "name": cfg.name, "config": sanitize_config(cfg.model_dump()),
+               "started": started, "dataset": dataset, "traces": traces}  # fmt: skip
+        try:
+            pid, log = spawn(store.resolve().parent / ".llmbench" / "mlflow", job,
+                             {"summary": summary, "runs": runs, "calls": calls})  # fmt: skip
+        except Exception as exc:
+            console.print(f"[yellow]MLflow logging could not start ({type(exc).__name__}: {exc}); the run is safe "
+                          "in the store.[/]")  # fmt: skip
+            return
+        console.print(f"Logging to MLflow in the background (pid {pid}, log {log}); `llmbench ui` shows it when done")
+        return
     try:
         with console.status("logging to MLflow (runs per model, tables, traces)"):
             run_id = log_eval_run(str(exp_id), cfg.name, cfg.model_dump(), summary, runs, calls=calls, started=started,
-                                  dataset=",".join(Path(d).name for d in cfg.datasets), trace_limit=traces)  # fmt: skip
+                                  dataset=dataset, trace_limit=traces)  # fmt: skip
     except Exception as exc:
         console.print(
             f"[yellow]MLflow logging failed ({type(exc).__name__}: {exc}); the run is safe in the store.[/]"

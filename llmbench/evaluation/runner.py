@@ -21,14 +21,14 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
-
-from aiolimiter import AsyncLimiter
 
 from llmbench.datasets import Item
 from llmbench.errors import AuthenticationError, ConfigError, InvalidRequestError, ProviderError
 from llmbench.evaluation.config import ExperimentConfig
 from llmbench.evaluation.items import item_messages, item_tools, load_items
+from llmbench.evaluation.limits import Limits
 from llmbench.providers import Completion, Provider, StopEvent, get_provider
 from llmbench.scorers import Answer, Score, Scorer, get_scorer
 from llmbench.scorers.sandbox import bwrap_available
@@ -153,20 +153,29 @@ class Runner:
         """Run every unfinished task; returns the report (also on budget stop, a fatal error or Ctrl-C)."""
         started = time.monotonic()
         cfg = self.cfg
+        fingerprint = plan_fingerprint(cfg)
+        if fingerprint is not None and self.items is None and self.finished_before(fingerprint):
+            return self._nothing_left(started)  # the same plan ran to completion: no item is read or hashed
         items = self.items if self.items is not None else load_items(cfg)
         self.preflight(items)
+        previous = self.store.get_experiment(cfg.name)
         self.store.create_experiment(
             cfg.name, config=cfg.model_dump(), source="simulated" if cfg.simulated else "native"
         )
-        self.store.add_items(cfg.name, items)
+        if previous is None or previous.plan is None or previous.plan != fingerprint:
+            self.store.add_items(cfg.name, items)  # unchanged dataset files: their items are stored already
         done = self.store.finished_keys(cfg.name)
         self.report.planned = len(items) * len(cfg.models) * cfg.epochs
-        self.report.skipped = sum(1 for t in self.plan(items) if t.key in done) if done else 0
         stored, unknown, unknown_cost = self.store.spent(cfg.name)
         self.report.spent_usd = self.report.spent_before_usd = stored + unknown_cost
         self.report.unknown_outcome = unknown
-        todo = (t for t in self.plan(items) if t.key not in done)
-        limits = _Limits(cfg)
+        if done:  # one pass over the plan: its keys are hashed once
+            left = [t for t in self.plan(items) if t.key not in done]
+            self.report.skipped = self.report.planned - len(left)
+            todo: Iterator[Task] = iter(left)
+        else:
+            todo = self.plan(items)
+        limits = Limits(cfg)
         self._writer = StoreWriter(self.store, cfg.name, max_keys=self._flush[0], max_wait_s=self._flush[1])
         workers = [asyncio.create_task(self._worker(todo, limits)) for _ in range(cfg.concurrency)]
         try:
@@ -183,6 +192,24 @@ class Runner:
                 with contextlib.suppress(Exception):
                     await p.aclose()
             self.report.elapsed_s = time.monotonic() - started
+        if self.report.complete:
+            self.store.set_plan(cfg.name, fingerprint, self.report.planned)
+        return self.report
+
+    def finished_before(self, fingerprint: str) -> bool:
+        """Whether this very plan (same files, models, settings) already ran to completion in the store."""
+        exp = self.store.get_experiment(self.cfg.name)
+        return bool(exp and exp.plan == fingerprint and exp.planned is not None
+                    and self.store.finished_count(self.cfg.name) >= exp.planned)  # fmt: skip
+
+    def _nothing_left(self, started: float) -> RunReport:
+        exp = self.store.get_experiment(self.cfg.name)
+        assert exp is not None and exp.planned is not None
+        self.report.planned = self.report.skipped = exp.planned
+        stored, unknown, unknown_cost = self.store.spent(self.cfg.name)
+        self.report.spent_usd = self.report.spent_before_usd = stored + unknown_cost
+        self.report.unknown_outcome = unknown
+        self.report.elapsed_s = time.monotonic() - started
         return self.report
 
     def _stopping(self) -> bool:
@@ -193,7 +220,7 @@ class Runner:
             return True
         return False
 
-    async def _worker(self, todo: Iterator[Task], limits: _Limits) -> None:
+    async def _worker(self, todo: Iterator[Task], limits: Limits) -> None:
         for task in todo:  # one shared generator: each task is taken by exactly one worker
             if self._stopping():
                 return
@@ -324,47 +351,17 @@ def _estimate_tokens(item: Item) -> int:
     return len(text) // 4 + 256
 
 
-def _per_second(per_minute: float) -> AsyncLimiter:
-    """A limiter allowing `per_minute / 60` a second (a burst of at most one second's worth, at least 1)."""
-    per_second = per_minute / 60
-    if per_second >= 1:
-        return AsyncLimiter(per_second, 1)
-    return AsyncLimiter(1, 1 / per_second)  # slower than one a second: one at a time, evenly spaced
-
-
-class _Limits:
-    """Global and per-provider concurrency plus request and token rate limits."""
-
-    def __init__(self, cfg: ExperimentConfig) -> None:
-        self.cfg = cfg
-        self._sem: dict[str, asyncio.Semaphore] = {}
-        self._rpm: dict[str, AsyncLimiter] = {}
-        self._tpm: dict[str, AsyncLimiter] = {}
-        for name, lim in cfg.providers.items():
-            if lim.concurrency:
-                self._sem[name] = asyncio.Semaphore(lim.concurrency)
-            # Per-second buckets: AsyncLimiter(rpm, 60) would let a whole minute's quota out at once, and
-            # providers enforce their per-minute limits over shorter windows (429s on such a burst).
-            if lim.requests_per_minute:
-                self._rpm[name] = _per_second(lim.requests_per_minute)
-            if lim.tokens_per_minute:
-                self._tpm[name] = _per_second(lim.tokens_per_minute)
-
-    @contextlib.asynccontextmanager
-    async def slot(self, provider: str, tokens: int) -> Any:
-        sem = self._sem.get(provider)
-        if sem is not None:
-            await sem.acquire()
-        try:
-            if provider in self._rpm:
-                await self._rpm[provider].acquire()
-            if provider in self._tpm:
-                limiter = self._tpm[provider]
-                await limiter.acquire(min(tokens, limiter.max_rate))
-            yield
-        finally:
-            if sem is not None:
-                sem.release()
+def plan_fingerprint(cfg: ExperimentConfig) -> str | None:
+    """What decides an experiment's run keys, with each dataset file's size and modification time: equal
+    fingerprints mean the same plan. None when a source is not a plain file (e.g. `bfcl:`)."""
+    files = []
+    for source in cfg.datasets:
+        path = Path(source)
+        if not path.is_file():
+            return None
+        st = path.stat()
+        files.append([str(path.resolve()), st.st_size, st.st_mtime_ns])
+    return stable_hash([cfg.name, files, cfg.models, cfg.epochs, cfg.limit, cfg.call_params()])
 
 
 async def run_experiment(cfg: ExperimentConfig, store: Store, **kwargs: Any) -> RunReport:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Builder", "into_store", "to_frame"]
 
+IMPORT_MEMORY = "1GB"  # DuckDB's working memory during an import into a store (it spills beyond)
 Builder = Callable[[duckdb.DuckDBPyConnection], str]  # builds a long view in the connection, returns its name
 
 
@@ -56,6 +57,9 @@ def into_store(
 ) -> ImportReport:
     """Validate an import and write each of its experiments into `store` (one transaction each), all in SQL."""
     with store.bulk() as con:
+        # large files: DuckDB spills to disk (its `<store>.tmp` folder) instead of holding every row in memory
+        con.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
+        con.execute("SET preserve_insertion_order = false")
         try:
             runs, report = validate(con, build(con), source, options)
             provenance = {**(config or {}), "import": _provenance(report)}
@@ -63,6 +67,8 @@ def into_store(
                 store.insert_runs(runs, experiment, kind, config=provenance, replace=replace)  # type: ignore[arg-type]
         finally:
             _drop_temporaries(con)
+            for setting in ("memory_limit", "preserve_insertion_order"):
+                con.execute(f"RESET {setting}")
     return report
 
 

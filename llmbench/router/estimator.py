@@ -61,6 +61,7 @@ class RouterEstimator(BaseEstimator):
         residual_terms: str = "common",
         models: list[str] | None = None,
         k: int = 25,
+        max_fit_prompts: int | None = 20_000,
     ) -> None:
         self.lambda_ = lambda_
         self.mode = mode
@@ -76,6 +77,7 @@ class RouterEstimator(BaseEstimator):
         self.residual_terms = residual_terms
         self.models = models
         self.k = k
+        self.max_fit_prompts = max_fit_prompts
 
     # ---- fitting -------------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame | RoutingData, y: object = None) -> RouterEstimator:
@@ -97,6 +99,9 @@ class RouterEstimator(BaseEstimator):
         self.classes_ = np.array(sorted(set(data.tasks)), dtype=object)
         task_idx = np.searchsorted(self.classes_, data.tasks)
         self.task_quality_, self.task_cost_ = task_stats(data, task_idx, len(self.classes_))
+        self.n_prompts_ = len(data)
+        data = self._sample(data, task_idx)  # the prompt-level estimators learn from a bounded sample
+        task_idx = np.searchsorted(self.classes_, data.tasks)
         self.features_ = clone(self.features) if self.features is not None else TfidfFeatures()
         x = self.features_.fit_transform(data.prompts)
         self.n_features_in_ = x.shape[1]
@@ -105,6 +110,20 @@ class RouterEstimator(BaseEstimator):
         self.strong_idx_, self.weak_idx_ = self._pair(data)
         self.mean_cost_ = np.nanmean(data.cost, axis=0)
         return self
+
+    def _sample(self, data: RoutingData, task_idx: np.ndarray) -> RoutingData:
+        """At most `max_fit_prompts` prompts, drawn per task in proportion (seeded): the task statistics use every
+        prompt, while features, classifier, residuals and kNN stay within bounded memory and time."""
+        cap = self.max_fit_prompts
+        if cap is None or len(data) <= cap:
+            return data
+        rng = np.random.default_rng(0)
+        keep = []
+        for t in np.unique(task_idx):
+            rows = np.flatnonzero(task_idx == t)
+            share = max(1, round(cap * len(rows) / len(data)))
+            keep.append(rng.choice(rows, size=min(share, len(rows)), replace=False))
+        return data.subset(np.sort(np.concatenate(keep)))
 
     def _classifier(self) -> LogisticRegression | SGDClassifier | MultinomialNB:
         kind = self.classifier
@@ -138,13 +157,13 @@ class RouterEstimator(BaseEstimator):
         residual = data.quality - self.task_quality_[task_idx]  # ~zero mean per task: no intercept needed
         known = np.isfinite(residual)
         residual = np.where(known, residual, 0.0)  # a missing score adds no evidence
-        oof, fold = self._out_of_fold(x, residual, data.prompts)
+        words = self._words(x)  # the residual ridge reads the word block: 50x fewer non-zeros than char n-grams
+        oof, fold = self._out_of_fold(words, residual, data.prompts)
         terms = self.residual_terms
         beta = stack_weights(oof, residual, known, task_idx, n_t, terms)
         # out-of-fold estimates: stacking weights, task means and neighbours all from the other folds
         rows_beta = np.empty((len(fold), 2, oof.shape[1]))
         prior = np.empty_like(residual)
-        words = self._words(x)
         knn = np.full_like(residual, np.nan)
         for k in np.unique(fold):
             out, inside = fold != k, fold == k
@@ -171,7 +190,7 @@ class RouterEstimator(BaseEstimator):
         self.residual_cv_ = dict(self.candidate_scores_)
         if served[:, 1].any():
             self.task_beta_ = beta
-            self.residual_model_ = self._ridge().fit(x, residual)
+            self.residual_model_ = self._ridge().fit(words, residual)
         if served[:, 2].any():
             self.knn_ = KnnIndex.build(words, data.quality, self.k)
 
@@ -237,7 +256,7 @@ class RouterEstimator(BaseEstimator):
         texts = [prompt_text(p) for p in prompts]
         x = self.features_.transform(texts)
         post = _with_known_tasks(self.posterior(x), tasks, list(self.classes_))
-        resid = self.residual_model_.predict(x) if self.residual_model_ is not None else None
+        resid = self.residual_model_.predict(self._words(x)) if self.residual_model_ is not None else None
         if resid is not None and resid.ndim == 1:
             resid = resid[:, None]
         kchars = np.array([len(t) / 1000 for t in texts])

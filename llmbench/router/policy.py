@@ -82,7 +82,11 @@ class RouterPolicy:
         if res is None:
             res_coef, self.task_beta = np.zeros((0, n_f)), None
         else:
-            res_coef = _shaped(res.coef, "coef", (n_m, n_f))
+            n_word = len(feats.vocabulary)
+            width = res.coef.shape[-1] if res.coef.shape else -1
+            res_coef = _shaped(res.coef, "coef", (n_m, n_word if width == n_word else n_f))
+            if res_coef.shape[1] == n_word:  # residuals over the word block: no weight on char columns
+                res_coef = np.hstack([res_coef, np.zeros((n_m, n_f - n_word))])
             self.task_beta = _shaped(res.task_beta, "task_beta", (2, n_t, n_m))
         # one gather serves the classifier and the residual estimators together
         self._weights = np.ascontiguousarray(np.vstack([coef, res_coef]).T)
@@ -103,36 +107,41 @@ class RouterPolicy:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(task posterior, expected quality, expected cost) for one prompt; a known `task` label seen in
         training replaces the classifier's posterior."""
-        text = prompt_text(prompt)
-        idx, val = self.features.transform_one(text)
-        z = val @ self._weights[idx] + self._bias
+        post, q, c = self.estimate_many([prompt], [task])
+        return post[0], q[0], c[0]
+
+    def estimate_many(
+        self, prompts: list[object], tasks: list[str | None] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(task posteriors, expected qualities, expected costs), one row per prompt: each prompt's features and
+        linear heads one at a time (a gather over its own columns), everything after in one vectorised pass."""
+        texts = [prompt_text(p) for p in prompts]
+        rows = [self.features.transform_one(t) for t in texts]
+        z = np.array([val @ self._weights[idx] for idx, val in rows]).reshape(len(rows), -1) + self._bias
         k = self._n_logits
         if k == 0:
-            post = np.ones(1)
+            post = np.ones((len(rows), 1))
         elif self._link == "sigmoid":
-            p1 = 1.0 / (1.0 + np.exp(-z[0]))
-            post = np.array([1.0 - p1, p1])
+            p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
+            post = np.column_stack([1.0 - p1, p1])
         elif self._link == "ovr":
-            p = 1.0 / (1.0 + np.exp(-z[:k]))
-            post = p / p.sum()
+            p = 1.0 / (1.0 + np.exp(-z[:, :k]))
+            post = p / p.sum(axis=1, keepdims=True)
         else:
-            post = softmax(z[:k])
-        if task is not None and task in self._task_index:
-            post = np.zeros(len(self.tasks))
-            post[self._task_index[task]] = 1.0
-        resid = z[k:] if self.task_beta is not None else None
-        q_ridge, c = estimate_quality_cost(
-            post[None, :],
-            None if resid is None else resid[None, :],
-            self.task_quality,
-            self.task_cost,
-            self.task_beta,
-            np.array([len(text) / 1000]),
-        )
-        q_prior = np.clip(post[None, :] @ self.task_quality, 0.0, 1.0)
-        q_knn = self.knn.query_one(idx, val)[None, :] if self.knn is not None else np.full_like(q_prior, np.nan)
-        q = blend(post[None, :], self.blend, [q_prior, q_ridge, q_knn])
-        return post, q[0], c[0]
+            post = softmax(z[:, :k])
+        for i, task in enumerate(tasks or []):
+            if task is not None and task in self._task_index:
+                post[i] = 0.0
+                post[i, self._task_index[task]] = 1.0
+        resid = z[:, k:] if self.task_beta is not None else None
+        kchars = np.array([len(t) / 1000 for t in texts])
+        q_ridge, c = estimate_quality_cost(post, resid, self.task_quality, self.task_cost, self.task_beta, kchars)
+        q_prior = np.clip(post @ self.task_quality, 0.0, 1.0)
+        if self.knn is not None:
+            q_knn = np.array([self.knn.query_one(idx, val) for idx, val in rows]).reshape(q_prior.shape)
+        else:
+            q_knn = np.full_like(q_prior, np.nan)
+        return post, blend(post, self.blend, [q_prior, q_ridge, q_knn]), c
 
     def route(self, prompt: object, lambda_: float | None = None, task: str | None = None) -> Decision:
         """The decision for one prompt string or chat message list (optionally with its known task label)."""
@@ -142,9 +151,14 @@ class RouterPolicy:
         return decision_from(post, q, c, u, self.models, self.tasks)
 
     def route_many(self, prompts: list[object], tasks: list[str | None] | None = None) -> list[Decision]:
-        """Decisions for several prompts (optionally with their known task labels)."""
-        tasks = [None] * len(prompts) if tasks is None else tasks
-        return [self.route(p, task=t) for p, t in zip(prompts, tasks, strict=True)]
+        """Decisions for several prompts (optionally with their known task labels), estimated in one batch."""
+        if tasks is not None and len(tasks) != len(prompts):
+            raise DataError(f"{len(tasks)} task labels for {len(prompts)} prompts")
+        if not prompts:
+            return []
+        post, q, c = self.estimate_many(prompts, tasks)
+        u = utilities(q, c, self.lambda_, self.mode, self.strong, self.weak, self.threshold)
+        return [decision_from(post[i], q[i], c[i], u[i], self.models, self.tasks) for i in range(len(prompts))]
 
 
 def _knn(knn: Knn, n_word: int, n_models: int) -> KnnIndex:

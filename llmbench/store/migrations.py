@@ -39,7 +39,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "experiments, items, calls (one row per attempt) and scores",
         (
             "CREATE SEQUENCE IF NOT EXISTS experiment_ids START 1",
-            TABLES["experiments"].ddl(),
+            TABLES["experiments"].ddl(without=("plan", "planned")),
             TABLES["items"].ddl(),
             TABLES["calls"].ddl(without=_LATER_CALLS),
             TABLES["scores"].ddl(),
@@ -69,6 +69,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         6,
         "calls: routing (router: models): attempt_model, route_policy, route_chosen, route_fallback, expected figures",
         tuple(TABLES["calls"].add_column(c) for c in _LATER_CALLS[2:]),
+    ),
+    Migration(
+        7,
+        "experiments.plan, planned: the fingerprint and size of the last completed plan, so a finished rerun is O(1)",
+        (TABLES["experiments"].add_column("plan"), TABLES["experiments"].add_column("planned")),
     ),
 )
 

@@ -49,6 +49,8 @@ class Experiment:
     git_commit: str | None = col("VARCHAR")
     package_versions: dict[str, str] | None = col("JSON")
     source: str = col("VARCHAR", "native", null=False, check="source IN ('native', 'simulated', 'imported')")
+    plan: str | None = col("VARCHAR")  # fingerprint of the last complete plan (migration 7): a rerun skips at once
+    planned: int | None = col("BIGINT")  # how many runs that plan had
 
 
 @dataclass

@@ -1,9 +1,5 @@
-"""The DuckDB run store: one file, one writing process, any number of readers when nobody writes.
-
-`Store` is the front: it holds the connection and its lock, names experiments, and keeps the resume cache;
-opening lives in `connection.py`, the schema in `rows.py`/`migrations.py`, row conversion and inserts in
-`writes.py`, read SQL in `reads.py`.
-"""
+"""The DuckDB run store's front (connection, lock, experiment names, resume cache): opening is in `connection.py`,
+the schema in `rows.py`/`migrations.py`, row conversion and inserts in `writes.py`, read SQL in `reads.py`."""
 
 from __future__ import annotations
 
@@ -273,6 +269,22 @@ class Store:
                 return 0.0, 0, 0.0
             row = self._con.execute(reads.SPENT, [exp.id, exp.id]).fetchall()[0]
         return float(row[0]), int(row[1]), float(row[2])
+
+    def finished_count(self, experiment: str) -> int:
+        """How many run keys of `experiment` are finished (counted in SQL, no key list built)."""
+        with self._lock:
+            exp = self.get_experiment(experiment)
+            if exp is None:
+                return 0
+            sql = f"SELECT count(*) FROM ({reads.FINISHED_KEYS})"
+            return int(self._con.execute(sql, [exp.id, exp.id]).fetchall()[0][0])
+
+    def set_plan(self, experiment: str, plan: str | None, planned: int | None) -> None:
+        """Record the fingerprint and size of a plan that ran to completion (None clears it)."""
+        with self._lock:
+            con = self._writable()
+            con.execute("UPDATE experiments SET plan = ?, planned = ? WHERE id = ?",
+                        [plan, planned, self._experiment_id(experiment)])  # fmt: skip
 
     def _finished_set(self, eid: int) -> set[str]:
         if eid not in self._finished:

@@ -193,7 +193,7 @@ def test_fake_keys_never_reach_store_mlflow_or_output(tmp_path: Path, llmbench) 
         exp = project(tmp_path, server.url, n=12, models=["fakeoa:gpt-4o-mini", "fakeant:claude-3-5-haiku"])
         env = {"OPENAI_API_KEY": OPENAI_KEY, "ANTHROPIC_API_KEY": PLAIN_KEY,
                "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}  # fmt: skip
-        done = llmbench("eval", str(exp), "--store", "runs.duckdb", cwd=tmp_path, env=env, timeout=180)
+        done = llmbench("eval", str(exp), "--store", "runs.duckdb", "--wait-for-mlflow", cwd=tmp_path, env=env)
         sent = [r.headers.get("x-api-key") or r.headers.get("authorization", "") for r in server.requests]
     # A rejected key cannot heal: the run stops at once, says why, and exits 3 (not every item finished).
     assert done.returncode == 3, done.stdout + done.stderr
@@ -218,6 +218,33 @@ def test_fake_keys_never_reach_store_mlflow_or_output(tmp_path: Path, llmbench) 
         data = p.read_bytes()
         for key in (OPENAI_KEY, PLAIN_KEY):
             assert key.encode() not in data, p
+
+
+@pytest.mark.slow
+def test_mlflow_logging_runs_in_the_background_without_the_keys(tmp_path: Path, llmbench) -> None:
+    import time
+
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"id": f"q{i}", "input": f"q{i}", "reference": "x"}) + "\n" for i in range(5)))
+    done = llmbench("eval", "-d", str(data), "-m", "sim:gpt-4o-mini", "--name", "bg", "--store", "runs.duckdb",
+                    "--no-progress", cwd=tmp_path, env={"MLFLOW_TRACKING_URI": uri, "OPENAI_API_KEY": OPENAI_KEY})  # fmt: skip
+    assert done.returncode == 0 and "in the background" in done.stdout
+    [log] = list((tmp_path / ".llmbench" / "mlflow").glob("*/log.txt"))
+    deadline = time.monotonic() + 120
+    while "done" not in log.read_text() and "failed" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert log.read_text().startswith("done: MLflow run"), log.read_text()
+    assert not list(log.parent.glob("*.parquet"))  # the frames handed over are removed once logged
+    client = MlflowClient(uri)
+    [run] = client.search_runs([e.experiment_id for e in client.search_experiments()],
+                               filter_string="tags.`llmbench.child` = 'false'")  # fmt: skip
+    assert run.info.run_name == "bg" and run.info.status == "FINISHED"
+    for p in (tmp_path / ".llmbench").rglob("*"):
+        if p.is_file():
+            assert OPENAI_KEY.encode() not in p.read_bytes(), p
 
 
 # -- budget -------------------------------------------------------------------------------------------------------

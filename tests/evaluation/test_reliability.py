@@ -192,3 +192,21 @@ def test_an_answer_is_committed_on_the_timer_before_a_kill(tmp_path: Path) -> No
     assert len(finished) == 1 and calls["error_class"].isna().all()
     with Store.open(tmp_path / "runs.duckdb", read_only=True) as st:
         assert st.spent(NAME)[1] == 1  # the hanging call: sent, outcome unknown
+
+
+def test_a_finished_plan_resumes_without_reading_its_dataset(tmp_path: Path, cli) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"id": f"q{i}", "input": f"What is {i} + 1?", "reference": str(i + 1)}) + "\n"
+                            for i in range(20)))  # fmt: skip
+    args = ["eval", "-d", data, "-m", "sim:gpt-4o-mini", "--name", "fast", "--store", tmp_path / "s.duckdb",
+            "--no-track", "--no-progress"]  # fmt: skip
+    assert cli(*args).returncode == 0
+    stat = data.stat()
+    # the same bytes count and modification time, unreadable content: a finished plan is not read again
+    data.write_text("x" * stat.st_size)
+    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    again = cli(*args)
+    assert again.returncode == 0 and "0 finished, 0 failed, 20 already done" in again.stdout
+    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a changed file is read (and refused)
+    changed = cli(*args)
+    assert changed.returncode == 2 and "invalid JSON" in changed.stderr
