@@ -68,23 +68,20 @@ TRAIN = textwrap.dedent(
     import sys, time, json
     import numpy as np
     from llmbench.imports import read_routerbench
-    from llmbench.router import RouterEstimator, routing_data
+    from llmbench.router import RouterEstimator, RouterPolicy, routing_data
+    from llmbench.router.data import RoutingData
     from llmbench.testing import shared_data_dir
     n = int(sys.argv[1])
-    base = read_routerbench(shared_data_dir() / "routerdc" / "datasets" / "routerbench_zs")
-    reps = -(-n // base["item_id"].nunique())
-    parts = [base.assign(item_id=base["item_id"] + f"-{k}", prompt=base["prompt"] + f" #{k}") for k in range(reps)]
-    import pandas as pd
-    frame = pd.concat(parts, ignore_index=True)
-    keep = frame["item_id"].isin(frame["item_id"].drop_duplicates().iloc[:n])
-    frame = frame[keep]
+    base = routing_data(read_routerbench(shared_data_dir() / "routerdc" / "datasets" / "routerbench_zs"))
+    reps = -(-n // len(base))
+    take = np.arange(reps * len(base))[:n] % len(base)  # RouterBench's prompts over and over, each one distinct
+    data = RoutingData([base.prompts[i] + f" #{j}" for j, i in enumerate(take)], base.tasks[take],
+                       np.array([f"p{j}" for j in range(n)], dtype=object), list(base.models), base.quality[take],
+                       base.cost[take])
     t = time.perf_counter()
-    data = routing_data(frame)
-    del frame, parts, base
     router = RouterEstimator().fit(data)
     fit = time.perf_counter() - t
     prompts = data.prompts[:2000]
-    from llmbench.router import RouterPolicy
     policy = RouterPolicy(router.to_policy())
     t = time.perf_counter(); [policy.route(p) for p in prompts]; loop = time.perf_counter() - t
     t = time.perf_counter(); policy.route_many(prompts); many = time.perf_counter() - t

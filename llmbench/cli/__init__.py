@@ -5,7 +5,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from llmbench.cli import complete, evaluate, imports, leaderboard, router, runs, serve, tools, tracking  # noqa: F401  (registers commands)
+from llmbench.cli import (  # noqa: F401  (registers commands)
+    complete,
+    evaluate,
+    export,
+    imports,
+    leaderboard,
+    router,
+    runs,
+    serve,
+    tools,
+    tracking,
+)
 from llmbench.cli.app import app
 from llmbench.errors import LLMBenchError, redact
 

@@ -149,3 +149,21 @@ def import_routellm(
     """Import RouteLLM outcomes as experiments routellm-<benchmark> (costs from list prices, tokens estimated)."""
     options = _options(None, clip, price_file)
     _run("routellm", [path], store, options=options, benchmarks=benchmark, replace=replace)
+
+
+@import_app.command("parquet")
+def import_parquet_command(
+    folder: Annotated[Path, typer.Argument(help="A folder written by `llmbench export --parquet`")],
+    experiment: Annotated[
+        list[str] | None, typer.Option("--experiment", "-e", help="Only these experiments (repeatable)")
+    ] = None,
+    replace: ReplaceOpt = False,
+    store: StoreOpt = None,
+) -> None:
+    """Read experiments exported as Parquet into the run store (each with a fresh id, in one transaction)."""
+    from llmbench.store import Store
+    from llmbench.store.parquet import import_
+
+    with Store.open(store) as st:
+        names = import_(st, folder, experiment, replace=replace)
+    console.print(f"imported {', '.join(names)} into {store_path(store)}")

@@ -26,10 +26,8 @@ __all__ = ["SOURCES", "Source", "Store"]
 Source = Literal["native", "simulated", "imported"]
 SOURCES = ("native", "simulated", "imported")
 
-# Writers open in this process, by resolved path: a read-only open of the same file reuses the writer's
-# database (DuckDB refuses a second configuration of one file inside a process).
+# Writers open in this process by path: a read-only open reuses the writer's database (DuckDB allows one per file)
 _WRITERS: weakref.WeakValueDictionary[Path, Store] = weakref.WeakValueDictionary()
-_PER_EXPERIMENT = ("intents", "tool_steps", "scores", "calls", "items")
 
 
 class Store:
@@ -180,17 +178,8 @@ class Store:
             con = self._writable()
             eid = self._experiment_id(name)
             with transaction(con):
-                self._delete_rows(eid)
-            self._forget(name, eid)
-
-    def _delete_rows(self, eid: int) -> None:
-        for table in _PER_EXPERIMENT:
-            self._con.execute(f"DELETE FROM {table} WHERE experiment_id = ?", [eid])
-        self._con.execute("DELETE FROM experiments WHERE id = ?", [eid])
-
-    def _forget(self, name: str, eid: int) -> None:
-        self._ids.pop(name, None)
-        self._finished.pop(eid, None)
+                writes.delete_rows(self._con, eid)
+            self.forget(name)
 
     def _experiment_id(self, name: str) -> int:
         eid = self._ids.get(name)
@@ -333,8 +322,8 @@ class Store:
             try:
                 with transaction(con):
                     if old is not None:  # replaced in the same transaction: a failed import keeps the old rows
-                        self._delete_rows(old.id)
-                        self._forget(experiment, old.id)
+                        writes.delete_rows(self._con, old.id)
+                        self.forget(experiment)
                     exp = self.create_experiment(experiment, config=config, source=source, git_commit_sha=None)
                     n = writes.insert_runs(con, view, exp.id, experiment, simulated=source == "simulated",
                                            scorer=scorer, now=now())  # fmt: skip
@@ -343,6 +332,20 @@ class Store:
                 raise
             self._finished.pop(exp.id, None)
             return n
+
+    # -- whole-table SQL (e.g. `llmbench.store.parquet`) --------------------------------------------------
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The store's connection under its lock (read-only stores too), for whole-table SQL such as exports."""
+        with self._lock:
+            if self.closed:
+                raise StoreError(f"the store {self.path} is closed; open it again.")
+            yield self._con
+
+    def forget(self, name: str) -> None:
+        """Drop what this Store caches about experiment `name` (after SQL changed it behind the methods)."""
+        self._finished.pop(self._ids.pop(name, -1), None)
 
     # -- reading --------------------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from llmbench.errors import DataError, redact
 from llmbench.store.provenance import to_timestamp
 from llmbench.store.rows import TABLES, ItemRow, ToolStep
 
-__all__ = ["append", "insert_runs", "item_row", "tool_step", "values"]
+__all__ = ["append", "delete_rows", "insert_runs", "item_row", "tool_step", "values"]
 
 _BULK = 64  # above this many rows one DataFrame scan beats a VALUES list
 
@@ -149,3 +149,10 @@ def insert_runs(con: duckdb.DuckDBPyConnection, view: str, eid: int, experiment:
         {"eid": eid, "exp": experiment, "scorer": scorer, "now": now},
     )
     return int(con.execute(f"SELECT count(*) FROM {rows}", {"exp": experiment}).fetchall()[0][0])
+
+
+def delete_rows(con: duckdb.DuckDBPyConnection, eid: int) -> None:
+    """Remove an experiment's rows from every table (inside the caller's transaction)."""
+    for table in TABLES.values():
+        con.execute(f"DELETE FROM {table.name} WHERE {'id' if table.name == 'experiments' else 'experiment_id'} = ?",
+                    [eid])  # fmt: skip
