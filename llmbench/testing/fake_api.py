@@ -16,6 +16,7 @@ from typing import Any
 
 from llmbench.errors import ConfigError
 from llmbench.testing.cassettes import Interaction, RecordedRequest
+from llmbench.testing.fake_batches import FakeBatches
 from llmbench.testing.fake_replies import echo_reply, example_args, forced_tool, prompt_words
 from llmbench.testing.server import LoopbackServer, not_found
 
@@ -68,8 +69,10 @@ class FakeOpenAIServer(LoopbackServer):
         host: str = "127.0.0.1",
         port: int = 0,
         replies: Mapping[str, str] | None = None,
+        batch_polls: int = 1,
     ) -> None:
         super().__init__(host=host, port=port, record=record)
+        self.batches = FakeBatches(self._answer_body, lambda: self.url, polls=batch_polls)
         self.replies = dict(replies or {})  # last user message -> the exact reply text (instead of the echo)
         self.latency_s, self.seed, self.chunk_delay_s = latency_s, seed, chunk_delay_s
         self.retry_after_s, self.hang_s = retry_after_s, hang_s
@@ -96,6 +99,9 @@ class FakeOpenAIServer(LoopbackServer):
         return super().handle(request)
 
     def respond(self, request: RecordedRequest) -> Interaction:
+        batch = self.batches.respond(request)
+        if batch is not None:
+            return batch
         with self._lock:
             n = self._n
             self._n += 1
@@ -124,6 +130,14 @@ class FakeOpenAIServer(LoopbackServer):
         if fault == "cut":
             return ix.with_faults(cut_after_bytes=max(1, len(ix.body) // 2))
         return ix
+
+    def _answer_body(self, body: dict[str, Any], flavour: str) -> dict[str, Any]:
+        """The JSON an interactive call with `body` gets (a batch request's answer)."""
+        with self._lock:
+            n = self._n
+            self._n += 1
+        build = self._openai if flavour == "openai" else self._anthropic
+        return dict(json.loads(build(body, n).body))
 
     def _count(self, outcome: str) -> None:
         with self._lock:
