@@ -93,7 +93,7 @@ TRAIN = textwrap.dedent(
 def bench_train(sizes: list[int]) -> None:
     previous = None
     for n in sizes:
-        wall, rss, out = measured([PY, "-c", TRAIN, str(n)])
+        _wall, rss, out = measured([PY, "-c", TRAIN, str(n)])
         info = json.loads(out.strip().splitlines()[-1])
         growth = "" if previous is None else f"; x{n / previous[0]:.1f} prompts -> x{info['fit'] / previous[1]:.1f} time"
         print(f"  router training on {n:,} prompts x 11 models: {info['fit']:.1f} s (chose {info['choice']}), "

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Sequence
 
 from llmbench.cli import (  # noqa: F401  (registers commands)
+    batches,
     complete,
     evaluate,
     export,

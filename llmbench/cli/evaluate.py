@@ -15,6 +15,7 @@ from llmbench.cli.runs import summary_table
 from llmbench.errors import ConfigError
 
 EXIT_UNFINISHED = 3  # the run ended but some planned items did not finish
+EXIT_PENDING = 4  # answers are still in provider batches: run the same command again later
 DEFAULT_EXPERIMENT = Path("experiments/default.yaml")  # in the working directory, else the shipped copy
 SHIPPED_EXPERIMENT = Path(__file__).parents[1] / "shipped" / "experiments" / "default.yaml"
 
@@ -66,19 +67,35 @@ def eval_command(
     wait_for_mlflow: Annotated[
         bool, typer.Option("--wait-for-mlflow", help="Log to MLflow before returning (default: in the background)")
     ] = False,
+    batch: Annotated[
+        bool, typer.Option("--batch", help="Send calls through the providers' batch APIs (half price, within 24 h)")
+    ] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="With --batch: poll until every batch is collected")] = False,
+    poll_interval: Annotated[
+        float, typer.Option("--poll-interval", min=0.0, help="With --wait: seconds between polls")
+    ] = 30.0,
+    batch_fallback: Annotated[
+        str | None,
+        typer.Option("--batch-fallback", help="Batch requests that failed once: resubmit (default) or live"),
+    ] = None,
 ) -> None:
     """Run an experiment: every call, score, token, cost, latency and error goes to the run store. Resumable.
 
+    With --batch, requests go to OpenAI's Batch API / Anthropic's Message Batches; run the same command again
+    later (or pass --wait) to collect, score and store the answers; nothing is submitted twice.
+
     Exit code 0 when every planned item finished; 3 when some did not (failed calls, the budget, or an error
-    no retry can heal, such as a bad API key); 2 for bad input, before anything is sent; 130 on Ctrl-C.
+    no retry can heal, such as a bad API key); 4 when answers are still in provider batches; 2 for bad input,
+    before anything is sent; 130 on Ctrl-C.
     """
     from llmbench.evaluation import load_experiment, validate_config
 
     overrides = {"name": name, "scorer": scorer, "epochs": epochs, "concurrency": concurrency,
                  "max_cost": max_cost, "limit": limit, "datasets": dataset or None, "models": model or None,
-                 "unsafe_code": unsafe_code or None, "allow_unpriced": allow_unpriced or None}  # fmt: skip
-    if experiment is None and (dataset or model):
-        if not (dataset and model):
+                 "unsafe_code": unsafe_code or None, "allow_unpriced": allow_unpriced or None,
+                 "batch": batch or None, "batch_fallback": batch_fallback}  # fmt: skip
+    if experiment is None and dataset:
+        if not model:
             raise ConfigError("without an experiment file, give both --dataset and --model")
         cfg = validate_config(
             {"name": name or adhoc_name(dataset, model), **{k: v for k, v in overrides.items() if v is not None}}
@@ -90,9 +107,13 @@ def eval_command(
                 f"experiment file {path} not found; pass a YAML or TOML file (see experiments/)"
             )
         cfg = load_experiment(path, **overrides)
+        if experiment is None and model and not name:  # the default datasets with other models: its own experiment
+            cfg = cfg.model_copy(update={"name": adhoc_name(cfg.datasets, cfg.models)})
     started = time.time()
-    report, summary, runs, calls, exp_id = _run(cfg, store, progress, track)
-    console.print(summary_table(summary, f"Experiment {cfg.name}", cfg.simulated))
+    batching = {"wait": wait, "poll_interval": poll_interval}
+    report, summary, runs, calls, exp_id = _run(cfg, store, progress, track, batching)
+    if len(summary):
+        console.print(summary_table(summary, f"Experiment {cfg.name}", cfg.simulated))
     note = f"{report.finished} finished, {report.failed} failed, {report.skipped} already done (skipped)"
     spent_now = report.spent_usd - report.spent_before_usd
     console.print(
@@ -110,6 +131,8 @@ def eval_command(
         )
     if report.stopped_by:
         console.print(f"[red]Stopped: {report.stopped_by}[/]")
+    if report.submitted or report.pending or report.gave_up:
+        _batch_note(report)
     if track and (report.finished or report.failed):  # a run that did nothing has nothing new to log
         _track(cfg, exp_id, summary, runs, calls if traces > 0 else None, started, traces, wait=wait_for_mlflow,
                store=store_path(store))  # fmt: skip
@@ -120,6 +143,8 @@ def eval_command(
             "[yellow]Interrupted; the results above are saved. Run the same command again to resume.[/]"
         )
         raise SystemExit(130)
+    if report.pending and not (report.stopped_by or report.stopped_by_budget):
+        raise SystemExit(EXIT_PENDING)
     if not report.complete:
         unfinished = report.planned - report.finished - report.skipped
         console.print(
@@ -128,10 +153,23 @@ def eval_command(
         raise SystemExit(EXIT_UNFINISHED)
 
 
-def _run(cfg: Any, path: Path | None, progress: bool, track: bool) -> tuple[Any, Any, Any, Any, int]:
+def _batch_note(report: Any) -> None:
+    console.print(f"{report.submitted} request(s) submitted to provider batches in this run; {report.pending} "
+                  f"waiting in batches (estimated ${report.pending_usd:.4f}, counted in the spend until collected). "
+                  "`llmbench batches` lists them.")  # fmt: skip
+    if report.pending:
+        console.print("Run the same command again later (or with --wait) to collect, score and store the answers.")
+    if report.gave_up:
+        console.print(f"[yellow]{report.gave_up} request(s) failed in two batches; run them live with "
+                      "--batch-fallback live (or without --batch).[/]")  # fmt: skip
+
+
+def _run(cfg: Any, path: Path | None, progress: bool, track: bool,
+         batch: dict[str, Any]) -> tuple[Any, Any, Any, Any, int]:  # fmt: skip
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from llmbench.evaluation import Runner, build_providers, load_items
+    from llmbench.evaluation.batch import BatchRunner
     from llmbench.evaluation.runner import plan_fingerprint
     from llmbench.store import Store
 
@@ -155,7 +193,11 @@ def _run(cfg: Any, path: Path | None, progress: bool, track: bool) -> tuple[Any,
             def on_progress(report: Any, n: int) -> None:
                 bar.update(task_id, total=report.planned - report.skipped, advance=n, spent=report.spent_usd)
 
-            runner = Runner(cfg, store, providers=providers, items=items, on_progress=on_progress)
+            runner: Runner = Runner(cfg, store, providers=providers, items=items, on_progress=on_progress)
+            if any(cfg.batched(m) for m in cfg.models):
+                runner = BatchRunner(cfg, store, providers=providers, items=items, on_progress=on_progress, **batch)
+                if runner.live_models:
+                    console.print(f"live (no batch API): {', '.join(runner.live_models)}")
             try:
                 report = asyncio.run(runner.run())
             except KeyboardInterrupt:

@@ -10,6 +10,7 @@ concurrency: 16         # calls in flight, all providers together
 providers:              # per-provider limits
   openai: {concurrency: 8, requests_per_minute: 500, tokens_per_minute: 200000}
 max_cost: 1.00          # USD; the run stops cleanly when reached
+batch: false            # true: through the providers' batch APIs at half price (per provider: providers.X.batch)
 params: {temperature: 0, max_tokens: 512}
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -46,6 +47,7 @@ class ProviderLimits(BaseModel):
     # below one request a minute a run of any size never ends: such a limit is a typo
     requests_per_minute: float | None = Field(default=None, ge=1)
     tokens_per_minute: float | None = Field(default=None, ge=100)
+    batch: bool | None = Field(default=None, description="send this provider's calls through its batch API")
 
 
 class ExperimentConfig(BaseModel):
@@ -71,6 +73,10 @@ class ExperimentConfig(BaseModel):
     unsafe_code: bool = Field(default=False, description="run model-written code without a sandbox (opt-in)")
     allow_unpriced: bool = Field(
         default=False, description="run unpriced models under max_cost (counted as $0)"
+    )
+    batch: bool = Field(default=False, description="send calls through the providers' batch APIs (half price)")
+    batch_fallback: Literal["resubmit", "live"] = Field(
+        default="resubmit", description="failed batch requests: submitted once more, or run live"
     )
 
     _refs: dict[str, ModelRef] = PrivateAttr(default_factory=dict)
@@ -99,6 +105,11 @@ class ExperimentConfig(BaseModel):
     def simulated(self) -> bool:
         """Whether every model is a `sim:` model."""
         return all(self._refs[m].provider == "sim" for m in self.models)
+
+    def batched(self, model_id: str) -> bool:
+        """Whether a model's calls go through its provider's batch API (`batch`, or `batch` of its provider)."""
+        limits = self.providers.get(self._refs[model_id].provider)
+        return limits.batch if limits is not None and limits.batch is not None else self.batch
 
     def call_params(self) -> dict[str, Any]:
         """The parameters that change answers (part of the resume key)."""

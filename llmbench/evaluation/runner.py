@@ -32,7 +32,7 @@ from llmbench.evaluation.limits import Limits
 from llmbench.providers import Completion, Provider, StopEvent, get_provider
 from llmbench.scorers import Answer, Score, Scorer, get_scorer
 from llmbench.scorers.sandbox import bwrap_available
-from llmbench.store import IntentRecord, ScoreRecord, Store, call_records, run_key, stable_hash
+from llmbench.store import CallRecord, IntentRecord, ScoreRecord, Store, call_records, run_key, stable_hash
 from llmbench.store.writer import StoreWriter
 
 
@@ -61,6 +61,10 @@ class RunReport:
     stopped_by_budget: bool = False
     stopped_by: str | None = None  # an error no retry can heal, in one line
     interrupted: bool = False
+    submitted: int = 0  # requests handed to provider batch APIs in this run
+    pending: int = 0  # requests in provider batches not collected yet
+    pending_usd: float = 0.0  # their estimated cost (in spent_usd until collected)
+    gave_up: int = 0  # batch requests that failed twice (not submitted again)
     elapsed_s: float = 0.0
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -152,10 +156,23 @@ class Runner:
     async def run(self) -> RunReport:
         """Run every unfinished task; returns the report (also on budget stop, a fatal error or Ctrl-C)."""
         started = time.monotonic()
-        cfg = self.cfg
-        fingerprint = plan_fingerprint(cfg)
+        fingerprint = plan_fingerprint(self.cfg)
         if fingerprint is not None and self.items is None and self.finished_before(fingerprint):
             return self._nothing_left(started)  # the same plan ran to completion: no item is read or hashed
+        try:
+            todo = self.start(fingerprint)
+            await self.run_live(todo)
+        finally:
+            await self.close()
+            self.report.elapsed_s = time.monotonic() - started
+        if self.report.complete:
+            self.store.set_plan(self.cfg.name, fingerprint, self.report.planned)
+        return self.report
+
+    def start(self, fingerprint: str | None) -> Iterator[Task]:
+        """Check everything, record the experiment and its items, count the spend so far; returns the unfinished
+        tasks (generated lazily when nothing is finished yet)."""
+        cfg = self.cfg
         items = self.items if self.items is not None else load_items(cfg)
         self.preflight(items)
         previous = self.store.get_experiment(cfg.name)
@@ -169,15 +186,18 @@ class Runner:
         stored, unknown, unknown_cost = self.store.spent(cfg.name)
         self.report.spent_usd = self.report.spent_before_usd = stored + unknown_cost
         self.report.unknown_outcome = unknown
-        if done:  # one pass over the plan: its keys are hashed once
-            left = [t for t in self.plan(items) if t.key not in done]
-            self.report.skipped = self.report.planned - len(left)
-            todo: Iterator[Task] = iter(left)
-        else:
-            todo = self.plan(items)
-        limits = Limits(cfg)
-        self._writer = StoreWriter(self.store, cfg.name, max_keys=self._flush[0], max_wait_s=self._flush[1])
-        workers = [asyncio.create_task(self._worker(todo, limits)) for _ in range(cfg.concurrency)]
+        if not done:
+            return self.plan(items)
+        left = [t for t in self.plan(items) if t.key not in done]  # one pass over the plan: keys hashed once
+        self.report.skipped = self.report.planned - len(left)
+        return iter(left)
+
+    async def run_live(self, todo: Iterator[Task]) -> None:
+        """Run tasks through the providers' interactive APIs, `concurrency` at a time, writing as they finish."""
+        limits = Limits(self.cfg)
+        if self._writer is None:
+            self._writer = StoreWriter(self.store, self.cfg.name, max_keys=self._flush[0], max_wait_s=self._flush[1])
+        workers = [asyncio.create_task(self._worker(todo, limits)) for _ in range(self.cfg.concurrency)]
         try:
             await asyncio.gather(*workers)
         except asyncio.CancelledError:
@@ -187,14 +207,14 @@ class Runner:
                 w.cancel()
             with contextlib.suppress(BaseException):
                 await asyncio.gather(*workers, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Write what is pending and close every provider's client."""
+        if self._writer is not None:
             self._writer.close()
-            for p in self.providers.values():
-                with contextlib.suppress(Exception):
-                    await p.aclose()
-            self.report.elapsed_s = time.monotonic() - started
-        if self.report.complete:
-            self.store.set_plan(cfg.name, fingerprint, self.report.planned)
-        return self.report
+        for p in self.providers.values():
+            with contextlib.suppress(Exception):
+                await p.aclose()
 
     def finished_before(self, fingerprint: str) -> bool:
         """Whether this very plan (same files, models, settings) already ran to completion in the store."""
@@ -290,17 +310,7 @@ class Runner:
         )
         scores: list[ScoreRecord] = []
         if isinstance(result, Completion):
-            scorer = self.scorer_for(task.item)
-            answer = Answer.of(result)
-            calls[-1].response = answer.stored()  # the text, or the tool calls as JSON when it called tools
-            try:
-                verdict: Score = await scorer.score(answer, task.item)
-                value, why = verdict.value, verdict.explanation
-            except Exception as exc:  # a broken scorer must not lose the paid-for answer
-                value, why = None, f"scorer failed: {type(exc).__name__}: {exc}"
-            scores.append(
-                ScoreRecord(task.key, task.item.id, task.model_id, task.epoch, scorer.name, value, why)
-            )
+            scores.append(await self.grade(task, result, calls[-1]))
             self.report.finished += 1
         else:
             self.report.failed += 1
@@ -310,6 +320,18 @@ class Runner:
         self._writer.result(calls, scores, resolved=intents)
         if self.on_progress is not None:
             self.on_progress(self.report, 1)
+
+    async def grade(self, task: Task, completion: Completion, final: CallRecord) -> ScoreRecord:
+        """Score an answer; its final call row gets the stored answer (text, or tool calls as JSON)."""
+        scorer = self.scorer_for(task.item)
+        answer = Answer.of(completion)
+        final.response = answer.stored()
+        try:
+            verdict: Score = await scorer.score(answer, task.item)
+            value, why = verdict.value, verdict.explanation
+        except Exception as exc:  # a broken scorer must not lose the paid-for answer
+            value, why = None, f"scorer failed: {type(exc).__name__}: {exc}"
+        return ScoreRecord(task.key, task.item.id, task.model_id, task.epoch, scorer.name, value, why)
 
     def _add_spend(self, task: Task, result: Completion | ProviderError) -> None:
         """Count every attempt's cost at once, before the slot frees, so no waiting worker misses it."""

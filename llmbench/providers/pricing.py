@@ -10,6 +10,9 @@ custom, fine-tuned and local models, in USD per million tokens:
       "openai:ft:gpt-4o-mini:acme": {input: 0.3, output: 1.2, cache_read: 0.15}
 
 An unknown model costs `None` (with one warning per model), never a silent 0.
+
+Batch APIs (OpenAI's Batch API, Anthropic's Message Batches) bill half the list price, as both vendors document;
+a price file can state a model's own batch rates (`batch_input`, `batch_output`), which then win.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from llmbench.providers.types import Usage
 log = logging.getLogger(__name__)
 _MILLION = Decimal(1_000_000)
 
+BATCH_DISCOUNT = 0.5  # OpenAI and Anthropic both bill batch requests at 50% of the interactive price
 # Providers whose model names genai-prices knows under its own provider id.
 _GENAI_PROVIDER = {"openai": "openai", "anthropic": "anthropic"}
 
@@ -48,6 +52,8 @@ class ModelPrice(BaseModel):
     cache_write: float | None = Field(default=None, ge=0)
     cache_write_1h: float | None = Field(default=None, ge=0)
     reasoning: float | None = Field(default=None, ge=0)
+    batch_input: float | None = Field(default=None, ge=0)  # rates through a batch API (default: half of the above)
+    batch_output: float | None = Field(default=None, ge=0)
 
     def cost(self, usage: Usage) -> float:
         """Dollar cost of `usage` at these rates."""
@@ -148,6 +154,18 @@ class PriceTable:
                 stacklevel=2,
             )
         return cost
+
+    def batch_price(self, model_id: str, usage: Usage | None, *, api_url: str | None = None) -> tuple[float | None, str]:
+        """(USD through the vendor's batch API, the cost basis): a price file's batch rates ("batch_rate"), else
+        the list price times BATCH_DISCOUNT ("batch_discount")."""
+        override = self.lookup(model_id)
+        if usage is not None and override is not None and None not in (override.batch_input, override.batch_output):
+            rates = override.model_copy(update={"input": override.batch_input, "output": override.batch_output,
+                                                "cache_read": None, "cache_write": None, "cache_write_1h": None,
+                                                "reasoning": None})  # fmt: skip
+            return rates.cost(usage), "batch_rate"
+        listed = self.price(model_id, usage, api_url=api_url)
+        return (None if listed is None else listed * BATCH_DISCOUNT), "batch_discount"
 
     def price_by_name(self, model: str, usage: Usage) -> float | None:
         """Cost of a bare model name with no known vendor (e.g. public logs): the overrides first, then the

@@ -61,6 +61,10 @@ class SDKProvider(Provider):
         """Import the SDK and build the client before the clock starts: a cold import is not a slow API."""
         self._client()
 
+    def sdk_client(self) -> Any:
+        """The official SDK's async client for the running event loop (e.g. for its batch endpoints)."""
+        return self._client()
+
     def _client(self) -> Any:
         """One SDK client per event loop: connection pools cannot cross loops (e.g. `complete` in Jupyter)."""
         loop = asyncio.get_running_loop()

@@ -75,6 +75,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "experiments.plan, planned: the fingerprint and size of the last completed plan, so a finished rerun is O(1)",
         (TABLES["experiments"].add_column("plan"), TABLES["experiments"].add_column("planned")),
     ),
+    Migration(
+        8,
+        "batches, batch_requests: provider batches of `llmbench eval --batch`, their state and requests",
+        (TABLES["batches"].ddl(), TABLES["batch_requests"].ddl()),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

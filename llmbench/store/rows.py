@@ -14,6 +14,8 @@ from typing import Any, Literal, get_args
 
 __all__ = [
     "TABLES",
+    "BatchRequestRow",
+    "BatchRow",
     "CallRecord",
     "Experiment",
     "IntentRecord",
@@ -26,6 +28,10 @@ __all__ = [
 
 StepKind = Literal["model_turn", "tool_call", "limit", "error"]
 STEP_KINDS = get_args(StepKind)
+# submitting: recorded before the provider was asked (a crash here leaves an id to look for); submitted: the provider
+# holds it; collected: its results are in `calls`; cancelled; abandoned: never reached the provider, requests free
+BatchState = Literal["submitting", "submitted", "collected", "cancelled", "abandoned"]
+BATCH_STATES = get_args(BatchState)
 
 
 def col(sql: str, default: Any = None, *, null: bool = True, sql_default: str | None = None, check: str | None = None,
@@ -164,6 +170,40 @@ class ToolStep:
     detail: str | None = col("VARCHAR", redacted=True)  # limits and errors
 
 
+@dataclass
+class BatchRow:
+    """One provider batch (`llmbench eval --batch`): what it holds, where it stands, what it cost."""
+
+    batch_key: str = col("VARCHAR", required=True, null=False)  # ours; also the batch's metadata token at OpenAI
+    provider: str = col("VARCHAR", required=True, null=False)
+    model_id: str = col("VARCHAR", required=True, null=False)
+    state: BatchState = col("VARCHAR", "submitting", null=False, check=f"state IN {BATCH_STATES}")
+    requests: int = col("BIGINT", 0, null=False)
+    round: int = col("INTEGER", 1, null=False)  # 1: first submission; 2: failed requests submitted again
+    est_cost_usd: float = col("DOUBLE", 0.0, null=False)  # what the budget counts until the batch is collected
+    created_at: float | datetime | None = col("TIMESTAMP")
+    updated_at: float | datetime | None = col("TIMESTAMP")
+    batch_id: str | None = col("VARCHAR")  # the provider's id, once it answered
+    input_file_id: str | None = col("VARCHAR")  # OpenAI's uploaded request file
+    provider_status: str | None = col("VARCHAR")  # as the provider last reported it
+    succeeded: int | None = col("BIGINT")
+    failed: int | None = col("BIGINT")  # errored, expired and cancelled requests
+    cost_usd: float | None = col("DOUBLE")  # the collected answers' cost, at the batch rate
+    detail: str | None = col("VARCHAR", redacted=True)
+
+
+@dataclass
+class BatchRequestRow:
+    """One request of a batch: its run key (the `custom_id`) and which run it is."""
+
+    batch_key: str = col("VARCHAR", required=True, null=False)
+    run_key: str = col("VARCHAR", required=True, null=False)
+    item_id: str = col("VARCHAR", required=True, null=False)
+    model_id: str = col("VARCHAR", required=True, null=False)
+    epoch: int = col("INTEGER", 0, null=False, sql_default="0")
+    est_cost_usd: float = col("DOUBLE", 0.0, null=False)
+
+
 @dataclass(frozen=True)
 class Table:
     """A table: its name, row type, whether it carries `experiment_id`, and its primary key."""
@@ -216,6 +256,8 @@ TABLES = {
     "scores": Table("scores", ScoreRecord),
     "tool_steps": Table("tool_steps", ToolStep, key=("experiment_id", "conversation_id", "step"), extra=("item_id",)),
     "intents": Table("intents", IntentRecord, key=("experiment_id", "intent_id")),
+    "batches": Table("batches", BatchRow, key=("experiment_id", "batch_key")),
+    "batch_requests": Table("batch_requests", BatchRequestRow, key=("experiment_id", "batch_key", "run_key")),
 }
 
 

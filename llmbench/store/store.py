@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -145,10 +145,8 @@ class Store:
             existing = self.get_experiment(name)
             if existing is not None:
                 if not exist_ok:
-                    raise StoreError(
-                        f"experiment {name!r} already exists in {self.path.name}; choose another name or "
-                        "delete it first."
-                    )
+                    raise StoreError(f"experiment {name!r} already exists in {self.path.name}; choose another "
+                                     "name or delete it first.")  # fmt: skip
                 return existing
             clean = sanitize_config(config) if config is not None else None
             row = Experiment(
@@ -163,9 +161,7 @@ class Store:
             row_values = writes.values(row)
             del row_values["id"]  # from the sequence
             writes.append(con, "experiments", [row_values])
-            exp = self.get_experiment(name)
-            assert exp is not None
-            return exp
+            return self.get_experiment(name)  # type: ignore[return-value]  # just inserted
 
     def get_experiment(self, name: str) -> Experiment | None:
         """The experiment called `name`, or None."""
@@ -218,6 +214,7 @@ class Store:
         *,
         intents: Sequence[IntentRecord] = (),
         resolved: Sequence[str] = (),
+        then: Callable[[duckdb.DuckDBPyConnection, int], None] | None = None,
     ) -> int:
         """Write attempts and scores in ONE transaction; returns how many run keys became finished.
 
@@ -226,6 +223,7 @@ class Store:
         both or neither. Rows for keys already finished are dropped, so a repeated write adds no duplicates.
         `intents` are attempts about to be sent (stored first); `resolved` the intent ids whose outcome these
         calls record (removed in the same transaction, so an attempt is always in exactly one of the two).
+        `then(connection, experiment_id)` runs last in the same transaction (e.g. marking a batch collected).
         """
         with self._lock:
             con = self._writable()
@@ -247,6 +245,8 @@ class Store:
                         "DELETE FROM intents WHERE experiment_id = ? AND list_contains(?, intent_id)",
                         [eid, list(resolved)],
                     )
+                if then is not None:
+                    then(con, eid)
             done |= newly
             return len(newly)
 

@@ -68,6 +68,7 @@ class FakeBatches:
             ("GET", r"/v1/batches/([^/]+)", self._retrieve),
             ("POST", r"/v1/batches/([^/]+)/cancel", self._cancel),
             ("POST", r"/v1/messages/batches", self._create_anthropic),
+            ("GET", r"/v1/messages/batches", self._list_anthropic),
             ("GET", r"/v1/messages/batches/([^/]+)", self._retrieve),
             ("POST", r"/v1/messages/batches/([^/]+)/cancel", self._cancel),
             ("GET", r"/v1/messages/batches/([^/]+)/results", self._results),
@@ -119,12 +120,18 @@ class FakeBatches:
         requests = [(r["custom_id"], r["params"]) for r in (req.json or {}).get("requests", [])]
         return Interaction.json(self._anthropic_view(self._new("anthropic", requests, {})), path=req.path)
 
+    def _list_anthropic(self, req: RecordedRequest) -> Interaction:
+        data = [self._anthropic_view(b) for b in self.batches.values() if b.flavour == "anthropic"][::-1]
+        body = {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None}  # fmt: skip
+        return Interaction.json(body, path=req.path, method="GET")
+
     def _anthropic_view(self, b: _Batch) -> dict[str, Any]:
         ended = b.status not in ("in_progress", "cancelling")
         counts = {"processing": 0 if ended else len(b.requests), "succeeded": b.counts.get("succeeded", 0),
                   "errored": b.counts.get("errored", 0), "canceled": b.counts.get("canceled", 0),
                   "expired": b.counts.get("expired", 0)}  # fmt: skip
-        stamp = "2026-01-01T00:00:00Z"
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(b.created))
         return {"id": b.id, "type": "message_batch", "processing_status": "ended" if ended else b.status,
                 "request_counts": counts, "created_at": stamp, "expires_at": stamp, "ended_at": stamp if ended else None,
                 "archived_at": None, "cancel_initiated_at": None,

@@ -32,10 +32,12 @@ class FakeServerProcess:
         chunk_delay_s: float = 0.0,
         retry_after_s: float = 0.0,
         hang_s: float = 30.0,
+        batch_polls: int = 1,
         startup_timeout_s: float = 15.0,
     ) -> None:
         self._args = [
             "--latency", str(latency_s), "--seed", str(seed), "--chunk-delay", str(chunk_delay_s),
+            "--batch-polls", str(batch_polls),
             "--retry-after", str(retry_after_s), "--hang", str(hang_s), "--faults", json.dumps(check_faults(faults)),
         ]  # fmt: skip
         self._startup_timeout_s = startup_timeout_s
@@ -110,13 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--retry-after", type=float, default=0.0, help="Retry-After seconds on injected 429s")
     ap.add_argument("--hang", type=float, default=30.0, help="seconds an injected timeout hangs")
+    ap.add_argument("--batch-polls", type=int, default=1, help="retrievals a batch stays in progress for")
     ap.add_argument("--exit-on-stdin-eof", action="store_true", help="stop when stdin closes (parent gone)")
     ns = ap.parse_args(argv)
     try:
         faults = json.loads(ns.faults)
         server = FakeOpenAIServer(
             ns.latency, faults=faults, seed=ns.seed, chunk_delay_s=ns.chunk_delay,
-            retry_after_s=ns.retry_after, hang_s=ns.hang, record=False, port=ns.port,
+            retry_after_s=ns.retry_after, hang_s=ns.hang, record=False, port=ns.port, batch_polls=ns.batch_polls,
         )  # fmt: skip
     except (ValueError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)

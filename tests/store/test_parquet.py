@@ -16,7 +16,7 @@ def _tables(store: Store, name: str) -> dict[str, pd.DataFrame]:
     drop = ["experiment", "run_key"]
     return {
         "calls": store.calls_frame(name).drop(columns=["experiment"]).sort_values(["run_key", "attempt"]),
-        "scores": store.scores_frame(name).drop(columns=drop + ["created_at"]).sort_values(["item_id", "model_id"]),
+        "scores": store.scores_frame(name).drop(columns=[*drop, "created_at"]).sort_values(["item_id", "model_id"]),
         "items": store.items_frame(name).drop(columns=["experiment"]).sort_values("item_id"),
     }
 

@@ -1,0 +1,69 @@
+"""`llmbench batches`: the provider batches of `llmbench eval --batch`, and cancelling one."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from llmbench.cli.app import app
+from llmbench.cli.options import StoreOpt, console, fmt
+
+if TYPE_CHECKING:
+    from llmbench.store.batches import BatchLog
+
+__all__ = ["batches_command"]
+
+
+@app.command("batches")
+def batches_command(
+    experiment: Annotated[str | None, typer.Option("--experiment", "-e", help="Only this experiment's batches")] = None,
+    cancel: Annotated[
+        str | None, typer.Option("--cancel", help="Cancel this batch (provider batch id or llmbench batch key)")
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """List provider batches (newest first) with their state, size, estimated and collected cost; --cancel asks
+    the provider to stop one (answers already made are still collected, and billed, by the next eval)."""
+    from llmbench.store import Store
+    from llmbench.store.batches import BatchLog
+
+    if cancel is not None:
+        with Store.open(store) as st:
+            _cancel(BatchLog(st), cancel)
+        return
+    with Store.open(store, read_only=True) as st:
+        frame = BatchLog(st).frame(experiment)
+    if frame.empty:
+        console.print("no batches" + (f" for experiment {experiment!r}" if experiment else "")
+                      + "; submit some with `llmbench eval --batch`")  # fmt: skip
+        return
+    table = Table(title="Provider batches")
+    for col in ("experiment", "model", "batch id", "state", "provider", "round", "requests", "ok", "failed",
+                "est $", "cost $", "created (UTC)"):  # fmt: skip
+        table.add_column(col, justify="right" if col in ("round", "requests", "ok", "failed", "est $", "cost $") else "left")
+    for r in frame.to_dict("records"):
+        table.add_row(str(r["experiment"]), str(r["model_id"]), str(r["batch_id"] or "-"), str(r["state"]),
+                      str(r["provider_status"] or "-"), str(r["round"]), str(r["requests"]), fmt(r["succeeded"], ".0f"),
+                      fmt(r["failed"], ".0f"), fmt(r["est_cost_usd"], ".4f"), fmt(r["cost_usd"], ".4f"),
+                      str(r["created_at"])[:16])  # fmt: skip
+    console.print(table)
+
+
+def _cancel(log: BatchLog, batch: str) -> None:
+    from llmbench.errors import ConfigError
+    from llmbench.providers import get_provider
+    from llmbench.providers.batch_api import batch_api
+    from llmbench.store.batches import OPEN_STATES
+
+    name, row = log.get(batch)
+    if row.state not in OPEN_STATES or row.batch_id is None:
+        raise ConfigError(f"batch {batch} is {row.state}; only a submitted batch can be cancelled")
+    api = batch_api(get_provider(row.model_id))
+    assert api is not None, row.model_id
+    status = asyncio.run(api.cancel(row.batch_id))
+    log.update(name, row.batch_key, provider_status="cancelling", detail="cancelled by `llmbench batches --cancel`")
+    console.print(f"asked the provider to cancel {row.batch_id} ({status.status}); the next `llmbench eval` of "
+                  f"{name!r} collects what it answered")  # fmt: skip

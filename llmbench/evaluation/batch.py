@@ -1,0 +1,327 @@
+"""`llmbench eval --batch`: an experiment's calls through the providers' batch APIs, resumable like a live run.
+
+Each pass (one `llmbench eval`, or each poll with `--wait`):
+1. every open batch of the experiment is looked at: one left `submitting` by a crash is found at the provider
+   (OpenAI: by the token in its metadata; Anthropic: the oldest unknown batch of the same size created since) or
+   marked abandoned; an ended one is collected: answers priced at the batch rate, scored, and written together
+   with its `collected` state in one transaction;
+2. due requests are submitted: new ones, and those that failed once (again, or live with `batch_fallback: live`);
+   each batch is recorded with its requests before the provider is asked, so nothing is submitted twice;
+3. models without a batch API run live, as in `Runner`.
+`max_cost` counts each open batch at its estimate (a full `max_tokens` answer per request) until it is collected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from llmbench.errors import ConfigError, ProviderError
+from llmbench.evaluation.items import item_messages, item_tools
+from llmbench.evaluation.runner import Runner, Task, _cannot_heal, _prompt_tokens, plan_fingerprint
+from llmbench.providers import Completion, Provider, Usage, get_provider
+from llmbench.providers.batch_api import BatchAPI, BatchOutcome, BatchRequestError, BatchStatus, batch_api
+from llmbench.providers.types import Attempt
+from llmbench.store import CallRecord, ScoreRecord, Store, call_records
+from llmbench.store.batches import BatchLog, update_sql
+from llmbench.store.rows import BatchRequestRow, BatchRow
+
+__all__ = ["BatchRunner"]
+
+_SCORE_CHUNK = 256  # answers scored concurrently while collecting
+
+
+class BatchRunner(Runner):
+    """Runs an experiment's batched models through provider batch APIs (others live); see the module doc."""
+
+    def __init__(self, cfg: Any, store: Store, *, wait: bool = False, poll_interval: float = 30.0,
+                 max_requests: int | None = None, **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(cfg, store, **kwargs)
+        self.wait, self.poll_interval, self.max_requests = wait, poll_interval, max_requests
+        self.log = BatchLog(store)
+        self.apis: dict[str, BatchAPI] = {}
+        for model in cfg.models:
+            api = batch_api(self.providers[model]) if cfg.batched(model) else None
+            limits = cfg.providers.get(cfg.ref(model).provider)
+            if api is None and limits is not None and limits.batch:
+                raise ConfigError(f"{model}: its provider has no batch API (OpenAI, Anthropic and servers "
+                                  "compatible with them do); set providers.<name>.batch: false for it")  # fmt: skip
+            if api is not None:
+                self.apis[model] = api
+
+    @property
+    def live_models(self) -> list[str]:
+        """The experiment's models that run live (no batch API, or batch mode off for them)."""
+        return [m for m in self.cfg.models if m not in self.apis]
+
+    async def run(self) -> Any:
+        """Collect what ended, submit what is due, run the live models; with `wait`, until nothing is open."""
+        started, name = time.monotonic(), self.cfg.name
+        fingerprint = plan_fingerprint(self.cfg)
+        if fingerprint is not None and self.items is None and self.finished_before(fingerprint):
+            return self._nothing_left(started)
+        try:
+            tasks = {t.key: t for t in self.start(fingerprint)}
+            self.report.spent_usd += sum(b.est_cost_usd for b in self.log.open(name))
+            while True:
+                await self._settle(tasks)
+                live = await self._submit_due(tasks)
+                if live:
+                    await self.run_live(iter(live))
+                    for task in live:  # live runs are not repeated within one invocation, as in `Runner`
+                        tasks.pop(task.key, None)
+                if not (self.wait and self.log.open(name)) or self.report.interrupted or self.report.stopped_by:
+                    break
+                await asyncio.sleep(self.poll_interval)
+        except asyncio.CancelledError:
+            self.report.interrupted = True
+        finally:
+            still = self.log.open(name)
+            self.report.pending = sum(b.requests for b in still)
+            self.report.pending_usd = sum(b.est_cost_usd for b in still)
+            await self.close()
+            self.report.elapsed_s = time.monotonic() - started
+        if self.report.complete and not self.report.pending:
+            self.store.set_plan(name, fingerprint, self.report.planned)
+        return self.report
+
+    # -- open batches ------------------------------------------------------------------------------------
+
+    def _api(self, model_id: str) -> BatchAPI:
+        """The batch API of a model (one no longer in the experiment too: its batches are still collected)."""
+        if model_id not in self.apis:
+            provider = get_provider(model_id, timeout=self.cfg.timeout, retry=self.cfg.max_attempts)
+            api = batch_api(provider)
+            if api is None:
+                raise ConfigError(f"{model_id} has a batch in the store but no batch API")
+            self.providers.setdefault(model_id, provider)
+            self.apis[model_id] = api
+        return self.apis[model_id]
+
+    async def _settle(self, tasks: dict[str, Task]) -> None:
+        """Find batches a crash left `submitting`, poll the open ones and collect those that ended."""
+        for batch in self.log.open(self.cfg.name):
+            api = self._api(batch.model_id)
+            try:
+                if batch.state == "submitting" and not await self._resolve(api, batch):
+                    continue
+                assert batch.batch_id is not None
+                status = await api.status(batch.batch_id)
+                self.log.update(self.cfg.name, batch.batch_key, provider_status=status.status)
+                if status.ended:
+                    await self._collect(api, batch, status, tasks)
+            except ProviderError as exc:  # the batch stays open: the next pass looks again
+                self.report.errors[type(exc).__name__] += 1
+                if _cannot_heal(exc):
+                    self.report.stopped_by = f"{type(exc).__name__}: {exc}"
+                    return
+            if self.over_budget() and not self.report.stopped_by_budget:
+                self.report.stopped_by_budget = True
+                await self.cancel_open("the budget (max_cost) was reached on collected answers")
+
+    async def _resolve(self, api: BatchAPI, batch: BatchRow) -> bool:
+        """Whether a batch a crash left `submitting` reached the provider (adopted) or not (abandoned)."""
+        since = _unix(batch.created_at)
+        known = self.log.known_ids()
+        found = [b for b in await api.candidates(batch.batch_key, since, batch.requests) if b not in known]
+        if found:
+            batch.batch_id, batch.state = found[0], "submitted"
+            self.log.update(self.cfg.name, batch.batch_key, batch_id=found[0], state="submitted",
+                            detail="found at the provider after an interrupted submission")  # fmt: skip
+            return True
+        self.report.spent_usd -= batch.est_cost_usd
+        self.log.update(self.cfg.name, batch.batch_key, state="abandoned",
+                        detail="no such batch at the provider: the submission never reached it")  # fmt: skip
+        return False
+
+    async def _collect(self, api: BatchAPI, batch: BatchRow, status: BatchStatus, tasks: dict[str, Task]) -> None:
+        """Price, score and store every result of an ended batch, and mark it collected, in one transaction."""
+        assert batch.batch_id is not None
+        requests = {r.run_key: r for r in self.log.requests(self.cfg.name, batch.batch_key)}
+        provider = self.providers[batch.model_id]
+        calls: list[CallRecord] = []
+        scores: list[ScoreRecord] = []
+        graded: list[tuple[Task, Completion, CallRecord]] = []
+        seen: set[str] = set()
+        cost, ok, stray = 0.0, 0, 0
+        started = _unix(batch.created_at)
+        async for outcome in api.results(batch.batch_id):
+            request = requests.get(outcome.custom_id)
+            if request is None or outcome.custom_id in seen:
+                stray += 1
+                continue
+            seen.add(outcome.custom_id)
+            rows, completion = _rows(outcome, request, provider, batch.round, started)
+            calls += rows
+            cost += rows[-1].cost_usd or 0.0
+            task = tasks.get(outcome.custom_id)
+            if completion is not None:
+                ok += 1
+                if task is not None:
+                    graded.append((task, completion, rows[-1]))
+            if len(graded) >= _SCORE_CHUNK:
+                scores += await self._grade_all(graded)
+        scores += await self._grade_all(graded)
+        why = status.detail or f"the batch ended as {status.status} without this request's result"
+        for key in requests.keys() - seen:
+            missing = BatchOutcome(key, error=BatchRequestError(f"{batch.model_id}: {why}", provider=provider.provider))
+            calls += _rows(missing, requests[key], provider, batch.round, started)[0]
+        failed = len(requests) - ok
+        state = "cancelled" if status.status == "cancelled" or batch.provider_status == "cancelling" else "collected"
+        detail = f"{stray} result(s) for requests not in this batch were ignored" if stray else None
+        self.store.write_results(
+            self.cfg.name, calls, scores,
+            then=lambda con, eid: update_sql(con, eid, batch.batch_key, {
+                "state": state, "succeeded": ok, "failed": failed, "cost_usd": cost,
+                "provider_status": status.status, "detail": detail}),
+        )  # fmt: skip
+        for score in scores:
+            tasks.pop(score.run_key, None)
+        self.report.finished += len(scores)
+        self.report.failed += failed
+        self.report.spent_usd += cost - batch.est_cost_usd
+        for row in calls:
+            if row.error_class:
+                self.report.errors[row.error_class] += 1
+        if self.on_progress is not None:
+            self.on_progress(self.report, len(requests))
+
+    async def _grade_all(self, graded: list[tuple[Task, Completion, CallRecord]]) -> list[ScoreRecord]:
+        out = list(await asyncio.gather(*(self.grade(t, c, row) for t, c, row in graded)))
+        graded.clear()
+        return out
+
+    async def cancel_open(self, why: str) -> int:
+        """Ask the provider to cancel every open batch of the experiment; returns how many were asked."""
+        asked = 0
+        for batch in self.log.open(self.cfg.name):
+            if batch.batch_id is not None:
+                await self._api(batch.model_id).cancel(batch.batch_id)
+                self.log.update(self.cfg.name, batch.batch_key, provider_status="cancelling", detail=why)
+                asked += 1
+        return asked
+
+    # -- submitting --------------------------------------------------------------------------------------
+
+    async def _submit_due(self, tasks: dict[str, Task]) -> list[Task]:
+        """Submit every due request of the batched models; returns the tasks to run live."""
+        name = self.cfg.name
+        open_keys, sent = self.log.open_keys(name), self.log.submissions(name)
+        live: list[Task] = []
+        due: dict[tuple[str, int], list[Task]] = {}
+        self.report.gave_up = 0
+        for task in tasks.values():
+            if task.model_id not in self.apis:
+                live.append(task)
+            elif task.key in open_keys:
+                continue
+            elif sent[task.key] == 0:
+                due.setdefault((task.model_id, 1), []).append(task)
+            elif sent[task.key] == 1 and self.cfg.batch_fallback == "resubmit":
+                due.setdefault((task.model_id, 2), []).append(task)
+            elif self.cfg.batch_fallback == "live":
+                live.append(task)
+            else:
+                self.report.gave_up += 1
+        for (model, round_), chosen in due.items():
+            if self.report.stopped_by or self.report.stopped_by_budget:
+                break
+            for chunk in self._chunks(model, chosen):
+                if not await self._submit(model, round_, chunk):
+                    break
+        return [] if self.report.stopped_by else live
+
+    def _chunks(self, model: str, tasks: list[Task]) -> Iterator[list[tuple[Task, dict[str, Any], float]]]:
+        """(task, request, estimated USD) groups within the provider's request and byte limits and the budget."""
+        api, provider = self.apis[model], self.providers[model]
+        limit = min(api.max_requests, self.max_requests or api.max_requests)
+        chunk: list[tuple[Task, dict[str, Any], float]] = []
+        size = 0
+        for task in tasks:
+            entry = self._request(api, provider, task)
+            estimate = self._estimate(provider, task)
+            if self.cfg.max_cost is not None and self.report.spent_usd + estimate > self.cfg.max_cost:
+                self.report.stopped_by_budget = True
+                break
+            nbytes = api.size(entry)
+            if chunk and (len(chunk) >= limit or size + nbytes > api.max_bytes):
+                yield chunk
+                chunk, size = [], 0
+            chunk.append((task, entry, estimate))
+            size += nbytes
+            self.report.spent_usd += estimate  # counted as it is chosen: the budget check above sees it
+        if chunk:
+            yield chunk
+
+    def _request(self, api: BatchAPI, provider: Provider, task: Task) -> dict[str, Any]:
+        params = dict(self.cfg.params)
+        params.update(provider.item_params(task.item, task.epoch, self.cfg.scorer or task.item.scorer))
+        messages = item_messages(task.item, self.cfg.system_prompt)
+        return api.request(task.key, messages, item_tools(task.item), params)
+
+    def _estimate(self, provider: Provider, task: Task) -> float:
+        """A request's upper-end batch cost: its prompt plus a full max_tokens answer."""
+        usage = Usage(input_tokens=_prompt_tokens(task.item), output_tokens=int(self.cfg.params.get("max_tokens") or 256))
+        cost, _ = provider.price_table.batch_price(provider.model_id, usage, api_url=provider._api_url())
+        return cost or 0.0
+
+    async def _submit(self, model: str, round_: int, chunk: list[tuple[Task, dict[str, Any], float]]) -> bool:
+        """Record a batch, then hand it to the provider; False when submitting should stop."""
+        name, api, key = self.cfg.name, self.apis[model], uuid.uuid4().hex
+        estimate = sum(e for _, _, e in chunk)
+        row = BatchRow(key, api.provider.provider, model, requests=len(chunk), round=round_, est_cost_usd=estimate)
+        self.log.record(name, row, [BatchRequestRow(key, t.key, t.item.id, model, t.epoch, e) for t, _, e in chunk])
+        try:
+            batch_id, file_id = await api.submit([entry for _, entry, _ in chunk], token=key)
+        except ProviderError as exc:
+            self.report.errors[type(exc).__name__] += 1
+            if exc.status_code is not None and 400 <= exc.status_code < 500:  # refused: no batch was created
+                self.report.spent_usd -= estimate
+                self.log.update(name, key, state="abandoned", detail=f"refused: {exc}")
+            else:  # it may exist: the next pass looks for it by its token
+                self.log.update(name, key, detail=f"outcome unknown: {exc}")
+            if _cannot_heal(exc):
+                self.report.stopped_by = f"{type(exc).__name__}: {exc}"
+            return False
+        self.log.update(name, key, state="submitted", batch_id=batch_id, input_file_id=file_id)
+        self.report.submitted += len(chunk)
+        return True
+
+
+def _rows(outcome: BatchOutcome, request: BatchRequestRow, provider: Provider, round_: int,
+          started: float) -> tuple[list[CallRecord], Completion | None]:  # fmt: skip
+    """The call rows of one batch result (the answer priced at the batch rate; a failed request is not billed)."""
+    if outcome.completion is not None:
+        c = outcome.completion
+        cost, basis = provider.price_table.batch_price(provider.model_id, c.usage, api_url=provider._api_url())
+        attempt = Attempt(number=round_, started_at=started, latency_s=0.0, ok=True, usage=c.usage, cost_usd=cost,
+                          request_id=c.request_id)  # fmt: skip
+        done = c.model_copy(update={"cost_usd": cost, "attempts": [attempt]})
+        rows = call_records(done, run_key=request.run_key, item_id=request.item_id, model_id=request.model_id,
+                            epoch=request.epoch)
+        result: Completion | None = done
+    else:
+        err = outcome.error
+        assert err is not None
+        err.attempts = [Attempt(number=round_, started_at=started, latency_s=0.0, ok=False, cost_usd=0.0,
+                                error_type=type(err).__name__, error_message=str(err), status_code=err.status_code)]
+        rows = call_records(err, run_key=request.run_key, item_id=request.item_id, model_id=request.model_id,
+                            epoch=request.epoch)
+        basis, result = "batch_not_billed", None
+        rows[-1].cost_usd = 0.0
+    for row in rows:
+        row.latency_s, row.cost_basis = None, basis  # a batch has no per-request latency
+    return rows, result
+
+
+def _unix(value: float | datetime | None) -> float:
+    """Unix seconds of a stored (naive UTC) timestamp."""
+    if value is None:
+        return time.time()
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    return float(value)

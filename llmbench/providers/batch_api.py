@@ -1,0 +1,308 @@
+"""Provider batch APIs through the official SDKs: OpenAI's Batch API (a JSONL file of /v1/chat/completions bodies,
+`files.create`, `batches.create`) and Anthropic's Message Batches (`messages.batches.create`).
+
+Each request's `custom_id` is the caller's key (the run key). Documented limits per batch: OpenAI 50,000 requests
+and a 200 MB input file; Anthropic 100,000 requests and 256 MB. Results come back as neutral `Completion`s or
+errors, read line by line, so a large result file is never held whole.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from llmbench import errors
+from llmbench.providers.anthropic import AnthropicProvider, completion_from_anthropic
+from llmbench.providers.base import Provider
+from llmbench.providers.errors_map import map_sdk_error
+from llmbench.providers.openai import OpenAIProvider, completion_from_openai
+from llmbench.providers.sdk import SDKProvider
+from llmbench.providers.types import Completion, Message, ToolSpec
+
+__all__ = ["BatchAPI", "BatchOutcome", "BatchStatus", "batch_api"]
+
+_MB = 1024 * 1024
+
+
+class BatchRequestError(errors.ProviderError):
+    """One request of a batch failed at the provider."""
+
+
+class BatchExpired(errors.ProviderError):
+    """The batch ended (24 h) before this request ran."""
+
+
+class BatchCancelled(errors.ProviderError):
+    """The batch was cancelled before this request ran."""
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    """Where a batch stands at the provider."""
+
+    status: str  # the provider's own word (in_progress, completed, ended, expired, cancelling, ...)
+    ended: bool  # no request will run any more: results can be collected
+    succeeded: int = 0
+    failed: int = 0
+    total: int = 0
+    detail: str | None = None  # why a batch failed as a whole (e.g. OpenAI rejected its input file)
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """One request's result: a completion (without cost: the caller prices it) or an error."""
+
+    custom_id: str
+    completion: Completion | None = None
+    error: errors.ProviderError | None = None
+
+
+class BatchAPI(ABC):
+    """One model's batch endpoint at one provider."""
+
+    max_requests: int
+    max_bytes: int
+
+    def __init__(self, provider: SDKProvider) -> None:
+        self.provider = provider
+
+    def _client(self) -> Any:
+        return self.provider.sdk_client()
+
+    def _error(self, exc: Exception) -> errors.ProviderError:
+        return map_sdk_error(exc, self._sdk(), self.provider.model_id)
+
+    @abstractmethod
+    def _sdk(self) -> Any:
+        """The SDK module (for its error classes)."""
+
+    @abstractmethod
+    def request(
+        self, custom_id: str, messages: list[Message], tools: list[ToolSpec] | None, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """One entry of a batch: the interactive request body under `custom_id`."""
+
+    @staticmethod
+    def size(request: dict[str, Any]) -> int:
+        """The bytes an entry adds to a batch (one JSONL line)."""
+        return len(json.dumps(request, ensure_ascii=False).encode()) + 1
+
+    @abstractmethod
+    async def submit(self, requests: list[dict[str, Any]], token: str) -> tuple[str, str | None]:
+        """Create a batch; returns (its id, the uploaded input file's id or None)."""
+
+    @abstractmethod
+    async def status(self, batch_id: str) -> BatchStatus:
+        """Where the batch stands now."""
+
+    @abstractmethod
+    def results(self, batch_id: str) -> AsyncIterator[BatchOutcome]:
+        """Every request's outcome of an ended batch that the provider reports (a batch that failed as a whole
+        reports none)."""
+
+    @abstractmethod
+    async def cancel(self, batch_id: str) -> BatchStatus:
+        """Ask the provider to stop the batch (requests already answered are still collected and billed)."""
+
+    @abstractmethod
+    async def candidates(self, token: str, since: float, requests: int) -> list[str]:
+        """Ids of batches that may be the one created with `token` at about `since` (after a crash hid it)."""
+
+
+class OpenAIBatches(BatchAPI):
+    """OpenAI's Batch API: the requests go up as a JSONL file; results and errors come back as files."""
+
+    max_requests, max_bytes = 50_000, 200 * _MB
+    provider: OpenAIProvider
+
+    def _sdk(self) -> Any:
+        import openai
+
+        return openai
+
+    def request(
+        self, custom_id: str, messages: list[Message], tools: list[ToolSpec] | None, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """One line of the input file."""
+        body = self.provider.build_request(messages, tools, {**self.provider.default_params, **params})
+        return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": body}
+
+    async def submit(self, requests: list[dict[str, Any]], token: str) -> tuple[str, str | None]:
+        """Upload the file, then create the batch with `token` in its metadata (so it can be found again)."""
+        data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in requests).encode()
+        try:
+            file = await self._client().files.create(file=(f"llmbench-{token}.jsonl", data), purpose="batch")
+            batch = await self._client().batches.create(
+                input_file_id=file.id, endpoint="/v1/chat/completions", completion_window="24h",
+                metadata={"llmbench_batch": token},
+            )  # fmt: skip
+        except self._sdk().OpenAIError as exc:
+            raise self._error(exc) from None
+        return batch.id, file.id
+
+    async def _batch(self, batch_id: str) -> Any:
+        try:
+            return await self._client().batches.retrieve(batch_id)
+        except self._sdk().OpenAIError as exc:
+            raise self._error(exc) from None
+
+    @staticmethod
+    def _status(batch: Any) -> BatchStatus:
+        counts = batch.request_counts
+        ended = batch.status in ("completed", "failed", "expired", "cancelled")
+        problems = "; ".join(f"{e.code}: {e.message}" for e in (batch.errors.data or [])) if batch.errors else None
+        return BatchStatus(batch.status, ended, counts.completed if counts else 0, counts.failed if counts else 0,
+                           counts.total if counts else 0, problems or None)  # fmt: skip
+
+    async def status(self, batch_id: str) -> BatchStatus:
+        """The batch's status and request counts."""
+        return self._status(await self._batch(batch_id))
+
+    async def results(self, batch_id: str) -> AsyncIterator[BatchOutcome]:
+        """The output file's answers, then the error file's failures."""
+        from openai.types.chat import ChatCompletion
+
+        batch = await self._batch(batch_id)
+        for file_id in (batch.output_file_id, batch.error_file_id):
+            if not file_id:
+                continue
+            try:
+                async with self._client().files.with_streaming_response.content(file_id) as resp:
+                    async for line in resp.iter_lines():
+                        if line.strip():
+                            yield self._outcome(json.loads(line), ChatCompletion)
+            except self._sdk().OpenAIError as exc:
+                raise self._error(exc) from None
+
+    def _outcome(self, line: dict[str, Any], completion_type: Any) -> BatchOutcome:
+        model_id, name = self.provider.model_id, self.provider.provider
+        custom_id = str(line.get("custom_id"))
+        response, error = line.get("response") or {}, line.get("error") or {}
+        if response.get("status_code") == 200:
+            resp = completion_type.model_validate(response["body"])
+            return BatchOutcome(custom_id, completion_from_openai(resp, model_id=model_id, provider=name))
+        if not error:
+            body_error = (response.get("body") or {}).get("error") or {}
+            error = {"code": f"http_{response.get('status_code')}", "message": body_error.get("message", "")}
+        code, message = error.get("code") or "error", error.get("message") or ""
+        kind = {"batch_expired": BatchExpired, "batch_cancelled": BatchCancelled}.get(code, BatchRequestError)
+        status = response.get("status_code")
+        return BatchOutcome(custom_id, error=kind(f"{model_id}: {code}: {message}", provider=name, status_code=status))
+
+    async def cancel(self, batch_id: str) -> BatchStatus:
+        """Cancel; the batch goes through `cancelling` to `cancelled`."""
+        try:
+            return self._status(await self._client().batches.cancel(batch_id))
+        except self._sdk().OpenAIError as exc:
+            raise self._error(exc) from None
+
+    async def candidates(self, token: str, since: float, requests: int) -> list[str]:
+        """The batches whose metadata carries `token` (newest pages first, back to `since`)."""
+        found = []
+        try:
+            async for batch in self._client().batches.list(limit=100):
+                if (batch.metadata or {}).get("llmbench_batch") == token:
+                    found.append(batch.id)
+                if batch.created_at < since - 3600:
+                    break
+        except self._sdk().OpenAIError as exc:
+            raise self._error(exc) from None
+        return found
+
+
+class AnthropicBatches(BatchAPI):
+    """Anthropic's Message Batches: the requests go in the create call; results stream as JSONL."""
+
+    max_requests, max_bytes = 100_000, 256 * _MB
+    provider: AnthropicProvider
+
+    def _sdk(self) -> Any:
+        import anthropic
+
+        return anthropic
+
+    def request(
+        self, custom_id: str, messages: list[Message], tools: list[ToolSpec] | None, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """One request of the batch."""
+        body = self.provider.build_request(messages, tools, {**self.provider.default_params, **params})
+        return {"custom_id": custom_id, "params": body}
+
+    async def submit(self, requests: list[dict[str, Any]], token: str) -> tuple[str, str | None]:
+        """Create the batch (Anthropic batches carry no metadata: `candidates` matches by time and size)."""
+        try:
+            batch = await self._client().messages.batches.create(requests=requests)
+        except self._sdk().AnthropicError as exc:
+            raise self._error(exc) from None
+        return batch.id, None
+
+    @staticmethod
+    def _status(batch: Any) -> BatchStatus:
+        c = batch.request_counts
+        failed = c.errored + c.expired + c.canceled
+        return BatchStatus(batch.processing_status, batch.processing_status == "ended", c.succeeded, failed,
+                           c.processing + c.succeeded + failed)  # fmt: skip
+
+    async def status(self, batch_id: str) -> BatchStatus:
+        """The batch's processing status and request counts."""
+        try:
+            return self._status(await self._client().messages.batches.retrieve(batch_id))
+        except self._sdk().AnthropicError as exc:
+            raise self._error(exc) from None
+
+    async def results(self, batch_id: str) -> AsyncIterator[BatchOutcome]:
+        """Every request's result, streamed."""
+        model_id, name = self.provider.model_id, self.provider.provider
+        try:
+            async for r in await self._client().messages.batches.results(batch_id):
+                result = r.result
+                if result.type == "succeeded":
+                    completion = completion_from_anthropic(result.message, model_id=model_id, provider=name)
+                    yield BatchOutcome(r.custom_id, completion)
+                    continue
+                if result.type == "errored":
+                    inner = result.error.error
+                    error: errors.ProviderError = BatchRequestError(
+                        f"{model_id}: {inner.type}: {inner.message}", provider=name)  # fmt: skip
+                elif result.type == "expired":
+                    error = BatchExpired(f"{model_id}: the batch expired before this request ran", provider=name)
+                else:
+                    error = BatchCancelled(f"{model_id}: the batch was cancelled before this request ran",
+                                           provider=name)  # fmt: skip
+                yield BatchOutcome(r.custom_id, error=error)
+        except self._sdk().AnthropicError as exc:
+            raise self._error(exc) from None
+
+    async def cancel(self, batch_id: str) -> BatchStatus:
+        """Cancel; the batch ends once in-flight requests finish."""
+        try:
+            return self._status(await self._client().messages.batches.cancel(batch_id))
+        except self._sdk().AnthropicError as exc:
+            raise self._error(exc) from None
+
+    async def candidates(self, token: str, since: float, requests: int) -> list[str]:
+        """Batches of the same size created from a minute before `since` on, oldest first."""
+        found = []
+        try:
+            async for batch in self._client().messages.batches.list(limit=100):
+                created = batch.created_at.timestamp() if isinstance(batch.created_at, datetime) else 0.0
+                if created < since - 60:
+                    break
+                if self._status(batch).total == requests:
+                    found.append((created, batch.id))
+        except self._sdk().AnthropicError as exc:
+            raise self._error(exc) from None
+        return [bid for _, bid in sorted(found)]
+
+
+def batch_api(provider: Provider) -> BatchAPI | None:
+    """The batch API of a provider (OpenAI, Anthropic or a compatible endpoint), or None when it has none."""
+    if isinstance(provider, AnthropicProvider):
+        return AnthropicBatches(provider)
+    if isinstance(provider, OpenAIProvider):
+        return OpenAIBatches(provider)
+    return None

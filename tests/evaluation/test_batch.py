@@ -1,0 +1,175 @@
+"""Batch mode (`llmbench eval --batch`) through the official openai and anthropic SDKs against the loopback fake's
+batch endpoints: files, batches, results, partial failure, expiry, lost submissions, budget, resume.
+
+The fake's documented rules give the expectations: a batch stays in progress for `batch_polls` retrievals, a
+request whose prompt holds "FAIL" errors and one holding "EXPIRE" expires; every other request is answered as an
+interactive call would be. Prices are the test's own, so the batch price (half of list) is derived here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anthropic  # noqa: F401  (imported up front: a cold SDK import inside the first call's timeout is slow)
+import httpx2
+import openai  # noqa: F401
+import pytest
+
+from llmbench.evaluation import validate_config
+from llmbench.evaluation.batch import BatchRunner
+from llmbench.providers import ModelPrice, PriceTable, get_provider
+from llmbench.providers.base import Provider
+from llmbench.store import Store
+from llmbench.store.batches import BatchLog
+from llmbench.testing import FakeOpenAIServer
+
+FAKE_KEY = "sk-test-FAKEKEY-batch-00000000000"
+PRICE_IN, PRICE_OUT = 1000.0, 2000.0
+MODELS = ["openai:gpt-4o-mini", "anthropic:claude-3-5-haiku-latest"]
+
+
+def dataset(path: Path, n: int, marks: dict[int, str] | None = None) -> Path:
+    """n items; item i's prompt ends with marks[i] (FAIL or EXPIRE) when given."""
+    with path.open("w") as f:
+        for i in range(n):
+            prompt = f"q{i} word word" + (f" {marks[i]}" if marks and i in marks else "")
+            f.write(json.dumps({"id": f"it-{i:03d}", "input": prompt, "reference": "x", "task": "t"}) + "\n")
+    return path
+
+
+def providers(url: str, *, http_client: Callable[[], Any] | None = None) -> dict[str, Provider]:
+    """Real SDK providers at the fake, priced by the test's table (`http_client()` builds a client per model)."""
+    prices = PriceTable({m: ModelPrice(input=PRICE_IN, output=PRICE_OUT) for m in MODELS})
+    return {m: get_provider(m, base_url=url + ("/v1" if m.startswith("openai:") else ""), api_key=FAKE_KEY,
+                            price_table=prices, timeout=5.0, http_client=http_client() if http_client else None)
+            for m in MODELS}  # fmt: skip
+
+
+def config(ds: Path, **extra: Any) -> Any:
+    return validate_config({"name": "b", "datasets": [str(ds)], "models": MODELS, "batch": True,
+                            "params": {"max_tokens": 64}, **extra})  # fmt: skip
+
+
+async def run(cfg: Any, store: Store, url: str, **kwargs: Any) -> Any:
+    http_client = kwargs.pop("http_client", None)
+    runner = BatchRunner(cfg, store, providers=providers(url, http_client=http_client), poll_interval=0.0, **kwargs)
+    return await runner.run()
+
+
+async def test_batch_eval_collects_prices_and_resubmits_failures_once(tmp_path: Path) -> None:
+    ds = dataset(tmp_path / "ds.jsonl", 12, {3: "FAIL", 7: "EXPIRE"})
+    cfg = config(ds)
+    with FakeOpenAIServer(latency_s=0.0, batch_polls=1) as server, Store.open(tmp_path / "r.duckdb") as store:
+        report = await run(cfg, store, server.url, wait=True)
+        created_first = list(server.batches.created)
+        again = await run(cfg, store, server.url, wait=True)  # a rerun submits nothing new
+        calls, scores = store.calls_frame("b"), store.scores_frame("b")
+        batches = BatchLog(store).frame("b")
+        uploaded = [r for r in server.requests if r.path == "/v1/files"]
+
+    # 10 good items x 2 models answered; the 2 marked items failed in two batches each and were given up on.
+    assert report.finished == 20 and report.gave_up == 4 and report.pending == 0
+    assert again.submitted == 0 and again.gave_up == 4 and len(server.batches.created) == len(created_first) == 4
+    assert sorted(batches["round"].tolist()) == [1, 1, 2, 2]
+    assert sorted(batches.loc[batches["round"] == 2, "requests"].tolist()) == [2, 2]
+    assert set(batches["state"]) == {"collected"} and len(uploaded) == 2  # OpenAI: one input file per batch
+
+    ok = calls[calls["error_class"].isna()]
+    assert len(ok) == 20 and set(ok["cost_basis"]) == {"batch_discount"} and ok["latency_s"].isna().all()
+    list_price = (ok["input_tokens"] * PRICE_IN + ok["output_tokens"] * PRICE_OUT) / 1e6
+    assert (ok["cost_usd"] - list_price * 0.5).abs().max() < 1e-12 and (ok["input_tokens"] > 0).all()
+    assert len(scores) == 20 and set(scores["run_key"]) == set(ok["run_key"])
+
+    bad = calls[calls["error_class"].notna()]
+    assert len(bad) == 8 and (bad["cost_usd"] == 0).all()  # 2 items x 2 models x 2 rounds, unbilled
+    assert sorted(bad.groupby("run_key")["attempt"].apply(sorted).tolist()) == [[1, 2]] * 4
+    assert set(bad["error_class"]) == {"BatchRequestError", "BatchExpired"}
+    collected = batches.groupby("model_id")["cost_usd"].sum()
+    assert collected.sum() == pytest.approx(ok["cost_usd"].sum())
+
+
+async def test_failed_requests_run_live_with_live_fallback(tmp_path: Path) -> None:
+    ds = dataset(tmp_path / "ds.jsonl", 4, {1: "FAIL"})
+    cfg = config(ds, batch_fallback="live")
+    with FakeOpenAIServer(latency_s=0.0, batch_polls=0) as server, Store.open(tmp_path / "r.duckdb") as store:
+        report = await run(cfg, store, server.url, wait=True)
+        calls = store.calls_frame("b")
+        finished = store.finished_keys("b")
+    assert report.complete and len(finished) == 8 and len(server.batches.created) == 2
+    live = calls[calls["cost_basis"].isna()]  # the two FAIL requests, answered interactively at list price
+    assert len(live) == 2 and live["error_class"].isna().all() and (live["latency_s"] > 0).all()
+
+
+async def test_budget_is_checked_on_the_estimate_at_submission(tmp_path: Path) -> None:
+    ds = dataset(tmp_path / "ds.jsonl", 10)
+    # one request's estimate: (4 prompt tokens x $1000 + 64 x $2000) / 1e6 / 2 = $0.066; room for about seven
+    cfg = config(ds, max_cost=0.5, models=MODELS[:1])
+    with FakeOpenAIServer(latency_s=0.0) as server, Store.open(tmp_path / "r.duckdb") as store:
+        report = await run(cfg, store, server.url)
+        est = BatchLog(store).frame("b")["est_cost_usd"].sum()
+    assert report.stopped_by_budget and 0 < report.submitted < 10
+    assert est <= 0.5 and report.pending == report.submitted
+
+
+async def test_chunks_within_the_request_limit(tmp_path: Path) -> None:
+    ds = dataset(tmp_path / "ds.jsonl", 7)
+    with FakeOpenAIServer(latency_s=0.0, batch_polls=0) as server, Store.open(tmp_path / "r.duckdb") as store:
+        report = await run(config(ds), store, server.url, wait=True, max_requests=3)
+        sizes = BatchLog(store).frame("b").groupby("model_id")["requests"].apply(sorted).tolist()
+    assert report.complete and sizes == [[1, 3, 3], [1, 3, 3]]
+
+
+def _losing(path_suffix: str, *, before: bool) -> Callable[[], httpx2.AsyncClient]:
+    """An HTTP client whose batch-create request fails: before it is sent (never created) or after the server
+    answered (created, but the answer is lost, as when the client dies at that moment)."""
+
+    class Losing(httpx2.AsyncHTTPTransport):
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+            creating = request.method == "POST" and request.url.path.endswith(path_suffix)
+            if creating and before:
+                raise httpx2.ConnectError("connection refused", request=request)
+            response = await super().handle_async_request(request)
+            if creating:
+                await response.aclose()
+                raise httpx2.ReadTimeout("the answer was lost", request=request)
+            return response
+
+    return lambda: httpx2.AsyncClient(transport=Losing())
+
+
+@pytest.mark.parametrize("before", [False, True], ids=["answer-lost", "never-sent"])
+async def test_a_lost_submission_is_found_or_abandoned_never_sent_twice(tmp_path: Path, before: bool) -> None:
+    ds = dataset(tmp_path / "ds.jsonl", 5)
+    cfg = config(ds)
+    with FakeOpenAIServer(latency_s=0.0, batch_polls=0) as server, Store.open(tmp_path / "r.duckdb") as store:
+        first = await run(cfg, store, server.url, http_client=_losing("batches", before=before))
+        states = sorted(BatchLog(store).frame("b")["state"])
+        second = await run(cfg, store, server.url, wait=True)
+        final = BatchLog(store).frame("b")
+        finished = store.finished_keys("b")
+    assert first.submitted == 0 and states == ["submitting", "submitting"]  # outcome unknown: kept, not resent
+    assert second.complete and len(finished) == 10
+    # Each model's requests reached the fake exactly once: found again by token / by size, or resent once when
+    # the first attempt never left.
+    assert len(server.batches.created) == 2
+    expected = {"abandoned", "collected"} if before else {"collected"}
+    assert set(final["state"]) == expected
+
+
+async def test_cancelled_batch_is_collected_and_not_resubmitted(tmp_path: Path) -> None:
+    ds = dataset(tmp_path / "ds.jsonl", 3)
+    cfg = config(ds, models=MODELS[1:])
+    with FakeOpenAIServer(latency_s=0.0, batch_polls=5) as server, Store.open(tmp_path / "r.duckdb") as store:
+        runner = BatchRunner(cfg, store, providers=providers(server.url), poll_interval=0.0)
+        await runner.run()
+        runner = BatchRunner(cfg, store, providers=providers(server.url), poll_interval=0.0)
+        assert await runner.cancel_open("test") == 1
+        await runner.close()
+        report = await run(cfg, store, server.url, wait=True)
+        batches = BatchLog(store).frame("b")
+        calls = store.calls_frame("b")
+    assert list(batches["state"]) == ["cancelled"] and len(server.batches.created) == 1
+    assert set(calls["error_class"]) == {"BatchCancelled"} and report.gave_up == 3
