@@ -160,8 +160,8 @@ def _batch_note(report: Any) -> None:
     if report.pending:
         console.print("Run the same command again later (or with --wait) to collect, score and store the answers.")
     if report.gave_up:
-        console.print(f"[yellow]{report.gave_up} request(s) failed in two batches; run them live with "
-                      "--batch-fallback live (or without --batch).[/]")  # fmt: skip
+        console.print(f"[yellow]{report.gave_up} request(s) got no answer from batches (failed twice, or "
+                      "their batch was cancelled); run them live with --batch-fallback live (or without --batch).[/]")  # fmt: skip
 
 
 def _run(cfg: Any, path: Path | None, progress: bool, track: bool,

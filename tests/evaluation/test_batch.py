@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import anthropic  # noqa: F401  (imported up front: a cold SDK import inside the first call's timeout is slow)
+import anthropic  # imported up front: a cold SDK import inside the first call's timeout is slow
 import httpx2
-import openai  # noqa: F401
+import openai
 import pytest
 
 from llmbench.evaluation import validate_config
@@ -173,3 +173,58 @@ async def test_cancelled_batch_is_collected_and_not_resubmitted(tmp_path: Path) 
         calls = store.calls_frame("b")
     assert list(batches["state"]) == ["cancelled"] and len(server.batches.created) == 1
     assert set(calls["error_class"]) == {"BatchCancelled"} and report.gave_up == 3
+
+
+@pytest.mark.slow
+def test_kill_9_between_submission_and_collection_then_resume(tmp_path: Path) -> None:
+    """The CLI in a child process submits both models' batches and is killed while they are in progress; the
+    same command run again collects them: no batch created twice, one final answer per request."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from llmbench.testing.fake_process import FakeServerProcess
+
+    n = 20
+    dataset(tmp_path / "ds.jsonl", n)
+    exp = {"name": "b", "datasets": ["ds.jsonl"], "models": MODELS, "scorer": "exact_match",
+           "params": {"max_tokens": 64}}  # fmt: skip
+    (tmp_path / "exp.yaml").write_text(json.dumps(exp))
+    cmd = [sys.executable, "-c", "from llmbench.cli import main; main()", "eval", "exp.yaml", "--batch", "--wait",
+           "--store", "runs.duckdb", "--no-track", "--no-progress", "--poll-interval"]  # fmt: skip
+    with FakeServerProcess(latency_s=0.0, batch_polls=25) as server:
+        env = {**os.environ, "NO_COLOR": "1", "OPENAI_API_KEY": FAKE_KEY, "ANTHROPIC_API_KEY": FAKE_KEY,
+               "OPENAI_BASE_URL": server.url + "/v1", "ANTHROPIC_BASE_URL": server.url}  # fmt: skip
+        oa = openai.OpenAI(base_url=server.url + "/v1", api_key=FAKE_KEY)
+        an = anthropic.Anthropic(base_url=server.url, api_key=FAKE_KEY)
+
+        def created() -> list[str]:
+            return [b.id for b in oa.batches.list()] + [b.id for b in an.messages.batches.list()]
+
+        proc = subprocess.Popen([*cmd, "0.2"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(created()) < 2:
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the batches were never submitted"
+            time.sleep(0.05)
+        time.sleep(0.5)  # a few polls: the batches are in progress, nothing collected
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+        before = created()
+        with Store.open(tmp_path / "runs.duckdb", read_only=True) as st:
+            assert len(st.finished_keys("b")) == 0
+
+        done = subprocess.run([*cmd, "0.05"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        after = created()
+    assert proc.returncode == -signal.SIGKILL
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(after) == sorted(before) and len(after) == 2  # resumed by polling, never resubmitted
+    with Store.open(tmp_path / "runs.duckdb", read_only=True) as st:
+        calls, finished = st.calls_frame("b"), st.finished_keys("b")
+        batches = BatchLog(st).frame("b")
+    ok = calls[calls["error_class"].isna()]
+    assert len(finished) == 2 * n and len(calls) == len(ok) == 2 * n
+    assert ok["run_key"].is_unique and ok["final"].all() and set(batches["state"]) == {"collected"}

@@ -232,6 +232,25 @@ def test_override_file_prices(price_file):
     assert thinker == pytest.approx(260 / M)
 
 
+def test_batch_price_uses_the_files_batch_rates_else_half_the_list_price(tmp_path: Path) -> None:
+    path = tmp_path / "prices.yaml"
+    path.write_text(PRICES + '  "mine:batched": {input: 2, output: 8, batch_input: 0.5, batch_output: 3}\n'
+                    '  "mine:half": {input: 2, output: 8, batch_input: 0.5}\n')  # fmt: skip
+    table = PriceTable.from_file(path)
+    usage = Usage(input_tokens=1000, output_tokens=500)
+    # the file's own batch rates: 1000 * 0.5 + 500 * 3 = 2000 $/M
+    assert table.batch_price("mine:batched", usage) == (pytest.approx(2000 / M), "batch_rate")
+    # one batch rate alone is not a price: half of the list, 0.5 * (1000 * 2 + 500 * 8) = 3000 $/M
+    assert table.batch_price("mine:half", usage) == (pytest.approx(3000 / M), "batch_discount")
+    # a snapshot-priced model: exactly half of its interactive price
+    listed = table.price("openai:gpt-4o", usage)
+    assert listed and table.batch_price("openai:gpt-4o", usage) == (pytest.approx(listed / 2), "batch_discount")
+    assert table.batch_price("mine:batched", None)[0] is None
+    with pytest.raises(ConfigError):
+        (tmp_path / "bad.yaml").write_text('models:\n  "m:x": {input: 1, output: 1, batch_output: -1}\n')
+        PriceTable.from_file(tmp_path / "bad.yaml")
+
+
 def test_unknown_model_is_none_with_exactly_one_warning():
     table = PriceTable()
     with warnings.catch_warnings(record=True) as caught:
