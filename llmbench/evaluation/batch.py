@@ -116,6 +116,10 @@ class BatchRunner(Runner):
                     await self._collect(api, batch, status, tasks)
             except ProviderError as exc:  # the batch stays open: the next pass looks again
                 self.report.errors[type(exc).__name__] += 1
+                if exc.status_code == 404 and batch.batch_id is not None:  # another account or endpoint, or deleted
+                    self._forget(batch, f"the provider has no batch {batch.batch_id} (404): another API key, "
+                                        "account or base URL than at submission? Its requests are submitted anew")  # fmt: skip
+                    continue
                 if _cannot_heal(exc):
                     self.report.stopped_by = f"{type(exc).__name__}: {exc}"
                     return
@@ -133,10 +137,13 @@ class BatchRunner(Runner):
             self.log.update(self.cfg.name, batch.batch_key, batch_id=found[0], state="submitted",
                             detail="found at the provider after an interrupted submission")  # fmt: skip
             return True
-        self.report.spent_usd -= batch.est_cost_usd
-        self.log.update(self.cfg.name, batch.batch_key, state="abandoned",
-                        detail="no such batch at the provider: the submission never reached it")  # fmt: skip
+        self._forget(batch, "no such batch at the provider: the submission never reached it")
         return False
+
+    def _forget(self, batch: BatchRow, why: str) -> None:
+        """Mark a batch the provider does not have as abandoned: its requests are due again."""
+        self.report.spent_usd -= batch.est_cost_usd
+        self.log.update(self.cfg.name, batch.batch_key, state="abandoned", detail=why)
 
     async def _collect(self, api: BatchAPI, batch: BatchRow, status: BatchStatus, tasks: dict[str, Task]) -> None:
         """Price, score and store every result of an ended batch, and mark it collected, in one transaction."""

@@ -228,3 +228,18 @@ def test_kill_9_between_submission_and_collection_then_resume(tmp_path: Path) ->
     ok = calls[calls["error_class"].isna()]
     assert len(finished) == 2 * n and len(calls) == len(ok) == 2 * n
     assert ok["run_key"].is_unique and ok["final"].all() and set(batches["state"]) == {"collected"}
+
+
+async def test_a_batch_the_provider_does_not_know_is_abandoned_and_sent_anew(tmp_path: Path) -> None:
+    """Submitted to one endpoint, polled at another (a changed key or base URL): 404, never an endless wait."""
+    ds = dataset(tmp_path / "ds.jsonl", 3)
+    cfg = config(ds, models=MODELS[:1])
+    with Store.open(tmp_path / "r.duckdb") as store:
+        with FakeOpenAIServer(latency_s=0.0, batch_polls=5) as first:
+            await run(cfg, store, first.url)
+        with FakeOpenAIServer(latency_s=0.0, batch_polls=0) as second:
+            report = await run(cfg, store, second.url, wait=True)
+        batches = BatchLog(store).frame("b").sort_values("round")
+    assert report.complete and report.finished == 3 and len(second.batches.created) == 1
+    assert sorted(batches["state"]) == ["abandoned", "collected"]
+    assert batches.loc[batches["state"] == "abandoned", "detail"].str.contains("404").all()
