@@ -14,28 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from measure import measured
 
 from llmbench.testing.fake_process import FakeServerProcess
 
 MODELS = ["openai:gpt-4o-mini", "anthropic:claude-3-5-haiku-latest"]
-
-
-def child(cmd: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> tuple[float, float, float]:
-    """(wall s, CPU s, peak RSS MB) of one `llmbench` child."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = proc.stdout.read() if proc.stdout else b""  # drained before wait4, so a full pipe cannot block it
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code not in ok:
-        raise SystemExit(f"{' '.join(cmd)} exited {code}:\n{out.decode()[-3000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -62,15 +49,15 @@ def main() -> None:
         env = {**os.environ, "OPENAI_BASE_URL": server.url + "/v1", "ANTHROPIC_BASE_URL": server.url,
                "OPENAI_API_KEY": "sk-bench-fake", "ANTHROPIC_API_KEY": "sk-ant-bench-fake", "NO_COLOR": "1"}  # fmt: skip
         rows.append((f"interactive, concurrency {args.concurrency}",
-                     child([*llmbench, "interactive.yaml", "--store", "i.duckdb"], work, env)))  # fmt: skip
-        rows.append(("batch: submission", child([*llmbench, "batch.yaml", "--store", "b.duckdb"], work, env, ok=(4,))))
+                     measured([*llmbench, "interactive.yaml", "--store", "i.duckdb"], work, env)))  # fmt: skip
+        rows.append(("batch: submission", measured([*llmbench, "batch.yaml", "--store", "b.duckdb"], work, env, ok=(4,))))
         rows.append(("batch: collection + scoring + writes",
-                     child([*llmbench, "batch.yaml", "--store", "b.duckdb", "--wait", "--poll-interval", "0.2"],
+                     measured([*llmbench, "batch.yaml", "--store", "b.duckdb", "--wait", "--poll-interval", "0.2"],
                            work, env)))  # fmt: skip
     inter_cpu = rows[0][1][1]
     batch_cpu = rows[1][1][1] + rows[2][1][1]
     print(f"\n{'phase':<40} {'wall s':>8} {'CPU s':>8} {'CPU ms/req':>11} {'peak RSS MB':>12}")
-    for label, (wall, cpu, rss) in rows:
+    for label, (wall, cpu, rss, _) in rows:
         print(f"{label:<40} {wall:>8.1f} {cpu:>8.1f} {1000 * cpu / requests:>11.3f} {rss:>12.0f}")
     peak = max(r[1][2] for r in rows[1:])
     print(f"\nbatch CPU (submission + collection) / interactive CPU = {batch_cpu / inter_cpu:.2f} "

@@ -1,5 +1,5 @@
 """Millions of logged calls on one machine: import, router training, resume and tracking at scale, each measured
-in a child process (wall time and peak RSS from GNU time). Printed, not asserted.
+in a child process (wall time and peak RSS from the kernel). Printed, not asserted.
 
     .venv/bin/python benchmarks/scale.py import --times 100      # RouterBench x100: 3.5M rows
     .venv/bin/python benchmarks/scale.py train --prompts 20000 50000 200000
@@ -14,31 +14,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import duckdb
+from measure import measured
 
 from llmbench.imports import read_routerbench
 from llmbench.testing import shared_data_dir
 
 PY = sys.executable
-
-
-def measured(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MB, stderr) of a child process, by GNU time."""
-    t = time.perf_counter()
-    done = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, cwd=cwd)
-    wall = time.perf_counter() - t
-    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
-    return wall, int(match.group(1)) / 1024 if match else float("nan"), done.stdout
 
 
 def routerbench_long(work: Path, times: int) -> tuple[Path, int]:
@@ -58,7 +45,7 @@ def bench_import(times: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="scale-import-"))
     path, rows = routerbench_long(work, times)
     print(f"RouterBench x{times}: {rows:,} rows, {path.stat().st_size / 2**20:.0f} MB CSV")
-    wall, rss, _ = measured([PY, "-m", "llmbench", "import", "runs", str(path), "--name", "rb", "--store",
+    wall, _, rss, _ = measured([PY, "-m", "llmbench", "import", "runs", str(path), "--name", "rb", "--store",
                              str(work / "s.duckdb")])  # fmt: skip
     print(f"  llmbench import runs: {wall:.1f} s ({rows / wall:,.0f} rows/s), peak RSS {rss:,.0f} MB")
 
@@ -93,7 +80,7 @@ TRAIN = textwrap.dedent(
 def bench_train(sizes: list[int]) -> None:
     previous = None
     for n in sizes:
-        _wall, rss, out = measured([PY, "-c", TRAIN, str(n)])
+        _, _, rss, out = measured([PY, "-c", TRAIN, str(n)])
         info = json.loads(out.strip().splitlines()[-1])
         growth = "" if previous is None else f"; x{n / previous[0]:.1f} prompts -> x{info['fit'] / previous[1]:.1f} time"
         print(f"  router training on {n:,} prompts x 11 models: {info['fit']:.1f} s (chose {info['choice']}), "
@@ -111,10 +98,10 @@ def bench_resume(items: int) -> None:
     exp = work / "exp.yaml"
     exp.write_text(f"name: big\ndatasets: [{data}]\nmodels: [sim:gpt-4o-mini]\nconcurrency: 256\n")
     cmd = [PY, "-m", "llmbench", "eval", str(exp), "--store", str(work / "s.duckdb"), "--no-track", "--no-progress"]
-    wall, rss, _ = measured(cmd, cwd=work)
+    wall, _, rss, _ = measured(cmd, cwd=work)
     print(f"  first run of {items:,} items: {wall:.1f} s, peak RSS {rss:,.0f} MB ({rss * 1024 / items:.1f} KB per call)")
-    wall, rss, _ = measured(cmd, cwd=work)
-    helpw, _, _ = measured([PY, "-m", "llmbench", "--help"])
+    wall, _, rss, _ = measured(cmd, cwd=work)
+    helpw, _, _, _ = measured([PY, "-m", "llmbench", "--help"])
     print(f"  resume of the finished run: {wall:.2f} s (llmbench --help: {helpw:.2f} s; x{wall / helpw:.1f}), "
           f"peak RSS {rss:,.0f} MB")  # fmt: skip
 
@@ -132,7 +119,7 @@ def bench_track(items: int) -> None:
         env_uri = f"sqlite:///{work / ('mlflow' + flag + '.db')}"
         cmd = ["env", f"MLFLOW_TRACKING_URI={env_uri}", PY, "-m", "llmbench", "eval", str(exp), "--store",
                str(work / f"s{flag}.duckdb"), flag, "--no-progress"]  # fmt: skip
-        times[flag], _, _ = measured(cmd, cwd=work)
+        times[flag], _, _, _ = measured(cmd, cwd=work)
     print(f"  fresh {items:,}-item eval: --no-track {times['--no-track']:.1f} s, --track {times['--track']:.1f} s "
           f"(x{times['--track'] / times['--no-track']:.2f})")  # fmt: skip
 
