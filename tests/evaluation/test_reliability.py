@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import interruptible
 
 from llmbench.store import Store
 from llmbench.testing.fake_process import FakeServerProcess
@@ -129,8 +130,9 @@ def test_ctrl_c_flushes_buffered_results_and_resume_finishes(tmp_path: Path) -> 
     with FakeServerProcess(latency_s=0.2) as server:
         cmd = setup_project(tmp_path, server.url)
         proc = subprocess.Popen(
-            cmd, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
+            cmd, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=interruptible,
+        )  # fmt: skip
         wait_for_requests(server, 24, proc)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)

@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from helpers import interruptible
 
 from llmbench.scorers.sandbox import bwrap_available
 from llmbench.store import Store
@@ -198,6 +199,7 @@ def test_cancelling_the_eval_kills_the_sandbox(tmp_path: Path) -> None:
             [sys.executable, "-m", "llmbench", "eval", str(exp), "--store", "runs.duckdb", "--no-track",
              "--no-progress"],
             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=interruptible,
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while not _pgrep(marker) and time.monotonic() < deadline:
