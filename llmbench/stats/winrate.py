@@ -264,13 +264,16 @@ def bradley_terry(
 
 
 def length_controlled_win_rates(
-    pairs: pd.DataFrame, baseline: str, *, c: float = 1.0, level_scale: float = 10.0
+    pairs: pd.DataFrame, baseline: str, *, c: float = 1.0, level_scale: float = 10.0, slope_scale: float = 0.3
 ) -> pd.DataFrame:
     """Win rate against `baseline` as if both answers had the same length: AlpacaEval's length-controlled GLM.
 
     One logistic model over every model's comparisons with the baseline (the paper's form of
-    `length_controlled_v1`): logit P(model wins on x) = theta_m + phi * tanh(delta / sd_m) + gamma_x, where delta
-    is the baseline's answer length minus the model's, sd_m its standard deviation for model m, and gamma_x the
+    `length_controlled_v1`): logit P(model wins on x) = theta_m + (phi + phi_m) * tanh(delta / sd_m) + gamma_x,
+    where delta is the baseline's answer length minus the model's, sd_m its standard deviation for model m, phi_m
+    each model's own length slope (AlpacaEval fits one per model; here shrunk towards the shared phi, its column
+    scaled by `slope_scale` so that a model seen only far from equal length is not extrapolated on its own slope;
+    0 turns it off), and gamma_x the
     instruction difficulty shared by all models, estimated from these annotations themselves (AlpacaEval reads a
     published difficulty table and regularises with annotations of length-gamed baselines, neither reachable
     offline). The length-controlled win rate is the model's mean predicted preference at delta = 0, and its
@@ -309,6 +312,7 @@ def length_controlled_win_rates(
             sp.csr_matrix((np.full(n, level_scale), (idx, model)), shape=(n, n_m)),
             sp.csr_matrix(level_scale * length[:, None]),
             sp.csr_matrix((np.ones(n), (idx, item)), shape=(n, n_x)),
+            *([sp.csr_matrix((slope_scale * length, (idx, model)), shape=(n, n_m))] if slope_scale > 0 else []),
         ]
     ).tocsr()
     y = rows["y"].to_numpy(dtype=float)
@@ -334,7 +338,7 @@ def length_controlled_win_rates(
     per_prompt = (sp.csr_matrix((np.ones(n), (item, idx)), shape=(n_x, n)) @ scores).tocsr()
     solve = splu(bread).solve
     level = beta[:n_m] * level_scale
-    gamma = beta[n_m + 1 :]
+    gamma = beta[n_m + 1 : n_m + 1 + n_x]
     result = {}
     for i, m in enumerate(models):
         xs = np.unique(item[model == i])
