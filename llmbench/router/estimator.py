@@ -106,7 +106,9 @@ class RouterEstimator(BaseEstimator):
         x = self.features_.fit_transform(data.prompts)
         self.n_features_in_ = x.shape[1]
         self.classifier_ = self._classifier().fit(x, task_idx) if len(self.classes_) > 1 else None
-        self._fit_residuals(x, data, task_idx)
+        words = self._words(x)
+        del x  # the char block is most of it, and from here on only the word block is read
+        self._fit_residuals(words, data, task_idx)
         self.strong_idx_, self.weak_idx_ = self._pair(data)
         self.mean_cost_ = np.nanmean(data.cost, axis=0)
         return self
@@ -139,10 +141,10 @@ class RouterEstimator(BaseEstimator):
             f"classifier must be 'auto', 'logistic', 'sgd' or 'naive_bayes', got {self.classifier!r}"
         )
 
-    def _fit_residuals(self, x: Any, data: RoutingData, task_idx: np.ndarray) -> None:
+    def _fit_residuals(self, words: Any, data: RoutingData, task_idx: np.ndarray) -> None:
         """The candidate estimators (task prior, prompt ridge, kNN) and the blend served, chosen by cross-fitting
         on the training prompts (see `llmbench.router.candidates`); residual='on' forces the ridge, 'off' leaves it
-        out of the choice."""
+        out of the choice. Both read the word block only: 50x fewer non-zeros than the char n-grams."""
         n_t = len(self.classes_)
         self.task_beta_ = None
         self.residual_model_ = None
@@ -157,7 +159,6 @@ class RouterEstimator(BaseEstimator):
         residual = data.quality - self.task_quality_[task_idx]  # ~zero mean per task: no intercept needed
         known = np.isfinite(residual)
         residual = np.where(known, residual, 0.0)  # a missing score adds no evidence
-        words = self._words(x)  # the residual ridge reads the word block: 50x fewer non-zeros than char n-grams
         oof, fold = self._out_of_fold(words, residual, data.prompts)
         terms = self.residual_terms
         beta = stack_weights(oof, residual, known, task_idx, n_t, terms)

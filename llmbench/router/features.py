@@ -6,7 +6,7 @@ only `TfidfFeatures` can be exported to a numpy-only policy (`to_arrays`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,6 +17,8 @@ from sklearn.utils.validation import check_is_fitted
 from llmbench.router.text import TfidfArrays, _count, char_ngram_ids, clip_text, word_ngrams
 
 __all__ = ["TfidfFeatures"]
+
+_CHUNK = 2048  # prompts hashed at a time
 
 
 class TfidfFeatures(TransformerMixin, BaseEstimator):
@@ -49,15 +51,13 @@ class TfidfFeatures(TransformerMixin, BaseEstimator):
     def _clip(self, texts: Sequence[str]) -> list[str]:
         return [clip_text(str(t), self.head_chars, self.tail_chars) for t in texts]
 
-    def _char_counts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        rows, cols = [], []
-        for i, text in enumerate(texts):
-            ids = char_ngram_ids(text, _pair(self.char_ngram_range), self.char_bits)
-            rows.append(np.full(len(ids), i, dtype=np.int64))
-            cols.append(ids.astype(np.int64))
-        r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-        return r, c
+    def _char_chunks(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(row within the chunk, hashed char n-gram id) pairs, _CHUNK texts at a time: the ids of every prompt
+        at once would take about 24 KB a prompt."""
+        for start in range(0, len(texts), _CHUNK):
+            ids = [char_ngram_ids(t, _pair(self.char_ngram_range), self.char_bits) for t in texts[start:start + _CHUNK]]
+            rows = np.repeat(np.arange(len(ids), dtype=np.int32), [len(i) for i in ids])
+            yield rows, (np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64))
 
     def fit(self, texts: Sequence[str], y: object = None) -> TfidfFeatures:
         """Learn the word vocabulary, the kept char buckets and both idf vectors."""
@@ -71,11 +71,12 @@ class TfidfFeatures(TransformerMixin, BaseEstimator):
         word_counts = self.word_vectorizer_.fit_transform(texts)
         self.word_tfidf_ = TfidfTransformer(sublinear_tf=True).fit(word_counts)
         # Char buckets: keep those seen in >= min_df prompts, most frequent first, ties by id (deterministic).
-        r, c = self._char_counts(texts)
-        pairs, _ = _count(c * len(texts) + r)  # one (bucket, doc) pair per document
-        buckets, df = _count(pairs // len(texts))
-        keep = df >= min(self.min_df, max(1, len(texts)))
-        buckets, df = buckets[keep], df[keep]
+        df_all = np.zeros(1 << self.char_bits, dtype=np.int64)
+        for r, c in self._char_chunks(texts):
+            pairs, _ = _count(c * _CHUNK + r)  # one (bucket, doc) pair per document
+            df_all += np.bincount(pairs // _CHUNK, minlength=len(df_all))
+        buckets = np.flatnonzero(df_all >= min(self.min_df, max(1, len(texts))))
+        df = df_all[buckets]
         if self.max_char_features is not None and len(buckets) > self.max_char_features:
             order = np.lexsort((buckets, -df))[: self.max_char_features]
             buckets = buckets[order]
@@ -84,17 +85,18 @@ class TfidfFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def _char_matrix(self, texts: Sequence[str]) -> sp.csr_matrix:
-        r, c = self._char_counts(texts)
         col_of = np.full(1 << self.char_bits, -1, dtype=np.int64)
         col_of[self.char_buckets_.astype(np.int64)] = np.arange(len(self.char_buckets_))
-        cols = col_of[c]
-        hit = cols >= 0
-        m = sp.csr_matrix(
-            (np.ones(int(hit.sum())), (r[hit], cols[hit])),
-            shape=(len(texts), max(1, len(self.char_buckets_))),
-        )
-        m.sum_duplicates()  # repeated (row, col) entries become counts
-        return m
+        width = max(1, len(self.char_buckets_))
+        blocks = []
+        for start, (r, c) in zip(range(0, len(texts), _CHUNK), self._char_chunks(texts), strict=True):
+            cols = col_of[c]
+            hit = cols >= 0
+            m = sp.csr_matrix((np.ones(int(hit.sum())), (r[hit], cols[hit])),
+                              shape=(min(_CHUNK, len(texts) - start), width))  # fmt: skip
+            m.sum_duplicates()  # repeated (row, col) entries become counts
+            blocks.append(m)
+        return sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, width))
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """TF-IDF rows (word block, then char block) for `texts`."""
