@@ -100,6 +100,8 @@ class FakeBatches:
         body = req.json or {}
         lines = self.files.get(body.get("input_file_id", ""), b"").decode().splitlines()
         requests = [(r["custom_id"], r["body"]) for r in map(json.loads, filter(None, lines))]
+        if (bad := _bad_ids(requests)) is not None:
+            return Interaction.error(400, {"error": {"message": bad, "type": "invalid_request_error"}}, path=req.path)
         batch = self._new("openai", requests, body.get("metadata") or {})
         batch.input_file_id = body.get("input_file_id", "")
         return Interaction.json(self._openai_view(batch), path=req.path)
@@ -118,6 +120,9 @@ class FakeBatches:
     # -- Anthropic ------------------------------------------------------------------------------------------
     def _create_anthropic(self, req: RecordedRequest) -> Interaction:
         requests = [(r["custom_id"], r["params"]) for r in (req.json or {}).get("requests", [])]
+        if (bad := _bad_ids(requests)) is not None:
+            return Interaction.error(400, {"type": "error", "error": {"type": "invalid_request_error", "message": bad}},
+                                     path=req.path)  # fmt: skip
         return Interaction.json(self._anthropic_view(self._new("anthropic", requests, {})), path=req.path)
 
     def _list_anthropic(self, req: RecordedRequest) -> Interaction:
@@ -208,3 +213,17 @@ class FakeBatches:
         if errors:
             b.error_file_id = self._id("file-")
             self.files[b.error_file_id] = "".join(json.dumps(r) + "\n" for r in errors).encode()
+
+
+_CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # Anthropic's documented pattern, the stricter of the two
+
+
+def _bad_ids(requests: list[tuple[str, dict[str, Any]]]) -> str | None:
+    """What the vendors answer 400 for: a custom_id outside the pattern, or one used twice in a batch."""
+    ids = [cid for cid, _ in requests]
+    wrong = next((cid for cid in ids if not _CUSTOM_ID.fullmatch(str(cid))), None)
+    if wrong is not None:
+        return f"requests: custom_id {wrong!r} does not match ^[a-zA-Z0-9_-]{{1,64}}$"
+    if len(set(ids)) != len(ids):
+        return "requests: custom_id values must be unique within a batch"
+    return None
