@@ -11,7 +11,6 @@ from llmbench.errors import ConfigError, DataError
 from llmbench.evaluation.config import ExperimentConfig
 from llmbench.providers import Message
 from llmbench.providers.types import ToolSpec
-from llmbench.tools.bfcl import bfcl_categories, bfcl_dataset
 
 __all__ = ["SOURCE_PREFIX", "bfcl_source_dataset", "item_messages", "item_tools", "load_items", "parse_bfcl_source"]
 
@@ -26,6 +25,8 @@ def parse_bfcl_source(source: str | Path) -> tuple[str, int | None] | None:
     name = str(source).replace("\\", "/").rsplit("/", 1)[-1]
     if not name.startswith(SOURCE_PREFIX):
         return None
+    from llmbench.tools.bfcl import bfcl_categories  # the tools stack loads only for BFCL sources
+
     category, _, query = name.removeprefix(SOURCE_PREFIX).partition("?")
     known = bfcl_categories()
     if category not in known:
@@ -51,6 +52,8 @@ def bfcl_source_dataset(source: str | Path) -> Dataset | None:
     parsed = parse_bfcl_source(source)
     if parsed is None:
         return None
+    from llmbench.tools.bfcl import bfcl_dataset
+
     category, limit = parsed
     return bfcl_dataset(category, limit)
 

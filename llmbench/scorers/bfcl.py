@@ -7,8 +7,6 @@ from typing import Any
 from llmbench.datasets import Item
 from llmbench.errors import DataError
 from llmbench.scorers.base import Answer, Score, Scorer
-from llmbench.tools.bfcl import case_from_item
-from llmbench.tools.bfcl_score import score_bfcl
 
 __all__ = ["BFCLScorer"]
 
@@ -23,6 +21,10 @@ class BFCLScorer(Scorer):
 
     def grade(self, answer: Answer, item: Any) -> Score:
         """Score the tool calls of an answer to an item made by `bfcl_dataset`."""
+        # BFCL's checker loads only when a BFCL answer is scored: other evals start faster without it
+        from llmbench.tools.bfcl import case_from_item
+        from llmbench.tools.bfcl_score import score_bfcl
+
         if not isinstance(item, Item):
             raise DataError("the bfcl scorer needs the dataset Item (with its BFCL metadata) to score against.")
         verdict = score_bfcl(case_from_item(item), list(answer.tool_calls), greedy_pairing=self.greedy_pairing)
