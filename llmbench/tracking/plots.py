@@ -80,13 +80,16 @@ def plotly_cost_quality(
         )  # fmt: skip
     ordered = points.sort_values("cost").reset_index(drop=True)
     positions = ["top center", "bottom center", "middle right", "middle left"]  # neighbours' labels alternate
+    places = [positions[i % len(positions)] for i in range(len(ordered))]
+    if len(places) > 1:  # the outermost labels point inwards, so the plot edge does not clip them
+        places[0], places[-1] = "top right", "bottom left"
     fig.add_trace(
         go.Scatter(
             x=ordered["cost"],
             y=ordered["quality"],
             mode="markers+text",
             text=ordered["model"],
-            textposition=[positions[i % len(positions)] for i in range(len(ordered))],
+            textposition=places,
             textfont={"size": 10},
             name="models",
             hovertemplate="%{text}<br>cost $%{x:.6f}<br>score %{y:.3f}<extra></extra>",
@@ -130,12 +133,22 @@ def plotly_cost_quality(
         xaxis_title="mean cost per item (USD" + (", log scale)" if wide else ")"),
         xaxis_type="log" if wide else "linear",
         yaxis_title="mean score",
+        yaxis_range=_score_range(points, router),
         template="plotly_white",
         height=450,
         margin={"l": 60, "r": 30, "t": 50, "b": 50},
         legend={"orientation": "h", "y": -0.2},
     )
     return fig
+
+
+def _score_range(points: pd.DataFrame, router: pd.DataFrame | None) -> list[float] | None:
+    """[0, 1] with a margin when every score is in it (the scale of llmbench scores); else plotly's own choice."""
+    values = pd.concat([points["quality"], router["quality"] if router is not None and len(router) else None])
+    values = values.dropna()
+    if len(values) and values.between(0, 1).all():
+        return [-0.05, 1.05]
+    return None
 
 
 def save_cost_quality(
