@@ -23,7 +23,7 @@ from llmbench.tracking.mlflow_log import (
     log_router_run,
     tracking_uri,
 )
-from llmbench.tracking.plots import plot_cost_quality, save_cost_quality
+from llmbench.tracking.plots import plot_cost_quality, plotly_cost_quality, save_cost_quality
 from llmbench.tracking.report import build_report, write_report
 
 SECRET = "sk-test-SECRETKEY-0123456789abcdef"
@@ -90,6 +90,16 @@ def test_pareto_and_zero_router_hull() -> None:
     assert pareto_frontier(points)["model"].tolist() == ["a", "b", "c", "d"]
     # b lies below the chord a-c (at cost 2 the chord gives 0.5 > 0.3): mixing a and c beats it.
     assert zero_router_hull(points)["model"].tolist() == ["a", "c", "d"]
+
+
+def test_interactive_plot_keeps_scores_on_their_scale_and_labels_inside() -> None:
+    points = pd.DataFrame({"model": ["cheap", "mid", "dear"], "cost": [1e-5, 2e-5, 9e-5], "quality": [0.0, 0.0, 0.0]})
+    fig = plotly_cost_quality(points)
+    models = next(t for t in fig.data if t.name == "models")
+    assert list(fig.layout.yaxis.range) == [-0.05, 1.05]  # an all-zero run is not drawn on -1..1
+    assert models.textposition[0].endswith("right") and models.textposition[-1].endswith("left")
+    other_scale = plotly_cost_quality(points.assign(quality=[2.0, 5.0, 9.0]))  # e.g. raw 1-10 judge scores
+    assert other_scale.layout.yaxis.range is None
 
 
 def test_cost_quality_points_per_task() -> None:
