@@ -9,6 +9,7 @@ errors, read line by line, so a large result file is never held whole.
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -174,9 +175,16 @@ class OpenAIBatches(BatchAPI):
                 async with self._client().files.with_streaming_response.content(file_id) as resp:
                     async for line in resp.iter_lines():
                         if line.strip():
-                            yield self._outcome(json.loads(line), ChatCompletion)
+                            yield self._read(line, ChatCompletion)
             except self._sdk().OpenAIError as exc:
                 raise self._error(exc) from None
+
+    def _read(self, line: str, completion_type: Any) -> BatchOutcome:
+        """One result line; a line that is not a valid result is that request's error, not the whole batch's."""
+        try:
+            return self._outcome(json.loads(line), completion_type)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:  # pydantic's ValidationError is a ValueError
+            return _malformed(self.provider, _CUSTOM_ID.search(line), exc, line)
 
     def _outcome(self, line: dict[str, Any], completion_type: Any) -> BatchOutcome:
         model_id, name = self.provider.model_id, self.provider.provider
@@ -261,7 +269,11 @@ class AnthropicBatches(BatchAPI):
             async for r in await self._client().messages.batches.results(batch_id):
                 result = r.result
                 if result.type == "succeeded":
-                    completion = completion_from_anthropic(result.message, model_id=model_id, provider=name)
+                    try:
+                        completion = completion_from_anthropic(result.message, model_id=model_id, provider=name)
+                    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+                        yield _malformed(self.provider, r.custom_id, exc, repr(result.message))
+                        continue
                     yield BatchOutcome(r.custom_id, completion)
                     continue
                 if result.type == "errored":
@@ -297,6 +309,20 @@ class AnthropicBatches(BatchAPI):
         except self._sdk().AnthropicError as exc:
             raise self._error(exc) from None
         return [bid for _, bid in sorted(found)]
+
+
+_CUSTOM_ID = re.compile(r'"custom_id"\s*:\s*"([^"]+)"')
+
+
+def _malformed(provider: Provider, custom_id: str | re.Match[str] | None, exc: Exception, raw: str) -> BatchOutcome:
+    """A result the provider sent that cannot be read: recorded as that request's MalformedResponseError."""
+    if isinstance(custom_id, re.Match):
+        custom_id = custom_id.group(1)
+    error = errors.MalformedResponseError(
+        f"{provider.model_id}: unreadable batch result ({type(exc).__name__}: {str(exc)[:120]}): {raw[:200]!r}",
+        provider=provider.provider,
+    )
+    return BatchOutcome(str(custom_id), error=error)
 
 
 def batch_api(provider: Provider) -> BatchAPI | None:

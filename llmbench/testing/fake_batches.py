@@ -3,7 +3,7 @@
 Each request of a batch is answered like an interactive call of the same fake. A batch is `in_progress` for
 `polls` retrievals, then ends; a request whose last user message contains "FAIL" errors and one containing
 "EXPIRE" expires, so partial failure is easy to produce. OpenAI errors go to an error file, Anthropic's to the
-results with their type.
+results with their type. "GARBLE" makes the request's result line valid JSON of the wrong shape (a server bug).
 """
 
 from __future__ import annotations
@@ -192,6 +192,11 @@ class FakeBatches:
             _, last = prompt_words(body)
             outcome = "canceled" if cancelled else "errored" if "FAIL" in last else "expired" if "EXPIRE" in last else "succeeded"
             b.counts[outcome] = b.counts.get(outcome, 0) + 1
+            if outcome == "succeeded" and "GARBLE" in last:
+                garbled = {"status_code": 200, "body": {"choices": "none"}} if b.flavour == "openai" else None
+                ok.append({"custom_id": custom_id, "response": garbled} if b.flavour == "openai" else
+                          {"custom_id": custom_id, "result": {"type": "succeeded", "message": {"content": 7}}})  # fmt: skip
+                continue
             if b.flavour == "openai":
                 if outcome == "succeeded":
                     ok.append({"id": f"batch_req_{custom_id[:8]}", "custom_id": custom_id, "error": None,

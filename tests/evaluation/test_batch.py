@@ -103,6 +103,19 @@ async def test_failed_requests_run_live_with_live_fallback(tmp_path: Path) -> No
     assert len(live) == 2 and live["error_class"].isna().all() and (live["latency_s"] > 0).all()
 
 
+async def test_an_unreadable_result_line_fails_its_request_not_the_batch(tmp_path: Path) -> None:
+    """A server bug: one result line is JSON of the wrong shape. That request is a MalformedResponseError (tried
+    twice, like any failed request); every other answer of the batch is collected."""
+    ds = dataset(tmp_path / "ds.jsonl", 4, {2: "GARBLE"})
+    with FakeOpenAIServer(latency_s=0.0, batch_polls=0) as server, Store.open(tmp_path / "r.duckdb") as store:
+        report = await run(config(ds), store, server.url, wait=True)
+        calls = store.calls_frame("b")
+    bad = calls[calls["error_class"].notna()]
+    assert report.finished == 6 and report.gave_up == 2
+    assert set(bad["error_class"]) == {"MalformedResponseError"} and len(bad) == 4  # 2 models x 2 rounds
+    assert set(bad["item_id"]) == {"it-002"} and bad["error_message"].str.contains("unreadable batch result").all()
+
+
 async def test_budget_is_checked_on_the_estimate_at_submission(tmp_path: Path) -> None:
     ds = dataset(tmp_path / "ds.jsonl", 10)
     # one request's estimate: (4 prompt tokens x $1000 + 64 x $2000) / 1e6 / 2 = $0.066; room for about seven
