@@ -286,12 +286,13 @@ class BatchRunner(Runner):
             batch_id, file_id = await api.submit([entry for _, entry, _ in chunk], token=key)
         except ProviderError as exc:
             self.report.errors[type(exc).__name__] += 1
-            if exc.status_code is not None and 400 <= exc.status_code < 500:  # refused: no batch was created
+            refused = exc.status_code is not None and 400 <= exc.status_code < 500
+            if refused:  # no batch was created
                 self.report.spent_usd -= estimate
                 self.log.update(name, key, state="abandoned", detail=f"refused: {exc}")
             else:  # it may exist: the next pass looks for it by its token
                 self.log.update(name, key, detail=f"outcome unknown: {exc}")
-            if _cannot_heal(exc):
+            if (refused and exc.status_code != 429) or _cannot_heal(exc):  # the same request would be refused again
                 self.report.stopped_by = f"{type(exc).__name__}: {exc}"
             return False
         self.log.update(name, key, state="submitted", batch_id=batch_id, input_file_id=file_id)

@@ -153,6 +153,31 @@ def _losing(path_suffix: str, *, before: bool) -> Callable[[], httpx2.AsyncClien
     return lambda: httpx2.AsyncClient(transport=Losing())
 
 
+def _refusing() -> httpx2.AsyncClient:
+    """An HTTP client to which the provider refuses every batch creation (400), as for a quota or a bad input."""
+
+    class Refusing(httpx2.AsyncHTTPTransport):
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+            if request.method == "POST" and request.url.path.endswith("batches"):
+                body = {"error": {"message": "Enqueued token limit reached", "type": "invalid_request_error"},
+                        "type": "error"}  # fmt: skip
+                return httpx2.Response(400, json=body, request=request)
+            return await super().handle_async_request(request)
+
+    return httpx2.AsyncClient(transport=Refusing())
+
+
+async def test_a_refused_batch_stops_the_run_and_says_why(tmp_path: Path) -> None:
+    ds = dataset(tmp_path / "ds.jsonl", 3)
+    with FakeOpenAIServer(latency_s=0.0) as server, Store.open(tmp_path / "r.duckdb") as store:
+        report = await run(config(ds, models=MODELS[:1]), store, server.url, http_client=_refusing)
+        batches = BatchLog(store).frame("b")
+    assert report.submitted == 0 and report.pending == 0 and report.spent_usd == pytest.approx(0.0)
+    assert report.stopped_by is not None and "Enqueued token limit" in report.stopped_by
+    assert list(batches["state"]) == ["abandoned"] and batches["detail"].str.startswith("refused").all()
+    assert not server.batches.created
+
+
 @pytest.mark.parametrize("before", [False, True], ids=["answer-lost", "never-sent"])
 async def test_a_lost_submission_is_found_or_abandoned_never_sent_twice(tmp_path: Path, before: bool) -> None:
     ds = dataset(tmp_path / "ds.jsonl", 5)
