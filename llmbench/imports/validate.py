@@ -18,6 +18,7 @@ a model without a price keeps cost NULL and is named in the report.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -105,7 +106,9 @@ def long_select(table: str, **exprs: str) -> str:
 
 
 def _present(col: str) -> str:
-    return f"({col} IS NOT NULL AND lower(trim({col})) NOT IN ({', '.join(map(literal, _NA))}))"
+    # lower() copies its string: only short cells can be a missing-value token, so long prompts skip it
+    return (f"({col} IS NOT NULL AND CASE WHEN length({col}) > 32 THEN trim({col}) <> '' "
+            f"ELSE lower(trim({col})) NOT IN ({', '.join(map(literal, _NA))}) END)")  # fmt: skip
 
 
 def _number(col: str) -> str:
@@ -121,27 +124,52 @@ def _tokens(text: str) -> str:
     return f"CASE WHEN {text} IS NOT NULL THEN greatest(1, ceil(length({text}) / 4))::BIGINT END"
 
 
+@dataclass(frozen=True)
+class _Rule:
+    """Rows of a view matching `where` break `rule`; `column`/`value` quote them, `fix` says what to do."""
+
+    where: str
+    column: str
+    value: str
+    rule: str
+    fix: str
+
+
 class _Checker:
     """Counts the rows of a view that break a rule and quotes the first few."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, view: str, source: str) -> None:
         self.con, self.view, self.source = con, view, source
 
+    def counts(self, rules: Sequence[_Rule]) -> tuple[int, list[int]]:
+        """(rows of the view, rows breaking each rule), in one scan: a scan of a large import costs ~0.2 s."""
+        filters = "".join(f", count(*) FILTER (WHERE {r.where})" for r in rules)
+        row = self.con.execute(f"SELECT count(*){filters} FROM {self.view}").fetchall()[0]
+        return int(row[0]), [int(n) for n in row[1:]]
+
+    def check_all(self, rules: Sequence[_Rule], counts: Sequence[int] | None = None) -> None:
+        """Raise for the first rule (in order) that some row breaks."""
+        counts = self.counts(rules)[1] if counts is None else counts
+        for rule, total in zip(rules, counts, strict=True):
+            if total:
+                self._raise(rule, total)
+
     def check(self, where: str, column: str, value: str, rule: str, fix: str) -> None:
-        total = self.con.execute(f"SELECT count(*) FROM {self.view} WHERE {where}").fetchall()[0][0]
-        if not total:
-            return
+        """One rule."""
+        self.check_all([_Rule(where, column, value, rule, fix)])
+
+    def _raise(self, r: _Rule, total: int) -> None:
         rows = self.con.execute(
-            f"SELECT _file, _row, model, {column}, {value} FROM {self.view} WHERE {where} "
+            f"SELECT _file, _row, model, {r.column}, {r.value} FROM {self.view} WHERE {r.where} "
             f"ORDER BY _file, _row, _order LIMIT {_SHOWN}"
         ).fetchall()
         shown = "; ".join(
-            f"{f} row {r} (column {c!r}{f', model {m}' if m is not None else ''}): {v!r}"
-            for f, r, m, c, v in rows
+            f"{f} row {row} (column {c!r}{f', model {m}' if m is not None else ''}): {v!r}"
+            for f, row, m, c, v in rows
         )
         more = f" (first {_SHOWN} shown)" if total > _SHOWN else ""
         raise DataError(
-            f"{self.source}: {total} {rule}{more}: {shown}. {fix} (rows count from 1 after the header; "
+            f"{self.source}: {total} {r.rule}{more}: {shown}. {r.fix} (rows count from 1 after the header; "
             "JSON Lines: line numbers)"
         )
 
@@ -152,14 +180,7 @@ def validate(
     """Check the long view; return (name of the typed runs view, report) or raise DataError (see module doc)."""
     options = options or ImportOptions()
     report = ImportReport(source=source)
-    report.rows = con.execute(f"SELECT count(*) FROM {long}").fetchall()[0][0]
-    if not report.rows:
-        raise DataError(f"{source}: no data rows (an empty file, or only a header); nothing to import")
     chk = _Checker(con, long, source)
-    for col, what in (("model", "a model name"), ("item_id", "an item id or prompt"), ("prompt", "a prompt")):
-        chk.check(
-            f"NOT {_present(col)}", literal(col), col, f"rows without {what}", f"Every row needs {what}."
-        )
     # a score column whose values are all true/false reads as 1/0; any other column must hold numbers
     bool_cols = [
         r[0]
@@ -169,36 +190,27 @@ def validate(
         ).fetchall()
     ]
     is_bool = f"(score_col IN ({', '.join(map(literal, bool_cols))}))" if bool_cols else "false"
-    chk.check(
-        f"NOT {is_bool} AND {_bad_number('score_raw')}",
-        "score_col",
-        "score_raw",
-        "scores are not numbers",
-        "Scores must be numbers (or true/false throughout a column); fix or blank these cells",
-    )
-    chk.check(
-        _bad_number("cost_raw", f" OR {_number('cost_raw')} < 0"),
-        "cost_col",
-        "cost_raw",
-        "costs are negative, infinite or not numbers",
-        "A cost is a finite number of USD >= 0; blank it if it is unknown",
-    )
+    rules = [
+        _Rule(f"NOT {_present(col)}", literal(col), col, f"rows without {what}", f"Every row needs {what}.")
+        for col, what in (("model", "a model name"), ("item_id", "an item id or prompt"), ("prompt", "a prompt"))
+    ]
+    rules.append(_Rule(f"NOT {is_bool} AND {_bad_number('score_raw')}", "score_col", "score_raw",
+                       "scores are not numbers",
+                       "Scores must be numbers (or true/false throughout a column); fix or blank these cells"))  # fmt: skip
+    rules.append(_Rule(_bad_number("cost_raw", f" OR {_number('cost_raw')} < 0"), "cost_col", "cost_raw",
+                       "costs are negative, infinite or not numbers",
+                       "A cost is a finite number of USD >= 0; blank it if it is unknown"))  # fmt: skip
     for col in ("input_tokens_raw", "output_tokens_raw", "epoch_raw"):
         n = _number(col)
-        chk.check(
-            _bad_number(col, f" OR {n} < 0 OR {n} <> floor({n})"),
-            literal(col.removesuffix("_raw")),
-            col,
-            f"{col.removesuffix('_raw')} values are not whole numbers >= 0",
-            "Fix or blank these cells",
-        )
-    chk.check(
-        _bad_number("latency_raw", f" OR {_number('latency_raw')} < 0"),
-        literal("latency_s"),
-        "latency_raw",
-        "latencies are not numbers of seconds >= 0",
-        "Fix or blank these cells",
-    )
+        rules.append(_Rule(_bad_number(col, f" OR {n} < 0 OR {n} <> floor({n})"), literal(col.removesuffix("_raw")),
+                           col, f"{col.removesuffix('_raw')} values are not whole numbers >= 0",
+                           "Fix or blank these cells"))  # fmt: skip
+    rules.append(_Rule(_bad_number("latency_raw", f" OR {_number('latency_raw')} < 0"), literal("latency_s"),
+                       "latency_raw", "latencies are not numbers of seconds >= 0", "Fix or blank these cells"))  # fmt: skip
+    report.rows, broken = chk.counts(rules)
+    if not report.rows:
+        raise DataError(f"{source}: no data rows (an empty file, or only a header); nothing to import")
+    chk.check_all(rules, broken)
     score = (
         f"CASE WHEN {is_bool} THEN (CASE lower(trim(score_raw)) WHEN 'true' THEN 1.0 WHEN 'false' THEN 0.0 END) "
         f"ELSE {_number('score_raw')} END"
