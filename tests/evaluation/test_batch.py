@@ -116,6 +116,19 @@ async def test_an_unreadable_result_line_fails_its_request_not_the_batch(tmp_pat
     assert set(bad["item_id"]) == {"it-002"} and bad["error_message"].str.contains("unreadable batch result").all()
 
 
+async def test_batch_per_provider_sends_the_rest_live(tmp_path: Path) -> None:
+    ds = dataset(tmp_path / "ds.jsonl", 3)
+    cfg = config(ds, batch=False, providers={"openai": {"batch": True}})
+    with FakeOpenAIServer(latency_s=0.0, batch_polls=0) as server, Store.open(tmp_path / "r.duckdb") as store:
+        runner = BatchRunner(cfg, store, providers=providers(server.url), poll_interval=0.0, wait=True)
+        report = await runner.run()
+        calls = store.calls_frame("b").set_index("model_id")
+    assert report.complete and runner.live_models == [MODELS[1]]
+    assert [b for b in server.batches.created if b.startswith("batch_")] == server.batches.created  # OpenAI only
+    assert set(calls.loc[MODELS[0], "cost_basis"]) == {"batch_discount"}
+    assert calls.loc[MODELS[1], "cost_basis"].isna().all() and (calls.loc[MODELS[1], "latency_s"] > 0).all()
+
+
 async def test_budget_is_checked_on_the_estimate_at_submission(tmp_path: Path) -> None:
     ds = dataset(tmp_path / "ds.jsonl", 10)
     # one request's estimate: (4 prompt tokens x $1000 + 64 x $2000) / 1e6 / 2 = $0.066; room for about seven
