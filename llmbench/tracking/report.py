@@ -206,6 +206,11 @@ def build_report(
     if any(m.startswith("sim:") for m in models):
         parts.append("<p><strong>SIMULATED:</strong> models named <code>sim:*</code> are llmbench's offline simulator "
                      "(seeded answers, real list prices); their scores are demo data, not real model quality.</p>")  # fmt: skip
+    batched = 0 if calls is None or "cost_basis" not in calls.columns else int(
+        calls["cost_basis"].isin(["batch_rate", "batch_discount"]).sum())  # fmt: skip
+    if batched:
+        parts.append(f"<p class='note'>{batched:,} calls were answered through provider batch APIs: priced at batch "
+                     "rates (the price file's, else 50% of list) and without a per-request latency.</p>")  # fmt: skip
     parts.append("<h2 id='models'>Models by provider</h2>")
     for experiment, part in table.groupby("experiment", sort=False):
         if len(experiments) > 1:

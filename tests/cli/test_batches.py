@@ -37,6 +37,8 @@ def test_batches_lists_and_cancels(tmp_path: Path, cli: Callable[..., CliResult]
         other = cli("batches", "-e", "no-such-experiment", *store)
         with Store.open(tmp_path / "r.duckdb", read_only=True) as st:
             states = dict(BatchLog(st).frame(None)[["batch_id", "state"]].itertuples(index=False))
+            experiment = str(BatchLog(st).frame(None)["experiment"].iloc[0])
+        report = cli("report", experiment, "-o", tmp_path / "report.html", *store)
 
     assert submitted.returncode == 4 and "8 request(s) submitted" in submitted.stdout
     assert listed.returncode == 0 and len(ids) == 2
@@ -49,3 +51,6 @@ def test_batches_lists_and_cancels(tmp_path: Path, cli: Callable[..., CliResult]
     assert states == {openai_id: "cancelled", next(i for i in ids if i != openai_id): "collected"}
     assert again.returncode == 2 and "only a submitted batch can be cancelled" in again.stderr
     assert other.returncode == 0 and "no batches for experiment 'no-such-experiment'" in other.stdout
+    # the report says which answers were priced at batch rates (the 4 the Anthropic batch answered)
+    assert report.returncode == 0, report.stderr
+    assert "4 calls were answered through provider batch APIs" in (tmp_path / "report.html").read_text()
