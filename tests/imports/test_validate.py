@@ -220,6 +220,22 @@ def test_import_into_a_store_equals_the_frame_row_for_row(tmp_path: Path) -> Non
 
 
 @pytest.mark.shared
+@pytest.mark.slow
+def test_the_shared_routerbench_files_import_into_a_store_as_the_frame_reads_them(shared_data: Path, tmp_path: Path) -> None:
+    """The SQL import straight into a store equals the runs frame of the same files, row for row, on the real
+    RouterBench folder (3 tasks, train and test, 11 models)."""
+    folder = shared_data / "routerdc" / "datasets" / "routerbench_zs"
+    frame = read_routerbench(folder, experiment="rb")
+    with Store.open(tmp_path / "runs.duckdb") as st:
+        report = import_file(st, "routerbench", folder, name="rb")
+        stored = st.runs_frame("rb")
+    assert report.rows == len(frame) == len(stored) > 30_000
+    key = ["item_id", "model"]
+    a, b = stored.sort_values(key).reset_index(drop=True), frame.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a.drop(columns=["experiment"]), b.drop(columns=["experiment", "split"]))
+
+
+@pytest.mark.shared
 def test_the_open_llm_score_matrix_imports_as_scores_objects(shared_data: Path) -> None:
     path = shared_data / "routerdc" / "datasets" / "split2_model7" / "gsm8k-test.json.gz"
     runs = read_runs(path, columns=Columns({"prompt": "question"}, scores="scores"))
