@@ -51,13 +51,13 @@ class TfidfFeatures(TransformerMixin, BaseEstimator):
     def _clip(self, texts: Sequence[str]) -> list[str]:
         return [clip_text(str(t), self.head_chars, self.tail_chars) for t in texts]
 
-    def _char_chunks(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(row within the chunk, hashed char n-gram id) pairs, _CHUNK texts at a time: the ids of every prompt
-        at once would take about 24 KB a prompt."""
+    def _char_chunks(self, texts: Sequence[str]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(texts in the chunk, row within the chunk, hashed char n-gram id), _CHUNK texts at a time: the ids of
+        every prompt at once would take about 24 KB a prompt."""
         for start in range(0, len(texts), _CHUNK):
             ids = [char_ngram_ids(t, _pair(self.char_ngram_range), self.char_bits) for t in texts[start:start + _CHUNK]]
             rows = np.repeat(np.arange(len(ids), dtype=np.int32), [len(i) for i in ids])
-            yield rows, (np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64))
+            yield len(ids), rows, np.concatenate(ids)
 
     def fit(self, texts: Sequence[str], y: object = None) -> TfidfFeatures:
         """Learn the word vocabulary, the kept char buckets and both idf vectors."""
@@ -72,7 +72,7 @@ class TfidfFeatures(TransformerMixin, BaseEstimator):
         self.word_tfidf_ = TfidfTransformer(sublinear_tf=True).fit(word_counts)
         # Char buckets: keep those seen in >= min_df prompts, most frequent first, ties by id (deterministic).
         df_all = np.zeros(1 << self.char_bits, dtype=np.int64)
-        for r, c in self._char_chunks(texts):
+        for _, r, c in self._char_chunks(texts):
             pairs, _ = _count(c * _CHUNK + r)  # one (bucket, doc) pair per document
             df_all += np.bincount(pairs // _CHUNK, minlength=len(df_all))
         buckets = np.flatnonzero(df_all >= min(self.min_df, max(1, len(texts))))
@@ -89,11 +89,10 @@ class TfidfFeatures(TransformerMixin, BaseEstimator):
         col_of[self.char_buckets_.astype(np.int64)] = np.arange(len(self.char_buckets_))
         width = max(1, len(self.char_buckets_))
         blocks = []
-        for start, (r, c) in zip(range(0, len(texts), _CHUNK), self._char_chunks(texts), strict=True):
+        for n, r, c in self._char_chunks(texts):
             cols = col_of[c]
             hit = cols >= 0
-            m = sp.csr_matrix((np.ones(int(hit.sum())), (r[hit], cols[hit])),
-                              shape=(min(_CHUNK, len(texts) - start), width))  # fmt: skip
+            m = sp.csr_matrix((np.ones(int(hit.sum())), (r[hit], cols[hit])), shape=(n, width))
             m.sum_duplicates()  # repeated (row, col) entries become counts
             blocks.append(m)
         return sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, width))

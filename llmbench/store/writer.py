@@ -137,29 +137,33 @@ class StoreWriter:
             batch.since = time.monotonic()
 
     def _commit(self, batch: _Batch) -> _Batch:
-        error: BaseException | None = None
         if batch.intents or batch.calls or batch.scores or batch.resolved:
-            try:
-                self.written += self.store.write_results(
-                    self.experiment, batch.calls, batch.scores, intents=batch.intents, resolved=batch.resolved
-                )
-            except BaseException as exc:  # reported to every waiter and by the next call on the writer
-                error = self._error = exc
-        for loop, fut in batch.waiters + batch.intent_waiters:
-            loop.call_soon_threadsafe(_settle, fut, error)
+            self._write(batch.waiters + batch.intent_waiters, batch.calls, batch.scores, batch.intents, batch.resolved)
+        else:
+            self._wake(batch.waiters + batch.intent_waiters, None)
         return _Batch()
 
     def _commit_intents(self, batch: _Batch) -> _Batch:
         """Commit only the intents (their requests are waiting to be sent); the results stay queued."""
-        error: BaseException | None = None
-        try:
-            self.store.write_results(self.experiment, [], [], intents=batch.intents)
-        except BaseException as exc:
-            error = self._error = exc
-        for loop, fut in batch.intent_waiters:
-            loop.call_soon_threadsafe(_settle, fut, error)
+        self._write(batch.intent_waiters, [], [], batch.intents, [])
         batch.intents, batch.intent_waiters = [], []
         return batch
+
+    def _write(self, waiters: list[_Waiter], calls: list[CallRecord], scores: list[ScoreRecord],
+               intents: list[IntentRecord], resolved: list[str]) -> None:  # fmt: skip
+        """One transaction, then every waiter is told how it went."""
+        error: BaseException | None = None
+        try:
+            self.written += self.store.write_results(self.experiment, calls, scores, intents=intents,
+                                                     resolved=resolved)  # fmt: skip
+        except BaseException as exc:  # reported to every waiter and by the next call on the writer
+            error = self._error = exc
+        self._wake(waiters, error)
+
+    @staticmethod
+    def _wake(waiters: list[_Waiter], error: BaseException | None) -> None:
+        for loop, fut in waiters:
+            loop.call_soon_threadsafe(_settle, fut, error)
 
 
 def _settle(fut: asyncio.Future[None], error: BaseException | None) -> None:
