@@ -5,14 +5,20 @@ Names the solution defines appear here as proxies: calling one sends plain argum
 brings back a plain value (or a reference to an object that stays there). Assertions are evaluated here, on
 plain data, so the model's code cannot print, `atexit` or monkeypatch its way to a verdict: the verdict is the
 one line this process writes to its own stdout, which nothing in the solution's sandbox can reach. Tests are
-top-level asserts (one test) or `test_*` functions (each counted). Run by llmbench.scorers.sandbox.
+top-level asserts (one test) or `test_*` functions and `Test*` classes (each test counted), found by parsing the
+test file: a solution's names never add, hide or replace a test, and never shadow a builtin. A test file that
+checks nothing is an error, not a pass. Run by llmbench.scorers.sandbox.
 """
 
+import ast
+import asyncio
 import builtins
+import inspect
 import json
 import os
 import sys
 import traceback
+import types
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -94,12 +100,25 @@ def main() -> int:
         result["total"] = 1
         result["error"] = "solution raised " + names["load_error"]
         return report(verdict, result)
-    namespace: dict[str, Any] = {"__name__": "tests"}
-    for name, entry in names["names"].items():
-        namespace[name] = Remote(entry["ref"]) if "ref" in entry else _wire.decode(entry["value"])
     with open(tests_path, encoding="utf-8") as fh:
         tests = fh.read()
-    before = set(namespace)
+    try:
+        found = discover(tests)
+    except SyntaxError as exc:
+        result["total"] = 1
+        result["error"] = "tests failed: " + _brief(exc)
+        return report(verdict, result)
+    if not found.functions and not found.asserts:
+        result["total"] = 1
+        result["error"] = "the tests check nothing: no test_* function, no Test* class and no assert"
+        return report(verdict, result)
+    # The solution's names, except those it may not shadow: the real builtins and dunders stay the tests' own,
+    # and whatever the tests define themselves is bound after these (by the exec below), so it wins too.
+    namespace: dict[str, Any] = {"__name__": "tests"}
+    for name, entry in names["names"].items():
+        if name.startswith("__") or name in _BUILTIN_NAMES:
+            continue
+        namespace[name] = Remote(entry["ref"]) if "ref" in entry else _wire.decode(entry["value"])
     try:
         exec(compile(tests, "tests.py", "exec"), namespace)
     except BaseException as exc:
@@ -107,18 +126,60 @@ def main() -> int:
         result["error"] = "tests failed: " + _brief(exc)
         result["traceback"] = traceback.format_exc(limit=-3)
         return report(verdict, result)
-    funcs = [n for n in namespace if n.startswith("test") and n not in before and callable(namespace[n])]
-    if not funcs:
+    if not found.functions:  # the module's own asserts were the one test, and they held
         result["total"] = result["passed"] = 1
         return report(verdict, result)
-    result["total"] = len(funcs)
-    for name in funcs:
+    result["total"] = len(found.functions)
+    for owner, name in found.functions:
+        label = f"{owner}.{name}" if owner else name
         try:
-            namespace[name]()
+            run_one(namespace, owner, name)
             result["passed"] += 1
         except BaseException as exc:
-            result["failures"].append(f"{name}: {_brief(exc)}")
+            result["failures"].append(f"{label}: {_brief(exc)}")
     return report(verdict, result)
+
+
+_BUILTIN_NAMES = frozenset(dir(builtins))
+
+
+class Found:
+    """What the test file itself declares: its test functions (by the file's parse, never by the names present
+    after running it, which the solution could supply) and whether it asserts anything at all."""
+
+    def __init__(self, functions: list[tuple[str | None, str]], asserts: bool) -> None:
+        self.functions, self.asserts = functions, asserts
+
+
+def discover(source: str) -> Found:
+    """Top-level `test*` functions and `test*` methods of top-level `Test*` classes, each once, in file order."""
+    tree = ast.parse(source, "tests.py")
+    functions: dict[tuple[str | None, str], None] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+            functions[(None, node.name)] = None
+        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+            for member in node.body:
+                if isinstance(member, ast.FunctionDef | ast.AsyncFunctionDef) and member.name.startswith(
+                    "test"
+                ):
+                    functions[(node.name, member.name)] = None
+    asserts = any(isinstance(n, ast.Assert) for n in ast.walk(tree))
+    return Found(list(functions), asserts)
+
+
+def run_one(namespace: dict[str, Any], owner: str | None, name: str) -> None:
+    """Call one discovered test as the tests' module defined it (a method on a fresh instance of its class)."""
+    target = namespace.get(owner or name)
+    if owner is not None:
+        if not isinstance(target, type):
+            raise TypeError(f"{owner} is not a class of the tests")
+        target = getattr(target(), name)
+    elif not isinstance(target, types.FunctionType):
+        raise TypeError(f"{name} is not a function of the tests")
+    outcome = target()
+    if inspect.iscoroutine(outcome):
+        asyncio.run(outcome)
 
 
 def report(stream: IO[str], result: dict[str, Any]) -> int:

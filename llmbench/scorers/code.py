@@ -13,6 +13,7 @@ from typing import Any
 
 from llmbench.errors import ConfigError, DataError
 from llmbench.providers.base import run_sync
+from llmbench.scorers._test_runner import discover
 from llmbench.scorers.base import Answer, Score, Scorer, reference_of
 from llmbench.scorers.sandbox import INSTALL_HINT, Limits, bwrap_available, run_tests
 
@@ -48,12 +49,12 @@ class PythonTests(Scorer):
             if why is not None:
                 raise ConfigError(f"the python_tests scorer needs a sandbox and {why}; {INSTALL_HINT}")
 
+    def check_item(self, item: Any) -> None:
+        """The reference must be test code that parses and checks something (before any paid call)."""
+        _tests_of(item)
+
     async def agrade(self, answer: Answer, item: Any) -> Score:
-        tests = reference_of(item)
-        if not isinstance(tests, str) or not tests.strip():
-            raise DataError(
-                "python_tests scorer: the reference must be the test code (asserts or test_* functions)."
-            )
+        tests = _tests_of(item)
         result = await run_tests(extract_code(answer.text), tests, self.limits, unsafe=self.unsafe_code)
         total, passed = max(1, int(result.get("total") or 1)), int(result.get("passed") or 0)
         if result.get("error"):
@@ -68,3 +69,23 @@ class PythonTests(Scorer):
     def score_sync(self, answer: Answer | str, item: Any) -> Score:
         """Score from plain code, also inside a running loop (Jupyter): the sandbox holds no loop-bound state."""
         return run_sync(self.score(answer, item))
+
+
+def _tests_of(item: Any) -> str:
+    """An item's test code, or a DataError naming the item when it cannot check anything."""
+    tests = reference_of(item)
+    where = f"item {getattr(item, 'id', None) or '?'!r}"
+    if not isinstance(tests, str) or not tests.strip():
+        raise DataError(
+            f"python_tests scorer, {where}: the reference must be the test code (asserts or test_* functions)."
+        )
+    try:
+        found = discover(tests)
+    except SyntaxError as exc:
+        raise DataError(f"python_tests scorer, {where}: the tests do not parse: {exc}") from None
+    if not found.functions and not found.asserts:
+        raise DataError(
+            f"python_tests scorer, {where}: the tests check nothing (no test_* function, Test* class or assert),"
+            " so every answer would pass"
+        )
+    return tests

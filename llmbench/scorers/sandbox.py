@@ -212,8 +212,8 @@ def _verdict(out: bytes, returncode: int | None) -> dict[str, Any]:
             result = json.loads(lines[-1])
         except ValueError:
             result = None
-        if isinstance(result, dict) and isinstance(result.get("total"), int):
-            return result
+        if isinstance(result, dict) and isinstance(result.get("total"), int) and result["total"] >= 1:
+            return result  # zero tests run is never a verdict: it falls through to an error
     if returncode is not None and returncode < 0:
         name = signal.Signals(-returncode).name
         why = {"SIGXCPU": "CPU time limit", "SIGXFSZ": "file size limit", "SIGKILL": "killed"}.get(name, name)
