@@ -6,12 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from llmbench.errors import DataError
+from llmbench.text_safe import encodable, encodable_data
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ALIASES", "FIELDS", "RowError", "csv_rows", "jsonl_rows", "normalise", "parquet_rows", "safe"]
 
@@ -25,9 +29,19 @@ ALIASES = {
 FIELDS = ("id", "input", "reference", "task", "metadata", "scorer")
 
 def normalise(raw: Any, where: str, *, strict: bool) -> dict[str, Any]:
-    """Map aliases to field names; in `strict` (JSON) mode unknown keys are errors, else they go to metadata."""
+    """Map aliases to field names; in `strict` (JSON) mode unknown keys are errors, else they go to metadata.
+    Text that is not valid Unicode (a lone surrogate from a `\\ud800` escape) is repaired with U+FFFD, said in a
+    warning and listed in `metadata.text_repaired`, so the item can still be sent and stored."""
     if not isinstance(raw, dict):
         raise RowError(where, "", f"expected a JSON object, got {type(raw).__name__}")
+    fixed, repaired = encodable_data(raw)
+    if repaired:
+        fields = sorted(encodable(str(k)) for k, v in raw.items() if encodable_data([k, v])[1])
+        raw = fixed
+        log.warning("%s: text that is not valid Unicode in %s, repaired with U+FFFD", where, ", ".join(fields))
+        meta = raw.get("metadata")
+        if meta is None or isinstance(meta, dict):
+            raw = {**raw, "metadata": {**(meta or {}), "text_repaired": fields}}
     out: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in raw.items():

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["dumps", "to_json_safe"]
+__all__ = ["dumps", "to_json_safe", "utf8"]
 
 
 def to_json_safe(obj: Any) -> Any:
@@ -52,3 +52,12 @@ def to_json_safe(obj: Any) -> Any:
 def dumps(obj: Any, **kwargs: Any) -> str:
     """Strict JSON text of `obj` (see `to_json_safe`); never emits NaN or Infinity."""
     return json.dumps(to_json_safe(obj), allow_nan=False, **kwargs)
+
+
+def utf8(obj: Any) -> bytes:
+    """JSON of plain data as UTF-8 bytes that always encode: text with a lone surrogate (which a parsed
+    upstream answer can hold) keeps it as a `\\udXXX` escape, as the upstream sent it."""
+    try:
+        return json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj).encode("ascii")

@@ -20,6 +20,7 @@ from llmbench.cli import (  # noqa: F401  (registers commands)
 )
 from llmbench.cli.app import app
 from llmbench.errors import LLMBenchError, redact
+from llmbench.text_safe import printable
 
 __all__ = ["app", "main", "run"]
 
@@ -30,7 +31,7 @@ def run(args: Sequence[str] | None = None) -> int:
     try:
         code = app(args=list(args) if args is not None else None, prog_name="llmbench", standalone_mode=False)
     except LLMBenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -46,7 +47,7 @@ def run(args: Sequence[str] | None = None) -> int:
             return code
         if isinstance(exc, typer.Abort):
             return 130
-        print(f"error: {type(exc).__name__}: {redact(exc)}", file=sys.stderr)
+        print(f"error: {type(exc).__name__}: {printable(redact(exc))}", file=sys.stderr)
         return 1
     return code or 0
 

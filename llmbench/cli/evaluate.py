@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from llmbench.cli.app import app
-from llmbench.cli.options import StoreOpt, TrackOpt, console, store_path, warn_unpriced
+from llmbench.cli.options import StoreOpt, TrackOpt, console, quoted, store_path, warn_unpriced
 from llmbench.cli.runs import summary_table
 from llmbench.errors import ConfigError
 
@@ -130,7 +130,12 @@ def eval_command(
             f"[yellow]Stopped at the budget (${cfg.max_cost}); rerun with a higher --max-cost to finish.[/]"
         )
     if report.stopped_by:
-        console.print(f"[red]Stopped: {report.stopped_by}[/]")
+        console.print(f"[red]Stopped: {quoted(report.stopped_by)}[/]")
+    if report.unrecorded:
+        console.print(
+            f"[red]{len(report.unrecorded)} result(s) could not be written to the run store and will run again "
+            f"on a rerun; the first: {quoted(report.unrecorded[0])}[/]"
+        )
     if report.submitted or report.pending or report.gave_up:
         _batch_note(report)
     if track and (report.finished or report.failed):  # a run that did nothing has nothing new to log
@@ -228,7 +233,7 @@ def _track(cfg: Any, exp_id: int, summary: Any, runs: Any, calls: Any, started: 
             pid, log = spawn(store.resolve().parent / ".llmbench" / "mlflow", job,
                              {"summary": summary, "runs": runs, "calls": calls})  # fmt: skip
         except Exception as exc:
-            console.print(f"[yellow]MLflow logging could not start ({type(exc).__name__}: {exc}); the run is safe "
+            console.print(f"[yellow]MLflow logging could not start ({type(exc).__name__}: {quoted(exc)}); the run is safe "
                           "in the store.[/]")  # fmt: skip
             return
         console.print(f"Logging to MLflow in the background (pid {pid}, log {log}); `llmbench ui` shows it when done")
@@ -239,7 +244,7 @@ def _track(cfg: Any, exp_id: int, summary: Any, runs: Any, calls: Any, started: 
                                   dataset=dataset, trace_limit=traces)  # fmt: skip
     except Exception as exc:
         console.print(
-            f"[yellow]MLflow logging failed ({type(exc).__name__}: {exc}); the run is safe in the store.[/]"
+            f"[yellow]MLflow logging failed ({type(exc).__name__}: {quoted(exc)}); the run is safe in the store.[/]"
         )
         return
     console.print(f"MLflow run {run_id} logged; browse it with `llmbench ui`")

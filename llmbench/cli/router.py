@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from llmbench.cli.app import app
-from llmbench.cli.options import StoreOpt, TrackOpt, console
+from llmbench.cli.options import StoreOpt, TrackOpt, console, quoted
 from llmbench.cli.router_inputs import data_label, load, mode_arg, target_arg
 from llmbench.cli.router_tables import candidate_table, interval_table, per_task_table, results_table
 from llmbench.errors import ConfigError, redact
@@ -76,7 +76,7 @@ def _track_router(
                                     params=settings, curve=curve, tables=tables, policy_path=policy,
                                     register_as=register)  # fmt: skip
     except Exception as exc:
-        console.print(f"[yellow]MLflow logging failed ({type(exc).__name__}: {exc})[/]")
+        console.print(f"[yellow]MLflow logging failed ({type(exc).__name__}: {quoted(exc)})[/]")
         return
     console.print(f"MLflow run {run_id} ({name}) logged; browse it with `llmbench ui`")
 
@@ -287,7 +287,7 @@ def _step(what: str) -> Iterator[None]:
     try:
         yield
     except Exception as exc:  # the tables above stand; say what failed and go on
-        console.print(f"[yellow]{what} failed: {type(exc).__name__}: {redact(exc)}[/]")
+        console.print(f"[yellow]{what} failed: {type(exc).__name__}: {quoted(redact(exc))}[/]")
 
 
 @app.command("route")

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from llmbench.cli.app import app
-from llmbench.cli.options import StoreOpt, TrackOpt, console
+from llmbench.cli.options import StoreOpt, TrackOpt, console, quoted
 from llmbench.errors import ConfigError
 
 tools_app = typer.Typer(help="Tools for tool-calling models: list, run, inspect logs, BFCL scorer check.")
@@ -127,7 +127,7 @@ def _track_tools(experiment: str, steps: Any) -> None:
     try:
         run_id = log_tool_run(experiment, steps)
     except Exception as exc:
-        console.print(f"[yellow]MLflow logging failed ({type(exc).__name__}: {exc}); the steps are in the store.[/]")
+        console.print(f"[yellow]MLflow logging failed ({type(exc).__name__}: {quoted(exc)}); the steps are in the store.[/]")
         return
     console.print(f"MLflow run {run_id} (traces per conversation) logged; browse it with `llmbench ui`")
 

@@ -66,13 +66,14 @@ class RunReport:
     pending_usd: float = 0.0  # their estimated cost (in spent_usd until collected)
     gave_up: int = 0  # batch requests that failed twice (not submitted again)
     elapsed_s: float = 0.0
+    unrecorded: list[str] = field(default_factory=list)  # results the store refused (each alone), in words
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     @property
     def complete(self) -> bool:
         """Whether every planned item finished (the only case `llmbench eval` exits 0)."""
         return self.finished + self.skipped == self.planned and not (
-            self.interrupted or self.stopped_by_budget or self.stopped_by
+            self.interrupted or self.stopped_by_budget or self.stopped_by or self.unrecorded
         )
 
 
@@ -212,6 +213,7 @@ class Runner:
         """Write what is pending and close every provider's client."""
         if self._writer is not None:
             self._writer.close()
+            self.report.unrecorded = list(self._writer.failures)
         for p in self.providers.values():
             with contextlib.suppress(Exception):
                 await p.aclose()

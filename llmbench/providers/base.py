@@ -249,6 +249,12 @@ class Provider(ABC):
     def _map_error(self, exc: Exception) -> errors.ProviderError:
         if isinstance(exc, errors.ProviderError):
             return exc
+        if isinstance(exc, UnicodeError):  # raised while encoding the request: nothing was sent
+            return errors.InvalidRequestError(
+                f"{self.model_id}: the request holds text that is not valid Unicode ({exc}); repair it (e.g. "
+                "llmbench.text_safe.encodable) before sending",
+                provider=self.provider,
+            )
         if isinstance(exc, TimeoutError):
             return errors.ProviderTimeout(
                 f"{self.model_id}: no answer within {self.timeout} s (raise `timeout` if the model is slow)",

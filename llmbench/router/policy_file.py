@@ -293,8 +293,8 @@ def read_policy(path: str | Path) -> tuple[dict, str]:
     if head is None:
         try:
             doc = json.loads(raw)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise DataError(f"policy file {path} is not valid JSON (truncated or corrupted?): {exc}") from exc
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise DataError(f"policy file {path} is not valid JSON (truncated or corrupted?): {exc!r}") from None
         if isinstance(doc, dict) and doc.get("format") == FORMAT:
             raise DataError(f"policy file {path} was re-formatted after export; export it again")
         raise DataError(f"{path} is not an llmbench router policy (format must be {FORMAT!r})")
@@ -315,8 +315,8 @@ def read_policy(path: str | Path) -> tuple[dict, str]:
         )
     try:
         policy = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"policy file {path} is not valid JSON: {exc}") from exc
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise DataError(f"policy file {path} is not valid JSON: {exc!r}") from None
     if not isinstance(policy, dict):
         raise DataError(f"policy file {path} has no policy object")
     return policy, digest

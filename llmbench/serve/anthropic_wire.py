@@ -3,10 +3,10 @@ and stream events back to `message` JSON and Anthropic's SSE events, so the `ant
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from llmbench.errors import DataError
+from llmbench.json_safe import utf8
 from llmbench.providers.anthropic import messages_from_anthropic
 from llmbench.providers.types import (
     Completion,
@@ -19,7 +19,7 @@ from llmbench.providers.types import (
     ToolSpec,
     Usage,
 )
-from llmbench.serve.openai_wire import ChatRequest
+from llmbench.serve.openai_wire import ChatRequest, load_object
 
 __all__ = ["EventWriter", "error_json", "message_json", "parse_messages_request"]
 
@@ -46,16 +46,15 @@ def _tool_choice(choice: Any) -> dict[str, Any]:
 
 def parse_messages_request(body: bytes) -> ChatRequest:
     """The request, or a `DataError` naming the bad field."""
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise DataError(f"the body is not JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise DataError("the body must be a JSON object")
+    data = load_object(body)
     model, turns, limit = data.get("model"), data.get("messages"), data.get("max_tokens")
     if not isinstance(model, str) or not model:
         raise DataError("'model' is required: 'router', 'router:NAME' or a model id this gateway serves")
-    if not isinstance(turns, list) or not turns or not all(isinstance(t, dict) and "role" in t for t in turns):
+    if (
+        not isinstance(turns, list)
+        or not turns
+        or not all(isinstance(t, dict) and "role" in t for t in turns)
+    ):
         raise DataError("'messages' must be a non-empty list of {role, content} objects")
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise DataError(f"'max_tokens' must be a positive integer, got {limit!r}")
@@ -119,7 +118,9 @@ class EventWriter:
             return out + _sse("content_block_delta", delta)
         if isinstance(event, ToolCallStart):
             self._tools[event.index] = self._blocks
-            return self._start({"type": "tool_use", "id": event.id, "name": event.name, "input": {}}, event.id)
+            return self._start(
+                {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}, event.id
+            )
         if isinstance(event, ToolCallDelta) and event.index in self._tools:
             delta = {"type": "content_block_delta", "index": self._tools[event.index],
                      "delta": {"type": "input_json_delta", "partial_json": event.arguments_delta}}  # fmt: skip
@@ -157,4 +158,4 @@ def error_json(status: int, message: str) -> dict[str, Any]:
 
 
 def _sse(name: str, data: dict[str, Any]) -> bytes:
-    return f"event: {name}\ndata: ".encode() + json.dumps(data, ensure_ascii=False).encode() + b"\n\n"
+    return f"event: {name}\ndata: ".encode() + utf8(data) + b"\n\n"

@@ -37,13 +37,22 @@ class GatewayConfig(BaseModel):
     api_keys: list[SecretStr] = []  # client bearer tokens; required when bound beyond loopback
     store: Path | None = None
     experiment: str = "gateway"
-    durable: bool = True  # answer only after the request's rows are committed (else: batched, <= flush_s late)
+    durable: bool = (
+        True  # answer only after the request's rows are committed (else: batched, <= flush_s late)
+    )
     flush_s: float = Field(default=0.5, gt=0, le=60)
     max_body_bytes: int = Field(default=4_000_000, ge=1024, le=1_000_000_000)
     max_concurrency: int = Field(default=256, ge=1, le=100_000)
     timeout: float = Field(default=60.0, gt=0, le=3600)
     retries: int = Field(default=3, ge=1, le=20)
     reload_s: float = Field(default=1.0, gt=0, le=3600)  # how often policy files are checked for changes
+    open_probes: bool = (
+        False  # /health and /metrics without a client key (they name models and policy hashes)
+    )
+    header_timeout_s: float = Field(default=10.0, gt=0, le=600)  # a request's headers must arrive within this
+    max_connections_per_client: int = Field(
+        default=512, ge=1, le=100_000
+    )  # open connections from one address
 
     def client_keys(self) -> list[str]:
         """The accepted client keys: `api_keys` plus those in $LLMBENCH_GATEWAY_KEYS."""
@@ -53,6 +62,13 @@ class GatewayConfig(BaseModel):
 
     def check(self) -> None:
         """Refuse settings that would expose the gateway or serve nothing."""
+        given = [k.get_secret_value() for k in self.api_keys]
+        given += [k for k in os.environ.get(KEYS_ENV, "").split(",") if k and not k.strip()]
+        if any(not k.strip() for k in given):
+            raise ConfigError(
+                'a client key is empty or blank (an unset variable in --api-key "$VAR"?): every key must be a '
+                "non-empty secret, or a client sending no key at all would match it"
+            )
         if not is_loopback(self.host) and not self.client_keys():
             raise ConfigError(
                 f"binding {self.host} exposes the gateway beyond this machine: give client keys "

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import os
 import signal
@@ -30,6 +29,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from llmbench import errors
+from llmbench.json_safe import utf8
 from llmbench.providers import Provider, get_provider
 from llmbench.providers.routed import RouterProvider
 from llmbench.providers.types import Completion, StopEvent
@@ -38,7 +38,7 @@ from llmbench.serve.anthropic_wire import EventWriter, error_json, message_json,
 from llmbench.serve.config import GatewayConfig
 from llmbench.serve.metrics import CONTENT_TYPE, GatewayMetrics
 from llmbench.serve.openai_wire import ChatRequest, ChunkWriter, completion_json, parse_chat_request
-from llmbench.store import Store, call_records
+from llmbench.store import IntentRecord, Store, call_records
 from llmbench.store.writer import StoreWriter
 
 __all__ = ["Gateway"]
@@ -67,13 +67,19 @@ class Wire:
 
     def stream_error(self, status: int, message: str) -> bytes:
         """An error event for a stream that broke after it began."""
-        body = json.dumps(self.error_body(status, errors.redact(message))).encode()
+        body = utf8(self.error_body(status, errors.redact(message)))
         return (b"event: error\n" if self is ANTHROPIC else b"") + b"data: " + body + b"\n\n"
 
 
 def _openai_error(status: int, message: str) -> dict[str, Any]:
     kind = "upstream_error" if status >= 500 or status == 429 else "invalid_request_error"
-    return {"error": {"message": message, "type": "authentication_error" if status == 401 else kind, "code": status}}
+    return {
+        "error": {
+            "message": message,
+            "type": "authentication_error" if status == 401 else kind,
+            "code": status,
+        }
+    }
 
 
 OPENAI = Wire(parse_chat_request, completion_json, ChunkWriter, _openai_error, "chatcmpl-")
@@ -117,10 +123,12 @@ class Gateway:
         named = {"router": cfg.policy} if cfg.policy else {}
         named |= {f"router:{n}": src for n, src in cfg.policies.items()}
         for name, source in named.items():
-            self.routes[name] = self._given.get(name) or get_provider(f"router:{source}", **opts)
-            if os.path.isfile(source):
-                self._sources[name] = source
-                self._stamps[name] = _stamp(source)
+            provider = self.routes[name] = self._given.get(name) or get_provider(f"router:{source}", **opts)
+            # the file the provider loaded: a [routers] name in llmbench.toml resolves to one too
+            path = provider.model if isinstance(provider, RouterProvider) else source
+            if os.path.isfile(path):
+                self._sources[name] = path
+                self._stamps[name] = _stamp(path)
         routed = {m for p in self.routes.values() if isinstance(p, RouterProvider) for m in p.policy.models}
         for model in [*cfg.models, *sorted(routed)]:
             if model not in self.routes:
@@ -151,7 +159,10 @@ class Gateway:
     async def _watch_policies(self) -> None:
         while True:
             await asyncio.sleep(self.config.reload_s)
-            self.reload_policies(only_changed=True)
+            try:
+                self.reload_policies(only_changed=True)
+            except Exception:  # the watcher outlives any error; reload_policies counts and logs its own
+                log.exception("checking the policy files failed; still watching")
 
     def reload_policies(self, only_changed: bool = False) -> None:
         """Load every watched policy file again (or only those whose file changed); a bad file keeps the old."""
@@ -168,17 +179,21 @@ class Gateway:
                 policy = RouterPolicy.load(path)
                 assert isinstance(provider, RouterProvider)
                 provider.reload(policy)
-            except errors.LLMBenchError as exc:
+            except (
+                Exception
+            ) as exc:  # any failure (a RecursionError from a hostile file too) keeps the old one
                 self.metrics.reloads.labels("failed").inc()
-                log.error("policy %s: %s changed but cannot be served (keeping the old one): %s", name, path, exc)
+                log.error(
+                    "policy %s: %s changed but cannot be served (keeping the old one): %s", name, path, exc
+                )
                 continue
             self.metrics.reloads.labels("ok").inc()
             log.warning("policy %s reloaded from %s: sha256 %s", name, path, policy.sha256)
 
     # Requests ----------------------------------------------------------------------------------------------
 
-    def _authorized(self, request: Request) -> bool:
-        if not self._keys:
+    def _authorized(self, request: Request, *, probe: bool = False) -> bool:
+        if not self._keys or (probe and self.config.open_probes):
             return True
         header = request.headers.get("authorization", "")
         token = header[7:] if header[:7].lower() == "bearer " else request.headers.get("x-api-key", "")
@@ -196,40 +211,52 @@ class Gateway:
         t0 = time.perf_counter()
         if not self._authorized(request):
             return wire.error(401, _KEY_NEEDED)
-        limit = self.config.max_body_bytes
-        if int(request.headers.get("content-length") or 0) > limit:
-            return wire.error(413, f"the request is larger than this gateway's limit of {limit} bytes")
-        body = await request.body()
-        if len(body) > limit:
-            return wire.error(413, f"the request is larger than this gateway's limit of {limit} bytes")
+        body = await self._body(request)
+        if body is None:
+            return wire.error(
+                413, f"the request is larger than this gateway's limit of {self.config.max_body_bytes} bytes"
+            )
         try:
             req = wire.parse(body)
         except errors.DataError as exc:
             return wire.error(400, str(exc))
         provider = self.routes.get(req.model)
         if provider is None:
-            return wire.error(404, f"model {req.model!r} is not served here; GET /v1/models lists those that are")
-        rid = f"{wire.prefix}{uuid.uuid4().hex}"
+            return wire.error(
+                404, f"model {req.model!r} is not served here; GET /v1/models lists those that are"
+            )
+        call = _Call(req, f"{wire.prefix}{uuid.uuid4().hex}", provider, self)
         if req.stream:
-            return await self._stream(req, provider, rid, t0, wire)
+            return await self._stream(call, t0, wire)
         async with self._slots:
             try:
-                completion = await provider.acomplete(req.messages, tools=req.tools, **req.params)
+                completion = await provider.acomplete(
+                    req.messages, tools=req.tools, before_attempt=call.before_attempt, **req.params
+                )
             except errors.ProviderError as err:
-                return await self._failed(req, err, rid, t0, wire)
-        await self._record(req.model, rid, completion)
+                return await self._failed(call, err, t0, wire)
+            except errors.StoreError as exc:  # the intent could not be written: nothing was sent
+                return wire.error(503, f"the run store cannot record this request, so it was not sent: {exc}")
+        rid = call.rid
+        await self._record(call, completion)
         self.metrics.answered(req.model, completion, time.perf_counter() - t0)
-        return Response(json.dumps(wire.render(completion, rid)), media_type="application/json",
+        return Response(utf8(wire.render(completion, rid)), media_type="application/json",
                         headers=_headers(completion))  # fmt: skip
 
-    async def _stream(self, req: ChatRequest, provider: Provider, rid: str, t0: float, wire: Wire) -> Response:
+    async def _stream(self, call: _Call, t0: float, wire: Wire) -> Response:
+        req, rid = call.req, call.rid
         await self._slots.acquire()
-        events = provider.astream(req.messages, tools=req.tools, **req.params)
+        events = call.provider.astream(
+            req.messages, tools=req.tools, before_attempt=call.before_attempt, **req.params
+        )
         try:
             first = await anext(events)  # before the first byte: failures (and fallbacks) are still clean
         except errors.ProviderError as err:
             self._slots.release()
-            return await self._failed(req, err, rid, t0, wire)
+            return await self._failed(call, err, t0, wire)
+        except errors.StoreError as exc:
+            self._slots.release()
+            return wire.error(503, f"the run store cannot record this request, so it was not sent: {exc}")
         except BaseException:
             self._slots.release()
             raise
@@ -241,7 +268,7 @@ class Gateway:
                 event = first
                 while True:
                     if isinstance(event, StopEvent):
-                        await self._record(req.model, rid, event.completion)
+                        await self._record(call, event.completion)
                         self.metrics.answered(req.model, event.completion, time.perf_counter() - t0)
                         yield writer.last(event, _extras(event.completion))
                         return
@@ -250,36 +277,58 @@ class Gateway:
                         yield piece
                     event = await anext(events)
             except errors.ProviderError as err:  # after the first byte nothing can be taken back: say so
-                await self._record_failure(req.model, rid, err)
+                await self._record_failure(call, err)
                 self.metrics.failed(req.model, _status(err), time.perf_counter() - t0)
-                yield wire.stream_error(_status(err), f"the stream broke after it began (no fallback once sent): {err}")
+                yield wire.stream_error(
+                    _status(err), f"the stream broke after it began (no fallback once sent): {err}"
+                )
             finally:
                 self._slots.release()
+                if not call.recorded:  # the client left (or the server stopped) mid-stream: the call was made
+                    call.record_cut()
                 closer = getattr(events, "aclose", None)  # async generators: release the upstream stream
                 if closer is not None:
                     await closer()
 
         return StreamingResponse(body(), media_type="text/event-stream", headers={"x-request-id": rid})
 
-    async def _failed(self, req: ChatRequest, err: errors.ProviderError, rid: str, t0: float, wire: Wire) -> Response:
-        await self._record_failure(req.model, rid, err)
+    async def _failed(self, call: _Call, err: errors.ProviderError, t0: float, wire: Wire) -> Response:
+        await self._record_failure(call, err)
         status = _status(err)
-        self.metrics.failed(req.model, status, time.perf_counter() - t0)
+        self.metrics.failed(call.req.model, status, time.perf_counter() - t0)
         return wire.error(status, str(err))
 
-    async def _record(self, model: str, rid: str, completion: Completion) -> None:
-        rows = call_records(completion, run_key=rid, item_id=rid, model_id=model)
-        await self._write(rows)
+    async def _record(self, call: _Call, completion: Completion) -> None:
+        await self._write(
+            call, call_records(completion, run_key=call.rid, item_id=call.rid, model_id=call.req.model)
+        )
 
-    async def _record_failure(self, model: str, rid: str, err: errors.ProviderError) -> None:
-        await self._write(call_records(err, run_key=rid, item_id=rid, model_id=model))
+    async def _record_failure(self, call: _Call, err: errors.ProviderError) -> None:
+        await self._write(
+            call, call_records(err, run_key=call.rid, item_id=call.rid, model_id=call.req.model)
+        )
 
-    async def _write(self, rows: list[Any]) -> None:
+    async def _write(self, call: _Call, rows: list[Any]) -> None:
         assert self.writer is not None
+        call.recorded = True
         if self.config.durable:
-            await self.writer.committed(rows)
+            await self.writer.committed(rows, resolved=call.intents)
         else:
-            self.writer.result(rows)
+            self.writer.result(rows, resolved=call.intents)
+
+    async def _body(self, request: Request) -> bytes | None:
+        """The request body, or None once it passes the size limit (reading stops there, nothing more is held)."""
+        limit = self.config.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return None
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def list_models(self, request: Request) -> Response:
         """`GET /v1/models`: the policies and the models served."""
@@ -289,13 +338,51 @@ class Gateway:
         return JSONResponse({"object": "list", "data": data})
 
     async def health(self, request: Request) -> Response:
-        """`GET /health`: up, with the policy hashes it serves."""
+        """`GET /health`: up, with the policy hashes it serves (a client key needed, unless `open_probes`)."""
+        if not self._authorized(request, probe=True):
+            return OPENAI.error(401, _KEY_NEEDED)
         policies = {m: p.policy.sha256 for m, p in self.routes.items() if isinstance(p, RouterProvider)}
         return JSONResponse({"status": "ok", "policies": policies, "experiment": self.config.experiment})
 
     async def render_metrics(self, request: Request) -> Response:
-        """`GET /metrics` in Prometheus' text format."""
+        """`GET /metrics` in Prometheus' text format (a client key needed, unless `open_probes`)."""
+        if not self._authorized(request, probe=True):
+            return OPENAI.error(401, _KEY_NEEDED)
         return Response(self.metrics.render(), media_type=CONTENT_TYPE)
+
+
+class _Call:
+    """One request on its way upstream: its intents (one per attempt, committed before the attempt is sent) and
+    whether its outcome is recorded yet."""
+
+    def __init__(self, req: ChatRequest, rid: str, provider: Provider, gateway: Gateway) -> None:
+        self.req, self.rid, self.provider, self.gateway = req, rid, provider, gateway
+        self.intents: list[str] = []
+        self.recorded = False
+        prompt_tokens = sum(len(m.text) for m in req.messages) // 4 + 1
+        self.estimate = provider.estimate_cost(prompt_tokens, int(req.params.get("max_tokens") or 256))
+
+    async def before_attempt(self, number: int) -> None:
+        writer = self.gateway.writer
+        assert writer is not None
+        record = IntentRecord(
+            uuid.uuid4().hex, self.rid, self.rid, self.req.model, 0, number, time.time(), self.estimate
+        )
+        await writer.intent(record)
+        self.intents.append(record.intent_id)
+
+    def record_cut(self) -> None:
+        """A row for a call cut off before its end (at its estimated cost: the provider may bill it)."""
+        writer = self.gateway.writer
+        if writer is None or self.recorded:
+            return
+        self.recorded = True
+        cut = ConnectionAbortedError(
+            "the client disconnected before the answer ended; the provider may bill it"
+        )
+        rows = call_records(cut, run_key=self.rid, item_id=self.rid, model_id=self.req.model)
+        rows[-1].cost_usd, rows[-1].cost_basis = self.estimate, "estimated"
+        writer.result(rows, resolved=self.intents)
 
 
 def _status(err: errors.ProviderError) -> int:
@@ -306,7 +393,10 @@ def _status(err: errors.ProviderError) -> int:
 
 def _extras(c: Completion) -> dict[str, Any]:
     """What the gateway adds about a call: answering model, cost, and the routing decision."""
-    out: dict[str, Any] = {"model": c.route.answered_by if c.route else c.model_id, "cost_usd": c.total_cost_usd}
+    out: dict[str, Any] = {
+        "model": c.route.answered_by if c.route else c.model_id,
+        "cost_usd": c.total_cost_usd,
+    }
     if c.route is not None:
         out |= {"policy": c.route.policy, "chosen": c.route.chosen, "fallback": c.route.fallback}
     return out

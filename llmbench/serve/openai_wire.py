@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmbench.errors import DataError
+from llmbench.json_safe import utf8
 from llmbench.providers.openai import messages_from_openai
 from llmbench.providers.types import (
     Completion,
@@ -22,8 +23,17 @@ from llmbench.providers.types import (
     ToolSpec,
     Usage,
 )
+from llmbench.text_safe import encodable_data
 
-__all__ = ["ChatRequest", "ChunkWriter", "chunk", "completion_json", "parse_chat_request", "usage_json"]
+__all__ = [
+    "ChatRequest",
+    "ChunkWriter",
+    "chunk",
+    "completion_json",
+    "load_object",
+    "parse_chat_request",
+    "usage_json",
+]
 
 # Generation parameters every routed model understands (the Anthropic adapter maps tool_choice and stop to its own
 # form); the rest of an OpenAI body is ignored, or refused below.
@@ -44,14 +54,27 @@ class ChatRequest:
     stream: bool = False
 
 
-def parse_chat_request(body: bytes) -> ChatRequest:
-    """The request, or a `DataError` saying which field is wrong (the gateway answers 400 with it)."""
+def load_object(body: bytes) -> dict[str, Any]:
+    """A request body as a JSON object, or a `DataError` (a 400): not JSON, nested past what the parser can
+    follow, or holding a lone surrogate escape (text that is not valid Unicode cannot be sent on or stored)."""
     try:
         data = json.loads(body)
+    except RecursionError:
+        raise DataError("the body is nested too deeply to be a request") from None
     except ValueError as exc:
         raise DataError(f"the body is not JSON ({exc})") from None
     if not isinstance(data, dict):
         raise DataError("the body must be a JSON object")
+    if (b"\\ud" in body or b"\\uD" in body) and encodable_data(data)[1]:
+        raise DataError(
+            "the body holds a lone UTF-16 surrogate escape (\\ud800-\\udfff): not valid Unicode text"
+        )
+    return data
+
+
+def parse_chat_request(body: bytes) -> ChatRequest:
+    """The request, or a `DataError` saying which field is wrong (the gateway answers 400 with it)."""
+    data = load_object(body)
     model, raw = data.get("model"), data.get("messages")
     if not isinstance(model, str) or not model:
         raise DataError("'model' is required: 'router', 'router:NAME' or a model id this gateway serves")
@@ -104,13 +127,19 @@ def completion_json(c: Completion, request_id: str) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": c.model,
-        "choices": [{"index": 0, "message": message, "finish_reason": _FINISH[c.stop_reason], "logprobs": None}],
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": _FINISH[c.stop_reason], "logprobs": None}
+        ],
         "usage": usage_json(c.usage),
     }
 
 
 def _arguments(call: ToolCall) -> str:
-    return call.raw_arguments if call.raw_arguments is not None else json.dumps(call.arguments, ensure_ascii=False)
+    return (
+        call.raw_arguments
+        if call.raw_arguments is not None
+        else json.dumps(call.arguments, ensure_ascii=False)
+    )
 
 
 class ChunkWriter:
@@ -130,9 +159,13 @@ class ChunkWriter:
             return self._sse({"content": event.text})
         if isinstance(event, ToolCallStart):
             fn = {"name": event.name, "arguments": ""}
-            return self._sse({"tool_calls": [{"index": event.index, "id": event.id, "type": "function", "function": fn}]})
+            return self._sse(
+                {"tool_calls": [{"index": event.index, "id": event.id, "type": "function", "function": fn}]}
+            )
         if isinstance(event, ToolCallDelta):
-            return self._sse({"tool_calls": [{"index": event.index, "function": {"arguments": event.arguments_delta}}]})
+            return self._sse(
+                {"tool_calls": [{"index": event.index, "function": {"arguments": event.arguments_delta}}]}
+            )
         return None
 
     def last(self, stop: StopEvent, extras: dict[str, Any] | None = None) -> bytes:
@@ -142,11 +175,11 @@ class ChunkWriter:
         body = chunk(self.request_id, self.created, c.model, {}, _FINISH[c.stop_reason], usage_json(c.usage))
         if extras:
             body["llmbench"] = extras
-        return b"data: " + json.dumps(body).encode() + b"\n\ndata: [DONE]\n\n"
+        return b"data: " + utf8(body) + b"\n\ndata: [DONE]\n\n"
 
     def _sse(self, delta: dict[str, Any]) -> bytes:
         body = chunk(self.request_id, self.created, self.model, delta, None, None)
-        return b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n"
+        return b"data: " + utf8(body) + b"\n\n"
 
 
 def chunk(request_id: str, created: int, model: str, delta: dict[str, Any], finish: str | None,

@@ -13,6 +13,7 @@ import uvicorn
 
 from llmbench.serve.config import GatewayConfig
 from llmbench.serve.gateway import Gateway
+from llmbench.serve.protocol import guarded_protocol
 
 __all__ = ["running", "serve"]
 
@@ -27,6 +28,7 @@ def _server(config: GatewayConfig) -> tuple[Gateway, uvicorn.Server]:
         log_level="warning",
         access_log=False,
         limit_concurrency=config.max_concurrency * 4,  # beyond this uvicorn answers 503 at once
+        http=guarded_protocol(config.header_timeout_s, config.max_connections_per_client),
         timeout_graceful_shutdown=15,
         lifespan="on",
     )

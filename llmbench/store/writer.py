@@ -5,18 +5,19 @@
 - `writer.result(calls, scores, resolved)` queues a finished run; it is committed with others in one
   transaction (a commit costs an fsync) within `max_wait_s` of arriving, or as soon as `max_keys` are waiting,
   whatever the event loop is doing.
-- `close()` commits the rest and stops the thread; an error while writing is raised there (and by later calls).
+- `close()` commits the rest and stops the thread. A write that fails fails alone (see `StoreWriter`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 from llmbench.errors import StoreError
 from llmbench.store.rows import CallRecord, IntentRecord, ScoreRecord
@@ -24,59 +25,82 @@ from llmbench.store.store import Store
 
 __all__ = ["StoreWriter"]
 
+log = logging.getLogger(__name__)
+
 
 _Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]
 
 
 @dataclass
-class _Batch:
-    intents: list[IntentRecord] = field(default_factory=list)
-    intent_waiters: list[_Waiter] = field(default_factory=list)
-    waiters: list[_Waiter] = field(default_factory=list)  # callers of `committed`: their results go at once
+class _Unit:
+    """What one caller handed over: an intent, or one run's results; it commits whole or fails alone."""
+
     calls: list[CallRecord] = field(default_factory=list)
     scores: list[ScoreRecord] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
-    runs: int = 0
+    intents: list[IntentRecord] = field(default_factory=list)
+    waiter: _Waiter | None = None
+
+    def describe(self) -> str:
+        rows = self.intents or self.calls or self.scores
+        first = rows[0] if rows else None
+        if first is None:
+            return "an empty write"
+        kind = "intent" if self.intents else "result"
+        return f"the {kind} of run {first.run_key[:12]} (item {first.item_id!r}, model {first.model_id!r})"
+
+
+@dataclass
+class _Batch:
+    intents: list[_Unit] = field(default_factory=list)
+    results: list[_Unit] = field(default_factory=list)
     since: float | None = None
+
+    @property
+    def waited(self) -> bool:
+        """Whether a caller is waiting on one of the results (they go at once)."""
+        return any(u.waiter is not None for u in self.results)
 
 
 _STOP = object()
 
 
 class StoreWriter:
-    """Commits a run's intents at once and its results in batches, from a thread of its own."""
+    """Commits a run's intents at once and its results in batches, from a thread of its own.
+
+    A group commit that fails is retried one unit at a time, so one bad row fails alone: its caller is told
+    (or, with nobody waiting, it is logged and listed in `failures`) and everything else commits. The writer
+    itself keeps going."""
 
     def __init__(self, store: Store, experiment: str, *, max_keys: int = 64, max_wait_s: float = 0.5) -> None:
         self.store, self.experiment = store, experiment
         self.max_keys, self.max_wait_s = max_keys, max_wait_s
         self.written = 0
+        self.failures: list[str] = []  # units no caller waited for that could not be written, in words
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="llmbench-store-writer", daemon=True)
         self._thread.start()
 
     async def intent(self, record: IntentRecord) -> None:
         """Store `record` and return once it is committed (group-committed with whatever else is waiting)."""
-        self._check()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        self._queue.put(("intent", record, (loop, done)))
+        self._queue.put(_Unit(intents=[record], waiter=(loop, done)))
         await done
 
     def result(
         self, calls: Sequence[CallRecord], scores: Sequence[ScoreRecord] = (), resolved: Sequence[str] = ()
     ) -> None:
         """Queue one run's attempts, scores and the intent ids they resolve (committed within max_wait_s)."""
-        self._check()
-        self._queue.put(("result", (list(calls), list(scores), list(resolved)), None))
+        self._queue.put(_Unit(list(calls), list(scores), list(resolved)))
 
-    async def committed(self, calls: Sequence[CallRecord], scores: Sequence[ScoreRecord] = ()) -> None:
+    async def committed(self, calls: Sequence[CallRecord], scores: Sequence[ScoreRecord] = (),
+                        resolved: Sequence[str] = ()) -> None:  # fmt: skip
         """Store one run's rows and return once they are committed (group-committed with whatever is waiting):
         for callers that must not answer before their record is durable, such as the gateway."""
-        self._check()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        self._queue.put(("result", (list(calls), list(scores), []), (loop, done)))
+        self._queue.put(_Unit(list(calls), list(scores), list(resolved), waiter=(loop, done)))
         await done
 
     def close(self) -> int:
@@ -84,12 +108,7 @@ class StoreWriter:
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join()
-        self._check()
         return self.written
-
-    def _check(self) -> None:
-        if self._error is not None:
-            raise StoreError(f"writing to the run store failed: {self._error}") from self._error
 
     def _loop(self) -> None:
         batch = _Batch()
@@ -106,63 +125,72 @@ class StoreWriter:
                 if item is _STOP:
                     stop = True
                 else:
-                    self._take(batch, item)
+                    self._take(batch, cast(_Unit, item))
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     item = None
             due = batch.since is not None and time.monotonic() - batch.since >= self.max_wait_s
-            if batch.waiters or batch.runs >= self.max_keys or due or stop:
-                batch = self._commit(batch)
-            elif batch.intent_waiters:  # results wait for their batch: a wide insert per commit costs ~2 ms
-                batch = self._commit_intents(batch)
+            if batch.waited or len(batch.results) >= self.max_keys or due or stop:
+                self._write(batch.intents + batch.results)
+                batch = _Batch()
+            elif batch.intents:  # results wait for their batch: a wide insert per commit costs ~2 ms
+                self._write(batch.intents)
+                batch.intents = []
             if stop:
                 return
 
     @staticmethod
-    def _take(batch: _Batch, item: object) -> None:
-        kind, payload, waiter = cast(tuple[str, Any, Any], item)
-        if kind == "intent":
-            batch.intents.append(payload)
-            batch.intent_waiters.append(waiter)
+    def _take(batch: _Batch, unit: _Unit) -> None:
+        if unit.intents:
+            batch.intents.append(unit)
             return
-        if waiter is not None:
-            batch.waiters.append(waiter)
-        calls, scores, resolved = payload
-        batch.calls += calls
-        batch.scores += scores
-        batch.resolved += resolved
-        batch.runs += 1
+        batch.results.append(unit)
         if batch.since is None:
             batch.since = time.monotonic()
 
-    def _commit(self, batch: _Batch) -> _Batch:
-        if batch.intents or batch.calls or batch.scores or batch.resolved:
-            self._write(batch.waiters + batch.intent_waiters, batch.calls, batch.scores, batch.intents, batch.resolved)
-        else:
-            self._wake(batch.waiters + batch.intent_waiters, None)
-        return _Batch()
-
-    def _commit_intents(self, batch: _Batch) -> _Batch:
-        """Commit only the intents (their requests are waiting to be sent); the results stay queued."""
-        self._write(batch.intent_waiters, [], [], batch.intents, [])
-        batch.intents, batch.intent_waiters = [], []
-        return batch
-
-    def _write(self, waiters: list[_Waiter], calls: list[CallRecord], scores: list[ScoreRecord],
-               intents: list[IntentRecord], resolved: list[str]) -> None:  # fmt: skip
-        """One transaction, then every waiter is told how it went."""
-        error: BaseException | None = None
+    def _write(self, units: list[_Unit]) -> None:
+        """One transaction for all; if it fails, one per unit, so a bad unit fails alone."""
+        if not units:
+            return
         try:
-            self.written += self.store.write_results(self.experiment, calls, scores, intents=intents,
-                                                     resolved=resolved)  # fmt: skip
-        except BaseException as exc:  # reported to every waiter and by the next call on the writer
-            error = self._error = exc
-        self._wake(waiters, error)
+            self._commit(units)
+        except Exception as exc:
+            if len(units) == 1:
+                self._failed(units[0], exc)
+                return
+            log.warning("a group commit of %d writes failed (%s); writing them one by one", len(units), exc)
+            for unit in units:
+                try:
+                    self._commit([unit])
+                except Exception as one:
+                    self._failed(unit, one)
+                else:
+                    self._wake(unit, None)
+            return
+        for unit in units:
+            self._wake(unit, None)
+
+    def _commit(self, units: list[_Unit]) -> None:
+        self.written += self.store.write_results(
+            self.experiment,
+            [c for u in units for c in u.calls],
+            [s for u in units for s in u.scores],
+            intents=[i for u in units for i in u.intents],
+            resolved=[r for u in units for r in u.resolved],
+        )
+
+    def _failed(self, unit: _Unit, error: BaseException) -> None:
+        what = f"could not record {unit.describe()} to the run store: {type(error).__name__}: {error}"
+        log.error("%s", what)
+        if unit.waiter is None:
+            self.failures.append(what)
+        self._wake(unit, StoreError(what))
 
     @staticmethod
-    def _wake(waiters: list[_Waiter], error: BaseException | None) -> None:
-        for loop, fut in waiters:
+    def _wake(unit: _Unit, error: BaseException | None) -> None:
+        if unit.waiter is not None:
+            loop, fut = unit.waiter
             loop.call_soon_threadsafe(_settle, fut, error)
 
 
@@ -172,4 +200,4 @@ def _settle(fut: asyncio.Future[None], error: BaseException | None) -> None:
     if error is None:
         fut.set_result(None)
     else:
-        fut.set_exception(StoreError(f"could not record to the run store: {error}"))
+        fut.set_exception(error)

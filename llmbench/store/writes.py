@@ -14,6 +14,7 @@ import pandas as pd
 from llmbench.errors import DataError, redact
 from llmbench.store.provenance import to_timestamp
 from llmbench.store.rows import TABLES, ItemRow, ToolStep
+from llmbench.text_safe import encodable
 
 __all__ = ["append", "delete_rows", "insert_runs", "item_row", "tool_step", "values"]
 
@@ -21,14 +22,17 @@ _BULK = 64  # above this many rows one DataFrame scan beats a VALUES list
 
 
 def values(record: Any, **lead: Any) -> dict[str, Any]:
-    """Column name -> stored value for a row-type instance, after `lead` columns such as experiment_id."""
+    """Column name -> stored value for a row-type instance, after `lead` columns such as experiment_id. Text is
+    made valid Unicode here (`llmbench.text_safe.encodable`), so no string can make a row unwritable."""
     out = dict(lead)
     for f in fields(record):
         value, meta = getattr(record, f.name), f.metadata
         if value is not None:
             if meta["sql"] == "JSON":
-                value = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-            elif meta["sql"] == "TIMESTAMP":
+                value = encodable(json.dumps(value, ensure_ascii=False, sort_keys=True, default=str))
+            elif isinstance(value, str):
+                value = encodable(value)
+            if meta["sql"] == "TIMESTAMP":
                 value = to_timestamp(value)
             elif meta["sql"] == "DOUBLE":
                 value = float(value)
