@@ -28,6 +28,7 @@ ALIASES = {
 }
 FIELDS = ("id", "input", "reference", "task", "metadata", "scorer")
 
+
 def normalise(raw: Any, where: str, *, strict: bool) -> dict[str, Any]:
     """Map aliases to field names; in `strict` (JSON) mode unknown keys are errors, else they go to metadata.
     Text that is not valid Unicode (a lone surrogate from a `\\ud800` escape) is repaired with U+FFFD, said in a
@@ -38,7 +39,9 @@ def normalise(raw: Any, where: str, *, strict: bool) -> dict[str, Any]:
     if repaired:
         fields = sorted(encodable(str(k)) for k, v in raw.items() if encodable_data([k, v])[1])
         raw = fixed
-        log.warning("%s: text that is not valid Unicode in %s, repaired with U+FFFD", where, ", ".join(fields))
+        log.warning(
+            "%s: text that is not valid Unicode in %s, repaired with U+FFFD", where, ", ".join(fields)
+        )
         meta = raw.get("metadata")
         if meta is None or isinstance(meta, dict):
             raw = {**raw, "metadata": {**(meta or {}), "text_repaired": fields}}
@@ -165,5 +168,3 @@ def parquet_rows(path: Path) -> list[tuple[str, Any]]:
         where = f"row {n}"
         rows.append((where, safe(lambda c=cleaned, w=where: normalise(c, w, strict=False))))
     return rows
-
-

@@ -37,6 +37,8 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     """Which model should answer this request, at what cost? Evaluate, log, route and track LLM calls."""

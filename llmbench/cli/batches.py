@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from llmbench.cli.app import app
-from llmbench.cli.options import StoreOpt, console, fmt
+from llmbench.cli.options import StoreOpt, console, fmt, quoted
 
 if TYPE_CHECKING:
     from llmbench.store.batches import BatchLog
@@ -19,20 +19,34 @@ __all__ = ["batches_command"]
 
 @app.command("batches")
 def batches_command(
-    experiment: Annotated[str | None, typer.Option("--experiment", "-e", help="Only this experiment's batches")] = None,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", "-e", help="Only this experiment's batches")
+    ] = None,
     cancel: Annotated[
-        str | None, typer.Option("--cancel", help="Cancel this batch (provider batch id or llmbench batch key)")
+        str | None,
+        typer.Option("--cancel", help="Cancel this batch (provider batch id or llmbench batch key)"),
+    ] = None,
+    resubmit: Annotated[
+        str | None,
+        typer.Option(
+            "--resubmit", help="Submit again the requests of a batch whose results are gone (billed again)"
+        ),
     ] = None,
     store: StoreOpt = None,
 ) -> None:
     """List provider batches (newest first) with their state, size, estimated and collected cost; --cancel asks
-    the provider to stop one (answers already made are still collected, and billed, by the next eval)."""
+    the provider to stop one (answers already made are still collected, and billed, by the next eval);
+    --resubmit releases the requests of a batch whose results the provider no longer has, so the next
+    `llmbench eval --batch` submits (and pays for) them again: never done automatically."""
     from llmbench.store import Store
     from llmbench.store.batches import BatchLog
 
-    if cancel is not None:
+    if cancel is not None or resubmit is not None:
         with Store.open(store) as st:
-            _cancel(BatchLog(st), cancel)
+            if cancel is not None:
+                _cancel(BatchLog(st), cancel)
+            if resubmit is not None:
+                _resubmit(BatchLog(st), resubmit)
         return
     with Store.open(store, read_only=True) as st:
         frame = BatchLog(st).frame(experiment)
@@ -43,13 +57,35 @@ def batches_command(
     table = Table(title="Provider batches")
     for col in ("experiment", "model", "batch id", "state", "provider", "round", "requests", "ok", "failed",
                 "est $", "cost $", "created (UTC)"):  # fmt: skip
-        table.add_column(col, justify="right" if col in ("round", "requests", "ok", "failed", "est $", "cost $") else "left")
+        table.add_column(
+            col,
+            justify="right" if col in ("round", "requests", "ok", "failed", "est $", "cost $") else "left",
+        )
     for r in frame.to_dict("records"):
         table.add_row(str(r["experiment"]), str(r["model_id"]), str(r["batch_id"] or "-"), str(r["state"]),
-                      str(r["provider_status"] or "-"), str(r["round"]), str(r["requests"]), fmt(r["succeeded"], ".0f"),
+                      "results gone" if r.get("results_gone") else str(r["provider_status"] or "-"), str(r["round"]), str(r["requests"]), fmt(r["succeeded"], ".0f"),
                       fmt(r["failed"], ".0f"), fmt(r["est_cost_usd"], ".4f"), fmt(r["cost_usd"], ".4f"),
                       str(r["created_at"])[:16])  # fmt: skip
     console.print(table)
+    for r in frame.to_dict("records"):
+        if r.get("results_gone") and r["state"] != "abandoned":
+            console.print(f"[yellow]{r['batch_key']}: {quoted(r['detail'])}[/]")
+
+
+def _resubmit(log: BatchLog, batch: str) -> None:
+    from llmbench.errors import ConfigError
+
+    name, row = log.get(batch)
+    if not row.results_gone or row.state == "abandoned":
+        raise ConfigError(f"batch {batch} is {row.state} and its results are not gone: nothing to resubmit")
+    log.update(
+        name,
+        row.batch_key,
+        state="abandoned",
+        detail="results gone; released by `llmbench batches --resubmit`",
+    )
+    console.print(f"released {row.requests} request(s) of {row.batch_key}: the next `llmbench eval --batch` of "
+                  f"{name!r} submits them again (billed again)")  # fmt: skip
 
 
 def _cancel(log: BatchLog, batch: str) -> None:
@@ -64,6 +100,8 @@ def _cancel(log: BatchLog, batch: str) -> None:
     api = batch_api(get_provider(row.model_id))
     assert api is not None, row.model_id
     status = asyncio.run(api.cancel(row.batch_id))
-    log.update(name, row.batch_key, provider_status="cancelling", detail="cancelled by `llmbench batches --cancel`")
+    log.update(
+        name, row.batch_key, provider_status="cancelling", detail="cancelled by `llmbench batches --cancel`"
+    )
     console.print(f"asked the provider to cancel {row.batch_id} ({status.status}); the next `llmbench eval` of "
                   f"{name!r} collects what it answered")  # fmt: skip

@@ -37,7 +37,9 @@ def complete(
 
         prompt = sys.stdin.read().rstrip("\n")  # the newline echo and heredocs add is not part of the prompt
         if not prompt.strip():
-            raise ConfigError("the prompt read from stdin is empty; pipe some text in (echo hi | llmbench complete M -)")
+            raise ConfigError(
+                "the prompt read from stdin is empty; pipe some text in (echo hi | llmbench complete M -)"
+            )
     options: dict[str, Any] = {"timeout": timeout, "retry": retries}
     if base_url:
         options["base_url"] = base_url

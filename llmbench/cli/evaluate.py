@@ -62,15 +62,24 @@ def eval_command(
     progress: Annotated[bool, typer.Option(help="Show a live progress bar")] = True,
     track: TrackOpt = True,
     traces: Annotated[
-        int, typer.Option(min=0, help="Calls logged as MLflow traces at most: failed or retried first, then a sample")
+        int,
+        typer.Option(
+            min=0, help="Calls logged as MLflow traces at most: failed or retried first, then a sample"
+        ),
     ] = 300,
     wait_for_mlflow: Annotated[
-        bool, typer.Option("--wait-for-mlflow", help="Log to MLflow before returning (default: in the background)")
+        bool,
+        typer.Option("--wait-for-mlflow", help="Log to MLflow before returning (default: in the background)"),
     ] = False,
     batch: Annotated[
-        bool, typer.Option("--batch", help="Send calls through the providers' batch APIs (half price, within 24 h)")
+        bool,
+        typer.Option(
+            "--batch", help="Send calls through the providers' batch APIs (half price, within 24 h)"
+        ),
     ] = False,
-    wait: Annotated[bool, typer.Option("--wait", help="With --batch: poll until every batch is collected")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="With --batch: poll until every batch is collected")
+    ] = False,
     poll_interval: Annotated[
         float, typer.Option("--poll-interval", min=0.0, help="With --wait: seconds between polls")
     ] = 30.0,
@@ -98,7 +107,10 @@ def eval_command(
         if not model:
             raise ConfigError("without an experiment file, give both --dataset and --model")
         cfg = validate_config(
-            {"name": name or adhoc_name(dataset, model), **{k: v for k, v in overrides.items() if v is not None}}
+            {
+                "name": name or adhoc_name(dataset, model),
+                **{k: v for k, v in overrides.items() if v is not None},
+            }
         )
     else:
         path = experiment or (DEFAULT_EXPERIMENT if DEFAULT_EXPERIMENT.is_file() else SHIPPED_EXPERIMENT)
@@ -107,7 +119,9 @@ def eval_command(
                 f"experiment file {path} not found; pass a YAML or TOML file (see experiments/)"
             )
         cfg = load_experiment(path, **overrides)
-        if experiment is None and model and not name:  # the default datasets with other models: its own experiment
+        if (
+            experiment is None and model and not name
+        ):  # the default datasets with other models: its own experiment
             cfg = cfg.model_copy(update={"name": adhoc_name(cfg.datasets, cfg.models)})
     started = time.time()
     batching = {"wait": wait, "poll_interval": poll_interval}
@@ -136,7 +150,7 @@ def eval_command(
             f"[red]{len(report.unrecorded)} result(s) could not be written to the run store and will run again "
             f"on a rerun; the first: {quoted(report.unrecorded[0])}[/]"
         )
-    if report.submitted or report.pending or report.gave_up:
+    if report.submitted or report.pending or report.gave_up or report.results_gone:
         _batch_note(report)
     if track and (report.finished or report.failed):  # a run that did nothing has nothing new to log
         _track(cfg, exp_id, summary, runs, calls if traces > 0 else None, started, traces, wait=wait_for_mlflow,
@@ -163,7 +177,13 @@ def _batch_note(report: Any) -> None:
                   f"waiting in batches (estimated ${report.pending_usd:.4f}, counted in the spend until collected). "
                   "`llmbench batches` lists them.")  # fmt: skip
     if report.pending:
-        console.print("Run the same command again later (or with --wait) to collect, score and store the answers.")
+        console.print(
+            "Run the same command again later (or with --wait) to collect, score and store the answers."
+        )
+    if report.results_gone:
+        console.print(f"[yellow]{report.results_gone} request(s) ran in batches whose results the provider no longer "
+                      "has (charged at their estimate); `llmbench batches` lists them, `llmbench batches resubmit "
+                      "BATCH` submits them again (billed again).[/]")  # fmt: skip
     if report.gave_up:
         console.print(f"[yellow]{report.gave_up} request(s) got no answer from batches (failed twice, or "
                       "their batch was cancelled); run them live with --batch-fallback live (or without --batch).[/]")  # fmt: skip
@@ -200,7 +220,9 @@ def _run(cfg: Any, path: Path | None, progress: bool, track: bool,
 
             runner: Runner = Runner(cfg, store, providers=providers, items=items, on_progress=on_progress)
             if any(cfg.batched(m) for m in cfg.models):
-                runner = BatchRunner(cfg, store, providers=providers, items=items, on_progress=on_progress, **batch)
+                runner = BatchRunner(
+                    cfg, store, providers=providers, items=items, on_progress=on_progress, **batch
+                )
                 if runner.live_models:
                     console.print(f"live (no batch API): {', '.join(runner.live_models)}")
             try:
@@ -236,7 +258,9 @@ def _track(cfg: Any, exp_id: int, summary: Any, runs: Any, calls: Any, started: 
             console.print(f"[yellow]MLflow logging could not start ({type(exc).__name__}: {quoted(exc)}); the run is safe "
                           "in the store.[/]")  # fmt: skip
             return
-        console.print(f"Logging to MLflow in the background (pid {pid}, log {log}); `llmbench ui` shows it when done")
+        console.print(
+            f"Logging to MLflow in the background (pid {pid}, log {log}); `llmbench ui` shows it when done"
+        )
         return
     try:
         with console.status("logging to MLflow (runs per model, tables, traces)"):

@@ -16,7 +16,9 @@ __all__ = ["export_command"]
 @app.command("export")
 def export_command(
     experiment: Annotated[list[str], typer.Argument(help="Experiment name(s) in the run store")],
-    parquet: Annotated[Path, typer.Option("--parquet", help="Folder to write (one folder per table, by experiment)")],
+    parquet: Annotated[
+        Path, typer.Option("--parquet", help="Folder to write (one folder per table, by experiment)")
+    ],
     store: StoreOpt = None,
 ) -> None:
     """Write experiments as Parquet (calls, scores, items, ... partitioned by experiment); `llmbench import parquet`

@@ -68,5 +68,11 @@ def warn_unpriced(providers: dict[str, Any]) -> None:
         if provider.is_priced() or model_id.startswith(("router:", "sim:")):
             continue
         close = [m for m in close_models(model_id, provider.price_table) if m != model_id]
-        hint = f"; did you mean {' or '.join(close)}?" if close else " (add it to a price file to count its cost)"
-        console.print(f"[yellow]no price is known for {model_id}: its cost will be recorded as unknown{hint}[/]")
+        hint = (
+            f"; did you mean {' or '.join(close)}?"
+            if close
+            else " (add it to a price file to count its cost)"
+        )
+        console.print(
+            f"[yellow]no price is known for {model_id}: its cost will be recorded as unknown{hint}[/]"
+        )

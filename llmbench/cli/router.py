@@ -151,7 +151,8 @@ def export(
     seed: SeedOpt = 0,
     track: TrackOpt = True,
     register: Annotated[
-        str | None, typer.Option("--register", help="also register the policy in MLflow's model registry as NAME")
+        str | None,
+        typer.Option("--register", help="also register the policy in MLflow's model registry as NAME"),
     ] = None,
 ) -> None:
     """Write ONE policy file: re-export a trained router with a new lambda, or train (and calibrate) and export."""
@@ -236,7 +237,9 @@ def evaluate(
     with console.status("reading the runs"):
         frame, source = load(store, experiment, score, routerbench, routellm, benchmark)
         train_data, test_data = train_test_split(frame, test_size, seed=seed)
-    with console.status(f"training the router and its baselines on {len(train_data)} prompts, testing on {len(test_data)}"):
+    with console.status(
+        f"training the router and its baselines on {len(train_data)} prompts, testing on {len(test_data)}"
+    ):
         ev = evaluate_router(train_data, test_data, seed=seed)
     console.print(
         f"{source['source']}: {ev.n_train} train / {ev.n_test} test prompts "
@@ -253,7 +256,10 @@ def evaluate(
     if bootstrap:
         from llmbench.router.bootstrap import bootstrap_intervals
 
-        with _step("bootstrap intervals"), console.status(f"bootstrap: {bootstrap} resamples of the test prompts"):
+        with (
+            _step("bootstrap intervals"),
+            console.status(f"bootstrap: {bootstrap} resamples of the test prompts"),
+        ):
             intervals = bootstrap_intervals(ev, n_boot=bootstrap, seed=seed)
             console.print(interval_table(intervals, bootstrap))
             out["intervals"] = intervals
@@ -328,6 +334,8 @@ def promote(
     try:
         client.get_model_version(name, version)
     except Exception:
-        raise ConfigError(f"no version {version} of a registered model {name!r}; `router export --register` makes one") from None
+        raise ConfigError(
+            f"no version {version} of a registered model {name!r}; `router export --register` makes one"
+        ) from None
     client.set_registered_model_alias(name, alias, version)
     console.print(f"{name}@{alias} -> version {version}; serve it as router:models:/{name}@{alias}")

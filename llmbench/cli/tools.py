@@ -127,7 +127,9 @@ def _track_tools(experiment: str, steps: Any) -> None:
     try:
         run_id = log_tool_run(experiment, steps)
     except Exception as exc:
-        console.print(f"[yellow]MLflow logging failed ({type(exc).__name__}: {quoted(exc)}); the steps are in the store.[/]")
+        console.print(
+            f"[yellow]MLflow logging failed ({type(exc).__name__}: {quoted(exc)}); the steps are in the store.[/]"
+        )
         return
     console.print(f"MLflow run {run_id} (traces per conversation) logged; browse it with `llmbench ui`")
 

@@ -67,7 +67,12 @@ def report(
                 f"no runs for experiment(s) {', '.join(experiment)} in {db.path}; experiments: {known}"
             )
     path = write_report(
-        output, runs, summary, title=title or f"llmbench report — {', '.join(experiment)}", calls=calls, items=items
+        output,
+        runs,
+        summary,
+        title=title or f"llmbench report — {', '.join(experiment)}",
+        calls=calls,
+        items=items,
     )
     typer.echo(f"wrote {path}")
 
@@ -92,7 +97,9 @@ def view(
         runs = db.runs_frame(experiment, score)
         if runs.empty:
             known = ", ".join(db.experiments_frame()["name"].astype(str)) or "none"
-            raise DataError(f"no runs for experiment(s) {', '.join(experiment)} in {db.path}; experiments: {known}")
+            raise DataError(
+                f"no runs for experiment(s) {', '.join(experiment)} in {db.path}; experiments: {known}"
+            )
         records = sample_records(runs, db.calls_frame(experiment), db.items_frame(experiment), limit=limit)
     path = write_viewer(output, records, title=f"llmbench samples — {', '.join(experiment)}")
     typer.echo(f"wrote {path} ({len(records)} samples)")

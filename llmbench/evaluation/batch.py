@@ -24,7 +24,14 @@ from llmbench.errors import ConfigError, ProviderError
 from llmbench.evaluation.items import item_messages, item_tools
 from llmbench.evaluation.runner import Runner, Task, _cannot_heal, _prompt_tokens, plan_fingerprint
 from llmbench.providers import Completion, Provider, Usage, get_provider
-from llmbench.providers.batch_api import BatchAPI, BatchOutcome, BatchRequestError, BatchStatus, batch_api
+from llmbench.providers.batch_api import (
+    BatchAPI,
+    BatchOutcome,
+    BatchRequestError,
+    BatchResultsGone,
+    BatchStatus,
+    batch_api,
+)
 from llmbench.providers.types import Attempt
 from llmbench.store import CallRecord, ScoreRecord, Store, call_records
 from llmbench.store.batches import BatchLog, update_sql
@@ -74,7 +81,11 @@ class BatchRunner(Runner):
                     await self.run_live(iter(live))
                     for task in live:  # live runs are not repeated within one invocation, as in `Runner`
                         tasks.pop(task.key, None)
-                if not (self.wait and self.log.open(name)) or self.report.interrupted or self.report.stopped_by:
+                if (
+                    not (self.wait and self.log.open(name))
+                    or self.report.interrupted
+                    or self.report.stopped_by
+                ):
                     break
                 await asyncio.sleep(self.poll_interval)
         except asyncio.CancelledError:
@@ -114,9 +125,13 @@ class BatchRunner(Runner):
                 self.log.update(self.cfg.name, batch.batch_key, provider_status=status.status)
                 if status.ended:
                     await self._collect(api, batch, status, tasks)
+            except BatchResultsGone as exc:
+                self._results_gone(batch, exc)
             except ProviderError as exc:  # the batch stays open: the next pass looks again
                 self.report.errors[type(exc).__name__] += 1
-                if exc.status_code == 404 and batch.batch_id is not None:  # another account or endpoint, or deleted
+                if (
+                    exc.status_code == 404 and batch.batch_id is not None
+                ):  # another account or endpoint, or deleted
                     self._forget(batch, f"the provider has no batch {batch.batch_id} (404): another API key, "
                                         "account or base URL than at submission? Its requests are submitted anew")  # fmt: skip
                     continue
@@ -140,12 +155,34 @@ class BatchRunner(Runner):
         self._forget(batch, "no such batch at the provider: the submission never reached it")
         return False
 
+    def _results_gone(self, batch: BatchRow, exc: BatchResultsGone) -> None:
+        """An ended batch whose results the provider no longer has: final. Its requests ran and were billed, so
+        each gets a row at its estimate; they are not submitted again unless the user says so."""
+        requests = self.log.requests(self.cfg.name, batch.batch_key)
+        why = (f"{exc}; `llmbench batches resubmit {batch.batch_key}` submits its {len(requests)} request(s) again "
+               "(billed again)")  # fmt: skip
+        calls: list[CallRecord] = []
+        for r in requests:
+            rows = call_records(exc, run_key=r.run_key, item_id=r.item_id, model_id=r.model_id, epoch=r.epoch)
+            rows[-1].cost_usd, rows[-1].cost_basis = r.est_cost_usd, "estimated"
+            calls += rows
+        self.store.write_results(
+            self.cfg.name, calls,
+            then=lambda con, eid: update_sql(con, eid, batch.batch_key, {
+                "state": "collected", "results_gone": True, "failed": len(requests), "succeeded": 0,
+                "cost_usd": batch.est_cost_usd, "detail": why}),
+        )  # fmt: skip
+        self.report.failed += len(requests)
+        self.report.errors[type(exc).__name__] += len(requests)
+
     def _forget(self, batch: BatchRow, why: str) -> None:
         """Mark a batch the provider does not have as abandoned: its requests are due again."""
         self.report.spent_usd -= batch.est_cost_usd
         self.log.update(self.cfg.name, batch.batch_key, state="abandoned", detail=why)
 
-    async def _collect(self, api: BatchAPI, batch: BatchRow, status: BatchStatus, tasks: dict[str, Task]) -> None:
+    async def _collect(
+        self, api: BatchAPI, batch: BatchRow, status: BatchStatus, tasks: dict[str, Task]
+    ) -> None:
         """Price, score and store every result of an ended batch, and mark it collected, in one transaction."""
         assert batch.batch_id is not None
         requests = {r.run_key: r for r in self.log.requests(self.cfg.name, batch.batch_key)}
@@ -175,10 +212,16 @@ class BatchRunner(Runner):
         scores += await self._grade_all(graded)
         why = status.detail or f"the batch ended as {status.status} without this request's result"
         for key in requests.keys() - seen:
-            missing = BatchOutcome(key, error=BatchRequestError(f"{batch.model_id}: {why}", provider=provider.provider))
+            missing = BatchOutcome(
+                key, error=BatchRequestError(f"{batch.model_id}: {why}", provider=provider.provider)
+            )
             calls += _rows(missing, requests[key], provider, batch.round, started)[0]
         failed = len(requests) - ok
-        state = "cancelled" if status.status == "cancelled" or batch.provider_status == "cancelling" else "collected"
+        state = (
+            "cancelled"
+            if status.status == "cancelled" or batch.provider_status == "cancelling"
+            else "collected"
+        )
         detail = f"{stray} result(s) for requests not in this batch were ignored" if stray else None
         self.store.write_results(
             self.cfg.name, calls, scores,
@@ -218,11 +261,16 @@ class BatchRunner(Runner):
         """Submit every due request of the batched models; returns the tasks to run live."""
         name = self.cfg.name
         open_keys, sent = self.log.open_keys(name), self.log.submissions(name)
+        gone = self.log.gone_keys(name)
         live: list[Task] = []
         due: dict[tuple[str, int], list[Task]] = {}
-        self.report.gave_up = 0
+        self.report.gave_up = self.report.results_gone = 0
         for task in tasks.values():
-            if task.model_id not in self.apis:
+            if (
+                task.key in gone
+            ):  # ran and billed, results lost: only `llmbench batches resubmit` sends it again
+                self.report.results_gone += 1
+            elif task.model_id not in self.apis:
                 live.append(task)
             elif task.key in open_keys:
                 continue
@@ -272,7 +320,10 @@ class BatchRunner(Runner):
 
     def _estimate(self, provider: Provider, task: Task) -> float:
         """A request's upper-end batch cost: its prompt plus a full max_tokens answer."""
-        usage = Usage(input_tokens=_prompt_tokens(task.item), output_tokens=int(self.cfg.params.get("max_tokens") or 256))
+        usage = Usage(
+            input_tokens=_prompt_tokens(task.item),
+            output_tokens=int(self.cfg.params.get("max_tokens") or 256),
+        )
         cost, _ = provider.price_table.batch_price(provider.model_id, usage, api_url=provider._api_url())
         return cost or 0.0
 
@@ -280,8 +331,12 @@ class BatchRunner(Runner):
         """Record a batch, then hand it to the provider; False when submitting should stop."""
         name, api, key = self.cfg.name, self.apis[model], uuid.uuid4().hex
         estimate = sum(e for _, _, e in chunk)
-        row = BatchRow(key, api.provider.provider, model, requests=len(chunk), round=round_, est_cost_usd=estimate)
-        self.log.record(name, row, [BatchRequestRow(key, t.key, t.item.id, model, t.epoch, e) for t, _, e in chunk])
+        row = BatchRow(
+            key, api.provider.provider, model, requests=len(chunk), round=round_, est_cost_usd=estimate
+        )
+        self.log.record(
+            name, row, [BatchRequestRow(key, t.key, t.item.id, model, t.epoch, e) for t, _, e in chunk]
+        )
         try:
             batch_id, file_id = await api.submit([entry for _, entry, _ in chunk], token=key)
         except ProviderError as exc:
@@ -292,7 +347,9 @@ class BatchRunner(Runner):
                 self.log.update(name, key, state="abandoned", detail=f"refused: {exc}")
             else:  # it may exist: the next pass looks for it by its token
                 self.log.update(name, key, detail=f"outcome unknown: {exc}")
-            if (refused and exc.status_code != 429) or _cannot_heal(exc):  # the same request would be refused again
+            if (refused and exc.status_code != 429) or _cannot_heal(
+                exc
+            ):  # the same request would be refused again
                 self.report.stopped_by = f"{type(exc).__name__}: {exc}"
             return False
         self.log.update(name, key, state="submitted", batch_id=batch_id, input_file_id=file_id)
@@ -305,20 +362,42 @@ def _rows(outcome: BatchOutcome, request: BatchRequestRow, provider: Provider, r
     """The call rows of one batch result (the answer priced at the batch rate; a failed request is not billed)."""
     if outcome.completion is not None:
         c = outcome.completion
-        cost, basis = provider.price_table.batch_price(provider.model_id, c.usage, api_url=provider._api_url())
+        cost, basis = provider.price_table.batch_price(
+            provider.model_id, c.usage, api_url=provider._api_url()
+        )
         attempt = Attempt(number=round_, started_at=started, latency_s=0.0, ok=True, usage=c.usage, cost_usd=cost,
                           request_id=c.request_id)  # fmt: skip
         done = c.model_copy(update={"cost_usd": cost, "attempts": [attempt]})
-        rows = call_records(done, run_key=request.run_key, item_id=request.item_id, model_id=request.model_id,
-                            epoch=request.epoch)
+        rows = call_records(
+            done,
+            run_key=request.run_key,
+            item_id=request.item_id,
+            model_id=request.model_id,
+            epoch=request.epoch,
+        )
         result: Completion | None = done
     else:
         err = outcome.error
         assert err is not None
-        err.attempts = [Attempt(number=round_, started_at=started, latency_s=0.0, ok=False, cost_usd=0.0,
-                                error_type=type(err).__name__, error_message=str(err), status_code=err.status_code)]
-        rows = call_records(err, run_key=request.run_key, item_id=request.item_id, model_id=request.model_id,
-                            epoch=request.epoch)
+        err.attempts = [
+            Attempt(
+                number=round_,
+                started_at=started,
+                latency_s=0.0,
+                ok=False,
+                cost_usd=0.0,
+                error_type=type(err).__name__,
+                error_message=str(err),
+                status_code=err.status_code,
+            )
+        ]
+        rows = call_records(
+            err,
+            run_key=request.run_key,
+            item_id=request.item_id,
+            model_id=request.model_id,
+            epoch=request.epoch,
+        )
         basis, result = "batch_not_billed", None
         rows[-1].cost_usd = 0.0
     for row in rows:

@@ -74,7 +74,9 @@ class ExperimentConfig(BaseModel):
     allow_unpriced: bool = Field(
         default=False, description="run unpriced models under max_cost (counted as $0)"
     )
-    batch: bool = Field(default=False, description="send calls through the providers' batch APIs (half price)")
+    batch: bool = Field(
+        default=False, description="send calls through the providers' batch APIs (half price)"
+    )
     batch_fallback: Literal["resubmit", "live"] = Field(
         default="resubmit", description="failed batch requests: submitted once more, or run live"
     )

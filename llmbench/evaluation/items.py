@@ -12,7 +12,14 @@ from llmbench.evaluation.config import ExperimentConfig
 from llmbench.providers import Message
 from llmbench.providers.types import ToolSpec
 
-__all__ = ["SOURCE_PREFIX", "bfcl_source_dataset", "item_messages", "item_tools", "load_items", "parse_bfcl_source"]
+__all__ = [
+    "SOURCE_PREFIX",
+    "bfcl_source_dataset",
+    "item_messages",
+    "item_tools",
+    "load_items",
+    "parse_bfcl_source",
+]
 
 SOURCE_PREFIX = "bfcl:"
 

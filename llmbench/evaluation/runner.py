@@ -29,7 +29,7 @@ from llmbench.errors import AuthenticationError, ConfigError, InvalidRequestErro
 from llmbench.evaluation.config import ExperimentConfig
 from llmbench.evaluation.items import item_messages, item_tools, load_items
 from llmbench.evaluation.limits import Limits
-from llmbench.providers import Completion, Provider, StopEvent, get_provider
+from llmbench.providers import Completion, Message, Provider, StopEvent, get_provider
 from llmbench.scorers import Answer, Score, Scorer, get_scorer
 from llmbench.scorers.sandbox import bwrap_available
 from llmbench.store import CallRecord, IntentRecord, ScoreRecord, Store, call_records, run_key, stable_hash
@@ -65,6 +65,7 @@ class RunReport:
     pending: int = 0  # requests in provider batches not collected yet
     pending_usd: float = 0.0  # their estimated cost (in spent_usd until collected)
     gave_up: int = 0  # batch requests that failed twice (not submitted again)
+    results_gone: int = 0  # batch requests whose batch ended but whose results the provider no longer has
     elapsed_s: float = 0.0
     unrecorded: list[str] = field(default_factory=list)  # results the store refused (each alone), in words
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -100,6 +101,7 @@ class Runner:
         self._flush = (flush_every, flush_interval)
         self._writer: StoreWriter | None = None
         self._pending: dict[str, tuple[list[str], float]] = {}  # run key -> (intent ids, estimated USD)
+        self._reserved = 0.0  # estimated USD of the calls in flight
         self.report = RunReport(cfg.name)
 
     # Planning ------------------------------------------------------------------------------------------
@@ -197,7 +199,9 @@ class Runner:
         """Run tasks through the providers' interactive APIs, `concurrency` at a time, writing as they finish."""
         limits = Limits(self.cfg)
         if self._writer is None:
-            self._writer = StoreWriter(self.store, self.cfg.name, max_keys=self._flush[0], max_wait_s=self._flush[1])
+            self._writer = StoreWriter(
+                self.store, self.cfg.name, max_keys=self._flush[0], max_wait_s=self._flush[1]
+            )
         workers = [asyncio.create_task(self._worker(todo, limits)) for _ in range(self.cfg.concurrency)]
         try:
             await asyncio.gather(*workers)
@@ -251,24 +255,36 @@ class Runner:
                 # Check again: while this worker waited for a slot, finished calls may have used up the budget.
                 if self._stopping():
                     return
+                messages, params = self._call_inputs(provider, task)
+                # Reserved until its cost is known, so calls in flight count against the budget: the spend
+                # passes it by one call's estimate at most, whatever the concurrency.
+                estimate = provider.estimate_call(messages, params)
+                self._reserved += estimate
                 try:
-                    result = await self._call(provider, task)
+                    result = await self._call(provider, task, messages, params, estimate)
                 except asyncio.CancelledError:
                     self._record_cancelled(task)
                     raise
+                finally:
+                    self._reserved -= estimate
                 self._add_spend(task, result)
             await self._record(task, result)
             if isinstance(result, ProviderError) and _cannot_heal(result):
                 self.report.stopped_by = f"{type(result).__name__}: {result}"
 
-    async def _call(self, provider: Provider, task: Task) -> Completion | ProviderError:
+    def _call_inputs(self, provider: Provider, task: Task) -> tuple[list[Message], dict[str, Any]]:
         item, cfg = task.item, self.cfg
         params = dict(cfg.params)
-        params.update(provider.item_params(item, task.epoch, cfg.scorer or item.scorer))  # the simulator's hook
-        messages = item_messages(item, cfg.system_prompt)
+        params.update(
+            provider.item_params(item, task.epoch, cfg.scorer or item.scorer)
+        )  # the simulator's hook
         params["tools"] = item_tools(item)  # tool specs in the item's metadata (e.g. BFCL), else None
-        # an upper-end estimate: the prompt's tokens plus a full max_tokens answer
-        estimate = provider.estimate_cost(_prompt_tokens(item), int(params.get("max_tokens") or 256))
+        return item_messages(item, cfg.system_prompt), params
+
+    async def _call(
+        self, provider: Provider, task: Task, messages: list[Message], params: dict[str, Any], estimate: float
+    ) -> Completion | ProviderError:
+        item, cfg = task.item, self.cfg
         intents = self._pending.setdefault(task.key, ([], 0.0))[0]
 
         async def before_attempt(number: int) -> None:
@@ -343,8 +359,9 @@ class Runner:
             self.report.spent_usd += result.cost_usd or 0.0
 
     def over_budget(self) -> bool:
-        """Whether the spend so far (answered, and estimated for calls of unknown outcome) reached `max_cost`."""
-        return self.cfg.max_cost is not None and self.report.spent_usd >= self.cfg.max_cost
+        """Whether the spend so far (answered, estimated for calls of unknown outcome, and reserved for calls in
+        flight) reached `max_cost`."""
+        return self.cfg.max_cost is not None and self.report.spent_usd + self._reserved >= self.cfg.max_cost
 
 
 def _cannot_heal(error: ProviderError) -> bool:
@@ -359,7 +376,9 @@ def build_providers(cfg: ExperimentConfig, given: dict[str, Provider] | None = N
     providers = dict(given or {})
     for m in cfg.models:
         if m not in providers:
-            providers[m] = get_provider(cfg.ref(m), timeout=cfg.timeout, retry=cfg.max_attempts, seed=cfg.seed)
+            providers[m] = get_provider(
+                cfg.ref(m), timeout=cfg.timeout, retry=cfg.max_attempts, seed=cfg.seed
+            )
     return providers
 
 

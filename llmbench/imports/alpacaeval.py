@@ -121,7 +121,9 @@ def _read_compact(file: Path, folder: Path) -> pd.DataFrame:
             "model_a": raw["generator"].replace(GENERATOR_ALIASES),
             "model_b": raw["baseline"],
             "outcome": _preference(raw["preference"]),
-            "len_a": pd.to_numeric(raw["output_len_chars"], errors="coerce") if "output_len_chars" in raw else None,
+            "len_a": pd.to_numeric(raw["output_len_chars"], errors="coerce")
+            if "output_len_chars" in raw
+            else None,
             "annotator": raw.get("annotator", file.name.removeprefix("preferences_").split(".compact")[0]),
         }
     )

@@ -187,7 +187,11 @@ def validate(
     is_bool = f"(score_col IN ({', '.join(map(literal, bool_cols))}))" if bool_cols else "false"
     rules = [
         _Rule(f"NOT {_present(col)}", literal(col), col, f"rows without {what}", f"Every row needs {what}.")
-        for col, what in (("model", "a model name"), ("item_id", "an item id or prompt"), ("prompt", "a prompt"))
+        for col, what in (
+            ("model", "a model name"),
+            ("item_id", "an item id or prompt"),
+            ("prompt", "a prompt"),
+        )
     ]
     rules.append(_Rule(f"NOT {is_bool} AND {_bad_number('score_raw')}", "score_col", "score_raw",
                        "scores are not numbers",

@@ -244,7 +244,10 @@ class AnthropicProvider(SDKProvider):
             if key == "tool_choice":
                 value = tool_choice_to_anthropic(value)
             if key == "parallel_tool_calls":
-                key, value = "tool_choice", {**body.get("tool_choice", {"type": "auto"}), "disable_parallel_tool_use": not value}
+                key, value = (
+                    "tool_choice",
+                    {**body.get("tool_choice", {"type": "auto"}), "disable_parallel_tool_use": not value},
+                )
             body[key] = value
         return body
 

@@ -11,7 +11,7 @@ import time
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from llmbench import errors
 from llmbench.providers.pricing import PriceTable, UnknownPriceWarning
@@ -19,9 +19,14 @@ from llmbench.providers.retry import RetryPolicy
 from llmbench.providers.types import (
     Attempt,
     Completion,
+    Message,
     MessagesInput,
+    ReasoningBlock,
     StopEvent,
     StreamEvent,
+    TextBlock,
+    ToolCall,
+    ToolResult,
     ToolSpec,
     Usage,
     UsageEvent,
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("llmbench.providers")
 T = TypeVar("T")
 AttemptHook = Callable[[Attempt], None]
+DEFAULT_MAX_TOKENS = 256  # the answer size the budget assumes when a call sets no max_tokens
 BeforeAttempt = Callable[[int], Awaitable[None]]  # awaited before attempt N is sent (e.g. to record it first)
 
 
@@ -114,12 +120,14 @@ class Provider(ABC):
                 async with asyncio.timeout(self.timeout):
                     result = await self._call(messages, tools, merged)
             except Exception as exc:
-                err = self._fail(exc, attempts, number, started_at, t0)
+                err = self._fail(exc, attempts, number, started_at, t0, self.estimate_call(messages, merged))
                 if not err.retryable or number == self.retry.max_attempts:
                     raise err from None
                 await asyncio.sleep(self.retry.delay(number, err.retry_after, self._rng))
                 continue
-            return self._succeed(result, attempts, number, started_at, t0)
+            return self._succeed(
+                result, attempts, number, started_at, t0, self.estimate_call(messages, merged)
+            )
         raise AssertionError("unreachable: the retry loop always returns or raises")
 
     async def astream(
@@ -145,7 +153,8 @@ class Provider(ABC):
                 async with asyncio.timeout(self.timeout) as clock:
                     async for event in self._stream(messages, tools, merged):
                         if isinstance(event, StopEvent):
-                            done = self._succeed(event.completion, attempts, number, started_at, t0)
+                            estimate = self.estimate_call(messages, merged)
+                            done = self._succeed(event.completion, attempts, number, started_at, t0, estimate)
                             with _paused(clock):
                                 if done.usage is not None:
                                     yield UsageEvent(usage=done.usage)
@@ -160,7 +169,7 @@ class Provider(ABC):
                     f"{self.model_id}: the stream ended without a final event", provider=self.provider
                 )
             except Exception as exc:
-                err = self._fail(exc, attempts, number, started_at, t0)
+                err = self._fail(exc, attempts, number, started_at, t0, self.estimate_call(messages, merged))
                 if emitted or not err.retryable or number == self.retry.max_attempts:
                     raise err from None
                 await asyncio.sleep(self.retry.delay(number, err.retry_after, self._rng))
@@ -174,10 +183,19 @@ class Provider(ABC):
     # Accounting --------------------------------------------------------------------------------------
 
     def _succeed(
-        self, result: Completion, attempts: list[Attempt], number: int, started_at: float, t0: float
+        self,
+        result: Completion,
+        attempts: list[Attempt],
+        number: int,
+        started_at: float,
+        t0: float,
+        estimate: float,
     ) -> Completion:
         latency = time.perf_counter() - t0
         cost = self.price_table.price(self._price_id(result), result.usage, api_url=self._api_url())
+        basis: Literal["estimated"] | None = None
+        if result.usage is None:  # answered without usage: billed all the same, so charged at the estimate
+            cost, basis = estimate, "estimated"
         attempt = Attempt(
             number=number,
             started_at=started_at,
@@ -186,25 +204,37 @@ class Provider(ABC):
             usage=result.usage,
             cost_usd=cost,
             request_id=result.request_id,
+            cost_basis=basis,
         )
         self._report(attempt)
         attempts.append(attempt)
         return result.model_copy(update={"cost_usd": cost, "latency_s": latency, "attempts": list(attempts)})
 
     def _fail(
-        self, exc: Exception, attempts: list[Attempt], number: int, started_at: float, t0: float
+        self,
+        exc: Exception,
+        attempts: list[Attempt],
+        number: int,
+        started_at: float,
+        t0: float,
+        estimate: float,
     ) -> errors.ProviderError:
         err = self._map_error(exc)
         usage = getattr(err, "partial_usage", None)
+        cost = self.price_table.price(self._price_id(None), usage, api_url=self._api_url()) if usage else None
+        basis: Literal["estimated"] | None = None
+        if cost is None and isinstance(
+            err, errors.MalformedResponseError
+        ):  # it answered: billed, usage unknown
+            cost, basis = estimate, "estimated"
         attempt = Attempt(
             number=number,
             started_at=started_at,
             latency_s=time.perf_counter() - t0,
             ok=False,
             usage=usage,
-            cost_usd=self.price_table.price(self._price_id(None), usage, api_url=self._api_url())
-            if usage
-            else None,
+            cost_usd=cost,
+            cost_basis=basis,
             error_type=type(err).__name__,
             error_message=str(err),
             status_code=err.status_code,
@@ -229,6 +259,21 @@ class Provider(ABC):
         """What a call of these sizes should cost (0 for an unpriced model): the budget's estimate of an attempt
         whose real usage is not known yet."""
         return self._quiet_price(Usage(input_tokens=input_tokens, output_tokens=output_tokens)) or 0.0
+
+    def estimate_call(self, messages: list[Message], params: dict[str, Any]) -> float:
+        """The budget's estimate of one attempt before its usage is known: the prompt's tokens (about four
+        characters a token) and a full `max_tokens` answer (256 when none is set). 0 for an unpriced model."""
+        chars = 0
+        for m in messages:
+            for b in m.content:
+                if isinstance(b, TextBlock | ReasoningBlock):
+                    chars += len(b.text)
+                elif isinstance(b, ToolResult):
+                    chars += len(b.content)
+                elif isinstance(b, ToolCall):
+                    chars += len(b.arguments_json())
+        limit = params.get("max_tokens") or params.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
+        return self.estimate_cost(chars // 4 + 1, int(limit))
 
     def item_params(self, item: Item, epoch: int, scorer: str | None) -> dict[str, Any]:
         """Extra call parameters for one dataset item: none for a real API (the simulator grades from them)."""

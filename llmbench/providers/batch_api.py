@@ -41,6 +41,11 @@ class BatchCancelled(errors.ProviderError):
     """The batch was cancelled before this request ran."""
 
 
+class BatchResultsGone(errors.ProviderError):
+    """The batch ended, but the provider no longer has its results (OpenAI deletes output files after 30 days,
+    Anthropic keeps results 29 days): final; resubmitting would pay again, so only the user does it."""
+
+
 @dataclass(frozen=True)
 class BatchStatus:
     """Where a batch stands at the provider."""
@@ -155,7 +160,9 @@ class OpenAIBatches(BatchAPI):
     def _status(batch: Any) -> BatchStatus:
         counts = batch.request_counts
         ended = batch.status in ("completed", "failed", "expired", "cancelled")
-        problems = "; ".join(f"{e.code}: {e.message}" for e in (batch.errors.data or [])) if batch.errors else None
+        problems = (
+            "; ".join(f"{e.code}: {e.message}" for e in (batch.errors.data or [])) if batch.errors else None
+        )
         return BatchStatus(batch.status, ended, counts.completed if counts else 0, counts.failed if counts else 0,
                            counts.total if counts else 0, problems or None)  # fmt: skip
 
@@ -168,6 +175,10 @@ class OpenAIBatches(BatchAPI):
         from openai.types.chat import ChatCompletion
 
         batch = await self._batch(batch_id)
+        counts = batch.request_counts
+        if not (batch.output_file_id or batch.error_file_id) and counts is not None and counts.total:
+            raise BatchResultsGone(f"{self.provider.model_id}: batch {batch_id} ended ({batch.status}) with no result "
+                                   "file", provider=self.provider.provider)  # fmt: skip
         for file_id in (batch.output_file_id, batch.error_file_id):
             if not file_id:
                 continue
@@ -177,13 +188,18 @@ class OpenAIBatches(BatchAPI):
                         if line.strip():
                             yield self._read(line, ChatCompletion)
             except self._sdk().OpenAIError as exc:
-                raise self._error(exc) from None
+                raise _gone_or(self._error(exc), batch_id) from None
 
     def _read(self, line: str, completion_type: Any) -> BatchOutcome:
         """One result line; a line that is not a valid result is that request's error, not the whole batch's."""
         try:
             return self._outcome(json.loads(line), completion_type)
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:  # pydantic's ValidationError is a ValueError
+        except (
+            ValueError,
+            TypeError,
+            AttributeError,
+            KeyError,
+        ) as exc:  # pydantic's ValidationError is a ValueError
             return _malformed(self.provider, _CUSTOM_ID.search(line), exc, line)
 
     def _outcome(self, line: dict[str, Any], completion_type: Any) -> BatchOutcome:
@@ -199,7 +215,9 @@ class OpenAIBatches(BatchAPI):
         code, message = error.get("code") or "error", error.get("message") or ""
         kind = {"batch_expired": BatchExpired, "batch_cancelled": BatchCancelled}.get(code, BatchRequestError)
         status = response.get("status_code")
-        return BatchOutcome(custom_id, error=kind(f"{model_id}: {code}: {message}", provider=name, status_code=status))
+        return BatchOutcome(
+            custom_id, error=kind(f"{model_id}: {code}: {message}", provider=name, status_code=status)
+        )
 
     async def cancel(self, batch_id: str) -> BatchStatus:
         """Cancel; the batch goes through `cancelling` to `cancelled`."""
@@ -270,7 +288,9 @@ class AnthropicBatches(BatchAPI):
                 result = r.result
                 if result.type == "succeeded":
                     try:
-                        completion = completion_from_anthropic(result.message, model_id=model_id, provider=name)
+                        completion = completion_from_anthropic(
+                            result.message, model_id=model_id, provider=name
+                        )
                     except (ValueError, TypeError, AttributeError, KeyError) as exc:
                         yield _malformed(self.provider, r.custom_id, exc, repr(result.message))
                         continue
@@ -281,12 +301,20 @@ class AnthropicBatches(BatchAPI):
                     error: errors.ProviderError = BatchRequestError(
                         f"{model_id}: {inner.type}: {inner.message}", provider=name)  # fmt: skip
                 elif result.type == "expired":
-                    error = BatchExpired(f"{model_id}: the batch expired before this request ran", provider=name)
+                    error = BatchExpired(
+                        f"{model_id}: the batch expired before this request ran", provider=name
+                    )
                 else:
                     error = BatchCancelled(f"{model_id}: the batch was cancelled before this request ran",
                                            provider=name)  # fmt: skip
                 yield BatchOutcome(r.custom_id, error=error)
-        except self._sdk().AnthropicError as exc:
+        except self._sdk().APIStatusError as exc:
+            raise _gone_or(self._error(exc), batch_id) from None
+        except self._sdk().AnthropicError as exc:  # the SDK's own "no results_url" for an ended batch
+            if "results_url" in str(exc):
+                raise BatchResultsGone(
+                    f"{model_id}: batch {batch_id} has no results_url: {exc}", provider=name
+                ) from None
             raise self._error(exc) from None
 
     async def cancel(self, batch_id: str) -> BatchStatus:
@@ -311,10 +339,21 @@ class AnthropicBatches(BatchAPI):
         return [bid for _, bid in sorted(found)]
 
 
+def _gone_or(error: errors.ProviderError, batch_id: str) -> errors.ProviderError:
+    """A 404 or 410 on the download of an ended batch's results means they are gone, not that the batch is."""
+    if error.status_code in (404, 410):
+        gone = BatchResultsGone(f"batch {batch_id}: its results are no longer available: {error}",
+                                provider=error.provider, status_code=error.status_code)  # fmt: skip
+        return gone
+    return error
+
+
 _CUSTOM_ID = re.compile(r'"custom_id"\s*:\s*"([^"]+)"')
 
 
-def _malformed(provider: Provider, custom_id: str | re.Match[str] | None, exc: Exception, raw: str) -> BatchOutcome:
+def _malformed(
+    provider: Provider, custom_id: str | re.Match[str] | None, exc: Exception, raw: str
+) -> BatchOutcome:
     """A result the provider sent that cannot be read: recorded as that request's MalformedResponseError."""
     if isinstance(custom_id, re.Match):
         custom_id = custom_id.group(1)

@@ -164,6 +164,10 @@ def usage_from_openai(usage: Any) -> Usage | None:
     prompt = usage.prompt_tokens or 0
     details = getattr(usage, "prompt_tokens_details", None)
     cached = (getattr(details, "cached_tokens", None) or 0) if details else 0
+    if cached > prompt:
+        raise ValueError(
+            f"usage has {cached} cached tokens of {prompt} prompt tokens; cached tokens are a part of them"
+        )
     out_details = getattr(usage, "completion_tokens_details", None)
     reasoning = (getattr(out_details, "reasoning_tokens", None) or 0) if out_details else 0
     return Usage(

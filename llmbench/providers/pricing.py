@@ -52,7 +52,9 @@ class ModelPrice(BaseModel):
     cache_write: float | None = Field(default=None, ge=0)
     cache_write_1h: float | None = Field(default=None, ge=0)
     reasoning: float | None = Field(default=None, ge=0)
-    batch_input: float | None = Field(default=None, ge=0)  # rates through a batch API (default: half of the above)
+    batch_input: float | None = Field(
+        default=None, ge=0
+    )  # rates through a batch API (default: half of the above)
     batch_output: float | None = Field(default=None, ge=0)
 
     def cost(self, usage: Usage) -> float:
@@ -155,11 +157,17 @@ class PriceTable:
             )
         return cost
 
-    def batch_price(self, model_id: str, usage: Usage | None, *, api_url: str | None = None) -> tuple[float | None, str]:
+    def batch_price(
+        self, model_id: str, usage: Usage | None, *, api_url: str | None = None
+    ) -> tuple[float | None, str]:
         """(USD through the vendor's batch API, the cost basis): a price file's batch rates ("batch_rate"), else
         the list price times BATCH_DISCOUNT ("batch_discount")."""
         override = self.lookup(model_id)
-        if usage is not None and override is not None and None not in (override.batch_input, override.batch_output):
+        if (
+            usage is not None
+            and override is not None
+            and None not in (override.batch_input, override.batch_output)
+        ):
             rates = override.model_copy(update={"input": override.batch_input, "output": override.batch_output,
                                                 "cache_read": None, "cache_write": None, "cache_write_1h": None,
                                                 "reasoning": None})  # fmt: skip

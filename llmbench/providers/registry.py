@@ -182,7 +182,9 @@ def _routed(ref: ModelRef, cfg: Config, table: PriceTable, options: dict[str, An
 
     def build(model_id: str) -> Provider:
         if ModelRef.parse(model_id).provider == "router":
-            raise ConfigError(f"routing policy {source!r} routes to {model_id!r}; a policy cannot route to a router")
+            raise ConfigError(
+                f"routing policy {source!r} routes to {model_id!r}; a policy cannot route to a router"
+            )
         return get_provider(model_id, config=cfg, price_table=table, **shared)
 
     return _router().from_options(source, model_id=ref.id, price_table=table, build=build, **options)

@@ -65,10 +65,14 @@ def load_policy(source: str) -> RouterPolicy:
             with global_tracking_uri(tracking_uri()):  # the store `llmbench ui` and the CLI use
                 model = mlflow.pyfunc.load_model(source)
         except Exception as exc:  # MLflow raises its own and many library errors
-            raise errors.ConfigError(f"cannot load the routing policy {source!r} from MLflow: {exc}") from None
+            raise errors.ConfigError(
+                f"cannot load the routing policy {source!r} from MLflow: {exc}"
+            ) from None
         router = getattr(model.unwrap_python_model(), "router", None)
         if not isinstance(router, RouterPolicy):
-            raise errors.ConfigError(f"{source!r} is not an llmbench routing policy (log one with `router export`)")
+            raise errors.ConfigError(
+                f"{source!r} is not an llmbench routing policy (log one with `router export`)"
+            )
         return router
     if not Path(source).is_file():
         raise errors.ConfigError(
@@ -131,7 +135,9 @@ class RouterProvider(Provider):
         """Carry the item to the chosen model, which adds its own parameters for it."""
         return {_ITEM: (item, epoch, scorer)}
 
-    async def _call(self, messages: list[Message], tools: list[ToolSpec] | None, params: dict[str, Any]) -> Completion:
+    async def _call(
+        self, messages: list[Message], tools: list[ToolSpec] | None, params: dict[str, Any]
+    ) -> Completion:
         raise NotImplementedError("RouterProvider routes in acomplete/astream")
 
     def _stream(
@@ -209,7 +215,9 @@ class RouterProvider(Provider):
 class _Trail:
     """The attempts of one routed call across the models tried, numbered in order."""
 
-    def __init__(self, router: RouterProvider, decision: Decision, before_attempt: BeforeAttempt | None) -> None:
+    def __init__(
+        self, router: RouterProvider, decision: Decision, before_attempt: BeforeAttempt | None
+    ) -> None:
         self.router, self.decision, self.before_attempt = router, decision, before_attempt
         self.attempts: list[Attempt] = []
         self.tried: list[str] = []
@@ -228,7 +236,9 @@ class _Trail:
 
     def _add(self, model_id: str, attempts: list[Attempt]) -> None:
         offset = len(self.attempts)
-        self.attempts += [a.model_copy(update={"number": offset + a.number, "model_id": model_id}) for a in attempts]
+        self.attempts += [
+            a.model_copy(update={"number": offset + a.number, "model_id": model_id}) for a in attempts
+        ]
 
     def failed(self, model_id: str, err: errors.ProviderError) -> None:
         """Record a model's failed attempts."""
@@ -255,4 +265,3 @@ class _Trail:
         )
         update = {"model_id": self.router.model_id, "attempts": list(self.attempts), "route": route}
         return result.model_copy(update={**update, "latency_s": time.perf_counter() - self.t0})
-

@@ -150,12 +150,13 @@ class Usage(_Value):
     `cache_write_1h_tokens` (writes with a one-hour lifetime, priced higher): breakdowns, not additions.
     """
 
-    input_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    output_tokens: int = 0
-    reasoning_tokens: int = 0
-    cache_write_1h_tokens: int = 0
+    # a negative count would be a credit: a server that sends one answered with something that is not usage
+    input_tokens: int = Field(default=0, ge=0)
+    cache_read_tokens: int = Field(default=0, ge=0)
+    cache_write_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    reasoning_tokens: int = Field(default=0, ge=0)
+    cache_write_1h_tokens: int = Field(default=0, ge=0)
 
     @property
     def total_input_tokens(self) -> int:
@@ -192,6 +193,9 @@ class Attempt(_Value):
     status_code: int | None = None
     request_id: str | None = None
     model_id: str | None = None  # the model this attempt went to, when a router chose it
+    cost_basis: Literal["estimated"] | None = (
+        None  # "estimated": answered without usable usage, charged the estimate
+    )
 
 
 class Route(_Value):

@@ -25,7 +25,9 @@ _POOL = 200  # prompts: a task's own weights count like this many prompts of the
 _MARGIN = 0.001  # out-of-fold AIQ gain a richer estimator must show over a simpler one (noise guard)
 
 
-def blend_weights(oof: list[np.ndarray], quality: np.ndarray, task_idx: np.ndarray, n_tasks: int) -> np.ndarray:
+def blend_weights(
+    oof: list[np.ndarray], quality: np.ndarray, task_idx: np.ndarray, n_tasks: int
+) -> np.ndarray:
     """Non-negative weights (tasks x candidates) that best combine out-of-fold estimates into the true quality."""
     known = np.isfinite(quality)
     prior = oof[0]
@@ -77,7 +79,10 @@ def choose(data: RoutingData, oof: list[np.ndarray], post: np.ndarray, weights: 
            names: tuple[str, ...] = CANDIDATES) -> tuple[np.ndarray, dict[str, float], str]:  # fmt: skip
     """(weights to serve, out-of-fold routing score per candidate and of the blend, the choice's name): the blend
     when it beats every single candidate by the margin, else the best single one (simpler first on ties)."""
-    scores = {name: routing_score(data, np.where(np.isnan(e), oof[0], e), mode) for name, e in zip(names, oof, strict=True)}
+    scores = {
+        name: routing_score(data, np.where(np.isnan(e), oof[0], e), mode)
+        for name, e in zip(names, oof, strict=True)
+    }
     scores["blend"] = routing_score(data, blend(post, weights, oof), mode)
     best, best_score = names[0], scores[names[0]]
     for name in names[1:]:  # a richer candidate must beat the simpler ones by the margin

@@ -126,7 +126,9 @@ def drop_shared_prompts(train: RoutingData, test: RoutingData) -> RoutingData:
     return test.subset(np.array([p not in seen for p in test.prompts], dtype=bool))
 
 
-def train_test_split(frame: pd.DataFrame, test_size: float = 0.3, *, seed: int = 0) -> tuple[RoutingData, RoutingData]:
+def train_test_split(
+    frame: pd.DataFrame, test_size: float = 0.3, *, seed: int = 0
+) -> tuple[RoutingData, RoutingData]:
     """The data's own train/test split when it has one (a `split` column holding train and test, as RouterBench
     files do), else a prompt-grouped split of `test_size`; test prompts also in train are dropped."""
     data = routing_data(frame)

@@ -10,7 +10,16 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-__all__ = ["Decision", "Fallback", "blend", "decision_from", "estimate_quality_cost", "rank", "softmax", "utilities"]
+__all__ = [
+    "Decision",
+    "Fallback",
+    "blend",
+    "decision_from",
+    "estimate_quality_cost",
+    "rank",
+    "softmax",
+    "utilities",
+]
 
 
 @dataclass(slots=True)

@@ -174,7 +174,9 @@ class RouterEstimator(BaseEstimator):
             prior[inside] = means[task_idx[inside]]
             if self.residual != "on":
                 knn[inside] = KnnIndex.build(words[out], data.quality[out], self.k).query(words[inside])
-        ridge = np.clip(prior + rows_beta[:, 0] * oof + rows_beta[:, 1] * oof.mean(axis=1, keepdims=True), 0.0, 1.0)
+        ridge = np.clip(
+            prior + rows_beta[:, 0] * oof + rows_beta[:, 1] * oof.mean(axis=1, keepdims=True), 0.0, 1.0
+        )
         onehot = np.eye(n_t)[task_idx]
         if self.residual == "on":
             served = np.tile([0.0, 1.0, 0.0], (n_t, 1))
@@ -184,7 +186,9 @@ class RouterEstimator(BaseEstimator):
             if self.residual == "off":
                 ridge = prior  # out of the choice: the same as the prior, never picked over it
             weights = blend_weights([prior, ridge, knn], data.quality, task_idx, n_t)
-            served, self.candidate_scores_, self.choice_ = choose(data, [prior, ridge, knn], onehot, weights, self.mode)
+            served, self.candidate_scores_, self.choice_ = choose(
+                data, [prior, ridge, knn], onehot, weights, self.mode
+            )
             if self.residual == "off":
                 self.candidate_scores_.pop("prompt ridge", None)
         self.blend_ = served
@@ -205,9 +209,7 @@ class RouterEstimator(BaseEstimator):
         # sparse_cg without intercept is ~10x faster than the intercept-centering path on TF-IDF rows
         return Ridge(alpha=self.alpha, fit_intercept=False, solver="sparse_cg", tol=1e-4)
 
-    def _out_of_fold(
-        self, x: Any, residual: np.ndarray, prompts: list[str]
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _out_of_fold(self, x: Any, residual: np.ndarray, prompts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         oof = np.zeros_like(residual)
         fold = np.zeros(len(residual), dtype=int)
         for k, (a, b) in enumerate(GroupKFold(n_splits=self.cv).split(residual, groups=prompts)):
@@ -261,7 +263,9 @@ class RouterEstimator(BaseEstimator):
         if resid is not None and resid.ndim == 1:
             resid = resid[:, None]
         kchars = np.array([len(t) / 1000 for t in texts])
-        q_ridge, c = estimate_quality_cost(post, resid, self.task_quality_, self.task_cost_, self.task_beta_, kchars)
+        q_ridge, c = estimate_quality_cost(
+            post, resid, self.task_quality_, self.task_cost_, self.task_beta_, kchars
+        )
         q_prior = np.clip(post @ self.task_quality_, 0.0, 1.0)
         q_knn = self.knn_.query(self._words(x)) if self.knn_ is not None else np.full_like(q_prior, np.nan)
         return post, blend(post, self.blend_, [q_prior, q_ridge, q_knn]), c
@@ -338,11 +342,19 @@ class RouterEstimator(BaseEstimator):
                 "task_beta": encode_array(np.asarray(self.task_beta_)),
             },
             "blend": encode_array(self.blend_),
-            "knn": None if self.knn_ is None else {
-                "k": self.knn_.k, "indptr": encode_array(self.knn_.indptr), "indices": encode_array(self.knn_.indices),
-                "data": encode_array(self.knn_.data), "quality": encode_array(np.nan_to_num(self.knn_.quality, nan=-1.0)),
+            "knn": None
+            if self.knn_ is None
+            else {
+                "k": self.knn_.k,
+                "indptr": encode_array(self.knn_.indptr),
+                "indices": encode_array(self.knn_.indices),
+                "data": encode_array(self.knn_.data),
+                "quality": encode_array(np.nan_to_num(self.knn_.quality, nan=-1.0)),
             },
-            "candidates": {"choice": self.choice_, "scores": {k: float(v) for k, v in self.candidate_scores_.items()}},
+            "candidates": {
+                "choice": self.choice_,
+                "scores": {k: float(v) for k, v in self.candidate_scores_.items()},
+            },
             "params": {
                 k: v for k, v in self.get_params().items() if isinstance(v, (int, float, str, type(None)))
             },

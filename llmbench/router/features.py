@@ -55,7 +55,10 @@ class TfidfFeatures(TransformerMixin, BaseEstimator):
         """(texts in the chunk, row within the chunk, hashed char n-gram id), _CHUNK texts at a time: the ids of
         every prompt at once would take about 24 KB a prompt."""
         for start in range(0, len(texts), _CHUNK):
-            ids = [char_ngram_ids(t, _pair(self.char_ngram_range), self.char_bits) for t in texts[start:start + _CHUNK]]
+            ids = [
+                char_ngram_ids(t, _pair(self.char_ngram_range), self.char_bits)
+                for t in texts[start : start + _CHUNK]
+            ]
             rows = np.repeat(np.arange(len(ids), dtype=np.int32), [len(i) for i in ids])
             yield len(ids), rows, np.concatenate(ids)
 

@@ -19,6 +19,7 @@ from llmbench.router.text import TfidfArrays, prompt_text
 
 __all__ = ["RouterPolicy"]
 
+
 class RouterPolicy:
     """A served routing policy: `RouterPolicy.load(path).route(prompt_or_messages)` -> Decision (numpy only)."""
 
@@ -92,7 +93,9 @@ class RouterPolicy:
         self._weights = np.ascontiguousarray(np.vstack([coef, res_coef]).T)
         self._bias = np.r_[intercept, np.zeros(res_coef.shape[0])]
         default = [0.0, 1.0, 0.0] if res is not None else [1.0, 0.0, 0.0]  # policies from before the blend
-        self.blend = _shaped(body.blend, "blend", (n_t, 3)) if body.blend is not None else np.tile(default, (n_t, 1))
+        self.blend = (
+            _shaped(body.blend, "blend", (n_t, 3)) if body.blend is not None else np.tile(default, (n_t, 1))
+        )
         if (self.blend < 0).any():
             raise DataError("policy blend weights must not be negative")
         self.knn = _knn(body.knn, len(feats.vocabulary), n_m) if body.knn is not None else None
@@ -135,7 +138,9 @@ class RouterPolicy:
                 post[i, self._task_index[task]] = 1.0
         resid = z[:, k:] if self.task_beta is not None else None
         kchars = np.array([len(t) / 1000 for t in texts])
-        q_ridge, c = estimate_quality_cost(post, resid, self.task_quality, self.task_cost, self.task_beta, kchars)
+        q_ridge, c = estimate_quality_cost(
+            post, resid, self.task_quality, self.task_cost, self.task_beta, kchars
+        )
         q_prior = np.clip(post @ self.task_quality, 0.0, 1.0)
         if self.knn is not None:
             q_knn = np.array([self.knn.query_one(idx, val) for idx, val in rows]).reshape(q_prior.shape)
@@ -158,7 +163,9 @@ class RouterPolicy:
             return []
         post, q, c = self.estimate_many(prompts, tasks)
         u = utilities(q, c, self.lambda_, self.mode, self.strong, self.weak, self.threshold)
-        return [decision_from(post[i], q[i], c[i], u[i], self.models, self.tasks) for i in range(len(prompts))]
+        return [
+            decision_from(post[i], q[i], c[i], u[i], self.models, self.tasks) for i in range(len(prompts))
+        ]
 
 
 def _knn(knn: Knn, n_word: int, n_models: int) -> KnnIndex:

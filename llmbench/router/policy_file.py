@@ -46,6 +46,7 @@ __all__ = [
     "write_policy",
 ]
 
+
 @dataclass(frozen=True)
 class Limits:
     """Bounds of a servable policy (a default export is far inside each)."""
@@ -206,7 +207,9 @@ class PolicyFile(BaseModel):
     features: Features
     classifier: Classifier | dict[str, Any]
     residual: Residual | None = None
-    blend: ArrayData | None = None  # tasks x (task prior, prompt ridge, kNN) weights; absent in older policies
+    blend: ArrayData | None = (
+        None  # tasks x (task prior, prompt ridge, kNN) weights; absent in older policies
+    )
     knn: Knn | None = None
     candidates: dict[str, Any] = {}
     params: dict[str, Any] = {}
@@ -294,7 +297,9 @@ def read_policy(path: str | Path) -> tuple[dict, str]:
         try:
             doc = json.loads(raw)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise DataError(f"policy file {path} is not valid JSON (truncated or corrupted?): {exc!r}") from None
+            raise DataError(
+                f"policy file {path} is not valid JSON (truncated or corrupted?): {exc!r}"
+            ) from None
         if isinstance(doc, dict) and doc.get("format") == FORMAT:
             raise DataError(f"policy file {path} was re-formatted after export; export it again")
         raise DataError(f"{path} is not an llmbench router policy (format must be {FORMAT!r})")
@@ -320,4 +325,3 @@ def read_policy(path: str | Path) -> tuple[dict, str]:
     if not isinstance(policy, dict):
         raise DataError(f"policy file {path} has no policy object")
     return policy, digest
-

@@ -26,7 +26,11 @@ class BFCLScorer(Scorer):
         from llmbench.tools.bfcl_score import score_bfcl
 
         if not isinstance(item, Item):
-            raise DataError("the bfcl scorer needs the dataset Item (with its BFCL metadata) to score against.")
-        verdict = score_bfcl(case_from_item(item), list(answer.tool_calls), greedy_pairing=self.greedy_pairing)
+            raise DataError(
+                "the bfcl scorer needs the dataset Item (with its BFCL metadata) to score against."
+            )
+        verdict = score_bfcl(
+            case_from_item(item), list(answer.tool_calls), greedy_pairing=self.greedy_pairing
+        )
         why = "correct" if verdict.correct else f"{verdict.error_type}: {verdict.error}"
         return Score(verdict.score, why)

@@ -312,7 +312,11 @@ def length_controlled_win_rates(
             sp.csr_matrix((np.full(n, level_scale), (idx, model)), shape=(n, n_m)),
             sp.csr_matrix(level_scale * length[:, None]),
             sp.csr_matrix((np.ones(n), (idx, item)), shape=(n, n_x)),
-            *([sp.csr_matrix((slope_scale * length, (idx, model)), shape=(n, n_m))] if slope_scale > 0 else []),
+            *(
+                [sp.csr_matrix((slope_scale * length, (idx, model)), shape=(n, n_m))]
+                if slope_scale > 0
+                else []
+            ),
         ]
     ).tocsr()
     y = rows["y"].to_numpy(dtype=float)

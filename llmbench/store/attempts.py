@@ -51,6 +51,7 @@ def call_records(
             status_code=a.status_code,
             request_id=a.request_id,
             attempt_model=a.model_id,
+            cost_basis=a.cost_basis,
             **_usage_fields(a.usage),
         )
         for a in attempts
@@ -86,7 +87,14 @@ def call_records(
         if result.route is not None:
             route = result.route
             last.attempt_model = last.attempt_model or route.answered_by
-            last.route_policy, last.route_chosen, last.route_fallback = route.policy, route.chosen, route.fallback
-            last.route_expected_quality, last.route_expected_cost = route.expected_quality, route.expected_cost
+            last.route_policy, last.route_chosen, last.route_fallback = (
+                route.policy,
+                route.chosen,
+                route.fallback,
+            )
+            last.route_expected_quality, last.route_expected_cost = (
+                route.expected_quality,
+                route.expected_cost,
+            )
     last.final = True
     return records

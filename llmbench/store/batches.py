@@ -49,7 +49,9 @@ class BatchLog:
 
     def open(self, experiment: str) -> list[BatchRow]:
         """The experiment's batches that may be at the provider (submitting or submitted), oldest first."""
-        return self._rows("experiment_id = ? AND list_contains(?, state)", [self._eid(experiment), list(OPEN_STATES)])
+        return self._rows(
+            "experiment_id = ? AND list_contains(?, state)", [self._eid(experiment), list(OPEN_STATES)]
+        )
 
     def get(self, batch: str) -> tuple[str, BatchRow]:
         """(experiment name, batch) for a provider batch id or our batch key; StoreError when unknown."""
@@ -92,17 +94,27 @@ class BatchLog:
 
     def open_keys(self, experiment: str) -> set[str]:
         """Run keys in batches that may still be at the provider."""
+        return self._keys(experiment, "list_contains(?, b.state)", [list(OPEN_STATES)])
+
+    def gone_keys(self, experiment: str) -> set[str]:
+        """Run keys in ended batches whose results the provider no longer has (held until resubmitted by hand)."""
+        return self._keys(experiment, "b.results_gone AND b.state <> 'abandoned'", [])
+
+    def _keys(self, experiment: str, where: str, params: list[Any]) -> set[str]:
         with self.store.connection() as con:
             rows = con.execute(
                 "SELECT r.run_key FROM batch_requests r JOIN batches b USING (experiment_id, batch_key) "
-                "WHERE r.experiment_id = ? AND list_contains(?, b.state)", [self._eid(experiment), list(OPEN_STATES)]
+                f"WHERE r.experiment_id = ? AND {where}", [self._eid(experiment), *params]
             ).fetchall()  # fmt: skip
         return {r[0] for r in rows}
 
     def known_ids(self) -> set[str]:
         """Every provider batch id the store knows (so an id is never adopted twice)."""
         with self.store.connection() as con:
-            return {r[0] for r in con.execute("SELECT batch_id FROM batches WHERE batch_id IS NOT NULL").fetchall()}
+            return {
+                r[0]
+                for r in con.execute("SELECT batch_id FROM batches WHERE batch_id IS NOT NULL").fetchall()
+            }
 
     def frame(self, experiment: str | None = None) -> pd.DataFrame:
         """Every batch (of one experiment, or all), newest first, with its experiment's name."""

@@ -78,7 +78,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         8,
         "batches, batch_requests: provider batches of `llmbench eval --batch`, their state and requests",
-        (TABLES["batches"].ddl(), TABLES["batch_requests"].ddl()),
+        (TABLES["batches"].ddl(without=("results_gone",)), TABLES["batch_requests"].ddl()),
+    ),
+    Migration(
+        9,
+        "batches.results_gone: an ended batch whose results the provider no longer has (final, never resubmitted)",
+        (TABLES["batches"].add_column("results_gone"),),
     ),
 )
 

@@ -48,7 +48,9 @@ def _export_sql(root: Path, experiments: Sequence[str]) -> list[str]:
             select = (f"SELECT e.name AS experiment, {cols} FROM {table.name} t JOIN experiments e "
                       f"ON t.experiment_id = e.id WHERE list_contains({names}, e.name)")  # fmt: skip
         target = _q(str(root / table.name))
-        out.append(f"COPY ({select}) TO {target} (FORMAT parquet, PARTITION_BY (experiment), OVERWRITE_OR_IGNORE)")
+        out.append(
+            f"COPY ({select}) TO {target} (FORMAT parquet, PARTITION_BY (experiment), OVERWRITE_OR_IGNORE)"
+        )
     return out
 
 
@@ -73,7 +75,11 @@ def _partitions(folder: Path) -> set[str]:
     """Experiment names of a table folder's partitions (DuckDB escapes them like URLs: `a/b` is `a%2Fb`)."""
     if not folder.is_dir():
         return set()
-    return {unquote(p.name.removeprefix("experiment=")) for p in folder.iterdir() if p.name.startswith("experiment=")}
+    return {
+        unquote(p.name.removeprefix("experiment="))
+        for p in folder.iterdir()
+        if p.name.startswith("experiment=")
+    }
 
 
 def export(store: Store, root: Path, experiments: Sequence[str]) -> Path:
@@ -98,7 +104,9 @@ def import_(store: Store, root: Path, experiments: Sequence[str] | None, *, repl
     for name in chosen:
         old = store.get_experiment(name)
         if old is not None and not replace:
-            raise StoreError(f"experiment {name!r} already exists in {store.path.name}; --replace replaces it")
+            raise StoreError(
+                f"experiment {name!r} already exists in {store.path.name}; --replace replaces it"
+            )
         with store.bulk() as con, transaction(con):
             if old is not None:  # replaced in the same transaction: a failed import keeps the old rows
                 delete_rows(con, old.id)

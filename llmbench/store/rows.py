@@ -55,7 +55,9 @@ class Experiment:
     git_commit: str | None = col("VARCHAR")
     package_versions: dict[str, str] | None = col("JSON")
     source: str = col("VARCHAR", "native", null=False, check="source IN ('native', 'simulated', 'imported')")
-    plan: str | None = col("VARCHAR")  # fingerprint of the last complete plan (migration 7): a rerun skips at once
+    plan: str | None = col(
+        "VARCHAR"
+    )  # fingerprint of the last complete plan (migration 7): a rerun skips at once
     planned: int | None = col("BIGINT")  # how many runs that plan had
 
 
@@ -174,13 +176,17 @@ class ToolStep:
 class BatchRow:
     """One provider batch (`llmbench eval --batch`): what it holds, where it stands, what it cost."""
 
-    batch_key: str = col("VARCHAR", required=True, null=False)  # ours; also the batch's metadata token at OpenAI
+    batch_key: str = col(
+        "VARCHAR", required=True, null=False
+    )  # ours; also the batch's metadata token at OpenAI
     provider: str = col("VARCHAR", required=True, null=False)
     model_id: str = col("VARCHAR", required=True, null=False)
     state: BatchState = col("VARCHAR", "submitting", null=False, check=f"state IN {BATCH_STATES}")
     requests: int = col("BIGINT", 0, null=False)
     round: int = col("INTEGER", 1, null=False)  # 1: first submission; 2: failed requests submitted again
-    est_cost_usd: float = col("DOUBLE", 0.0, null=False)  # what the budget counts until the batch is collected
+    est_cost_usd: float = col(
+        "DOUBLE", 0.0, null=False
+    )  # what the budget counts until the batch is collected
     created_at: float | datetime | None = col("TIMESTAMP")
     updated_at: float | datetime | None = col("TIMESTAMP")
     batch_id: str | None = col("VARCHAR")  # the provider's id, once it answered
@@ -190,6 +196,9 @@ class BatchRow:
     failed: int | None = col("BIGINT")  # errored, expired and cancelled requests
     cost_usd: float | None = col("DOUBLE")  # the collected answers' cost, at the batch rate
     detail: str | None = col("VARCHAR", redacted=True)
+    # the batch ended but the provider no longer has its results (deleted after 30 days, a 404 on the download,
+    # no result file): final; its requests are sent again only by `llmbench batches resubmit` (migration 9)
+    results_gone: bool | None = col("BOOLEAN", False, sql_default="FALSE")
 
 
 @dataclass
@@ -254,7 +263,9 @@ TABLES = {
     "items": Table("items", ItemRow, key=("experiment_id", "item_id")),
     "calls": Table("calls", CallRecord),
     "scores": Table("scores", ScoreRecord),
-    "tool_steps": Table("tool_steps", ToolStep, key=("experiment_id", "conversation_id", "step"), extra=("item_id",)),
+    "tool_steps": Table(
+        "tool_steps", ToolStep, key=("experiment_id", "conversation_id", "step"), extra=("item_id",)
+    ),
     "intents": Table("intents", IntentRecord, key=("experiment_id", "intent_id")),
     "batches": Table("batches", BatchRow, key=("experiment_id", "batch_key")),
     "batch_requests": Table("batch_requests", BatchRequestRow, key=("experiment_id", "batch_key", "run_key")),

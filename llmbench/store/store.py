@@ -73,7 +73,9 @@ class Store:
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
         ).fetchall()[0][0]
         if self.read_only and not has_version:
-            raise StoreError(f"{self.path} is a DuckDB file but not an llmbench run store (no schema_version).")
+            raise StoreError(
+                f"{self.path} is a DuckDB file but not an llmbench run store (no schema_version)."
+            )
         current = version_of(con) if has_version else 0
         if current > LATEST_VERSION:
             raise StoreError(
@@ -115,7 +117,9 @@ class Store:
         if self.closed:
             raise StoreError(f"the store {self.path} is closed; open it again.")
         if self.read_only:
-            raise StoreError(f"the store {self.path} is open read-only; open it with read_only=False to write.")
+            raise StoreError(
+                f"the store {self.path} is open read-only; open it with read_only=False to write."
+            )
         return self._con
 
     def sql(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
@@ -197,13 +201,17 @@ class Store:
         seen: dict[str, int] = {}
         for n, row in enumerate(rows):
             if row.item_id in seen:
-                raise DataError(f"item id {row.item_id!r} appears twice (positions {seen[row.item_id]} and {n}).")
+                raise DataError(
+                    f"item id {row.item_id!r} appears twice (positions {seen[row.item_id]} and {n})."
+                )
             seen[row.item_id] = n
         with self._lock:
             con = self._writable()
             eid = self._experiment_id(experiment)
             before = self._count("items", eid)
-            writes.append(con, "items", [writes.values(r, experiment_id=eid) for r in rows], ignore_conflicts=True)
+            writes.append(
+                con, "items", [writes.values(r, experiment_id=eid) for r in rows], ignore_conflicts=True
+            )
             return self._count("items", eid) - before
 
     def write_results(
@@ -234,7 +242,9 @@ class Store:
             scored = {s.run_key for s in scores}
             newly = {c.run_key for c in calls if c.final and c.ok and c.run_key in scored}
             stamp = now()
-            score_rows = [writes.values(s, experiment_id=eid) | {"created_at": s.created_at or stamp} for s in scores]
+            score_rows = [
+                writes.values(s, experiment_id=eid) | {"created_at": s.created_at or stamp} for s in scores
+            ]
             with transaction(con):
                 # fresh uuid4 ids, so a plain insert: OR IGNORE doubles its cost, and it runs before every request
                 writes.append(con, "intents", [writes.values(i, experiment_id=eid) for i in intents])
@@ -277,7 +287,9 @@ class Store:
 
     def _finished_set(self, eid: int) -> set[str]:
         if eid not in self._finished:
-            self._finished[eid] = {r[0] for r in self._con.execute(reads.FINISHED_KEYS, [eid, eid]).fetchall()}
+            self._finished[eid] = {
+                r[0] for r in self._con.execute(reads.FINISHED_KEYS, [eid, eid]).fetchall()
+            }
         return self._finished[eid]
 
     def finished_keys(self, experiment: str) -> set[str]:
@@ -289,7 +301,9 @@ class Store:
             return {r[0] for r in self._con.execute(reads.FINISHED_KEYS, [exp.id, exp.id]).fetchall()}
 
     def _count(self, table: str, eid: int) -> int:
-        return int(self._con.execute(f"SELECT count(*) FROM {table} WHERE experiment_id = ?", [eid]).fetchall()[0][0])
+        return int(
+            self._con.execute(f"SELECT count(*) FROM {table} WHERE experiment_id = ?", [eid]).fetchall()[0][0]
+        )
 
     @contextlib.contextmanager
     def bulk(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -321,10 +335,14 @@ class Store:
                 )
             try:
                 with transaction(con):
-                    if old is not None:  # replaced in the same transaction: a failed import keeps the old rows
+                    if (
+                        old is not None
+                    ):  # replaced in the same transaction: a failed import keeps the old rows
                         writes.delete_rows(self._con, old.id)
                         self.forget(experiment)
-                    exp = self.create_experiment(experiment, config=config, source=source, git_commit_sha=None)
+                    exp = self.create_experiment(
+                        experiment, config=config, source=source, git_commit_sha=None
+                    )
                     n = writes.insert_runs(con, view, exp.id, experiment, simulated=source == "simulated",
                                            scorer=scorer, now=now())  # fmt: skip
             except BaseException:
@@ -369,18 +387,24 @@ class Store:
         """Every score row (all scorers)."""
         return self._frame(reads.SCORES, reads.names(experiments))
 
-    def runs_frame(self, experiments: str | Sequence[str] | None = None, score: str | None = None) -> pd.DataFrame:
+    def runs_frame(
+        self, experiments: str | Sequence[str] | None = None, score: str | None = None
+    ) -> pd.DataFrame:
         """The runs frame (one row per item, model, epoch); `score` picks a scorer, default the primary one."""
         return runs_frame_dtypes(self._frame(reads.RUNS, reads.names(experiments), score))
 
-    def summary_frame(self, experiments: str | Sequence[str] | None = None, score: str | None = None) -> pd.DataFrame:
+    def summary_frame(
+        self, experiments: str | Sequence[str] | None = None, score: str | None = None
+    ) -> pd.DataFrame:
         """Per experiment and model: score mean, cost, cost per correct answer, latency p50/p95, errors."""
         runs = self.runs_frame(experiments, score)
         return summarize(runs, self._frame(reads.ATTEMPTS, reads.names(experiments)))
 
     # -- tool-using conversations (see llmbench.tools.log) ---------------------------------------------------
 
-    def write_tool_steps(self, experiment: str, item_id: str, steps: Iterable[ToolStep | dict[str, Any]]) -> int:
+    def write_tool_steps(
+        self, experiment: str, item_id: str, steps: Iterable[ToolStep | dict[str, Any]]
+    ) -> int:
         """Append the steps (`ToolStep`s or dicts) of an item's tool conversations in one transaction.
 
         Steps already stored (same conversation_id and step) are skipped; returns the rows written.

@@ -43,7 +43,11 @@ def values(record: Any, **lead: Any) -> dict[str, Any]:
 
 
 def append(
-    con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Mapping[str, Any]], *, ignore_conflicts: bool = False
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    ignore_conflicts: bool = False,
 ) -> None:
     """Insert rows (dicts with the same keys) into `table` by column name in one statement."""
     if not rows:
@@ -70,7 +74,9 @@ def _checked_json(value: Any, what: str, position: int) -> Any:
     try:
         json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
-        raise DataError(f"item #{position}: {what} is not JSON-serialisable ({exc}); use plain data.") from None
+        raise DataError(
+            f"item #{position}: {what} is not JSON-serialisable ({exc}); use plain data."
+        ) from None
     return value
 
 
@@ -79,7 +85,9 @@ def item_row(item: Any, position: int) -> ItemRow:
     get = item.get if isinstance(item, dict) else lambda k, d=None: getattr(item, k, d)
     item_id = get("item_id") if isinstance(item, dict) and "item_id" in item else get("id")
     if not isinstance(item_id, str | int) or isinstance(item_id, bool) or str(item_id) == "":
-        raise DataError(f"item #{position} has no usable id (got {item_id!r}); give every item a string `id`.")
+        raise DataError(
+            f"item #{position} has no usable id (got {item_id!r}); give every item a string `id`."
+        )
     raw_input = get("input")
     prompt = get("prompt")
     if prompt is None:
@@ -120,7 +128,7 @@ def tool_step(step: ToolStep | Mapping[str, Any]) -> ToolStep:
 # The run key of an imported row, computed in SQL: = provenance.run_key(experiment, item_id, model, epoch, "", "").
 _RUN_KEY = (
     "sha256('[' || to_json($exp::VARCHAR) || ',' || to_json(item_id) || ',' || to_json(model) || ',' "
-    "|| epoch || ',\"\",\"\"]')"
+    '|| epoch || \',"",""]\')'
 )
 
 

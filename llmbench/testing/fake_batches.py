@@ -23,7 +23,9 @@ from llmbench.testing.fake_replies import prompt_words
 
 __all__ = ["FakeBatches"]
 
-Answer = Callable[[dict[str, Any], str], dict[str, Any]]  # (request body, "openai" | "anthropic") -> response body
+Answer = Callable[
+    [dict[str, Any], str], dict[str, Any]
+]  # (request body, "openai" | "anthropic") -> response body
 
 
 @dataclass
@@ -49,7 +51,12 @@ class FakeBatches:
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, _Batch] = {}
         self.created: list[str] = []  # batch ids in creation order (what a test counts)
-        self._lock = threading.RLock()  # finishing a batch (under the lock) allocates file ids (also under it)
+        # what became of ended batches' results: "kept"; "deleted" (a 404 on the download, as after OpenAI's 30
+        # days or Anthropic's 29); "unlisted" (the batch names no result file / results_url)
+        self.results = "kept"
+        self._lock = (
+            threading.RLock()
+        )  # finishing a batch (under the lock) allocates file ids (also under it)
         self._n = 0
 
     def _id(self, prefix: str) -> str:
@@ -91,29 +98,37 @@ class FakeBatches:
         return Interaction.json(body, path=req.path)
 
     def _content(self, req: RecordedRequest, fid: str) -> Interaction:
-        if fid not in self.files:
+        if fid not in self.files or (self.results == "deleted" and fid not in self._inputs()):
             return Interaction.error(404, path=req.path, method="GET")
         return Interaction(method="GET", path=req.path, headers={"content-type": "application/jsonl"},
                            body=self.files[fid])  # fmt: skip
+
+    def _inputs(self) -> set[str]:
+        return {b.input_file_id for b in self.batches.values() if b.input_file_id}
 
     def _create_openai(self, req: RecordedRequest) -> Interaction:
         body = req.json or {}
         lines = self.files.get(body.get("input_file_id", ""), b"").decode().splitlines()
         requests = [(r["custom_id"], r["body"]) for r in map(json.loads, filter(None, lines))]
         if (bad := _bad_ids(requests)) is not None:
-            return Interaction.error(400, {"error": {"message": bad, "type": "invalid_request_error"}}, path=req.path)
+            return Interaction.error(
+                400, {"error": {"message": bad, "type": "invalid_request_error"}}, path=req.path
+            )
         batch = self._new("openai", requests, body.get("metadata") or {})
         batch.input_file_id = body.get("input_file_id", "")
         return Interaction.json(self._openai_view(batch), path=req.path)
 
     def _list_openai(self, req: RecordedRequest) -> Interaction:
         data = [self._openai_view(b) for b in self.batches.values() if b.flavour == "openai"]
-        return Interaction.json({"object": "list", "data": data[::-1], "has_more": False}, path=req.path, method="GET")
+        return Interaction.json(
+            {"object": "list", "data": data[::-1], "has_more": False}, path=req.path, method="GET"
+        )
 
     def _openai_view(self, b: _Batch) -> dict[str, Any]:
         return {"id": b.id, "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": b.input_file_id,
-                "completion_window": "24h", "status": b.status, "output_file_id": b.output_file_id,
-                "error_file_id": b.error_file_id, "created_at": b.created, "metadata": b.metadata,
+                "completion_window": "24h", "status": b.status,
+                "output_file_id": None if self.results == "unlisted" else b.output_file_id,
+                "error_file_id": None if self.results == "unlisted" else b.error_file_id, "created_at": b.created, "metadata": b.metadata,
                 "request_counts": {"total": len(b.requests), "completed": b.counts.get("succeeded", 0),
                                    "failed": b.counts.get("errored", 0) + b.counts.get("expired", 0)}}  # fmt: skip
 
@@ -140,17 +155,20 @@ class FakeBatches:
         return {"id": b.id, "type": "message_batch", "processing_status": "ended" if ended else b.status,
                 "request_counts": counts, "created_at": stamp, "expires_at": stamp, "ended_at": stamp if ended else None,
                 "archived_at": None, "cancel_initiated_at": None,
-                "results_url": f"{self.base_url()}/v1/messages/batches/{b.id}/results" if ended else None}  # fmt: skip
+                "results_url": f"{self.base_url()}/v1/messages/batches/{b.id}/results"
+                if ended and self.results != "unlisted" else None}  # fmt: skip
 
     def _results(self, req: RecordedRequest, bid: str) -> Interaction:
         b = self.batches.get(bid)
-        if b is None or b.output_file_id is None:
+        if b is None or b.output_file_id is None or self.results != "kept":
             return Interaction.error(404, path=req.path, method="GET")
         return Interaction(method="GET", path=req.path, headers={"content-type": "application/binary"},
                            body=self.files[b.output_file_id])  # fmt: skip
 
     # -- both -------------------------------------------------------------------------------------------------
-    def _new(self, flavour: str, requests: list[tuple[str, dict[str, Any]]], metadata: dict[str, Any]) -> _Batch:
+    def _new(
+        self, flavour: str, requests: list[tuple[str, dict[str, Any]]], metadata: dict[str, Any]
+    ) -> _Batch:
         prefix = "batch_" if flavour == "openai" else "msgbatch_"
         b = _Batch(self._id(prefix), flavour, requests, int(time.time()), metadata, polls_left=self.polls)
         with self._lock:
@@ -190,7 +208,15 @@ class FakeBatches:
         ok, errors = [], []
         for custom_id, body in b.requests:
             _, last = prompt_words(body)
-            outcome = "canceled" if cancelled else "errored" if "FAIL" in last else "expired" if "EXPIRE" in last else "succeeded"
+            outcome = (
+                "canceled"
+                if cancelled
+                else "errored"
+                if "FAIL" in last
+                else "expired"
+                if "EXPIRE" in last
+                else "succeeded"
+            )
             b.counts[outcome] = b.counts.get(outcome, 0) + 1
             if outcome == "succeeded" and "GARBLE" in last:
                 garbled = {"status_code": 200, "body": {"choices": "none"}} if b.flavour == "openai" else None
@@ -203,7 +229,11 @@ class FakeBatches:
                                "response": {"status_code": 200, "request_id": f"req_{custom_id[:8]}",
                                             "body": self.answer(body, "openai")}})  # fmt: skip
                 else:
-                    code = {"errored": "server_error", "expired": "batch_expired", "canceled": "batch_cancelled"}[outcome]
+                    code = {
+                        "errored": "server_error",
+                        "expired": "batch_expired",
+                        "canceled": "batch_cancelled",
+                    }[outcome]
                     errors.append({"id": f"batch_req_{custom_id[:8]}", "custom_id": custom_id, "response": None,
                                    "error": {"code": code, "message": f"fake {outcome} request"}})  # fmt: skip
             else:
@@ -211,7 +241,10 @@ class FakeBatches:
                 if outcome == "succeeded":
                     result["message"] = self.answer(body, "anthropic")
                 elif outcome == "errored":
-                    result["error"] = {"type": "error", "error": {"type": "api_error", "message": "fake errored request"}}
+                    result["error"] = {
+                        "type": "error",
+                        "error": {"type": "api_error", "message": "fake errored request"},
+                    }
                 ok.append({"custom_id": custom_id, "result": result})
         b.output_file_id = self._id("file-")
         self.files[b.output_file_id] = "".join(json.dumps(r) + "\n" for r in ok).encode()

@@ -69,8 +69,6 @@ def example_args(schema: Mapping[str, Any]) -> dict[str, Any]:
     return args
 
 
-
-
 def forced_tool(tools: Any, choice: Any, *, anthropic: bool) -> dict[str, Any] | None:
     """The tool a forcing tool_choice selects, else None (the fake never calls tools on its own)."""
     if not isinstance(tools, list) or not tools:

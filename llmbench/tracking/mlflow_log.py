@@ -95,7 +95,9 @@ def log_eval_run(
     table = summary.reset_index() if "model" not in summary.columns else summary
     models = [str(m) for m in table["model"]]
     if dataset is None:
-        tasks: list[Any] = list(runs["task"].dropna().unique()) if runs is not None and "task" in runs.columns else []
+        tasks: list[Any] = (
+            list(runs["task"].dropna().unique()) if runs is not None and "task" in runs.columns else []
+        )
         dataset = ",".join(sorted(map(str, tasks)))
     params = {"models": ",".join(sorted(models))[:6000], "dataset": dataset[:6000]}
     n_calls = 0 if calls is None else len(calls)
@@ -114,10 +116,16 @@ def log_eval_run(
                 client.log_table(parent.run_id, bt.reset_index().round(2), "tables/bradley_terry.json")
         for row in table.to_dict("records"):
             model = str(row["model"])
-            child = parent.child(model, {"model": model, "provider": _provider(model), "dataset": dataset[:6000]})
+            child = parent.child(
+                model, {"model": model, "provider": _provider(model), "dataset": dataset[:6000]}
+            )
             values = {key: row.get(col) for col, key in EVAL_METRICS.items()}
             if model in bt.index:
-                values |= {f"bt_{col}": bt.at[model, col] for col in ("rating", "lower", "upper") if col in bt.columns}
+                values |= {
+                    f"bt_{col}": bt.at[model, col]
+                    for col in ("rating", "lower", "upper")
+                    if col in bt.columns
+                }
             log_metrics(client, child, values)
         log_metrics(client, parent.run_id, {"models": len(models), "cost_usd": table["cost_usd"].sum(min_count=1),
                                             "runs": table["runs"].sum()})  # fmt: skip
@@ -135,7 +143,11 @@ def log_eval_run(
             mlflow_exp = client.get_run(parent.run_id).info.experiment_id
             tags = client.get_run(parent.run_id).data.tags
             done = int(tags.get("llmbench.traced_calls", "0"))
-            prompts = {} if runs is None else dict(zip(runs["item_id"].astype(str), runs["prompt"].astype(str), strict=False))
+            prompts = (
+                {}
+                if runs is None
+                else dict(zip(runs["item_id"].astype(str), runs["prompt"].astype(str), strict=False))
+            )
             traced = log_call_traces(client, mlflow_exp, parent.run_id, calls, prompts, skip=done,
                                      limit=trace_limit or DEFAULT_TRACE_LIMIT)  # fmt: skip
             client.set_tag(parent.run_id, "llmbench.traced_calls", str(traced))
@@ -149,7 +161,9 @@ def _log_dataset(client: Any, run_id: str, runs: pd.DataFrame, name: str) -> Non
 
     items = runs.drop_duplicates("item_id")[[c for c in ("item_id", "task", "prompt") if c in runs.columns]]
     dataset = from_pandas(items.reset_index(drop=True), name=name)
-    client.log_inputs(run_id, [DatasetInput(dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", "eval")])])
+    client.log_inputs(
+        run_id, [DatasetInput(dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", "eval")])]
+    )
 
 
 def log_router_run(
@@ -200,7 +214,11 @@ def log_router_run(
             if points is not None and len(points):
                 tasks = sorted(points["task"].unique()) if "task" in points.columns else [None]
                 for task in tasks:
-                    stem = "cost_quality" if task in (None, ALL_TASKS) else f"cost_quality_{metric_safe(str(task))}"
+                    stem = (
+                        "cost_quality"
+                        if task in (None, ALL_TASKS)
+                        else f"cost_quality_{metric_safe(str(task))}"
+                    )
                     save_cost_quality(points, curve, out / "curves", task=task, stem=stem)
             if curve is not None and len(curve):
                 curve.to_csv(out / "router_curve.csv", index=False)
@@ -208,7 +226,9 @@ def log_router_run(
         if policy_path is not None:
             from llmbench.tracking.pyfunc import log_policy_model
 
-            model_uri = log_policy_model(parent.run_id, policy_path, register_as=register_as, uri=tracking_uri(uri))
+            model_uri = log_policy_model(
+                parent.run_id, policy_path, register_as=register_as, uri=tracking_uri(uri)
+            )
             client.set_tag(parent.run_id, "llmbench.policy_model_uri", model_uri)
         return parent.run_id
 

@@ -123,14 +123,22 @@ def find_run(experiment: str, kind: str, name: str | None = None, *, uri: str | 
     if found is None:
         return None
     query = f"tags.`{EXPERIMENT_TAG}` = '{_quote(experiment)}' and tags.`{KIND_TAG}` = '{_quote(kind)}'"
-    query += f" and tags.`mlflow.parentRunId` = '{_quote(parent)}'" if parent else f" and tags.`{CHILD_TAG}` = 'false'"
+    query += (
+        f" and tags.`mlflow.parentRunId` = '{_quote(parent)}'"
+        if parent
+        else f" and tags.`{CHILD_TAG}` = 'false'"
+    )
     if name is not None:
         query += f" and tags.`mlflow.runName` = '{_quote(name)}'"
-    runs = client.search_runs([found.experiment_id], filter_string=query, max_results=1, order_by=["start_time DESC"])
+    runs = client.search_runs(
+        [found.experiment_id], filter_string=query, max_results=1, order_by=["start_time DESC"]
+    )
     return str(runs[0].info.run_id) if runs else None
 
 
-def log_metrics(client: MlflowClient, run_id: str, values: dict[str, Any], when_ms: int | None = None) -> None:
+def log_metrics(
+    client: MlflowClient, run_id: str, values: dict[str, Any], when_ms: int | None = None
+) -> None:
     """Log finite numeric values at step 0 (NA, None and NaN are skipped: a missing figure is not a zero)."""
     from mlflow.entities import Metric
 
@@ -164,7 +172,9 @@ class Parent:
         self._children: list[str] = []
 
     def __enter__(self) -> Parent:
-        existing = find_run(self.experiment, self.kind, uri=self.uri, mlflow_experiment=self.mlflow_experiment)
+        existing = find_run(
+            self.experiment, self.kind, uri=self.uri, mlflow_experiment=self.mlflow_experiment
+        )
         if existing is not None:
             tags = self.client.get_run(existing).data.tags
             if tags.get(FINGERPRINT_TAG) == self.fingerprint:
@@ -173,7 +183,9 @@ class Parent:
         self.run_id = self._open(existing, self.name, self._tags(child=False), {
             **flatten({"config": sanitize_config(self.config)}), **self.params,
             "config_hash": config_hash(self.config)})  # fmt: skip
-        self.client.log_dict(self.run_id, json.loads(json.dumps(sanitize_config(self.config), default=str)), "config.json")
+        self.client.log_dict(
+            self.run_id, json.loads(json.dumps(sanitize_config(self.config), default=str)), "config.json"
+        )
         return self
 
     def __exit__(self, kind: object, exc: object, tb: object) -> None:

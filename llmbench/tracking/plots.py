@@ -20,6 +20,7 @@ def _split_live(points: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     live = points["model"].astype(str).str.match(r"^router(:|$)")
     return points[~live], points[live]
 
+
 __all__ = ["plot_cost_quality", "plotly_cost_quality", "save_cost_quality"]
 
 
@@ -35,7 +36,9 @@ def plot_cost_quality(
     ax = fig.add_subplot()
     ax.scatter(points["cost"], points["quality"], color="tab:blue", zorder=3, label="models")
     if len(live):
-        ax.scatter(live["cost"], live["quality"], color="tab:red", marker="*", s=140, zorder=4, label="router (live)")
+        ax.scatter(
+            live["cost"], live["quality"], color="tab:red", marker="*", s=140, zorder=4, label="router (live)"
+        )
     for _, row in pd.concat([points, live]).iterrows():
         ax.annotate(
             str(row["model"]),
@@ -96,7 +99,11 @@ def plotly_cost_quality(
         )
     )
     front, hull = pareto_frontier(points), zero_router_hull(points)
-    same = front[["cost", "quality"]].reset_index(drop=True).equals(hull[["cost", "quality"]].reset_index(drop=True))
+    same = (
+        front[["cost", "quality"]]
+        .reset_index(drop=True)
+        .equals(hull[["cost", "quality"]].reset_index(drop=True))
+    )
     fig.add_trace(
         go.Scatter(
             x=front["cost"],
@@ -166,4 +173,3 @@ def save_cost_quality(
     plot_cost_quality(points, router, task=task).savefig(png)
     plotly_cost_quality(points, router, task=task).write_html(html, include_plotlyjs=True, full_html=True)
     return png, html
-

@@ -52,12 +52,7 @@ def _heatmap(pairs: pd.DataFrame) -> Any:
     matrix = win_rate_matrix(pairs)
     long = pairwise_win_rates(pairs).set_index(["model", "opponent"])
     text = [
-        [
-            ""
-            if (a, b) not in long.index
-            else _cell(long.loc[(a, b)])
-            for b in matrix.columns
-        ]
+        ["" if (a, b) not in long.index else _cell(long.loc[(a, b)]) for b in matrix.columns]
         for a in matrix.index
     ]
     counts = [
@@ -186,7 +181,12 @@ def build_report(
         runs["experiment"] = "runs"
     experiments = list(dict.fromkeys(runs["experiment"].astype(str)))
     if summary is None or "experiment" not in summary.columns:
-        summary = pd.concat([summarize_runs(g).reset_index().assign(experiment=e) for e, g in runs.groupby("experiment", sort=False)])
+        summary = pd.concat(
+            [
+                summarize_runs(g).reset_index().assign(experiment=e)
+                for e, g in runs.groupby("experiment", sort=False)
+            ]
+        )
     table = summary.reset_index(drop=True)
     table["provider"] = table["model"].astype(str).map(provider_of)
     table = table.sort_values(["experiment", "provider", "score_mean"], ascending=[True, True, False])
@@ -285,10 +285,14 @@ def _per_experiment(runs: pd.DataFrame, experiments: list[str], pairs: pd.DataFr
             for i, task in enumerate([ALL_TASKS, *tasks[:MAX_TASK_CURVES]]):
                 curves.append(_figure(plotly_cost_quality(points, router_curve, task=task), f"curve-{n}-{i}"))
             if len(tasks) > MAX_TASK_CURVES:
-                curves.append(f"<p class='note'>{len(tasks) - MAX_TASK_CURVES} more tasks in the table below.</p>")
+                curves.append(
+                    f"<p class='note'>{len(tasks) - MAX_TASK_CURVES} more tasks in the table below.</p>"
+                )
                 curves.append(_table(points[points["task"] != ALL_TASKS]))
         elif not ok.any():
-            curves.append("<p class='note'>No costs recorded: no call succeeded (see the errors below); no cost/quality curve.</p>")
+            curves.append(
+                "<p class='note'>No costs recorded: no call succeeded (see the errors below); no cost/quality curve.</p>"
+            )
         else:
             unpriced = ", ".join(sorted(group.loc[ok, "model"].astype(str).unique()))
             curves.append(f"<p class='note'>No costs recorded: no price is known for {html.escape(unpriced)} (add them "
@@ -299,7 +303,11 @@ def _per_experiment(runs: pd.DataFrame, experiments: list[str], pairs: pd.DataFr
 def _error_section(runs: pd.DataFrame, calls: pd.DataFrame | None, experiments: list[str]) -> list[str]:
     """How many attempts and runs failed, by model and error, with an example message each."""
     failed_runs = int(runs["error"].notna().sum()) if "error" in runs.columns else 0
-    calls = None if calls is None else calls.assign(model_id=_labels(calls.rename(columns={"model_id": "model"}), experiments))
+    calls = (
+        None
+        if calls is None
+        else calls.assign(model_id=_labels(calls.rename(columns={"model_id": "model"}), experiments))
+    )
     failed_attempts = 0 if calls is None else int(calls["error_class"].notna().sum())
     if failed_runs == 0 and failed_attempts == 0:
         return ["<p class='note'>No failed calls and no failed attempts.</p>"]

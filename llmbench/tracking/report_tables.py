@@ -108,5 +108,7 @@ def score_cells(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         if col not in ("task", "n"):
-            out[col] = out[col].map(lambda v: "–" if _missing(v) or math.isnan(float(v)) else f"{float(v):.3f}")
+            out[col] = out[col].map(
+                lambda v: "–" if _missing(v) or math.isnan(float(v)) else f"{float(v):.3f}"
+            )
     return out

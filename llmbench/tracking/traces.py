@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_TRACE_LIMIT", "log_call_traces", "log_tool_traces"]
 
-DEFAULT_TRACE_LIMIT = 300  # more calls than this: every failed or retried one, then a seeded sample (~20 ms a trace)
+DEFAULT_TRACE_LIMIT = (
+    300  # more calls than this: every failed or retried one, then a seeded sample (~20 ms a trace)
+)
 _FLUSH_EVERY = 200  # traces between flushes: MLflow's export queue drops traces beyond its size
 _TEXT = 4000  # characters of a prompt or answer kept in a span
 
@@ -49,7 +51,14 @@ def _attempt_attributes(row: dict[Any, Any]) -> dict[str, Any]:
     keys = ("input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "cost_usd", "latency_s",
             "status_code", "attempt")  # fmt: skip
     out: dict[str, Any] = {k: v for k in keys if (v := _num(row.get(k))) is not None}
-    for key in ("error_class", "error_message", "request_id", "answered_model", "attempt_model", "route_chosen"):
+    for key in (
+        "error_class",
+        "error_message",
+        "request_id",
+        "answered_model",
+        "attempt_model",
+        "route_chosen",
+    ):
         if row.get(key) is not None and not (isinstance(row.get(key), float) and math.isnan(row[key])):
             out[key] = str(row[key])[:_TEXT]
     return out
@@ -81,7 +90,9 @@ def _call_traces(client: MlflowClient, experiment_id: str, run_id: str, calls: p
     keys = list(dict.fromkeys(calls["run_key"]))
     todo = keys[skip:]
     room = max(0, limit - skip)
-    if len(todo) > room:  # the calls worth a look first (failed or retried), then a seeded sample, kept in order
+    if (
+        len(todo) > room
+    ):  # the calls worth a look first (failed or retried), then a seeded sample, kept in order
         troubled = set(calls.loc[calls["error_class"].notna(), "run_key"])
         notable = [k for k in todo if k in troubled][:room]
         rest = [k for k in todo if k not in set(notable)]
@@ -142,7 +153,13 @@ def _tool_traces(client: MlflowClient, experiment_id: str, run_id: str, steps: p
                                   start_time_ns=_ns(rows[0].get("started_at")))  # fmt: skip
         end = None
         for row in rows:
-            kind = "TOOL" if row["kind"] == "tool_call" else "CHAT_MODEL" if row["kind"] == "model_turn" else "UNKNOWN"
+            kind = (
+                "TOOL"
+                if row["kind"] == "tool_call"
+                else "CHAT_MODEL"
+                if row["kind"] == "model_turn"
+                else "UNKNOWN"
+            )
             name = str(row.get("tool_name") or row["kind"])
             start = _ns(row.get("started_at"))
             span = client.start_span(name=name, trace_id=root.trace_id, parent_id=root.span_id, span_type=kind,

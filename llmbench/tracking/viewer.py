@@ -49,10 +49,17 @@ def sample_records(runs: pd.DataFrame, calls: pd.DataFrame | None = None, items:
     if items is not None and len(items) and "reference" in items.columns:
         for row in items[["experiment", "item_id", "reference"]].to_dict("records"):
             ref = row["reference"]
-            references[(str(row["experiment"]), str(row["item_id"]))] = json.loads(ref) if isinstance(ref, str) else ref
+            references[(str(row["experiment"]), str(row["item_id"]))] = (
+                json.loads(ref) if isinstance(ref, str) else ref
+            )
     out = []
     for row in runs.head(limit).to_dict("records"):
-        key = (str(row.get("experiment", "")), str(row["item_id"]), str(row["model"]), int(row.get("epoch") or 0))
+        key = (
+            str(row.get("experiment", "")),
+            str(row["item_id"]),
+            str(row["model"]),
+            int(row.get("epoch") or 0),
+        )
         reference = references.get(key[:2])
         out.append({
             "experiment": key[0], "item": key[1], "model": key[2], "epoch": key[3], "task": _clean(row.get("task")),
