@@ -17,10 +17,10 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from llmbench.errors import ConfigError, ProviderError
+from llmbench.evaluation.batch_rows import result_rows, unix_seconds
 from llmbench.evaluation.items import item_messages, item_tools
 from llmbench.evaluation.runner import Runner, Task, _cannot_heal, _prompt_tokens, plan_fingerprint
 from llmbench.providers import Completion, Provider, Usage, get_provider
@@ -32,7 +32,6 @@ from llmbench.providers.batch_api import (
     BatchStatus,
     batch_api,
 )
-from llmbench.providers.types import Attempt
 from llmbench.store import CallRecord, ScoreRecord, Store, call_records
 from llmbench.store.batches import BatchLog, update_sql
 from llmbench.store.rows import BatchRequestRow, BatchRow
@@ -144,7 +143,7 @@ class BatchRunner(Runner):
 
     async def _resolve(self, api: BatchAPI, batch: BatchRow) -> bool:
         """Whether a batch a crash left `submitting` reached the provider (adopted) or not (abandoned)."""
-        since = _unix(batch.created_at)
+        since = unix_seconds(batch.created_at)
         known = self.log.known_ids()
         found = [b for b in await api.candidates(batch.batch_key, since, batch.requests) if b not in known]
         if found:
@@ -192,14 +191,14 @@ class BatchRunner(Runner):
         graded: list[tuple[Task, Completion, CallRecord]] = []
         seen: set[str] = set()
         cost, ok, stray = 0.0, 0, 0
-        started = _unix(batch.created_at)
+        started = unix_seconds(batch.created_at)
         async for outcome in api.results(batch.batch_id):
             request = requests.get(outcome.custom_id)
             if request is None or outcome.custom_id in seen:
                 stray += 1
                 continue
             seen.add(outcome.custom_id)
-            rows, completion = _rows(outcome, request, provider, batch.round, started)
+            rows, completion = result_rows(outcome, request, provider, batch.round, started)
             calls += rows
             cost += rows[-1].cost_usd or 0.0
             task = tasks.get(outcome.custom_id)
@@ -215,7 +214,7 @@ class BatchRunner(Runner):
             missing = BatchOutcome(
                 key, error=BatchRequestError(f"{batch.model_id}: {why}", provider=provider.provider)
             )
-            calls += _rows(missing, requests[key], provider, batch.round, started)[0]
+            calls += result_rows(missing, requests[key], provider, batch.round, started)[0]
         failed = len(requests) - ok
         state = (
             "cancelled"
@@ -355,60 +354,3 @@ class BatchRunner(Runner):
         self.log.update(name, key, state="submitted", batch_id=batch_id, input_file_id=file_id)
         self.report.submitted += len(chunk)
         return True
-
-
-def _rows(outcome: BatchOutcome, request: BatchRequestRow, provider: Provider, round_: int,
-          started: float) -> tuple[list[CallRecord], Completion | None]:  # fmt: skip
-    """The call rows of one batch result (the answer priced at the batch rate; a failed request is not billed)."""
-    if outcome.completion is not None:
-        c = outcome.completion
-        cost, basis = provider.price_table.batch_price(
-            provider.model_id, c.usage, api_url=provider._api_url()
-        )
-        attempt = Attempt(number=round_, started_at=started, latency_s=0.0, ok=True, usage=c.usage, cost_usd=cost,
-                          request_id=c.request_id)  # fmt: skip
-        done = c.model_copy(update={"cost_usd": cost, "attempts": [attempt]})
-        rows = call_records(
-            done,
-            run_key=request.run_key,
-            item_id=request.item_id,
-            model_id=request.model_id,
-            epoch=request.epoch,
-        )
-        result: Completion | None = done
-    else:
-        err = outcome.error
-        assert err is not None
-        err.attempts = [
-            Attempt(
-                number=round_,
-                started_at=started,
-                latency_s=0.0,
-                ok=False,
-                cost_usd=0.0,
-                error_type=type(err).__name__,
-                error_message=str(err),
-                status_code=err.status_code,
-            )
-        ]
-        rows = call_records(
-            err,
-            run_key=request.run_key,
-            item_id=request.item_id,
-            model_id=request.model_id,
-            epoch=request.epoch,
-        )
-        basis, result = "batch_not_billed", None
-        rows[-1].cost_usd = 0.0
-    for row in rows:
-        row.latency_s, row.cost_basis = None, basis  # a batch has no per-request latency
-    return rows, result
-
-
-def _unix(value: float | datetime | None) -> float:
-    """Unix seconds of a stored (naive UTC) timestamp."""
-    if value is None:
-        return time.time()
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
-    return float(value)

@@ -39,10 +39,42 @@ MAX_CONCURRENCY = 4096
 MAX_EPOCHS = 1000
 
 
+# Call parameters that would change what is billed or bypass what the experiment says: the model (priced by the
+# `models` entry), how many answers are billed (n, best_of), the price tier, the prompt and tools (from the items),
+# and raw body/header/query overrides that could carry any of these.
+REFUSED_PARAMS = {
+    "model": "the model comes from `models` (it is what is priced)",
+    "n": "one answer per call is what is priced and scored; use `epochs` for repeats",
+    "best_of": "it bills several answers per call",
+    "service_tier": "it changes the price per token",
+    "messages": "the prompt comes from the dataset", "prompt": "the prompt comes from the dataset",
+    "input": "the prompt comes from the dataset", "system": "use `system_prompt`",
+    "tools": "tools come from the items' metadata.tools",
+    "stream": "use `stream:`", "stream_options": "use `stream:`",
+    "extra_body": "it can override the model or what is billed", "extra_query": "it can change the request",
+    "extra_headers": "it can change the request",
+}  # fmt: skip
+
+
+class GenerationParams(BaseModel):
+    """The call parameters llmbench checks (others pass through as given); numbers are numbers, not `true`."""
+
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
+    max_tokens: int | None = Field(default=None, ge=1, le=10_000_000)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=10_000_000)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(default=None, ge=1)
+    seed: int | None = None
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    stop: str | list[str] | None = None
+
+
 class ProviderLimits(BaseModel):
     """Concurrency and rate limits of one provider (None: no limit)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
     concurrency: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
     # below one request a minute a run of any size never ends: such a limit is a typo
     requests_per_minute: float | None = Field(default=None, ge=1)
@@ -53,7 +85,8 @@ class ProviderLimits(BaseModel):
 class ExperimentConfig(BaseModel):
     """What to run: datasets x models x epochs, how fast, and how much it may cost."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # strict: `max_cost: true` is not $1, nor `epochs: "3"` three; a whole number still passes as a float
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
     name: str = Field(min_length=1, max_length=200)
     datasets: list[str] = Field(min_length=1, max_length=1000)
     models: list[str] = Field(min_length=1, max_length=1000)
@@ -82,6 +115,15 @@ class ExperimentConfig(BaseModel):
     )
 
     _refs: dict[str, ModelRef] = PrivateAttr(default_factory=dict)
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        for name, why in REFUSED_PARAMS.items():
+            if name in params:
+                raise ValueError(f"params.{name} is not allowed: {why}")
+        GenerationParams.model_validate(params)
+        return params
 
     @field_validator("models")
     @classmethod
@@ -141,11 +183,20 @@ def load_experiment(path: str | Path, **overrides: Any) -> ExperimentConfig:
     raw.setdefault("name", p.stem)
     if isinstance(raw.get("datasets"), str):
         raw["datasets"] = [raw["datasets"]]
-    raw["datasets"] = [
-        str((p.parent / d).resolve()) if not Path(d).is_absolute() else d for d in raw.get("datasets", [])
-    ]
+    raw["datasets"] = [_dataset_source(p.parent, d) for d in raw.get("datasets", [])]
     raw.update({k: v for k, v in overrides.items() if v is not None})
     return validate_config(raw, source=str(p))
+
+
+def _dataset_source(folder: Path, source: Any) -> Any:
+    """A dataset entry of an experiment file: a path relative to the file's folder, or else as written (a shipped
+    set's name such as `arithmetic`, a `bfcl:` source, an absolute path); a non-string is left to validation."""
+    if not isinstance(source, str) or Path(source).is_absolute():
+        return source
+    beside = folder / source
+    if beside.exists() or Path(source).suffix or "/" in source or ":" in source:
+        return str(beside.resolve()) if ":" not in source else source
+    return source
 
 
 def validate_config(raw: dict[str, Any], *, source: str = "flags") -> ExperimentConfig:

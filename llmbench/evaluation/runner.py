@@ -18,9 +18,8 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from llmbench.errors import AuthenticationError, ConfigError, InvalidRequestErro
 from llmbench.evaluation.config import ExperimentConfig
 from llmbench.evaluation.items import item_messages, item_tools, load_items
 from llmbench.evaluation.limits import Limits
+from llmbench.evaluation.report import RunReport
 from llmbench.providers import Completion, Message, Provider, StopEvent, get_provider
 from llmbench.scorers import Answer, Score, Scorer, get_scorer
 from llmbench.scorers.sandbox import bwrap_available
@@ -44,38 +44,6 @@ class Task:
     model_id: str
     epoch: int
     key: str
-
-
-@dataclass
-class RunReport:
-    """What a run did: counts, spend and whether it stopped early (and why)."""
-
-    experiment: str
-    planned: int = 0
-    skipped: int = 0
-    finished: int = 0
-    failed: int = 0
-    spent_usd: float = 0.0
-    spent_before_usd: float = 0.0
-    unknown_outcome: int = 0  # attempts sent in earlier runs whose outcome never arrived (counted in spend)
-    stopped_by_budget: bool = False
-    stopped_by: str | None = None  # an error no retry can heal, in one line
-    interrupted: bool = False
-    submitted: int = 0  # requests handed to provider batch APIs in this run
-    pending: int = 0  # requests in provider batches not collected yet
-    pending_usd: float = 0.0  # their estimated cost (in spent_usd until collected)
-    gave_up: int = 0  # batch requests that failed twice (not submitted again)
-    results_gone: int = 0  # batch requests whose batch ended but whose results the provider no longer has
-    elapsed_s: float = 0.0
-    unrecorded: list[str] = field(default_factory=list)  # results the store refused (each alone), in words
-    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-
-    @property
-    def complete(self) -> bool:
-        """Whether every planned item finished (the only case `llmbench eval` exits 0)."""
-        return self.finished + self.skipped == self.planned and not (
-            self.interrupted or self.stopped_by_budget or self.stopped_by or self.unrecorded
-        )
 
 
 class Runner:
@@ -241,9 +209,18 @@ class Runner:
     def _stopping(self) -> bool:
         if self.report.stopped_by:
             return True
-        if self.over_budget():
+        if self.cfg.max_cost is not None and self.report.spent_usd >= self.cfg.max_cost:
             self.report.stopped_by_budget = True  # stop taking work; calls in flight finish and are recorded
             return True
+        return False
+
+    async def _admitted(self) -> bool:
+        """Whether the next call may go: not while the budget is spent, and not while it is only reserved by
+        calls in flight (their answers may leave room, so wait for them rather than stop)."""
+        while not self._stopping():
+            if not self.over_budget():
+                return True
+            await asyncio.sleep(0.01)
         return False
 
     async def _worker(self, todo: Iterator[Task], limits: Limits) -> None:
@@ -253,7 +230,7 @@ class Runner:
             provider = self.providers[task.model_id]
             async with limits.slot(provider.provider, _estimate_tokens(task.item)):
                 # Check again: while this worker waited for a slot, finished calls may have used up the budget.
-                if self._stopping():
+                if not await self._admitted():
                     return
                 messages, params = self._call_inputs(provider, task)
                 # Reserved until its cost is known, so calls in flight count against the budget: the spend

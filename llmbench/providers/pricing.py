@@ -42,20 +42,23 @@ BATCH_DISCOUNT = 0.5  # OpenAI and Anthropic both bill batch requests at 50% of 
 _GENAI_PROVIDER = {"openai": "openai", "anthropic": "anthropic"}
 
 
+MAX_PRICE = 1_000_000.0  # USD per million tokens: a dollar a token is far above any real price
+
+
 class ModelPrice(BaseModel):
     """Prices in USD per million tokens (finite, >= 0); missing cache/reasoning rates fall back to input/output."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    input: float = Field(ge=0)
-    output: float = Field(ge=0)
-    cache_read: float | None = Field(default=None, ge=0)
-    cache_write: float | None = Field(default=None, ge=0)
-    cache_write_1h: float | None = Field(default=None, ge=0)
-    reasoning: float | None = Field(default=None, ge=0)
-    batch_input: float | None = Field(
-        default=None, ge=0
-    )  # rates through a batch API (default: half of the above)
-    batch_output: float | None = Field(default=None, ge=0)
+    # strict: `true` is not a price; at most $1 a token, so no cost can overflow to infinity
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+    input: float = Field(ge=0, le=MAX_PRICE)
+    output: float = Field(ge=0, le=MAX_PRICE)
+    cache_read: float | None = Field(default=None, ge=0, le=MAX_PRICE)
+    cache_write: float | None = Field(default=None, ge=0, le=MAX_PRICE)
+    cache_write_1h: float | None = Field(default=None, ge=0, le=MAX_PRICE)
+    reasoning: float | None = Field(default=None, ge=0, le=MAX_PRICE)
+    # rates through a batch API (default: half of the above)
+    batch_input: float | None = Field(default=None, ge=0, le=MAX_PRICE)
+    batch_output: float | None = Field(default=None, ge=0, le=MAX_PRICE)
 
     def cost(self, usage: Usage) -> float:
         """Dollar cost of `usage` at these rates."""
@@ -168,9 +171,16 @@ class PriceTable:
             and override is not None
             and None not in (override.batch_input, override.batch_output)
         ):
-            rates = override.model_copy(update={"input": override.batch_input, "output": override.batch_output,
-                                                "cache_read": None, "cache_write": None, "cache_write_1h": None,
-                                                "reasoning": None})  # fmt: skip
+            # the batch discount stacks on cache rates, as both vendors document: each rate scaled like its base
+            assert override.batch_input is not None and override.batch_output is not None
+            in_ratio = override.batch_input / override.input if override.input else 0.0
+            out_ratio = override.batch_output / override.output if override.output else 0.0
+            scale = lambda rate, ratio: None if rate is None else rate * ratio  # noqa: E731
+            rates = override.model_copy(update={
+                "input": override.batch_input, "output": override.batch_output,
+                "cache_read": scale(override.cache_read if override.cache_read is not None else override.input, in_ratio),
+                "cache_write": scale(override.cache_write, in_ratio), "cache_write_1h": scale(override.cache_write_1h, in_ratio),
+                "reasoning": scale(override.reasoning, out_ratio)})  # fmt: skip
             return rates.cost(usage), "batch_rate"
         listed = self.price(model_id, usage, api_url=api_url)
         return (None if listed is None else listed * BATCH_DISCOUNT), "batch_discount"

@@ -158,6 +158,19 @@ class Usage(_Value):
     reasoning_tokens: int = Field(default=0, ge=0)
     cache_write_1h_tokens: int = Field(default=0, ge=0)
 
+    @model_validator(mode="after")
+    def _parts_within_wholes(self) -> Usage:
+        # breakdowns larger than their whole would price to a negative cost
+        if self.reasoning_tokens > self.output_tokens:
+            raise ValueError(
+                f"{self.reasoning_tokens} reasoning tokens of {self.output_tokens} output tokens"
+            )
+        if self.cache_write_1h_tokens > self.cache_write_tokens:
+            raise ValueError(
+                f"{self.cache_write_1h_tokens} one-hour cache writes of {self.cache_write_tokens}"
+            )
+        return self
+
     @property
     def total_input_tokens(self) -> int:
         """All prompt tokens: uncached, cache read and cache write."""

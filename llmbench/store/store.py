@@ -16,10 +16,10 @@ import pandas as pd
 from llmbench.errors import DataError, StoreError
 from llmbench.store import reads, writes
 from llmbench.store.connection import connect, default_store_path, transaction
-from llmbench.store.frames import runs_frame_dtypes, summarize
 from llmbench.store.migrations import LATEST_VERSION, migrate, version_of
 from llmbench.store.provenance import git_commit, now, package_versions, sanitize_config, stable_hash
 from llmbench.store.rows import CallRecord, Experiment, IntentRecord, ScoreRecord, ToolStep
+from llmbench.store.store_reads import StoreReads
 
 __all__ = ["SOURCES", "Source", "Store"]
 
@@ -30,7 +30,7 @@ SOURCES = ("native", "simulated", "imported")
 _WRITERS: weakref.WeakValueDictionary[Path, Store] = weakref.WeakValueDictionary()
 
 
-class Store:
+class Store(StoreReads):
     """A run store file. Use `Store.open(path, read_only=...)`; close it (or use `with`) when done."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
@@ -335,9 +335,8 @@ class Store:
                 )
             try:
                 with transaction(con):
-                    if (
-                        old is not None
-                    ):  # replaced in the same transaction: a failed import keeps the old rows
+                    # replaced in the same transaction: a failed import keeps the old rows
+                    if old is not None:
                         writes.delete_rows(self._con, old.id)
                         self.forget(experiment)
                     exp = self.create_experiment(
@@ -365,41 +364,6 @@ class Store:
         """Drop what this Store caches about experiment `name` (after SQL changed it behind the methods)."""
         self._finished.pop(self._ids.pop(name, -1), None)
 
-    # -- reading --------------------------------------------------------------------------------------------
-
-    def _frame(self, query: str, *params: Any) -> pd.DataFrame:
-        with self._lock:
-            return self._con.execute(query, list(params)).df()
-
-    def experiments_frame(self) -> pd.DataFrame:
-        """One row per experiment with its metadata and counts of items, calls, models and errors."""
-        return self._frame(reads.EXPERIMENTS)
-
-    def items_frame(self, experiments: str | Sequence[str] | None = None) -> pd.DataFrame:
-        """The stored dataset items (input, reference and metadata as JSON text)."""
-        return self._frame(reads.ITEMS, reads.names(experiments))
-
-    def calls_frame(self, experiments: str | Sequence[str] | None = None) -> pd.DataFrame:
-        """Every attempt (failed ones included), with the experiment name, in insertion order."""
-        return self._frame(reads.CALLS, reads.names(experiments))
-
-    def scores_frame(self, experiments: str | Sequence[str] | None = None) -> pd.DataFrame:
-        """Every score row (all scorers)."""
-        return self._frame(reads.SCORES, reads.names(experiments))
-
-    def runs_frame(
-        self, experiments: str | Sequence[str] | None = None, score: str | None = None
-    ) -> pd.DataFrame:
-        """The runs frame (one row per item, model, epoch); `score` picks a scorer, default the primary one."""
-        return runs_frame_dtypes(self._frame(reads.RUNS, reads.names(experiments), score))
-
-    def summary_frame(
-        self, experiments: str | Sequence[str] | None = None, score: str | None = None
-    ) -> pd.DataFrame:
-        """Per experiment and model: score mean, cost, cost per correct answer, latency p50/p95, errors."""
-        runs = self.runs_frame(experiments, score)
-        return summarize(runs, self._frame(reads.ATTEMPTS, reads.names(experiments)))
-
     # -- tool-using conversations (see llmbench.tools.log) ---------------------------------------------------
 
     def write_tool_steps(
@@ -418,7 +382,3 @@ class Store:
             with transaction(con):
                 writes.append(con, "tool_steps", values, ignore_conflicts=True)
             return self._count("tool_steps", eid) - before
-
-    def tool_steps_frame(self, experiments: str | Sequence[str] | None = None) -> pd.DataFrame:
-        """Every logged tool-conversation step, with the experiment name, in conversation and step order."""
-        return self._frame(reads.TOOL_STEPS, reads.names(experiments))

@@ -39,6 +39,7 @@ from llmbench.providers import (
     get_provider,
 )
 from llmbench.providers.base import Provider
+from llmbench.providers.types import to_messages
 from llmbench.testing import Interaction, Recorder, mock_transport
 
 MakeProvider = Callable[..., tuple[Provider, Recorder]]
@@ -460,7 +461,9 @@ async def test_stream_accumulates_to_the_non_streamed_completion(openai_mock, ca
     events = await collect(provider, "weather?", tools=[WEATHER])
     assert_same_completion(events[-1].completion, once)
     if case["usage"] is None:
-        assert once.usage is None and once.cost_usd is None
+        # billed all the same: charged at the estimate (the prompt plus a full default answer), and said so
+        assert once.usage is None and once.cost_usd == provider.estimate_call(to_messages("weather?"), {})
+        assert once.attempts[-1].cost_basis == "estimated"
         assert not [e for e in events if isinstance(e, UsageEvent)]
     else:
         assert once.cost_usd is not None
@@ -548,11 +551,13 @@ def test_stream_equals_plain_for_any_answer(text, args, cuts, with_usage):
     assert [c.arguments for c in once.tool_calls] == args
 
 
-async def test_stream_without_usage_has_no_cost(openai_mock):
+async def test_stream_without_usage_is_charged_its_estimate(openai_mock):
     provider, _ = openai_mock([Interaction.sse(chat_sse(pieces=["hi"], usage=None), done=True)])
     events = await collect(provider, "hi")
     done = events[-1].completion
-    assert done.usage is None and done.cost_usd is None and done.text == "hi"
+    assert done.usage is None and done.text == "hi"
+    assert done.cost_usd == provider.estimate_call(to_messages("hi"), {}) > 0
+    assert done.attempts[-1].cost_basis == "estimated"
 
 
 async def test_stream_usage_before_final_empty_chunk(openai_mock):
