@@ -5,68 +5,25 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx2
 import openai
 import pytest
+from gateway_helpers import MODELS, calls, client, gateway
 from helpers import synthetic_frame
 
 from llmbench.errors import ConfigError
 from llmbench.router import RouterEstimator
-from llmbench.serve import GatewayConfig, running
-from llmbench.store import Store
-from llmbench.testing import FakeOpenAIServer
-
-MODELS = {"big": "up:big", "coder": "up:coder", "cheap": "up:cheap"}
-
-
-@pytest.fixture(scope="module")
-def policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A policy over three models of the `up` endpoint (quality-first: lambda 0)."""
-    frame = synthetic_frame(30)
-    frame["model"] = frame["model"].map(MODELS)
-    path = tmp_path_factory.mktemp("policy") / "policy.json"
-    RouterEstimator(lambda_=0.0).fit(frame).export(path)
-    return path
-
-
-@pytest.fixture
-def upstream(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAIServer]:
-    """The fake API as endpoint `up` (faults from the test's `faults` marker)."""
-    marker = request.node.get_closest_marker("faults")
-    faults = marker.args[0] if marker else {}
-    with FakeOpenAIServer(latency_s=0.0, faults=faults, seed=3) as server:
-        prices = tmp_path / "prices.yaml"
-        prices.write_text("models:\n" + "".join(f"  '{m}': {{input: {p}, output: {3 * p}}}\n"
-                                                 for m, p in zip(MODELS.values(), (10, 1, 0.1), strict=True)))  # fmt: skip
-        config = tmp_path / "llmbench.toml"
-        config.write_text(f'price_file = "{prices}"\n[endpoints.up]\nbase_url = "{server.url}/v1"\n')
-        monkeypatch.setenv("LLMBENCH_CONFIG", str(config))
-        yield server
-
-
-def gateway(policy: Path, tmp_path: Path, **options: Any) -> Any:
-    settings = {"port": 0, "policy": str(policy), "store": tmp_path / "gw.duckdb", "retries": 1, "reload_s": 0.1}
-    return running(GatewayConfig(**{**settings, **options}))
-
-
-def client(url: str, key: str = "unused") -> openai.OpenAI:
-    return openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0)
-
-
-def calls(tmp_path: Path) -> Any:
-    with Store.open(tmp_path / "gw.duckdb", read_only=True) as store:
-        return store.calls_frame("gateway")
+from llmbench.serve import GatewayConfig
 
 
 def test_openai_sdk_plain_and_streamed_through_the_router(upstream, policy, tmp_path) -> None:
     raw: Any = None
     with gateway(policy, tmp_path) as (url, gw):
         raw = client(url).chat.completions.with_raw_response.create(
-            model="router", messages=[{"role": "user", "content": "write a python function that returns a list"}]
+            model="router",
+            messages=[{"role": "user", "content": "write a python function that returns a list"}],
         )
         answer = raw.parse()
         assert answer.choices[0].message.content.startswith("Echo: write a python function")
@@ -102,7 +59,9 @@ def test_tool_calls_plain_and_streamed(upstream, policy, tmp_path) -> None:
         chunks = list(client(url).chat.completions.create(**ask, stream=True))
         deltas = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
         assert deltas[0].function.name == "lookup" and deltas[0].id
-        assert json.loads("".join(d.function.arguments or "" for d in deltas)) == json.loads(call.function.arguments)
+        assert json.loads("".join(d.function.arguments or "" for d in deltas)) == json.loads(
+            call.function.arguments
+        )
     sent = [r.json for r in upstream.requests]
     assert all(r["tool_choice"] == "required" and r["tools"][0]["function"]["name"] == "lookup" for r in sent)
 
@@ -126,7 +85,9 @@ def test_fallbacks_heal_429s_and_500s_and_every_attempt_is_billed(upstream, poli
 
 
 @pytest.mark.faults({"429": 1.0})
-def test_when_every_model_fails_the_client_gets_the_status_and_the_store_every_attempt(upstream, policy, tmp_path) -> None:
+def test_when_every_model_fails_the_client_gets_the_status_and_the_store_every_attempt(
+    upstream, policy, tmp_path
+) -> None:
     with gateway(policy, tmp_path) as (url, _):
         with pytest.raises(openai.RateLimitError):
             client(url).chat.completions.create(model="router", messages=[{"role": "user", "content": "hi"}])
@@ -160,9 +121,13 @@ def test_beyond_loopback_every_request_needs_a_client_key(upstream, policy, tmp_
     with gateway(policy, tmp_path, host="0.0.0.0") as (url, _):
         local = url.replace("0.0.0.0", "127.0.0.1")
         with pytest.raises(openai.AuthenticationError):
-            client(local, "wrong").chat.completions.create(model="router", messages=[{"role": "user", "content": "hi"}])
+            client(local, "wrong").chat.completions.create(
+                model="router", messages=[{"role": "user", "content": "hi"}]
+            )
         assert httpx2.get(local + "/v1/models").status_code == 401
-        ok = client(local, "client-key-2").chat.completions.create(model="router", messages=[{"role": "user", "content": "hi"}])
+        ok = client(local, "client-key-2").chat.completions.create(
+            model="router", messages=[{"role": "user", "content": "hi"}]
+        )
         assert ok.choices[0].message.content == "Echo: hi"
     sent = upstream.requests[0]
     assert "client-key" not in json.dumps(dict(sent.headers))  # the client's key is never forwarded upstream
@@ -178,7 +143,9 @@ def test_a_changed_policy_file_is_served_without_a_restart(upstream, policy, tmp
         RouterEstimator(lambda_=500.0).fit(frame).export(tmp_path / "next.json")
         (tmp_path / "next.json").replace(live)  # atomic, as a deploy would
         deadline = time.monotonic() + 10
-        while httpx2.get(url + "/health").json()["policies"]["router"] == before and time.monotonic() < deadline:
+        while (
+            httpx2.get(url + "/health").json()["policies"]["router"] == before and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
         after = httpx2.get(url + "/health").json()["policies"]["router"]
         live.write_text("not a policy")  # a broken file keeps the last good policy
@@ -212,7 +179,9 @@ def test_anthropic_sdk_plain_streamed_and_tools_through_the_gateway(upstream, po
             final = stream.get_final_message()
         assert [b.input for b in final.content if b.type == "tool_use"] == [call.input]
         with pytest.raises(anthropic.NotFoundError):
-            claude.messages.create(model="claude-nope", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+            claude.messages.create(
+                model="claude-nope", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+            )
     # the upstream (an OpenAI-compatible endpoint) got OpenAI's forms: the gateway translated both ways
     assert upstream.requests[2].json["tool_choice"] == "required"
     assert len(calls(tmp_path)) == 4
@@ -232,7 +201,9 @@ def test_a_stream_falls_back_before_its_first_byte_and_says_so(upstream, policy,
 
 
 @pytest.mark.faults({"cut": 1.0})
-def test_a_stream_cut_after_it_began_ends_with_an_error_event_not_a_fallback(upstream, policy, tmp_path) -> None:
+def test_a_stream_cut_after_it_began_ends_with_an_error_event_not_a_fallback(
+    upstream, policy, tmp_path
+) -> None:
     with gateway(policy, tmp_path) as (url, _), httpx2.stream("POST", url + "/v1/chat/completions", json={
             "model": "router", "stream": True,
             "messages": [{"role": "user", "content": "a long question " * 20}]}) as r:  # fmt: skip

@@ -29,7 +29,9 @@ def test_kill_9_under_load_keeps_every_answered_request(tmp_path: Path) -> None:
         env = {**os.environ, "LLMBENCH_CONFIG": str(tmp_path / "llmbench.toml")}
         cmd = [sys.executable, "-m", "llmbench", "serve", "--policy", str(tmp_path / "policy.json"), "--port", "0",
                "--store", str(tmp_path / "gw.duckdb")]  # fmt: skip
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+        )
         url = proc.stdout.readline().strip()  # type: ignore[union-attr]
         assert url.startswith("http://"), proc.stderr.read() if proc.poll() is not None else url  # type: ignore[union-attr]
         answered: list[str] = []
