@@ -91,7 +91,7 @@ def test_a_client_that_leaves_mid_stream_leaves_a_row(upstream, policy, tmp_path
 def test_the_policy_watcher_outlives_a_file_that_breaks_the_parser(upstream, policy, tmp_path) -> None:
     live = tmp_path / "live.json"
     live.write_bytes(policy.read_bytes())
-    with gateway(live, tmp_path, reload_s=0.05) as (url, gw):
+    with gateway(live, tmp_path, reload_s=0.05) as (_, gw):
         before = gw.routes["router"].policy.sha256
         live.write_bytes(_deep_policy())  # passes the hash check, then RecursionError in json.loads
         time.sleep(0.5)
