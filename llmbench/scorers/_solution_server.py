@@ -1,6 +1,6 @@
 """Runs the model's code in its sandbox and answers calls from the test runner, one JSON line at a time.
 
-Usage (inside the sandbox): python -I -S _solution_server.py HARNESS_DIR SOLUTION REQUEST_FD RESPONSE_FD MAX_PROCESSES.
+Usage (inside the sandbox): python -I -S _solution_server.py HARNESS_DIR SOLUTION REQUEST_FD RESPONSE_FD MAX_PROCESSES UID.
 It never sees the tests and never reports a verdict: it only executes the solution and returns values. Run by
 llmbench.scorers.sandbox, never imported.
 """
@@ -10,15 +10,16 @@ import sys
 from typing import Any
 
 
-def drop_privileges(max_processes: int) -> None:
-    """Leave root (the sandbox starts as root when the evaluator is root) for nobody, then cap the processes:
-    the kernel does not apply the process limit to root."""
+def drop_privileges(max_processes: int, uid: int) -> None:
+    """Leave root (the sandbox starts as root when the evaluator is root) for a user id of this sandbox's own, then
+    cap the processes (the kernel does not apply the process limit to root). A user of its own means a kernel
+    keyring of its own and a process count of its own; without root, the sandbox's user namespace gives both."""
     import resource
 
     if os.getuid() == 0:
         os.setgroups([])
-        os.setgid(65534)
-        os.setuid(65534)
+        os.setgid(uid)
+        os.setuid(uid)
     resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
 
 
@@ -27,7 +28,7 @@ def main() -> int:
     sys.path.insert(0, harness)
     import _wire
 
-    drop_privileges(int(sys.argv[5]))
+    drop_privileges(int(sys.argv[5]), int(sys.argv[6]))
     requests = os.fdopen(req_fd, "rb")
     responses = os.fdopen(resp_fd, "wb")
     objects: dict[int, Any] = {}

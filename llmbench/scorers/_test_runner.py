@@ -1,6 +1,6 @@
 """Runs an item's tests against the model's code, which lives in another sandbox and is reached only by calls.
 
-Usage (inside its own sandbox): python -I -S _test_runner.py HARNESS_DIR TESTS REQUEST_FD RESPONSE_FD MAX_PROCESSES.
+Usage (inside its own sandbox): python -I -S _test_runner.py HARNESS_DIR TESTS REQUEST_FD RESPONSE_FD MAX_PROCESSES UID.
 Names the solution defines appear here as proxies: calling one sends plain arguments to the solution server and
 brings back a plain value (or a reference to an object that stays there). Assertions are evaluated here, on
 plain data, so the model's code cannot print, `atexit` or monkeypatch its way to a verdict: the verdict is the
@@ -34,7 +34,7 @@ def main() -> int:
     import _solution_server
     import _wire
 
-    _solution_server.drop_privileges(int(sys.argv[5]))
+    _solution_server.drop_privileges(int(sys.argv[5]), int(sys.argv[6]))
     verdict = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # anything the tests print goes to stderr; stdout carries the verdict alone
     sys.stdout = sys.stderr

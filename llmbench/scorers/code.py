@@ -8,6 +8,7 @@ to start (before any paid call) unless `unsafe_code=True` (`--unsafe-code`).
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -15,7 +16,7 @@ from llmbench.errors import ConfigError, DataError
 from llmbench.providers.base import run_sync
 from llmbench.scorers._test_runner import discover
 from llmbench.scorers.base import Answer, Score, Scorer, reference_of
-from llmbench.scorers.sandbox import INSTALL_HINT, Limits, bwrap_available, run_tests
+from llmbench.scorers.sandbox import INSTALL_HINT, Limits, bwrap_available, exposed, run_tests
 
 _FENCED = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)```", re.DOTALL)
 
@@ -43,11 +44,15 @@ class PythonTests(Scorer):
         self.unsafe_code = unsafe_code
 
     def preflight(self) -> None:
-        """Refuse before any paid call when model-written code could not be sandboxed here."""
+        """Refuse before any paid call when model-written code could not be sandboxed here, or when the sandbox
+        would show it the project (the working directory inside a folder it binds, such as /usr/lib)."""
         if not self.unsafe_code:
             why = bwrap_available()
             if why is not None:
                 raise ConfigError(f"the python_tests scorer needs a sandbox and {why}; {INSTALL_HINT}")
+            shown = exposed(os.getcwd())
+            if shown is not None:
+                raise ConfigError(f"the python_tests scorer will not run model-written code here: {shown}")
 
     def check_item(self, item: Any) -> None:
         """The reference must be test code that parses and checks something (before any paid call)."""

@@ -21,19 +21,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import glob
 import json
 import os
 import resource
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from llmbench.errors import ConfigError
+from llmbench.scorers.cgroup import ItemGroup
 
 __all__ = ["HARNESS_DIR", "Limits", "bwrap_available", "run_tests"]
 
@@ -61,18 +65,65 @@ def _python() -> str:
     return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
 
 
+# System libraries and commands; not all of /usr, where projects (/usr/src/app, /usr/local/app) often live
+_SYSTEM = ("/lib", "/lib64", "/lib32", "/usr/lib", "/usr/lib64", "/usr/lib32", "/bin", "/usr/bin",
+           "/etc/ld.so.cache", "/etc/localtime")  # fmt: skip
+
+
+def _inside(path: str, roots: tuple[str, ...] | list[str]) -> str | None:
+    """The root of `roots` that `path` is (or is below), else None."""
+    return next((r for r in roots if path == r or path.startswith(r.rstrip("/") + "/")), None)
+
+
+@functools.cache
+def bound_paths() -> tuple[str, ...]:
+    """Every host path the sandbox sees (read-only, resolved): system libraries and commands, the interpreter
+    binary, its standard library and its shared library; nothing else of the Python installation."""
+    paths: list[str] = []
+    for path in _SYSTEM:
+        real = os.path.realpath(path)
+        if os.path.exists(real) and not _inside(real, paths):
+            paths.append(real)
+    base = {"installed_base": sys.base_prefix, "base": sys.base_prefix, "platbase": sys.base_prefix,
+            "installed_platbase": sys.base_prefix}  # fmt: skip
+    libdir = sysconfig.get_config_var("LIBDIR") or ""
+    wanted = [_python(), sysconfig.get_path("stdlib", vars=base), sysconfig.get_path("platstdlib", vars=base)]
+    wanted += glob.glob(os.path.join(libdir, "libpython*.so*")) if libdir else []
+    for path in map(os.path.realpath, wanted):
+        if os.path.exists(path) and not _inside(path, paths):
+            paths.append(path)
+    return tuple(paths)
+
+
+def exposed(*places: str | Path) -> str | None:
+    """Why the sandbox would show one of `places` (e.g. the project, the run store), or None when it would not."""
+    roots = bound_paths()
+    for place in places:
+        real = os.path.realpath(place)
+        root = _inside(real, roots)
+        if root is not None:
+            return (f"{real} is inside {root}, which the sandbox shows to model-written code (it holds system "
+                    "libraries or the Python installation); move the project and the run store out of it")  # fmt: skip
+    return None
+
+
 def _ro_binds() -> list[str]:
-    """Read-only binds of what Python needs: system libraries and the Python installation, parents world-readable."""
+    """Read-only binds of `bound_paths`, every parent made traversable (e.g. /root is 0700 on the host, and a
+    mount point bwrap creates by itself is not readable by the sandbox's own user)."""
     args: list[str] = []
-    for path in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/etc/ld.so.cache", "/etc/localtime"):
-        if os.path.exists(path):
-            args += ["--ro-bind", path, path]
-    prefix = os.path.realpath(sys.base_prefix)
-    if not prefix.startswith("/usr/"):
-        parts = Path(prefix).parts
-        for i in range(2, len(parts)):  # e.g. /root is 0700 on the host: make the parents traversable
-            args += ["--perms", "0755", "--dir", str(Path(*parts[:i]))]
-        args += ["--ro-bind", prefix, prefix]
+    bound = bound_paths()
+    made: set[str] = set()
+    for path in bound:
+        parts = Path(path).parts
+        for i in range(2, len(parts)):
+            parent = str(Path(*parts[:i]))
+            if parent not in made and not _inside(parent, bound):
+                made.add(parent)
+                args += ["--perms", "0755", "--dir", parent]
+        args += ["--ro-bind", path, path]
+    for link in _SYSTEM:  # merged /usr: /lib64 -> usr/lib64 holds the dynamic loader every binary names
+        if os.path.islink(link) and os.path.exists(link):
+            args += ["--symlink", os.readlink(link), link]
     return args
 
 
@@ -116,9 +167,27 @@ def bwrap_available() -> str | None:
     return None
 
 
-def _limiter(limits: Limits) -> Any:
+_HARNESS_MB = 64  # the test runner's and bwrap's share of an item's cgroup, beside the solution's memory_mb
+_MIN_PROCESS_MB = 64  # what one sandboxed Python needs, at the least, of address space
+
+
+def process_limits(limits: Limits, grouped: bool) -> tuple[int, int]:
+    """(address space MB per process, processes) of one sandbox. In a cgroup the item's total is capped there,
+    so each process may use it all; without one, the per-process limit times the process limit stays within the
+    total, so more processes cannot multiply the memory (fewer processes are allowed instead)."""
+    if grouped:
+        return limits.memory_mb, limits.processes
+    per_process = max(_MIN_PROCESS_MB, limits.memory_mb // limits.processes)
+    return per_process, max(1, min(limits.processes, limits.memory_mb // per_process))
+
+
+def _limiter(limits: Limits, group: ItemGroup | None) -> Any:
+    memory_mb, _ = process_limits(limits, group is not None)
+
     def apply() -> None:  # between fork and exec of bwrap; inherited by everything inside
-        mem = limits.memory_mb * 1024 * 1024
+        if group is not None:
+            group.join()
+        mem = memory_mb * 1024 * 1024
         cpu = max(1, int(limits.timeout_s) + 1)
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
@@ -129,6 +198,12 @@ def _limiter(limits: Limits) -> Any:
         # their own user namespace: set here it would count every process of the evaluator's user
 
     return apply
+
+
+def _sandbox_uid() -> int:
+    """A user id of its own for each sandbox (when the evaluator is root): the kernel keyring and the process
+    count are per user, so no sandbox sees keys another left, and no fork bomb starves another item."""
+    return secrets.randbelow(1 << 30) + (1 << 20)
 
 
 def _kill(proc: asyncio.subprocess.Process | None) -> None:
@@ -142,9 +217,9 @@ async def run_tests(solution: str, tests: str, limits: Limits, *, unsafe: bool =
     {"passed", "total", "error", "failures"} or {"error": "timed out ..."}. Raises ConfigError when no sandbox
     can start and `unsafe` is off."""
     if not unsafe:
-        why = bwrap_available()
+        why = bwrap_available() or exposed(os.getcwd())
         if why is not None:
-            raise ConfigError(f"refusing to run model-written code without a sandbox: {why}; {INSTALL_HINT}")
+            raise ConfigError(f"refusing to run model-written code: {why}; {INSTALL_HINT}")
     with tempfile.TemporaryDirectory(prefix="llmbench-code-") as tmp:
         code_dir, tests_dir = Path(tmp, "code"), Path(tmp, "tests")
         code_dir.mkdir()
@@ -157,21 +232,26 @@ async def run_tests(solution: str, tests: str, limits: Limits, *, unsafe: bool =
             f.chmod(0o644)
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
+        # the item's total: the solution's memory_mb, plus what the test runner and bwrap use beside it
+        group = ItemGroup.create((limits.memory_mb + _HARNESS_MB) * 1024 * 1024, 2 * limits.processes + 8)
+        _, processes = process_limits(limits, group is not None)
+        tail = {who: [str(processes), str(_sandbox_uid())] for who in ("solver", "tester")}
         python = [_python(), "-I", "-S"]
         if unsafe:
             server = [*python, str(HARNESS_DIR / "_solution_server.py"), str(HARNESS_DIR),
-                      str(code_dir / "solution.py"), str(req_r), str(resp_w), str(limits.processes)]  # fmt: skip
+                      str(code_dir / "solution.py"), str(req_r), str(resp_w), *tail["solver"]]  # fmt: skip
             runner = [*python, str(HARNESS_DIR / "_test_runner.py"), str(HARNESS_DIR),
-                      str(tests_dir / "tests.py"), str(req_w), str(resp_r), str(limits.processes)]  # fmt: skip
+                      str(tests_dir / "tests.py"), str(req_w), str(resp_r), *tail["tester"]]  # fmt: skip
         else:
             server = [*_bwrap_argv(code_dir, "/code"), *python, "/harness/_solution_server.py", "/harness",
-                      "/code/solution.py", str(req_r), str(resp_w), str(limits.processes)]  # fmt: skip
+                      "/code/solution.py", str(req_r), str(resp_w), *tail["solver"]]  # fmt: skip
             runner = [*_bwrap_argv(tests_dir, "/tests"), *python, "/harness/_test_runner.py", "/harness",
-                      "/tests/tests.py", str(req_w), str(resp_r), str(limits.processes)]  # fmt: skip
+                      "/tests/tests.py", str(req_w), str(resp_r), *tail["tester"]]  # fmt: skip
         common: dict[str, Any] = {"cwd": tmp, "env": {"PATH": os.defpath, "HOME": tmp, "LC_ALL": "C.UTF-8"},
                                   "stdin": subprocess.DEVNULL, "start_new_session": True,
-                                  "preexec_fn": _limiter(limits)}  # fmt: skip
+                                  "preexec_fn": _limiter(limits, group)}  # fmt: skip
         solver = tester = None
+        oom = False
         try:
             solver = await asyncio.create_subprocess_exec(
                 *server,
@@ -195,6 +275,9 @@ async def run_tests(solution: str, tests: str, limits: Limits, *, unsafe: bool =
         finally:
             _kill(tester)
             _kill(solver)
+            if group is not None:
+                oom = group.oom_killed()
+                group.remove()
             for fd in (req_r, req_w, resp_r, resp_w):
                 if fd >= 0:
                     os.close(fd)
@@ -202,6 +285,9 @@ async def run_tests(solution: str, tests: str, limits: Limits, *, unsafe: bool =
                 if proc is not None:
                     with contextlib.suppress(ProcessLookupError):
                         await proc.wait()
+    if oom:  # a process of the item was killed for the item's memory: over its limit, whatever it printed
+        return {"error": f"the code used more than its {limits.memory_mb} MB of memory in total (killed; "
+                         "MemoryError)", "passed": 0, "total": 1}  # fmt: skip
     return _verdict(out, tester.returncode)
 
 
