@@ -1,0 +1,53 @@
+"""The API dialects the gateway speaks (OpenAI chat completions, Anthropic messages): how a request parses and
+how answers, stream events and errors render in each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+from llmbench import errors
+from llmbench.json_safe import utf8
+from llmbench.providers.types import Completion
+from llmbench.serve.anthropic_wire import EventWriter, error_json, message_json, parse_messages_request
+from llmbench.serve.openai_wire import ChatRequest, ChunkWriter, completion_json, parse_chat_request
+
+__all__ = ["ANTHROPIC", "OPENAI", "Wire"]
+
+
+@dataclass(frozen=True)
+class Wire:
+    """One API dialect the gateway speaks: how requests parse and answers, stream events and errors render."""
+
+    parse: Callable[[bytes], ChatRequest]
+    render: Callable[[Completion, str], dict[str, Any]]
+    events: Callable[[str, str], Any]  # (request id, model) -> a writer with first/event/last
+    error_body: Callable[[int, str], dict[str, Any]]
+    prefix: str
+
+    def error(self, status: int, message: str) -> JSONResponse:
+        """An error response in this dialect (the message redacted)."""
+        return JSONResponse(self.error_body(status, errors.redact(message)), status)
+
+    def stream_error(self, status: int, message: str) -> bytes:
+        """An error event for a stream that broke after it began."""
+        body = utf8(self.error_body(status, errors.redact(message)))
+        return (b"event: error\n" if self is ANTHROPIC else b"") + b"data: " + body + b"\n\n"
+
+
+def _openai_error(status: int, message: str) -> dict[str, Any]:
+    kind = "upstream_error" if status >= 500 or status == 429 else "invalid_request_error"
+    return {
+        "error": {
+            "message": message,
+            "type": "authentication_error" if status == 401 else kind,
+            "code": status,
+        }
+    }
+
+
+OPENAI = Wire(parse_chat_request, completion_json, ChunkWriter, _openai_error, "chatcmpl-")
+ANTHROPIC = Wire(parse_messages_request, message_json, EventWriter, error_json, "msg_")
