@@ -272,6 +272,7 @@ class AnthropicProvider(SDKProvider):
         body = self.build_request(messages, tools, params)
         snapshot: Any = None
         json_bufs: dict[int, bytes] = {}
+        pieces = _Pieces()
         tool_index: dict[int, int] = {}  # content-block index -> position among tool calls
         request_id = None
         try:
@@ -279,7 +280,8 @@ class AnthropicProvider(SDKProvider):
             stream = await create(**sdk_kwargs(create, {**body, "stream": True}))
             request_id = stream.response.headers.get("request-id")
             async for event in stream:
-                snapshot = accumulate_event(event=event, current_snapshot=snapshot, json_bufs=json_bufs)
+                if not pieces.take(event):  # text, thinking and tool JSON are joined once, at the end
+                    snapshot = accumulate_event(event=event, current_snapshot=snapshot, json_bufs=json_bufs)
                 if event.type == "content_block_start" and event.content_block.type == "tool_use":
                     tool_index[event.index] = len(tool_index)
                     block = event.content_block
@@ -305,9 +307,52 @@ class AnthropicProvider(SDKProvider):
             raise errors.MalformedResponseError(
                 f"{self.model_id}: the stream carried no events", provider=self.provider
             )
+        try:
+            pieces.settle(snapshot)
+        except (IndexError, ValueError) as exc:
+            raise errors.MalformedResponseError(
+                f"{self.model_id}: bad stream: {exc}", provider=self.provider
+            ) from None
         if request_id:
             snapshot._request_id = request_id  # as the non-streamed message carries it
         completion = completion_from_anthropic(snapshot, model_id=self.model_id, provider=self.provider)
         for index, call in enumerate(completion.tool_calls):
             yield ToolCallEnd(index=index, call=call)
         yield StopEvent(stop_reason=completion.stop_reason, completion=completion)
+
+
+_DELTA_FIELDS = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
+
+
+class _Pieces:
+    """The streamed text, thinking and tool-input JSON of each content block, joined once when the stream ends.
+
+    The SDK's `accumulate_event` appends each piece to its block (`text += delta`) and re-parses a tool's whole
+    partial JSON on every delta: time quadratic in the answer's length. Every other event still goes to it."""
+
+    def __init__(self) -> None:
+        self.parts: dict[tuple[int, str], list[str]] = {}
+
+    def take(self, event: Any) -> bool:
+        """Keep a delta of text, thinking or tool JSON (True); any other event is not for here (False)."""
+        if event.type != "content_block_delta":
+            return False
+        kind = _DELTA_FIELDS.get(event.delta.type)
+        if kind is None:
+            return False
+        self.parts.setdefault((event.index, kind), []).append(getattr(event.delta, kind))
+        return True
+
+    def settle(self, snapshot: Any) -> None:
+        """Write the joined pieces into the snapshot's blocks, as `accumulate_event` would have."""
+        from jiter import from_json  # the SDK's own partial-JSON parser (a dependency of the SDKs)
+
+        for (index, kind), parts in self.parts.items():
+            block, text = snapshot.content[index], "".join(parts)
+            if kind == "partial_json":
+                if text and block.type in ("tool_use", "server_tool_use"):
+                    block.input = from_json(text.encode(), partial_mode=True)
+            elif kind == "text" and block.type == "text":
+                block.text += text
+            elif kind == "thinking" and block.type == "thinking":
+                block.thinking += text

@@ -11,6 +11,7 @@ from typing import Any
 
 from llmbench import errors
 from llmbench.providers.errors_map import map_sdk_error
+from llmbench.providers.openai_stream import StreamAccumulator
 from llmbench.providers.sdk import SDKProvider, sdk_kwargs
 from llmbench.providers.types import (
     Completion,
@@ -266,13 +267,11 @@ class OpenAIProvider(SDKProvider):
         self, messages: list[Any], tools: list[ToolSpec] | None, params: dict[str, Any]
     ) -> AsyncIterator[StreamEvent]:
         import openai
-        from openai.lib.streaming.chat import ChatCompletionStreamState
 
         body = self.build_request(messages, tools, params)
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
-        state: Any = ChatCompletionStreamState()
-        usage = None
+        state = StreamAccumulator()
         request_id = None
         started: set[int] = set()
         try:
@@ -280,9 +279,7 @@ class OpenAIProvider(SDKProvider):
             stream = await create(**sdk_kwargs(create, body))
             request_id = stream.response.headers.get("x-request-id")
             async for chunk in stream:
-                state.handle_chunk(chunk)
-                if chunk.usage is not None:
-                    usage = chunk.usage  # some servers send usage before a final empty chunk
+                state.add(chunk)
                 for choice in chunk.choices[:1]:
                     delta = choice.delta
                     if delta.content:
@@ -296,17 +293,13 @@ class OpenAIProvider(SDKProvider):
                             yield ToolCallDelta(index=tc.index, arguments_delta=tc.function.arguments)
         except openai.OpenAIError as exc:
             err = map_sdk_error(exc, openai, self.model_id)
-            err.partial_usage = usage_from_openai(usage)  # type: ignore[attr-defined]  # billed even if cut
+            err.partial_usage = usage_from_openai(state.usage)  # type: ignore[attr-defined]  # billed even if cut
             raise err from None
-        try:
-            # The raw snapshot, not get_final_completion(): that one raises on finish_reason "length" and
-            # "content_filter", which are ordinary answers here.
-            final = state.current_completion_snapshot
-        except AssertionError:
+        if not state.chunks:
             raise errors.MalformedResponseError(
                 f"{self.model_id}: the stream carried no chunks", provider=self.provider
-            ) from None
-        final.usage = usage
+            )
+        final = state.completion()
         if request_id:
             final._request_id = request_id  # as the non-streamed response carries it
         completion = completion_from_openai(final, model_id=self.model_id, provider=self.provider)
