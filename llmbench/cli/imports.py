@@ -160,10 +160,12 @@ def import_parquet_command(
     replace: ReplaceOpt = False,
     store: StoreOpt = None,
 ) -> None:
-    """Read experiments exported as Parquet into the run store (each with a fresh id, in one transaction)."""
+    """Read experiments exported as Parquet into the run store (each with a fresh id, in one transaction), after
+    the checks every importer makes (scores in [0, 1], finite costs >= 0, whole token counts >= 0, one primary
+    score per run)."""
+    from llmbench.imports.parquet import import_parquet
     from llmbench.store import Store
-    from llmbench.store.parquet import import_
 
     with Store.open(store) as st:
-        names = import_(st, folder, experiment, replace=replace)
+        names = import_parquet(st, folder, experiment, replace=replace)
     console.print(f"imported {', '.join(names)} into {store_path(store)}")

@@ -23,7 +23,7 @@ from llmbench.store.writes import delete_rows
 if TYPE_CHECKING:
     from llmbench.store.store import Store
 
-__all__ = ["attach", "export", "import_", "parquet_glob"]
+__all__ = ["attach", "export", "exported_names", "import_", "parquet_glob"]
 
 
 def _q(text: str) -> str:
@@ -62,7 +62,7 @@ def _attach_sql(root: str, prefix: str) -> list[str]:
             "hive_partitioning = true, union_by_name = true)" for t in TABLES]  # fmt: skip
 
 
-def _names(root: Path) -> list[str]:
+def exported_names(root: Path) -> list[str]:
     """The experiment names an exported folder holds (from its experiments table)."""
     folder = root / "experiments"
     if not folder.is_dir():
@@ -96,7 +96,7 @@ def export(store: Store, root: Path, experiments: Sequence[str]) -> Path:
 
 def import_(store: Store, root: Path, experiments: Sequence[str] | None, *, replace: bool) -> list[str]:
     """Read exported experiments into `store`, each in one transaction with a fresh id (see the docstring)."""
-    names = _names(root)
+    names = exported_names(root)
     chosen = list(experiments) if experiments else names
     unknown = sorted(set(chosen) - set(names))
     if unknown:
