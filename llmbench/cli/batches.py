@@ -32,6 +32,14 @@ def batches_command(
             "--resubmit", help="Submit again the requests of a batch whose results are gone (billed again)"
         ),
     ] = None,
+    adopt: Annotated[
+        str | None,
+        typer.Option("--adopt", help="KEY=BATCH_ID: a batch a crash left unrecorded is this provider batch"),
+    ] = None,
+    abandon: Annotated[
+        str | None,
+        typer.Option("--abandon", help="KEY: a batch a crash left unrecorded never reached the provider"),
+    ] = None,
     store: StoreOpt = None,
 ) -> None:
     """List provider batches (newest first) with their state, size, estimated and collected cost; --cancel asks
@@ -41,12 +49,15 @@ def batches_command(
     from llmbench.store import Store
     from llmbench.store.batches import BatchLog
 
-    if cancel is not None or resubmit is not None:
+    if cancel or resubmit or adopt or abandon:
         with Store.open(store) as st:
+            log = BatchLog(st)
             if cancel is not None:
-                _cancel(BatchLog(st), cancel)
+                _cancel(log, cancel)
             if resubmit is not None:
-                _resubmit(BatchLog(st), resubmit)
+                _resubmit(log, resubmit)
+            if adopt is not None or abandon is not None:
+                _decide(log, adopt, abandon)
         return
     with Store.open(store, read_only=True) as st:
         frame = BatchLog(st).frame(experiment)
@@ -86,6 +97,29 @@ def _resubmit(log: BatchLog, batch: str) -> None:
     )
     console.print(f"released {row.requests} request(s) of {row.batch_key}: the next `llmbench eval --batch` of "
                   f"{name!r} submits them again (billed again)")  # fmt: skip
+
+
+def _decide(log: BatchLog, adopt: str | None, abandon: str | None) -> None:
+    """The user's word on a batch a crash left `submitting` where the provider cannot prove which batch is ours."""
+    from llmbench.errors import ConfigError
+
+    key, _, batch_id = (adopt or "").partition("=")
+    if adopt is not None and not (key and batch_id):
+        raise ConfigError(f"--adopt takes KEY=BATCH_ID, got {adopt!r}")
+    name, row = log.get(key or str(abandon))
+    if row.state != "submitting":
+        raise ConfigError(
+            f"batch {row.batch_key} is {row.state}: only one a crash left submitting awaits a decision"
+        )
+    if adopt is not None:
+        log.update(name, row.batch_key, batch_id=batch_id, state="submitted", detail="adopted by the user")
+        console.print(
+            f"{row.batch_key} is {batch_id}: the next `llmbench eval --batch` of {name!r} collects it"
+        )
+    else:
+        log.update(name, row.batch_key, state="abandoned", detail="abandoned by the user")
+        console.print(f"{row.batch_key} abandoned: the next `llmbench eval --batch` of {name!r} submits its "
+                      f"{row.requests} request(s) again")  # fmt: skip
 
 
 def _cancel(log: BatchLog, batch: str) -> None:

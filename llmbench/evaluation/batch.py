@@ -50,6 +50,9 @@ class BatchRunner(Runner):
         self.wait, self.poll_interval, self.max_requests = wait, poll_interval, max_requests
         self.log = BatchLog(store)
         self.apis: dict[str, BatchAPI] = {}
+        self._undecided: set[str] = (
+            set()
+        )  # batch keys a crash left that may be at the provider: the user decides
         for model in cfg.models:
             api = batch_api(self.providers[model]) if cfg.batched(model) else None
             limits = cfg.providers.get(cfg.ref(model).provider)
@@ -80,11 +83,8 @@ class BatchRunner(Runner):
                     await self.run_live(iter(live))
                     for task in live:  # live runs are not repeated within one invocation, as in `Runner`
                         tasks.pop(task.key, None)
-                if (
-                    not (self.wait and self.log.open(name))
-                    or self.report.interrupted
-                    or self.report.stopped_by
-                ):
+                waiting = [b for b in self.log.open(name) if b.batch_key not in self._undecided]
+                if not (self.wait and waiting) or self.report.interrupted or self.report.stopped_by:
                     break
                 await asyncio.sleep(self.poll_interval)
         except asyncio.CancelledError:
@@ -146,6 +146,16 @@ class BatchRunner(Runner):
         since = unix_seconds(batch.created_at)
         known = self.log.known_ids()
         found = [b for b in await api.candidates(batch.batch_key, since, batch.requests) if b not in known]
+        if (
+            found and not api.identifies_batches
+        ):  # same size and time is no proof: another user's batch fits too
+            self._undecided.add(batch.batch_key)
+            self.log.update(self.cfg.name, batch.batch_key, detail=(
+                f"a crash cut this submission short; {api.provider.provider} batches carry no metadata, so whether "
+                f"{' or '.join(found)} is this one cannot be told. If it is: `llmbench batches --adopt "
+                f"{batch.batch_key}={found[0]}`; if not: `llmbench batches --abandon {batch.batch_key}` (its requests "
+                "are then submitted again). Until then they are held."))  # fmt: skip
+            return False
         if found:
             batch.batch_id, batch.state = found[0], "submitted"
             self.log.update(self.cfg.name, batch.batch_key, batch_id=found[0], state="submitted",
@@ -158,7 +168,7 @@ class BatchRunner(Runner):
         """An ended batch whose results the provider no longer has: final. Its requests ran and were billed, so
         each gets a row at its estimate; they are not submitted again unless the user says so."""
         requests = self.log.requests(self.cfg.name, batch.batch_key)
-        why = (f"{exc}; `llmbench batches resubmit {batch.batch_key}` submits its {len(requests)} request(s) again "
+        why = (f"{exc}; `llmbench batches --resubmit {batch.batch_key}` submits its {len(requests)} request(s) again "
                "(billed again)")  # fmt: skip
         calls: list[CallRecord] = []
         for r in requests:
@@ -189,15 +199,21 @@ class BatchRunner(Runner):
         calls: list[CallRecord] = []
         scores: list[ScoreRecord] = []
         graded: list[tuple[Task, Completion, CallRecord]] = []
-        seen: set[str] = set()
+        chosen: dict[str, BatchOutcome] = {}
         cost, ok, stray = 0.0, 0, 0
         started = unix_seconds(batch.created_at)
         async for outcome in api.results(batch.batch_id):
-            request = requests.get(outcome.custom_id)
-            if request is None or outcome.custom_id in seen:
+            earlier = chosen.get(outcome.custom_id)
+            if outcome.custom_id not in requests or (earlier is not None and earlier.completion is not None):
                 stray += 1
                 continue
-            seen.add(outcome.custom_id)
+            if (
+                earlier is None or outcome.completion is not None
+            ):  # an answer wins over an error line before it
+                chosen[outcome.custom_id] = outcome
+        seen = set(chosen)
+        for outcome in chosen.values():
+            request = requests[outcome.custom_id]
             rows, completion = result_rows(outcome, request, provider, batch.round, started)
             calls += rows
             cost += rows[-1].cost_usd or 0.0
@@ -216,12 +232,11 @@ class BatchRunner(Runner):
             )
             calls += result_rows(missing, requests[key], provider, batch.round, started)[0]
         failed = len(requests) - ok
-        state = (
-            "cancelled"
-            if status.status == "cancelled" or batch.provider_status == "cancelling"
-            else "collected"
+        cancelled = status.cancelled or batch.provider_status in ("cancelling", "canceling")
+        state = "cancelled" if cancelled else "collected"
+        detail = (
+            f"{stray} result(s) for requests not in this batch, or repeated, were ignored" if stray else None
         )
-        detail = f"{stray} result(s) for requests not in this batch were ignored" if stray else None
         self.store.write_results(
             self.cfg.name, calls, scores,
             then=lambda con, eid: update_sql(con, eid, batch.batch_key, {
@@ -245,13 +260,20 @@ class BatchRunner(Runner):
         return out
 
     async def cancel_open(self, why: str) -> int:
-        """Ask the provider to cancel every open batch of the experiment; returns how many were asked."""
+        """Ask the provider to cancel every open batch of the experiment; returns how many were asked. A batch
+        the provider will not cancel (it ended meanwhile) is left to be collected by the next pass."""
         asked = 0
         for batch in self.log.open(self.cfg.name):
-            if batch.batch_id is not None:
+            if batch.batch_id is None:
+                continue
+            try:
                 await self._api(batch.model_id).cancel(batch.batch_id)
-                self.log.update(self.cfg.name, batch.batch_key, provider_status="cancelling", detail=why)
-                asked += 1
+            except ProviderError as exc:
+                self.report.errors[type(exc).__name__] += 1
+                self.log.update(self.cfg.name, batch.batch_key, detail=f"{why}; not cancelled: {exc}")
+                continue
+            self.log.update(self.cfg.name, batch.batch_key, provider_status="cancelling", detail=why)
+            asked += 1
         return asked
 
     # -- submitting --------------------------------------------------------------------------------------
@@ -267,7 +289,7 @@ class BatchRunner(Runner):
         for task in tasks.values():
             if (
                 task.key in gone
-            ):  # ran and billed, results lost: only `llmbench batches resubmit` sends it again
+            ):  # ran and billed, results lost: only `llmbench batches --resubmit` sends it again
                 self.report.results_gone += 1
             elif task.model_id not in self.apis:
                 live.append(task)

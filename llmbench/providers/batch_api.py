@@ -56,6 +56,7 @@ class BatchStatus:
     failed: int = 0
     total: int = 0
     detail: str | None = None  # why a batch failed as a whole (e.g. OpenAI rejected its input file)
+    cancelled: bool = False  # someone asked to cancel it (here, in a console, elsewhere): its requests stay unsent
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class BatchAPI(ABC):
 
     max_requests: int
     max_bytes: int
+    # whether a batch found at the provider can be proven ours (OpenAI: a token in its metadata); where not
+    # (Anthropic), a batch a crash may have left there is never adopted by guess: the user decides
+    identifies_batches: bool
 
     def __init__(self, provider: SDKProvider) -> None:
         self.provider = provider
@@ -123,6 +127,7 @@ class OpenAIBatches(BatchAPI):
     """OpenAI's Batch API: the requests go up as a JSONL file; results and errors come back as files."""
 
     max_requests, max_bytes = 50_000, 200 * _MB
+    identifies_batches = True
     provider: OpenAIProvider
 
     def _sdk(self) -> Any:
@@ -160,11 +165,12 @@ class OpenAIBatches(BatchAPI):
     def _status(batch: Any) -> BatchStatus:
         counts = batch.request_counts
         ended = batch.status in ("completed", "failed", "expired", "cancelled")
+        cancelled = batch.status in ("cancelling", "cancelled") or bool(getattr(batch, "cancelling_at", None))
         problems = (
             "; ".join(f"{e.code}: {e.message}" for e in (batch.errors.data or [])) if batch.errors else None
         )
         return BatchStatus(batch.status, ended, counts.completed if counts else 0, counts.failed if counts else 0,
-                           counts.total if counts else 0, problems or None)  # fmt: skip
+                           counts.total if counts else 0, problems or None, cancelled)  # fmt: skip
 
     async def status(self, batch_id: str) -> BatchStatus:
         """The batch's status and request counts."""
@@ -244,6 +250,7 @@ class AnthropicBatches(BatchAPI):
     """Anthropic's Message Batches: the requests go in the create call; results stream as JSONL."""
 
     max_requests, max_bytes = 100_000, 256 * _MB
+    identifies_batches = False
     provider: AnthropicProvider
 
     def _sdk(self) -> Any:
@@ -270,8 +277,9 @@ class AnthropicBatches(BatchAPI):
     def _status(batch: Any) -> BatchStatus:
         c = batch.request_counts
         failed = c.errored + c.expired + c.canceled
+        cancelled = batch.processing_status == "canceling" or getattr(batch, "cancel_initiated_at", None) is not None
         return BatchStatus(batch.processing_status, batch.processing_status == "ended", c.succeeded, failed,
-                           c.processing + c.succeeded + failed)  # fmt: skip
+                           c.processing + c.succeeded + failed, cancelled=cancelled)  # fmt: skip
 
     async def status(self, batch_id: str) -> BatchStatus:
         """The batch's processing status and request counts."""

@@ -3,7 +3,8 @@
 Each request of a batch is answered like an interactive call of the same fake. A batch is `in_progress` for
 `polls` retrievals, then ends; a request whose last user message contains "FAIL" errors and one containing
 "EXPIRE" expires, so partial failure is easy to produce. OpenAI errors go to an error file, Anthropic's to the
-results with their type. "GARBLE" makes the request's result line valid JSON of the wrong shape (a server bug).
+results with their type. "GARBLE" makes the request's result line valid JSON of the wrong shape (a server bug);
+"FLAKY" puts an error line for the request before its answer.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class _Batch:
     output_file_id: str | None = None
     error_file_id: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    cancelled_at: int | None = None
 
 
 class FakeBatches:
@@ -154,7 +156,9 @@ class FakeBatches:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(b.created))
         return {"id": b.id, "type": "message_batch", "processing_status": "ended" if ended else b.status,
                 "request_counts": counts, "created_at": stamp, "expires_at": stamp, "ended_at": stamp if ended else None,
-                "archived_at": None, "cancel_initiated_at": None,
+                "archived_at": None,
+                "cancel_initiated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(b.cancelled_at))
+                if b.cancelled_at else None,
                 "results_url": f"{self.base_url()}/v1/messages/batches/{b.id}/results"
                 if ended and self.results != "unlisted" else None}  # fmt: skip
 
@@ -188,24 +192,41 @@ class FakeBatches:
         view = self._openai_view(b) if b.flavour == "openai" else self._anthropic_view(b)
         return Interaction.json(view, path=req.path, method="GET")
 
+    def cancel(self, bid: str) -> bool:
+        """Cancel a batch still in progress, as a request would (or someone in the vendor's console); False when
+        it has ended already."""
+        b = self.batches[bid]
+        with self._lock:
+            if b.status != "in_progress":
+                return False
+            b.status = "cancelled" if b.flavour == "openai" else "ended"
+            b.cancelled_at = int(time.time())
+            b.counts = {"canceled": len(b.requests)}
+            self._write(b, cancelled=True)
+        return True
+
     def _cancel(self, req: RecordedRequest, bid: str) -> Interaction:
         b = self.batches.get(bid)
         if b is None:
             return Interaction.error(404, path=req.path)
-        with self._lock:
-            if b.status == "in_progress":
-                b.status = "cancelled" if b.flavour == "openai" else "ended"
-                b.counts = {"canceled": len(b.requests)}
-                self._write(b, cancelled=True)
+        if not self.cancel(bid) and b.cancelled_at is None:  # the vendors refuse to cancel an ended batch
+            return Interaction.error(400, path=req.path)
         view = self._openai_view(b) if b.flavour == "openai" else self._anthropic_view(b)
         return Interaction.json(view, path=req.path)
+
+    def finish(self, bid: str) -> None:
+        """End a batch now (its results written), as the provider does when the batch is done."""
+        with self._lock:
+            if self.batches[bid].status == "in_progress":
+                self._finish(self.batches[bid])
 
     def _finish(self, b: _Batch) -> None:
         b.status = "completed" if b.flavour == "openai" else "ended"
         self._write(b, cancelled=False)
 
     def _write(self, b: _Batch, cancelled: bool) -> None:
-        ok, errors = [], []
+        ok: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
         for custom_id, body in b.requests:
             _, last = prompt_words(body)
             outcome = (
@@ -223,6 +244,12 @@ class FakeBatches:
                 ok.append({"custom_id": custom_id, "response": garbled} if b.flavour == "openai" else
                           {"custom_id": custom_id, "result": {"type": "succeeded", "message": {"content": 7}}})  # fmt: skip
                 continue
+            if outcome == "succeeded" and "FLAKY" in last:  # an error line for it first, then its answer
+                ok.append({"custom_id": custom_id, "response": None,
+                           "error": {"code": "server_error", "message": "fake transient error"}}
+                          if b.flavour == "openai" else
+                          {"custom_id": custom_id, "result": {"type": "errored", "error": {
+                              "type": "error", "error": {"type": "api_error", "message": "fake transient error"}}}})  # fmt: skip
             if b.flavour == "openai":
                 if outcome == "succeeded":
                     ok.append({"id": f"batch_req_{custom_id[:8]}", "custom_id": custom_id, "error": None,

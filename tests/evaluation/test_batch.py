@@ -37,7 +37,9 @@ async def test_batch_eval_collects_prices_and_resubmits_failures_once(tmp_path: 
 
     # 10 good items x 2 models answered; the 2 marked items failed in two batches each and were given up on.
     assert report.finished == 20 and report.gave_up == 4 and report.pending == 0
-    assert again.submitted == 0 and again.gave_up == 4 and len(server.batches.created) == len(created_first) == 4
+    assert (
+        again.submitted == 0 and again.gave_up == 4 and len(server.batches.created) == len(created_first) == 4
+    )
     assert sorted(batches["round"].tolist()) == [1, 1, 2, 2]
     assert sorted(batches.loc[batches["round"] == 2, "requests"].tolist()) == [2, 2]
     assert set(batches["state"]) == {"collected"} and len(uploaded) == 2  # OpenAI: one input file per batch
@@ -78,7 +80,10 @@ async def test_an_unreadable_result_line_fails_its_request_not_the_batch(tmp_pat
     bad = calls[calls["error_class"].notna()]
     assert report.finished == 6 and report.gave_up == 2
     assert set(bad["error_class"]) == {"MalformedResponseError"} and len(bad) == 4  # 2 models x 2 rounds
-    assert set(bad["item_id"]) == {"it-002"} and bad["error_message"].str.contains("unreadable batch result").all()
+    assert (
+        set(bad["item_id"]) == {"it-002"}
+        and bad["error_message"].str.contains("unreadable batch result").all()
+    )
 
 
 async def test_batch_per_provider_sends_the_rest_live(tmp_path: Path) -> None:
@@ -89,7 +94,9 @@ async def test_batch_per_provider_sends_the_rest_live(tmp_path: Path) -> None:
         report = await runner.run()
         calls = store.calls_frame("b").set_index("model_id")
     assert report.complete and runner.live_models == [MODELS[1]]
-    assert [b for b in server.batches.created if b.startswith("batch_")] == server.batches.created  # OpenAI only
+    assert [
+        b for b in server.batches.created if b.startswith("batch_")
+    ] == server.batches.created  # OpenAI only
     assert set(calls.loc[MODELS[0], "cost_basis"]) == {"batch_discount"}
     assert calls.loc[MODELS[1], "cost_basis"].isna().all() and (calls.loc[MODELS[1], "latency_s"] > 0).all()
 
@@ -158,21 +165,41 @@ async def test_a_refused_batch_stops_the_run_and_says_why(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("before", [False, True], ids=["answer-lost", "never-sent"])
 async def test_a_lost_submission_is_found_or_abandoned_never_sent_twice(tmp_path: Path, before: bool) -> None:
+    from llmbench.cli import run as cli
+
     ds = dataset(tmp_path / "ds.jsonl", 5)
     cfg = config(ds)
-    with FakeOpenAIServer(latency_s=0.0, batch_polls=0) as server, Store.open(tmp_path / "r.duckdb") as store:
-        first = await run(cfg, store, server.url, http_client=_losing("batches", before=before))
-        states = sorted(BatchLog(store).frame("b")["state"])
-        second = await run(cfg, store, server.url, wait=True)
-        final = BatchLog(store).frame("b")
-        finished = store.finished_keys("b")
-    assert first.submitted == 0 and states == ["submitting", "submitting"]  # outcome unknown: kept, not resent
-    assert second.complete and len(finished) == 10
-    # Each model's requests reached the fake exactly once: found again by token / by size, or resent once when
-    # the first attempt never left.
-    assert len(server.batches.created) == 2
-    expected = {"abandoned", "collected"} if before else {"collected"}
-    assert set(final["state"]) == expected
+    db = tmp_path / "r.duckdb"
+    with FakeOpenAIServer(latency_s=0.0, batch_polls=0) as server:
+        with Store.open(db) as store:
+            first = await run(cfg, store, server.url, http_client=_losing("batches", before=before))
+            states = sorted(BatchLog(store).frame("b")["state"])
+            second = await run(cfg, store, server.url, wait=True)
+            final = BatchLog(store).frame("b")
+            finished = store.finished_keys("b")
+        assert first.submitted == 0 and states == [
+            "submitting",
+            "submitting",
+        ]  # outcome unknown: kept, not resent
+        # Each model's requests reached the fake exactly once: found again by token, or resent once when the
+        # first attempt never left.
+        assert len(server.batches.created) == 2
+        if before:
+            assert (
+                second.complete and len(finished) == 10 and set(final["state"]) == {"abandoned", "collected"}
+            )
+            return
+        # Anthropic batches carry no metadata: one found by size and time is not adopted by guess; its requests
+        # are held (not resent) and the user is told how to decide.
+        assert not second.complete and len(finished) == 5
+        held = final[final["state"] == "submitting"]
+        assert list(held["model_id"]) == [MODELS[1]] and held["detail"].str.contains("--adopt").all()
+        key, batch_id = str(held["batch_key"].iloc[0]), server.batches.created[-1]
+        assert cli(["batches", "--store", str(db), "--adopt", f"{key}={batch_id}"]) == 0
+        with Store.open(db) as store:
+            third = await run(cfg, store, server.url, wait=True)
+            assert third.complete and len(store.finished_keys("b")) == 10
+        assert len(server.batches.created) == 2
 
 
 async def test_cancelled_batch_is_collected_and_not_resubmitted(tmp_path: Path) -> None:
@@ -233,7 +260,9 @@ def test_kill_9_between_submission_and_collection_then_resume(tmp_path: Path) ->
         with Store.open(tmp_path / "runs.duckdb", read_only=True) as st:
             assert len(st.finished_keys("b")) == 0
 
-        done = subprocess.run([*cmd, "0.05"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [*cmd, "0.05"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
         after = created()
     assert proc.returncode == -signal.SIGKILL
     assert done.returncode == 0, done.stdout + done.stderr

@@ -53,3 +53,47 @@ async def test_a_batch_whose_results_are_gone_is_never_resubmitted_by_itself(
         with Store.open(db) as store:
             released = await run(cfg, store, server.url, wait=True)
         assert len(server.batches.created) == 3 and released.submitted == 6 and released.results_gone == 6
+
+
+@pytest.mark.parametrize("model", [0, 1], ids=["openai", "anthropic"])
+async def test_a_batch_cancelled_elsewhere_is_cancelled_here_and_not_resubmitted(
+    tmp_path: Path, model: int
+) -> None:
+    from batch_helpers import MODELS
+
+    ds = dataset(tmp_path / "ds.jsonl", 4)
+    cfg = config(ds, models=MODELS[model : model + 1])
+    with FakeOpenAIServer(latency_s=0.0, batch_polls=5) as server, Store.open(tmp_path / "r.duckdb") as store:
+        await run(cfg, store, server.url)
+        assert server.batches.cancel(
+            server.batches.created[0]
+        )  # in the vendor's console, not through llmbench
+        report = await run(cfg, store, server.url, wait=True)
+        again = await run(cfg, store, server.url, wait=True)
+        states = list(BatchLog(store).frame("b")["state"])
+    # before, Anthropic's ended-after-cancel batch was "collected" and its cancelled requests were billed again
+    assert states == ["cancelled"] and len(server.batches.created) == 1
+    assert report.gave_up == 4 and again.submitted == 0
+
+
+async def test_an_error_line_then_an_answer_for_one_request_keeps_the_answer(tmp_path: Path) -> None:
+    ds = dataset(tmp_path / "ds.jsonl", 4, {1: "FLAKY", 2: "FLAKY"})
+    cfg = config(ds)
+    with FakeOpenAIServer(latency_s=0.0, batch_polls=0) as server, Store.open(tmp_path / "r.duckdb") as store:
+        report = await run(cfg, store, server.url, wait=True)
+        calls = store.calls_frame("b")
+    assert report.complete and report.finished == 8 and len(server.batches.created) == 2
+    assert calls["error_class"].isna().all() and len(calls) == 8
+
+
+async def test_a_budget_cancel_of_a_batch_that_already_ended_does_not_stop_the_run(tmp_path: Path) -> None:
+    ds = dataset(tmp_path / "ds.jsonl", 3)
+    with FakeOpenAIServer(latency_s=0.0, batch_polls=5) as server, Store.open(tmp_path / "r.duckdb") as store:
+        await run(config(ds, max_cost=10.0), store, server.url)  # both models' batches submitted
+        for bid in server.batches.created:
+            server.batches.finish(bid)  # both end at the provider before the next pass looks
+        # a lower budget: the first batch collected passes it, and the cancel of the other (ended) one is refused
+        report = await run(config(ds, max_cost=0.001), store, server.url, wait=True)
+        states = sorted(BatchLog(store).frame("b")["state"])
+    assert report.stopped_by_budget and report.stopped_by is None
+    assert states == ["collected", "collected"] and report.finished == 6
