@@ -645,3 +645,27 @@ async def test_vendor_params_travel_in_the_body():
     body = rec.last.json
     assert (body["top_k"], body["repetition_penalty"], body["temperature"]) == (20, 1.1, 0.3)
     assert body["model"] == "Qwen/Qwen2.5-7B-Instruct"
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        {"prompt_tokens": -5, "completion_tokens": 3, "total_tokens": -2},
+        {"prompt_tokens": 10, "completion_tokens": -1, "total_tokens": 9},
+        {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13, "prompt_tokens_details": {"cached_tokens": 50}},
+        {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13,
+         "completion_tokens_details": {"reasoning_tokens": 9}},
+    ],
+    ids=["negative prompt", "negative completion", "cached above prompt", "reasoning above completion"],
+)  # fmt: skip
+async def test_usage_that_would_credit_money_is_a_malformed_response_charged_its_estimate(
+    openai_mock, usage
+) -> None:
+    """Before, such usage was accepted and priced: spend became negative, credited to the next run's budget."""
+    plain = Interaction.json(chat_json(content="hi", usage=usage))
+    provider, _ = openai_mock([plain], retry=1)
+    with pytest.raises(errors.MalformedResponseError) as caught:
+        await provider.acomplete("hi")
+    attempt = caught.value.attempts[-1]
+    assert attempt.cost_usd == provider.estimate_call(to_messages("hi"), {}) > 0
+    assert attempt.cost_basis == "estimated"

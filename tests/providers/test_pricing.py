@@ -244,7 +244,10 @@ def test_batch_price_uses_the_files_batch_rates_else_half_the_list_price(tmp_pat
     assert table.batch_price("mine:half", usage) == (pytest.approx(3000 / M), "batch_discount")
     # a snapshot-priced model: exactly half of its interactive price
     listed = table.price("openai:gpt-4o", usage)
-    assert listed and table.batch_price("openai:gpt-4o", usage) == (pytest.approx(listed / 2), "batch_discount")
+    assert listed and table.batch_price("openai:gpt-4o", usage) == (
+        pytest.approx(listed / 2),
+        "batch_discount",
+    )
     assert table.batch_price("mine:batched", None)[0] is None
     with pytest.raises(ConfigError):
         (tmp_path / "bad.yaml").write_text('models:\n  "m:x": {input: 1, output: 1, batch_output: -1}\n')
@@ -364,3 +367,21 @@ def test_long_prompts_take_the_tiered_path() -> None:
     assert PriceTable().price("anthropic:claude-sonnet-4-0", usage) == pytest.approx(
         float(expected.total_price)
     )
+
+
+def test_batch_rates_stack_on_cache_rates() -> None:
+    """Both vendors document the batch discount on top of cache pricing; before, a price file's batch rates
+    charged cache reads (and writes) at the full batch input rate."""
+    table = PriceTable({"openai:m": ModelPrice(input=2.0, output=8.0, cache_read=0.5, cache_write=2.5, reasoning=8.0,
+                                               batch_input=1.0, batch_output=4.0)})  # fmt: skip
+    million = 1_000_000
+    cost, basis = table.batch_price("openai:m", Usage(cache_read_tokens=million))
+    assert basis == "batch_rate" and cost == pytest.approx(0.25)
+    assert table.batch_price("openai:m", Usage(cache_write_tokens=million))[0] == pytest.approx(1.25)
+    assert table.batch_price("openai:m", Usage(input_tokens=million, output_tokens=million))[
+        0
+    ] == pytest.approx(5.0)
+    listed, basis = PriceTable({"openai:n": ModelPrice(input=2.0, output=8.0, cache_read=0.5)}).batch_price(
+        "openai:n", Usage(cache_read_tokens=million)
+    )
+    assert basis == "batch_discount" and listed == pytest.approx(0.25)

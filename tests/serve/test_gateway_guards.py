@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import time
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -15,6 +18,7 @@ from pydantic import SecretStr
 
 from llmbench.cli import run
 from llmbench.errors import ConfigError
+from llmbench.router.policy_file import PolicyFile
 from llmbench.serve import GatewayConfig
 
 
@@ -115,3 +119,50 @@ def _deep_policy() -> bytes:
     return (
         b'{"format":"llmbench-router-policy","version":1,"sha256":"' + digest + b'","policy":' + body + b"}\n"
     )
+
+
+def test_slow_or_many_connections_from_one_address_cannot_starve_the_gateway(
+    upstream, policy, tmp_path
+) -> None:
+    """Before: 1,030 connections trickling headers made every request, /health included, answer 503 for as long
+    as they stayed (uvicorn's limit_concurrency counts them). Here the limit is 4 x 4 = 16 connections."""
+    options = {"header_timeout_s": 1.0, "max_connections_per_client": 8, "max_concurrency": 4}
+    with gateway(policy, tmp_path, **options) as (url, _):
+        host, port = url.removeprefix("http://").split(":")
+        slow = []
+        for _ in range(40):
+            s = socket.socket()
+            s.bind(("127.0.0.2", 0))  # another loopback address: the attacker
+            s.connect((host, int(port)))
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+            slow.append(s)
+        time.sleep(0.3)
+        assert httpx2.get(url + "/health", timeout=5).status_code == 200
+        time.sleep(1.5)  # past the header timeout: every slow connection was closed by the gateway
+        closed = 0
+        for s in slow:
+            s.settimeout(0.5)
+            try:
+                closed += s.recv(1) == b""  # end of stream: the gateway closed it
+            except ConnectionResetError:
+                closed += 1
+            except TimeoutError:
+                pass  # still open
+            finally:
+                s.close()
+        assert closed == 40
+
+
+def test_a_policy_named_in_routers_is_watched_like_a_file(upstream, policy, tmp_path) -> None:
+    live = tmp_path / "named.json"
+    live.write_bytes(policy.read_bytes())
+    config = Path(os.environ["LLMBENCH_CONFIG"])
+    config.write_text(config.read_text() + f'\n[routers]\nnamed = "{live}"\n')
+    with gateway("named", tmp_path, reload_s=0.05) as (_, gw):  # type: ignore[arg-type]
+        before = gw.routes["router"].policy.sha256
+        changed, _ = PolicyFile.load(live)
+        changed.with_lambda(0.5).save(live)
+        deadline = time.monotonic() + 10
+        while gw.routes["router"].policy.sha256 == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert gw.routes["router"].policy.sha256 != before  # before: a [routers] name was never watched
