@@ -47,7 +47,7 @@ def main() -> None:
     for n in sizes:
         stream = chunks(n, args.chunk_bytes)
         sdk, ours = ChatCompletionStreamState(), StreamAccumulator()
-        t_sdk = timed(lambda c: sdk.handle_chunk(c), stream)
+        t_sdk = timed(sdk.handle_chunk, stream)
         t_ours = timed(ours.add, stream)
         same = (
             sdk.current_completion_snapshot.choices[0].message.content
