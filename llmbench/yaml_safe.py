@@ -41,7 +41,7 @@ class _NoAliasLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # PyYAML's loader methods are untyped
             line = event.start_mark.line + 1 if event.start_mark else "?"
             raise YAMLAliasError(
                 f"aliases (*{event.anchor}) are not allowed (line {line}): write the value out instead"

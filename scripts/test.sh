@@ -21,5 +21,5 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
 .venv/bin/python -m ruff check llmbench tests benchmarks
-.venv/bin/python -m mypy  # strictness and files in pyproject.toml [tool.mypy]
+.venv/bin/python -m mypy  # --strict, and the files, from pyproject.toml [tool.mypy]
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

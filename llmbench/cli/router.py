@@ -54,7 +54,7 @@ TestSizeOpt = Annotated[float, typer.Option("--test-size", help="held-out share 
 
 def _track_router(
     command: str,
-    source: dict,
+    source: dict[str, Any],
     results: Any,
     *,
     params: dict[str, str] | None = None,

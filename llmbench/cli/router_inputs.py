@@ -18,7 +18,7 @@ def load(
     routerbench: Path | None,
     routellm: Path | None,
     benchmark: str,
-) -> tuple[Any, dict]:
+) -> tuple[Any, dict[str, Any]]:
     """The runs frame from exactly one source, plus a description of it."""
     sources = [s for s in (store, routerbench, routellm) if s is not None]
     if len(sources) != 1:
@@ -73,7 +73,7 @@ def mode_arg(mode: str) -> str:
     return mode
 
 
-def data_label(source: dict) -> str:
+def data_label(source: dict[str, Any]) -> str:
     """A short name of the data a router command used."""
     if source.get("source") == "routerbench":
         return f"routerbench {Path(str(source['path'])).name}"

@@ -75,9 +75,10 @@ def run_command(
     a trace, to MLflow)."""
     from llmbench.providers import get_provider
     from llmbench.store import Store
+    from llmbench.store.rows import ToolStep
     from llmbench.tools import ToolLimits
     from llmbench.tools.log import StepLogger
-    from llmbench.tools.loop import ToolRun, ToolStep, run_tools
+    from llmbench.tools.loop import ToolRun, run_tools
 
     tool_set = _load(tools)
     limits = ToolLimits(max_turns=max_turns, max_tool_calls=max_tool_calls, auto_confirm=yes)

@@ -2,9 +2,9 @@
 
 from llmbench.evaluation.config import ExperimentConfig, ProviderLimits, load_experiment, validate_config
 from llmbench.evaluation.items import item_messages, item_tools, load_items
+from llmbench.evaluation.report import RunReport
 from llmbench.evaluation.runner import (
     Runner,
-    RunReport,
     Task,
     build_providers,
     run_experiment,

@@ -38,7 +38,10 @@ def frame_builder(frame: pd.DataFrame, experiment: str) -> Builder:
         data["_r"] = range(1, len(data) + 1)  # row numbers for messages (1 = the first row)
         view = f"_frame{id(data)}"
         con.register(view, data)
-        text = lambda c: f"CAST({ident(c)} AS VARCHAR)"  # noqa: E731
+
+        def text(column: str) -> str:
+            return f"CAST({ident(column)} AS VARCHAR)"
+
         exprs = {target: text(c) for c, target in _OPTIONAL.items() if c in data.columns}
         exprs.setdefault("prompt", text("item_id"))
         if "score" in data.columns:

@@ -56,7 +56,9 @@ class BatchStatus:
     failed: int = 0
     total: int = 0
     detail: str | None = None  # why a batch failed as a whole (e.g. OpenAI rejected its input file)
-    cancelled: bool = False  # someone asked to cancel it (here, in a console, elsewhere): its requests stay unsent
+    cancelled: bool = (
+        False  # someone asked to cancel it (here, in a console, elsewhere): its requests stay unsent
+    )
 
 
 @dataclass(frozen=True)
@@ -277,7 +279,9 @@ class AnthropicBatches(BatchAPI):
     def _status(batch: Any) -> BatchStatus:
         c = batch.request_counts
         failed = c.errored + c.expired + c.canceled
-        cancelled = batch.processing_status == "canceling" or getattr(batch, "cancel_initiated_at", None) is not None
+        cancelled = (
+            batch.processing_status == "canceling" or getattr(batch, "cancel_initiated_at", None) is not None
+        )
         return BatchStatus(batch.processing_status, batch.processing_status == "ended", c.succeeded, failed,
                            c.processing + c.succeeded + failed, cancelled=cancelled)  # fmt: skip
 

@@ -42,6 +42,10 @@ BATCH_DISCOUNT = 0.5  # OpenAI and Anthropic both bill batch requests at 50% of 
 _GENAI_PROVIDER = {"openai": "openai", "anthropic": "anthropic"}
 
 
+def _decimal(value: float) -> Decimal:
+    return Decimal(str(value))
+
+
 MAX_PRICE = 1_000_000.0  # USD per million tokens: a dollar a token is far above any real price
 
 
@@ -62,7 +66,7 @@ class ModelPrice(BaseModel):
 
     def cost(self, usage: Usage) -> float:
         """Dollar cost of `usage` at these rates."""
-        rate = lambda v: Decimal(str(v))  # noqa: E731  (exact decimal arithmetic, not float sums)
+        rate = _decimal  # exact decimal arithmetic, not float sums
         reasoning_rate = self.reasoning if self.reasoning is not None else self.output
         write_rate = self.cache_write if self.cache_write is not None else self.input
         write_1h_rate = self.cache_write_1h if self.cache_write_1h is not None else write_rate
@@ -175,7 +179,10 @@ class PriceTable:
             assert override.batch_input is not None and override.batch_output is not None
             in_ratio = override.batch_input / override.input if override.input else 0.0
             out_ratio = override.batch_output / override.output if override.output else 0.0
-            scale = lambda rate, ratio: None if rate is None else rate * ratio  # noqa: E731
+
+            def scale(rate: float | None, ratio: float) -> float | None:
+                return None if rate is None else rate * ratio
+
             rates = override.model_copy(update={
                 "input": override.batch_input, "output": override.batch_output,
                 "cache_read": scale(override.cache_read if override.cache_read is not None else override.input, in_ratio),

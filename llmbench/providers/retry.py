@@ -29,7 +29,7 @@ class RetryPolicy:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
         if retry_after is not None and retry_after >= 0:
             return min(retry_after, self.max_retry_after)
-        base = min(self.initial_delay * 2 ** (attempt - 1), self.max_delay)
+        base = min(self.initial_delay * 2.0 ** (attempt - 1), self.max_delay)
         spread = base * self.jitter
         return max(0.0, base + (rng or random).uniform(-spread, spread))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.base import clone
@@ -33,15 +34,17 @@ class Calibration:
     value: float
     parameter: str  # "lambda" or "threshold"
     setting: float
-    calib: dict
-    test: dict | None = None
+    calib: dict[str, Any]
+    test: dict[str, Any] | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain dict."""
         return asdict(self)
 
 
-def operating_points(router: RouterEstimator, data: RoutingData, settings: np.ndarray) -> list[dict]:
+def operating_points(
+    router: RouterEstimator, data: RoutingData, settings: np.ndarray
+) -> list[dict[str, Any]]:
     """Realised figures on `data` for each lambda (cost mode) or threshold (threshold mode)."""
     data = data.complete()
     _, q, c = router.estimate(data.prompts)
@@ -76,12 +79,12 @@ def _settings(router: RouterEstimator, data: RoutingData) -> np.ndarray:
     return lambda_grid(data.cost)
 
 
-def _meets(point: dict, target: str, value: float) -> bool:
+def _meets(point: dict[str, Any], target: str, value: float) -> bool:
     if target == "budget":
-        return point["cost_per_1k"] <= value + 1e-12
+        return bool(point["cost_per_1k"] <= value + 1e-12)
     if target == "strong_share":
-        return point["strong_share"] <= value + 1e-12
-    return point["relative_quality"] >= value - 1e-12
+        return bool(point["strong_share"] <= value + 1e-12)
+    return bool(point["relative_quality"] >= value - 1e-12)
 
 
 def calibrate(router: RouterEstimator, calib: RoutingData, target: str, value: float) -> Calibration:

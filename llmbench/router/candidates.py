@@ -36,9 +36,9 @@ def blend_weights(
         mask = known[rows]
         cols = [np.where(np.isnan(e[rows]), prior[rows], e[rows])[mask] for e in oof]
         if mask.sum() < len(oof):
-            return np.eye(len(oof))[0]
+            return np.asarray(np.eye(len(oof))[0])
         w = nnls(np.column_stack(cols), quality[rows][mask])[0]
-        return w if w.sum() > 0 else np.eye(len(oof))[0]
+        return np.asarray(w if w.sum() > 0 else np.eye(len(oof))[0])
 
     pooled = fit(np.arange(len(quality)))
     out = np.tile(pooled, (n_tasks, 1))

@@ -7,6 +7,7 @@ expected quality and cost per model and rank the models the same way, so their d
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,7 @@ class Decision:
     task_probability: float
     fallbacks: list[Fallback] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict."""
         return asdict(self)
 
@@ -53,7 +54,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise softmax, stable for large logits."""
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    return np.asarray(e / e.sum(axis=-1, keepdims=True))
 
 
 def estimate_quality_cost(
@@ -99,7 +100,7 @@ def utilities(
         other = u - (np.abs(u).max(axis=-1, keepdims=True) + 2.0)  # strictly below the pair
         other[..., strong] = quality[..., strong] - quality[..., weak] - threshold
         other[..., weak] = -1e-12  # a gain equal to the threshold goes to the strong model
-        return other
+        return np.asarray(other)
     return u
 
 
@@ -134,4 +135,4 @@ def blend(post: np.ndarray, weights: np.ndarray, estimates: list[np.ndarray]) ->
     out = np.zeros_like(prior)
     for c, est in enumerate(estimates):
         out += mix[:, c : c + 1] * np.where(np.isnan(est), prior, est)
-    return np.clip(out, 0.0, 1.0)
+    return np.asarray(np.clip(out, 0.0, 1.0))

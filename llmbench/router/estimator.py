@@ -42,7 +42,7 @@ from llmbench.router.text import prompt_text
 __all__ = ["RouterEstimator"]
 
 
-class RouterEstimator(BaseEstimator):
+class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no type stubs
     """Learned router: task classifier + per-task model statistics + per-model residual estimators."""
 
     def __init__(
@@ -246,7 +246,7 @@ class RouterEstimator(BaseEstimator):
         """Task posterior for a feature matrix."""
         if self.classifier_ is None:
             return np.ones((x.shape[0], 1))
-        return self.classifier_.predict_proba(x)
+        return np.asarray(self.classifier_.predict_proba(x))
 
     def estimate(
         self, prompts: Sequence[object], tasks: Sequence[str | None] | None = None
@@ -280,7 +280,7 @@ class RouterEstimator(BaseEstimator):
     def predict(self, prompts: Sequence[object], tasks: Sequence[str | None] | None = None) -> np.ndarray:
         """The chosen model id for each prompt."""
         _, q, c = self.estimate(prompts, tasks)
-        return np.array(self.models_, dtype=object)[rank(self.utilities(q, c))[:, 0]]
+        return np.asarray(np.array(self.models_, dtype=object)[rank(self.utilities(q, c))[:, 0]])
 
     def decide(self, prompts: Sequence[object], tasks: Sequence[str | None] | None = None) -> list[Decision]:
         """Full decisions (model, expected quality and cost, task, ranked fallbacks) for each prompt."""
@@ -294,7 +294,7 @@ class RouterEstimator(BaseEstimator):
         return self.decide([prompt], [task])[0]
 
     # ---- export --------------------------------------------------------------------------------
-    def to_policy(self, trained_on: dict | None = None) -> PolicyFile:
+    def to_policy(self, trained_on: dict[str, Any] | None = None) -> PolicyFile:
         """The fitted router as a JSON-safe policy dict (see llmbench.router.policy)."""
         check_is_fitted(self, "models_")
         if not isinstance(self.features_, TfidfFeatures):
@@ -363,7 +363,7 @@ class RouterEstimator(BaseEstimator):
         }
         return PolicyFile.parse(policy)
 
-    def export(self, path: str | Path, trained_on: dict | None = None) -> str:
+    def export(self, path: str | Path, trained_on: dict[str, Any] | None = None) -> str:
         """Write the policy file (JSON, no pickle); returns its content hash."""
         return self.to_policy(trained_on).save(path)
 
@@ -383,7 +383,7 @@ def _with_known_tasks(post: np.ndarray, tasks: Sequence[str | None] | None, clas
     return post
 
 
-def _linear_classifier(clf: LogisticRegression | SGDClassifier | MultinomialNB) -> dict:
+def _linear_classifier(clf: LogisticRegression | SGDClassifier | MultinomialNB) -> dict[str, Any]:
     """Every classifier here is linear in the features: z = x W^T + b, then a link gives the posterior:
     softmax (multinomial logistic, naive Bayes), sigmoid of one row (binary), or one-vs-rest sigmoids
     normalised to sum to 1 (SGD), exactly as their predict_proba does."""

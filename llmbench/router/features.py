@@ -21,7 +21,7 @@ __all__ = ["TfidfFeatures"]
 _CHUNK = 2048  # prompts hashed at a time
 
 
-class TfidfFeatures(TransformerMixin, BaseEstimator):
+class TfidfFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no type stubs
     """Word (1-2)-grams with a vocabulary plus hashed char (3-5)-grams, each block sublinear TF-IDF + L2."""
 
     def __init__(

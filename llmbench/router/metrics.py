@@ -174,7 +174,9 @@ def lambda_grid(cost: np.ndarray, n: int = 160) -> np.ndarray:
     positive = known[known > 0]
     if not len(positive):
         return np.array([0.0])  # every model is free: cost cannot change a decision
-    return np.r_[0.0, np.geomspace(1e-3 / float(positive.max()), 1e3 / float(positive.min()), n - 1)]
+    return np.asarray(
+        np.r_[0.0, np.geomspace(1e-3 / float(positive.max()), 1e3 / float(positive.min()), n - 1)]
+    )
 
 
 GRID = np.linspace(0.0, 1.0, 101)
@@ -194,7 +196,7 @@ def share_curve(score: np.ndarray, gain: np.ndarray, grid: np.ndarray = GRID) ->
     ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True]) + 1
     xs = np.r_[0, ends]
     ys = np.r_[0.0, np.cumsum(g)[ends - 1]]
-    return np.interp(grid * n, xs, ys) / n
+    return np.asarray(np.interp(grid * n, xs, ys) / n)
 
 
 def pgr_curve(
@@ -206,7 +208,7 @@ def pgr_curve(
     gap = q_strong.mean() - q_weak.mean()
     if gap <= 0:
         raise ValueError("PGR needs the strong model to beat the weak one on average")
-    return share_curve(score, q_strong - q_weak, grid) / gap
+    return np.asarray(share_curve(score, q_strong - q_weak, grid) / gap)
 
 
 def apgr(pgr: np.ndarray, grid: np.ndarray = GRID) -> float:

@@ -185,4 +185,4 @@ def _shaped(data: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
     a = data.array(name)
     if a.shape != shape:
         raise DataError(f"policy array {name!r} has shape {list(a.shape)}, expected {list(shape)}")
-    return a
+    return np.asarray(a)

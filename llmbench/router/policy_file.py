@@ -259,7 +259,7 @@ VERSION = 1
 MAX_POLICY_BYTES = 512 * 1024 * 1024  # a larger file is refused before it is read
 
 
-def _canonical(policy: dict) -> bytes:
+def _canonical(policy: dict[str, Any]) -> bytes:
     return json.dumps(
         policy, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
     ).encode()
@@ -269,7 +269,7 @@ def _canonical(policy: dict) -> bytes:
 _HEAD = re.compile(rb'\A\{"format":"([^"]*)","version":(\d+),"sha256":"([0-9a-f]{64})","policy":')
 
 
-def write_policy(policy: dict, path: str | Path) -> str:
+def write_policy(policy: dict[str, Any], path: str | Path) -> str:
     """Write a policy dict to `path` with its content hash (atomically); returns the hash."""
     body = _canonical(policy)
     digest = hashlib.sha256(body).hexdigest()
@@ -281,7 +281,7 @@ def write_policy(policy: dict, path: str | Path) -> str:
     return digest
 
 
-def read_policy(path: str | Path) -> tuple[dict, str]:
+def read_policy(path: str | Path) -> tuple[dict[str, Any], str]:
     """Read and verify a policy file -> (policy, sha256); DataError if unreadable, truncated, tampered or foreign."""
     try:
         size = Path(path).stat().st_size

@@ -70,7 +70,10 @@ def main() -> int:
                 reply["names"] = names
             else:
                 target: Any = objects[request["target"]] if "target" in request else None
-                decode = lambda data: _wire.decode(data, objects.__getitem__)  # noqa: E731
+
+                def decode(data: Any) -> Any:
+                    return _wire.decode(data, objects.__getitem__)
+
                 if op == "call":
                     args = [decode(a) for a in request.get("args", [])]
                     kwargs = {k: decode(v) for k, v in request.get("kwargs", {}).items()}

@@ -51,7 +51,7 @@ def main() -> int:
             if isinstance(kind, type) and issubclass(kind, Exception) and kind is not AssertionError:
                 raise kind(err.get("message", ""))
             raise RuntimeError(f"{err.get('type')}: {err.get('message', '')}")
-        return reply
+        return dict(reply)
 
     class Remote:
         """An object of the solution's: callable, attributes, iteration, len, indexing; never compared."""
@@ -73,13 +73,13 @@ def main() -> int:
             return iter(_wire.decode(ask("list", target=self._ref)["value"], Remote))
 
         def __len__(self) -> int:
-            return ask("len", target=self._ref)["value"]
+            return int(ask("len", target=self._ref)["value"])
 
         def __getitem__(self, key: Any) -> Any:
             return _wire.decode(ask("getitem", target=self._ref, key=_wire.encode(key))["value"], Remote)
 
         def __str__(self) -> str:
-            return ask("str", target=self._ref)["value"]
+            return str(ask("str", target=self._ref)["value"])
 
         def __bool__(self) -> bool:
             raise TypeError("the truth of an object that is not plain data is not trusted; return a bool")

@@ -26,9 +26,9 @@ def extract_code(text: str) -> str:
     blocks = _FENCED.findall(text)
     for lang, body in blocks:
         if lang.lower() in ("python", "py", "python3"):
-            return body
+            return str(body)
     if blocks:
-        return blocks[0][1]
+        return str(blocks[0][1])
     return text
 
 

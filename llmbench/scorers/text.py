@@ -116,7 +116,7 @@ class MultipleChoice(Scorer):
         ):
             found = pattern.findall(text)
             if found:
-                return (found[-1] if last else found[0]).upper()
+                return str(found[-1] if last else found[0]).upper()
         return None
 
     def grade(self, answer: Answer, item: Any) -> Score:
@@ -244,7 +244,7 @@ def _same(a: Any, b: Any) -> bool:
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    return a == b
+    return bool(a == b)
 
 
 class JsonSchema(Scorer):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +39,13 @@ __all__ = [
 # Generation parameters every routed model understands (the Anthropic adapter maps tool_choice and stop to its own
 # form); the rest of an OpenAI body is ignored, or refused below.
 _PASSED = ("temperature", "top_p", "stop", "seed", "tool_choice", "parallel_tool_calls")
-_REFUSED = {"n": lambda v: v not in (None, 1), "logprobs": bool, "audio": bool}
+
+
+def _more_than_one(value: Any) -> bool:
+    return value not in (None, 1)
+
+
+_REFUSED: dict[str, Callable[[Any], bool]] = {"n": _more_than_one, "logprobs": bool, "audio": bool}
 _FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "content_filter": "content_filter",
            "refusal": "stop", "pause": "stop", "error": "stop", "other": "stop"}  # fmt: skip
 

@@ -7,7 +7,7 @@ Cost is the mean cost per item in USD; quality the mean score.
 
 from __future__ import annotations
 
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -66,7 +66,7 @@ def pareto_frontier(points: pd.DataFrame) -> pd.DataFrame:
 def zero_router_hull(points: pd.DataFrame) -> pd.DataFrame:
     """The zero router (RouterBench): the upper convex hull of the Pareto points, reached by mixing two models."""
     front = pareto_frontier(points)
-    hull: list = []
+    hull: list[Any] = []
     xy = front[["cost", "quality"]].to_numpy()
     for i, (x, y) in enumerate(xy):
         # Monotone chain, upper hull: drop the last point while it lies on or below the chord to the new one.

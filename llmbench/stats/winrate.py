@@ -207,7 +207,7 @@ def _fit_bt(x: np.ndarray, wins: np.ndarray, losses: np.ndarray, c: float) -> np
     keep = weights > 0
     model = LogisticRegression(fit_intercept=False, C=c, tol=1e-8, max_iter=1000)
     model.fit(design[keep], labels[keep], sample_weight=weights[keep])
-    return model.coef_[0]
+    return np.asarray(model.coef_[0])
 
 
 def bradley_terry(
@@ -243,7 +243,7 @@ def bradley_terry(
         losses = np.bincount(groups, weights=(1.0 - outcome) * counts, minlength=n_groups)
         coef = _fit_bt(x, wins, losses, c)
         coef = coef - (coef[models.index(anchor)] if anchor is not None else coef.mean())
-        return init + factor * coef
+        return np.asarray(init + factor * coef)
 
     point = ratings(np.ones(len(pairs)))
     out = pd.DataFrame({"rating": point}, index=pd.Index(models, name="model"))

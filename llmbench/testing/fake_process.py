@@ -75,7 +75,7 @@ class FakeServerProcess:
 
     def stats(self) -> dict[str, int]:
         """The child's request counts (GET /_stats)."""
-        return httpx2.get(self.url + "/_stats", timeout=5).json()
+        return dict(httpx2.get(self.url + "/_stats", timeout=5).json())
 
     def stop(self) -> None:
         """Terminate the child (kill after 5 s)."""

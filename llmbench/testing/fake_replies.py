@@ -76,11 +76,11 @@ def forced_tool(tools: Any, choice: Any, *, anthropic: bool) -> dict[str, Any] |
     named = None
     if anthropic and isinstance(choice, dict):
         if choice.get("type") == "any":
-            return tools[0]
+            return dict(tools[0])
         named = choice.get("name") if choice.get("type") == "tool" else None
     elif not anthropic:
         if choice == "required":
-            return tools[0]
+            return dict(tools[0])
         if isinstance(choice, dict):
             named = (choice.get("function") or {}).get("name")
     if named is None:
@@ -88,5 +88,5 @@ def forced_tool(tools: Any, choice: Any, *, anthropic: bool) -> dict[str, Any] |
     for tool in tools:
         name = tool.get("name") if anthropic else (tool.get("function") or {}).get("name")
         if name == named:
-            return tool
+            return dict(tool)
     return None

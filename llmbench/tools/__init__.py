@@ -8,6 +8,7 @@ def add(a: int, b: int) -> int:
     return a + b
 """
 
+from llmbench.store.rows import ToolStep
 from llmbench.tools.discovery import (
     ENTRY_POINT_GROUP,
     load_entry_point_tools,
@@ -25,7 +26,7 @@ from llmbench.tools.execute import (
 )
 from llmbench.tools.limits import CallCounter, ToolLimits, truncate_result
 from llmbench.tools.log import StepLogger, log_run, replay_messages
-from llmbench.tools.loop import ToolRun, ToolStep, run_tools, stream_tools
+from llmbench.tools.loop import ToolRun, run_tools, stream_tools
 from llmbench.tools.mcp_source import MCPToolError, mcp_tools
 from llmbench.tools.toolset import Tool, ToolSet, make_tool, to_tool_specs, tool
 

@@ -272,7 +272,9 @@ def parse_call_text(text: str, docs: dict[str, dict[str, Any]]) -> ExpectedCall:
     return ExpectedCall(name=name, arguments=arguments)
 
 
-def _multi_turn_functions(root: Path, record: dict[str, Any], cache: dict[str, list]) -> list[dict[str, Any]]:
+def _multi_turn_functions(
+    root: Path, record: dict[str, Any], cache: dict[str, list[Any]]
+) -> list[dict[str, Any]]:
     excluded = set(record.get("excluded_function", []))
     out: list[dict[str, Any]] = []
     for cls in record["involved_classes"]:
@@ -310,7 +312,7 @@ def load_bfcl(category: str, root: str | Path | None = None, *, limit: int | Non
         answers = {a["id"]: a["ground_truth"] for a in _read_jsonl(answer_file)}
     language = language_of(category)
     cases = []
-    doc_cache: dict[str, list] = {}
+    doc_cache: dict[str, list[Any]] = {}
     for rec in records:
         multi = kind == "multi_turn"
         functions = _multi_turn_functions(base, rec, doc_cache) if multi else rec["function"]

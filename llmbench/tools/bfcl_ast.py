@@ -130,7 +130,7 @@ def check_call(
     doc: dict[str, Any],
     name: str,
     arguments: dict[str, Any],
-    answer: dict[str, dict[str, list]],
+    answer: dict[str, dict[str, list[Any]]],
     language: str = "python",
 ) -> None:
     """Raise `Mismatch` unless the call (`name`, `arguments`) matches the one-call possible answer under BFCL's

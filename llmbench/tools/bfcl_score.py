@@ -35,7 +35,7 @@ def _wrong(kind: str, message: str) -> BFCLScore:
     return BFCLScore(correct=False, error_type=kind, error=message)
 
 
-def _matches(case: BFCLCase, call: ToolCall, answer: dict[str, dict[str, list]]) -> Mismatch | None:
+def _matches(case: BFCLCase, call: ToolCall, answer: dict[str, dict[str, list[Any]]]) -> Mismatch | None:
     if call.raw_arguments is not None:
         return Mismatch("malformed_arguments", f"arguments of {call.name!r} are not a JSON object")
     expected_name = next(iter(answer))

@@ -22,7 +22,8 @@ import pandas as pd
 from llmbench.errors import StoreError
 from llmbench.providers.types import ContentBlock, Message, TextBlock, ToolCall, ToolResult
 from llmbench.store import Store
-from llmbench.tools.loop import ToolRun, ToolStep
+from llmbench.store.rows import ToolStep
+from llmbench.tools.loop import ToolRun
 
 
 class StepLogger:

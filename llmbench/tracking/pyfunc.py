@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-from mlflow.pyfunc import PythonModel
+from mlflow.pyfunc.model import PythonModel
 
 from llmbench.errors import DataError
 from llmbench.tracking.mlflow_runs import global_tracking_uri
@@ -52,4 +52,4 @@ def log_policy_model(
             # Explicit requirements: inferring them would load the model in a subprocess (slow).
             pip_requirements=[f"llmbench=={llmbench.__version__}", "numpy", "pandas"],
         )
-    return info.model_uri
+    return str(info.model_uri)

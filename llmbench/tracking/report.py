@@ -35,8 +35,8 @@ def _table(frame: pd.DataFrame, group_by: str | None = None) -> str:
 
 def _figure(fig: Any, div_id: str) -> str:
     fig.update_layout(autosize=True, width=None)
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, default_width="100%",
-                       config={"displaylogo": False, "responsive": True})  # fmt: skip
+    return str(fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, default_width="100%",
+                       config={"displaylogo": False, "responsive": True}))  # fmt: skip
 
 
 def _cell(rate: pd.Series) -> str:

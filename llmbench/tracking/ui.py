@@ -21,7 +21,7 @@ def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def _env() -> dict[str, str]:
@@ -53,7 +53,7 @@ def ui_command(port: int, backend_store_uri: str, host: str = "127.0.0.1", worke
     ]  # fmt: skip
 
 
-def wait_until_ready(url: str, process: subprocess.Popen | None = None, timeout: float = 90.0) -> None:
+def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 90.0) -> None:
     """Poll the server's /health endpoint until it answers; a server that exits or stays silent is an error."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -80,7 +80,7 @@ def start_ui(
     wait: bool = True,
     timeout: float = 90.0,
     log_path: str | Path | None = None,
-) -> tuple[subprocess.Popen, str]:
+) -> tuple[subprocess.Popen[bytes], str]:
     """Start `mlflow server` in a subprocess; returns (process, URL). Stop it with `stop_ui(process)`."""
     from llmbench.tracking.mlflow_log import tracking_uri
 
@@ -102,7 +102,7 @@ def start_ui(
     return process, url
 
 
-def stop_ui(process: subprocess.Popen, timeout: float = 10.0) -> None:
+def stop_ui(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     """Stop a server from `start_ui` and the worker processes it started."""
     if process.poll() is not None:
         return
