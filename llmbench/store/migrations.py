@@ -3,7 +3,9 @@
 Each migration runs in one transaction together with its row in `schema_version`, so a crash leaves the file at
 the previous version, never half-way. Statements use `IF NOT EXISTS`, so re-running one is harmless. To change
 the schema, add the field to its row type and append a `Migration` here (never edit an old one): a new column is
-`calls.add_column("name")`; a table created by an earlier migration lists the later columns in `without`.
+`TABLES["calls"].add_column("name")`, a new table `TABLES["name"].create((...its columns...))`. Column lists are
+written out, so history never changes when a row type grows; `tests/store/test_store.py` checks that the
+migrations together create exactly the row types' columns.
 """
 
 from __future__ import annotations
@@ -28,9 +30,47 @@ class Migration:
     statements: tuple[str, ...]
 
 
-_LATER_CALLS = (  # added by migrations 3, 4 and 6
-    "cache_write_1h_tokens", "cost_basis", "attempt_model", "route_policy", "route_chosen", "route_fallback",
-    "route_expected_quality", "route_expected_cost",
+# Each table's columns as the migration that created it made them: frozen, never derived from today's row types.
+_EXPERIMENTS_V1 = (
+    "id",
+    "name",
+    "created_at",
+    "config",
+    "config_hash",
+    "git_commit",
+    "package_versions",
+    "source",
+)
+_ITEMS_V1 = ("item_id", "input", "prompt", "reference", "task", "metadata")
+_CALLS_V1 = (
+    "run_key", "item_id", "model_id", "epoch", "attempt", "started_at", "latency_s", "input_tokens",
+    "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_usd", "error_class",
+    "error_message", "status_code", "request_id", "answered_model", "stop_reason", "response", "final", "simulated",
+)  # fmt: skip
+_SCORES_V1 = (
+    "run_key",
+    "item_id",
+    "model_id",
+    "epoch",
+    "scorer",
+    "value",
+    "explanation",
+    "is_primary",
+    "created_at",
+)
+_TOOL_STEPS_V2 = (
+    "conversation_id", "step", "turn", "kind", "model_id", "started_at", "duration_s", "text", "stop_reason",
+    "input_tokens", "output_tokens", "cost_usd", "tool_name", "tool_call_id", "arguments", "raw_arguments", "result",
+    "is_error", "error_kind", "truncated", "traceback", "detail",
+)  # fmt: skip
+_INTENTS_V5 = ("intent_id", "run_key", "item_id", "model_id", "epoch", "attempt", "sent_at", "est_cost_usd")
+_BATCHES_V8 = (
+    "batch_key", "provider", "model_id", "state", "requests", "round", "est_cost_usd", "created_at", "updated_at",
+    "batch_id", "input_file_id", "provider_status", "succeeded", "failed", "cost_usd", "detail",
+)  # fmt: skip
+_BATCH_REQUESTS_V8 = ("batch_key", "run_key", "item_id", "model_id", "epoch", "est_cost_usd")
+_ROUTING_V6 = (
+    "attempt_model", "route_policy", "route_chosen", "route_fallback", "route_expected_quality", "route_expected_cost",
 )  # fmt: skip
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -39,16 +79,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         "experiments, items, calls (one row per attempt) and scores",
         (
             "CREATE SEQUENCE IF NOT EXISTS experiment_ids START 1",
-            TABLES["experiments"].ddl(without=("plan", "planned")),
-            TABLES["items"].ddl(),
-            TABLES["calls"].ddl(without=_LATER_CALLS),
-            TABLES["scores"].ddl(),
+            TABLES["experiments"].create(_EXPERIMENTS_V1),
+            TABLES["items"].create(_ITEMS_V1),
+            TABLES["calls"].create(_CALLS_V1),
+            TABLES["scores"].create(_SCORES_V1),
         ),
     ),
     Migration(
         2,
         "tool_steps: every model turn, tool call, limit hit and error of tool-using conversations",
-        (TABLES["tool_steps"].ddl(),),
+        (TABLES["tool_steps"].create(_TOOL_STEPS_V2),),
     ),
     Migration(
         3,
@@ -63,12 +103,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         5,
         "intents: every attempt recorded before it is sent; one left behind is a call sent with its outcome unknown",
-        (TABLES["intents"].ddl(),),
+        (TABLES["intents"].create(_INTENTS_V5),),
     ),
     Migration(
         6,
         "calls: routing (router: models): attempt_model, route_policy, route_chosen, route_fallback, expected figures",
-        tuple(TABLES["calls"].add_column(c) for c in _LATER_CALLS[2:]),
+        tuple(TABLES["calls"].add_column(c) for c in _ROUTING_V6),
     ),
     Migration(
         7,
@@ -78,7 +118,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         8,
         "batches, batch_requests: provider batches of `llmbench eval --batch`, their state and requests",
-        (TABLES["batches"].ddl(without=("results_gone",)), TABLES["batch_requests"].ddl()),
+        (TABLES["batches"].create(_BATCHES_V8), TABLES["batch_requests"].create(_BATCH_REQUESTS_V8)),
     ),
     Migration(
         9,

@@ -246,9 +246,16 @@ class Table:
             parts.append(f"DEFAULT {m['sql_default']}")
         return " ".join(parts)
 
-    def ddl(self, without: tuple[str, ...] = ()) -> str:
-        """CREATE TABLE IF NOT EXISTS with every column but `without` (columns later migrations add)."""
-        defs = [self.column_sql(c) for c in self.columns() if c not in without]
+    def create(self, columns: tuple[str, ...]) -> str:
+        """CREATE TABLE IF NOT EXISTS with the columns a migration names (frozen there: a field added to the row
+        type later never changes an old migration) after the columns the store fills; a name the row type does
+        not have is an error."""
+        known = {f.name for f in fields(self.row)}
+        unknown = [c for c in columns if c not in known]
+        if unknown:
+            raise ValueError(f"{self.name} has no field(s) {unknown} in {self.row.__name__}")
+        lead = [c for c in self.columns() if c not in known]
+        defs = [self.column_sql(c) for c in (*lead, *columns)]
         if self.key:
             defs.append(f"PRIMARY KEY ({', '.join(self.key)})")
         return f"CREATE TABLE IF NOT EXISTS {self.name} (\n    " + ",\n    ".join(defs) + "\n)"

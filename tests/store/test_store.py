@@ -32,7 +32,8 @@ from llmbench.store import (
     default_store_path,
     run_key,
 )
-from llmbench.store.migrations import SCHEMA_VERSION_DDL
+from llmbench.store.migrations import _CALLS_V1, SCHEMA_VERSION_DDL
+from llmbench.store.rows import TABLES
 from llmbench.store.writer import StoreWriter
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,6 +89,31 @@ def test_migrations_are_recorded_once_and_reopening_is_idempotent(tmp_path):
     tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     con.close()
     assert {"schema_version", "experiments", "items", "calls", "scores"} <= tables
+
+
+def test_the_migrations_together_create_exactly_the_row_types(tmp_path):
+    """The schema lives in the row types; the migrations, each with its own frozen column list, must add up to
+    them: a field added to a row type without a migration (or a migration naming a column no row type has) fails
+    here, and no old migration changes when a row type grows."""
+    with Store.open(tmp_path / "s.duckdb") as store:
+        for table in TABLES.values():
+            stored = store.sql(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+                [table.name],
+            )["column_name"].tolist()
+            assert stored == table.columns(), table.name
+
+
+def test_an_old_migration_does_not_change_when_a_row_type_grows():
+    from dataclasses import field, make_dataclass
+
+    from llmbench.store.rows import CallRecord, Table, col
+
+    grown = make_dataclass("Grown", [("new_column", "str | None", field(default=None, metadata=col("VARCHAR").metadata))],
+                           bases=(CallRecord,))  # fmt: skip
+    before, after = TABLES["calls"], Table("calls", grown)
+    first = MIGRATIONS[0].statements[3]
+    assert first == before.create(_CALLS_V1) == after.create(_CALLS_V1) and "new_column" not in first
 
 
 def test_a_version_2_store_gains_the_one_hour_cache_column_and_keeps_its_rows(tmp_path):
