@@ -15,7 +15,17 @@ Every message says what was wrong and what to do. Secrets are redacted before a 
         ├── ProviderTimeout         the call took longer than its timeout (retryable)
         ├── ProviderConnectionError network failure before an answer (retryable)
         ├── ServerError             408/409/5xx (retryable)
-        └── MalformedResponseError  the server answered with something that is not a valid response
+        ├── MalformedResponseError  the server answered with something that is not a valid response
+        └── BatchRequestError       one request of a provider batch failed
+            ├── BatchExpired        the batch ended (24 h) before this request ran
+            ├── BatchCancelled      the batch was cancelled before this request ran
+            └── BatchResultsGone    the batch ended but the provider no longer has its results
+
+What an error means is on its class, read by every place that acts on it (no tables elsewhere):
+`retryable` (the retry loop tries again), `heals_elsewhere` (a router falls back to its next model),
+`fatal_for_run` (every other call of the run would meet it: the eval stops), `http_status` (what the gateway
+answers). An `InvalidRequestError` with status 404 (the model or endpoint does not exist) heals elsewhere, is
+fatal for the run and answers 404.
 """
 
 from __future__ import annotations
@@ -24,10 +34,14 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from llmbench.providers.types import Attempt
+    from llmbench.providers.types import Attempt, Usage
 
 __all__ = [
     "AuthenticationError",
+    "BatchCancelled",
+    "BatchExpired",
+    "BatchRequestError",
+    "BatchResultsGone",
     "BudgetExceeded",
     "ConfigError",
     "ContextLengthError",
@@ -107,9 +121,13 @@ class BudgetExceeded(LLMBenchError):
 
 
 class ProviderError(LLMBenchError):
-    """A provider call failed; `attempts` lists every attempt made, each with its own usage and cost."""
+    """A provider call failed; `attempts` lists every attempt made, each with its own usage and cost, and
+    `partial_usage` what a call cut off halfway was already billed for (a stream's prompt tokens)."""
 
     retryable: bool = False
+    heals_elsewhere: bool = False
+    fatal_for_run: bool = False
+    http_status: int = 502
 
     def __init__(
         self,
@@ -126,43 +144,77 @@ class ProviderError(LLMBenchError):
         self.request_id = request_id
         self.retry_after = retry_after
         self.attempts: list[Attempt] = []
+        self.partial_usage: Usage | None = None
 
 
 class AuthenticationError(ProviderError):
     """The API key is missing, wrong or lacks permission."""
 
+    fatal_for_run = True
+
 
 class InvalidRequestError(ProviderError):
     """The provider rejected the request as malformed (fix the request, retrying will not help)."""
+
+    http_status = 400
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        if (
+            self.status_code == 404
+        ):  # no such model or endpoint: another model may answer, this one never will
+            self.heals_elsewhere = self.fatal_for_run = True
+            self.http_status = 404
 
 
 class ContextLengthError(InvalidRequestError):
     """The prompt plus the requested output does not fit the model's context window."""
 
+    heals_elsewhere = True  # a model with a larger window may take it
+
 
 class RateLimitError(ProviderError):
     """The provider throttled the call (429)."""
 
-    retryable = True
+    retryable = heals_elsewhere = True
+    http_status = 429
 
 
 class ProviderTimeout(ProviderError):
     """The call did not finish within its timeout."""
 
-    retryable = True
+    retryable = heals_elsewhere = True
+    http_status = 504
 
 
 class ProviderConnectionError(ProviderError):
     """The provider could not be reached."""
 
-    retryable = True
+    retryable = heals_elsewhere = True
 
 
 class ServerError(ProviderError):
     """The provider failed on its side (408, 409 or 5xx)."""
 
-    retryable = True
+    retryable = heals_elsewhere = True
 
 
 class MalformedResponseError(ProviderError):
     """The server's answer is not a valid response of the expected API."""
+
+
+class BatchRequestError(ProviderError):
+    """One request of a provider batch failed at the provider."""
+
+
+class BatchExpired(BatchRequestError):
+    """The batch ended (24 h) before this request ran."""
+
+
+class BatchCancelled(BatchRequestError):
+    """The batch was cancelled before this request ran."""
+
+
+class BatchResultsGone(BatchRequestError):
+    """The batch ended, but the provider no longer has its results (OpenAI deletes output files after 30 days,
+    Anthropic keeps results 29 days): final; resubmitting would pay again, so only the user does it."""

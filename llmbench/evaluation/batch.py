@@ -19,19 +19,12 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from llmbench.errors import ConfigError, ProviderError
+from llmbench.errors import BatchRequestError, BatchResultsGone, ConfigError, ProviderError
 from llmbench.evaluation.batch_rows import result_rows, unix_seconds
 from llmbench.evaluation.items import item_messages, item_tools
-from llmbench.evaluation.runner import Runner, Task, _cannot_heal, _prompt_tokens, plan_fingerprint
+from llmbench.evaluation.runner import Runner, Task, _prompt_tokens, plan_fingerprint
 from llmbench.providers import Completion, Provider, Usage, get_provider
-from llmbench.providers.batch_api import (
-    BatchAPI,
-    BatchOutcome,
-    BatchRequestError,
-    BatchResultsGone,
-    BatchStatus,
-    batch_api,
-)
+from llmbench.providers.batch_api import BatchAPI, BatchOutcome, BatchStatus, batch_api
 from llmbench.store import CallRecord, ScoreRecord, Store, call_records
 from llmbench.store.batches import BatchLog, update_sql
 from llmbench.store.rows import BatchRequestRow, BatchRow
@@ -134,7 +127,7 @@ class BatchRunner(Runner):
                     self._forget(batch, f"the provider has no batch {batch.batch_id} (404): another API key, "
                                         "account or base URL than at submission? Its requests are submitted anew")  # fmt: skip
                     continue
-                if _cannot_heal(exc):
+                if exc.fatal_for_run:
                     self.report.stopped_by = f"{type(exc).__name__}: {exc}"
                     return
             if self.over_budget() and not self.report.stopped_by_budget:
@@ -368,9 +361,9 @@ class BatchRunner(Runner):
                 self.log.update(name, key, state="abandoned", detail=f"refused: {exc}")
             else:  # it may exist: the next pass looks for it by its token
                 self.log.update(name, key, detail=f"outcome unknown: {exc}")
-            if (refused and exc.status_code != 429) or _cannot_heal(
-                exc
-            ):  # the same request would be refused again
+            if (
+                refused and exc.status_code != 429
+            ) or exc.fatal_for_run:  # the same request would be refused again
                 self.report.stopped_by = f"{type(exc).__name__}: {exc}"
             return False
         self.log.update(name, key, state="submitted", batch_id=batch_id, input_file_id=file_id)

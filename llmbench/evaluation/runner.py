@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from llmbench.datasets import Item
-from llmbench.errors import AuthenticationError, ConfigError, InvalidRequestError, ProviderError
+from llmbench.errors import ConfigError, ProviderError
 from llmbench.evaluation.config import ExperimentConfig
 from llmbench.evaluation.items import item_messages, item_tools, load_items
 from llmbench.evaluation.limits import Limits
@@ -246,7 +246,7 @@ class Runner:
                     self._reserved -= estimate
                 self._add_spend(task, result)
             await self._record(task, result)
-            if isinstance(result, ProviderError) and _cannot_heal(result):
+            if isinstance(result, ProviderError) and result.fatal_for_run:
                 self.report.stopped_by = f"{type(result).__name__}: {result}"
 
     def _call_inputs(self, provider: Provider, task: Task) -> tuple[list[Message], dict[str, Any]]:
@@ -339,13 +339,6 @@ class Runner:
         """Whether the spend so far (answered, estimated for calls of unknown outcome, and reserved for calls in
         flight) reached `max_cost`."""
         return self.cfg.max_cost is not None and self.report.spent_usd + self._reserved >= self.cfg.max_cost
-
-
-def _cannot_heal(error: ProviderError) -> bool:
-    """A failure every other call of the run would meet too: a bad key, an unknown model or endpoint."""
-    if isinstance(error, AuthenticationError):
-        return True
-    return isinstance(error, InvalidRequestError) and error.status_code == 404
 
 
 def build_providers(cfg: ExperimentConfig, given: dict[str, Provider] | None = None) -> dict[str, Provider]:

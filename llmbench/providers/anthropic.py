@@ -297,7 +297,7 @@ class AnthropicProvider(SDKProvider):
         except (anthropic.AnthropicError, httpx2.TransportError) as exc:
             err = map_sdk_error(exc, anthropic, self.model_id)
             # message_start already reported the input tokens: a cut stream is still billed for them.
-            err.partial_usage = usage_from_anthropic(snapshot.usage) if snapshot is not None else None  # type: ignore[attr-defined]
+            err.partial_usage = usage_from_anthropic(snapshot.usage) if snapshot is not None else None
             raise err from None
         except (RuntimeError, ValueError) as exc:  # accumulator: events out of order or broken tool JSON
             raise errors.MalformedResponseError(

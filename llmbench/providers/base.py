@@ -220,7 +220,7 @@ class Provider(ABC):
         estimate: float,
     ) -> errors.ProviderError:
         err = self._map_error(exc)
-        usage = getattr(err, "partial_usage", None)
+        usage = err.partial_usage
         cost = self.price_table.price(self._price_id(None), usage, api_url=self._api_url()) if usage else None
         basis: Literal["estimated"] | None = None
         if cost is None and isinstance(

@@ -8,15 +8,17 @@ errors, read line by line, so a large result file is never held whole.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from llmbench import errors
+from llmbench.errors import BatchCancelled, BatchExpired, BatchRequestError, BatchResultsGone
 from llmbench.providers.anthropic import AnthropicProvider, completion_from_anthropic
 from llmbench.providers.base import Provider
 from llmbench.providers.errors_map import map_sdk_error
@@ -27,23 +29,6 @@ from llmbench.providers.types import Completion, Message, ToolSpec
 __all__ = ["BatchAPI", "BatchOutcome", "BatchStatus", "batch_api"]
 
 _MB = 1024 * 1024
-
-
-class BatchRequestError(errors.ProviderError):
-    """One request of a batch failed at the provider."""
-
-
-class BatchExpired(errors.ProviderError):
-    """The batch ended (24 h) before this request ran."""
-
-
-class BatchCancelled(errors.ProviderError):
-    """The batch was cancelled before this request ran."""
-
-
-class BatchResultsGone(errors.ProviderError):
-    """The batch ended, but the provider no longer has its results (OpenAI deletes output files after 30 days,
-    Anthropic keeps results 29 days): final; resubmitting would pay again, so only the user does it."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +63,7 @@ class BatchAPI(ABC):
     # whether a batch found at the provider can be proven ours (OpenAI: a token in its metadata); where not
     # (Anthropic), a batch a crash may have left there is never adopted by guess: the user decides
     identifies_batches: bool
+    sdk_root_error: str  # the SDK's base exception class, by name
 
     def __init__(self, provider: SDKProvider) -> None:
         self.provider = provider
@@ -87,6 +73,21 @@ class BatchAPI(ABC):
 
     def _error(self, exc: Exception) -> errors.ProviderError:
         return map_sdk_error(exc, self._sdk(), self.provider.model_id)
+
+    @contextlib.contextmanager
+    def _mapped(self, results_of: str | None = None) -> Iterator[None]:
+        """SDK errors raised inside become llmbench's (one mapping, as httpx maps httpcore's); while downloading
+        the results of batch `results_of`, a 404 or 410 means they are gone, not that the batch is."""
+        try:
+            yield
+        except getattr(self._sdk(), self.sdk_root_error) as exc:
+            error = self._error(exc)
+            # an ended batch whose results are deleted (404/410), or named nowhere (Anthropic's SDK says so
+            # when its results_url is empty)
+            if results_of is not None and (error.status_code in (404, 410) or "results_url" in str(exc)):
+                raise BatchResultsGone(f"batch {results_of}: its results are no longer available: {error}",
+                                       provider=error.provider, status_code=error.status_code) from None  # fmt: skip
+            raise error from None
 
     @abstractmethod
     def _sdk(self) -> Any:
@@ -130,6 +131,7 @@ class OpenAIBatches(BatchAPI):
 
     max_requests, max_bytes = 50_000, 200 * _MB
     identifies_batches = True
+    sdk_root_error = "OpenAIError"
     provider: OpenAIProvider
 
     def _sdk(self) -> Any:
@@ -147,21 +149,17 @@ class OpenAIBatches(BatchAPI):
     async def submit(self, requests: list[dict[str, Any]], token: str) -> tuple[str, str | None]:
         """Upload the file, then create the batch with `token` in its metadata (so it can be found again)."""
         data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in requests).encode()
-        try:
+        with self._mapped():
             file = await self._client().files.create(file=(f"llmbench-{token}.jsonl", data), purpose="batch")
             batch = await self._client().batches.create(
                 input_file_id=file.id, endpoint="/v1/chat/completions", completion_window="24h",
                 metadata={"llmbench_batch": token},
             )  # fmt: skip
-        except self._sdk().OpenAIError as exc:
-            raise self._error(exc) from None
         return batch.id, file.id
 
     async def _batch(self, batch_id: str) -> Any:
-        try:
+        with self._mapped():
             return await self._client().batches.retrieve(batch_id)
-        except self._sdk().OpenAIError as exc:
-            raise self._error(exc) from None
 
     @staticmethod
     def _status(batch: Any) -> BatchStatus:
@@ -190,13 +188,11 @@ class OpenAIBatches(BatchAPI):
         for file_id in (batch.output_file_id, batch.error_file_id):
             if not file_id:
                 continue
-            try:
+            with self._mapped(batch_id):
                 async with self._client().files.with_streaming_response.content(file_id) as resp:
                     async for line in resp.iter_lines():
                         if line.strip():
                             yield self._read(line, ChatCompletion)
-            except self._sdk().OpenAIError as exc:
-                raise _gone_or(self._error(exc), batch_id) from None
 
     def _read(self, line: str, completion_type: Any) -> BatchOutcome:
         """One result line; a line that is not a valid result is that request's error, not the whole batch's."""
@@ -229,22 +225,18 @@ class OpenAIBatches(BatchAPI):
 
     async def cancel(self, batch_id: str) -> BatchStatus:
         """Cancel; the batch goes through `cancelling` to `cancelled`."""
-        try:
+        with self._mapped():
             return self._status(await self._client().batches.cancel(batch_id))
-        except self._sdk().OpenAIError as exc:
-            raise self._error(exc) from None
 
     async def candidates(self, token: str, since: float, requests: int) -> list[str]:
         """The batches whose metadata carries `token` (newest pages first, back to `since`)."""
         found = []
-        try:
+        with self._mapped():
             async for batch in self._client().batches.list(limit=100):
                 if (batch.metadata or {}).get("llmbench_batch") == token:
                     found.append(batch.id)
                 if batch.created_at < since - 3600:
                     break
-        except self._sdk().OpenAIError as exc:
-            raise self._error(exc) from None
         return found
 
 
@@ -253,6 +245,7 @@ class AnthropicBatches(BatchAPI):
 
     max_requests, max_bytes = 100_000, 256 * _MB
     identifies_batches = False
+    sdk_root_error = "AnthropicError"
     provider: AnthropicProvider
 
     def _sdk(self) -> Any:
@@ -269,10 +262,8 @@ class AnthropicBatches(BatchAPI):
 
     async def submit(self, requests: list[dict[str, Any]], token: str) -> tuple[str, str | None]:
         """Create the batch (Anthropic batches carry no metadata: `candidates` matches by time and size)."""
-        try:
+        with self._mapped():
             batch = await self._client().messages.batches.create(requests=requests)
-        except self._sdk().AnthropicError as exc:
-            raise self._error(exc) from None
         return batch.id, None
 
     @staticmethod
@@ -287,15 +278,13 @@ class AnthropicBatches(BatchAPI):
 
     async def status(self, batch_id: str) -> BatchStatus:
         """The batch's processing status and request counts."""
-        try:
+        with self._mapped():
             return self._status(await self._client().messages.batches.retrieve(batch_id))
-        except self._sdk().AnthropicError as exc:
-            raise self._error(exc) from None
 
     async def results(self, batch_id: str) -> AsyncIterator[BatchOutcome]:
         """Every request's result, streamed."""
         model_id, name = self.provider.model_id, self.provider.provider
-        try:
+        with self._mapped(batch_id):
             async for r in await self._client().messages.batches.results(batch_id):
                 result = r.result
                 if result.type == "succeeded":
@@ -320,44 +309,23 @@ class AnthropicBatches(BatchAPI):
                     error = BatchCancelled(f"{model_id}: the batch was cancelled before this request ran",
                                            provider=name)  # fmt: skip
                 yield BatchOutcome(r.custom_id, error=error)
-        except self._sdk().APIStatusError as exc:
-            raise _gone_or(self._error(exc), batch_id) from None
-        except self._sdk().AnthropicError as exc:  # the SDK's own "no results_url" for an ended batch
-            if "results_url" in str(exc):
-                raise BatchResultsGone(
-                    f"{model_id}: batch {batch_id} has no results_url: {exc}", provider=name
-                ) from None
-            raise self._error(exc) from None
 
     async def cancel(self, batch_id: str) -> BatchStatus:
         """Cancel; the batch ends once in-flight requests finish."""
-        try:
+        with self._mapped():
             return self._status(await self._client().messages.batches.cancel(batch_id))
-        except self._sdk().AnthropicError as exc:
-            raise self._error(exc) from None
 
     async def candidates(self, token: str, since: float, requests: int) -> list[str]:
         """Batches of the same size created from a minute before `since` on, oldest first."""
         found = []
-        try:
+        with self._mapped():
             async for batch in self._client().messages.batches.list(limit=100):
                 created = batch.created_at.timestamp() if isinstance(batch.created_at, datetime) else 0.0
                 if created < since - 60:
                     break
                 if self._status(batch).total == requests:
                     found.append((created, batch.id))
-        except self._sdk().AnthropicError as exc:
-            raise self._error(exc) from None
         return [bid for _, bid in sorted(found)]
-
-
-def _gone_or(error: errors.ProviderError, batch_id: str) -> errors.ProviderError:
-    """A 404 or 410 on the download of an ended batch's results means they are gone, not that the batch is."""
-    if error.status_code in (404, 410):
-        gone = BatchResultsGone(f"batch {batch_id}: its results are no longer available: {error}",
-                                provider=error.provider, status_code=error.status_code)  # fmt: skip
-        return gone
-    return error
 
 
 _CUSTOM_ID = re.compile(r'"custom_id"\s*:\s*"([^"]+)"')

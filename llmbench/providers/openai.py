@@ -293,7 +293,7 @@ class OpenAIProvider(SDKProvider):
                             yield ToolCallDelta(index=tc.index, arguments_delta=tc.function.arguments)
         except openai.OpenAIError as exc:
             err = map_sdk_error(exc, openai, self.model_id)
-            err.partial_usage = usage_from_openai(state.usage)  # type: ignore[attr-defined]  # billed even if cut
+            err.partial_usage = usage_from_openai(state.usage)  # billed even if cut
             raise err from None
         if not state.chunks:
             raise errors.MalformedResponseError(

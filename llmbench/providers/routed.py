@@ -34,24 +34,10 @@ from llmbench.router.policy import RouterPolicy
 if TYPE_CHECKING:
     from llmbench.datasets import Item
 
-__all__ = ["HEALABLE", "RouterProvider", "load_policy"]
+__all__ = ["RouterProvider", "load_policy"]
 
 # Failures another model can heal; a bad request or a bad key would fail on every model alike.
-HEALABLE: tuple[type[errors.ProviderError], ...] = (
-    errors.RateLimitError,
-    errors.ServerError,
-    errors.ProviderTimeout,
-    errors.ProviderConnectionError,
-    errors.ContextLengthError,
-)
 _ITEM = "_route_item"  # the eval item handed through to the chosen model's own item_params
-
-
-def healable(error: errors.ProviderError) -> bool:
-    """Whether the next model of the ranking may succeed where this one failed."""
-    if isinstance(error, HEALABLE):
-        return True
-    return isinstance(error, errors.InvalidRequestError) and error.status_code == 404  # model not found
 
 
 def load_policy(source: str) -> RouterPolicy:
@@ -173,7 +159,7 @@ class RouterProvider(Provider):
                 )
             except errors.ProviderError as err:
                 trail.failed(model_id, err)
-                if not healable(err) or model_id == order[-1]:
+                if not err.heals_elsewhere or model_id == order[-1]:
                     raise trail.error(err) from None
                 continue
             return trail.answered(model_id, result)
@@ -208,7 +194,7 @@ class RouterProvider(Provider):
                     yield event
             except errors.ProviderError as err:
                 trail.failed(model_id, err)
-                if emitted or not healable(err) or model_id == order[-1]:
+                if emitted or not err.heals_elsewhere or model_id == order[-1]:
                     raise trail.error(err) from None
 
 

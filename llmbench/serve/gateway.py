@@ -43,11 +43,6 @@ from llmbench.store.writer import StoreWriter
 __all__ = ["Gateway"]
 
 log = logging.getLogger("llmbench.serve")
-_STATUS: list[tuple[type[errors.ProviderError], int]] = [
-    (errors.RateLimitError, 429), (errors.ProviderTimeout, 504), (errors.ContextLengthError, 400),
-    (errors.InvalidRequestError, 400), (errors.ServerError, 502), (errors.ProviderConnectionError, 502),
-    (errors.AuthenticationError, 502), (errors.MalformedResponseError, 502),
-]  # fmt: skip
 
 
 _KEY_NEEDED = "a valid client key is required: Authorization: Bearer KEY (or x-api-key)"
@@ -244,9 +239,9 @@ class Gateway:
                     event = await anext(events)
             except errors.ProviderError as err:  # after the first byte nothing can be taken back: say so
                 await self._record_failure(call, err)
-                self.metrics.failed(req.model, _status(err), time.perf_counter() - t0)
+                self.metrics.failed(req.model, err.http_status, time.perf_counter() - t0)
                 yield wire.stream_error(
-                    _status(err), f"the stream broke after it began (no fallback once sent): {err}"
+                    err.http_status, f"the stream broke after it began (no fallback once sent): {err}"
                 )
             finally:
                 self._slots.release()
@@ -260,7 +255,7 @@ class Gateway:
 
     async def _failed(self, call: _Call, err: errors.ProviderError, t0: float, wire: Wire) -> Response:
         await self._record_failure(call, err)
-        status = _status(err)
+        status = err.http_status
         self.metrics.failed(call.req.model, status, time.perf_counter() - t0)
         return wire.error(status, str(err))
 
@@ -349,12 +344,6 @@ class _Call:
         rows = call_records(cut, run_key=self.rid, item_id=self.rid, model_id=self.req.model)
         rows[-1].cost_usd, rows[-1].cost_basis = self.estimate, "estimated"
         writer.result(rows, resolved=self.intents)
-
-
-def _status(err: errors.ProviderError) -> int:
-    if isinstance(err, errors.InvalidRequestError) and err.status_code == 404:
-        return 404
-    return next((code for kind, code in _STATUS if isinstance(err, kind)), 502)
 
 
 def _extras(c: Completion) -> dict[str, Any]:
