@@ -1,6 +1,25 @@
-"""llmbench: which model should answer this request, at what cost?"""
+"""llmbench: which model should answer this request, at what cost?
+
+`llmbench.evaluate(config, store=..., track=...)` runs an experiment as `llmbench eval` does (see `llmbench.api`);
+it is imported on first use, so `import llmbench` stays light.
+"""
+
+from __future__ import annotations
+
+import typing
 
 from llmbench.errors import LLMBenchError
 
+if typing.TYPE_CHECKING:
+    from llmbench.api import Evaluation, evaluate
+
 __version__ = "0.1.0"
-__all__ = ["LLMBenchError", "__version__"]
+__all__ = ["Evaluation", "LLMBenchError", "__version__", "evaluate"]
+
+
+def __getattr__(name: str) -> typing.Any:
+    if name in ("evaluate", "Evaluation"):
+        from llmbench import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'llmbench' has no attribute {name!r}")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -123,9 +121,9 @@ def eval_command(
             experiment is None and model and not name
         ):  # the default datasets with other models: its own experiment
             cfg = cfg.model_copy(update={"name": adhoc_name(cfg.datasets, cfg.models)})
-    started = time.time()
-    batching = {"wait": wait, "poll_interval": poll_interval}
-    report, summary, runs, calls, exp_id = _run(cfg, store, progress, track, batching)
+    result = _run(cfg, store, progress, track=track, traces=traces, wait_for_tracking=wait_for_mlflow, wait=wait,
+                  poll_interval=poll_interval)  # fmt: skip
+    report, summary = result.report, result.summary
     if len(summary):
         console.print(summary_table(summary, f"Experiment {cfg.name}", cfg.simulated))
     note = f"{report.finished} finished, {report.failed} failed, {report.skipped} already done (skipped)"
@@ -152,9 +150,7 @@ def eval_command(
         )
     if report.submitted or report.pending or report.gave_up or report.results_gone:
         _batch_note(report)
-    if track and (report.finished or report.failed):  # a run that did nothing has nothing new to log
-        _track(cfg, exp_id, summary, runs, calls if traces > 0 else None, started, traces, wait=wait_for_mlflow,
-               store=store_path(store))  # fmt: skip
+    _tracking_note(result)
     # SystemExit, not typer.Exit: main() runs click with standalone_mode=False, which turns typer.Exit into
     # a return value.
     if report.interrupted:
@@ -182,93 +178,48 @@ def _batch_note(report: Any) -> None:
         )
     if report.results_gone:
         console.print(f"[yellow]{report.results_gone} request(s) ran in batches whose results the provider no longer "
-                      "has (charged at their estimate); `llmbench batches` lists them, `llmbench batches resubmit "
+                      "has (charged at their estimate); `llmbench batches` lists them, `llmbench batches --resubmit "
                       "BATCH` submits them again (billed again).[/]")  # fmt: skip
     if report.gave_up:
         console.print(f"[yellow]{report.gave_up} request(s) got no answer from batches (failed twice, or "
                       "their batch was cancelled); run them live with --batch-fallback live (or without --batch).[/]")  # fmt: skip
 
 
-def _run(cfg: Any, path: Path | None, progress: bool, track: bool,
-         batch: dict[str, Any]) -> tuple[Any, Any, Any, Any, int]:  # fmt: skip
+def _run(cfg: Any, path: Path | None, progress: bool, **options: Any) -> Any:
+    """`llmbench.evaluate` with a progress bar, after saying which models have no price."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from llmbench.evaluation import Runner, build_providers, load_items
-    from llmbench.evaluation.batch import BatchRunner
-    from llmbench.evaluation.runner import plan_fingerprint
-    from llmbench.store import Store
+    from llmbench.api import evaluate
+    from llmbench.evaluation import build_providers
 
-    # Bad datasets or model ids must fail before the store file is created or touched; a store that exists may
-    # hold this very plan finished, which the runner then sees without reading a dataset.
-    resumable = plan_fingerprint(cfg) is not None and store_path(path).exists()
-    items = None if resumable else load_items(cfg)
-    providers = build_providers(cfg)
+    providers = build_providers(cfg)  # a bad model id fails here, before the store is touched
     warn_unpriced(providers)
-    with Store.open(path) as store:
-        bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("spent ${task.fields[spent]:.4f}"), TimeElapsedColumn(),
-            console=console, disable=not progress, transient=False,
-        )  # fmt: skip
-        with bar:
-            task_id = bar.add_task(
-                cfg.name + (" (simulated)" if cfg.simulated else ""), total=None, spent=0.0
-            )
+    bar = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("spent ${task.fields[spent]:.4f}"), TimeElapsedColumn(),
+        console=console, disable=not progress, transient=False,
+    )  # fmt: skip
+    with bar:
+        task_id = bar.add_task(cfg.name + (" (simulated)" if cfg.simulated else ""), total=None, spent=0.0)
 
-            def on_progress(report: Any, n: int) -> None:
-                bar.update(task_id, total=report.planned - report.skipped, advance=n, spent=report.spent_usd)
+        def on_progress(report: Any, n: int) -> None:
+            bar.update(task_id, total=report.planned - report.skipped, advance=n, spent=report.spent_usd)
 
-            runner: Runner = Runner(cfg, store, providers=providers, items=items, on_progress=on_progress)
-            if any(cfg.batched(m) for m in cfg.models):
-                runner = BatchRunner(
-                    cfg, store, providers=providers, items=items, on_progress=on_progress, **batch
-                )
-                if runner.live_models:
-                    console.print(f"live (no batch API): {', '.join(runner.live_models)}")
-            try:
-                report = asyncio.run(runner.run())
-            except KeyboardInterrupt:
-                report = runner.report
-                report.interrupted = True
-        summary = store.summary_frame(cfg.name)
-        runs = store.runs_frame(cfg.name) if track else None  # MLflow's inputs, read only when logging
-        calls = store.calls_frame(cfg.name) if track else None
-        exp = store.get_experiment(cfg.name)
-        exp_id = exp.id if exp is not None else -1  # None: Ctrl-C before the run created it
-    return report, summary, runs, calls, exp_id
+        result = evaluate(cfg, store=path, providers=providers, on_progress=on_progress, **options)
+    if result.live_models:
+        console.print(f"live (no batch API): {', '.join(result.live_models)}")
+    return result
 
 
-def _track(cfg: Any, exp_id: int, summary: Any, runs: Any, calls: Any, started: float, traces: int, *, wait: bool,
-           store: Path) -> None:  # fmt: skip
-    """Log the experiment to MLflow, in the background unless `wait`; a tracking problem never loses the run
-    (it is already in the store)."""
-    from llmbench.tracking import log_eval_run
-    from llmbench.tracking.mlflow_runs import sanitize_config
-
-    dataset = ",".join(Path(d).name for d in cfg.datasets)
-    if not wait:
-        from llmbench.tracking.background import spawn
-
-        job = {"experiment_id": str(exp_id), "name": cfg.name, "config": sanitize_config(cfg.model_dump()),
-               "started": started, "dataset": dataset, "traces": traces}  # fmt: skip
-        try:
-            pid, log = spawn(store.resolve().parent / ".llmbench" / "mlflow", job,
-                             {"summary": summary, "runs": runs, "calls": calls})  # fmt: skip
-        except Exception as exc:
-            console.print(f"[yellow]MLflow logging could not start ({type(exc).__name__}: {quoted(exc)}); the run is safe "
-                          "in the store.[/]")  # fmt: skip
-            return
+def _tracking_note(result: Any) -> None:
+    if result.tracking_error:
+        console.print(
+            f"[yellow]MLflow logging failed ({quoted(result.tracking_error)}); the run is safe in the store.[/]"
+        )
+    elif result.mlflow_job:
+        pid, log = result.mlflow_job
         console.print(
             f"Logging to MLflow in the background (pid {pid}, log {log}); `llmbench ui` shows it when done"
         )
-        return
-    try:
-        with console.status("logging to MLflow (runs per model, tables, traces)"):
-            run_id = log_eval_run(str(exp_id), cfg.name, cfg.model_dump(), summary, runs, calls=calls, started=started,
-                                  dataset=dataset, trace_limit=traces)  # fmt: skip
-    except Exception as exc:
-        console.print(
-            f"[yellow]MLflow logging failed ({type(exc).__name__}: {quoted(exc)}); the run is safe in the store.[/]"
-        )
-        return
-    console.print(f"MLflow run {run_id} logged; browse it with `llmbench ui`")
+    elif result.mlflow_run_id:
+        console.print(f"MLflow run {result.mlflow_run_id} logged; browse it with `llmbench ui`")

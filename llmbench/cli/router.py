@@ -16,7 +16,7 @@ import typer
 
 from llmbench.cli.app import app
 from llmbench.cli.options import StoreOpt, TrackOpt, console, quoted
-from llmbench.cli.router_inputs import data_label, load, mode_arg, target_arg
+from llmbench.cli.router_inputs import load, mode_arg, target_arg
 from llmbench.cli.router_tables import candidate_table, interval_table, per_task_table, results_table
 from llmbench.errors import ConfigError, redact
 
@@ -52,50 +52,16 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="seed of the prompt-grouped
 TestSizeOpt = Annotated[float, typer.Option("--test-size", help="held-out share when the data has no split")]
 
 
-def _track_router(
-    command: str,
-    source: dict[str, Any],
-    results: Any,
-    *,
-    params: dict[str, str] | None = None,
-    curve: Any = None,
-    tables: dict[str, Any] | None = None,
-    policy: Path | None = None,
-    register: str | None = None,
-) -> None:
-    """Log a router experiment to MLflow: one parent run per command, data and settings (named after them),
-    nested runs per router/baseline. Tracking trouble never fails the command (the files are written)."""
-    from llmbench.store import stable_hash
-    from llmbench.tracking import log_router_run
+def _track_router(command: str, source: dict[str, Any], results: Any, **options: Any) -> None:
+    """`llmbench.api.track_router` with its outcome printed (tracking trouble never fails the command)."""
+    from llmbench.api import track_router
 
-    settings = {k: v for k, v in (params or {}).items() if v not in (None, "")}
-    name = " · ".join([command, data_label(source), *(f"{k}={v}" for k, v in settings.items())])
-    try:
-        with console.status(f"logging {name} to MLflow"):
-            run_id = log_router_run(f"router-{stable_hash([command, source, settings])[:12]}", name, source, results,
-                                    params=settings, curve=curve, tables=tables, policy_path=policy,
-                                    register_as=register)  # fmt: skip
-    except Exception as exc:
-        console.print(f"[yellow]MLflow logging failed ({type(exc).__name__}: {quoted(exc)})[/]")
-        return
-    console.print(f"MLflow run {run_id} ({name}) logged; browse it with `llmbench ui`")
-
-
-_METRIC_KEYS = {"AIQ": "aiq", "peak quality": "peak_quality", "cost saving": "cost_saving", "APGR": "apgr",
-                "CPT(50%)": "cpt_50", "CPT(80%)": "cpt_80"}  # fmt: skip
-
-
-def _results(ev: Any, intervals: Any = None) -> Any:
-    """One row per router/baseline with the same metric columns (AIQ, cost saving, peak quality, APGR/CPT where
-    two models allow them, and the bootstrap interval ends where computed)."""
-    table = ev.table.rename(columns=_METRIC_KEYS)
-    keep = ["router", *(c for c in _METRIC_KEYS.values() if c in table.columns)]
-    table = table[keep]
-    if intervals is not None:
-        named = intervals.rename(columns={c: c.replace(" - ", " minus ").replace(" ", "_").lower()
-                                          for c in intervals.columns[1:]})  # fmt: skip
-        table = table.merge(named, on="router", how="left")
-    return table
+    with console.status(f"logging {command} to MLflow"):
+        run_id, name, error = track_router(command, source, results, **options)
+    if error is not None:
+        console.print(f"[yellow]MLflow logging failed ({quoted(error)})[/]")
+    else:
+        console.print(f"MLflow run {run_id} ({name}) logged; browse it with `llmbench ui`")
 
 
 @router_app.command("train")
@@ -228,6 +194,7 @@ def evaluate(
     Once the tables are printed the command exits 0: a later step that fails (intervals, calibration, MLflow)
     is reported on its own line and the rest still runs.
     """
+    from llmbench.api import router_results
     from llmbench.router.data import train_test_split
     from llmbench.router.evaluate import evaluate_router
 
@@ -283,7 +250,7 @@ def evaluate(
                   "bootstrap": str(bootstrap)}  # fmt: skip
         if cal is not None:
             params[f"chosen_{cal.parameter}"] = f"{cal.setting:g}"
-        _track_router("router eval", source, _results(ev, intervals), params=params, curve=ev.curves.get("router"),
+        _track_router("router eval", source, router_results(ev, intervals), params=params, curve=ev.curves.get("router"),
                       tables={"per_task": ev.per_task})  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from llmbench.errors import ConfigError
 
-__all__ = ["data_label", "load", "mode_arg", "target_arg"]
+__all__ = ["load", "mode_arg", "target_arg"]
 
 
 def load(
@@ -71,14 +71,3 @@ def mode_arg(mode: str) -> str:
     if mode not in ("cost", "threshold"):
         raise ConfigError(f"--mode must be cost or threshold, got {mode!r}")
     return mode
-
-
-def data_label(source: dict[str, Any]) -> str:
-    """A short name of the data a router command used."""
-    if source.get("source") == "routerbench":
-        return f"routerbench {Path(str(source['path'])).name}"
-    if source.get("source") == "routellm":
-        return f"routellm {source.get('benchmark')}"
-    if source.get("source") == "store":
-        return f"store {','.join(source.get('experiments') or [])}"
-    return str(source.get("source", "policy"))
