@@ -27,16 +27,11 @@ def _modules() -> dict[str, Path]:
 
 
 def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
-    """llmbench modules `name` imports at import time or inside functions (TYPE_CHECKING blocks excluded)."""
+    """llmbench modules `name` imports: at import time, inside functions and in TYPE_CHECKING blocks (a type
+    annotation is a dependency too)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skip: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            skip |= {id(n) for n in ast.walk(node)}
     found = set()
     for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
         targets: list[str] = []
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
@@ -94,6 +89,56 @@ def test_no_import_cycles_among_llmbench_modules() -> None:
     for name in list(graph):
         graph[name] = {m for m in graph[name] if not m.startswith(name + ".")}
     assert _cycles(graph) == []
+
+
+# The layers, lowest first; a module may import its own layer and those below, never one above. Data flows down
+# without coming back: providers -> data (datasets, store) -> tools and scorers -> runs (eval, imports) -> analysis
+# (router, statistics) -> tracking and the gateway -> the library API, the CLI and the test doubles. The package
+# root is a facade: it may name anything (lazily), and anything may read `__version__` from it.
+LAYERS: list[tuple[str, ...]] = [
+    ("llmbench.errors", "llmbench.json_safe", "llmbench.text_safe", "llmbench.yaml_safe", "llmbench.mlflow_uri",
+     "llmbench.dataset_files", "llmbench.providers.types"),
+    ("llmbench.providers",),
+    ("llmbench.datasets", "llmbench.store"),
+    ("llmbench.tools",),
+    ("llmbench.scorers",),
+    ("llmbench.evaluation", "llmbench.imports"),
+    ("llmbench.router", "llmbench.stats"),
+    ("llmbench.tracking", "llmbench.serve"),
+    ("llmbench.api", "llmbench.cli", "llmbench.__main__", "llmbench.testing"),
+]  # fmt: skip
+
+
+def _layer(module: str) -> int | None:
+    """The layer of a module: its longest matching prefix decides (`providers.types` sits below `providers`)."""
+    best: tuple[int, int] | None = None
+    for rank, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and (
+                best is None or len(prefix) > best[1]
+            ):
+                best = (rank, len(prefix))
+    return None if best is None else best[0]
+
+
+def test_every_module_has_a_layer_and_imports_none_above_it() -> None:
+    modules = _modules()
+    unplaced = sorted(m for m in modules if m != "llmbench" and _layer(m) is None)
+    assert unplaced == [], "add these modules to LAYERS"
+    upward = sorted(
+        f"{name} -> {target}"
+        for name, path in modules.items()
+        if name != "llmbench"
+        for target in _imports(name, path, modules)
+        if target != "llmbench" and (_layer(target) or 0) > (_layer(name) or 0)
+    )
+    assert upward == []
+
+
+def test_the_layer_rule_catches_an_upward_import() -> None:
+    assert (
+        _layer("llmbench.providers.types") < _layer("llmbench.providers.base") < _layer("llmbench.router.x")
+    )  # type: ignore[operator]
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:

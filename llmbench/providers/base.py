@@ -11,7 +11,7 @@ import time
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from llmbench import errors
 from llmbench.providers.pricing import PriceTable, UnknownPriceWarning
@@ -33,14 +33,26 @@ from llmbench.providers.types import (
     to_messages,
 )
 
-if TYPE_CHECKING:
-    from llmbench.datasets import Item
-
 log = logging.getLogger("llmbench.providers")
 T = TypeVar("T")
 AttemptHook = Callable[[Attempt], None]
 DEFAULT_MAX_TOKENS = 256  # the answer size the budget assumes when a call sets no max_tokens
 BeforeAttempt = Callable[[int], Awaitable[None]]  # awaited before attempt N is sent (e.g. to record it first)
+
+
+class ItemLike(Protocol):
+    """What a provider may read of an evaluation item (the simulator grades from it; real APIs read nothing)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def task(self) -> str: ...
+    @property
+    def reference(self) -> Any: ...
+    @property
+    def metadata(self) -> dict[str, Any]: ...
+    @property
+    def difficulty(self) -> float | None: ...
 
 
 class Provider(ABC):
@@ -71,10 +83,18 @@ class Provider(ABC):
         self.default_params = dict(default_params or {})
         self._rng = random.Random(seed)
 
+    composite: bool = False  # builds other providers (a router over models): made by `from_registry`
+
     @classmethod
     def from_options(cls, model: str, **options: Any) -> Provider:
         """Build from the registry's options (a provider that has no use for some of them drops them here)."""
         return cls(model, **options)
+
+    @classmethod
+    def from_registry(cls, model: str, config: Any, **options: Any) -> Provider:
+        """Build a `composite` provider, given the registry's config (`llmbench.providers.registry.Config`) so
+        that it can build the providers it is made of with the same settings."""
+        return cls.from_options(model, **options)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model_id={self.model_id!r})"
@@ -275,7 +295,7 @@ class Provider(ABC):
         limit = params.get("max_tokens") or params.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
         return self.estimate_cost(chars // 4 + 1, int(limit))
 
-    def item_params(self, item: Item, epoch: int, scorer: str | None) -> dict[str, Any]:
+    def item_params(self, item: ItemLike, epoch: int, scorer: str | None) -> dict[str, Any]:
         """Extra call parameters for one dataset item: none for a real API (the simulator grades from them)."""
         return {}
 

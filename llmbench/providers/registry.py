@@ -139,11 +139,25 @@ def _sim() -> type[Provider]:
     return SimProvider
 
 
-@provider_api("router")
-def _router() -> type[Provider]:
-    from llmbench.providers.routed import RouterProvider
+ENTRY_POINTS = "llmbench.providers"  # other packages (and llmbench's own `router`) add provider kinds here
 
-    return RouterProvider
+
+def _plugin(name: str) -> ProviderFactory | None:
+    """A provider kind another module registers as an entry point of ENTRY_POINTS (`name = "module:Class"`)."""
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=ENTRY_POINTS, name=name)
+    if not found:
+        return None
+    point = next(iter(found))
+
+    def load() -> type[Provider]:
+        kind = point.load()
+        if not (isinstance(kind, type) and issubclass(kind, Provider)):
+            raise ConfigError(f"entry point {point.value!r} of {ENTRY_POINTS} is not a Provider class")
+        return kind
+
+    return load
 
 
 def get_provider(
@@ -154,7 +168,7 @@ def get_provider(
     ref = ModelRef.parse(model_id)
     cfg = config if isinstance(config, Config) else load_config(config)
     table: PriceTable = options.pop("price_table", None) or PriceTable.from_file(cfg.price_file)
-    factory = _APIS.get(ref.provider)
+    factory = _APIS.get(ref.provider) or _plugin(ref.provider)
     if factory is None:
         endpoint = cfg.endpoints.get(ref.provider) or BUILTIN_ENDPOINTS.get(ref.provider)
         if endpoint is None:
@@ -170,21 +184,7 @@ def get_provider(
             options.setdefault("api_key_env", endpoint.api_key_env)
         if endpoint.free and table.lookup(ref.id) is None:
             table = table.with_prices({ref.id: ModelPrice(input=0, output=0)})
-    if ref.provider == "router":  # a policy's routed models come from this registry, with the same settings
-        return _routed(ref, cfg, table, options)
-    return factory().from_options(ref.model, model_id=ref.id, price_table=table, **options)
-
-
-def _routed(ref: ModelRef, cfg: Config, table: PriceTable, options: dict[str, Any]) -> Provider:
-    """A `router:POLICY` provider; POLICY is a file, an MLflow model URI or a name from [routers]."""
-    source = cfg.routers.get(ref.model, ref.model)
-    shared = {k: options[k] for k in ("timeout", "retry", "on_attempt", "seed") if k in options}
-
-    def build(model_id: str) -> Provider:
-        if ModelRef.parse(model_id).provider == "router":
-            raise ConfigError(
-                f"routing policy {source!r} routes to {model_id!r}; a policy cannot route to a router"
-            )
-        return get_provider(model_id, config=cfg, price_table=table, **shared)
-
-    return _router().from_options(source, model_id=ref.id, price_table=table, build=build, **options)
+    kind = factory()
+    if kind.composite:  # it builds other models from this registry, with the same config and prices
+        return kind.from_registry(ref.model, cfg, model_id=ref.id, price_table=table, **options)
+    return kind.from_options(ref.model, model_id=ref.id, price_table=table, **options)

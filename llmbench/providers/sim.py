@@ -16,10 +16,10 @@ import math
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmbench import errors
-from llmbench.providers.base import Provider
+from llmbench.providers.base import ItemLike, Provider
 from llmbench.providers.pricing import estimate_tokens
 from llmbench.providers.types import (
     Completion,
@@ -31,9 +31,6 @@ from llmbench.providers.types import (
     ToolSpec,
     Usage,
 )
-
-if TYPE_CHECKING:
-    from llmbench.datasets import Item
 
 SHARPNESS = 8.0
 TASKS = ("arithmetic", "code", "extraction", "classification", "factual")
@@ -132,7 +129,7 @@ class SimProvider(Provider):
     def _price_id(self, result: Completion | None) -> str:
         return self.spec.price_id
 
-    def item_params(self, item: Item, epoch: int, scorer: str | None) -> dict[str, Any]:
+    def item_params(self, item: ItemLike, epoch: int, scorer: str | None) -> dict[str, Any]:
         """The item's reference, difficulty and scorer, from which the simulator writes a graded answer."""
         return {
             "sim_item": {

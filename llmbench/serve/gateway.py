@@ -30,9 +30,9 @@ from starlette.routing import Route
 from llmbench import errors
 from llmbench.json_safe import utf8
 from llmbench.providers import Provider, get_provider
-from llmbench.providers.routed import RouterProvider
 from llmbench.providers.types import Completion, StopEvent
 from llmbench.router.policy import RouterPolicy
+from llmbench.router.routed import RouterProvider
 from llmbench.serve.config import GatewayConfig
 from llmbench.serve.metrics import CONTENT_TYPE, GatewayMetrics
 from llmbench.serve.openai_wire import ChatRequest

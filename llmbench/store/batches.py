@@ -5,6 +5,7 @@ follow as they become known, and its results land with the state `collected` in 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import fields
 from typing import Any
 
 import pandas as pd
@@ -74,12 +75,13 @@ class BatchLog:
 
     def requests(self, experiment: str, batch_key: str) -> list[BatchRequestRow]:
         """The requests of one batch."""
+        names = [f.name for f in fields(BatchRequestRow)]  # the row type's columns, by name, in any order
         with self.store.connection() as con:
             rows = con.execute(
-                "SELECT batch_key, run_key, item_id, model_id, epoch, est_cost_usd FROM batch_requests "
-                "WHERE experiment_id = ? AND batch_key = ?", [self._eid(experiment), batch_key]
-            ).fetchall()  # fmt: skip
-        return [BatchRequestRow(*r) for r in rows]
+                f"SELECT {', '.join(names)} FROM batch_requests WHERE experiment_id = ? AND batch_key = ?",
+                [self._eid(experiment), batch_key],
+            ).fetchall()
+        return [BatchRequestRow(**dict(zip(names, r, strict=True))) for r in rows]
 
     def submissions(self, experiment: str) -> Counter[str]:
         """How many times each run key was handed to a provider (abandoned batches never reached one); a request

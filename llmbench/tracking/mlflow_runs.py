@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmbench.errors import redact
+from llmbench.mlflow_uri import DEFAULT_TRACKING_URI, global_tracking_uri, tracking_uri
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -39,7 +39,6 @@ __all__ = [
     "tracking_uri",
 ]
 
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_MLFLOW_EXPERIMENT = "llmbench"
 EXPERIMENT_TAG = "llmbench.experiment_id"
 KIND_TAG = "llmbench.kind"
@@ -47,11 +46,6 @@ CHILD_TAG = "llmbench.child"
 FINGERPRINT_TAG = "llmbench.fingerprint"
 _UNSAFE = re.compile(r"[^\w.\- /]")
 _PARAM_LIMIT = 6000  # MLflow's limit on a param value
-
-
-def tracking_uri(uri: str | None = None) -> str:
-    """The tracking store: `uri` if given, else $MLFLOW_TRACKING_URI, else a local SQLite file mlflow.db."""
-    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
 def sanitize_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -235,21 +229,6 @@ class Parent:
             self.client.log_batch(run_id, params=new[start : start + 100])
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()] + moved)
         return run_id
-
-
-@contextlib.contextmanager
-def global_tracking_uri(uri: str) -> Iterator[None]:
-    """MLflow's fluent API (models, trace export) works on a process-wide URI: point it at `uri` for the block and
-    put back exactly what was there, an unset URI included (so $MLFLOW_TRACKING_URI keeps deciding afterwards)."""
-    import mlflow
-    from mlflow.tracking._tracking_service import utils
-
-    before = getattr(utils, "_tracking_uri", None)
-    mlflow.set_tracking_uri(uri)
-    try:
-        yield
-    finally:
-        utils._tracking_uri = before  # set_tracking_uri(None) is not part of its typed API
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmbench import errors
-from llmbench.providers.base import BeforeAttempt, Provider
+from llmbench.providers.base import BeforeAttempt, ItemLike, Provider
 from llmbench.providers.types import (
     Attempt,
     Completion,
@@ -32,7 +32,7 @@ from llmbench.router.decision import Decision
 from llmbench.router.policy import RouterPolicy
 
 if TYPE_CHECKING:
-    from llmbench.datasets import Item
+    pass
 
 __all__ = ["RouterProvider", "load_policy"]
 
@@ -45,7 +45,7 @@ def load_policy(source: str) -> RouterPolicy:
     if source.startswith(("models:/", "runs:/")):
         import mlflow.pyfunc
 
-        from llmbench.tracking.mlflow_runs import global_tracking_uri, tracking_uri
+        from llmbench.mlflow_uri import global_tracking_uri, tracking_uri
 
         try:
             with global_tracking_uri(tracking_uri()):  # the store `llmbench ui` and the CLI use
@@ -89,12 +89,33 @@ class RouterProvider(Provider):
         for name in self.policy.models:  # unknown providers or model ids fail now, before any call
             self.model_for(name)
 
+    composite = True
+
     @classmethod
     def from_options(cls, model: str, **options: Any) -> Provider:
         """Build from the registry's options (connection options belong to the routed models, not the router)."""
         for key in ("base_url", "api_key", "http_client", "api_key_env", "provider_name"):
             options.pop(key, None)
         return cls(model, **options)
+
+    @classmethod
+    def from_registry(cls, model: str, config: Any, **options: Any) -> Provider:
+        """`router:POLICY` from the registry: POLICY is a file, an MLflow model URI or a name from [routers] in
+        the config; the models it routes to are built by the same registry with the same settings."""
+        from llmbench.providers.registry import ModelRef, get_provider
+
+        source = config.routers.get(model, model)
+        table = options.get("price_table")
+        shared = {k: options[k] for k in ("timeout", "retry", "on_attempt", "seed") if k in options}
+
+        def build(model_id: str) -> Provider:
+            if ModelRef.parse(model_id).provider == cls.provider:
+                raise errors.ConfigError(
+                    f"routing policy {source!r} routes to {model_id!r}; a policy cannot route to a router"
+                )
+            return get_provider(model_id, config=config, price_table=table, **shared)
+
+        return cls.from_options(source, build=build, **options)
 
     def model_for(self, model_id: str) -> Provider:
         """The provider of one routed model (built once)."""
@@ -117,7 +138,7 @@ class RouterProvider(Provider):
         """The dearest routed model's estimate (the router may pick any of them)."""
         return max(self.model_for(m).estimate_cost(input_tokens, output_tokens) for m in self.policy.models)
 
-    def item_params(self, item: Item, epoch: int, scorer: str | None) -> dict[str, Any]:
+    def item_params(self, item: ItemLike, epoch: int, scorer: str | None) -> dict[str, Any]:
         """Carry the item to the chosen model, which adds its own parameters for it."""
         return {_ITEM: (item, epoch, scorer)}
 
