@@ -1,41 +1,56 @@
-"""The runs frame contract (columns and dtypes) and the per-model summaries built from it."""
+"""The runs frame contract (`RunRow`: columns and dtypes) and the per-model summaries built from it."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-RUNS_COLUMNS = (
-    "experiment",
-    "item_id",
-    "prompt",
-    "task",
-    "model",
-    "epoch",
-    "score",
-    "cost_usd",
-    "input_tokens",
-    "output_tokens",
-    "latency_s",
-    "response",
-    "error",
-    "cost_basis",
-)
-_STR = ("experiment", "item_id", "prompt", "task", "model", "response", "error", "cost_basis")
-_FLOAT = ("score", "cost_usd", "latency_s")
-_INT = ("input_tokens", "output_tokens")
+
+def _col(kind: str) -> Any:
+    """A runs-frame column: "str", "float", "int" (nullable Int64) or "epoch" (int64, missing is 0)."""
+    return field(default=None, metadata={"kind": kind})
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One row of the runs frame (one (item, model, epoch) run with its primary score): the one source of the
+    frame's columns and dtypes, as the table row types are of the tables."""
+
+    experiment: str = _col("str")
+    item_id: str = _col("str")
+    prompt: str = _col("str")
+    task: str = _col("str")
+    model: str = _col("str")
+    epoch: int = _col("epoch")
+    score: float = _col("float")
+    cost_usd: float = _col("float")
+    input_tokens: int = _col("int")
+    output_tokens: int = _col("int")
+    latency_s: float = _col("float")
+    response: str = _col("str")
+    error: str = _col("str")
+    cost_basis: str = _col("str")
+
+
+RUNS_COLUMNS = tuple(f.name for f in fields(RunRow))
+_KIND = {f.name: f.metadata["kind"] for f in fields(RunRow)}
 
 
 def runs_frame_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     """Cast a runs frame to the contract's dtypes (str, int epoch, float scores/costs, Int64 tokens)."""
     out = frame.reindex(columns=list(RUNS_COLUMNS)).copy()
-    for col in _STR:
-        out[col] = out[col].astype("str") if len(out) else out[col].astype("object")
-    for col in _FLOAT:
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
-    for col in _INT:
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
-    out["epoch"] = pd.to_numeric(out["epoch"]).fillna(0).astype("int64")
+    for col, kind in _KIND.items():
+        if kind == "str":
+            out[col] = out[col].astype("str") if len(out) else out[col].astype("object")
+        elif kind == "float":
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
+        elif kind == "int":
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
+        else:  # the epoch: a run without one is epoch 0
+            out[col] = pd.to_numeric(out[col]).fillna(0).astype("int64")
     return out.reset_index(drop=True)
 
 
