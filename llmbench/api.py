@@ -77,8 +77,15 @@ def evaluate(
     with Store.open(path) as st:
         runner: Runner = Runner(cfg, st, providers=providers, items=items, on_progress=on_progress)
         if any(cfg.batched(m) for m in cfg.models):
-            runner = BatchRunner(cfg, st, providers=providers, items=items, on_progress=on_progress, wait=wait,
-                                 poll_interval=poll_interval)  # fmt: skip
+            runner = BatchRunner(
+                cfg,
+                st,
+                providers=providers,
+                items=items,
+                on_progress=on_progress,
+                wait=wait,
+                poll_interval=poll_interval,
+            )
         live = runner.live_models if isinstance(runner, BatchRunner) else []
         try:
             report = run_sync(runner.run())
@@ -94,8 +101,15 @@ def evaluate(
     return result
 
 
-def _track(result: Evaluation, exp_id: int, runs: pd.DataFrame, calls: pd.DataFrame | None, started: float,
-           traces: int, wait: bool) -> None:  # fmt: skip
+def _track(
+    result: Evaluation,
+    exp_id: int,
+    runs: pd.DataFrame,
+    calls: pd.DataFrame | None,
+    started: float,
+    traces: int,
+    wait: bool,
+) -> None:
     """Log the run to MLflow; a tracking problem never loses the run (it is in the store already), it is
     reported on the result instead."""
     from llmbench.tracking import log_eval_run
@@ -105,21 +119,45 @@ def _track(result: Evaluation, exp_id: int, runs: pd.DataFrame, calls: pd.DataFr
     dataset = ",".join(Path(d).name for d in cfg.datasets)
     try:
         if wait:
-            result.mlflow_run_id = log_eval_run(str(exp_id), cfg.name, cfg.model_dump(), result.summary, runs,
-                                                calls=calls, started=started, dataset=dataset, trace_limit=traces)  # fmt: skip
+            result.mlflow_run_id = log_eval_run(
+                str(exp_id),
+                cfg.name,
+                cfg.model_dump(),
+                result.summary,
+                runs,
+                calls=calls,
+                started=started,
+                dataset=dataset,
+                trace_limit=traces,
+            )
             return
         from llmbench.tracking.background import spawn
 
-        job = {"experiment_id": str(exp_id), "name": cfg.name, "config": sanitize_config(cfg.model_dump()),
-               "started": started, "dataset": dataset, "traces": traces}  # fmt: skip
-        result.mlflow_job = spawn(result.store.resolve().parent / ".llmbench" / "mlflow", job,
-                                  {"summary": result.summary, "runs": runs, "calls": calls})  # fmt: skip
+        job = {
+            "experiment_id": str(exp_id),
+            "name": cfg.name,
+            "config": sanitize_config(cfg.model_dump()),
+            "started": started,
+            "dataset": dataset,
+            "traces": traces,
+        }
+        result.mlflow_job = spawn(
+            result.store.resolve().parent / ".llmbench" / "mlflow",
+            job,
+            {"summary": result.summary, "runs": runs, "calls": calls},
+        )
     except Exception as exc:
         result.tracking_error = f"{type(exc).__name__}: {exc}"
 
 
-_METRIC_KEYS = {"AIQ": "aiq", "peak quality": "peak_quality", "cost saving": "cost_saving", "APGR": "apgr",
-                "CPT(50%)": "cpt_50", "CPT(80%)": "cpt_80"}  # fmt: skip
+_METRIC_KEYS = {
+    "AIQ": "aiq",
+    "peak quality": "peak_quality",
+    "cost saving": "cost_saving",
+    "APGR": "apgr",
+    "CPT(50%)": "cpt_50",
+    "CPT(80%)": "cpt_80",
+}
 
 
 def router_results(ev: Any, intervals: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -129,8 +167,9 @@ def router_results(ev: Any, intervals: pd.DataFrame | None = None) -> pd.DataFra
     table: pd.DataFrame = ev.table.rename(columns=_METRIC_KEYS)
     table = table[["router", *(c for c in _METRIC_KEYS.values() if c in table.columns)]]
     if intervals is not None:
-        named = intervals.rename(columns={c: c.replace(" - ", " minus ").replace(" ", "_").lower()
-                                          for c in intervals.columns[1:]})  # fmt: skip
+        named = intervals.rename(
+            columns={c: c.replace(" - ", " minus ").replace(" ", "_").lower() for c in intervals.columns[1:]}
+        )
         table = table.merge(named, on="router", how="left")
     return table
 
@@ -154,9 +193,17 @@ def track_router(
     settings = {k: v for k, v in (params or {}).items() if v not in (None, "")}
     name = " · ".join([command, data_label(source), *(f"{k}={v}" for k, v in settings.items())])
     try:
-        run_id = log_router_run(f"router-{stable_hash([command, source, settings])[:12]}", name, source, results,
-                                params=settings, curve=curve, tables=tables, policy_path=policy,
-                                register_as=register)  # fmt: skip
+        run_id = log_router_run(
+            f"router-{stable_hash([command, source, settings])[:12]}",
+            name,
+            source,
+            results,
+            params=settings,
+            curve=curve,
+            tables=tables,
+            policy_path=policy,
+            register_as=register,
+        )
     except Exception as exc:
         return None, name, f"{type(exc).__name__}: {exc}"
     return run_id, name, None

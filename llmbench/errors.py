@@ -160,9 +160,8 @@ class InvalidRequestError(ProviderError):
 
     def __init__(self, message: str, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        if (
-            self.status_code == 404
-        ):  # no such model or endpoint: another model may answer, this one never will
+        # no such model or endpoint: another model may answer, this one never will
+        if self.status_code == 404:
             self.heals_elsewhere = self.fatal_for_run = True
             self.http_status = 404
 

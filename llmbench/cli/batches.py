@@ -62,21 +62,46 @@ def batches_command(
     with Store.open(store, read_only=True) as st:
         frame = BatchLog(st).frame(experiment)
     if frame.empty:
-        console.print("no batches" + (f" for experiment {experiment!r}" if experiment else "")
-                      + "; submit some with `llmbench eval --batch`")  # fmt: skip
+        console.print(
+            "no batches"
+            + (f" for experiment {experiment!r}" if experiment else "")
+            + "; submit some with `llmbench eval --batch`"
+        )
         return
     table = Table(title="Provider batches")
-    for col in ("experiment", "model", "batch id", "state", "provider", "round", "requests", "ok", "failed",
-                "est $", "cost $", "created (UTC)"):  # fmt: skip
+    for col in (
+        "experiment",
+        "model",
+        "batch id",
+        "state",
+        "provider",
+        "round",
+        "requests",
+        "ok",
+        "failed",
+        "est $",
+        "cost $",
+        "created (UTC)",
+    ):
         table.add_column(
             col,
             justify="right" if col in ("round", "requests", "ok", "failed", "est $", "cost $") else "left",
         )
     for r in frame.to_dict("records"):
-        table.add_row(str(r["experiment"]), str(r["model_id"]), str(r["batch_id"] or "-"), str(r["state"]),
-                      "results gone" if r.get("results_gone") else str(r["provider_status"] or "-"), str(r["round"]), str(r["requests"]), fmt(r["succeeded"], ".0f"),
-                      fmt(r["failed"], ".0f"), fmt(r["est_cost_usd"], ".4f"), fmt(r["cost_usd"], ".4f"),
-                      str(r["created_at"])[:16])  # fmt: skip
+        table.add_row(
+            str(r["experiment"]),
+            str(r["model_id"]),
+            str(r["batch_id"] or "-"),
+            str(r["state"]),
+            "results gone" if r.get("results_gone") else str(r["provider_status"] or "-"),
+            str(r["round"]),
+            str(r["requests"]),
+            fmt(r["succeeded"], ".0f"),
+            fmt(r["failed"], ".0f"),
+            fmt(r["est_cost_usd"], ".4f"),
+            fmt(r["cost_usd"], ".4f"),
+            str(r["created_at"])[:16],
+        )
     console.print(table)
     for r in frame.to_dict("records"):
         if r.get("results_gone") and r["state"] != "abandoned":
@@ -95,8 +120,10 @@ def _resubmit(log: BatchLog, batch: str) -> None:
         state="abandoned",
         detail="results gone; released by `llmbench batches --resubmit`",
     )
-    console.print(f"released {row.requests} request(s) of {row.batch_key}: the next `llmbench eval --batch` of "
-                  f"{name!r} submits them again (billed again)")  # fmt: skip
+    console.print(
+        f"released {row.requests} request(s) of {row.batch_key}: the next `llmbench eval --batch` of "
+        f"{name!r} submits them again (billed again)"
+    )
 
 
 def _decide(log: BatchLog, adopt: str | None, abandon: str | None) -> None:
@@ -118,8 +145,10 @@ def _decide(log: BatchLog, adopt: str | None, abandon: str | None) -> None:
         )
     else:
         log.update(name, row.batch_key, state="abandoned", detail="abandoned by the user")
-        console.print(f"{row.batch_key} abandoned: the next `llmbench eval --batch` of {name!r} submits its "
-                      f"{row.requests} request(s) again")  # fmt: skip
+        console.print(
+            f"{row.batch_key} abandoned: the next `llmbench eval --batch` of {name!r} submits its "
+            f"{row.requests} request(s) again"
+        )
 
 
 def _cancel(log: BatchLog, batch: str) -> None:
@@ -137,5 +166,7 @@ def _cancel(log: BatchLog, batch: str) -> None:
     log.update(
         name, row.batch_key, provider_status="cancelling", detail="cancelled by `llmbench batches --cancel`"
     )
-    console.print(f"asked the provider to cancel {row.batch_id} ({status.status}); the next `llmbench eval` of "
-                  f"{name!r} collects what it answered")  # fmt: skip
+    console.print(
+        f"asked the provider to cancel {row.batch_id} ({status.status}); the next `llmbench eval` of "
+        f"{name!r} collects what it answered"
+    )

@@ -97,10 +97,20 @@ def eval_command(
     """
     from llmbench.evaluation import load_experiment, validate_config
 
-    overrides = {"name": name, "scorer": scorer, "epochs": epochs, "concurrency": concurrency,
-                 "max_cost": max_cost, "limit": limit, "datasets": dataset or None, "models": model or None,
-                 "unsafe_code": unsafe_code or None, "allow_unpriced": allow_unpriced or None,
-                 "batch": batch or None, "batch_fallback": batch_fallback}  # fmt: skip
+    overrides = {
+        "name": name,
+        "scorer": scorer,
+        "epochs": epochs,
+        "concurrency": concurrency,
+        "max_cost": max_cost,
+        "limit": limit,
+        "datasets": dataset or None,
+        "models": model or None,
+        "unsafe_code": unsafe_code or None,
+        "allow_unpriced": allow_unpriced or None,
+        "batch": batch or None,
+        "batch_fallback": batch_fallback,
+    }
     if experiment is None and dataset:
         if not model:
             raise ConfigError("without an experiment file, give both --dataset and --model")
@@ -117,12 +127,19 @@ def eval_command(
                 f"experiment file {path} not found; pass a YAML or TOML file (see experiments/)"
             )
         cfg = load_experiment(path, **overrides)
-        if (
-            experiment is None and model and not name
-        ):  # the default datasets with other models: its own experiment
+        # the default datasets with other models: its own experiment
+        if experiment is None and model and not name:
             cfg = cfg.model_copy(update={"name": adhoc_name(cfg.datasets, cfg.models)})
-    result = _run(cfg, store, progress, track=track, traces=traces, wait_for_tracking=wait_for_mlflow, wait=wait,
-                  poll_interval=poll_interval)  # fmt: skip
+    result = _run(
+        cfg,
+        store,
+        progress,
+        track=track,
+        traces=traces,
+        wait_for_tracking=wait_for_mlflow,
+        wait=wait,
+        poll_interval=poll_interval,
+    )
     report, summary = result.report, result.summary
     if len(summary):
         console.print(summary_table(summary, f"Experiment {cfg.name}", cfg.simulated))
@@ -169,20 +186,26 @@ def eval_command(
 
 
 def _batch_note(report: Any) -> None:
-    console.print(f"{report.submitted} request(s) submitted to provider batches in this run; {report.pending} "
-                  f"waiting in batches (estimated ${report.pending_usd:.4f}, counted in the spend until collected). "
-                  "`llmbench batches` lists them.")  # fmt: skip
+    console.print(
+        f"{report.submitted} request(s) submitted to provider batches in this run; {report.pending} "
+        f"waiting in batches (estimated ${report.pending_usd:.4f}, counted in the spend until collected). "
+        "`llmbench batches` lists them."
+    )
     if report.pending:
         console.print(
             "Run the same command again later (or with --wait) to collect, score and store the answers."
         )
     if report.results_gone:
-        console.print(f"[yellow]{report.results_gone} request(s) ran in batches whose results the provider no longer "
-                      "has (charged at their estimate); `llmbench batches` lists them, `llmbench batches --resubmit "
-                      "BATCH` submits them again (billed again).[/]")  # fmt: skip
+        console.print(
+            f"[yellow]{report.results_gone} request(s) ran in batches whose results the provider no longer "
+            "has (charged at their estimate); `llmbench batches` lists them, `llmbench batches --resubmit "
+            "BATCH` submits them again (billed again).[/]"
+        )
     if report.gave_up:
-        console.print(f"[yellow]{report.gave_up} request(s) got no answer from batches (failed twice, or "
-                      "their batch was cancelled); run them live with --batch-fallback live (or without --batch).[/]")  # fmt: skip
+        console.print(
+            f"[yellow]{report.gave_up} request(s) got no answer from batches (failed twice, or "
+            "their batch was cancelled); run them live with --batch-fallback live (or without --batch).[/]"
+        )
 
 
 def _run(cfg: Any, path: Path | None, progress: bool, **options: Any) -> Any:
@@ -195,10 +218,15 @@ def _run(cfg: Any, path: Path | None, progress: bool, **options: Any) -> Any:
     providers = build_providers(cfg)  # a bad model id fails here, before the store is touched
     warn_unpriced(providers)
     bar = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("spent ${task.fields[spent]:.4f}"), TimeElapsedColumn(),
-        console=console, disable=not progress, transient=False,
-    )  # fmt: skip
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("spent ${task.fields[spent]:.4f}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not progress,
+        transient=False,
+    )
     with bar:
         task_id = bar.add_task(cfg.name + (" (simulated)" if cfg.simulated else ""), total=None, spent=0.0)
 

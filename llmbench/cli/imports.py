@@ -14,8 +14,10 @@ from llmbench.errors import ConfigError
 if TYPE_CHECKING:
     from llmbench.imports import ImportOptions
 
-import_app = typer.Typer(help="Import logged runs into the run store (validated; costs priced where missing).",
-                         no_args_is_help=True)  # fmt: skip
+import_app = typer.Typer(
+    help="Import logged runs into the run store (validated; costs priced where missing).",
+    no_args_is_help=True,
+)
 app.add_typer(import_app, name="import")
 
 NameOpt = Annotated[str | None, typer.Option("--name", help="Experiment name (default: from the file)")]
@@ -108,9 +110,19 @@ def import_runs(
     """Import logs in long form (one row per prompt x model; columns guessed by name or named by flags)."""
     from llmbench.imports import Columns
 
-    given = {"item_id": item_col, "prompt": prompt_col, "model": model_col, "score": score_col,
-             "cost_usd": cost_col, "input_tokens": input_tokens_col, "output_tokens": output_tokens_col,
-             "task": task_col, "response": response_col, "latency_s": latency_col, "epoch": epoch_col}  # fmt: skip
+    given = {
+        "item_id": item_col,
+        "prompt": prompt_col,
+        "model": model_col,
+        "score": score_col,
+        "cost_usd": cost_col,
+        "input_tokens": input_tokens_col,
+        "output_tokens": output_tokens_col,
+        "task": task_col,
+        "response": response_col,
+        "latency_s": latency_col,
+        "epoch": epoch_col,
+    }
     columns = Columns({k: v for k, v in given.items() if v}, scores=scores_col, costs=costs_col, task=task)
     options = _options(score_range, clip, price_file, assume_output_tokens)
     _run("runs", files, store, name=name, options=options, columns=columns, replace=replace)

@@ -15,10 +15,18 @@ from llmbench.cli.options import console, fmt
 leaderboard_app = typer.Typer(help="Leaderboards from per-prompt preferences.", no_args_is_help=True)
 app.add_typer(leaderboard_app, name="leaderboard")
 
-_HEADERS = {"win_rate": "win rate %", "standard_error": "SE", "discrete_win_rate": "discrete %",
-            "lc_win_rate": "LC win rate %", "lc_standard_error": "LC SE", "n_total": "n",
-            "avg_length": "avg length", "published_win_rate": "published %",
-            "published_standard_error": "published SE", "published_lc_win_rate": "published LC %"}  # fmt: skip
+_HEADERS = {
+    "win_rate": "win rate %",
+    "standard_error": "SE",
+    "discrete_win_rate": "discrete %",
+    "lc_win_rate": "LC win rate %",
+    "lc_standard_error": "LC SE",
+    "n_total": "n",
+    "avg_length": "avg length",
+    "published_win_rate": "published %",
+    "published_standard_error": "published SE",
+    "published_lc_win_rate": "published LC %",
+}
 
 
 @leaderboard_app.command("alpacaeval")

@@ -97,8 +97,13 @@ def train(
     )
     console.print(f"wrote {out} (sha256 {digest[:16]}...)")
     if track:
-        _track_router("router train", source, {"train_seconds": took}, params={"lambda": f"{float(lambda_):g}"},
-                      policy=out)  # fmt: skip
+        _track_router(
+            "router train",
+            source,
+            {"train_seconds": took},
+            params={"lambda": f"{float(lambda_):g}"},
+            policy=out,
+        )
 
 
 @router_app.command("export")
@@ -133,8 +138,14 @@ def export(
         digest = policy.save(output)
         console.print(f"wrote {output} (lambda {policy.lambda_:g}, sha256 {digest[:16]}...)")
         if track:
-            _track_router("router export", {"source": "policy", "path": str(model)}, {}, policy=output,
-                          params={"lambda": f"{policy.lambda_:g}"}, register=register)  # fmt: skip
+            _track_router(
+                "router export",
+                {"source": "policy", "path": str(model)},
+                {},
+                policy=output,
+                params={"lambda": f"{policy.lambda_:g}"},
+                register=register,
+            )
         return
     from llmbench.router.calibrate import calibrate_and_test
     from llmbench.router.data import routing_data
@@ -166,8 +177,14 @@ def export(
     digest = router.export(output, trained_on=source)
     console.print(f"wrote {output} (sha256 {digest[:16]}...)")
     if track:
-        _track_router("router export", source, {}, policy=output, register=register,
-                      params={"lambda": f"{float(router.lambda_):g}", "target": target or "", "mode": mode})  # fmt: skip
+        _track_router(
+            "router export",
+            source,
+            {},
+            policy=output,
+            register=register,
+            params={"lambda": f"{float(router.lambda_):g}", "target": target or "", "mode": mode},
+        )
 
 
 @router_app.command("eval")
@@ -246,12 +263,22 @@ def evaluate(
         with _step(f"writing {json_out}"):
             json_out.write_text(dumps(out, indent=2))
     if track:
-        params = {"target": target or "", "test_size": f"{test_size:g}", "seed": str(seed),
-                  "bootstrap": str(bootstrap)}  # fmt: skip
+        params = {
+            "target": target or "",
+            "test_size": f"{test_size:g}",
+            "seed": str(seed),
+            "bootstrap": str(bootstrap),
+        }
         if cal is not None:
             params[f"chosen_{cal.parameter}"] = f"{cal.setting:g}"
-        _track_router("router eval", source, router_results(ev, intervals), params=params, curve=ev.curves.get("router"),
-                      tables={"per_task": ev.per_task})  # fmt: skip
+        _track_router(
+            "router eval",
+            source,
+            router_results(ev, intervals),
+            params=params,
+            curve=ev.curves.get("router"),
+            tables={"per_task": ev.per_task},
+        )
 
 
 @contextlib.contextmanager

@@ -60,6 +60,14 @@ def runs_command(
     for col in ("id", "name", "source", "created", "items", "models", "calls", "cost $"):
         table.add_column(col)
     for r in frame.to_dict("records"):
-        table.add_row(str(r["id"]), r["name"], r["source"], str(r["created_at"])[:19], str(r["items"]),
-                      str(r["models"]), str(r["calls"]), fmt(r["cost_usd"], ".4f"))  # fmt: skip
+        table.add_row(
+            str(r["id"]),
+            r["name"],
+            r["source"],
+            str(r["created_at"])[:19],
+            str(r["items"]),
+            str(r["models"]),
+            str(r["calls"]),
+            fmt(r["cost_usd"], ".4f"),
+        )
     console.print(table)

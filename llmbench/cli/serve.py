@@ -65,9 +65,19 @@ def serve_command(
             raise ConfigError(f"--router takes NAME=POLICY, got {entry!r}")
         named[name.strip()] = source.strip()
     config = GatewayConfig(
-        host=host, port=port, policy=policy, policies=named, models=list(model or []),
-        api_keys=[SecretStr(k) for k in api_key or []], store=Path(store) if store else None, experiment=experiment,
-        durable=durable, max_concurrency=max_concurrency, max_body_bytes=max_body_bytes, timeout=timeout,
-        retries=retries, open_probes=open_probes,
-    )  # fmt: skip
+        host=host,
+        port=port,
+        policy=policy,
+        policies=named,
+        models=list(model or []),
+        api_keys=[SecretStr(k) for k in api_key or []],
+        store=Path(store) if store else None,
+        experiment=experiment,
+        durable=durable,
+        max_concurrency=max_concurrency,
+        max_body_bytes=max_body_bytes,
+        timeout=timeout,
+        retries=retries,
+        open_probes=open_probes,
+    )
     serve(config)

@@ -179,10 +179,17 @@ def steps_command(
     for r in frame.to_dict("records"):
         cost = r["cost_usd"]
         table.add_row(
-            r["experiment"], str(r["item_id"]), r["conversation_id"], str(r["step"]), str(r["turn"]), r["kind"],
-            _cell(r["tool_name"]), _cell(r["error_kind"]), f"{r['duration_s']:.3f}",
+            r["experiment"],
+            str(r["item_id"]),
+            r["conversation_id"],
+            str(r["step"]),
+            str(r["turn"]),
+            r["kind"],
+            _cell(r["tool_name"]),
+            _cell(r["error_kind"]),
+            f"{r['duration_s']:.3f}",
             "" if cost is None or cost != cost else f"{cost:.6f}",
-        )  # fmt: skip
+        )
     console.print(table)
 
 
@@ -219,10 +226,13 @@ def bfcl_check_command(
             failed |= counts[False] > 0
         failed |= row["answers_ok"] < row["answers"]
         table.add_row(
-            row["category"], str(row["cases"]), str(row["answers"]),
+            row["category"],
+            str(row["cases"]),
+            str(row["answers"]),
             f"{100 * row['answers_ok'] / max(row['answers'], 1):.1f}%",
-            f"{row['contradicting_rejected']}/{row['contradicting']}", *cells,
-        )  # fmt: skip
+            f"{row['contradicting_rejected']}/{row['contradicting']}",
+            *cells,
+        )
     console.print(table)
     skipped = sorted(set(bfcl_categories(base, scorable=False)) - {r["category"] for r in rows})
     if skipped:

@@ -15,43 +15,50 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 from llmbench.errors import BatchRequestError, BatchResultsGone, ConfigError, ProviderError
 from llmbench.evaluation.batch_rows import result_rows, unix_seconds
-from llmbench.evaluation.items import item_messages, item_tools
-from llmbench.evaluation.runner import Runner, Task, _prompt_tokens, plan_fingerprint
-from llmbench.providers import Completion, Provider, Usage, get_provider
+from llmbench.evaluation.batch_submit import Submission
+from llmbench.evaluation.runner import Runner, Task, plan_fingerprint
+from llmbench.providers import Completion, get_provider
 from llmbench.providers.batch_api import BatchAPI, BatchOutcome, BatchStatus, batch_api
 from llmbench.store import CallRecord, ScoreRecord, Store, call_records
 from llmbench.store.batches import BatchLog, update_sql
-from llmbench.store.rows import BatchRequestRow, BatchRow
+from llmbench.store.rows import BatchRow
 
 __all__ = ["BatchRunner"]
 
 _SCORE_CHUNK = 256  # answers scored concurrently while collecting
 
 
-class BatchRunner(Runner):
+class BatchRunner(Submission, Runner):
     """Runs an experiment's batched models through provider batch APIs (others live); see the module doc."""
 
-    def __init__(self, cfg: Any, store: Store, *, wait: bool = False, poll_interval: float = 30.0,
-                 max_requests: int | None = None, **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cfg: Any,
+        store: Store,
+        *,
+        wait: bool = False,
+        poll_interval: float = 30.0,
+        max_requests: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(cfg, store, **kwargs)
         self.wait, self.poll_interval, self.max_requests = wait, poll_interval, max_requests
         self.log = BatchLog(store)
         self.apis: dict[str, BatchAPI] = {}
-        self._undecided: set[str] = (
-            set()
-        )  # batch keys a crash left that may be at the provider: the user decides
+        # batch keys a crash left that may be at the provider: the user decides
+        self._undecided: set[str] = set()
         for model in cfg.models:
             api = batch_api(self.providers[model]) if cfg.batched(model) else None
             limits = cfg.providers.get(cfg.ref(model).provider)
             if api is None and limits is not None and limits.batch:
-                raise ConfigError(f"{model}: its provider has no batch API (OpenAI, Anthropic and servers "
-                                  "compatible with them do); set providers.<name>.batch: false for it")  # fmt: skip
+                raise ConfigError(
+                    f"{model}: its provider has no batch API (OpenAI, Anthropic and servers "
+                    "compatible with them do); set providers.<name>.batch: false for it"
+                )
             if api is not None:
                 self.apis[model] = api
 
@@ -121,11 +128,13 @@ class BatchRunner(Runner):
                 self._results_gone(batch, exc)
             except ProviderError as exc:  # the batch stays open: the next pass looks again
                 self.report.errors[type(exc).__name__] += 1
-                if (
-                    exc.status_code == 404 and batch.batch_id is not None
-                ):  # another account or endpoint, or deleted
-                    self._forget(batch, f"the provider has no batch {batch.batch_id} (404): another API key, "
-                                        "account or base URL than at submission? Its requests are submitted anew")  # fmt: skip
+                # another account or endpoint, or deleted
+                if exc.status_code == 404 and batch.batch_id is not None:
+                    self._forget(
+                        batch,
+                        f"the provider has no batch {batch.batch_id} (404): another API key, "
+                        "account or base URL than at submission? Its requests are submitted anew",
+                    )
                     continue
                 if exc.fatal_for_run:
                     self.report.stopped_by = f"{type(exc).__name__}: {exc}"
@@ -139,20 +148,29 @@ class BatchRunner(Runner):
         since = unix_seconds(batch.created_at)
         known = self.log.known_ids()
         found = [b for b in await api.candidates(batch.batch_key, since, batch.requests) if b not in known]
-        if (
-            found and not api.identifies_batches
-        ):  # same size and time is no proof: another user's batch fits too
+        # same size and time is no proof: another user's batch fits too
+        if found and not api.identifies_batches:
             self._undecided.add(batch.batch_key)
-            self.log.update(self.cfg.name, batch.batch_key, detail=(
-                f"a crash cut this submission short; {api.provider.provider} batches carry no metadata, so whether "
-                f"{' or '.join(found)} is this one cannot be told. If it is: `llmbench batches --adopt "
-                f"{batch.batch_key}={found[0]}`; if not: `llmbench batches --abandon {batch.batch_key}` (its requests "
-                "are then submitted again). Until then they are held."))  # fmt: skip
+            self.log.update(
+                self.cfg.name,
+                batch.batch_key,
+                detail=(
+                    f"a crash cut this submission short; {api.provider.provider} batches carry no metadata, so whether "
+                    f"{' or '.join(found)} is this one cannot be told. If it is: `llmbench batches --adopt "
+                    f"{batch.batch_key}={found[0]}`; if not: `llmbench batches --abandon {batch.batch_key}` (its requests "
+                    "are then submitted again). Until then they are held."
+                ),
+            )
             return False
         if found:
             batch.batch_id, batch.state = found[0], "submitted"
-            self.log.update(self.cfg.name, batch.batch_key, batch_id=found[0], state="submitted",
-                            detail="found at the provider after an interrupted submission")  # fmt: skip
+            self.log.update(
+                self.cfg.name,
+                batch.batch_key,
+                batch_id=found[0],
+                state="submitted",
+                detail="found at the provider after an interrupted submission",
+            )
             return True
         self._forget(batch, "no such batch at the provider: the submission never reached it")
         return False
@@ -161,19 +179,32 @@ class BatchRunner(Runner):
         """An ended batch whose results the provider no longer has: final. Its requests ran and were billed, so
         each gets a row at its estimate; they are not submitted again unless the user says so."""
         requests = self.log.requests(self.cfg.name, batch.batch_key)
-        why = (f"{exc}; `llmbench batches --resubmit {batch.batch_key}` submits its {len(requests)} request(s) again "
-               "(billed again)")  # fmt: skip
+        why = (
+            f"{exc}; `llmbench batches --resubmit {batch.batch_key}` submits its {len(requests)} request(s) again "
+            "(billed again)"
+        )
         calls: list[CallRecord] = []
         for r in requests:
             rows = call_records(exc, run_key=r.run_key, item_id=r.item_id, model_id=r.model_id, epoch=r.epoch)
             rows[-1].cost_usd, rows[-1].cost_basis = r.est_cost_usd, "estimated"
             calls += rows
         self.store.write_results(
-            self.cfg.name, calls,
-            then=lambda con, eid: update_sql(con, eid, batch.batch_key, {
-                "state": "collected", "results_gone": True, "failed": len(requests), "succeeded": 0,
-                "cost_usd": batch.est_cost_usd, "detail": why}),
-        )  # fmt: skip
+            self.cfg.name,
+            calls,
+            then=lambda con, eid: update_sql(
+                con,
+                eid,
+                batch.batch_key,
+                {
+                    "state": "collected",
+                    "results_gone": True,
+                    "failed": len(requests),
+                    "succeeded": 0,
+                    "cost_usd": batch.est_cost_usd,
+                    "detail": why,
+                },
+            ),
+        )
         self.report.failed += len(requests)
         self.report.errors[type(exc).__name__] += len(requests)
 
@@ -200,9 +231,8 @@ class BatchRunner(Runner):
             if outcome.custom_id not in requests or (earlier is not None and earlier.completion is not None):
                 stray += 1
                 continue
-            if (
-                earlier is None or outcome.completion is not None
-            ):  # an answer wins over an error line before it
+            # an answer wins over an error line before it
+            if earlier is None or outcome.completion is not None:
                 chosen[outcome.custom_id] = outcome
         seen = set(chosen)
         for outcome in chosen.values():
@@ -231,11 +261,23 @@ class BatchRunner(Runner):
             f"{stray} result(s) for requests not in this batch, or repeated, were ignored" if stray else None
         )
         self.store.write_results(
-            self.cfg.name, calls, scores,
-            then=lambda con, eid: update_sql(con, eid, batch.batch_key, {
-                "state": state, "succeeded": ok, "failed": failed, "cost_usd": cost,
-                "provider_status": status.status, "detail": detail}),
-        )  # fmt: skip
+            self.cfg.name,
+            calls,
+            scores,
+            then=lambda con, eid: update_sql(
+                con,
+                eid,
+                batch.batch_key,
+                {
+                    "state": state,
+                    "succeeded": ok,
+                    "failed": failed,
+                    "cost_usd": cost,
+                    "provider_status": status.status,
+                    "detail": detail,
+                },
+            ),
+        )
         for score in scores:
             tasks.pop(score.run_key, None)
         self.report.finished += len(scores)
@@ -268,104 +310,3 @@ class BatchRunner(Runner):
             self.log.update(self.cfg.name, batch.batch_key, provider_status="cancelling", detail=why)
             asked += 1
         return asked
-
-    # -- submitting --------------------------------------------------------------------------------------
-
-    async def _submit_due(self, tasks: dict[str, Task]) -> list[Task]:
-        """Submit every due request of the batched models; returns the tasks to run live."""
-        name = self.cfg.name
-        open_keys, sent = self.log.open_keys(name), self.log.submissions(name)
-        gone = self.log.gone_keys(name)
-        live: list[Task] = []
-        due: dict[tuple[str, int], list[Task]] = {}
-        self.report.gave_up = self.report.results_gone = 0
-        for task in tasks.values():
-            if (
-                task.key in gone
-            ):  # ran and billed, results lost: only `llmbench batches --resubmit` sends it again
-                self.report.results_gone += 1
-            elif task.model_id not in self.apis:
-                live.append(task)
-            elif task.key in open_keys:
-                continue
-            elif sent[task.key] == 0:
-                due.setdefault((task.model_id, 1), []).append(task)
-            elif sent[task.key] == 1 and self.cfg.batch_fallback == "resubmit":
-                due.setdefault((task.model_id, 2), []).append(task)
-            elif self.cfg.batch_fallback == "live":
-                live.append(task)
-            else:
-                self.report.gave_up += 1
-        for (model, round_), chosen in due.items():
-            if self.report.stopped_by or self.report.stopped_by_budget:
-                break
-            for chunk in self._chunks(model, chosen):
-                if not await self._submit(model, round_, chunk):
-                    break
-        return [] if self.report.stopped_by else live
-
-    def _chunks(self, model: str, tasks: list[Task]) -> Iterator[list[tuple[Task, dict[str, Any], float]]]:
-        """(task, request, estimated USD) groups within the provider's request and byte limits and the budget."""
-        api, provider = self.apis[model], self.providers[model]
-        limit = min(api.max_requests, self.max_requests or api.max_requests)
-        chunk: list[tuple[Task, dict[str, Any], float]] = []
-        size = 0
-        for task in tasks:
-            entry = self._request(api, provider, task)
-            estimate = self._estimate(provider, task)
-            if self.cfg.max_cost is not None and self.report.spent_usd + estimate > self.cfg.max_cost:
-                self.report.stopped_by_budget = True
-                break
-            nbytes = api.size(entry)
-            if chunk and (len(chunk) >= limit or size + nbytes > api.max_bytes):
-                yield chunk
-                chunk, size = [], 0
-            chunk.append((task, entry, estimate))
-            size += nbytes
-            self.report.spent_usd += estimate  # counted as it is chosen: the budget check above sees it
-        if chunk:
-            yield chunk
-
-    def _request(self, api: BatchAPI, provider: Provider, task: Task) -> dict[str, Any]:
-        params = dict(self.cfg.params)
-        params.update(provider.item_params(task.item, task.epoch, self.cfg.scorer or task.item.scorer))
-        messages = item_messages(task.item, self.cfg.system_prompt)
-        return api.request(task.key, messages, item_tools(task.item), params)
-
-    def _estimate(self, provider: Provider, task: Task) -> float:
-        """A request's upper-end batch cost: its prompt plus a full max_tokens answer."""
-        usage = Usage(
-            input_tokens=_prompt_tokens(task.item),
-            output_tokens=int(self.cfg.params.get("max_tokens") or 256),
-        )
-        cost, _ = provider.price_table.batch_price(provider.model_id, usage, api_url=provider._api_url())
-        return cost or 0.0
-
-    async def _submit(self, model: str, round_: int, chunk: list[tuple[Task, dict[str, Any], float]]) -> bool:
-        """Record a batch, then hand it to the provider; False when submitting should stop."""
-        name, api, key = self.cfg.name, self.apis[model], uuid.uuid4().hex
-        estimate = sum(e for _, _, e in chunk)
-        row = BatchRow(
-            key, api.provider.provider, model, requests=len(chunk), round=round_, est_cost_usd=estimate
-        )
-        self.log.record(
-            name, row, [BatchRequestRow(key, t.key, t.item.id, model, t.epoch, e) for t, _, e in chunk]
-        )
-        try:
-            batch_id, file_id = await api.submit([entry for _, entry, _ in chunk], token=key)
-        except ProviderError as exc:
-            self.report.errors[type(exc).__name__] += 1
-            refused = exc.status_code is not None and 400 <= exc.status_code < 500
-            if refused:  # no batch was created
-                self.report.spent_usd -= estimate
-                self.log.update(name, key, state="abandoned", detail=f"refused: {exc}")
-            else:  # it may exist: the next pass looks for it by its token
-                self.log.update(name, key, detail=f"outcome unknown: {exc}")
-            if (
-                refused and exc.status_code != 429
-            ) or exc.fatal_for_run:  # the same request would be refused again
-                self.report.stopped_by = f"{type(exc).__name__}: {exc}"
-            return False
-        self.log.update(name, key, state="submitted", batch_id=batch_id, input_file_id=file_id)
-        self.report.submitted += len(chunk)
-        return True

@@ -14,16 +14,24 @@ from llmbench.store.rows import BatchRequestRow
 __all__ = ["result_rows", "unix_seconds"]
 
 
-def result_rows(outcome: BatchOutcome, request: BatchRequestRow, provider: Provider, round_: int,
-          started: float) -> tuple[list[CallRecord], Completion | None]:  # fmt: skip
+def result_rows(
+    outcome: BatchOutcome, request: BatchRequestRow, provider: Provider, round_: int, started: float
+) -> tuple[list[CallRecord], Completion | None]:
     """The call rows of one batch result (the answer priced at the batch rate; a failed request is not billed)."""
     if outcome.completion is not None:
         c = outcome.completion
         cost, basis = provider.price_table.batch_price(
             provider.model_id, c.usage, api_url=provider._api_url()
         )
-        attempt = Attempt(number=round_, started_at=started, latency_s=0.0, ok=True, usage=c.usage, cost_usd=cost,
-                          request_id=c.request_id)  # fmt: skip
+        attempt = Attempt(
+            number=round_,
+            started_at=started,
+            latency_s=0.0,
+            ok=True,
+            usage=c.usage,
+            cost_usd=cost,
+            request_id=c.request_id,
+        )
         done = c.model_copy(update={"cost_usd": cost, "attempts": [attempt]})
         rows = call_records(
             done,

@@ -47,13 +47,17 @@ REFUSED_PARAMS = {
     "n": "one answer per call is what is priced and scored; use `epochs` for repeats",
     "best_of": "it bills several answers per call",
     "service_tier": "it changes the price per token",
-    "messages": "the prompt comes from the dataset", "prompt": "the prompt comes from the dataset",
-    "input": "the prompt comes from the dataset", "system": "use `system_prompt`",
+    "messages": "the prompt comes from the dataset",
+    "prompt": "the prompt comes from the dataset",
+    "input": "the prompt comes from the dataset",
+    "system": "use `system_prompt`",
     "tools": "tools come from the items' metadata.tools",
-    "stream": "use `stream:`", "stream_options": "use `stream:`",
-    "extra_body": "it can override the model or what is billed", "extra_query": "it can change the request",
+    "stream": "use `stream:`",
+    "stream_options": "use `stream:`",
+    "extra_body": "it can override the model or what is billed",
+    "extra_query": "it can change the request",
     "extra_headers": "it can change the request",
-}  # fmt: skip
+}
 
 
 class GenerationParams(BaseModel):

@@ -193,8 +193,12 @@ class Runner:
     def finished_before(self, fingerprint: str) -> bool:
         """Whether this very plan (same files, models, settings) already ran to completion in the store."""
         exp = self.store.get_experiment(self.cfg.name)
-        return bool(exp and exp.plan == fingerprint and exp.planned is not None
-                    and self.store.finished_count(self.cfg.name) >= exp.planned)  # fmt: skip
+        return bool(
+            exp
+            and exp.plan == fingerprint
+            and exp.planned is not None
+            and self.store.finished_count(self.cfg.name) >= exp.planned
+        )
 
     def _nothing_left(self, started: float) -> RunReport:
         exp = self.store.get_experiment(self.cfg.name)
@@ -252,9 +256,8 @@ class Runner:
     def _call_inputs(self, provider: Provider, task: Task) -> tuple[list[Message], dict[str, Any]]:
         item, cfg = task.item, self.cfg
         params = dict(cfg.params)
-        params.update(
-            provider.item_params(item, task.epoch, cfg.scorer or item.scorer)
-        )  # the simulator's hook
+        # the simulator's hook
+        params.update(provider.item_params(item, task.epoch, cfg.scorer or item.scorer))
         params["tools"] = item_tools(item)  # tool specs in the item's metadata (e.g. BFCL), else None
         return item_messages(item, cfg.system_prompt), params
 
@@ -266,8 +269,9 @@ class Runner:
 
         async def before_attempt(number: int) -> None:
             assert self._writer is not None
-            record = IntentRecord(uuid.uuid4().hex, task.key, item.id, task.model_id, task.epoch, number,
-                                  time.time(), estimate)  # fmt: skip
+            record = IntentRecord(
+                uuid.uuid4().hex, task.key, item.id, task.model_id, task.epoch, number, time.time(), estimate
+            )
             await self._writer.intent(record)
             intents.append(record.intent_id)
             self._pending[task.key] = (intents, self._pending[task.key][1] + estimate)
@@ -350,12 +354,6 @@ def build_providers(cfg: ExperimentConfig, given: dict[str, Provider] | None = N
                 cfg.ref(m), timeout=cfg.timeout, retry=cfg.max_attempts, seed=cfg.seed
             )
     return providers
-
-
-def _prompt_tokens(item: Item) -> int:
-    """The prompt's tokens, estimated (about four characters a token)."""
-    text = item.input if isinstance(item.input, str) else str(item.input)
-    return len(text) // 4 + 1
 
 
 def _estimate_tokens(item: Item) -> int:

@@ -18,8 +18,15 @@ from llmbench.providers.pricing import PriceTable
 from llmbench.store import Store
 from llmbench.store.frames import RUNS_COLUMNS, runs_frame_dtypes
 
-__all__ = ["empty_runs_frame", "import_file", "import_frame", "read_routellm", "read_routerbench", "read_runs",
-           "routellm_prices"]  # fmt: skip
+__all__ = [
+    "empty_runs_frame",
+    "import_file",
+    "import_frame",
+    "read_routellm",
+    "read_routerbench",
+    "read_runs",
+    "routellm_prices",
+]
 
 Kind = Literal["runs", "routerbench", "routellm"]
 
@@ -92,8 +99,11 @@ def read_routellm(
 ) -> pd.DataFrame:
     """RouteLLM's outcomes (experiments `routellm-<benchmark>`) priced from `prices` (default: the snapshot plus
     `ROUTELLM_OVERRIDES`; tokens estimated from text, one output token for an MMLU answer letter)."""
-    opts = _options(options, prices=routellm_prices(prices or (options.prices if options else None)),
-                    assume_output_tokens=1)  # fmt: skip
+    opts = _options(
+        options,
+        prices=routellm_prices(prices or (options.prices if options else None)),
+        assume_output_tokens=1,
+    )
     return to_frame(routellm_builder(directory, tuple(benchmarks), opts), str(directory), opts)
 
 
@@ -112,10 +122,18 @@ def import_file(
     """Import files of `kind` ("runs", "routerbench", "routellm") into `store`, validated, in SQL."""
     paths = [paths] if isinstance(paths, str | Path) else list(paths)
     if kind == "routellm":
-        options = _options(options, prices=routellm_prices(options.prices if options else None),
-                           assume_output_tokens=1)  # fmt: skip
-    build, source = _builder(kind, paths, name, columns=columns, benchmarks=benchmarks,
-                             trust_pickle=trust_pickle, options=options or ImportOptions())  # fmt: skip
+        options = _options(
+            options, prices=routellm_prices(options.prices if options else None), assume_output_tokens=1
+        )
+    build, source = _builder(
+        kind,
+        paths,
+        name,
+        columns=columns,
+        benchmarks=benchmarks,
+        trust_pickle=trust_pickle,
+        options=options or ImportOptions(),
+    )
     config = {"source": kind, "path": [str(p) for p in paths]}
     return into_store(store, build, source, options, config=config, replace=replace)
 

@@ -13,10 +13,17 @@ from llmbench.imports.validate import long_select
 __all__ = ["frame_builder"]
 
 _OPTIONAL = {
-    "prompt": "prompt", "task": "task", "epoch": "epoch_raw", "score": "score_raw", "cost_usd": "cost_raw",
-    "input_tokens": "input_tokens_raw", "output_tokens": "output_tokens_raw", "latency_s": "latency_raw",
-    "response": "response", "error": "error",
-}  # fmt: skip
+    "prompt": "prompt",
+    "task": "task",
+    "epoch": "epoch_raw",
+    "score": "score_raw",
+    "cost_usd": "cost_raw",
+    "input_tokens": "input_tokens_raw",
+    "output_tokens": "output_tokens_raw",
+    "latency_s": "latency_raw",
+    "response": "response",
+    "error": "error",
+}
 
 
 def frame_builder(frame: pd.DataFrame, experiment: str) -> Builder:

@@ -39,11 +39,19 @@ GUESSES: dict[str, tuple[str, ...]] = {
     "error": ("error", "error_class"),
 }
 FLAG = {
-    "item_id": "--item-col", "prompt": "--prompt-col", "model": "--model-col", "score": "--score-col",
-    "cost_usd": "--cost-col", "input_tokens": "--input-tokens-col", "output_tokens": "--output-tokens-col",
-    "task": "--task-col", "response": "--response-col", "latency_s": "--latency-col", "epoch": "--epoch-col",
+    "item_id": "--item-col",
+    "prompt": "--prompt-col",
+    "model": "--model-col",
+    "score": "--score-col",
+    "cost_usd": "--cost-col",
+    "input_tokens": "--input-tokens-col",
+    "output_tokens": "--output-tokens-col",
+    "task": "--task-col",
+    "response": "--response-col",
+    "latency_s": "--latency-col",
+    "epoch": "--epoch-col",
     "error": "--error-col",
-}  # fmt: skip
+}
 
 
 @dataclass

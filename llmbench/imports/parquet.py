@@ -24,8 +24,10 @@ __all__ = ["check_export", "import_parquet"]
 
 def _read(root: Path, table: str, experiment: str) -> str:
     """A table's rows of one experiment, numbered from 1 in file order (what an error quotes as the row)."""
-    return (f"(SELECT row_number() OVER () AS _row, * FROM read_parquet({literal(parquet_glob(str(root), table))}, "
-            f"hive_partitioning = true, union_by_name = true) WHERE experiment = {literal(experiment)})")  # fmt: skip
+    return (
+        f"(SELECT row_number() OVER () AS _row, * FROM read_parquet({literal(parquet_glob(str(root), table))}, "
+        f"hive_partitioning = true, union_by_name = true) WHERE experiment = {literal(experiment)})"
+    )
 
 
 def _text(number: str) -> str:
@@ -37,28 +39,56 @@ def check_export(con: duckdb.DuckDBPyConnection, root: Path, experiment: str) ->
     """Raise DataError when an exported experiment holds a value no importer would accept."""
     calls, scores, items = (_read(root, t, experiment) for t in ("calls", "scores", "items"))
     source = f"{root} ({experiment})"
-    common = {"experiment": literal(experiment), "model": "c.model_id", "epoch_raw": "c.epoch::VARCHAR",
-              "cost_raw": _text("c.cost_usd"), "cost_col": "'cost_usd'",
-              "input_tokens_raw": "c.input_tokens::VARCHAR", "output_tokens_raw": "c.output_tokens::VARCHAR",
-              "latency_raw": _text("c.latency_s")}  # fmt: skip
+    common = {
+        "experiment": literal(experiment),
+        "model": "c.model_id",
+        "epoch_raw": "c.epoch::VARCHAR",
+        "cost_raw": _text("c.cost_usd"),
+        "cost_col": "'cost_usd'",
+        "input_tokens_raw": "c.input_tokens::VARCHAR",
+        "output_tokens_raw": "c.output_tokens::VARCHAR",
+        "latency_raw": _text("c.latency_s"),
+    }
     views = {
         "runs": long_select(
             f"{calls} c LEFT JOIN {items} i USING (item_id) "
             f"LEFT JOIN (SELECT * FROM {scores} WHERE is_primary) s USING (run_key) WHERE c.final",
-            **common, _file="'calls'", _row="c._row", _order="c._row", item_id="c.item_id",
-            prompt="coalesce(i.prompt, c.item_id)", task="i.task", score_raw=_text("s.value"),
-            score_col="'value (primary)'", response="c.response", error="c.error_class",
+            **common,
+            _file="'calls'",
+            _row="c._row",
+            _order="c._row",
+            item_id="c.item_id",
+            prompt="coalesce(i.prompt, c.item_id)",
+            task="i.task",
+            score_raw=_text("s.value"),
+            score_col="'value (primary)'",
+            response="c.response",
+            error="c.error_class",
         ),
         "attempts": long_select(
-            f"{calls} c", **common, _file="'calls'", _row="c._row", _order="c._row",
-            item_id="c.item_id || ' (attempt ' || c.attempt || ')'", prompt="c.item_id", error="c.error_class",
+            f"{calls} c",
+            **common,
+            _file="'calls'",
+            _row="c._row",
+            _order="c._row",
+            item_id="c.item_id || ' (attempt ' || c.attempt || ')'",
+            prompt="c.item_id",
+            error="c.error_class",
         ),
         "scores": long_select(
-            f"{scores} s", experiment=literal(experiment), _file="'scores'", _row="s._row", _order="s._row",
-            item_id="s.item_id || ' (' || s.scorer || ')'", prompt="s.item_id", model="s.model_id",
-            epoch_raw="s.epoch::VARCHAR", score_raw=_text("s.value"), score_col="'value'",
+            f"{scores} s",
+            experiment=literal(experiment),
+            _file="'scores'",
+            _row="s._row",
+            _order="s._row",
+            item_id="s.item_id || ' (' || s.scorer || ')'",
+            prompt="s.item_id",
+            model="s.model_id",
+            epoch_raw="s.epoch::VARCHAR",
+            score_raw=_text("s.value"),
+            score_col="'value'",
         ),
-    }  # fmt: skip
+    }
     for view, select in views.items():
         name = f"_parquet_{view}"
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")

@@ -30,10 +30,27 @@ from llmbench.providers.pricing import PriceTable
 __all__ = ["CLIP_LIMIT", "LONG_COLUMNS", "ImportOptions", "ImportReport", "long_select", "validate"]
 
 LONG_COLUMNS = (
-    "experiment", "_file", "_row", "_order", "item_id", "prompt", "task", "model", "epoch_raw",
-    "score_raw", "score_col", "cost_raw", "cost_col", "input_tokens_raw", "output_tokens_raw",
-    "latency_raw", "response", "error", "split", "price_id",
-)  # fmt: skip
+    "experiment",
+    "_file",
+    "_row",
+    "_order",
+    "item_id",
+    "prompt",
+    "task",
+    "model",
+    "epoch_raw",
+    "score_raw",
+    "score_col",
+    "cost_raw",
+    "cost_col",
+    "input_tokens_raw",
+    "output_tokens_raw",
+    "latency_raw",
+    "response",
+    "error",
+    "split",
+    "price_id",
+)
 CLIP_LIMIT = 0.1  # --clip clamps scores at most this far outside [0, 1]; further out is another scale
 _NA = ("", "na", "n/a", "nan", "-nan", "null", "none", "#n/a", "<na>")
 _SHOWN = 5
@@ -107,8 +124,10 @@ def long_select(table: str, **exprs: str) -> str:
 
 def _present(col: str) -> str:
     # lower() copies its string: only short cells can be a missing-value token, so long prompts skip it
-    return (f"({col} IS NOT NULL AND CASE WHEN length({col}) > 32 THEN trim({col}) <> '' "
-            f"ELSE lower(trim({col})) NOT IN ({', '.join(map(literal, _NA))}) END)")  # fmt: skip
+    return (
+        f"({col} IS NOT NULL AND CASE WHEN length({col}) > 32 THEN trim({col}) <> '' "
+        f"ELSE lower(trim({col})) NOT IN ({', '.join(map(literal, _NA))}) END)"
+    )
 
 
 def _number(col: str) -> str:
@@ -193,19 +212,44 @@ def validate(
             ("prompt", "a prompt"),
         )
     ]
-    rules.append(_Rule(f"NOT {is_bool} AND {_bad_number('score_raw')}", "score_col", "score_raw",
-                       "scores are not numbers",
-                       "Scores must be numbers (or true/false throughout a column); fix or blank these cells"))  # fmt: skip
-    rules.append(_Rule(_bad_number("cost_raw", f" OR {_number('cost_raw')} < 0"), "cost_col", "cost_raw",
-                       "costs are negative, infinite or not numbers",
-                       "A cost is a finite number of USD >= 0; blank it if it is unknown"))  # fmt: skip
+    rules.append(
+        _Rule(
+            f"NOT {is_bool} AND {_bad_number('score_raw')}",
+            "score_col",
+            "score_raw",
+            "scores are not numbers",
+            "Scores must be numbers (or true/false throughout a column); fix or blank these cells",
+        )
+    )
+    rules.append(
+        _Rule(
+            _bad_number("cost_raw", f" OR {_number('cost_raw')} < 0"),
+            "cost_col",
+            "cost_raw",
+            "costs are negative, infinite or not numbers",
+            "A cost is a finite number of USD >= 0; blank it if it is unknown",
+        )
+    )
     for col in ("input_tokens_raw", "output_tokens_raw", "epoch_raw"):
         n = _number(col)
-        rules.append(_Rule(_bad_number(col, f" OR {n} < 0 OR {n} <> floor({n})"), literal(col.removesuffix("_raw")),
-                           col, f"{col.removesuffix('_raw')} values are not whole numbers >= 0",
-                           "Fix or blank these cells"))  # fmt: skip
-    rules.append(_Rule(_bad_number("latency_raw", f" OR {_number('latency_raw')} < 0"), literal("latency_s"),
-                       "latency_raw", "latencies are not numbers of seconds >= 0", "Fix or blank these cells"))  # fmt: skip
+        rules.append(
+            _Rule(
+                _bad_number(col, f" OR {n} < 0 OR {n} <> floor({n})"),
+                literal(col.removesuffix("_raw")),
+                col,
+                f"{col.removesuffix('_raw')} values are not whole numbers >= 0",
+                "Fix or blank these cells",
+            )
+        )
+    rules.append(
+        _Rule(
+            _bad_number("latency_raw", f" OR {_number('latency_raw')} < 0"),
+            literal("latency_s"),
+            "latency_raw",
+            "latencies are not numbers of seconds >= 0",
+            "Fix or blank these cells",
+        )
+    )
     report.rows = con.execute(f"SELECT count(*) FROM {long}").fetchall()[0][0]
     if not report.rows:
         raise DataError(f"{source}: no data rows (an empty file, or only a header); nothing to import")

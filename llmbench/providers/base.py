@@ -243,9 +243,8 @@ class Provider(ABC):
         usage = err.partial_usage
         cost = self.price_table.price(self._price_id(None), usage, api_url=self._api_url()) if usage else None
         basis: Literal["estimated"] | None = None
-        if cost is None and isinstance(
-            err, errors.MalformedResponseError
-        ):  # it answered: billed, usage unknown
+        # it answered: billed, usage unknown
+        if cost is None and isinstance(err, errors.MalformedResponseError):
             cost, basis = estimate, "estimated"
         attempt = Attempt(
             number=number,
@@ -281,8 +280,13 @@ class Provider(ABC):
         return self._quiet_price(Usage(input_tokens=input_tokens, output_tokens=output_tokens)) or 0.0
 
     def estimate_call(self, messages: list[Message], params: dict[str, Any]) -> float:
-        """The budget's estimate of one attempt before its usage is known: the prompt's tokens (about four
-        characters a token) and a full `max_tokens` answer (256 when none is set). 0 for an unpriced model."""
+        """The budget's estimate of one attempt before its usage is known (0 for an unpriced model)."""
+        return self.estimate_cost(*self.estimate_tokens(messages, params))
+
+    @staticmethod
+    def estimate_tokens(messages: list[Message], params: dict[str, Any]) -> tuple[int, int]:
+        """(input, output) tokens of a call before its usage is known: the prompt's tokens (about four characters
+        a token) and a full `max_tokens` answer (256 when none is set)."""
         chars = 0
         for m in messages:
             for b in m.content:
@@ -293,7 +297,7 @@ class Provider(ABC):
                 elif isinstance(b, ToolCall):
                     chars += len(b.arguments_json())
         limit = params.get("max_tokens") or params.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
-        return self.estimate_cost(chars // 4 + 1, int(limit))
+        return chars // 4 + 1, int(limit)
 
     def item_params(self, item: ItemLike, epoch: int, scorer: str | None) -> dict[str, Any]:
         """Extra call parameters for one dataset item: none for a real API (the simulator grades from them)."""

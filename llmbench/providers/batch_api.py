@@ -85,8 +85,11 @@ class BatchAPI(ABC):
             # an ended batch whose results are deleted (404/410), or named nowhere (Anthropic's SDK says so
             # when its results_url is empty)
             if results_of is not None and (error.status_code in (404, 410) or "results_url" in str(exc)):
-                raise BatchResultsGone(f"batch {results_of}: its results are no longer available: {error}",
-                                       provider=error.provider, status_code=error.status_code) from None  # fmt: skip
+                raise BatchResultsGone(
+                    f"batch {results_of}: its results are no longer available: {error}",
+                    provider=error.provider,
+                    status_code=error.status_code,
+                ) from None
             raise error from None
 
     @abstractmethod
@@ -152,9 +155,11 @@ class OpenAIBatches(BatchAPI):
         with self._mapped():
             file = await self._client().files.create(file=(f"llmbench-{token}.jsonl", data), purpose="batch")
             batch = await self._client().batches.create(
-                input_file_id=file.id, endpoint="/v1/chat/completions", completion_window="24h",
+                input_file_id=file.id,
+                endpoint="/v1/chat/completions",
+                completion_window="24h",
                 metadata={"llmbench_batch": token},
-            )  # fmt: skip
+            )
         return batch.id, file.id
 
     async def _batch(self, batch_id: str) -> Any:
@@ -169,8 +174,15 @@ class OpenAIBatches(BatchAPI):
         problems = (
             "; ".join(f"{e.code}: {e.message}" for e in (batch.errors.data or [])) if batch.errors else None
         )
-        return BatchStatus(batch.status, ended, counts.completed if counts else 0, counts.failed if counts else 0,
-                           counts.total if counts else 0, problems or None, cancelled)  # fmt: skip
+        return BatchStatus(
+            batch.status,
+            ended,
+            counts.completed if counts else 0,
+            counts.failed if counts else 0,
+            counts.total if counts else 0,
+            problems or None,
+            cancelled,
+        )
 
     async def status(self, batch_id: str) -> BatchStatus:
         """The batch's status and request counts."""
@@ -183,8 +195,10 @@ class OpenAIBatches(BatchAPI):
         batch = await self._batch(batch_id)
         counts = batch.request_counts
         if not (batch.output_file_id or batch.error_file_id) and counts is not None and counts.total:
-            raise BatchResultsGone(f"{self.provider.model_id}: batch {batch_id} ended ({batch.status}) with no result "
-                                   "file", provider=self.provider.provider)  # fmt: skip
+            raise BatchResultsGone(
+                f"{self.provider.model_id}: batch {batch_id} ended ({batch.status}) with no result file",
+                provider=self.provider.provider,
+            )
         for file_id in (batch.output_file_id, batch.error_file_id):
             if not file_id:
                 continue
@@ -273,8 +287,14 @@ class AnthropicBatches(BatchAPI):
         cancelled = (
             batch.processing_status == "canceling" or getattr(batch, "cancel_initiated_at", None) is not None
         )
-        return BatchStatus(batch.processing_status, batch.processing_status == "ended", c.succeeded, failed,
-                           c.processing + c.succeeded + failed, cancelled=cancelled)  # fmt: skip
+        return BatchStatus(
+            batch.processing_status,
+            batch.processing_status == "ended",
+            c.succeeded,
+            failed,
+            c.processing + c.succeeded + failed,
+            cancelled=cancelled,
+        )
 
     async def status(self, batch_id: str) -> BatchStatus:
         """The batch's processing status and request counts."""
@@ -300,14 +320,16 @@ class AnthropicBatches(BatchAPI):
                 if result.type == "errored":
                     inner = result.error.error
                     error: errors.ProviderError = BatchRequestError(
-                        f"{model_id}: {inner.type}: {inner.message}", provider=name)  # fmt: skip
+                        f"{model_id}: {inner.type}: {inner.message}", provider=name
+                    )
                 elif result.type == "expired":
                     error = BatchExpired(
                         f"{model_id}: the batch expired before this request ran", provider=name
                     )
                 else:
-                    error = BatchCancelled(f"{model_id}: the batch was cancelled before this request ran",
-                                           provider=name)  # fmt: skip
+                    error = BatchCancelled(
+                        f"{model_id}: the batch was cancelled before this request ran", provider=name
+                    )
                 yield BatchOutcome(r.custom_id, error=error)
 
     async def cancel(self, batch_id: str) -> BatchStatus:

@@ -74,10 +74,13 @@ class StreamAccumulator:
     def completion(self) -> Any:
         """The accumulated answer, shaped like a ChatCompletion for `completion_from_openai`."""
         calls = [
-            SimpleNamespace(id="".join(c.id) or None, type=c.type,
-                            function=SimpleNamespace(name="".join(c.name), arguments="".join(c.arguments)))
+            SimpleNamespace(
+                id="".join(c.id) or None,
+                type=c.type,
+                function=SimpleNamespace(name="".join(c.name), arguments="".join(c.arguments)),
+            )
             for _, c in sorted(self.calls.items())
-        ]  # fmt: skip
+        ]
         message = SimpleNamespace(
             content="".join(self.content) or None,
             refusal="".join(self.refusal) or None,

@@ -183,11 +183,18 @@ class PriceTable:
             def scale(rate: float | None, ratio: float) -> float | None:
                 return None if rate is None else rate * ratio
 
-            rates = override.model_copy(update={
-                "input": override.batch_input, "output": override.batch_output,
-                "cache_read": scale(override.cache_read if override.cache_read is not None else override.input, in_ratio),
-                "cache_write": scale(override.cache_write, in_ratio), "cache_write_1h": scale(override.cache_write_1h, in_ratio),
-                "reasoning": scale(override.reasoning, out_ratio)})  # fmt: skip
+            rates = override.model_copy(
+                update={
+                    "input": override.batch_input,
+                    "output": override.batch_output,
+                    "cache_read": scale(
+                        override.cache_read if override.cache_read is not None else override.input, in_ratio
+                    ),
+                    "cache_write": scale(override.cache_write, in_ratio),
+                    "cache_write_1h": scale(override.cache_write_1h, in_ratio),
+                    "reasoning": scale(override.reasoning, out_ratio),
+                }
+            )
             return rates.cost(usage), "batch_rate"
         listed = self.price(model_id, usage, api_url=api_url)
         return (None if listed is None else listed * BATCH_DISCOUNT), "batch_discount"

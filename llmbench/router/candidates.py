@@ -75,8 +75,14 @@ def routing_score(data: RoutingData, estimate: np.ndarray, mode: str) -> float:
         return float(quals[0])
 
 
-def choose(data: RoutingData, oof: list[np.ndarray], post: np.ndarray, weights: np.ndarray, mode: str,
-           names: tuple[str, ...] = CANDIDATES) -> tuple[np.ndarray, dict[str, float], str]:  # fmt: skip
+def choose(
+    data: RoutingData,
+    oof: list[np.ndarray],
+    post: np.ndarray,
+    weights: np.ndarray,
+    mode: str,
+    names: tuple[str, ...] = CANDIDATES,
+) -> tuple[np.ndarray, dict[str, float], str]:
     """(weights to serve, out-of-fold routing score per candidate and of the blend, the choice's name): the blend
     when it beats every single candidate by the margin, else the best single one (simpler first on ties)."""
     scores = {

@@ -45,8 +45,13 @@ class KnnIndex:
         x = sp.diags(np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)) @ x
         x = sp.csc_matrix(x)
         x.sort_indices()
-        return cls(x.indptr.astype(np.int64), x.indices.astype(np.int64), x.data.astype(np.float64),
-                   np.asarray(quality, dtype=np.float64), int(k))  # fmt: skip
+        return cls(
+            x.indptr.astype(np.int64),
+            x.indices.astype(np.int64),
+            x.data.astype(np.float64),
+            np.asarray(quality, dtype=np.float64),
+            int(k),
+        )
 
     @property
     def n_columns(self) -> int:
@@ -63,8 +68,11 @@ class KnnIndex:
             return np.full(self.quality.shape[1], np.nan)
         # the rows and weights of every touched column, gathered in one pass
         offsets = np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
-        scores = np.bincount(self.indices[offsets], weights=self.data[offsets] * np.repeat(val, lengths),
-                             minlength=self.quality.shape[0])  # fmt: skip
+        scores = np.bincount(
+            self.indices[offsets],
+            weights=self.data[offsets] * np.repeat(val, lengths),
+            minlength=self.quality.shape[0],
+        )
         hit = np.flatnonzero(scores > 0)
         # the k best by score, ties broken by training row: deterministic on both sides of the export
         best = hit[np.lexsort((hit, -scores[hit]))[: self.k]]

@@ -173,9 +173,15 @@ def _knn(knn: Knn, n_word: int, n_models: int) -> KnnIndex:
     indptr, indices = knn.indptr.array("knn.indptr"), knn.indices.array("knn.indices")
     data, quality = knn.data.array("knn.data"), knn.quality.array("knn.quality")
     n_train = quality.shape[0] if quality.ndim == 2 else -1
-    if (indptr.shape != (n_word + 1,) or quality.shape != (n_train, n_models) or indices.shape != data.shape
-            or indptr[0] != 0 or indptr[-1] != len(indices) or (np.diff(indptr) < 0).any()
-            or (len(indices) and (indices.min() < 0 or indices.max() >= n_train))):  # fmt: skip
+    if (
+        indptr.shape != (n_word + 1,)
+        or quality.shape != (n_train, n_models)
+        or indices.shape != data.shape
+        or indptr[0] != 0
+        or indptr[-1] != len(indices)
+        or (np.diff(indptr) < 0).any()
+        or (len(indices) and (indices.min() < 0 or indices.max() >= n_train))
+    ):
         raise DataError("policy kNN index is inconsistent (pointers, rows, values and quality disagree)")
     return KnnIndex(indptr, indices, data, np.where(quality < 0, np.nan, quality), knn.k)
 

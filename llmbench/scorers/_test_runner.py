@@ -60,8 +60,12 @@ def main() -> int:
             self._ref = ref
 
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
-            data = ask("call", target=self._ref, args=[_wire.encode(a) for a in args],
-                       kwargs={k: _wire.encode(v) for k, v in kwargs.items()})  # fmt: skip
+            data = ask(
+                "call",
+                target=self._ref,
+                args=[_wire.encode(a) for a in args],
+                kwargs={k: _wire.encode(v) for k, v in kwargs.items()},
+            )
             return _wire.decode(data["value"], Remote)
 
         def __getattr__(self, name: str) -> Any:

@@ -66,8 +66,18 @@ def _python() -> str:
 
 
 # System libraries and commands; not all of /usr, where projects (/usr/src/app, /usr/local/app) often live
-_SYSTEM = ("/lib", "/lib64", "/lib32", "/usr/lib", "/usr/lib64", "/usr/lib32", "/bin", "/usr/bin",
-           "/etc/ld.so.cache", "/etc/localtime")  # fmt: skip
+_SYSTEM = (
+    "/lib",
+    "/lib64",
+    "/lib32",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/lib32",
+    "/bin",
+    "/usr/bin",
+    "/etc/ld.so.cache",
+    "/etc/localtime",
+)
 
 
 def _inside(path: str, roots: tuple[str, ...] | list[str]) -> str | None:
@@ -84,8 +94,12 @@ def bound_paths() -> tuple[str, ...]:
         real = os.path.realpath(path)
         if os.path.exists(real) and not _inside(real, paths):
             paths.append(real)
-    base = {"installed_base": sys.base_prefix, "base": sys.base_prefix, "platbase": sys.base_prefix,
-            "installed_platbase": sys.base_prefix}  # fmt: skip
+    base = {
+        "installed_base": sys.base_prefix,
+        "base": sys.base_prefix,
+        "platbase": sys.base_prefix,
+        "installed_platbase": sys.base_prefix,
+    }
     libdir = sysconfig.get_config_var("LIBDIR") or ""
     wanted = [_python(), sysconfig.get_path("stdlib", vars=base), sysconfig.get_path("platstdlib", vars=base)]
     wanted += glob.glob(os.path.join(libdir, "libpython*.so*")) if libdir else []
@@ -102,8 +116,10 @@ def exposed(*places: str | Path) -> str | None:
         real = os.path.realpath(place)
         root = _inside(real, roots)
         if root is not None:
-            return (f"{real} is inside {root}, which the sandbox shows to model-written code (it holds system "
-                    "libraries or the Python installation); move the project and the run store out of it")  # fmt: skip
+            return (
+                f"{real} is inside {root}, which the sandbox shows to model-written code (it holds system "
+                "libraries or the Python installation); move the project and the run store out of it"
+            )
     return None
 
 
@@ -238,18 +254,52 @@ async def run_tests(solution: str, tests: str, limits: Limits, *, unsafe: bool =
         tail = {who: [str(processes), str(_sandbox_uid())] for who in ("solver", "tester")}
         python = [_python(), "-I", "-S"]
         if unsafe:
-            server = [*python, str(HARNESS_DIR / "_solution_server.py"), str(HARNESS_DIR),
-                      str(code_dir / "solution.py"), str(req_r), str(resp_w), *tail["solver"]]  # fmt: skip
-            runner = [*python, str(HARNESS_DIR / "_test_runner.py"), str(HARNESS_DIR),
-                      str(tests_dir / "tests.py"), str(req_w), str(resp_r), *tail["tester"]]  # fmt: skip
+            server = [
+                *python,
+                str(HARNESS_DIR / "_solution_server.py"),
+                str(HARNESS_DIR),
+                str(code_dir / "solution.py"),
+                str(req_r),
+                str(resp_w),
+                *tail["solver"],
+            ]
+            runner = [
+                *python,
+                str(HARNESS_DIR / "_test_runner.py"),
+                str(HARNESS_DIR),
+                str(tests_dir / "tests.py"),
+                str(req_w),
+                str(resp_r),
+                *tail["tester"],
+            ]
         else:
-            server = [*_bwrap_argv(code_dir, "/code"), *python, "/harness/_solution_server.py", "/harness",
-                      "/code/solution.py", str(req_r), str(resp_w), *tail["solver"]]  # fmt: skip
-            runner = [*_bwrap_argv(tests_dir, "/tests"), *python, "/harness/_test_runner.py", "/harness",
-                      "/tests/tests.py", str(req_w), str(resp_r), *tail["tester"]]  # fmt: skip
-        common: dict[str, Any] = {"cwd": tmp, "env": {"PATH": os.defpath, "HOME": tmp, "LC_ALL": "C.UTF-8"},
-                                  "stdin": subprocess.DEVNULL, "start_new_session": True,
-                                  "preexec_fn": _limiter(limits, group)}  # fmt: skip
+            server = [
+                *_bwrap_argv(code_dir, "/code"),
+                *python,
+                "/harness/_solution_server.py",
+                "/harness",
+                "/code/solution.py",
+                str(req_r),
+                str(resp_w),
+                *tail["solver"],
+            ]
+            runner = [
+                *_bwrap_argv(tests_dir, "/tests"),
+                *python,
+                "/harness/_test_runner.py",
+                "/harness",
+                "/tests/tests.py",
+                str(req_w),
+                str(resp_r),
+                *tail["tester"],
+            ]
+        common: dict[str, Any] = {
+            "cwd": tmp,
+            "env": {"PATH": os.defpath, "HOME": tmp, "LC_ALL": "C.UTF-8"},
+            "stdin": subprocess.DEVNULL,
+            "start_new_session": True,
+            "preexec_fn": _limiter(limits, group),
+        }
         solver = tester = None
         oom = False
         try:
@@ -286,8 +336,12 @@ async def run_tests(solution: str, tests: str, limits: Limits, *, unsafe: bool =
                     with contextlib.suppress(ProcessLookupError):
                         await proc.wait()
     if oom:  # a process of the item was killed for the item's memory: over its limit, whatever it printed
-        return {"error": f"the code used more than its {limits.memory_mb} MB of memory in total (killed; "
-                         "MemoryError)", "passed": 0, "total": 1}  # fmt: skip
+        return {
+            "error": f"the code used more than its {limits.memory_mb} MB of memory in total (killed; "
+            "MemoryError)",
+            "passed": 0,
+            "total": 1,
+        }
     return _verdict(out, tester.returncode)
 
 

@@ -23,8 +23,16 @@ from llmbench.serve.openai_wire import ChatRequest, load_object
 
 __all__ = ["EventWriter", "error_json", "message_json", "parse_messages_request"]
 
-_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "refusal": "refusal",
-         "pause": "pause_turn", "content_filter": "end_turn", "error": "end_turn", "other": "end_turn"}  # fmt: skip
+_STOP = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "refusal": "refusal",
+    "pause": "pause_turn",
+    "content_filter": "end_turn",
+    "error": "end_turn",
+    "other": "end_turn",
+}
 _PASSED = {"temperature": "temperature", "top_p": "top_p", "stop_sequences": "stop"}
 
 
@@ -63,9 +71,14 @@ def parse_messages_request(body: bytes) -> ChatRequest:
         system = "".join(b.get("text", "") for b in system if isinstance(b, dict))
     try:
         messages = messages_from_anthropic(system if isinstance(system, str) else None, turns)
-        tools = [ToolSpec(name=t["name"], description=t.get("description") or "",
-                          parameters=t.get("input_schema") or {"type": "object", "properties": {}})
-                 for t in data.get("tools") or []] or None  # fmt: skip
+        tools = [
+            ToolSpec(
+                name=t["name"],
+                description=t.get("description") or "",
+                parameters=t.get("input_schema") or {"type": "object", "properties": {}},
+            )
+            for t in data.get("tools") or []
+        ] or None
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"'messages' or 'tools' is malformed: {exc}") from None
     params = {ours: data[theirs] for theirs, ours in _PASSED.items() if data.get(theirs) is not None}
@@ -77,9 +90,12 @@ def parse_messages_request(body: bytes) -> ChatRequest:
 def usage_json(usage: Usage | None) -> dict[str, int]:
     """Anthropic's usage object."""
     u = usage or Usage()
-    return {"input_tokens": u.input_tokens or 0, "output_tokens": u.output_tokens or 0,
-            "cache_read_input_tokens": u.cache_read_tokens or 0,
-            "cache_creation_input_tokens": u.cache_write_tokens or 0}  # fmt: skip
+    return {
+        "input_tokens": u.input_tokens or 0,
+        "output_tokens": u.output_tokens or 0,
+        "cache_read_input_tokens": u.cache_read_tokens or 0,
+        "cache_creation_input_tokens": u.cache_write_tokens or 0,
+    }
 
 
 def _tool_use(call: ToolCall) -> dict[str, Any]:
@@ -90,8 +106,16 @@ def message_json(c: Completion, request_id: str) -> dict[str, Any]:
     """A `message` object for a neutral completion."""
     content: list[dict[str, Any]] = [{"type": "text", "text": c.text}] if c.text else []
     content += [_tool_use(t) for t in c.tool_calls]
-    return {"id": request_id, "type": "message", "role": "assistant", "model": c.model, "content": content,
-            "stop_reason": _STOP[c.stop_reason], "stop_sequence": None, "usage": usage_json(c.usage)}  # fmt: skip
+    return {
+        "id": request_id,
+        "type": "message",
+        "role": "assistant",
+        "model": c.model,
+        "content": content,
+        "stop_reason": _STOP[c.stop_reason],
+        "stop_sequence": None,
+        "usage": usage_json(c.usage),
+    }
 
 
 class EventWriter:
@@ -105,16 +129,27 @@ class EventWriter:
 
     def first(self) -> bytes:
         """`message_start`."""
-        message: dict[str, Any] = {"id": self.request_id, "type": "message", "role": "assistant", "model": self.model,
-                   "content": [], "stop_reason": None, "stop_sequence": None, "usage": usage_json(None)}  # fmt: skip
+        message: dict[str, Any] = {
+            "id": self.request_id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": usage_json(None),
+        }
         return _sse("message_start", {"type": "message_start", "message": message})
 
     def event(self, event: StreamEvent) -> bytes | None:
         """The events for one neutral event (None when Anthropic has none for it)."""
         if isinstance(event, TextDelta):
             out = b"" if self._open == "text" else self._start({"type": "text", "text": ""}, "text")
-            delta = {"type": "content_block_delta", "index": self._blocks - 1,
-                     "delta": {"type": "text_delta", "text": event.text}}  # fmt: skip
+            delta = {
+                "type": "content_block_delta",
+                "index": self._blocks - 1,
+                "delta": {"type": "text_delta", "text": event.text},
+            }
             return out + _sse("content_block_delta", delta)
         if isinstance(event, ToolCallStart):
             self._tools[event.index] = self._blocks
@@ -122,16 +157,22 @@ class EventWriter:
                 {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}, event.id
             )
         if isinstance(event, ToolCallDelta) and event.index in self._tools:
-            delta = {"type": "content_block_delta", "index": self._tools[event.index],
-                     "delta": {"type": "input_json_delta", "partial_json": event.arguments_delta}}  # fmt: skip
+            delta = {
+                "type": "content_block_delta",
+                "index": self._tools[event.index],
+                "delta": {"type": "input_json_delta", "partial_json": event.arguments_delta},
+            }
             return _sse("content_block_delta", delta)
         return None
 
     def last(self, stop: StopEvent, extras: dict[str, Any] | None = None) -> bytes:
         """Close the open block, then `message_delta` (stop reason, usage, the gateway's extras), `message_stop`."""
         c = stop.completion
-        delta: dict[str, Any] = {"type": "message_delta", "delta": {"stop_reason": _STOP[c.stop_reason],
-                                 "stop_sequence": None}, "usage": usage_json(c.usage)}  # fmt: skip
+        delta: dict[str, Any] = {
+            "type": "message_delta",
+            "delta": {"stop_reason": _STOP[c.stop_reason], "stop_sequence": None},
+            "usage": usage_json(c.usage),
+        }
         if extras:
             delta["llmbench"] = extras
         return self._close() + _sse("message_delta", delta) + _sse("message_stop", {"type": "message_stop"})
@@ -152,8 +193,14 @@ class EventWriter:
 
 def error_json(status: int, message: str) -> dict[str, Any]:
     """Anthropic's error body."""
-    kinds = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-             413: "request_too_large", 429: "rate_limit_error", 504: "api_error"}  # fmt: skip
+    kinds = {
+        400: "invalid_request_error",
+        401: "authentication_error",
+        404: "not_found_error",
+        413: "request_too_large",
+        429: "rate_limit_error",
+        504: "api_error",
+    }
     return {"type": "error", "error": {"type": kinds.get(status, "api_error"), "message": message}}
 
 

@@ -50,9 +50,8 @@ class GatewayConfig(BaseModel):
         False  # /health and /metrics without a client key (they name models and policy hashes)
     )
     header_timeout_s: float = Field(default=10.0, gt=0, le=600)  # a request's headers must arrive within this
-    max_connections_per_client: int = Field(
-        default=512, ge=1, le=100_000
-    )  # open connections from one address
+    # open connections from one address
+    max_connections_per_client: int = Field(default=512, ge=1, le=100_000)
 
     def client_keys(self) -> list[str]:
         """The accepted client keys: `api_keys` plus those in $LLMBENCH_GATEWAY_KEYS."""

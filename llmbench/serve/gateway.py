@@ -201,8 +201,9 @@ class Gateway:
         rid = call.rid
         await self._record(call, completion)
         self.metrics.answered(req.model, completion, time.perf_counter() - t0)
-        return Response(utf8(wire.render(completion, rid)), media_type="application/json",
-                        headers=_headers(completion))  # fmt: skip
+        return Response(
+            utf8(wire.render(completion, rid)), media_type="application/json", headers=_headers(completion)
+        )
 
     async def _stream(self, call: _Call, t0: float, wire: Wire) -> Response:
         req, rid = call.req, call.rid

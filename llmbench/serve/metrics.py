@@ -18,18 +18,40 @@ class GatewayMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("llmbench_gateway_requests", "Requests by requested model and HTTP status",
-                                ["model", "status"], registry=r)  # fmt: skip
-        self.latency = Histogram("llmbench_gateway_request_seconds", "Request latency, first byte to last",
-                                 ["model"], buckets=_BUCKETS, registry=r)  # fmt: skip
-        self.cost = Counter("llmbench_gateway_cost_usd", "USD billed by answering model (every attempt)",
-                            ["model"], registry=r)  # fmt: skip
-        self.tokens = Counter("llmbench_gateway_tokens", "Tokens by answering model and direction",
-                              ["model", "direction"], registry=r)  # fmt: skip
-        self.fallbacks = Counter("llmbench_gateway_fallbacks", "Routed calls answered by a fallback model",
-                                 ["policy_model", "answered_by"], registry=r)  # fmt: skip
-        self.reloads = Counter("llmbench_gateway_policy_reloads", "Policy reloads by outcome", ["outcome"],
-                               registry=r)  # fmt: skip
+        self.requests = Counter(
+            "llmbench_gateway_requests",
+            "Requests by requested model and HTTP status",
+            ["model", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "llmbench_gateway_request_seconds",
+            "Request latency, first byte to last",
+            ["model"],
+            buckets=_BUCKETS,
+            registry=r,
+        )
+        self.cost = Counter(
+            "llmbench_gateway_cost_usd",
+            "USD billed by answering model (every attempt)",
+            ["model"],
+            registry=r,
+        )
+        self.tokens = Counter(
+            "llmbench_gateway_tokens",
+            "Tokens by answering model and direction",
+            ["model", "direction"],
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "llmbench_gateway_fallbacks",
+            "Routed calls answered by a fallback model",
+            ["policy_model", "answered_by"],
+            registry=r,
+        )
+        self.reloads = Counter(
+            "llmbench_gateway_policy_reloads", "Policy reloads by outcome", ["outcome"], registry=r
+        )
 
     def answered(self, requested: str, completion: Completion, seconds: float) -> None:
         """Count one answered request."""

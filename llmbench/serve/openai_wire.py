@@ -46,8 +46,16 @@ def _more_than_one(value: Any) -> bool:
 
 
 _REFUSED: dict[str, Callable[[Any], bool]] = {"n": _more_than_one, "logprobs": bool, "audio": bool}
-_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "content_filter": "content_filter",
-           "refusal": "stop", "pause": "stop", "error": "stop", "other": "stop"}  # fmt: skip
+_FINISH = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "content_filter": "content_filter",
+    "refusal": "stop",
+    "pause": "stop",
+    "error": "stop",
+    "other": "stop",
+}
 
 
 @dataclass
@@ -108,8 +116,11 @@ def _tool(raw: Any) -> ToolSpec:
     fn = raw.get("function") if isinstance(raw, dict) else None
     if not isinstance(fn, dict) or raw.get("type", "function") != "function":
         raise ValueError("each tool must be {type: function, function: {name, description, parameters}}")
-    return ToolSpec(name=fn["name"], description=fn.get("description") or "", parameters=fn.get("parameters") or
-                    {"type": "object", "properties": {}})  # fmt: skip
+    return ToolSpec(
+        name=fn["name"],
+        description=fn.get("description") or "",
+        parameters=fn.get("parameters") or {"type": "object", "properties": {}},
+    )
 
 
 def usage_json(usage: Usage | None) -> dict[str, int] | None:
@@ -189,13 +200,22 @@ class ChunkWriter:
         return b"data: " + utf8(body) + b"\n\n"
 
 
-def chunk(request_id: str, created: int, model: str, delta: dict[str, Any], finish: str | None,
-          usage: dict[str, int] | None) -> dict[str, Any]:  # fmt: skip
+def chunk(
+    request_id: str,
+    created: int,
+    model: str,
+    delta: dict[str, Any],
+    finish: str | None,
+    usage: dict[str, int] | None,
+) -> dict[str, Any]:
     """One `chat.completion.chunk` object."""
     out: dict[str, Any] = {
-        "id": request_id, "object": "chat.completion.chunk", "created": created, "model": model,
+        "id": request_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
-    }  # fmt: skip
+    }
     if usage is not None:
         out["usage"] = usage
     return out

@@ -14,10 +14,21 @@ from llmbench.stats.winrate import length_controlled_win_rates, win_rates
 
 __all__ = ["COLUMNS", "alpacaeval_leaderboard", "leaderboard"]
 
-COLUMNS = ["win_rate", "standard_error", "discrete_win_rate", "lc_win_rate", "lc_standard_error", "n_total",
-           "avg_length"]  # fmt: skip
-_PUBLISHED = {"win_rate": "win_rate", "standard_error": "standard_error",
-              "length_controlled_winrate": "lc_win_rate", "lc_standard_error": "lc_standard_error"}  # fmt: skip
+COLUMNS = [
+    "win_rate",
+    "standard_error",
+    "discrete_win_rate",
+    "lc_win_rate",
+    "lc_standard_error",
+    "n_total",
+    "avg_length",
+]
+_PUBLISHED = {
+    "win_rate": "win_rate",
+    "standard_error": "standard_error",
+    "length_controlled_winrate": "lc_win_rate",
+    "lc_standard_error": "lc_standard_error",
+}
 
 
 def leaderboard(pairs: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:

@@ -59,8 +59,9 @@ class BatchLog:
         with self.store.connection() as con:
             found = con.execute(
                 "SELECT e.name, b.batch_key FROM batches b JOIN experiments e ON e.id = b.experiment_id "
-                "WHERE b.batch_id = ? OR b.batch_key = ?", [batch, batch]
-            ).fetchall()  # fmt: skip
+                "WHERE b.batch_id = ? OR b.batch_key = ?",
+                [batch, batch],
+            ).fetchall()
         if not found:
             raise StoreError(f"no batch {batch!r} in {self.store.path.name}; `llmbench batches` lists them")
         name, key = found[0]
@@ -68,8 +69,9 @@ class BatchLog:
 
     def _rows(self, where: str, params: list[Any]) -> list[BatchRow]:
         with self.store.connection() as con:
-            frame = con.execute(f"SELECT * EXCLUDE (experiment_id) FROM batches WHERE {where} ORDER BY created_at",
-                                params).df()  # fmt: skip
+            frame = con.execute(
+                f"SELECT * EXCLUDE (experiment_id) FROM batches WHERE {where} ORDER BY created_at", params
+            ).df()
         frame = frame.astype(object).where(frame.notna(), None)
         return [BatchRow(**{str(k): v for k, v in rec.items()}) for rec in frame.to_dict("records")]
 
@@ -90,8 +92,9 @@ class BatchLog:
             rows = con.execute(
                 "SELECT r.run_key, sum(CASE WHEN b.state = 'cancelled' THEN 2 ELSE 1 END) FROM batch_requests r "
                 "JOIN batches b USING (experiment_id, batch_key) WHERE r.experiment_id = ? AND b.state <> 'abandoned' "
-                "GROUP BY r.run_key", [self._eid(experiment)]
-            ).fetchall()  # fmt: skip
+                "GROUP BY r.run_key",
+                [self._eid(experiment)],
+            ).fetchall()
         return Counter({key: int(n) for key, n in rows})
 
     def open_keys(self, experiment: str) -> set[str]:
@@ -106,8 +109,9 @@ class BatchLog:
         with self.store.connection() as con:
             rows = con.execute(
                 "SELECT r.run_key FROM batch_requests r JOIN batches b USING (experiment_id, batch_key) "
-                f"WHERE r.experiment_id = ? AND {where}", [self._eid(experiment), *params]
-            ).fetchall()  # fmt: skip
+                f"WHERE r.experiment_id = ? AND {where}",
+                [self._eid(experiment), *params],
+            ).fetchall()
         return {r[0] for r in rows}
 
     def known_ids(self) -> set[str]:
@@ -124,8 +128,9 @@ class BatchLog:
             return con.execute(
                 "SELECT e.name AS experiment, b.* EXCLUDE (experiment_id) FROM batches b "
                 "JOIN experiments e ON e.id = b.experiment_id WHERE ?::VARCHAR IS NULL OR e.name = ? "
-                "ORDER BY b.created_at DESC", [experiment, experiment]
-            ).df()  # fmt: skip
+                "ORDER BY b.created_at DESC",
+                [experiment, experiment],
+            ).df()
 
 
 def update_sql(con: Any, eid: int, batch_key: str, fields: dict[str, Any]) -> None:
@@ -138,5 +143,7 @@ def update_sql(con: Any, eid: int, batch_key: str, fields: dict[str, Any]) -> No
     if fields.get("detail"):
         fields["detail"] = redact(str(fields["detail"]))
     sets = ", ".join(f"{name} = ?" for name in fields)
-    con.execute(f"UPDATE batches SET {sets} WHERE experiment_id = ? AND batch_key = ?",
-                [*fields.values(), eid, batch_key])  # fmt: skip
+    con.execute(
+        f"UPDATE batches SET {sets} WHERE experiment_id = ? AND batch_key = ?",
+        [*fields.values(), eid, batch_key],
+    )

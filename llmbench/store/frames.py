@@ -55,9 +55,21 @@ def runs_frame_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 SUMMARY_COLUMNS = [
-    "runs", "scored", "score_mean", "score_se", "correct", "cost_usd", "cost_per_item", "cost_per_correct",
-    "latency_p50", "latency_p95", "errors", "error_rate", "input_tokens", "output_tokens",
-]  # fmt: skip
+    "runs",
+    "scored",
+    "score_mean",
+    "score_se",
+    "correct",
+    "cost_usd",
+    "cost_per_item",
+    "cost_per_correct",
+    "latency_p50",
+    "latency_p95",
+    "errors",
+    "error_rate",
+    "input_tokens",
+    "output_tokens",
+]
 
 
 def summary_by(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

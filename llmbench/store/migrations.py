@@ -43,10 +43,29 @@ _EXPERIMENTS_V1 = (
 )
 _ITEMS_V1 = ("item_id", "input", "prompt", "reference", "task", "metadata")
 _CALLS_V1 = (
-    "run_key", "item_id", "model_id", "epoch", "attempt", "started_at", "latency_s", "input_tokens",
-    "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_usd", "error_class",
-    "error_message", "status_code", "request_id", "answered_model", "stop_reason", "response", "final", "simulated",
-)  # fmt: skip
+    "run_key",
+    "item_id",
+    "model_id",
+    "epoch",
+    "attempt",
+    "started_at",
+    "latency_s",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "error_class",
+    "error_message",
+    "status_code",
+    "request_id",
+    "answered_model",
+    "stop_reason",
+    "response",
+    "final",
+    "simulated",
+)
 _SCORES_V1 = (
     "run_key",
     "item_id",
@@ -59,19 +78,57 @@ _SCORES_V1 = (
     "created_at",
 )
 _TOOL_STEPS_V2 = (
-    "conversation_id", "step", "turn", "kind", "model_id", "started_at", "duration_s", "text", "stop_reason",
-    "input_tokens", "output_tokens", "cost_usd", "tool_name", "tool_call_id", "arguments", "raw_arguments", "result",
-    "is_error", "error_kind", "truncated", "traceback", "detail",
-)  # fmt: skip
+    "conversation_id",
+    "step",
+    "turn",
+    "kind",
+    "model_id",
+    "started_at",
+    "duration_s",
+    "text",
+    "stop_reason",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "tool_name",
+    "tool_call_id",
+    "arguments",
+    "raw_arguments",
+    "result",
+    "is_error",
+    "error_kind",
+    "truncated",
+    "traceback",
+    "detail",
+)
 _INTENTS_V5 = ("intent_id", "run_key", "item_id", "model_id", "epoch", "attempt", "sent_at", "est_cost_usd")
 _BATCHES_V8 = (
-    "batch_key", "provider", "model_id", "state", "requests", "round", "est_cost_usd", "created_at", "updated_at",
-    "batch_id", "input_file_id", "provider_status", "succeeded", "failed", "cost_usd", "detail",
-)  # fmt: skip
+    "batch_key",
+    "provider",
+    "model_id",
+    "state",
+    "requests",
+    "round",
+    "est_cost_usd",
+    "created_at",
+    "updated_at",
+    "batch_id",
+    "input_file_id",
+    "provider_status",
+    "succeeded",
+    "failed",
+    "cost_usd",
+    "detail",
+)
 _BATCH_REQUESTS_V8 = ("batch_key", "run_key", "item_id", "model_id", "epoch", "est_cost_usd")
 _ROUTING_V6 = (
-    "attempt_model", "route_policy", "route_chosen", "route_fallback", "route_expected_quality", "route_expected_cost",
-)  # fmt: skip
+    "attempt_model",
+    "route_policy",
+    "route_chosen",
+    "route_fallback",
+    "route_expected_quality",
+    "route_expected_cost",
+)
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(

@@ -45,8 +45,10 @@ def _export_sql(root: Path, experiments: Sequence[str]) -> list[str]:
             select = f"SELECT name AS experiment, {cols} FROM experiments WHERE list_contains({names}, name)"
         else:
             cols = ", ".join(f"t.{c}" for c in table.columns() if c != "experiment_id")
-            select = (f"SELECT e.name AS experiment, {cols} FROM {table.name} t JOIN experiments e "
-                      f"ON t.experiment_id = e.id WHERE list_contains({names}, e.name)")  # fmt: skip
+            select = (
+                f"SELECT e.name AS experiment, {cols} FROM {table.name} t JOIN experiments e "
+                f"ON t.experiment_id = e.id WHERE list_contains({names}, e.name)"
+            )
         target = _q(str(root / table.name))
         out.append(
             f"COPY ({select}) TO {target} (FORMAT parquet, PARTITION_BY (experiment), OVERWRITE_OR_IGNORE)"
@@ -58,16 +60,21 @@ def _attach_sql(root: str, prefix: str) -> list[str]:
     """Views `{prefix}_{table}` over an exported folder: read-only, queried in place."""
     if not prefix.isidentifier():
         raise StoreError(f"the attach prefix must be a plain identifier, got {prefix!r}")
-    return [f"CREATE OR REPLACE TEMP VIEW {prefix}_{t} AS SELECT * FROM read_parquet({_q(parquet_glob(root, t))}, "
-            "hive_partitioning = true, union_by_name = true)" for t in TABLES]  # fmt: skip
+    return [
+        f"CREATE OR REPLACE TEMP VIEW {prefix}_{t} AS SELECT * FROM read_parquet({_q(parquet_glob(root, t))}, "
+        "hive_partitioning = true, union_by_name = true)"
+        for t in TABLES
+    ]
 
 
 def exported_names(root: Path) -> list[str]:
     """The experiment names an exported folder holds (from its experiments table)."""
     folder = root / "experiments"
     if not folder.is_dir():
-        raise DataError(f"{root} is not an llmbench Parquet export (no experiments/ folder); write one with "
-                        "`llmbench export EXPERIMENT --parquet DIR`")  # fmt: skip
+        raise DataError(
+            f"{root} is not an llmbench Parquet export (no experiments/ folder); write one with "
+            "`llmbench export EXPERIMENT --parquet DIR`"
+        )
     return sorted(_partitions(folder))
 
 
@@ -111,16 +118,20 @@ def import_(store: Store, root: Path, experiments: Sequence[str] | None, *, repl
             if old is not None:  # replaced in the same transaction: a failed import keeps the old rows
                 delete_rows(con, old.id)
             cols = [c for c in TABLES["experiments"].columns() if c not in ("id", "name")]
-            con.execute(f"INSERT INTO experiments BY NAME SELECT experiment AS name, {', '.join(cols)} FROM "
-                        "read_parquet(?, hive_partitioning = true, union_by_name = true) WHERE experiment = ?",
-                        [parquet_glob(str(root), "experiments"), name])  # fmt: skip
+            con.execute(
+                f"INSERT INTO experiments BY NAME SELECT experiment AS name, {', '.join(cols)} FROM "
+                "read_parquet(?, hive_partitioning = true, union_by_name = true) WHERE experiment = ?",
+                [parquet_glob(str(root), "experiments"), name],
+            )
             eid = con.execute("SELECT id FROM experiments WHERE name = ?", [name]).fetchall()[0][0]
             for table in TABLES.values():
                 if table.name == "experiments" or name not in _partitions(root / table.name):
                     continue
-                con.execute(f"INSERT INTO {table.name} BY NAME SELECT ? AS experiment_id, * EXCLUDE (experiment) "
-                            "FROM read_parquet(?, hive_partitioning = true, union_by_name = true) WHERE experiment = ?",
-                            [eid, parquet_glob(str(root), table.name), name])  # fmt: skip
+                con.execute(
+                    f"INSERT INTO {table.name} BY NAME SELECT ? AS experiment_id, * EXCLUDE (experiment) "
+                    "FROM read_parquet(?, hive_partitioning = true, union_by_name = true) WHERE experiment = ?",
+                    [eid, parquet_glob(str(root), table.name), name],
+                )
         store.forget(name)
     return chosen
 

@@ -11,8 +11,19 @@ import duckdb
 
 from llmbench.store.rows import Experiment
 
-__all__ = ["ATTEMPTS", "CALLS", "EXPERIMENTS", "FINISHED_KEYS", "ITEMS", "RUNS", "SCORES", "SPENT", "TOOL_STEPS",
-           "experiment", "names"]  # fmt: skip
+__all__ = [
+    "ATTEMPTS",
+    "CALLS",
+    "EXPERIMENTS",
+    "FINISHED_KEYS",
+    "ITEMS",
+    "RUNS",
+    "SCORES",
+    "SPENT",
+    "TOOL_STEPS",
+    "experiment",
+    "names",
+]
 
 FINISHED_KEYS = """
 SELECT DISTINCT c.run_key FROM calls c

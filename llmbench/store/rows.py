@@ -34,12 +34,27 @@ BatchState = Literal["submitting", "submitted", "collected", "cancelled", "aband
 BATCH_STATES = get_args(BatchState)
 
 
-def col(sql: str, default: Any = None, *, null: bool = True, sql_default: str | None = None, check: str | None = None,
-        unique: bool = False, redacted: bool = False, required: bool = False) -> Any:  # fmt: skip
+def col(
+    sql: str,
+    default: Any = None,
+    *,
+    null: bool = True,
+    sql_default: str | None = None,
+    check: str | None = None,
+    unique: bool = False,
+    redacted: bool = False,
+    required: bool = False,
+) -> Any:
     """A dataclass field carrying its column: SQL type, NOT NULL, DEFAULT, CHECK, UNIQUE; `redacted` text goes
     through `llmbench.errors.redact` on its way in; `required`: the field has no Python default."""
-    meta = {"sql": sql, "null": null, "sql_default": sql_default, "check": check, "unique": unique,
-            "redacted": redacted}  # fmt: skip
+    meta = {
+        "sql": sql,
+        "null": null,
+        "sql_default": sql_default,
+        "check": check,
+        "unique": unique,
+        "redacted": redacted,
+    }
     return field(metadata=meta) if required else field(default=default, metadata=meta)
 
 
@@ -55,9 +70,8 @@ class Experiment:
     git_commit: str | None = col("VARCHAR")
     package_versions: dict[str, str] | None = col("JSON")
     source: str = col("VARCHAR", "native", null=False, check="source IN ('native', 'simulated', 'imported')")
-    plan: str | None = col(
-        "VARCHAR"
-    )  # fingerprint of the last complete plan (migration 7): a rerun skips at once
+    # fingerprint of the last complete plan (migration 7): a rerun skips at once
+    plan: str | None = col("VARCHAR")
     planned: int | None = col("BIGINT")  # how many runs that plan had
 
 
@@ -176,17 +190,15 @@ class ToolStep:
 class BatchRow:
     """One provider batch (`llmbench eval --batch`): what it holds, where it stands, what it cost."""
 
-    batch_key: str = col(
-        "VARCHAR", required=True, null=False
-    )  # ours; also the batch's metadata token at OpenAI
+    # ours; also the batch's metadata token at OpenAI
+    batch_key: str = col("VARCHAR", required=True, null=False)
     provider: str = col("VARCHAR", required=True, null=False)
     model_id: str = col("VARCHAR", required=True, null=False)
     state: BatchState = col("VARCHAR", "submitting", null=False, check=f"state IN {BATCH_STATES}")
     requests: int = col("BIGINT", 0, null=False)
     round: int = col("INTEGER", 1, null=False)  # 1: first submission; 2: failed requests submitted again
-    est_cost_usd: float = col(
-        "DOUBLE", 0.0, null=False
-    )  # what the budget counts until the batch is collected
+    # what the budget counts until the batch is collected
+    est_cost_usd: float = col("DOUBLE", 0.0, null=False)
     created_at: float | datetime | None = col("TIMESTAMP")
     updated_at: float | datetime | None = col("TIMESTAMP")
     batch_id: str | None = col("VARCHAR")  # the provider's id, once it answered

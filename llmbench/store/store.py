@@ -149,8 +149,10 @@ class Store(StoreReads):
             existing = self.get_experiment(name)
             if existing is not None:
                 if not exist_ok:
-                    raise StoreError(f"experiment {name!r} already exists in {self.path.name}; choose another "
-                                     "name or delete it first.")  # fmt: skip
+                    raise StoreError(
+                        f"experiment {name!r} already exists in {self.path.name}; choose another "
+                        "name or delete it first."
+                    )
                 return existing
             clean = sanitize_config(config) if config is not None else None
             row = Experiment(
@@ -282,8 +284,10 @@ class Store(StoreReads):
         """Record the fingerprint and size of a plan that ran to completion (None clears it)."""
         with self._lock:
             con = self._writable()
-            con.execute("UPDATE experiments SET plan = ?, planned = ? WHERE id = ?",
-                        [plan, planned, self._experiment_id(experiment)])  # fmt: skip
+            con.execute(
+                "UPDATE experiments SET plan = ?, planned = ? WHERE id = ?",
+                [plan, planned, self._experiment_id(experiment)],
+            )
 
     def _finished_set(self, eid: int) -> set[str]:
         if eid not in self._finished:
@@ -342,8 +346,15 @@ class Store(StoreReads):
                     exp = self.create_experiment(
                         experiment, config=config, source=source, git_commit_sha=None
                     )
-                    n = writes.insert_runs(con, view, exp.id, experiment, simulated=source == "simulated",
-                                           scorer=scorer, now=now())  # fmt: skip
+                    n = writes.insert_runs(
+                        con,
+                        view,
+                        exp.id,
+                        experiment,
+                        simulated=source == "simulated",
+                        scorer=scorer,
+                        now=now(),
+                    )
             except BaseException:
                 self._ids.pop(experiment, None)
                 raise

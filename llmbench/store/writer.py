@@ -94,8 +94,9 @@ class StoreWriter:
         """Queue one run's attempts, scores and the intent ids they resolve (committed within max_wait_s)."""
         self._queue.put(_Unit(list(calls), list(scores), list(resolved)))
 
-    async def committed(self, calls: Sequence[CallRecord], scores: Sequence[ScoreRecord] = (),
-                        resolved: Sequence[str] = ()) -> None:  # fmt: skip
+    async def committed(
+        self, calls: Sequence[CallRecord], scores: Sequence[ScoreRecord] = (), resolved: Sequence[str] = ()
+    ) -> None:
         """Store one run's rows and return once they are committed (group-committed with whatever is waiting):
         for callers that must not answer before their record is durable, such as the gateway."""
         loop = asyncio.get_running_loop()

@@ -132,8 +132,16 @@ _RUN_KEY = (
 )
 
 
-def insert_runs(con: duckdb.DuckDBPyConnection, view: str, eid: int, experiment: str, *, simulated: bool,
-                scorer: str, now: Any) -> int:  # fmt: skip
+def insert_runs(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    eid: int,
+    experiment: str,
+    *,
+    simulated: bool,
+    scorer: str,
+    now: Any,
+) -> int:
     """Insert one experiment's rows of a validated runs view as items, one final call per row and scores (by
     name, inside the caller's transaction); returns the rows."""
     rows = f"(SELECT * FROM {view} WHERE experiment = $exp)"
@@ -166,5 +174,7 @@ def insert_runs(con: duckdb.DuckDBPyConnection, view: str, eid: int, experiment:
 def delete_rows(con: duckdb.DuckDBPyConnection, eid: int) -> None:
     """Remove an experiment's rows from every table (inside the caller's transaction)."""
     for table in TABLES.values():
-        con.execute(f"DELETE FROM {table.name} WHERE {'id' if table.name == 'experiments' else 'experiment_id'} = ?",
-                    [eid])  # fmt: skip
+        con.execute(
+            f"DELETE FROM {table.name} WHERE {'id' if table.name == 'experiments' else 'experiment_id'} = ?",
+            [eid],
+        )

@@ -56,9 +56,8 @@ class FakeBatches:
         # what became of ended batches' results: "kept"; "deleted" (a 404 on the download, as after OpenAI's 30
         # days or Anthropic's 29); "unlisted" (the batch names no result file / results_url)
         self.results = "kept"
-        self._lock = (
-            threading.RLock()
-        )  # finishing a batch (under the lock) allocates file ids (also under it)
+        # finishing a batch (under the lock) allocates file ids (also under it)
+        self._lock = threading.RLock()
         self._n = 0
 
     def _id(self, prefix: str) -> str:
@@ -95,15 +94,23 @@ class FakeBatches:
         content = next((p.get_payload(decode=True) for p in message.iter_parts() if p.get_filename()), b"")
         fid = self._id("file-")
         self.files[fid] = content if isinstance(content, bytes) else b""
-        body = {"id": fid, "object": "file", "bytes": len(self.files[fid]), "created_at": int(time.time()),
-                "filename": "batch.jsonl", "purpose": "batch", "status": "processed"}  # fmt: skip
+        body = {
+            "id": fid,
+            "object": "file",
+            "bytes": len(self.files[fid]),
+            "created_at": int(time.time()),
+            "filename": "batch.jsonl",
+            "purpose": "batch",
+            "status": "processed",
+        }
         return Interaction.json(body, path=req.path)
 
     def _content(self, req: RecordedRequest, fid: str) -> Interaction:
         if fid not in self.files or (self.results == "deleted" and fid not in self._inputs()):
             return Interaction.error(404, path=req.path, method="GET")
-        return Interaction(method="GET", path=req.path, headers={"content-type": "application/jsonl"},
-                           body=self.files[fid])  # fmt: skip
+        return Interaction(
+            method="GET", path=req.path, headers={"content-type": "application/jsonl"}, body=self.files[fid]
+        )
 
     def _inputs(self) -> set[str]:
         return {b.input_file_id for b in self.batches.values() if b.input_file_id}
@@ -127,47 +134,82 @@ class FakeBatches:
         )
 
     def _openai_view(self, b: _Batch) -> dict[str, Any]:
-        return {"id": b.id, "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": b.input_file_id,
-                "completion_window": "24h", "status": b.status,
-                "output_file_id": None if self.results == "unlisted" else b.output_file_id,
-                "error_file_id": None if self.results == "unlisted" else b.error_file_id, "created_at": b.created, "metadata": b.metadata,
-                "request_counts": {"total": len(b.requests), "completed": b.counts.get("succeeded", 0),
-                                   "failed": b.counts.get("errored", 0) + b.counts.get("expired", 0)}}  # fmt: skip
+        return {
+            "id": b.id,
+            "object": "batch",
+            "endpoint": "/v1/chat/completions",
+            "input_file_id": b.input_file_id,
+            "completion_window": "24h",
+            "status": b.status,
+            "output_file_id": None if self.results == "unlisted" else b.output_file_id,
+            "error_file_id": None if self.results == "unlisted" else b.error_file_id,
+            "created_at": b.created,
+            "metadata": b.metadata,
+            "request_counts": {
+                "total": len(b.requests),
+                "completed": b.counts.get("succeeded", 0),
+                "failed": b.counts.get("errored", 0) + b.counts.get("expired", 0),
+            },
+        }
 
     # -- Anthropic ------------------------------------------------------------------------------------------
     def _create_anthropic(self, req: RecordedRequest) -> Interaction:
         requests = [(r["custom_id"], r["params"]) for r in (req.json or {}).get("requests", [])]
         if (bad := _bad_ids(requests)) is not None:
-            return Interaction.error(400, {"type": "error", "error": {"type": "invalid_request_error", "message": bad}},
-                                     path=req.path)  # fmt: skip
+            return Interaction.error(
+                400,
+                {"type": "error", "error": {"type": "invalid_request_error", "message": bad}},
+                path=req.path,
+            )
         return Interaction.json(self._anthropic_view(self._new("anthropic", requests, {})), path=req.path)
 
     def _list_anthropic(self, req: RecordedRequest) -> Interaction:
         data = [self._anthropic_view(b) for b in self.batches.values() if b.flavour == "anthropic"][::-1]
-        body = {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
-                "last_id": data[-1]["id"] if data else None}  # fmt: skip
+        body = {
+            "data": data,
+            "has_more": False,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+        }
         return Interaction.json(body, path=req.path, method="GET")
 
     def _anthropic_view(self, b: _Batch) -> dict[str, Any]:
         ended = b.status not in ("in_progress", "cancelling")
-        counts = {"processing": 0 if ended else len(b.requests), "succeeded": b.counts.get("succeeded", 0),
-                  "errored": b.counts.get("errored", 0), "canceled": b.counts.get("canceled", 0),
-                  "expired": b.counts.get("expired", 0)}  # fmt: skip
+        counts = {
+            "processing": 0 if ended else len(b.requests),
+            "succeeded": b.counts.get("succeeded", 0),
+            "errored": b.counts.get("errored", 0),
+            "canceled": b.counts.get("canceled", 0),
+            "expired": b.counts.get("expired", 0),
+        }
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(b.created))
-        return {"id": b.id, "type": "message_batch", "processing_status": "ended" if ended else b.status,
-                "request_counts": counts, "created_at": stamp, "expires_at": stamp, "ended_at": stamp if ended else None,
-                "archived_at": None,
-                "cancel_initiated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(b.cancelled_at))
-                if b.cancelled_at else None,
-                "results_url": f"{self.base_url()}/v1/messages/batches/{b.id}/results"
-                if ended and self.results != "unlisted" else None}  # fmt: skip
+        return {
+            "id": b.id,
+            "type": "message_batch",
+            "processing_status": "ended" if ended else b.status,
+            "request_counts": counts,
+            "created_at": stamp,
+            "expires_at": stamp,
+            "ended_at": stamp if ended else None,
+            "archived_at": None,
+            "cancel_initiated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(b.cancelled_at))
+            if b.cancelled_at
+            else None,
+            "results_url": f"{self.base_url()}/v1/messages/batches/{b.id}/results"
+            if ended and self.results != "unlisted"
+            else None,
+        }
 
     def _results(self, req: RecordedRequest, bid: str) -> Interaction:
         b = self.batches.get(bid)
         if b is None or b.output_file_id is None or self.results != "kept":
             return Interaction.error(404, path=req.path, method="GET")
-        return Interaction(method="GET", path=req.path, headers={"content-type": "application/binary"},
-                           body=self.files[b.output_file_id])  # fmt: skip
+        return Interaction(
+            method="GET",
+            path=req.path,
+            headers={"content-type": "application/binary"},
+            body=self.files[b.output_file_id],
+        )
 
     # -- both -------------------------------------------------------------------------------------------------
     def _new(
@@ -241,28 +283,59 @@ class FakeBatches:
             b.counts[outcome] = b.counts.get(outcome, 0) + 1
             if outcome == "succeeded" and "GARBLE" in last:
                 garbled = {"status_code": 200, "body": {"choices": "none"}} if b.flavour == "openai" else None
-                ok.append({"custom_id": custom_id, "response": garbled} if b.flavour == "openai" else
-                          {"custom_id": custom_id, "result": {"type": "succeeded", "message": {"content": 7}}})  # fmt: skip
+                ok.append(
+                    {"custom_id": custom_id, "response": garbled}
+                    if b.flavour == "openai"
+                    else {"custom_id": custom_id, "result": {"type": "succeeded", "message": {"content": 7}}}
+                )
                 continue
             if outcome == "succeeded" and "FLAKY" in last:  # an error line for it first, then its answer
-                ok.append({"custom_id": custom_id, "response": None,
-                           "error": {"code": "server_error", "message": "fake transient error"}}
-                          if b.flavour == "openai" else
-                          {"custom_id": custom_id, "result": {"type": "errored", "error": {
-                              "type": "error", "error": {"type": "api_error", "message": "fake transient error"}}}})  # fmt: skip
+                ok.append(
+                    {
+                        "custom_id": custom_id,
+                        "response": None,
+                        "error": {"code": "server_error", "message": "fake transient error"},
+                    }
+                    if b.flavour == "openai"
+                    else {
+                        "custom_id": custom_id,
+                        "result": {
+                            "type": "errored",
+                            "error": {
+                                "type": "error",
+                                "error": {"type": "api_error", "message": "fake transient error"},
+                            },
+                        },
+                    }
+                )
             if b.flavour == "openai":
                 if outcome == "succeeded":
-                    ok.append({"id": f"batch_req_{custom_id[:8]}", "custom_id": custom_id, "error": None,
-                               "response": {"status_code": 200, "request_id": f"req_{custom_id[:8]}",
-                                            "body": self.answer(body, "openai")}})  # fmt: skip
+                    ok.append(
+                        {
+                            "id": f"batch_req_{custom_id[:8]}",
+                            "custom_id": custom_id,
+                            "error": None,
+                            "response": {
+                                "status_code": 200,
+                                "request_id": f"req_{custom_id[:8]}",
+                                "body": self.answer(body, "openai"),
+                            },
+                        }
+                    )
                 else:
                     code = {
                         "errored": "server_error",
                         "expired": "batch_expired",
                         "canceled": "batch_cancelled",
                     }[outcome]
-                    errors.append({"id": f"batch_req_{custom_id[:8]}", "custom_id": custom_id, "response": None,
-                                   "error": {"code": code, "message": f"fake {outcome} request"}})  # fmt: skip
+                    errors.append(
+                        {
+                            "id": f"batch_req_{custom_id[:8]}",
+                            "custom_id": custom_id,
+                            "response": None,
+                            "error": {"code": code, "message": f"fake {outcome} request"},
+                        }
+                    )
             else:
                 result: dict[str, Any] = {"type": outcome}
                 if outcome == "succeeded":

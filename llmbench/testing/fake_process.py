@@ -36,10 +36,21 @@ class FakeServerProcess:
         startup_timeout_s: float = 15.0,
     ) -> None:
         self._args = [
-            "--latency", str(latency_s), "--seed", str(seed), "--chunk-delay", str(chunk_delay_s),
-            "--batch-polls", str(batch_polls),
-            "--retry-after", str(retry_after_s), "--hang", str(hang_s), "--faults", json.dumps(check_faults(faults)),
-        ]  # fmt: skip
+            "--latency",
+            str(latency_s),
+            "--seed",
+            str(seed),
+            "--chunk-delay",
+            str(chunk_delay_s),
+            "--batch-polls",
+            str(batch_polls),
+            "--retry-after",
+            str(retry_after_s),
+            "--hang",
+            str(hang_s),
+            "--faults",
+            json.dumps(check_faults(faults)),
+        ]
         self._startup_timeout_s = startup_timeout_s
         self._proc: subprocess.Popen[str] | None = None
         self.url = ""
@@ -118,9 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         faults = json.loads(ns.faults)
         server = FakeOpenAIServer(
-            ns.latency, faults=faults, seed=ns.seed, chunk_delay_s=ns.chunk_delay,
-            retry_after_s=ns.retry_after, hang_s=ns.hang, record=False, port=ns.port, batch_polls=ns.batch_polls,
-        )  # fmt: skip
+            ns.latency,
+            faults=faults,
+            seed=ns.seed,
+            chunk_delay_s=ns.chunk_delay,
+            retry_after_s=ns.retry_after,
+            hang_s=ns.hang,
+            record=False,
+            port=ns.port,
+            batch_polls=ns.batch_polls,
+        )
     except (ValueError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict
 
 from llmbench.errors import DataError
 from llmbench.providers.types import ToolCall
-from llmbench.tools.bfcl import BFCLCase, ExpectedCall, wire_name
+from llmbench.tools.bfcl import BFCLCase, ExpectedCall
 from llmbench.tools.bfcl_ast import Mismatch, check_call
+from llmbench.tools.bfcl_docs import wire_name
 
 __all__ = ["BFCLScore", "score_bfcl", "score_calls", "score_multi_turn"]
 

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from llmbench.providers.types import ToolCall
-from llmbench.tools.bfcl import BFCLCase, ExpectedCall, bfcl_categories, load_bfcl, wire_name
+from llmbench.tools.bfcl import BFCLCase, ExpectedCall, bfcl_categories, load_bfcl
 from llmbench.tools.bfcl_ast import PYTHON_TYPES
+from llmbench.tools.bfcl_docs import wire_name
 from llmbench.tools.bfcl_score import score_bfcl
 from llmbench.tools.bfcl_types import JAVA_TYPES, JS_TYPES, to_language
 

@@ -18,14 +18,34 @@ from typing import Any
 __all__ = ["JAVA_TYPES", "JS_TYPES", "from_language", "language_of", "to_language"]
 
 JAVA_TYPES: dict[str, type] = {
-    "byte": int, "short": int, "integer": int, "float": float, "double": float, "long": int, "boolean": bool,
-    "char": str, "Array": list, "ArrayList": list, "Set": set, "HashMap": dict, "Hashtable": dict, "Queue": list,
-    "Stack": list, "String": str, "any": str,
-}  # fmt: skip
-JS_TYPES: dict[str, type] = {
-    "String": str, "integer": int, "float": float, "Bigint": int, "Boolean": bool, "dict": dict, "array": list,
+    "byte": int,
+    "short": int,
+    "integer": int,
+    "float": float,
+    "double": float,
+    "long": int,
+    "boolean": bool,
+    "char": str,
+    "Array": list,
+    "ArrayList": list,
+    "Set": set,
+    "HashMap": dict,
+    "Hashtable": dict,
+    "Queue": list,
+    "Stack": list,
+    "String": str,
     "any": str,
-}  # fmt: skip
+}
+JS_TYPES: dict[str, type] = {
+    "String": str,
+    "integer": int,
+    "float": float,
+    "Bigint": int,
+    "Boolean": bool,
+    "dict": dict,
+    "array": list,
+    "any": str,
+}
 _INT = re.compile(r"^-?\d+$")
 _JAVA_FLOAT = re.compile(r"^-?\d+(\.\d+)?([eE][+-]?\d+)?[fF]$")
 _JAVA_DOUBLE = re.compile(r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$")
@@ -172,8 +192,10 @@ def to_language(language: str, value: Any, kind: str, nested: str | None = None)
         if kind == "float":
             return f"{_decimal(float(value))}f"
         if isinstance(value, list):
-            items = [json.dumps(v) if nested in ("String", "char") else to_language("java", v, nested or "", None)
-                     for v in value]  # fmt: skip
+            items = [
+                json.dumps(v) if nested in ("String", "char") else to_language("java", v, nested or "", None)
+                for v in value
+            ]
             return (
                 "new ArrayList<>(Arrays.asList(" + ", ".join(items) + "))"
                 if kind == "ArrayList"

@@ -109,9 +109,11 @@ def messages_from_rows(rows: Iterable[dict[str, Any]]) -> list[Message]:
             raw = row.get("raw_arguments")
             args = json.loads(row["arguments"]) if _present(row.get("arguments")) else {}
             call = ToolCall(
-                id=row["tool_call_id"], name=row["tool_name"], arguments={} if _present(raw) else args,
+                id=row["tool_call_id"],
+                name=row["tool_name"],
+                arguments={} if _present(raw) else args,
                 raw_arguments=raw if _present(raw) else None,
-            )  # fmt: skip
+            )
             last = out[-1]
             out[-1] = Message(role="assistant", content=[*last.content, call])
             content, is_error = row.get("result") or "", bool(row["is_error"])

@@ -58,27 +58,47 @@ class _Log:
 
     def add(self, turn: int, kind: StepKind, started_at: float, **fields: Any) -> None:
         step = ToolStep(
-            conversation_id=self.cid, step=len(self.steps), turn=turn, kind=kind, model_id=self.model_id,
-            started_at=started_at, **fields,
-        )  # fmt: skip
+            conversation_id=self.cid,
+            step=len(self.steps),
+            turn=turn,
+            kind=kind,
+            model_id=self.model_id,
+            started_at=started_at,
+            **fields,
+        )
         self.steps.append(step)
         if self.on_step is not None:
             self.on_step(step)
 
     def model_turn(self, turn: int, started_at: float, c: Completion) -> None:
         self.add(
-            turn, "model_turn", started_at, duration_s=c.latency_s, text=c.text, stop_reason=c.stop_reason,
+            turn,
+            "model_turn",
+            started_at,
+            duration_s=c.latency_s,
+            text=c.text,
+            stop_reason=c.stop_reason,
             input_tokens=c.usage.total_input_tokens if c.usage else None,
-            output_tokens=c.usage.output_tokens if c.usage else None, cost_usd=c.total_cost_usd,
-        )  # fmt: skip
+            output_tokens=c.usage.output_tokens if c.usage else None,
+            cost_usd=c.total_cost_usd,
+        )
 
     def tool_call(self, turn: int, started_at: float, o: ExecutionOutcome) -> None:
         self.add(
-            turn, "tool_call", started_at, duration_s=o.duration_s, tool_name=o.call.name,
-            tool_call_id=o.call.id, arguments=o.call.arguments, raw_arguments=o.call.raw_arguments,
-            result=o.content, is_error=o.is_error, error_kind=o.error_kind, truncated=o.truncated,
+            turn,
+            "tool_call",
+            started_at,
+            duration_s=o.duration_s,
+            tool_name=o.call.name,
+            tool_call_id=o.call.id,
+            arguments=o.call.arguments,
+            raw_arguments=o.call.raw_arguments,
+            result=o.content,
+            is_error=o.is_error,
+            error_kind=o.error_kind,
+            truncated=o.truncated,
             traceback=o.traceback,
-        )  # fmt: skip
+        )
 
 
 async def run_tools(
@@ -95,9 +115,16 @@ async def run_tools(
     """Run a tool-using conversation until the model answers without calling a tool, or a limit is hit."""
     run = None
     async for event in stream_tools(
-        provider, prompt, tools, limits=limits, confirm=confirm, on_step=on_step,
-        conversation_id=conversation_id, stream=False, **params,
-    ):  # fmt: skip
+        provider,
+        prompt,
+        tools,
+        limits=limits,
+        confirm=confirm,
+        on_step=on_step,
+        conversation_id=conversation_id,
+        stream=False,
+        **params,
+    ):
         if isinstance(event, ToolRun):
             run = event
     assert run is not None
@@ -142,9 +169,15 @@ async def stream_tools(
             # The failed call is part of the audit trail (with what its attempts cost); then it propagates.
             costs = [a.cost_usd for a in exc.attempts if a.cost_usd is not None]
             log.add(
-                turn, "error", started, duration_s=time.time() - started, error_kind=type(exc).__name__,
-                is_error=True, detail=redact(str(exc)), cost_usd=sum(costs) if costs else None,
-            )  # fmt: skip
+                turn,
+                "error",
+                started,
+                duration_s=time.time() - started,
+                error_kind=type(exc).__name__,
+                is_error=True,
+                detail=redact(str(exc)),
+                cost_usd=sum(costs) if costs else None,
+            )
             raise
         log.model_turn(turn, started, completion)
         yield log.steps[-1]
@@ -169,6 +202,11 @@ async def stream_tools(
         log.add(turn, "limit", time.time(), detail=f"max_turns={limits.max_turns} reached")
         yield log.steps[-1]
     yield ToolRun(
-        conversation_id=log.cid, messages=messages, final=final, steps=log.steps, stopped=stopped,
-        turns=turn, tool_calls=counter.used,
-    )  # fmt: skip
+        conversation_id=log.cid,
+        messages=messages,
+        final=final,
+        steps=log.steps,
+        stopped=stopped,
+        turns=turn,
+        tool_calls=counter.used,
+    )

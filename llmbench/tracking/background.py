@@ -34,9 +34,14 @@ def spawn(folder_root: Path, job: dict[str, Any], frames: dict[str, pd.DataFrame
     env = {k: v for k, v in os.environ.items() if not secret_name(k)}
     log = folder / "log.txt"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "llmbench.tracking.background", str(folder)], env=env,
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llmbench.tracking.background", str(folder)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return proc.pid, log
 
 
@@ -44,14 +49,25 @@ def main(argv: list[str] | None = None) -> int:
     """Log one job folder to MLflow (see the module docstring)."""
     folder = Path((argv or sys.argv[1:])[0])
     job = json.loads((folder / "job.json").read_text())
-    read = {n: pd.read_parquet(folder / f"{n}.parquet") if (folder / f"{n}.parquet").exists() else None
-            for n in ("summary", "runs", "calls")}  # fmt: skip
+    read = {
+        n: pd.read_parquet(folder / f"{n}.parquet") if (folder / f"{n}.parquet").exists() else None
+        for n in ("summary", "runs", "calls")
+    }
     from llmbench.tracking.mlflow_log import log_eval_run
 
     try:
-        run_id = log_eval_run(job["experiment_id"], job["name"], job["config"], read["summary"], read["runs"],
-                              calls=read["calls"], started=job["started"], dataset=job["dataset"],
-                              trace_limit=job["traces"], uri=job.get("uri"))  # fmt: skip
+        run_id = log_eval_run(
+            job["experiment_id"],
+            job["name"],
+            job["config"],
+            read["summary"],
+            read["runs"],
+            calls=read["calls"],
+            started=job["started"],
+            dataset=job["dataset"],
+            trace_limit=job["traces"],
+            uri=job.get("uri"),
+        )
     except Exception as exc:  # reported in the log; the results are safe in the run store
         print(f"failed: {type(exc).__name__}: {exc}", flush=True)
         return 1

@@ -39,12 +39,24 @@ __all__ = [
 ]
 
 # The summary's columns as metric keys (units in the name), the same in every model's run.
-EVAL_METRICS = {"runs": "runs", "scored": "scored", "score_mean": "score_mean", "score_se": "score_se",
-                "correct": "correct", "cost_usd": "cost_usd", "cost_per_item": "cost_per_item_usd",
-                "cost_per_correct": "cost_per_correct_usd", "latency_p50": "latency_p50_s",
-                "latency_p95": "latency_p95_s", "errors": "errors", "error_rate": "error_rate",
-                "input_tokens": "input_tokens", "output_tokens": "output_tokens", "attempts": "attempts",
-                "failed_attempts": "failed_attempts"}  # fmt: skip
+EVAL_METRICS = {
+    "runs": "runs",
+    "scored": "scored",
+    "score_mean": "score_mean",
+    "score_se": "score_se",
+    "correct": "correct",
+    "cost_usd": "cost_usd",
+    "cost_per_item": "cost_per_item_usd",
+    "cost_per_correct": "cost_per_correct_usd",
+    "latency_p50": "latency_p50_s",
+    "latency_p95": "latency_p95_s",
+    "errors": "errors",
+    "error_rate": "error_rate",
+    "input_tokens": "input_tokens",
+    "output_tokens": "output_tokens",
+    "attempts": "attempts",
+    "failed_attempts": "failed_attempts",
+}
 
 
 def _provider(model: str) -> str:
@@ -101,8 +113,17 @@ def log_eval_run(
         dataset = ",".join(sorted(map(str, tasks)))
     params = {"models": ",".join(sorted(models))[:6000], "dataset": dataset[:6000]}
     n_calls = 0 if calls is None else len(calls)
-    with Parent(experiment_id, "eval", name, config, params=params, uri=uri, mlflow_experiment=mlflow_experiment,
-                fingerprint=_fingerprint(config_hash(config), table, n_calls), started=started) as parent:  # fmt: skip
+    with Parent(
+        experiment_id,
+        "eval",
+        name,
+        config,
+        params=params,
+        uri=uri,
+        mlflow_experiment=mlflow_experiment,
+        fingerprint=_fingerprint(config_hash(config), table, n_calls),
+        started=started,
+    ) as parent:
         if parent.unchanged:
             return parent.run_id
         client = parent.client
@@ -127,8 +148,15 @@ def log_eval_run(
                     if col in bt.columns
                 }
             log_metrics(client, child, values)
-        log_metrics(client, parent.run_id, {"models": len(models), "cost_usd": table["cost_usd"].sum(min_count=1),
-                                            "runs": table["runs"].sum()})  # fmt: skip
+        log_metrics(
+            client,
+            parent.run_id,
+            {
+                "models": len(models),
+                "cost_usd": table["cost_usd"].sum(min_count=1),
+                "runs": table["runs"].sum(),
+            },
+        )
         client.log_table(parent.run_id, table.round(6), "tables/summary.json")
         if runs is not None and len(runs):
             if "task" in runs.columns:
@@ -148,8 +176,15 @@ def log_eval_run(
                 if runs is None
                 else dict(zip(runs["item_id"].astype(str), runs["prompt"].astype(str), strict=False))
             )
-            traced = log_call_traces(client, mlflow_exp, parent.run_id, calls, prompts, skip=done,
-                                     limit=trace_limit or DEFAULT_TRACE_LIMIT)  # fmt: skip
+            traced = log_call_traces(
+                client,
+                mlflow_exp,
+                parent.run_id,
+                calls,
+                prompts,
+                skip=done,
+                limit=trace_limit or DEFAULT_TRACE_LIMIT,
+            )
             client.set_tag(parent.run_id, "llmbench.traced_calls", str(traced))
         return parent.run_id
 
@@ -192,10 +227,22 @@ def log_router_run(
     if points is not None and "model" in points.columns:
         extra["models"] = ",".join(sorted(map(str, points["model"].unique())))[:6000]
     frame = results if isinstance(results, pd.DataFrame) else None
-    fingerprint = _fingerprint(config_hash(config), extra, frame if frame is not None else sorted(results.items()),
-                               str(policy_path and Path(policy_path).stat().st_mtime_ns))  # fmt: skip
-    with Parent(experiment_id, "router", name, config, params=extra, uri=uri, mlflow_experiment=mlflow_experiment,
-                fingerprint=fingerprint) as parent:  # fmt: skip
+    fingerprint = _fingerprint(
+        config_hash(config),
+        extra,
+        frame if frame is not None else sorted(results.items()),
+        str(policy_path and Path(policy_path).stat().st_mtime_ns),
+    )
+    with Parent(
+        experiment_id,
+        "router",
+        name,
+        config,
+        params=extra,
+        uri=uri,
+        mlflow_experiment=mlflow_experiment,
+        fingerprint=fingerprint,
+    ) as parent:
         if parent.unchanged:
             return parent.run_id
         client = parent.client
@@ -233,22 +280,42 @@ def log_router_run(
         return parent.run_id
 
 
-def log_tool_run(experiment: str, steps: pd.DataFrame, *, uri: str | None = None,
-                 mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT) -> str:  # fmt: skip
+def log_tool_run(
+    experiment: str,
+    steps: pd.DataFrame,
+    *,
+    uri: str | None = None,
+    mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT,
+) -> str:
     """Log tool conversations (the store's `tool_steps` rows of one experiment): a parent run with step counts
     and cost, and a trace per conversation with a span per model turn, tool call, limit hit or error."""
     from llmbench.tracking.traces import log_tool_traces
 
     fingerprint = _fingerprint(experiment, len(steps), sorted(map(str, steps["conversation_id"].unique())))
-    with Parent(f"tools-{experiment}", "tools", f"tools · {experiment}", {"experiment": experiment}, params={},
-                fingerprint=fingerprint, uri=uri, mlflow_experiment=mlflow_experiment) as parent:  # fmt: skip
+    with Parent(
+        f"tools-{experiment}",
+        "tools",
+        f"tools · {experiment}",
+        {"experiment": experiment},
+        params={},
+        fingerprint=fingerprint,
+        uri=uri,
+        mlflow_experiment=mlflow_experiment,
+    ) as parent:
         if parent.unchanged:
             return parent.run_id
         client = parent.client
-        log_metrics(client, parent.run_id, {
-            "conversations": steps["conversation_id"].nunique(), "steps": len(steps),
-            "tool_calls": int((steps["kind"] == "tool_call").sum()), "tool_errors": int(steps["is_error"].sum()),
-            "cost_usd": pd.to_numeric(steps["cost_usd"], errors="coerce").sum(min_count=1)})  # fmt: skip
+        log_metrics(
+            client,
+            parent.run_id,
+            {
+                "conversations": steps["conversation_id"].nunique(),
+                "steps": len(steps),
+                "tool_calls": int((steps["kind"] == "tool_call").sum()),
+                "tool_errors": int(steps["is_error"].sum()),
+                "cost_usd": pd.to_numeric(steps["cost_usd"], errors="coerce").sum(min_count=1),
+            },
+        )
         tags = client.get_run(parent.run_id).data.tags
         done = set(filter(None, tags.get("llmbench.traced_conversations", "").split(",")))
         fresh = steps[~steps["conversation_id"].astype(str).isin(done)]

@@ -109,8 +109,15 @@ def _quote(value: str) -> str:
     return str(value).replace("\\", "\\\\").replace("'", "\\'")
 
 
-def find_run(experiment: str, kind: str, name: str | None = None, *, uri: str | None = None,
-             mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT, parent: str | None = None) -> str | None:  # fmt: skip
+def find_run(
+    experiment: str,
+    kind: str,
+    name: str | None = None,
+    *,
+    uri: str | None = None,
+    mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT,
+    parent: str | None = None,
+) -> str | None:
     """Id of the parent run (or, with `parent`, of its child `name`) logged for an llmbench experiment and kind."""
     client = client_for(uri)
     found = client.get_experiment_by_name(mlflow_experiment)
@@ -153,9 +160,19 @@ class Parent:
     """The parent run of one llmbench experiment and kind, with its nested runs; use as a context manager so
     the runs end FINISHED, or FAILED when logging raised."""
 
-    def __init__(self, experiment: str, kind: str, name: str, config: dict[str, Any], *, params: dict[str, str],
-                 fingerprint: str, uri: str | None, mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT,
-                 started: float | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        experiment: str,
+        kind: str,
+        name: str,
+        config: dict[str, Any],
+        *,
+        params: dict[str, str],
+        fingerprint: str,
+        uri: str | None,
+        mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT,
+        started: float | None = None,
+    ) -> None:
         self.client = client_for(uri)
         self.experiment, self.kind, self.name, self.uri = experiment, kind, name, uri
         self.mlflow_experiment = mlflow_experiment
@@ -174,9 +191,16 @@ class Parent:
             if tags.get(FINGERPRINT_TAG) == self.fingerprint:
                 self.run_id, self.unchanged = existing, True  # nothing new to say: log nothing
                 return self
-        self.run_id = self._open(existing, self.name, self._tags(child=False), {
-            **flatten({"config": sanitize_config(self.config)}), **self.params,
-            "config_hash": config_hash(self.config)})  # fmt: skip
+        self.run_id = self._open(
+            existing,
+            self.name,
+            self._tags(child=False),
+            {
+                **flatten({"config": sanitize_config(self.config)}),
+                **self.params,
+                "config_hash": config_hash(self.config),
+            },
+        )
         self.client.log_dict(
             self.run_id, json.loads(json.dumps(sanitize_config(self.config), default=str)), "config.json"
         )
@@ -196,16 +220,26 @@ class Parent:
 
     def child(self, name: str, params: dict[str, str]) -> str:
         """The nested run `name` (created, or reopened on a resumed experiment)."""
-        existing = find_run(self.experiment, self.kind, name, uri=self.uri, mlflow_experiment=self.mlflow_experiment,
-                            parent=self.run_id)  # fmt: skip
+        existing = find_run(
+            self.experiment,
+            self.kind,
+            name,
+            uri=self.uri,
+            mlflow_experiment=self.mlflow_experiment,
+            parent=self.run_id,
+        )
         tags = {**self._tags(child=True), "mlflow.parentRunId": self.run_id}
         run_id = self._open(existing, name, tags, params)
         self._children.append(run_id)
         return run_id
 
     def _tags(self, *, child: bool) -> dict[str, str]:
-        tags = {EXPERIMENT_TAG: self.experiment, KIND_TAG: self.kind, CHILD_TAG: str(child).lower(),
-                "llmbench.config_hash": config_hash(self.config)}  # fmt: skip
+        tags = {
+            EXPERIMENT_TAG: self.experiment,
+            KIND_TAG: self.kind,
+            CHILD_TAG: str(child).lower(),
+            "llmbench.config_hash": config_hash(self.config),
+        }
         if any(str(m).startswith("sim:") for m in self.config.get("models") or []):
             tags["llmbench.simulated"] = "true — offline simulator (sim:), not real model quality"
         return tags
@@ -215,16 +249,25 @@ class Parent:
 
         if existing is None:
             start = int(self.started * 1000) if self.started else None
-            run_id = str(self.client.create_run(experiment_id(self.client, self.mlflow_experiment), start_time=start,
-                                                run_name=name, tags=tags).info.run_id)  # fmt: skip
+            run_id = str(
+                self.client.create_run(
+                    experiment_id(self.client, self.mlflow_experiment),
+                    start_time=start,
+                    run_name=name,
+                    tags=tags,
+                ).info.run_id
+            )
             logged: dict[str, str] = {}
         else:
             run_id = existing
             self.client.update_run(run_id, status="RUNNING")
             logged = self.client.get_run(run_id).data.params
         new = [Param(k, redact(v)) for k, v in params.items() if k not in logged]
-        moved = [RunTag(f"llmbench.param_changed.{k}", redact(v)[:_PARAM_LIMIT])
-                 for k, v in params.items() if k in logged and logged[k] != redact(v)]  # fmt: skip
+        moved = [
+            RunTag(f"llmbench.param_changed.{k}", redact(v)[:_PARAM_LIMIT])
+            for k, v in params.items()
+            if k in logged and logged[k] != redact(v)
+        ]
         for start in range(0, len(new), 100):  # MLflow caps a batch at 100 params
             self.client.log_batch(run_id, params=new[start : start + 100])
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()] + moved)

@@ -77,10 +77,17 @@ def plotly_cost_quality(
     fig = go.Figure()
     if len(live):
         fig.add_trace(
-            go.Scatter(x=live["cost"], y=live["quality"], mode="markers+text", text=live["model"], name="router (live)",
-                       textposition="bottom center", marker={"symbol": "star", "size": 16, "color": "red"},
-                       hovertemplate="%{text}<br>cost $%{x:.6f}<br>score %{y:.3f}<extra>live router</extra>")
-        )  # fmt: skip
+            go.Scatter(
+                x=live["cost"],
+                y=live["quality"],
+                mode="markers+text",
+                text=live["model"],
+                name="router (live)",
+                textposition="bottom center",
+                marker={"symbol": "star", "size": 16, "color": "red"},
+                hovertemplate="%{text}<br>cost $%{x:.6f}<br>score %{y:.3f}<extra>live router</extra>",
+            )
+        )
     ordered = points.sort_values("cost").reset_index(drop=True)
     positions = ["top center", "bottom center", "middle right", "middle left"]  # neighbours' labels alternate
     places = [positions[i % len(positions)] for i in range(len(ordered))]
@@ -115,9 +122,14 @@ def plotly_cost_quality(
     )
     if not same:  # drawn once when they coincide, so neither hides the other
         fig.add_trace(
-            go.Scatter(x=hull["cost"], y=hull["quality"], mode="lines", name="zero router",
-                       line={"dash": "dash", "color": "gray"})
-        )  # fmt: skip
+            go.Scatter(
+                x=hull["cost"],
+                y=hull["quality"],
+                mode="lines",
+                name="zero router",
+                line={"dash": "dash", "color": "gray"},
+            )
+        )
     if router is not None and len(router):
         curve = router.sort_values("cost")
         label = next((c for c in ("lambda", "threshold", "label") if c in curve.columns), None)

@@ -35,8 +35,15 @@ def _table(frame: pd.DataFrame, group_by: str | None = None) -> str:
 
 def _figure(fig: Any, div_id: str) -> str:
     fig.update_layout(autosize=True, width=None)
-    return str(fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, default_width="100%",
-                       config={"displaylogo": False, "responsive": True}))  # fmt: skip
+    return str(
+        fig.to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=div_id,
+            default_width="100%",
+            config={"displaylogo": False, "responsive": True},
+        )
+    )
 
 
 def _cell(rate: pd.Series) -> str:
@@ -190,8 +197,22 @@ def build_report(
     table = summary.reset_index(drop=True)
     table["provider"] = table["model"].astype(str).map(provider_of)
     table = table.sort_values(["experiment", "provider", "score_mean"], ascending=[True, True, False])
-    keep = ["experiment", "provider", "model", "runs", "score_mean", "score_se", "cost_usd", "cost_per_item",
-            "cost_per_correct", "latency_p50", "latency_p95", "error_rate", "input_tokens", "output_tokens"]  # fmt: skip
+    keep = [
+        "experiment",
+        "provider",
+        "model",
+        "runs",
+        "score_mean",
+        "score_se",
+        "cost_usd",
+        "cost_per_item",
+        "cost_per_correct",
+        "latency_p50",
+        "latency_p95",
+        "error_rate",
+        "input_tokens",
+        "output_tokens",
+    ]
     table = table[[c for c in keep if c in table.columns]]
     models = sorted(runs["model"].astype(str).unique())
     tasks = sorted(runs["task"].dropna().astype(str).unique()) if "task" in runs.columns else []
@@ -204,13 +225,20 @@ def build_report(
         "<a href='#samples'>samples</a></nav>"
     )
     if any(m.startswith("sim:") for m in models):
-        parts.append("<p><strong>SIMULATED:</strong> models named <code>sim:*</code> are llmbench's offline simulator "
-                     "(seeded answers, real list prices); their scores are demo data, not real model quality.</p>")  # fmt: skip
-    batched = 0 if calls is None or "cost_basis" not in calls.columns else int(
-        calls["cost_basis"].isin(["batch_rate", "batch_discount"]).sum())  # fmt: skip
+        parts.append(
+            "<p><strong>SIMULATED:</strong> models named <code>sim:*</code> are llmbench's offline simulator "
+            "(seeded answers, real list prices); their scores are demo data, not real model quality.</p>"
+        )
+    batched = (
+        0
+        if calls is None or "cost_basis" not in calls.columns
+        else int(calls["cost_basis"].isin(["batch_rate", "batch_discount"]).sum())
+    )
     if batched:
-        parts.append(f"<p class='note'>{batched:,} calls were answered through provider batch APIs: priced at batch "
-                     "rates (the price file's, else 50% of list) and without a per-request latency.</p>")  # fmt: skip
+        parts.append(
+            f"<p class='note'>{batched:,} calls were answered through provider batch APIs: priced at batch "
+            "rates (the price file's, else 50% of list) and without a per-request latency.</p>"
+        )
     parts.append("<h2 id='models'>Models by provider</h2>")
     for experiment, part in table.groupby("experiment", sort=False):
         if len(experiments) > 1:
@@ -234,8 +262,10 @@ def build_report(
     parts.append("<h2 id='errors'>Errors</h2>")
     parts += _error_section(labelled, calls, experiments)
     parts.append("<h2 id='samples'>Samples</h2>")
-    parts.append("<p class='note'>Every item with each model's answer, score, cost and attempts (`llmbench view` "
-                 "writes this viewer on its own).</p>")  # fmt: skip
+    parts.append(
+        "<p class='note'>Every item with each model's answer, score, cost and attempts (`llmbench view` "
+        "writes this viewer on its own).</p>"
+    )
     parts.append(viewer_section(sample_records(runs, calls, items, limit=20_000)))
     body = "\n".join(parts)
     return (
@@ -253,8 +283,13 @@ def _labels(runs: pd.DataFrame, experiments: list[str]) -> pd.Series:
     return runs["experiment"].astype(str) + " · " + runs["model"].astype(str)
 
 
-def _per_experiment(runs: pd.DataFrame, experiments: list[str], pairs: pd.DataFrame | None,
-                    router_curve: pd.DataFrame | None, n_bootstrap: int) -> list[str]:  # fmt: skip
+def _per_experiment(
+    runs: pd.DataFrame,
+    experiments: list[str],
+    pairs: pd.DataFrame | None,
+    router_curve: pd.DataFrame | None,
+    n_bootstrap: int,
+) -> list[str]:
     """Win rates and cost/quality curves, each experiment on its own."""
     from llmbench.stats.curves import ALL_TASKS, cost_quality_points
     from llmbench.stats.winrate import bradley_terry, pairs_from_runs
@@ -295,8 +330,10 @@ def _per_experiment(runs: pd.DataFrame, experiments: list[str], pairs: pd.DataFr
             )
         else:
             unpriced = ", ".join(sorted(group.loc[ok, "model"].astype(str).unique()))
-            curves.append(f"<p class='note'>No costs recorded: no price is known for {html.escape(unpriced)} (add them "
-                          "to a price file); no cost/quality curve.</p>")  # fmt: skip
+            curves.append(
+                f"<p class='note'>No costs recorded: no price is known for {html.escape(unpriced)} (add them "
+                "to a price file); no cost/quality curve.</p>"
+            )
     return wins + curves
 
 
@@ -314,8 +351,10 @@ def _error_section(runs: pd.DataFrame, calls: pd.DataFrame | None, experiments: 
     if calls is not None:
         final_ok = calls[calls["final"].astype(bool) & calls["error_class"].isna()]["run_key"]
         recovered = int((calls["error_class"].notna() & calls["run_key"].isin(final_ok)).sum())
-        out = [f"<p>{failed_attempts:,} failed attempt(s), {recovered:,} of them followed by a successful retry; "
-               f"{failed_runs:,} run(s) failed for good.</p>"]  # fmt: skip
+        out = [
+            f"<p>{failed_attempts:,} failed attempt(s), {recovered:,} of them followed by a successful retry; "
+            f"{failed_runs:,} run(s) failed for good.</p>"
+        ]
     else:
         out = [f"<p>{failed_runs:,} run(s) failed.</p>"]
     error_table, error_fig = _errors(runs, calls)

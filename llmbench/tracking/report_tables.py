@@ -47,18 +47,36 @@ def _pct(v: Any) -> str:
 
 # column -> (header, formatter); columns not listed keep their name and a plain rendering
 COLUMNS: dict[str, tuple[str, Callable[[Any], str]]] = {
-    "experiment": ("experiment", str), "model": ("model", str), "task": ("task", str), "provider": ("provider", str),
-    "runs": ("runs", _count), "scored": ("scored", _count), "score_mean": ("score", _fixed(3)),
-    "score_se": ("± s.e.", _fixed(3)), "correct": ("correct", _fixed(1)), "cost_usd": ("cost", fmt_usd),
-    "cost_per_item": ("cost / item", fmt_usd), "cost_per_correct": ("cost / correct", fmt_usd),
-    "latency_p50": ("latency p50 (s)", _fixed(2)), "latency_p95": ("latency p95 (s)", _fixed(2)),
-    "errors": ("failed runs", _count), "error_rate": ("failed", _pct), "input_tokens": ("input tokens", _count),
-    "output_tokens": ("output tokens", _count), "attempts": ("attempts", _count),
-    "failed_attempts": ("failed attempts", _count), "rating": ("rating", _fixed(0)), "lower": ("95% low", _fixed(0)),
-    "upper": ("95% high", _fixed(0)), "count": ("count", _count), "error": ("error", str),
-    "example message": ("example message", str), "n": ("items", _count), "cost": ("cost / item", fmt_usd),
+    "experiment": ("experiment", str),
+    "model": ("model", str),
+    "task": ("task", str),
+    "provider": ("provider", str),
+    "runs": ("runs", _count),
+    "scored": ("scored", _count),
+    "score_mean": ("score", _fixed(3)),
+    "score_se": ("± s.e.", _fixed(3)),
+    "correct": ("correct", _fixed(1)),
+    "cost_usd": ("cost", fmt_usd),
+    "cost_per_item": ("cost / item", fmt_usd),
+    "cost_per_correct": ("cost / correct", fmt_usd),
+    "latency_p50": ("latency p50 (s)", _fixed(2)),
+    "latency_p95": ("latency p95 (s)", _fixed(2)),
+    "errors": ("failed runs", _count),
+    "error_rate": ("failed", _pct),
+    "input_tokens": ("input tokens", _count),
+    "output_tokens": ("output tokens", _count),
+    "attempts": ("attempts", _count),
+    "failed_attempts": ("failed attempts", _count),
+    "rating": ("rating", _fixed(0)),
+    "lower": ("95% low", _fixed(0)),
+    "upper": ("95% high", _fixed(0)),
+    "count": ("count", _count),
+    "error": ("error", str),
+    "example message": ("example message", str),
+    "n": ("items", _count),
+    "cost": ("cost / item", fmt_usd),
     "quality": ("score", _fixed(3)),
-}  # fmt: skip
+}
 _LEFT = {"experiment", "model", "task", "provider", "error", "example message"}
 
 
@@ -80,19 +98,25 @@ def table_html(frame: pd.DataFrame, *, group_by: str | None = None, css: str = "
     """An HTML table with readable headers and formatted cells; rows grouped under a header row per `group_by`
     value (e.g. the provider) when given. Wrapped so a wide table scrolls instead of widening the page."""
     columns = [c for c in frame.columns if c != group_by]
-    head = "".join(f"<th class='{'l' if c in _LEFT else 'r'}'>{html.escape(COLUMNS.get(c, (c,))[0])}</th>"
-                   for c in columns)  # fmt: skip
+    head = "".join(
+        f"<th class='{'l' if c in _LEFT else 'r'}'>{html.escape(COLUMNS.get(c, (c,))[0])}</th>"
+        for c in columns
+    )
     rows: list[str] = []
     groups = frame.groupby(group_by, sort=False) if group_by else [(None, frame)]
     for key, part in groups:
         if group_by:
             rows.append(f"<tr class='group'><th colspan='{len(columns)}'>{html.escape(str(key))}</th></tr>")
         for record in part.to_dict("records"):
-            cells = "".join(f"<td class='{'l' if c in _LEFT else 'r'}'>{html.escape(_render(c, record[c]))}</td>"
-                            for c in columns)  # fmt: skip
+            cells = "".join(
+                f"<td class='{'l' if c in _LEFT else 'r'}'>{html.escape(_render(c, record[c]))}</td>"
+                for c in columns
+            )
             rows.append(f"<tr>{cells}</tr>")
-    return (f"<div class='scroll'><table class='{css}'><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table></div>")  # fmt: skip
+    return (
+        f"<div class='scroll'><table class='{css}'><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def per_task_table(runs: pd.DataFrame) -> pd.DataFrame:

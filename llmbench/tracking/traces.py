@@ -48,8 +48,16 @@ def _text(value: Any) -> str:
 
 
 def _attempt_attributes(row: dict[Any, Any]) -> dict[str, Any]:
-    keys = ("input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "cost_usd", "latency_s",
-            "status_code", "attempt")  # fmt: skip
+    keys = (
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "reasoning_tokens",
+        "cost_usd",
+        "latency_s",
+        "status_code",
+        "attempt",
+    )
     out: dict[str, Any] = {k: v for k in keys if (v := _num(row.get(k))) is not None}
     for key in (
         "error_class",
@@ -77,22 +85,38 @@ def exporting_to(client: MlflowClient) -> Iterator[None]:
             mlflow.flush_trace_async_logging(terminate=False)
 
 
-def log_call_traces(client: MlflowClient, experiment_id: str, run_id: str, calls: pd.DataFrame,
-                    prompts: dict[str, str], *, skip: int = 0, limit: int = DEFAULT_TRACE_LIMIT, seed: int = 0) -> int:  # fmt: skip
+def log_call_traces(
+    client: MlflowClient,
+    experiment_id: str,
+    run_id: str,
+    calls: pd.DataFrame,
+    prompts: dict[str, str],
+    *,
+    skip: int = 0,
+    limit: int = DEFAULT_TRACE_LIMIT,
+    seed: int = 0,
+) -> int:
     """Log one trace per run key of `calls` (the store's calls frame, in insertion order) after the first `skip`
     run keys (those an earlier logging traced); returns how many run keys are traced in all."""
     with exporting_to(client):
         return _call_traces(client, experiment_id, run_id, calls, prompts, skip, limit, seed)
 
 
-def _call_traces(client: MlflowClient, experiment_id: str, run_id: str, calls: pd.DataFrame, prompts: dict[str, str],
-                 skip: int, limit: int, seed: int) -> int:  # fmt: skip
+def _call_traces(
+    client: MlflowClient,
+    experiment_id: str,
+    run_id: str,
+    calls: pd.DataFrame,
+    prompts: dict[str, str],
+    skip: int,
+    limit: int,
+    seed: int,
+) -> int:
     keys = list(dict.fromkeys(calls["run_key"]))
     todo = keys[skip:]
     room = max(0, limit - skip)
-    if (
-        len(todo) > room
-    ):  # the calls worth a look first (failed or retried), then a seeded sample, kept in order
+    # the calls worth a look first (failed or retried), then a seeded sample, kept in order
+    if len(todo) > room:
         troubled = set(calls.loc[calls["error_class"].notna(), "run_key"])
         notable = [k for k in todo if k in troubled][:room]
         rest = [k for k in todo if k not in set(notable)]
@@ -123,18 +147,31 @@ def _call_traces(client: MlflowClient, experiment_id: str, run_id: str, calls: p
         )
         for row in attempts:
             start = _ns(row.get("started_at"))
-            span = client.start_span(name=f"attempt {int(row.get('attempt') or 1)}", trace_id=root.trace_id,
-                                     parent_id=root.span_id, span_type="CHAT_MODEL", inputs={"model": str(row["model_id"])},
-                                     attributes=_attempt_attributes(row), start_time_ns=start)  # fmt: skip
+            span = client.start_span(
+                name=f"attempt {int(row.get('attempt') or 1)}",
+                trace_id=root.trace_id,
+                parent_id=root.span_id,
+                span_type="CHAT_MODEL",
+                inputs={"model": str(row["model_id"])},
+                attributes=_attempt_attributes(row),
+                start_time_ns=start,
+            )
             failed = row.get("error_class") is not None and not pd.isna(row.get("error_class"))
-            client.end_span(trace_id=root.trace_id, span_id=span.span_id,
-                            outputs={"response": _text(row.get("response"))} if not failed else None,
-                            status="ERROR" if failed else "OK",
-                            end_time_ns=_ns(row.get("started_at"), _num(row.get("latency_s")) or 0.0))  # fmt: skip
+            client.end_span(
+                trace_id=root.trace_id,
+                span_id=span.span_id,
+                outputs={"response": _text(row.get("response"))} if not failed else None,
+                status="ERROR" if failed else "OK",
+                end_time_ns=_ns(row.get("started_at"), _num(row.get("latency_s")) or 0.0),
+            )
         cost = pd.to_numeric(by_key[key]["cost_usd"], errors="coerce").sum(min_count=1)
-        client.end_trace(root.trace_id, outputs={"response": _text(final.get("response"))},
-                         attributes={"cost_usd": _num(cost) or 0.0}, status="OK" if ok else "ERROR",
-                         end_time_ns=last_ns)  # fmt: skip
+        client.end_trace(
+            root.trace_id,
+            outputs={"response": _text(final.get("response"))},
+            attributes={"cost_usd": _num(cost) or 0.0},
+            status="OK" if ok else "ERROR",
+            end_time_ns=last_ns,
+        )
     return skip + len(todo)
 
 
@@ -148,9 +185,14 @@ def _tool_traces(client: MlflowClient, experiment_id: str, run_id: str, steps: p
     count = 0
     for conversation, frame in steps.groupby("conversation_id", sort=False):
         rows = frame.sort_values("step").to_dict("records")
-        root = client.start_trace(name=f"tools {conversation}", span_type="AGENT", experiment_id=experiment_id,
-                                  inputs={"item_id": str(rows[0].get("item_id", ""))}, run_id=run_id,
-                                  start_time_ns=_ns(rows[0].get("started_at")))  # fmt: skip
+        root = client.start_trace(
+            name=f"tools {conversation}",
+            span_type="AGENT",
+            experiment_id=experiment_id,
+            inputs={"item_id": str(rows[0].get("item_id", ""))},
+            run_id=run_id,
+            start_time_ns=_ns(rows[0].get("started_at")),
+        )
         end = None
         for row in rows:
             kind = (
@@ -162,13 +204,24 @@ def _tool_traces(client: MlflowClient, experiment_id: str, run_id: str, steps: p
             )
             name = str(row.get("tool_name") or row["kind"])
             start = _ns(row.get("started_at"))
-            span = client.start_span(name=name, trace_id=root.trace_id, parent_id=root.span_id, span_type=kind,
-                                     inputs={"arguments": _text(row.get("arguments"))}, start_time_ns=start,
-                                     attributes=_attempt_attributes(row))  # fmt: skip
+            span = client.start_span(
+                name=name,
+                trace_id=root.trace_id,
+                parent_id=root.span_id,
+                span_type=kind,
+                inputs={"arguments": _text(row.get("arguments"))},
+                start_time_ns=start,
+                attributes=_attempt_attributes(row),
+            )
             end = _ns(row.get("started_at"), _num(row.get("duration_s")) or 0.0)
             error = bool(row.get("is_error")) or row["kind"] == "error"
-            client.end_span(trace_id=root.trace_id, span_id=span.span_id, status="ERROR" if error else "OK",
-                            outputs={"result": _text(row.get("result") or row.get("text"))}, end_time_ns=end)  # fmt: skip
+            client.end_span(
+                trace_id=root.trace_id,
+                span_id=span.span_id,
+                status="ERROR" if error else "OK",
+                outputs={"result": _text(row.get("result") or row.get("text"))},
+                end_time_ns=end,
+            )
         client.end_trace(root.trace_id, end_time_ns=end)
         count += 1
     return count

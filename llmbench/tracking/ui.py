@@ -46,11 +46,19 @@ def _check_port(host: str, port: int) -> None:
 def ui_command(port: int, backend_store_uri: str, host: str = "127.0.0.1", workers: int = 1) -> list[str]:
     """The `mlflow server` command line serving `backend_store_uri` on host:port."""
     return [
-        sys.executable, "-m", "mlflow", "server",
-        "--host", host, "--port", str(port),
-        "--backend-store-uri", backend_store_uri,
-        "--workers", str(workers),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        backend_store_uri,
+        "--workers",
+        str(workers),
+    ]
 
 
 def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 90.0) -> None:

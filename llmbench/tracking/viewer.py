@@ -33,14 +33,30 @@ def _clean(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def sample_records(runs: pd.DataFrame, calls: pd.DataFrame | None = None, items: pd.DataFrame | None = None,
-                   *, limit: int = 50_000) -> list[dict[str, Any]]:  # fmt: skip
+def sample_records(
+    runs: pd.DataFrame,
+    calls: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None,
+    *,
+    limit: int = 50_000,
+) -> list[dict[str, Any]]:
     """One record per row of the runs frame (the first `limit`), with its attempts from `calls` and its reference
     from `items` when given."""
     attempts: dict[tuple[str, str, str, int], list[dict[str, Any]]] = {}
     if calls is not None and len(calls):
-        cols = [c for c in ("attempt", "error_class", "error_message", "status_code", "latency_s", "cost_usd",
-                            "attempt_model") if c in calls.columns]  # fmt: skip
+        cols = [
+            c
+            for c in (
+                "attempt",
+                "error_class",
+                "error_message",
+                "status_code",
+                "latency_s",
+                "cost_usd",
+                "attempt_model",
+            )
+            if c in calls.columns
+        ]
         for key, frame in calls.groupby(["experiment", "item_id", "model_id", "epoch"], sort=False):
             attempts[(str(key[0]), str(key[1]), str(key[2]), int(str(key[3])))] = [
                 {str(c): _clean(v) for c, v in row.items()} for row in frame[cols].to_dict("records")
@@ -61,13 +77,25 @@ def sample_records(runs: pd.DataFrame, calls: pd.DataFrame | None = None, items:
             int(row.get("epoch") or 0),
         )
         reference = references.get(key[:2])
-        out.append({
-            "experiment": key[0], "item": key[1], "model": key[2], "epoch": key[3], "task": _clean(row.get("task")),
-            "prompt": _clean(row.get("prompt")), "answer": _clean(row.get("response")), "score": _clean(row.get("score")),
-            "cost": _clean(row.get("cost_usd")), "latency": _clean(row.get("latency_s")), "error": _clean(row.get("error")),
-            "reference": reference if isinstance(reference, str | int | float | type(None)) else json.dumps(reference)[:MAX_TEXT],
-            "attempts": attempts.get(key, []),
-        })  # fmt: skip
+        out.append(
+            {
+                "experiment": key[0],
+                "item": key[1],
+                "model": key[2],
+                "epoch": key[3],
+                "task": _clean(row.get("task")),
+                "prompt": _clean(row.get("prompt")),
+                "answer": _clean(row.get("response")),
+                "score": _clean(row.get("score")),
+                "cost": _clean(row.get("cost_usd")),
+                "latency": _clean(row.get("latency_s")),
+                "error": _clean(row.get("error")),
+                "reference": reference
+                if isinstance(reference, str | int | float | type(None))
+                else json.dumps(reference)[:MAX_TEXT],
+                "attempts": attempts.get(key, []),
+            }
+        )
     return out
 
 

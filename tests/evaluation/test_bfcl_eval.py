@@ -22,7 +22,8 @@ from llmbench.providers import Completion, Config, ToolCall, get_provider
 from llmbench.scorers import Answer, get_scorer
 from llmbench.store import Store
 from llmbench.testing import Interaction, RecordedServer
-from llmbench.tools.bfcl import bfcl_dataset, case_from_item, load_bfcl, wire_name
+from llmbench.tools.bfcl import bfcl_dataset, case_from_item, load_bfcl
+from llmbench.tools.bfcl_docs import wire_name
 
 
 @pytest.mark.shared

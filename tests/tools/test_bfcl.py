@@ -12,16 +12,9 @@ import pytest
 from llmbench.errors import DataError
 from llmbench.providers.types import Message, ToolCall
 from llmbench.testing import shared_data_dir
-from llmbench.tools.bfcl import (
-    BFCLCase,
-    ExpectedCall,
-    bfcl_categories,
-    load_bfcl,
-    parse_call_text,
-    to_json_schema,
-    to_tool_spec,
-)
+from llmbench.tools.bfcl import BFCLCase, ExpectedCall, bfcl_categories, load_bfcl, parse_call_text
 from llmbench.tools.bfcl_ast import standardize
+from llmbench.tools.bfcl_docs import to_json_schema, to_tool_spec
 from llmbench.tools.bfcl_score import score_bfcl
 from llmbench.tools.bfcl_selfcheck import CORRUPTIONS, IRRELEVANCE_CORRUPTION, check_case
 
