@@ -49,31 +49,24 @@ def check_export(con: duckdb.DuckDBPyConnection, root: Path, experiment: str) ->
         "output_tokens_raw": "c.output_tokens::VARCHAR",
         "latency_raw": _text("c.latency_s"),
     }
+    common |= {"_file": "'calls'", "_row": "c._row", "_order": "c._row", "error": "c.error_class"}
     views = {
         "runs": long_select(
             f"{calls} c LEFT JOIN {items} i USING (item_id) "
             f"LEFT JOIN (SELECT * FROM {scores} WHERE is_primary) s USING (run_key) WHERE c.final",
             **common,
-            _file="'calls'",
-            _row="c._row",
-            _order="c._row",
             item_id="c.item_id",
             prompt="coalesce(i.prompt, c.item_id)",
             task="i.task",
             score_raw=_text("s.value"),
             score_col="'value (primary)'",
             response="c.response",
-            error="c.error_class",
         ),
         "attempts": long_select(
             f"{calls} c",
             **common,
-            _file="'calls'",
-            _row="c._row",
-            _order="c._row",
             item_id="c.item_id || ' (attempt ' || c.attempt || ')'",
             prompt="c.item_id",
-            error="c.error_class",
         ),
         "scores": long_select(
             f"{scores} s",
