@@ -140,14 +140,12 @@ class Provider(ABC):
                 async with asyncio.timeout(self.timeout):
                     result = await self._call(messages, tools, merged)
             except Exception as exc:
-                err = self._fail(exc, attempts, number, started_at, t0, self.estimate_call(messages, merged))
+                err = self._fail(exc, attempts, number, started_at, t0, (messages, merged))
                 if not err.retryable or number == self.retry.max_attempts:
                     raise err from None
                 await asyncio.sleep(self.retry.delay(number, err.retry_after, self._rng))
                 continue
-            return self._succeed(
-                result, attempts, number, started_at, t0, self.estimate_call(messages, merged)
-            )
+            return self._succeed(result, attempts, number, started_at, t0, (messages, merged))
         raise AssertionError("unreachable: the retry loop always returns or raises")
 
     async def astream(
@@ -173,8 +171,9 @@ class Provider(ABC):
                 async with asyncio.timeout(self.timeout) as clock:
                     async for event in self._stream(messages, tools, merged):
                         if isinstance(event, StopEvent):
-                            estimate = self.estimate_call(messages, merged)
-                            done = self._succeed(event.completion, attempts, number, started_at, t0, estimate)
+                            done = self._succeed(
+                                event.completion, attempts, number, started_at, t0, (messages, merged)
+                            )
                             with _paused(clock):
                                 if done.usage is not None:
                                     yield UsageEvent(usage=done.usage)
@@ -189,7 +188,7 @@ class Provider(ABC):
                     f"{self.model_id}: the stream ended without a final event", provider=self.provider
                 )
             except Exception as exc:
-                err = self._fail(exc, attempts, number, started_at, t0, self.estimate_call(messages, merged))
+                err = self._fail(exc, attempts, number, started_at, t0, (messages, merged))
                 if emitted or not err.retryable or number == self.retry.max_attempts:
                     raise err from None
                 await asyncio.sleep(self.retry.delay(number, err.retry_after, self._rng))
@@ -209,13 +208,13 @@ class Provider(ABC):
         number: int,
         started_at: float,
         t0: float,
-        estimate: float,
+        call: tuple[list[Message], dict[str, Any]],  # what was sent: estimated only when needed
     ) -> Completion:
         latency = time.perf_counter() - t0
         cost = self.price_table.price(self._price_id(result), result.usage, api_url=self._api_url())
         basis: Literal["estimated"] | None = None
         if result.usage is None:  # answered without usage: billed all the same, so charged at the estimate
-            cost, basis = estimate, "estimated"
+            cost, basis = self.estimate_call(*call), "estimated"
         attempt = Attempt(
             number=number,
             started_at=started_at,
@@ -237,7 +236,7 @@ class Provider(ABC):
         number: int,
         started_at: float,
         t0: float,
-        estimate: float,
+        call: tuple[list[Message], dict[str, Any]],  # what was sent: estimated only when needed
     ) -> errors.ProviderError:
         err = self._map_error(exc)
         usage = err.partial_usage
@@ -245,7 +244,7 @@ class Provider(ABC):
         basis: Literal["estimated"] | None = None
         # it answered: billed, usage unknown
         if cost is None and isinstance(err, errors.MalformedResponseError):
-            cost, basis = estimate, "estimated"
+            cost, basis = self.estimate_call(*call), "estimated"
         attempt = Attempt(
             number=number,
             started_at=started_at,
