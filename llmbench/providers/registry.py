@@ -98,6 +98,12 @@ class ModelRef:
         return self.id
 
 
+def provider_label(model_id: str) -> str:
+    """The provider part of a model id for tables and MLflow (`openai` of `openai:gpt-4o`); "other" for a bare
+    model name (imported logs name models without their provider)."""
+    return model_id.partition(":")[0] if ":" in model_id else "other"
+
+
 def parse_model_id(model_id: str) -> tuple[str, str]:
     """(provider, model) of `provider:model` (see `ModelRef.parse`)."""
     ref = ModelRef.parse(model_id)

@@ -5,17 +5,13 @@ from __future__ import annotations
 import pandas as pd
 
 from llmbench.errors import DataError
+from llmbench.providers.registry import provider_label
 from llmbench.store.frames import SUMMARY_COLUMNS, summary_by
 
-__all__ = ["SUMMARY_METRICS", "provider_of", "summarize_runs"]
+__all__ = ["SUMMARY_METRICS", "summarize_runs"]
 
 # The store's summary columns, so MLflow metrics read alike whichever made the summary.
 SUMMARY_METRICS = list(SUMMARY_COLUMNS)
-
-
-def provider_of(model: str) -> str:
-    """The provider part of a model id ("openai:gpt-4o" -> "openai"; ids without a prefix -> "")."""
-    return model.split(":", 1)[0] if ":" in model else ""
 
 
 def summarize_runs(runs: pd.DataFrame, by: str | list[str] = "model") -> pd.DataFrame:
@@ -27,5 +23,5 @@ def summarize_runs(runs: pd.DataFrame, by: str | list[str] = "model") -> pd.Data
     out = summary_by(runs, keys).sort_index()
     if "model" in keys:
         models = out.index.get_level_values("model")
-        out.insert(0, "provider", [provider_of(str(m)) for m in models])
+        out.insert(0, "provider", [provider_label(str(m)) for m in models])
     return out

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from llmbench.errors import ConfigError
+from llmbench.providers.registry import provider_label
 from llmbench.tracking.mlflow_runs import (
     DEFAULT_MLFLOW_EXPERIMENT,
     DEFAULT_TRACKING_URI,
@@ -57,10 +58,6 @@ EVAL_METRICS = {
     "attempts": "attempts",
     "failed_attempts": "failed_attempts",
 }
-
-
-def _provider(model: str) -> str:
-    return model.partition(":")[0] if ":" in model else "other"
 
 
 def _fingerprint(*parts: Any) -> str:
@@ -138,7 +135,7 @@ def log_eval_run(
         for row in table.to_dict("records"):
             model = str(row["model"])
             child = parent.child(
-                model, {"model": model, "provider": _provider(model), "dataset": dataset[:6000]}
+                model, {"model": model, "provider": provider_label(model), "dataset": dataset[:6000]}
             )
             values = {key: row.get(col) for col, key in EVAL_METRICS.items()}
             if model in bt.index:

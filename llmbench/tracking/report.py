@@ -10,7 +10,8 @@ from typing import Any
 import pandas as pd
 
 from llmbench.errors import DataError
-from llmbench.tracking.report_tables import per_task_table, provider_of, score_cells, table_html
+from llmbench.providers.registry import provider_label
+from llmbench.tracking.report_tables import per_task_table, score_cells, table_html
 
 __all__ = ["build_report", "write_report"]
 
@@ -195,7 +196,7 @@ def build_report(
             ]
         )
     table = summary.reset_index(drop=True)
-    table["provider"] = table["model"].astype(str).map(provider_of)
+    table["provider"] = table["model"].astype(str).map(provider_label)
     table = table.sort_values(["experiment", "provider", "score_mean"], ascending=[True, True, False])
     keep = [
         "experiment",

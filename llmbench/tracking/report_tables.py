@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["COLUMNS", "fmt_usd", "per_task_table", "provider_of", "table_html"]
+__all__ = ["COLUMNS", "fmt_usd", "per_task_table", "table_html"]
 
 
 def _missing(v: Any) -> bool:
@@ -78,11 +78,6 @@ COLUMNS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "quality": ("score", _fixed(3)),
 }
 _LEFT = {"experiment", "model", "task", "provider", "error", "example message"}
-
-
-def provider_of(model: str) -> str:
-    """The provider part of a model id (`openai` of `openai:gpt-4o`)."""
-    return model.partition(":")[0] if ":" in model else "other"
 
 
 def _render(column: str, value: Any) -> str:
