@@ -28,6 +28,20 @@ def _project(
     return tmp / "exp.yaml"
 
 
+def _assert_refused(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], named: str, *files: str
+) -> None:
+    """`llmbench eval` of the project exits 2 naming `named`, and the server gets no request."""
+    with FakeOpenAIServer(latency_s=0.0) as server:
+        monkeypatch.chdir(tmp)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-x")
+        exp = _project(tmp, server.url, *files)
+        code = run(["eval", str(exp), "--store", "r.duckdb", "--no-track", "--no-progress"])
+        assert server.stats()["requests"] == 0
+    err = capsys.readouterr().err
+    assert code == 2 and named in err, err
+
+
 @pytest.mark.parametrize(
     ("experiment", "named"),
     [
@@ -54,14 +68,7 @@ def test_an_experiment_that_would_bill_other_than_it_says_is_refused_before_any_
     experiment: str,
     named: str,
 ) -> None:
-    with FakeOpenAIServer(latency_s=0.0) as server:
-        monkeypatch.chdir(tmp_path)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-x")
-        exp = _project(tmp_path, server.url, experiment)
-        code = run(["eval", str(exp), "--store", "r.duckdb", "--no-track", "--no-progress"])
-        assert server.stats()["requests"] == 0
-    err = capsys.readouterr().err
-    assert code == 2 and named in err, err
+    _assert_refused(tmp_path, monkeypatch, capsys, named, experiment)
 
 
 @pytest.mark.parametrize(
@@ -80,14 +87,7 @@ def test_a_price_file_that_could_misprice_is_refused(
     prices: str,
     named: str,
 ) -> None:
-    with FakeOpenAIServer(latency_s=0.0) as server:
-        monkeypatch.chdir(tmp_path)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-x")
-        exp = _project(tmp_path, server.url, BASE + "max_cost: 1\n", prices)
-        code = run(["eval", str(exp), "--store", "r.duckdb", "--no-track", "--no-progress"])
-        assert server.stats()["requests"] == 0
-    err = capsys.readouterr().err
-    assert code == 2 and named in err, err
+    _assert_refused(tmp_path, monkeypatch, capsys, named, BASE + "max_cost: 1\n", prices)
 
 
 def test_a_shipped_dataset_name_works_in_an_experiment_file(
