@@ -44,12 +44,13 @@ for pid in kids:
 KEYS = "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nRINGS = (-3, -4, -5)  # session, user, user-session\n"
 PLANT = (
     KEYS
-    + f"for ring in RINGS:\n    libc.syscall(248, b'user', b'llmbench-{TAG}', b'secret', 6, ring)\n"
-    + "def f():\n    return 1\n"
+    + f"ADDED = [libc.syscall(248, b'user', b'llmbench-{TAG}', b'secret', 6, ring) > 0 for ring in RINGS]\n"
+    + "def f():\n    return all(ADDED)\n"
 )
 PROBE = KEYS + (
     "import os\n"
-    f"FOUND = [r for r in RINGS if libc.syscall(249, b'user', b'llmbench-{TAG}', None, r) >= 0]\n"
+    # request_key with no destination searches the caller's keyrings (session, user-session, user)
+    f"FOUND = libc.syscall(249, b'user', b'llmbench-{TAG}', None, 0) >= 0\n"
     "USR = sorted(os.listdir('/usr'))\n"
     "def found():\n    return FOUND\n"
     "def usr():\n    return USR\n"
@@ -108,8 +109,8 @@ def test_the_fallback_never_multiplies_past_the_total(memory_mb: int, processes:
 @pytest.mark.slow
 def test_no_item_sees_another_items_keys_or_the_hosts_files(tmp_path: Path) -> None:
     cases = {
-        "plant": ("assert f() == 1\n", PLANT),
-        "probe": ("def test_keys():\n    assert found() == []\n", PROBE),
+        "plant": ("assert f() is True\n", PLANT),  # the keys were added, so "not found" below means something
+        "probe": ("def test_keys():\n    assert found() is False\n", PROBE),
         "usr": (
             "def test_usr():\n    assert set(usr()) <= {'bin', 'lib', 'lib32', 'lib64', 'share'}\n",
             PROBE,
