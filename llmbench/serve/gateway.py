@@ -321,8 +321,7 @@ class _Call:
         self.req, self.rid, self.provider, self.gateway = req, rid, provider, gateway
         self.intents: list[str] = []
         self.recorded = False
-        prompt_tokens = sum(len(m.text) for m in req.messages) // 4 + 1
-        self.estimate = provider.estimate_cost(prompt_tokens, int(req.params.get("max_tokens") or 256))
+        self.estimate = provider.estimate_call(req.messages, req.params)
 
     async def before_attempt(self, number: int) -> None:
         writer = self.gateway.writer
