@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import threading
 from pathlib import Path
 
 import duckdb
@@ -143,6 +144,12 @@ def _pickle_query(con: duckdb.DuckDBPyConnection, path: Path, trust: bool) -> st
     return f"SELECT * FROM {view}"
 
 
+# DuckDB calls Python UDFs from several threads; CPython before 3.11.8 keeps the ast module's recursion counter
+# per interpreter, not per thread, so two parses at once can fail with "AST constructor recursion depth mismatch"
+# (CPython gh-106905). One parse at a time.
+_AST_LOCK = threading.Lock()
+
+
 def literal_text(value: str | None) -> str | None:
     """RouterBench-style text stored as a Python list literal (`"['part one', 'part two']"`), joined by newlines;
     any other text as it is. Parsed with `ast.literal_eval`, never executed."""
@@ -151,7 +158,8 @@ def literal_text(value: str | None) -> str | None:
     if not (value.startswith(("[", "'", '"')) and value.endswith(("]", "'", '"'))):
         return value
     try:
-        parsed = ast.literal_eval(value)
+        with _AST_LOCK:
+            parsed = ast.literal_eval(value)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return value
     if isinstance(parsed, list | tuple):
