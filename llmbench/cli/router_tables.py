@@ -70,7 +70,7 @@ def per_task_table(per_task: Any) -> Table:
 
 def candidate_table(router: Any) -> Table:
     """The candidate estimators' out-of-fold AIQ on the training split, the choice, and its weights per task."""
-    names = ("task prior", "prompt ridge", "kNN")
+    names = list(router.blend_)
     title = f"Candidates, cross-fitted inside the training split: chosen {router.choice_}"
     table = Table(title=title)
     table.add_column("task", no_wrap=True)
@@ -78,8 +78,8 @@ def candidate_table(router: Any) -> Table:
         table.add_column(f"{name} weight", justify="right")
     scores = router.candidate_scores_
     table.add_row("out-of-fold score", *[fmt(scores.get(n), ".4f") for n in names], style="dim")
-    for task, weights in zip(router.classes_, router.blend_, strict=True):
-        table.add_row(str(task), *[fmt(float(w), ".2f") for w in weights])
+    for t, task in enumerate(router.classes_):
+        table.add_row(str(task), *[fmt(float(router.blend_[n][t]), ".2f") for n in names])
     if "blend" in scores:
         table.caption = f"blend out-of-fold score {scores['blend']:.4f}"
     return table

@@ -30,8 +30,8 @@ from llmbench.evaluation.items import item_messages, item_tools, load_items
 from llmbench.evaluation.limits import Limits
 from llmbench.evaluation.report import RunReport
 from llmbench.providers import Completion, Message, Provider, StopEvent, get_provider
-from llmbench.scorers import Answer, Score, Scorer, get_scorer
-from llmbench.scorers.sandbox import bwrap_available
+from llmbench.providers.sim import SIM_ITEM, sim_item
+from llmbench.scorers import SCORERS, Answer, Score, Scorer
 from llmbench.store import CallRecord, IntentRecord, ScoreRecord, Store, call_records, run_key, stable_hash
 from llmbench.store.writer import StoreWriter
 
@@ -90,18 +90,10 @@ class Runner:
 
     def scorer_for(self, item: Item) -> Scorer:
         """The scorer of an item: the experiment's, else the item's own, else exact match."""
-        name = self.cfg.scorer or item.scorer or "exact"
-        if name not in self._scorers:
-            judged = name in ("judge", "llm_judge") and self.cfg.judge_model
-            opts: dict[str, Any] = {"model": self.cfg.judge_model} if judged else {}
-            if name in ("python_tests", "code", "python"):
-                # The simulator's "code" is the dataset's own reference solution (or a stub), not a model's:
-                # without bubblewrap the offline default still runs, unsandboxed; real models never do.
-                opts["unsafe_code"] = self.cfg.unsafe_code or (
-                    self.cfg.simulated and bwrap_available() is not None
-                )
-            self._scorers[name] = get_scorer(name, **opts)
-        return self._scorers[name]
+        kind = SCORERS.get(self.cfg.scorer or item.scorer or "exact_match")
+        if kind.name not in self._scorers:
+            self._scorers[kind.name] = kind.from_experiment(self.cfg)
+        return self._scorers[kind.name]
 
     def preflight(self, items: list[Item]) -> None:
         """Everything that can be checked before the first paid call: every item is one its scorer and provider
@@ -256,8 +248,8 @@ class Runner:
     def _call_inputs(self, provider: Provider, task: Task) -> tuple[list[Message], dict[str, Any]]:
         item, cfg = task.item, self.cfg
         params = dict(cfg.params)
-        # the simulator's hook
-        params.update(provider.item_params(item, task.epoch, cfg.scorer or item.scorer))
+        if provider.simulated:  # the answers the item's scorer grades right and wrong, to answer with
+            params[SIM_ITEM] = sim_item(item, task.epoch, self.scorer_for(item).examples(item))
         params["tools"] = item_tools(item)  # tool specs in the item's metadata (e.g. BFCL), else None
         return item_messages(item, cfg.system_prompt), params
 

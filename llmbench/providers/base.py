@@ -298,9 +298,10 @@ class Provider(ABC):
         limit = params.get("max_tokens") or params.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
         return chars // 4 + 1, int(limit)
 
-    def item_params(self, item: ItemLike, epoch: int, scorer: str | None) -> dict[str, Any]:
-        """Extra call parameters for one dataset item: none for a real API (the simulator grades from them)."""
-        return {}
+    @property
+    def simulated(self) -> bool:
+        """Whether answers are simulated (an eval then passes each item's example answers, see `sim.SIM_ITEM`)."""
+        return False
 
     def _report(self, attempt: Attempt) -> None:
         if self.on_attempt is not None:

@@ -3,8 +3,8 @@
 Each simulated model has a per-task skill; an item has a difficulty in [0, 1]. The chance of a correct answer is
 `sigmoid(SHARPNESS * (skill[task] - difficulty))`, drawn from a hash of (seed, model, item, epoch), so reruns
 give the same answers. Tokens follow the prompt and answer lengths times the model's verbosity, and cost uses
-the real list price of the model it stands for. Answers are built from the item's reference so the ordinary
-scorers grade them. Without an item (plain prompts) the simulator answers with a canned, labelled text.
+the real list price of the model it stands for. An eval passes each item's hint (`SIM_ITEM`): the answers the item's
+scorer grades right and wrong (`Scorer.examples`), so the ordinary scorers grade what the simulator says. Without an item (plain prompts) the simulator answers with a canned, labelled text.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from llmbench.providers.types import (
 )
 
 SHARPNESS = 8.0
+SIM_ITEM = "sim_item"  # the call parameter that carries an eval item's hint to a simulated model
 TASKS = ("arithmetic", "code", "extraction", "classification", "factual")
 
 
@@ -97,7 +98,7 @@ def _unit(*parts: Any) -> float:
 
 
 class SimProvider(Provider):
-    """A simulated model. Pass the dataset item as `sim_item={...}` to get graded answers."""
+    """A simulated model. Pass `sim_item=sim_item(item, epoch, scorer.examples(item))` to get graded answers."""
 
     provider = "sim"
 
@@ -129,19 +130,10 @@ class SimProvider(Provider):
     def _price_id(self, result: Completion | None) -> str:
         return self.spec.price_id
 
-    def item_params(self, item: ItemLike, epoch: int, scorer: str | None) -> dict[str, Any]:
-        """The item's reference, difficulty and scorer, from which the simulator writes a graded answer."""
-        return {
-            "sim_item": {
-                "item_id": item.id,
-                "epoch": epoch,
-                "task": item.task,
-                "difficulty": item.difficulty if item.difficulty is not None else 0.5,
-                "reference": item.reference,
-                "scorer": scorer,
-                "metadata": item.metadata,
-            }
-        }
+    @property
+    def simulated(self) -> bool:
+        """Answers are simulated: an eval passes each item's example answers (`SIM_ITEM`)."""
+        return True
 
     def _answer(self, messages: list[Message], item: dict[str, Any] | None) -> tuple[str, bool | None]:
         if not item:
@@ -151,12 +143,13 @@ class SimProvider(Provider):
         difficulty = float(item.get("difficulty", 0.5))
         p = 1.0 / (1.0 + math.exp(-SHARPNESS * (self.spec.skill_for(item.get("task")) - difficulty)))
         correct = _unit(*key, "correct") < p
-        return (correct_answer(item) if correct else wrong_answer(item, _unit(*key, "wrong"))), correct
+        text = item["correct"] if correct else random.Random(_unit(*key, "wrong")).choice(item["wrong"])
+        return str(text), correct
 
     async def _call(
         self, messages: list[Any], tools: list[ToolSpec] | None, params: dict[str, Any]
     ) -> Completion:
-        item = params.get("sim_item")
+        item = params.get(SIM_ITEM)
         call_key = json.dumps([item.get("item_id"), item.get("epoch", 0)] if item else messages[-1].text)
         n = self._calls[call_key] = self._calls.get(call_key, 0) + 1
         await asyncio.sleep(self.spec.latency_s * self.time_scale * (0.7 + 0.6 * _unit(call_key, n)))
@@ -196,40 +189,14 @@ class SimProvider(Provider):
         yield StopEvent(stop_reason=completion.stop_reason, completion=completion)
 
 
-def correct_answer(item: dict[str, Any]) -> str:
-    """An answer the item's scorer grades as right."""
-    ref = item.get("reference")
-    meta = item.get("metadata") or {}
-    scorer = str(item.get("scorer") or "")
-    if "solution" in meta:
-        return f"Here is the function:\n```python\n{meta['solution']}\n```"
-    if isinstance(ref, dict | list):
-        return f"```json\n{json.dumps(ref)}\n```"
-    if scorer.startswith("numeric"):
-        return f"Working through the steps carefully, the final answer is {ref}"
-    return str(ref)
-
-
-def wrong_answer(item: dict[str, Any], u: float) -> str:
-    """A plausible answer the item's scorer grades as wrong."""
-    ref = item.get("reference")
-    meta = item.get("metadata") or {}
-    rng = random.Random(u)
-    if "solution" in meta:
-        return "```python\nraise NotImplementedError('simulated wrong answer')\n```"
-    if isinstance(ref, dict) and ref:
-        broken = dict(ref)
-        broken.pop(rng.choice(sorted(broken)))
-        return f"```json\n{json.dumps(broken)}\n```"
-    try:
-        value = float(str(ref).replace(",", ""))
-    except ValueError:
-        pass
-    else:
-        off = rng.choice([-3, -2, -1, 1, 2, 5, 10])
-        wrong = value + off if value.is_integer() else round(value * (1 + off / 10), 4)
-        return f"Working through the steps, the final answer is {int(wrong) if float(wrong).is_integer() else wrong}"
-    choices = [c for c in meta.get("choices", meta.get("labels", [])) if str(c) != str(ref)]
-    if choices:
-        return str(rng.choice(choices))
-    return "I am not sure; possibly something else entirely."
+def sim_item(item: ItemLike, epoch: int, examples: Any) -> dict[str, Any]:
+    """The hint a simulated model answers an eval item from: its id, epoch, task and difficulty, and the answers
+    its scorer grades right and wrong (`llmbench.scorers.Examples`)."""
+    return {
+        "item_id": item.id,
+        "epoch": epoch,
+        "task": item.task,
+        "difficulty": item.difficulty if item.difficulty is not None else 0.5,
+        "correct": examples.correct,
+        "wrong": list(examples.wrong),
+    }

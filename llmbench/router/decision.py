@@ -1,7 +1,7 @@
 """The numpy-only scoring core shared by the trained router and the exported policy.
 
-Given the task posterior and the per-model residual estimates of a prompt, both sides compute the
-expected quality and cost per model and rank the models the same way, so their decisions agree.
+Given the task posterior and the candidates' quality estimates of a prompt, both sides blend them, compute the
+expected cost per model and rank the models the same way, so their decisions agree.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ __all__ = [
     "Fallback",
     "blend",
     "decision_from",
-    "estimate_quality_cost",
+    "expected_cost",
     "rank",
     "softmax",
     "utilities",
@@ -57,27 +57,11 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return np.asarray(e / e.sum(axis=-1, keepdims=True))
 
 
-def estimate_quality_cost(
-    posterior: np.ndarray,
-    residual: np.ndarray | None,
-    task_quality: np.ndarray,
-    task_cost: np.ndarray,
-    task_beta: np.ndarray | None,
-    kchars: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Expected quality and cost per model for prompts of `kchars` thousand characters.
-
-    quality = P(task) . task_quality + (P(task) . beta_own) * r_m + (P(task) . beta_shared) * mean_m(r_m), where
-    r are the prompt-level residual estimates and beta (2, tasks, models) their out-of-fold stacking weights;
-    clipped to [0, 1]. cost = P(task) . (base + per_kchar * kchars) with task_cost (2, tasks, models): the
-    logged cost per call grows with the prompt's length (input tokens).
-    """
-    quality = posterior @ task_quality
-    if residual is not None and task_beta is not None:
-        shared = residual.mean(axis=-1, keepdims=True)
-        quality = quality + (posterior @ task_beta[0]) * residual + (posterior @ task_beta[1]) * shared
+def expected_cost(posterior: np.ndarray, task_cost: np.ndarray, kchars: np.ndarray) -> np.ndarray:
+    """Expected cost per model for prompts of `kchars` thousand characters: P(task) . (base + per_kchar * kchars)
+    with task_cost (2, tasks, models): the logged cost per call grows with the prompt's length (input tokens)."""
     cost = posterior @ task_cost[0] + (posterior @ task_cost[1]) * kchars[:, None]
-    return np.clip(quality, 0.0, 1.0), np.maximum(cost, 0.0)
+    return np.asarray(np.maximum(cost, 0.0))
 
 
 def utilities(
@@ -128,11 +112,13 @@ def decision_from(
     )
 
 
-def blend(post: np.ndarray, weights: np.ndarray, estimates: list[np.ndarray]) -> np.ndarray:
-    """sum_c (P(task) . W[:, c]) * estimate_c, a missing (NaN) estimate falling back to the task prior (the first)."""
-    prior = estimates[0]
+def blend(
+    post: np.ndarray, weights: np.ndarray, estimates: list[np.ndarray], fallback: np.ndarray
+) -> np.ndarray:
+    """sum_c (P(task) . W[:, c]) * estimate_c, a missing (NaN) estimate falling back to `fallback` (the task
+    prior)."""
     mix = post @ weights  # (prompts, candidates)
-    out = np.zeros_like(prior)
+    out = np.zeros_like(fallback)
     for c, est in enumerate(estimates):
-        out += mix[:, c : c + 1] * np.where(np.isnan(est), prior, est)
+        out += mix[:, c : c + 1] * np.where(np.isnan(est), fallback, est)
     return np.asarray(np.clip(out, 0.0, 1.0))

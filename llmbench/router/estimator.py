@@ -23,20 +23,22 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
-from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier
+from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import GroupKFold
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.utils.validation import check_is_fitted
 
 from llmbench import __version__
 from llmbench.errors import ConfigError, DataError
-from llmbench.router.candidates import blend, blend_weights, choose, routing_score
+from llmbench.router.candidates import Candidate, Query, Training, ordered, sparse_rows
+from llmbench.router.candidates.ridge import PromptRidge
+from llmbench.router.candidates.task_prior import TaskPrior
 from llmbench.router.data import RoutingData, routing_data
-from llmbench.router.decision import Decision, decision_from, estimate_quality_cost, rank, utilities
+from llmbench.router.decision import Decision, blend, decision_from, expected_cost, rank, utilities
 from llmbench.router.features import TfidfFeatures
-from llmbench.router.knn import KnnIndex
 from llmbench.router.policy_file import PolicyFile, encode_array
-from llmbench.router.stacking import stack_weights, task_stats
+from llmbench.router.selection import select
+from llmbench.router.stacking import task_stats
 from llmbench.router.text import prompt_text
 
 __all__ = ["RouterEstimator"]
@@ -62,6 +64,7 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         models: list[str] | None = None,
         k: int = 25,
         max_fit_prompts: int | None = 20_000,
+        candidates: list[str] | None = None,
     ) -> None:
         self.lambda_ = lambda_
         self.mode = mode
@@ -78,6 +81,7 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         self.models = models
         self.k = k
         self.max_fit_prompts = max_fit_prompts
+        self.candidates = candidates
 
     # ---- fitting -------------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame | RoutingData, y: object = None) -> RouterEstimator:
@@ -108,7 +112,7 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         self.classifier_ = self._classifier().fit(x, task_idx) if len(self.classes_) > 1 else None
         words = self._words(x)
         del x  # the char block is most of it, and from here on only the word block is read
-        self._fit_residuals(words, data, task_idx)
+        self._fit_candidates(words, data, task_idx)
         self.strong_idx_, self.weak_idx_ = self._pair(data)
         self.mean_cost_ = np.nanmean(data.cost, axis=0)
         return self
@@ -141,81 +145,51 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
             f"classifier must be 'auto', 'logistic', 'sgd' or 'naive_bayes', got {self.classifier!r}"
         )
 
-    def _fit_residuals(self, words: Any, data: RoutingData, task_idx: np.ndarray) -> None:
-        """The candidate estimators (task prior, prompt ridge, kNN) and the blend served, chosen by cross-fitting
-        on the training prompts (see `llmbench.router.candidates`); residual='on' forces the ridge, 'off' leaves it
-        out of the choice. Both read the word block only: 50x fewer non-zeros than the char n-grams."""
+    def _fit_candidates(self, words: Any, data: RoutingData, task_idx: np.ndarray) -> None:
+        """The candidate estimators (`llmbench.router.candidates`) and the blend served, chosen by cross-fitting on
+        the training prompts (`llmbench.router.selection`); residual='on' serves the prompt ridge alone, 'off'
+        leaves it out of the choice. They read the word block only: 50x fewer non-zeros than the char n-grams."""
         n_t = len(self.classes_)
-        self.task_beta_ = None
-        self.residual_model_ = None
-        self.knn_ = None
-        self.blend_ = np.tile([1.0, 0.0, 0.0], (n_t, 1))
+        self.candidates_: dict[str, Candidate] = {TaskPrior.name: TaskPrior()}
+        self.blend_ = {TaskPrior.name: np.ones(n_t)}
         self.candidate_scores_: dict[str, float] = {}
-        self.choice_ = "task prior"
+        self.choice_ = TaskPrior.name
         if self.residual not in ("auto", "on", "off"):
             raise ConfigError(f"residual must be 'auto', 'on' or 'off', got {self.residual!r}")
         if not self.cv or self.cv < 2 or len(data) < 4 * self.cv:
             return  # too little data to learn how far to trust prompt-level estimates: task prior only
-        residual = data.quality - self.task_quality_[task_idx]  # ~zero mean per task: no intercept needed
-        known = np.isfinite(residual)
-        residual = np.where(known, residual, 0.0)  # a missing score adds no evidence
-        oof, fold = self._out_of_fold(words, residual, data.prompts)
-        terms = self.residual_terms
-        beta = stack_weights(oof, residual, known, task_idx, n_t, terms)
-        # out-of-fold estimates: stacking weights, task means and neighbours all from the other folds
-        rows_beta = np.empty((len(fold), 2, oof.shape[1]))
-        prior = np.empty_like(residual)
-        knn = np.full_like(residual, np.nan)
-        for k in np.unique(fold):
-            out, inside = fold != k, fold == k
-            b_k = stack_weights(oof[out], residual[out], known[out], task_idx[out], n_t, terms)
-            rows_beta[inside] = b_k[:, task_idx[inside]].transpose(1, 0, 2)
-            means, _ = task_stats(data.subset(out), task_idx[out], n_t)
-            prior[inside] = means[task_idx[inside]]
-            if self.residual != "on":
-                knn[inside] = KnnIndex.build(words[out], data.quality[out], self.k).query(words[inside])
-        ridge = np.clip(
-            prior + rows_beta[:, 0] * oof + rows_beta[:, 1] * oof.mean(axis=1, keepdims=True), 0.0, 1.0
-        )
-        onehot = np.eye(n_t)[task_idx]
+        fold = np.zeros(len(data), dtype=int)
+        for k, (_, inside) in enumerate(
+            GroupKFold(n_splits=self.cv).split(data.prompts, groups=data.prompts)
+        ):
+            fold[inside] = k
+        prior = np.empty_like(data.quality)
+        for k in np.unique(fold):  # the task means of each fold's prompts come from the other folds
+            rest = fold != k
+            prior[fold == k] = task_stats(data.subset(rest), task_idx[rest], n_t)[0][task_idx[fold == k]]
+        options = {"alpha": self.alpha, "k": self.k, "residual_terms": self.residual_terms}
+        train = Training(data, words, task_idx, n_t, self.task_quality_, fold, prior, options)
+        kinds = ordered(self.candidates)
         if self.residual == "on":
-            served = np.tile([0.0, 1.0, 0.0], (n_t, 1))
-            self.candidate_scores_ = {"prompt ridge": routing_score(data, ridge, self.mode)}
-            self.choice_ = "prompt ridge"
-        else:
-            if self.residual == "off":
-                ridge = prior  # out of the choice: the same as the prior, never picked over it
-            weights = blend_weights([prior, ridge, knn], data.quality, task_idx, n_t)
-            served, self.candidate_scores_, self.choice_ = choose(
-                data, [prior, ridge, knn], onehot, weights, self.mode
-            )
-            if self.residual == "off":
-                self.candidate_scores_.pop("prompt ridge", None)
-        self.blend_ = served
+            kinds = [TaskPrior, PromptRidge]
+        elif self.residual == "off":
+            kinds = [k for k in kinds if k is not PromptRidge]
+        if kinds[0] is not TaskPrior:
+            kinds = [TaskPrior, *kinds]  # the fallback of every other candidate
+        chosen = select(train, [kind() for kind in kinds], self.mode, forced=self.residual == "on")
+        self.blend_, self.candidate_scores_, self.choice_ = chosen.weights, chosen.scores, chosen.choice
         self.residual_cv_ = dict(self.candidate_scores_)
-        if served[:, 1].any():
-            self.task_beta_ = beta
-            self.residual_model_ = self._ridge().fit(words, residual)
-        if served[:, 2].any():
-            self.knn_ = KnnIndex.build(words, data.quality, self.k)
+        self.candidates_ = {}
+        for kind in kinds:
+            if kind.name in chosen.served:
+                self.candidates_[kind.name] = fitted = kind()
+                fitted.fit(train)
 
     def _words(self, x: Any) -> Any:
         """The word block of a feature matrix (the kNN's space); other features are used whole."""
         if isinstance(self.features_, TfidfFeatures):
             return sp.csr_matrix(x)[:, : len(self.features_.word_vectorizer_.vocabulary_)]
         return sp.csr_matrix(x)
-
-    def _ridge(self) -> Ridge:
-        # sparse_cg without intercept is ~10x faster than the intercept-centering path on TF-IDF rows
-        return Ridge(alpha=self.alpha, fit_intercept=False, solver="sparse_cg", tol=1e-4)
-
-    def _out_of_fold(self, x: Any, residual: np.ndarray, prompts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        oof = np.zeros_like(residual)
-        fold = np.zeros(len(residual), dtype=int)
-        for k, (a, b) in enumerate(GroupKFold(n_splits=self.cv).split(residual, groups=prompts)):
-            oof[b] = self._ridge().fit(x[a], residual[a]).predict(x[b]).reshape(len(b), -1)
-            fold[b] = k
-        return oof, fold
 
     def _pair(self, data: RoutingData) -> tuple[int, int]:
         mean_q = np.nanmean(data.quality, axis=0)
@@ -259,16 +233,12 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         texts = [prompt_text(p) for p in prompts]
         x = self.features_.transform(texts)
         post = _with_known_tasks(self.posterior(x), tasks, list(self.classes_))
-        resid = self.residual_model_.predict(self._words(x)) if self.residual_model_ is not None else None
-        if resid is not None and resid.ndim == 1:
-            resid = resid[:, None]
         kchars = np.array([len(t) / 1000 for t in texts])
-        q_ridge, c = estimate_quality_cost(
-            post, resid, self.task_quality_, self.task_cost_, self.task_beta_, kchars
-        )
-        q_prior = np.clip(post @ self.task_quality_, 0.0, 1.0)
-        q_knn = self.knn_.query(self._words(x)) if self.knn_ is not None else np.full_like(q_prior, np.nan)
-        return post, blend(post, self.blend_, [q_prior, q_ridge, q_knn]), c
+        query = Query(post, sparse_rows(self._words(x)), self.task_quality_)
+        weights = np.column_stack([self.blend_[name] for name in self.candidates_])
+        estimates = [c.query(query) for c in self.candidates_.values()]
+        quality = blend(post, weights, estimates, TaskPrior().query(query))
+        return post, quality, expected_cost(post, self.task_cost_, kchars)
 
     def utilities(self, quality: np.ndarray, cost: np.ndarray, lambda_: float | None = None) -> np.ndarray:
         """Utility per model for given estimates (uses the router's lambda_ unless one is passed)."""
@@ -334,26 +304,11 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
                 "tail_chars": arrays.tail_chars,
             },
             "classifier": {} if clf is None else _linear_classifier(clf),
-            "residual": None
-            if self.residual_model_ is None
-            else {
-                "kind": "ridge",
-                "coef": encode_array(np.atleast_2d(self.residual_model_.coef_)),
-                "task_beta": encode_array(np.asarray(self.task_beta_)),
-            },
-            "blend": encode_array(self.blend_),
-            "knn": None
-            if self.knn_ is None
-            else {
-                "k": self.knn_.k,
-                "indptr": encode_array(self.knn_.indptr),
-                "indices": encode_array(self.knn_.indices),
-                "data": encode_array(self.knn_.data),
-                "quality": encode_array(np.nan_to_num(self.knn_.quality, nan=-1.0)),
-            },
             "candidates": {
                 "choice": self.choice_,
                 "scores": {k: float(v) for k, v in self.candidate_scores_.items()},
+                "blend": {name: encode_array(w) for name, w in self.blend_.items()},
+                "sections": {name: c.section() for name, c in self.candidates_.items()},
             },
             "params": {
                 k: v for k, v in self.get_params().items() if isinstance(v, (int, float, str, type(None)))

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 
 from llmbench.errors import DataError
-from llmbench.router.decision import Decision, blend, decision_from, estimate_quality_cost, softmax, utilities
-from llmbench.router.knn import KnnIndex
-from llmbench.router.policy_file import Classifier, Knn, PolicyFile
+from llmbench.router.candidates import CANDIDATES, Candidate, Query, Shape
+from llmbench.router.candidates.task_prior import TaskPrior
+from llmbench.router.decision import Decision, blend, decision_from, expected_cost, softmax, utilities
+from llmbench.router.policy_file import Classifier, PolicyFile, shaped
 from llmbench.router.text import TfidfArrays, prompt_text
 
 __all__ = ["RouterPolicy"]
@@ -36,8 +37,8 @@ class RouterPolicy:
         self.strong, self.weak = self.models.index(body.strong), self.models.index(body.weak)
         self.trained_on = body.trained_on
         n_t, n_m = len(self.tasks), len(self.models)
-        self.task_quality = _shaped(body.task_quality, "task_quality", (n_t, n_m))
-        self.task_cost = _shaped(body.task_cost, "task_cost", (2, n_t, n_m))
+        self.task_quality = shaped(body.task_quality, "task_quality", (n_t, n_m))
+        self.task_cost = shaped(body.task_cost, "task_cost", (2, n_t, n_m))
         feats = body.features
         word_idf = feats.word_idf.array("word_idf")
         if word_idf.shape != (len(feats.vocabulary),):
@@ -71,34 +72,19 @@ class RouterPolicy:
                 raise DataError(f"policy has {n_t} tasks but no task classifier")
             rows = clf.coef.shape[0] if clf.coef.shape else n_t
             n_out = 1 if (n_t == 2 and rows == 1) else n_t  # binary logistic regression keeps one row
-            coef = _shaped(clf.coef, "coef", (n_out, n_f))
-            intercept = _shaped(clf.intercept, "intercept", (n_out,))
+            coef = shaped(clf.coef, "coef", (n_out, n_f))
+            intercept = shaped(clf.intercept, "intercept", (n_out,))
             self._link: str = clf.link
         else:
             coef, intercept, self._link = np.zeros((0, n_f)), np.zeros(0), "none"
         self._n_logits = coef.shape[0]
         if (self._link == "sigmoid") != (self._n_logits == 1):
             raise DataError(f"policy classifier link {self._link!r} does not fit its {self._n_logits} rows")
-        res = body.residual
-        if res is None:
-            res_coef, self.task_beta = np.zeros((0, n_f)), None
-        else:
-            n_word = len(feats.vocabulary)
-            width = res.coef.shape[-1] if res.coef.shape else -1
-            res_coef = _shaped(res.coef, "coef", (n_m, n_word if width == n_word else n_f))
-            if res_coef.shape[1] == n_word:  # residuals over the word block: no weight on char columns
-                res_coef = np.hstack([res_coef, np.zeros((n_m, n_f - n_word))])
-            self.task_beta = _shaped(res.task_beta, "task_beta", (2, n_t, n_m))
-        # one gather serves the classifier and the residual estimators together
-        self._weights = np.ascontiguousarray(np.vstack([coef, res_coef]).T)
-        self._bias = np.r_[intercept, np.zeros(res_coef.shape[0])]
-        default = [0.0, 1.0, 0.0] if res is not None else [1.0, 0.0, 0.0]  # policies from before the blend
-        self.blend = (
-            _shaped(body.blend, "blend", (n_t, 3)) if body.blend is not None else np.tile(default, (n_t, 1))
-        )
-        if (self.blend < 0).any():
-            raise DataError("policy blend weights must not be negative")
-        self.knn = _knn(body.knn, len(feats.vocabulary), n_m) if body.knn is not None else None
+        # the classifier's logits come from one gather over each prompt's own columns
+        self._weights = np.ascontiguousarray(coef.T)
+        self._bias = intercept
+        shape = Shape(n_t, n_m, len(feats.vocabulary), n_f)
+        self.candidates, self.blend = _served(body, shape)
 
     @classmethod
     def load(cls, path: str | Path) -> RouterPolicy:
@@ -120,8 +106,8 @@ class RouterPolicy:
         linear heads one at a time (a gather over its own columns), everything after in one vectorised pass."""
         texts = [prompt_text(p) for p in prompts]
         rows = [self.features.transform_one(t) for t in texts]
-        z = np.array([val @ self._weights[idx] for idx, val in rows]).reshape(len(rows), -1) + self._bias
         k = self._n_logits
+        z = np.array([val @ self._weights[idx] for idx, val in rows]).reshape(len(rows), k) + self._bias
         if k == 0:
             post = np.ones((len(rows), 1))
         elif self._link == "sigmoid":
@@ -136,17 +122,11 @@ class RouterPolicy:
             if task is not None and task in self._task_index:
                 post[i] = 0.0
                 post[i, self._task_index[task]] = 1.0
-        resid = z[:, k:] if self.task_beta is not None else None
         kchars = np.array([len(t) / 1000 for t in texts])
-        q_ridge, c = estimate_quality_cost(
-            post, resid, self.task_quality, self.task_cost, self.task_beta, kchars
-        )
-        q_prior = np.clip(post @ self.task_quality, 0.0, 1.0)
-        if self.knn is not None:
-            q_knn = np.array([self.knn.query_one(idx, val) for idx, val in rows]).reshape(q_prior.shape)
-        else:
-            q_knn = np.full_like(q_prior, np.nan)
-        return post, blend(post, self.blend, [q_prior, q_ridge, q_knn]), c
+        query = Query(post, rows, self.task_quality)
+        estimates = [c.query(query) for c in self.candidates]
+        prior = TaskPrior().query(query)
+        return post, blend(post, self.blend, estimates, prior), expected_cost(post, self.task_cost, kchars)
 
     def route(self, prompt: object, lambda_: float | None = None, task: str | None = None) -> Decision:
         """The decision for one prompt string or chat message list (optionally with its known task label)."""
@@ -168,27 +148,41 @@ class RouterPolicy:
         ]
 
 
-def _knn(knn: Knn, n_word: int, n_models: int) -> KnnIndex:
-    """The served kNN index, its arrays checked against each other before any query reads them."""
-    indptr, indices = knn.indptr.array("knn.indptr"), knn.indices.array("knn.indices")
-    data, quality = knn.data.array("knn.data"), knn.quality.array("knn.quality")
-    n_train = quality.shape[0] if quality.ndim == 2 else -1
-    if (
-        indptr.shape != (n_word + 1,)
-        or quality.shape != (n_train, n_models)
-        or indices.shape != data.shape
-        or indptr[0] != 0
-        or indptr[-1] != len(indices)
-        or (np.diff(indptr) < 0).any()
-        or (len(indices) and (indices.min() < 0 or indices.max() >= n_train))
-    ):
-        raise DataError("policy kNN index is inconsistent (pointers, rows, values and quality disagree)")
-    return KnnIndex(indptr, indices, data, np.where(quality < 0, np.nan, quality), knn.k)
+# The order of a version 1 policy's (tasks, 3) blend columns, and its sections' old places.
+_V1_COLUMNS = ("task prior", "prompt ridge", "kNN")
 
 
-def _shaped(data: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    """A policy array of the given shape (finite: `ArrayData.array` checks that)."""
-    a = data.array(name)
-    if a.shape != shape:
-        raise DataError(f"policy array {name!r} has shape {list(a.shape)}, expected {list(shape)}")
-    return np.asarray(a)
+def _served(body: PolicyFile, shape: Shape) -> tuple[list[Candidate], np.ndarray]:
+    """The candidates a policy blends (simplest first) and their weights (tasks, candidates)."""
+    n_t = shape.tasks
+    sections = dict(body.candidates.sections)
+    if body.residual is not None:
+        sections.setdefault("prompt ridge", body.residual)
+    if body.knn is not None:
+        sections.setdefault("kNN", body.knn)
+    if body.candidates.blend:
+        weights = {name: shaped(w, f"blend {name!r}", (n_t,)) for name, w in body.candidates.blend.items()}
+    elif body.blend is not None:
+        columns = shaped(body.blend, "blend", (n_t, len(_V1_COLUMNS)))
+        weights = {name: columns[:, i] for i, name in enumerate(_V1_COLUMNS)}
+    else:  # policies from before the blend serve their ridge when they have one, else the task prior
+        weights = {("prompt ridge" if body.residual is not None else "task prior"): np.ones(n_t)}
+    if any((w < 0).any() for w in weights.values()):
+        raise DataError("policy blend weights must not be negative")
+    kinds = []
+    for name, w in weights.items():
+        kind = CANDIDATES.find(name)
+        if kind is None:
+            raise DataError(f"policy blends candidate {name!r}, which this llmbench does not know")
+        if w.any():
+            kinds.append(kind)
+    kinds.sort(key=lambda kind: (kind.complexity, kind.name))
+    served: list[Candidate] = []
+    for kind in kinds:
+        section = sections.get(kind.name)
+        if section is None and kind.complexity > 0:
+            raise DataError(f"policy blends candidate {kind.name!r} but holds no section for it")
+        served.append(kind.from_section(section or {}, shape))
+    if not served:
+        raise DataError("policy blend gives no candidate any weight")
+    return served, np.column_stack([weights[c.name] for c in served])

@@ -24,7 +24,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -36,13 +36,15 @@ __all__ = [
     "LIMITS",
     "VERSION",
     "ArrayData",
+    "Candidates",
     "Classifier",
     "Features",
     "PolicyFile",
-    "Residual",
     "decode_array",
     "encode_array",
+    "parse_section",
     "read_policy",
+    "shaped",
     "write_policy",
 ]
 
@@ -121,6 +123,25 @@ def decode_array(obj: Any, name: str) -> np.ndarray:
     return data.array(name)
 
 
+def shaped(data: ArrayData, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A policy array of the given shape (finite: `ArrayData.array` checks that)."""
+    a = data.array(name)
+    if a.shape != shape:
+        raise DataError(f"policy array {name!r} has shape {list(a.shape)}, expected {list(shape)}")
+    return np.asarray(a)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_section(model: type[M], section: Any, name: str) -> M:
+    """A candidate's policy section validated by its model; a DataError names the candidate and the field."""
+    try:
+        return model.model_validate(section)
+    except ValidationError as exc:
+        raise DataError(f"policy section {name!r}: {_first(exc)}") from None
+
+
 def _first(exc: ValidationError) -> str:
     err = exc.errors()[0]
     return f"{'.'.join(map(str, err['loc'])) or 'value'}: {err['msg']}"
@@ -167,24 +188,16 @@ class Classifier(BaseModel):
     intercept: ArrayData
 
 
-class Residual(BaseModel):
-    """Per-model prompt-level residual estimators (ridge) and their stacking weights per task."""
+class Candidates(BaseModel):
+    """The candidates a policy blends: weights per task by name, each one's section, and how they were chosen."""
 
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["ridge"]
-    coef: ArrayData
-    task_beta: ArrayData
-
-
-class Knn(BaseModel):
-    """The kNN candidate's index: CSC arrays over the word columns and the training prompts' quality (-1: none)."""
-
-    model_config = ConfigDict(extra="forbid")
-    k: int = Field(ge=1, le=1000)
-    indptr: ArrayData
-    indices: ArrayData
-    data: ArrayData
-    quality: ArrayData
+    choice: str = ""
+    scores: dict[str, Finite] = {}
+    blend: dict[str, ArrayData] = {}  # candidate name -> (tasks,) weights
+    sections: dict[
+        str, dict[str, Any]
+    ] = {}  # candidate name -> its fitted state (see llmbench.router.candidates)
 
 
 class PolicyFile(BaseModel):
@@ -206,12 +219,11 @@ class PolicyFile(BaseModel):
     task_cost: ArrayData
     features: Features
     classifier: Classifier | dict[str, Any]
-    residual: Residual | None = None
-    blend: ArrayData | None = (
-        None  # tasks x (task prior, prompt ridge, kNN) weights; absent in older policies
-    )
-    knn: Knn | None = None
-    candidates: dict[str, Any] = {}
+    candidates: Candidates = Candidates()
+    # version 1 kept the ridge and kNN sections at the top and the blend as a (tasks, 3) array
+    residual: dict[str, Any] | None = None
+    blend: ArrayData | None = None
+    knn: dict[str, Any] | None = None
     params: dict[str, Any] = {}
     trained_on: dict[str, Any] = {}
     llmbench_version: str = ""
@@ -255,7 +267,8 @@ class PolicyFile(BaseModel):
 
 
 FORMAT = "llmbench-router-policy"
-VERSION = 1
+VERSION = 2  # 2: candidates by name (`candidates.blend`, `candidates.sections`)
+READS = (1, 2)
 MAX_POLICY_BYTES = 512 * 1024 * 1024  # a larger file is refused before it is read
 
 
@@ -305,9 +318,9 @@ def read_policy(path: str | Path) -> tuple[dict[str, Any], str]:
         raise DataError(f"{path} is not an llmbench router policy (format must be {FORMAT!r})")
     if head.group(1).decode() != FORMAT:
         raise DataError(f"{path} is not an llmbench router policy (format must be {FORMAT!r})")
-    if int(head.group(2)) != VERSION:
+    if int(head.group(2)) not in READS:
         raise DataError(
-            f"policy {path} has version {int(head.group(2))}; this llmbench reads version {VERSION}"
+            f"policy {path} has version {int(head.group(2))}; this llmbench reads versions {list(READS)}"
         )
     body = raw[head.end() :].rstrip()
     if not body.endswith(b"}}"):

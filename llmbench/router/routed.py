@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmbench import errors
-from llmbench.providers.base import BeforeAttempt, ItemLike, Provider
+from llmbench.providers.base import BeforeAttempt, Provider
+from llmbench.providers.sim import SIM_ITEM
 from llmbench.providers.types import (
     Attempt,
     Completion,
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["RouterProvider", "load_policy"]
 
 # Failures another model can heal; a bad request or a bad key would fail on every model alike.
-_ITEM = "_route_item"  # the eval item handed through to the chosen model's own item_params
 
 
 def load_policy(source: str) -> RouterPolicy:
@@ -138,9 +138,10 @@ class RouterProvider(Provider):
         """The dearest routed model's estimate (the router may pick any of them)."""
         return max(self.model_for(m).estimate_cost(input_tokens, output_tokens) for m in self.policy.models)
 
-    def item_params(self, item: ItemLike, epoch: int, scorer: str | None) -> dict[str, Any]:
-        """Carry the item to the chosen model, which adds its own parameters for it."""
-        return {_ITEM: (item, epoch, scorer)}
+    @property
+    def simulated(self) -> bool:
+        """Whether any routed model is simulated (its item hints are then passed on to those models only)."""
+        return any(self.model_for(m).simulated for m in self.policy.models)
 
     async def _call(
         self, messages: list[Message], tools: list[ToolSpec] | None, params: dict[str, Any]
@@ -168,12 +169,12 @@ class RouterProvider(Provider):
     ) -> Completion:
         """Route, call the chosen model, fall back down the ranking on a healable failure."""
         messages = to_messages(prompt)
-        item = params.pop(_ITEM, None)
+        hint = params.pop(SIM_ITEM, None)
         decision, order = self.decide(messages)
         trail = _Trail(self, decision, before_attempt)
         for model_id in order:
             inner = self.model_for(model_id)
-            extra = inner.item_params(*item) if item is not None else {}
+            extra = {SIM_ITEM: hint} if hint is not None and inner.simulated else {}
             try:
                 result = await inner.acomplete(
                     messages, tools=tools, before_attempt=trail.hook(), **{**params, **extra}
@@ -196,12 +197,12 @@ class RouterProvider(Provider):
     ) -> AsyncIterator[StreamEvent]:
         """Stream from the chosen model; fall back only before the first event (a shown answer stays)."""
         messages = to_messages(prompt)
-        item = params.pop(_ITEM, None)
+        hint = params.pop(SIM_ITEM, None)
         decision, order = self.decide(messages)
         trail = _Trail(self, decision, before_attempt)
         for model_id in order:
             inner = self.model_for(model_id)
-            extra = inner.item_params(*item) if item is not None else {}
+            extra = {SIM_ITEM: hint} if hint is not None and inner.simulated else {}
             emitted = False
             try:
                 async for event in inner.astream(

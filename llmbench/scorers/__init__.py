@@ -3,17 +3,26 @@
     scorer = get_scorer("numeric", abs_tol=0.01)
     scorer.score_sync("... so the total is 42.", item)      # or: await scorer.score(answer, item)
 
-Names: exact_match, numeric, choice, regex, contains, json_schema, python_tests, llm_judge, bfcl (aliases in
-`ALIASES`). The item may be an `llmbench.datasets.Item`, a dict with "reference", or the bare reference.
+Names: exact_match, numeric, choice, regex, contains, json_schema, python_tests, llm_judge, bfcl (each class
+lists its `aliases`). The item may be an `llmbench.datasets.Item`, a dict with "reference", or the bare reference.
 """
 
 from __future__ import annotations
 
-from llmbench.scorers.base import Answer, Score, Scorer, reference_of
+from llmbench.scorers.base import (
+    SCORERS,
+    Answer,
+    Examples,
+    Experiment,
+    Score,
+    Scorer,
+    metadata_of,
+    reference_of,
+)
 from llmbench.scorers.bfcl import BFCLScorer
 from llmbench.scorers.code import PythonTests, extract_code
 from llmbench.scorers.judge import DEFAULT_RUBRIC, LLMJudge
-from llmbench.scorers.registry import ALIASES, SCORERS, available_scorers, get_scorer, register_scorer
+from llmbench.scorers.registry import available_scorers, get_scorer, register_scorer
 from llmbench.scorers.text import (
     Contains,
     ExactMatch,
@@ -27,13 +36,14 @@ from llmbench.scorers.text import (
 )
 
 __all__ = [
-    "ALIASES",
     "DEFAULT_RUBRIC",
     "SCORERS",
     "Answer",
     "BFCLScorer",
     "Contains",
     "ExactMatch",
+    "Examples",
+    "Experiment",
     "JsonSchema",
     "LLMJudge",
     "MultipleChoice",
@@ -47,6 +57,7 @@ __all__ = [
     "extract_json",
     "get_scorer",
     "last_number",
+    "metadata_of",
     "normalize_text",
     "reference_of",
     "register_scorer",

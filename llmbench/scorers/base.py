@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
-from typing import Any, ClassVar
+import random
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
 from llmbench.errors import ConfigError
 from llmbench.providers.types import Completion, ToolCall
+from llmbench.registry import Registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +71,70 @@ class Answer:
         return cls(str(data.get("text") or ""), calls)
 
 
+class Experiment(Protocol):
+    """What a scorer may read of the experiment it scores (`llmbench.evaluation.ExperimentConfig` is one)."""
+
+    @property
+    def judge_model(self) -> str | None: ...
+
+    @property
+    def unsafe_code(self) -> bool: ...
+
+    @property
+    def simulated(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Answers this scorer grades as right and as wrong for an item: what the simulator answers with."""
+
+    correct: str
+    wrong: tuple[str, ...] = field(default=("I am not sure; possibly something else entirely.",))
+
+    def pick(self, correct: bool, seed: float) -> str:
+        """The correct answer, or one of the wrong ones chosen by `seed`."""
+        return self.correct if correct else random.Random(seed).choice(self.wrong)
+
+
+def metadata_of(item: Any) -> dict[str, Any]:
+    """The metadata of an `Item` or of a dict with a "metadata" key (empty when it has none)."""
+    meta = getattr(item, "metadata", None)
+    if meta is None and isinstance(item, dict):
+        meta = item.get("metadata")
+    return dict(meta or {})
+
+
 class Scorer:
     """Base class: `await scorer.score(answer, item)` or `scorer.score_sync(answer, item)`.
 
     Scorers implement `grade` (synchronous) or `agrade` (when they wait on I/O); both get an `Answer`, while
-    `score`/`score_sync` also take plain text.
+    `score`/`score_sync` also take plain text. A subclass registers itself with `@SCORERS.register`: its `name`
+    and `aliases` find it, `from_experiment` builds it for an experiment, `examples` teaches the simulator.
     """
 
     name: ClassVar[str] = "scorer"
+    aliases: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def from_experiment(cls, experiment: Experiment, **options: Any) -> Scorer:
+        """This scorer as an experiment runs it (`options`: the user's own, which win)."""
+        return cls(**options)
+
+    def examples(self, item: Any) -> Examples:
+        """An answer this scorer grades right for `item`, and plausible wrong ones (by the item's shape: a JSON
+        reference loses a key, a number is off by a little, a label becomes another label)."""
+        ref, meta = reference_of(item), metadata_of(item)
+        correct = f"```json\n{json.dumps(ref)}\n```" if isinstance(ref, dict | list) else str(ref)
+        if isinstance(ref, dict) and ref:
+            return Examples(correct, tuple(_without(ref, key) for key in sorted(ref)))
+        try:
+            value = float(str(ref).replace(",", ""))
+        except ValueError:
+            pass
+        else:
+            return Examples(correct, tuple(_off_by(value, off) for off in (-3, -2, -1, 1, 2, 5, 10)))
+        labels = [c for c in meta.get("choices", meta.get("labels", [])) if str(c) != str(ref)]
+        return Examples(correct, tuple(map(str, labels))) if labels else Examples(correct)
 
     def grade(self, answer: Answer, item: Any) -> Score:
         """Grade synchronously (scorers that wait on I/O implement `agrade` instead)."""
@@ -115,3 +173,20 @@ class Scorer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def _without(ref: dict[str, Any], key: str) -> str:
+    broken = {k: v for k, v in ref.items() if k != key}
+    return f"```json\n{json.dumps(broken)}\n```"
+
+
+def _off_by(value: float, off: int) -> str:
+    wrong = value + off if value.is_integer() else round(value * (1 + off / 10), 4)
+    return (
+        f"Working through the steps, the final answer is {int(wrong) if float(wrong).is_integer() else wrong}"
+    )
+
+
+SCORERS: Registry[type[Scorer]] = Registry(
+    "scorer", base=Scorer, package="llmbench.scorers", entry_points="llmbench.scorers"
+)

@@ -6,11 +6,12 @@ from typing import Any
 
 from llmbench.datasets import Item
 from llmbench.errors import DataError
-from llmbench.scorers.base import Answer, Score, Scorer
+from llmbench.scorers.base import SCORERS, Answer, Score, Scorer
 
 __all__ = ["BFCLScorer"]
 
 
+@SCORERS.register
 class BFCLScorer(Scorer):
     """BFCL's AST check of the answer's tool calls against the item's possible answers (1 correct, 0 not)."""
 

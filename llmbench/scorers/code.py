@@ -15,7 +15,16 @@ from typing import Any
 from llmbench.errors import ConfigError, DataError
 from llmbench.providers.base import run_sync
 from llmbench.scorers._test_runner import discover
-from llmbench.scorers.base import Answer, Score, Scorer, reference_of
+from llmbench.scorers.base import (
+    SCORERS,
+    Answer,
+    Examples,
+    Experiment,
+    Score,
+    Scorer,
+    metadata_of,
+    reference_of,
+)
 from llmbench.scorers.sandbox import INSTALL_HINT, Limits, bwrap_available, exposed, run_tests
 
 _FENCED = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)```", re.DOTALL)
@@ -32,16 +41,35 @@ def extract_code(text: str) -> str:
     return text
 
 
+@SCORERS.register
 class PythonTests(Scorer):
     """Share of the item's tests (reference = test code) that the output's code passes."""
 
     name = "python_tests"
+    aliases = ("code", "python")
 
     def __init__(
         self, timeout_s: float = 10.0, memory_mb: int = 512, processes: int = 32, unsafe_code: bool = False
     ) -> None:
         self.limits = Limits(timeout_s=timeout_s, memory_mb=memory_mb, processes=processes)
         self.unsafe_code = unsafe_code
+
+    @classmethod
+    def from_experiment(cls, experiment: Experiment, **options: Any) -> Scorer:
+        """The simulator's "code" is the dataset's own reference solution (or a stub), not a model's: without
+        bubblewrap the offline default still runs, unsandboxed; real models never do."""
+        options.setdefault(
+            "unsafe_code", experiment.unsafe_code or (experiment.simulated and bwrap_available() is not None)
+        )
+        return cls(**options)
+
+    def examples(self, item: Any) -> Examples:
+        """The item's reference solution (`metadata.solution`) as the right answer, a stub as the wrong one."""
+        solution = metadata_of(item).get("solution")
+        if solution is None:
+            return super().examples(item)
+        wrong = "```python\nraise NotImplementedError('simulated wrong answer')\n```"
+        return Examples(f"Here is the function:\n```python\n{solution}\n```", (wrong,))
 
     def preflight(self) -> None:
         """Refuse before any paid call when model-written code could not be sandboxed here, or when the sandbox

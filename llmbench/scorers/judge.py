@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from llmbench.errors import ConfigError
-from llmbench.scorers.base import Answer, Score, Scorer, reference_of
+from llmbench.scorers.base import SCORERS, Answer, Experiment, Score, Scorer, reference_of
 
 DEFAULT_RUBRIC = """You are grading an answer to a task. Compare the submitted answer with the reference answer
 and judge whether the submission is correct. Ignore style and length; judge the substance.
@@ -28,6 +28,7 @@ _GRADE = re.compile(r"GRADE\s*[:=]\s*\**\s*([CPI])\b", re.IGNORECASE)
 _VALUES = {"C": 1.0, "P": 0.5, "I": 0.0}
 
 
+@SCORERS.register
 class LLMJudge(Scorer):
     """Ask `model` (or a given `provider`) to grade with `rubric`; GRADE C/P/I -> 1 / 0.5 / 0.
 
@@ -36,6 +37,7 @@ class LLMJudge(Scorer):
     """
 
     name = "llm_judge"
+    aliases = ("judge",)
 
     def __init__(
         self,
@@ -56,6 +58,13 @@ class LLMJudge(Scorer):
         self._provider = provider
         self.max_tokens = max_tokens
         self.temperature = temperature
+
+    @classmethod
+    def from_experiment(cls, experiment: Experiment, **options: Any) -> Scorer:
+        """The judge the experiment names (`judge_model`), unless the options name one."""
+        if experiment.judge_model and "provider" not in options:
+            options.setdefault("model", experiment.judge_model)
+        return cls(**options)
 
     @property
     def provider(self) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 
 from llmbench.errors import ConfigError, DataError
-from llmbench.scorers.base import Answer, Score, Scorer, reference_of
+from llmbench.scorers.base import SCORERS, Answer, Examples, Score, Scorer, reference_of
 
 _PUNCT = re.compile(r"[^\w\s]|_")  # punctuation and symbols
 _SPACES = re.compile(r"\s+")
@@ -32,10 +32,12 @@ def _as_list(reference: Any) -> list[Any]:
     return list(reference) if isinstance(reference, list | tuple) else [reference]
 
 
+@SCORERS.register
 class ExactMatch(Scorer):
     """1 when the output equals the reference (or one of a list of references) after normalising."""
 
     name = "exact_match"
+    aliases = ("exact", "match")
 
     def __init__(self, normalize: bool = True) -> None:
         self.normalize = normalize
@@ -67,14 +69,22 @@ def last_number(text: str) -> float | None:
     return float(found[-1].replace(",", "").replace("−", "-"))
 
 
+@SCORERS.register
 class NumericAnswer(Scorer):
     """1 when the last number in the output equals the reference within `abs_tol` or `rel_tol`."""
 
     name = "numeric"
+    aliases = ("number",)
 
     def __init__(self, abs_tol: float = 1e-6, rel_tol: float = 1e-6) -> None:
         self.abs_tol = abs_tol
         self.rel_tol = rel_tol
+
+    def examples(self, item: Any) -> Examples:
+        """The reference stated at the end of some working, as models answer word problems."""
+        shown = super().examples(item)
+        correct = f"Working through the steps carefully, the final answer is {reference_of(item)}"
+        return Examples(correct, shown.wrong)
 
     def grade(self, answer: Answer, item: Any) -> Score:
         output = answer.text
@@ -93,10 +103,12 @@ class NumericAnswer(Scorer):
         return Score(0.0, f"last number {got:g} != {expected:g}")
 
 
+@SCORERS.register
 class MultipleChoice(Scorer):
     """1 when the chosen letter (from "Answer: B", "(B)", "B." or a bare "B") equals the reference letter."""
 
     name = "choice"
+    aliases = ("multiple_choice", "mcq")
 
     def __init__(self, letters: str = "ABCDEFGHIJ") -> None:
         self.letters = letters.upper()
@@ -139,6 +151,7 @@ def _compile(pattern: str, flags: int) -> re.Pattern[str]:
         raise ConfigError(f"regex scorer: bad pattern {pattern!r} ({exc}).") from None
 
 
+@SCORERS.register
 class RegexMatch(Scorer):
     """1 when `pattern` (default: the item's reference) is found in the output (`fullmatch`: is the output)."""
 
@@ -171,6 +184,7 @@ class RegexMatch(Scorer):
         return Score(1.0 if hit else 0.0, f"{'matched' if hit else 'no match for'} /{pattern}/")
 
 
+@SCORERS.register
 class Contains(Scorer):
     """1 when the output contains the reference (any of a list; all with `require_all`) as whole words.
 
@@ -179,6 +193,7 @@ class Contains(Scorer):
     """
 
     name = "contains"
+    aliases = ("includes",)
 
     def __init__(self, normalize: bool = True, require_all: bool = False) -> None:
         self.normalize = normalize
@@ -247,6 +262,7 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+@SCORERS.register
 class JsonSchema(Scorer):
     """JSON in the output that validates against a schema; with an expected value, how much of it is right.
 
@@ -256,6 +272,7 @@ class JsonSchema(Scorer):
     """
 
     name = "json_schema"
+    aliases = ("json",)
 
     def __init__(self, schema: dict[str, Any] | None = None) -> None:
         self.schema = schema

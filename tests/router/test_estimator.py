@@ -132,7 +132,7 @@ def test_round_trip_for_every_classifier_and_task_count(
     data = routing_data(frame[frame["task"].isin(kept)])
     train, test = split_by_prompt(data, test_size=0.3, seed=1)
     router = RouterEstimator(lambda_=50.0, classifier=classifier, residual=residual, cv=3).fit(train)
-    assert (router.residual_model_ is not None) == (residual == "on")
+    assert ("prompt ridge" in router.candidates_) == (residual == "on")
     router.export(tmp_path / "p.json")
     loaded = RouterPolicy.load(tmp_path / "p.json")
     for a, b in zip(router.decide(test.prompts), loaded.route_many(test.prompts), strict=True):
@@ -158,7 +158,7 @@ def test_policy_file_is_plain_json_without_code(fitted: RouterEstimator, tmp_pat
     path = tmp_path / "p.json"
     fitted.export(path)
     doc = json.loads(path.read_text())
-    assert doc["format"] == "llmbench-router-policy" and doc["version"] == 1
+    assert doc["format"] == "llmbench-router-policy" and doc["version"] == 2
     policy = doc["policy"]
     for key in ("models", "tasks", "lambda", "features", "classifier", "task_cost", "prices", "fallbacks"):
         assert key in policy

@@ -1,34 +1,48 @@
-"""Candidate quality estimators and their blend, chosen by cross-fitting inside the training split.
+"""Which candidates a router serves, and with which weights per task, chosen by cross-fitting inside the training
+split (the test split is never touched here).
 
-Candidates (each an expected-quality matrix, prompts x models):
-- `task prior`: the task posterior times the per-task mean quality (what a task label alone knows);
-- `prompt ridge`: the task prior plus the per-model prompt-level ridge residuals, stacked per task;
-- `kNN`: the mean quality of the k most similar training prompts (word TF-IDF cosine).
-
-The blend weights are fitted per task on out-of-fold estimates (non-negative least squares, shrunk towards the
-pooled weights for small tasks), and the blend is kept only when its out-of-fold routing beats every single
-candidate's; otherwise the best single candidate is used alone. The test split is never touched here.
+The blend weights are fitted per task on the candidates' out-of-fold estimates (non-negative least squares, shrunk
+towards the pooled weights for small tasks), and the blend is kept only when its out-of-fold routing beats every
+single candidate's; otherwise the best single candidate is used alone, a richer one only when it beats the
+simpler ones by a margin.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.optimize import nnls
 
+from llmbench.router.candidates import Candidate, Training
 from llmbench.router.data import RoutingData
 from llmbench.router.decision import blend
 
-__all__ = ["CANDIDATES", "blend", "blend_weights", "choose", "routing_score"]
+__all__ = ["Selection", "blend_weights", "routing_score", "select"]
 
-CANDIDATES = ("task prior", "prompt ridge", "kNN")
 _POOL = 200  # prompts: a task's own weights count like this many prompts of the pooled ones
 _MARGIN = 0.001  # out-of-fold AIQ gain a richer estimator must show over a simpler one (noise guard)
+
+
+@dataclass
+class Selection:
+    """The outcome: weights per task of each candidate considered (tasks,), out-of-fold scores, the choice."""
+
+    weights: dict[str, np.ndarray]
+    scores: dict[str, float]
+    choice: str
+
+    @property
+    def served(self) -> list[str]:
+        """The candidates with any weight, in the order they were considered (simplest first)."""
+        return [name for name, w in self.weights.items() if w.any()]
 
 
 def blend_weights(
     oof: list[np.ndarray], quality: np.ndarray, task_idx: np.ndarray, n_tasks: int
 ) -> np.ndarray:
-    """Non-negative weights (tasks x candidates) that best combine out-of-fold estimates into the true quality."""
+    """Non-negative weights (tasks x candidates) that best combine out-of-fold estimates into the true quality; the
+    first estimate (the task prior) fills the others' gaps."""
     known = np.isfinite(quality)
     prior = oof[0]
 
@@ -75,27 +89,30 @@ def routing_score(data: RoutingData, estimate: np.ndarray, mode: str) -> float:
         return float(quals[0])
 
 
-def choose(
-    data: RoutingData,
-    oof: list[np.ndarray],
-    post: np.ndarray,
-    weights: np.ndarray,
-    mode: str,
-    names: tuple[str, ...] = CANDIDATES,
-) -> tuple[np.ndarray, dict[str, float], str]:
-    """(weights to serve, out-of-fold routing score per candidate and of the blend, the choice's name): the blend
-    when it beats every single candidate by the margin, else the best single one (simpler first on ties)."""
+def select(train: Training, candidates: list[Candidate], mode: str, forced: bool = False) -> Selection:
+    """The weights to serve: with `forced`, the richest candidate alone (its score reported); else the blend
+    of all when it beats every single candidate by the margin, or the best single one (simpler first on ties).
+    `candidates` come simplest first, the task prior among them unless forced."""
+    n_t = train.n_tasks
+    names = [c.name for c in candidates]
+    oof = [c.out_of_fold(train) for c in candidates]
+    if forced:
+        only = {name: np.zeros(n_t) for name in names}
+        only[names[-1]] = np.ones(n_t)
+        return Selection(only, {names[-1]: routing_score(train.data, oof[-1], mode)}, names[-1])
+    data, prior = train.data, oof[0]
+    weights = blend_weights(oof, data.quality, train.task_idx, n_t)
     scores = {
-        name: routing_score(data, np.where(np.isnan(e), oof[0], e), mode)
-        for name, e in zip(names, oof, strict=True)
+        n: routing_score(data, np.where(np.isnan(e), prior, e), mode) for n, e in zip(names, oof, strict=True)
     }
-    scores["blend"] = routing_score(data, blend(post, weights, oof), mode)
+    onehot = np.eye(n_t)[train.task_idx]
+    scores["blend"] = routing_score(data, blend(onehot, weights, oof, prior), mode)
     best, best_score = names[0], scores[names[0]]
     for name in names[1:]:  # a richer candidate must beat the simpler ones by the margin
         if scores[name] > best_score + _MARGIN:
             best, best_score = name, scores[name]
     if scores["blend"] > best_score + _MARGIN:
-        return weights, scores, "blend"
-    single = np.zeros_like(weights)
-    single[:, names.index(best)] = 1.0
-    return single, scores, best
+        return Selection({n: weights[:, i] for i, n in enumerate(names)}, scores, "blend")
+    single = {n: np.zeros(n_t) for n in names}
+    single[best] = np.ones(n_t)
+    return Selection(single, scores, best)
