@@ -39,15 +39,16 @@ class Registry(Generic[T]):
         self._loaders: dict[str, Callable[[], T]] = {}
         self._aliases: dict[str, str] = {}
         self._discovered = package is None
+        self._points: dict[str, Any] | None = None  # entry points, read once (installs do not change mid-run)
 
     @staticmethod
     def key(name: str) -> str:
         """The spelling names are compared in (case and surrounding space do not matter)."""
         return name.strip().lower()
 
-    def register(self, part: T) -> T:
-        """Register a part under its `name` and `aliases` attributes (a class decorator)."""
-        name = getattr(part, "name", None)
+    def register(self, part: T, *, name: str | None = None) -> T:
+        """Register a part under its `name` and `aliases` attributes (a class decorator), or under `name`."""
+        name = name or getattr(part, "name", None)
         if not isinstance(name, str) or not name:
             raise TypeError(f"a {self.kind} needs a non-empty `name` to be registered, {part!r} has none")
         self._add(name, lambda: part)
@@ -81,23 +82,24 @@ class Registry(Generic[T]):
             if not info.name.rsplit(".", 1)[-1].startswith("_"):
                 importlib.import_module(info.name)
 
-    def _entry_point(self, key: str) -> Callable[[], T] | None:
-        if self._entry_points is None:
-            return None
-        from importlib.metadata import entry_points
+    def _entry_point_table(self) -> dict[str, Any]:
+        if self._points is None:
+            self._points = {}
+            if self._entry_points is not None:
+                from importlib.metadata import entry_points
 
-        found = [p for p in entry_points(group=self._entry_points) if self.key(p.name) == key]
-        return found[0].load if found else None
+                for point in entry_points(group=self._entry_points):
+                    self._points.setdefault(self.key(point.name), point)
+        return self._points
+
+    def _entry_point(self, key: str) -> Callable[[], T] | None:
+        point = self._entry_point_table().get(key)
+        return None if point is None else point.load
 
     def names(self) -> list[str]:
         """Every registered name (entry points included), sorted."""
         self._discover()
-        names = set(self._loaders)
-        if self._entry_points is not None:
-            from importlib.metadata import entry_points
-
-            names |= {self.key(p.name) for p in entry_points(group=self._entry_points)}
-        return sorted(names)
+        return sorted({*self._loaders, *self._entry_point_table()})
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.find(name) is not None

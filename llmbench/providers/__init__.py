@@ -1,6 +1,7 @@
 """Provider layer: one interface over OpenAI, Anthropic, OpenAI-compatible servers and the offline simulator."""
 
 from llmbench.providers.base import Provider, run_sync
+from llmbench.providers.kinds import PROVIDERS
 from llmbench.providers.pricing import ModelPrice, PriceTable, UnknownPriceWarning
 from llmbench.providers.registry import (
     Config,
@@ -9,7 +10,6 @@ from llmbench.providers.registry import (
     get_provider,
     load_config,
     parse_model_id,
-    provider_api,
 )
 from llmbench.providers.retry import RetryPolicy
 from llmbench.providers.types import (
@@ -36,6 +36,7 @@ from llmbench.providers.types import (
 )
 
 __all__ = [
+    "PROVIDERS",
     "Attempt",
     "Completion",
     "Config",
@@ -67,6 +68,5 @@ __all__ = [
     "get_provider",
     "load_config",
     "parse_model_id",
-    "provider_api",
     "run_sync",
 ]

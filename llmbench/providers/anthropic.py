@@ -41,7 +41,7 @@ from llmbench.providers.types import (
 log = logging.getLogger(__name__)
 DEFAULT_MAX_TOKENS = 4096
 MISSING_RESULT = "no result was returned for this tool call"
-_STOP: dict[str, StopReason] = {
+STOP_REASONS: dict[str, StopReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
     "max_tokens": "length",
@@ -204,7 +204,7 @@ def completion_from_anthropic(msg: Any, *, model_id: str, provider: str) -> Comp
         provider=provider,
         model=msg.model,
         content=blocks,
-        stop_reason=_STOP.get(msg.stop_reason or "", "other"),
+        stop_reason=STOP_REASONS.get(msg.stop_reason or "", "other"),
         raw_stop_reason=msg.stop_reason,
         usage=usage_from_anthropic(msg.usage),
         request_id=getattr(msg, "_request_id", None) or msg.id,
@@ -218,6 +218,9 @@ class AnthropicProvider(SDKProvider):
     """Anthropic's Messages API through the official `anthropic` SDK."""
 
     provider = "anthropic"
+    price_vendor = "anthropic"
+    batches = "llmbench.providers.anthropic_batches:AnthropicBatches"
+    stop_reasons = STOP_REASONS
 
     default_key_env = "ANTHROPIC_API_KEY"
 

@@ -10,8 +10,8 @@ import random
 import time
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from typing import Any, Literal, Protocol, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from llmbench import errors
 from llmbench.providers.pricing import PriceTable, UnknownPriceWarning
@@ -23,6 +23,7 @@ from llmbench.providers.types import (
     MessagesInput,
     ReasoningBlock,
     StopEvent,
+    StopReason,
     StreamEvent,
     TextBlock,
     ToolCall,
@@ -58,7 +59,12 @@ class ItemLike(Protocol):
 class Provider(ABC):
     """A model behind an API. Subclasses implement `_call` and `_stream`; this class retries, times and prices."""
 
-    provider: str = ""
+    provider: str = ""  # the provider part of this instance's model ids (an endpoint's name, or the kind's)
+    # What the vendor behind this kind means, in one place:
+    price_vendor: ClassVar[str | None] = None  # its id in the price snapshot, for its own models
+    batches: ClassVar[str | None] = None  # "module:Class" of its batch API (`llmbench.providers.batch_api`)
+    stop_reasons: ClassVar[Mapping[str, StopReason]] = {}  # its stop reasons -> the neutral ones
+    serves_endpoints: ClassVar[bool] = False  # it can talk to another server of its API (`[endpoints.X]`)
 
     def __init__(
         self,

@@ -33,7 +33,7 @@ from llmbench.providers.types import (
     Usage,
 )
 
-_STOP: dict[str, StopReason] = {
+STOP_REASONS: dict[str, StopReason] = {
     "stop": "stop",
     "length": "length",
     "tool_calls": "tool_calls",
@@ -200,7 +200,9 @@ def completion_from_openai(resp: Any, *, model_id: str, provider: str) -> Comple
         fn = tc.function
         blocks.append(ToolCall.from_json(tc.id or _synthetic_id(resp, i), fn.name, fn.arguments))
     raw_stop = choice.finish_reason
-    stop: StopReason = "refusal" if getattr(msg, "refusal", None) else _STOP.get(raw_stop or "", "other")
+    stop: StopReason = (
+        "refusal" if getattr(msg, "refusal", None) else STOP_REASONS.get(raw_stop or "", "other")
+    )
     return Completion(
         model_id=model_id,
         provider=provider,
@@ -225,6 +227,9 @@ class OpenAIProvider(SDKProvider):
     """OpenAI's Chat Completions API through the official `openai` SDK."""
 
     provider = "openai"
+    price_vendor = "openai"
+    batches = "llmbench.providers.openai_batches:OpenAIBatches"
+    stop_reasons = STOP_REASONS
 
     default_key_env = "OPENAI_API_KEY"
 

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llmbench import yaml_safe
 from llmbench.errors import ConfigError
+from llmbench.providers.kinds import price_vendor
 from llmbench.providers.types import Usage
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,6 @@ _MILLION = Decimal(1_000_000)
 
 BATCH_DISCOUNT = 0.5  # OpenAI and Anthropic both bill batch requests at 50% of the interactive price
 # Providers whose model names genai-prices knows under its own provider id.
-_GENAI_PROVIDER = {"openai": "openai", "anthropic": "anthropic"}
 
 
 def _decimal(value: float) -> Decimal:
@@ -153,7 +153,7 @@ class PriceTable:
         if override is not None:
             return override.cost(usage)
         provider, _, model = model_id.partition(":")
-        cost = _snapshot_cost(_GENAI_PROVIDER.get(provider), model or provider, usage, api_url)
+        cost = _snapshot_cost(price_vendor(provider), model or provider, usage, api_url)
         if cost is None and model_id not in self._warned:
             self._warned.add(model_id)
             warnings.warn(
@@ -247,7 +247,7 @@ def close_models(model_id: str, table: PriceTable | None = None, n: int = 3) -> 
 
     provider = model_id.partition(":")[0]
     names = [o for o in (table.overrides if table else {}) if o.startswith(provider + ":")]
-    vendor = _GENAI_PROVIDER.get(provider)
+    vendor = price_vendor(provider)
     if vendor is not None:
         found = next((p for p in data_snapshot.get_snapshot().providers if p.id == vendor), None)
         names += [f"{provider}:{m.id}" for m in (found.models if found else []) if not m.id.endswith("-")]
@@ -335,8 +335,8 @@ def snapshot_rates(model_id: str) -> dict[str, Any] | None:
     provider, _, model = model_id.partition(":")
     probe = Usage(input_tokens=1_000_000)
     out = Usage(output_tokens=1_000_000)
-    pin = _snapshot_cost(_GENAI_PROVIDER.get(provider), model or provider, probe)
-    pout = _snapshot_cost(_GENAI_PROVIDER.get(provider), model or provider, out)
+    pin = _snapshot_cost(price_vendor(provider), model or provider, probe)
+    pout = _snapshot_cost(price_vendor(provider), model or provider, out)
     if pin is None or pout is None:
         return None
     return {"input": pin, "output": pout}

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from llmbench.errors import ConfigError
 from llmbench.providers.base import Provider
+from llmbench.providers.kinds import PROVIDERS
 from llmbench.providers.pricing import ModelPrice, PriceTable
 
 
@@ -32,10 +32,22 @@ class Endpoint(BaseModel):
     """An OpenAI- or Anthropic-compatible server reachable by base URL."""
 
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["openai", "anthropic"] = "openai"
+    kind: str = "openai"
     base_url: str
     api_key_env: str | None = None
     free: bool = False
+
+    @field_validator("kind")
+    @classmethod
+    def _a_registered_kind(cls, kind: str) -> str:
+        """A provider kind that can talk to another server of its API (an SDK kind such as openai)."""
+        found = PROVIDERS.find(kind)
+        if not getattr(found, "serves_endpoints", False):
+            able = [k for k in PROVIDERS.names() if getattr(PROVIDERS.find(k), "serves_endpoints", False)]
+            raise ValueError(
+                f"kind {kind!r} is not a provider kind an endpoint can use; choose one of {able}"
+            )
+        return PROVIDERS.key(kind)
 
 
 class Config(BaseModel):
@@ -110,62 +122,6 @@ def parse_model_id(model_id: str) -> tuple[str, str]:
     return ref.provider, ref.model
 
 
-ProviderFactory = Callable[[], type[Provider]]
-_APIS: dict[str, ProviderFactory] = {}
-
-
-def provider_api(name: str) -> Callable[[ProviderFactory], ProviderFactory]:
-    """Register a provider API under `name`; the factory imports its SDK only when a model of it is built."""
-
-    def register(factory: ProviderFactory) -> ProviderFactory:
-        _APIS[name] = factory
-        return factory
-
-    return register
-
-
-@provider_api("openai")
-def _openai() -> type[Provider]:
-    from llmbench.providers.openai import OpenAIProvider
-
-    return OpenAIProvider
-
-
-@provider_api("anthropic")
-def _anthropic() -> type[Provider]:
-    from llmbench.providers.anthropic import AnthropicProvider
-
-    return AnthropicProvider
-
-
-@provider_api("sim")
-def _sim() -> type[Provider]:
-    from llmbench.providers.sim import SimProvider
-
-    return SimProvider
-
-
-ENTRY_POINTS = "llmbench.providers"  # other packages (and llmbench's own `router`) add provider kinds here
-
-
-def _plugin(name: str) -> ProviderFactory | None:
-    """A provider kind another module registers as an entry point of ENTRY_POINTS (`name = "module:Class"`)."""
-    from importlib.metadata import entry_points
-
-    found = entry_points(group=ENTRY_POINTS, name=name)
-    if not found:
-        return None
-    point = next(iter(found))
-
-    def load() -> type[Provider]:
-        kind = point.load()
-        if not (isinstance(kind, type) and issubclass(kind, Provider)):
-            raise ConfigError(f"entry point {point.value!r} of {ENTRY_POINTS} is not a Provider class")
-        return kind
-
-    return load
-
-
 def get_provider(
     model_id: str | ModelRef, *, config: Config | str | Path | None = None, **options: Any
 ) -> Provider:
@@ -174,23 +130,24 @@ def get_provider(
     ref = ModelRef.parse(model_id)
     cfg = config if isinstance(config, Config) else load_config(config)
     table: PriceTable = options.pop("price_table", None) or PriceTable.from_file(cfg.price_file)
-    factory = _APIS.get(ref.provider) or _plugin(ref.provider)
-    if factory is None:
+    kind = PROVIDERS.find(ref.provider)
+    if kind is None:
         endpoint = cfg.endpoints.get(ref.provider) or BUILTIN_ENDPOINTS.get(ref.provider)
         if endpoint is None:
-            known = sorted({*_APIS, *BUILTIN_ENDPOINTS, *cfg.endpoints})
+            known = sorted({*PROVIDERS.names(), *BUILTIN_ENDPOINTS, *cfg.endpoints})
             raise ConfigError(
                 f"unknown provider {ref.provider!r} in {ref.id!r}; use one of {known} or define "
                 f"[endpoints.{ref.provider}] with a base_url in llmbench.toml"
             )
-        factory = _APIS[endpoint.kind]
+        kind = PROVIDERS.get(endpoint.kind)
         options.setdefault("base_url", endpoint.base_url)
         options["provider_name"] = ref.provider
         if endpoint.api_key_env:
             options.setdefault("api_key_env", endpoint.api_key_env)
         if endpoint.free and table.lookup(ref.id) is None:
             table = table.with_prices({ref.id: ModelPrice(input=0, output=0)})
-    kind = factory()
+    if not (isinstance(kind, type) and issubclass(kind, Provider)):
+        raise ConfigError(f"provider {ref.provider!r} is {kind!r}, not a Provider class")
     if kind.composite:  # it builds other models from this registry, with the same config and prices
         return kind.from_registry(ref.model, cfg, model_id=ref.id, price_table=table, **options)
     return kind.from_options(ref.model, model_id=ref.id, price_table=table, **options)

@@ -21,6 +21,8 @@ from llmbench.providers.base import Provider
 class SDKProvider(Provider):
     """A provider backed by an official SDK client (`max_retries=0`: the retry layer is ours)."""
 
+    serves_endpoints = True
+
     default_key_env = ""
 
     def __init__(

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["system", "user", "assistant", "tool"]
 StopReason = Literal["stop", "length", "tool_calls", "content_filter", "refusal", "pause", "error", "other"]
+
+
+def stop_reason_names(stop_reasons: Mapping[str, StopReason], default: str) -> dict[StopReason, str]:
+    """A vendor's name for each neutral stop reason (what a gateway speaking its API answers): the first of its
+    own names that maps to it (`Provider.stop_reasons`), else `default`."""
+    first: dict[str, str] = {}
+    for name, neutral in stop_reasons.items():
+        first.setdefault(neutral, name)
+    return {reason: first.get(reason, default) for reason in get_args(StopReason)}
 
 
 class _Value(BaseModel):

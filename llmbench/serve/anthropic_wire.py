@@ -7,7 +7,7 @@ from typing import Any
 
 from llmbench.errors import DataError
 from llmbench.json_safe import utf8
-from llmbench.providers.anthropic import messages_from_anthropic
+from llmbench.providers.anthropic import AnthropicProvider, messages_from_anthropic
 from llmbench.providers.types import (
     Completion,
     StopEvent,
@@ -18,21 +18,13 @@ from llmbench.providers.types import (
     ToolCallStart,
     ToolSpec,
     Usage,
+    stop_reason_names,
 )
 from llmbench.serve.openai_wire import ChatRequest, load_object
 
 __all__ = ["EventWriter", "error_json", "message_json", "parse_messages_request"]
 
-_STOP = {
-    "stop": "end_turn",
-    "length": "max_tokens",
-    "tool_calls": "tool_use",
-    "refusal": "refusal",
-    "pause": "pause_turn",
-    "content_filter": "end_turn",
-    "error": "end_turn",
-    "other": "end_turn",
-}
+_STOP = stop_reason_names(AnthropicProvider.stop_reasons, default="end_turn")
 _PASSED = {"temperature": "temperature", "top_p": "top_p", "stop_sequences": "stop"}
 
 

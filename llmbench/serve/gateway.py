@@ -19,7 +19,7 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -36,7 +36,7 @@ from llmbench.router.routed import RouterProvider
 from llmbench.serve.config import GatewayConfig
 from llmbench.serve.metrics import CONTENT_TYPE, GatewayMetrics
 from llmbench.serve.openai_wire import ChatRequest
-from llmbench.serve.wires import ANTHROPIC, OPENAI, Wire
+from llmbench.serve.wires import OPENAI, WIRES, Wire
 from llmbench.store import IntentRecord, Store, call_records
 from llmbench.store.writer import StoreWriter
 
@@ -66,8 +66,7 @@ class Gateway:
         self._watch: asyncio.Task[None] | None = None
         self.app = Starlette(
             routes=[
-                Route("/v1/chat/completions", self.chat, methods=["POST"]),
-                Route("/v1/messages", self.messages, methods=["POST"]),
+                *[Route(wire.path, self._endpoint(wire), methods=["POST"]) for wire in WIRES],
                 Route("/v1/models", self.list_models, methods=["GET"]),
                 Route("/health", self.health, methods=["GET"]),
                 Route("/metrics", self.render_metrics, methods=["GET"]),
@@ -160,13 +159,13 @@ class Gateway:
         token = header[7:] if header[:7].lower() == "bearer " else request.headers.get("x-api-key", "")
         return any(hmac.compare_digest(token.encode(), key) for key in self._keys)
 
-    async def chat(self, request: Request) -> Response:
-        """`POST /v1/chat/completions` (OpenAI)."""
-        return await self._handle(request, OPENAI)
+    def _endpoint(self, wire: Wire) -> Callable[[Request], Awaitable[Response]]:
+        """The handler of one wire's path (`POST /v1/chat/completions` for OpenAI's, ...)."""
 
-    async def messages(self, request: Request) -> Response:
-        """`POST /v1/messages` (Anthropic)."""
-        return await self._handle(request, ANTHROPIC)
+        async def handle(request: Request) -> Response:
+            return await self._handle(request, wire)
+
+        return handle
 
     async def _handle(self, request: Request, wire: Wire) -> Response:
         t0 = time.perf_counter()

@@ -11,7 +11,7 @@ from typing import Any
 
 from llmbench.errors import DataError
 from llmbench.json_safe import utf8
-from llmbench.providers.openai import messages_from_openai
+from llmbench.providers.openai import OpenAIProvider, messages_from_openai
 from llmbench.providers.types import (
     Completion,
     Message,
@@ -23,6 +23,7 @@ from llmbench.providers.types import (
     ToolCallStart,
     ToolSpec,
     Usage,
+    stop_reason_names,
 )
 from llmbench.text_safe import encodable_data
 
@@ -46,16 +47,7 @@ def _more_than_one(value: Any) -> bool:
 
 
 _REFUSED: dict[str, Callable[[Any], bool]] = {"n": _more_than_one, "logprobs": bool, "audio": bool}
-_FINISH = {
-    "stop": "stop",
-    "length": "length",
-    "tool_calls": "tool_calls",
-    "content_filter": "content_filter",
-    "refusal": "stop",
-    "pause": "stop",
-    "error": "stop",
-    "other": "stop",
-}
+_FINISH = stop_reason_names(OpenAIProvider.stop_reasons, default="stop")
 
 
 @dataclass

@@ -12,21 +12,26 @@ from starlette.responses import JSONResponse
 from llmbench import errors
 from llmbench.json_safe import utf8
 from llmbench.providers.types import Completion
+from llmbench.registry import Registry
 from llmbench.serve.anthropic_wire import EventWriter, error_json, message_json, parse_messages_request
 from llmbench.serve.openai_wire import ChatRequest, ChunkWriter, completion_json, parse_chat_request
 
-__all__ = ["ANTHROPIC", "OPENAI", "Wire"]
+__all__ = ["ANTHROPIC", "OPENAI", "WIRES", "Wire"]
 
 
 @dataclass(frozen=True)
 class Wire:
-    """One API dialect the gateway speaks: how requests parse and answers, stream events and errors render."""
+    """One API dialect the gateway speaks: the path it answers, how requests parse and how answers, stream
+    events and errors render. The gateway serves every registered wire (`WIRES`)."""
 
+    name: str
+    path: str  # POST here
     parse: Callable[[bytes], ChatRequest]
     render: Callable[[Completion, str], dict[str, Any]]
     events: Callable[[str, str], Any]  # (request id, model) -> a writer with first/event/last
     error_body: Callable[[int, str], dict[str, Any]]
-    prefix: str
+    prefix: str  # of the answer ids
+    error_event: bytes = b""  # the SSE event line before a stream's error data, where the dialect names one
 
     def error(self, status: int, message: str) -> JSONResponse:
         """An error response in this dialect (the message redacted)."""
@@ -35,7 +40,7 @@ class Wire:
     def stream_error(self, status: int, message: str) -> bytes:
         """An error event for a stream that broke after it began."""
         body = utf8(self.error_body(status, errors.redact(message)))
-        return (b"event: error\n" if self is ANTHROPIC else b"") + b"data: " + body + b"\n\n"
+        return self.error_event + b"data: " + body + b"\n\n"
 
 
 def _openai_error(status: int, message: str) -> dict[str, Any]:
@@ -49,5 +54,27 @@ def _openai_error(status: int, message: str) -> dict[str, Any]:
     }
 
 
-OPENAI = Wire(parse_chat_request, completion_json, ChunkWriter, _openai_error, "chatcmpl-")
-ANTHROPIC = Wire(parse_messages_request, message_json, EventWriter, error_json, "msg_")
+WIRES: Registry[Wire] = Registry("gateway wire")
+OPENAI = WIRES.register(
+    Wire(
+        "openai",
+        "/v1/chat/completions",
+        parse_chat_request,
+        completion_json,
+        ChunkWriter,
+        _openai_error,
+        "chatcmpl-",
+    )
+)
+ANTHROPIC = WIRES.register(
+    Wire(
+        "anthropic",
+        "/v1/messages",
+        parse_messages_request,
+        message_json,
+        EventWriter,
+        error_json,
+        "msg_",
+        error_event=b"event: error\n",
+    )
+)

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from llmbench.errors import ConfigError
-from llmbench.providers import ModelPrice, ModelRef, PriceTable, get_provider, provider_api
-from llmbench.providers.registry import _APIS
+from llmbench.providers import (
+    PROVIDERS,
+    Endpoint,
+    ModelPrice,
+    ModelRef,
+    PriceTable,
+    UnknownPriceWarning,
+    Usage,
+    get_provider,
+)
 from llmbench.providers.sim import SimProvider
 
 
@@ -28,15 +37,42 @@ def test_a_free_endpoint_prices_its_model_at_zero_without_touching_the_callers_t
     assert table.lookup("ollama:llama3.2") is None
 
 
-def test_providers_register_with_a_decorator() -> None:
-    @provider_api("labsim")
-    def _labsim() -> type[SimProvider]:
-        return SimProvider
-
+def test_providers_register_by_name() -> None:
+    PROVIDERS.register(SimProvider, name="labsim")
     try:
         provider = get_provider("labsim:gpt-4o", base_url="http://ignored")
         assert isinstance(provider, SimProvider) and provider.model_id == "labsim:gpt-4o"
     finally:
-        _APIS.pop("labsim")
+        PROVIDERS.unregister("labsim")
     with pytest.raises(ConfigError, match="unknown provider 'labsim'"):
         get_provider("labsim:gpt-4o")
+
+
+class _Gemini(SimProvider):
+    """A scratch kind standing for a new SDK's provider: what it means for pricing lives on its class."""
+
+    provider = "gem"
+    price_vendor = "google"
+
+
+def test_a_new_kind_brings_its_vendor_with_it() -> None:
+    """Registered by name (an entry point, for a package), its models are priced at its vendor's snapshot rates,
+    with no table to edit; until then the same model id is unknown."""
+    with pytest.raises(ConfigError, match="unknown provider 'gem'"):
+        get_provider("gem:gemini-2.0-flash")
+    with pytest.warns(UnknownPriceWarning):
+        assert PriceTable().price("gem:gemini-2.0-flash", Usage(input_tokens=1_000_000)) is None
+    PROVIDERS.register(_Gemini, name="gem")
+    try:
+        table = PriceTable()
+        assert table.price("gem:gemini-2.0-flash", Usage(input_tokens=1_000_000)) == pytest.approx(0.1)
+        assert get_provider("gem:gpt-4o").provider == "gem"
+    finally:
+        PROVIDERS.unregister("gem")
+
+
+@pytest.mark.parametrize("kind", ["sim", "gemini", "router"])
+def test_an_endpoint_kind_must_be_a_registered_sdk_kind(kind: str) -> None:
+    with pytest.raises(ValidationError, match="not a provider kind an endpoint can use"):
+        Endpoint(kind=kind, base_url="http://127.0.0.1:1")
+    assert Endpoint(kind=" Anthropic ", base_url="http://127.0.0.1:1").kind == "anthropic"
