@@ -5,6 +5,8 @@ name: default-sim
 datasets: [../datasets/arithmetic.jsonl, ../datasets/classification.jsonl]   # relative to this file
 models: [sim:gpt-4.1-nano, sim:gpt-4o]
 scorer: null            # null: each item's own scorer (from the dataset)
+scorer_options:         # per scorer (name or alias): its options
+  numeric: {abs_tol: 0.01}
 epochs: 1
 concurrency: 16         # calls in flight, all providers together
 providers:              # per-provider limits
@@ -34,6 +36,7 @@ from pydantic import (
 from llmbench import yaml_safe
 from llmbench.errors import ConfigError
 from llmbench.providers.registry import ModelRef
+from llmbench.scorers import SCORERS
 
 MAX_CONCURRENCY = 4096
 MAX_EPOCHS = 1000
@@ -95,6 +98,7 @@ class ExperimentConfig(BaseModel):
     datasets: list[str] = Field(min_length=1, max_length=1000)
     models: list[str] = Field(min_length=1, max_length=1000)
     scorer: str | None = None
+    scorer_options: dict[str, dict[str, Any]] = {}
     judge_model: str | None = None
     epochs: int = Field(default=1, ge=1, le=MAX_EPOCHS)
     concurrency: int = Field(default=16, ge=1, le=MAX_CONCURRENCY)
@@ -119,6 +123,24 @@ class ExperimentConfig(BaseModel):
     )
 
     _refs: dict[str, ModelRef] = PrivateAttr(default_factory=dict)
+
+    @field_validator("scorer_options")
+    @classmethod
+    def _scorer_names(cls, options: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Keyed by each scorer's own name (an alias or another spelling finds it; an unknown name is refused)."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, opts in options.items():
+            kind = SCORERS.find(name)
+            if kind is None:
+                raise ValueError(
+                    f"scorer_options names {name!r}, which is not a scorer ({', '.join(SCORERS.names())})"
+                )
+            if kind.name in out:
+                raise ValueError(
+                    f"scorer_options gives {kind.name!r} twice ({name!r} is another name for it)"
+                )
+            out[kind.name] = opts
+        return out
 
     @field_validator("params")
     @classmethod

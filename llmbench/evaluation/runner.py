@@ -92,7 +92,11 @@ class Runner:
         """The scorer of an item: the experiment's, else the item's own, else exact match."""
         kind = SCORERS.get(self.cfg.scorer or item.scorer or "exact_match")
         if kind.name not in self._scorers:
-            self._scorers[kind.name] = kind.from_experiment(self.cfg)
+            options = self.cfg.scorer_options.get(kind.name, {})
+            try:
+                self._scorers[kind.name] = kind.from_experiment(self.cfg, **options)
+            except TypeError as exc:
+                raise ConfigError(f"scorer_options.{kind.name} {sorted(options)}: {exc}") from None
         return self._scorers[kind.name]
 
     def preflight(self, items: list[Item]) -> None:

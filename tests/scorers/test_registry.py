@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import pytest
+from pydantic import ValidationError
 
 from llmbench.datasets import load_dataset, shipped_datasets
 from llmbench.errors import ConfigError
@@ -80,3 +81,22 @@ def test_a_registered_scorer_is_found_by_name_and_alias_with_its_options() -> No
     finally:
         SCORERS.unregister("scratch_length")
     assert "short" not in SCORERS
+
+
+def test_an_experiment_gives_each_scorer_its_options(tmp_path) -> None:
+    from llmbench.evaluation.runner import Runner
+    from llmbench.store import Store
+
+    cfg = ExperimentConfig(
+        name="x", datasets=["arithmetic"], models=["sim:gpt-4o"], scorer_options={"Number": {"abs_tol": 0.5}}
+    )
+    assert cfg.scorer_options == {"numeric": {"abs_tol": 0.5}}
+    item = load_dataset(shipped_datasets()["arithmetic"]).items[0]
+    with Store.open(tmp_path / "s.duckdb") as store:
+        assert Runner(cfg, store).scorer_for(item).abs_tol == 0.5  # type: ignore[attr-defined]
+        bad = cfg.model_copy(update={"scorer_options": {"numeric": {"tolerance": 1}}})
+        with pytest.raises(ConfigError, match=r"scorer_options.numeric \['tolerance'\]"):
+            Runner(bad, store).scorer_for(item)
+    for options, message in (({"numerik": {}}, "not a scorer"), ({"number": {}, "numeric": {}}, "twice")):
+        with pytest.raises(ValidationError, match=message):
+            ExperimentConfig(name="x", datasets=["arithmetic"], models=["sim:gpt-4o"], scorer_options=options)
