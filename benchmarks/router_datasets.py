@@ -27,7 +27,7 @@ import pandas as pd
 from llmbench import imports
 from llmbench.router import metrics, routing_data
 from llmbench.router.data import RoutingData, split_by_prompt, train_test_split
-from llmbench.router.evaluate import ORACLE, Evaluation, Reference, evaluate_router, realised
+from llmbench.router.evaluate import ORACLE, Evaluation, Reference, evaluate_router
 from llmbench.testing import shared_data_dir
 
 BASELINES = ("task prior", "kNN (k=25)", "zero router")
@@ -99,14 +99,12 @@ def intervals(ev: Evaluation, best: str, n_boot: int, seed: int = 0) -> dict[str
         idx = rng.integers(0, n, size=n)
         q, c = test.quality[idx], test.cost[idx]
         ref = Reference.of(q, c)
-        rc, rq = realised(ev.picks["router"][:, idx], q, c)
+        weights = np.bincount(idx, minlength=n)
+        rc, rq = _frontier(ev, "router", weights)
         aiq_r = ref.aiq(rc, rq)
-        if best == "zero router":
-            aiq_b = ref.aiq(c.mean(axis=0), q.mean(axis=0))
-        else:
-            bc, bq = realised(ev.picks[best][:, idx], q, c)
-            aiq_b = ref.aiq(bc, bq)
-        oc, oq = metrics.oracle_frontier(test.quality, test.cost, weights=np.bincount(idx, minlength=n), chains=ev.oracle)
+        zero_aiq = ref.aiq(c.mean(axis=0), q.mean(axis=0))
+        aiq_b = zero_aiq if best == "zero router" else ref.aiq(*_frontier(ev, best, weights))
+        oc, oq = _frontier(ev, ORACLE, weights)
         zero, top = ref.aiq(c.mean(axis=0), q.mean(axis=0)), ref.aiq(oc, oq)
         out["diff"].append(aiq_r - aiq_b)
         out["gap"].append((aiq_r - zero) / (top - zero) if top > zero else np.nan)
@@ -114,6 +112,11 @@ def intervals(ev: Evaluation, best: str, n_boot: int, seed: int = 0) -> dict[str
         out["save100"].append(_saving(rc, rq, ref.q_best, ref.c_best))
     return {k: (float(np.nanquantile(v, 0.05)), float(np.nanquantile(v, 0.95))) if np.isfinite(v).any()
             else (np.nan, np.nan) for k, v in out.items()}  # fmt: skip
+
+
+def _frontier(ev: Evaluation, name: str, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pts = ev.sweeps[name].points(ev.test.quality, ev.test.cost, weights)
+    return pts["cost"], pts["quality"]
 
 
 def _saving(costs: np.ndarray, quals: np.ndarray, q: float, c_best: float) -> float:
@@ -134,7 +137,7 @@ def report(name: str, train: RoutingData, test: RoutingData, n_boot: int) -> dic
         aiq, metric = table["peak quality"], "peak quality"
     candidates = [b for b in (*BASELINES, *[m for m in test.models]) if b in aiq.index and np.isfinite(aiq[b])]
     best = max(candidates, key=lambda b: aiq[b]) if candidates else "task prior"
-    best_pick = best if best in ev.picks or best == "zero router" else "zero router"
+    best_pick = best if best in ev.sweeps or best == "zero router" else "zero router"
     ci = intervals(ev, best_pick, n_boot) if metric == "AIQ" else {}
     zero, top, r = aiq.get("zero router", np.nan), aiq.get(ORACLE, np.nan), aiq.get("router", np.nan)
     ref = Reference.of(ev.test.quality, ev.test.cost)

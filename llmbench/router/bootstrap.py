@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from llmbench.errors import ConfigError
-from llmbench.router import metrics
-from llmbench.router.evaluate import ORACLE, Evaluation, Reference, realised
+from llmbench.router.evaluate import Evaluation, Reference
 
 __all__ = ["bootstrap_intervals"]
 
@@ -38,25 +37,21 @@ def bootstrap_intervals(
         raise ConfigError(f"n_boot must be at least 10 for an interval, got {n_boot}")
     if not 0 < level < 1:
         raise ConfigError(f"level must be between 0 and 1, got {level}")
-    test, chosen = ev.test, ev.picks
-    if reference not in chosen:
-        raise ConfigError(f"reference must be one of {sorted(chosen)}, got {reference!r}")
+    test, sweeps = ev.test, ev.sweeps
+    if reference not in sweeps:
+        raise ConfigError(f"reference must be one of {sorted(sweeps)}, got {reference!r}")
     rng = np.random.default_rng(seed)
     n = len(test)
-    names = list(chosen)
+    names = list(sweeps)
     aiq = {k: np.empty(n_boot) for k in names}
     saving = {k: np.empty(n_boot) for k in names}
     for b in range(n_boot):
         idx = rng.integers(0, n, size=n)
-        q, c = test.quality[idx], test.cost[idx]
-        ref = Reference.of(q, c)
+        ref = Reference.of(test.quality[idx], test.cost[idx])
+        weights = np.bincount(idx, minlength=n)
         for k in names:
-            if k == ORACLE:
-                costs, quals = metrics.oracle_frontier(
-                    test.quality, test.cost, weights=np.bincount(idx, minlength=n), chains=ev.oracle
-                )
-            else:
-                costs, quals = realised(chosen[k][:, idx], q, c)
+            pts = sweeps[k].points(test.quality, test.cost, weights)
+            costs, quals = pts["cost"], pts["quality"]
             aiq[k][b] = ref.aiq(costs, quals)
             saving[k][b] = ref.saving(costs, quals)
     lo, hi = (1 - level) / 2, (1 + level) / 2

@@ -19,7 +19,7 @@ from llmbench.errors import ConfigError, DataError
 from llmbench.router.data import RoutingData, split_by_prompt
 from llmbench.router.decision import rank
 from llmbench.router.estimator import RouterEstimator
-from llmbench.router.evaluate import lambda_grid
+from llmbench.router.metrics import Sweep
 
 __all__ = ["TARGETS", "Calibration", "calibrate", "calibrate_and_test", "operating_points"]
 
@@ -43,14 +43,34 @@ class Calibration:
 
 
 def operating_points(
-    router: RouterEstimator, data: RoutingData, settings: np.ndarray
+    router: RouterEstimator, data: RoutingData, settings: np.ndarray | None = None
 ) -> list[dict[str, Any]]:
-    """Realised figures on `data` for each lambda (cost mode) or threshold (threshold mode)."""
+    """Realised figures on `data` for each lambda (cost mode) or threshold (threshold mode); without `settings`,
+    every distinct operating point (cost mode: the exact sweep over lambda; threshold mode: every threshold
+    between two prompts' expected gains)."""
     data = data.complete()
     _, q, c = router.estimate(data.prompts)
-    rows = np.arange(len(data))
     best = int(np.argmax(data.quality.mean(axis=0)))
+    best_quality = data.quality[:, best].mean()
     strongest = router.strong_idx_
+    if settings is None and router.mode != "threshold":
+        pts = Sweep.of(q, c).points(data.quality, data.cost, strong=strongest)
+        return [
+            {
+                "setting": float(lam),
+                "quality": float(qual),
+                "cost_per_1k": float(cost * 1000),
+                "strong_share": float(share),
+                "relative_quality": float(qual / best_quality),
+            }
+            for lam, qual, cost, share in zip(
+                pts["lambda"], pts["quality"], pts["cost"], pts["strong_share"], strict=True
+            )
+        ]
+    if settings is None:
+        gain = q[:, router.strong_idx_] - q[:, router.weak_idx_]
+        settings = np.unique(np.r_[gain.min() - 1, gain, gain.max() + 1])
+    rows = np.arange(len(data))
     out = []
     probe = copy.copy(router)  # a shallow copy keeps the fitted state; the caller's router stays as it was
     for s in settings:
@@ -65,18 +85,10 @@ def operating_points(
                 "quality": float(data.quality[rows, pick].mean()),
                 "cost_per_1k": float(data.cost[rows, pick].mean() * 1000),
                 "strong_share": float(np.mean(pick == strongest)),
-                "relative_quality": float(data.quality[rows, pick].mean() / data.quality[:, best].mean()),
+                "relative_quality": float(data.quality[rows, pick].mean() / best_quality),
             }
         )
     return out
-
-
-def _settings(router: RouterEstimator, data: RoutingData) -> np.ndarray:
-    if router.mode == "threshold":
-        _, q, _ = router.estimate(data.prompts)
-        gain = q[:, router.strong_idx_] - q[:, router.weak_idx_]
-        return np.unique(np.r_[gain.min() - 1, gain, gain.max() + 1])
-    return lambda_grid(data.cost)
 
 
 def _meets(point: dict[str, Any], target: str, value: float) -> bool:
@@ -91,7 +103,7 @@ def calibrate(router: RouterEstimator, calib: RoutingData, target: str, value: f
     """Pick the setting of a fitted router that meets `target` on `calib` (best quality, or least cost)."""
     if target not in TARGETS:
         raise ConfigError(f"unknown calibration target {target!r}; choose one of {', '.join(TARGETS)}")
-    points = operating_points(router, calib, _settings(router, calib))
+    points = operating_points(router, calib)
     ok = [p for p in points if _meets(p, target, value)]
     if not ok:
         closest = min(points, key=lambda p: p["cost_per_1k"]) if target == "budget" else None

@@ -1,9 +1,9 @@
 """Held-out evaluation of the learned router against every baseline, measured in the same run.
 
 `evaluate_router(train, test)` fits the router and the baselines on `train` and reports, on `test` only:
-the deferral curve over a lambda sweep, AIQ over the fixed cost range [cheapest, dearest single model],
-cost saving at the best single model's quality, peak quality, and for two models APGR and CPT(50%/80%).
-The oracle's curve is exact (`metrics.oracle_frontier`), not sampled on the lambda grid.
+the deferral curve over every lambda, AIQ over the fixed cost range [cheapest, dearest single model], cost
+saving at the best single model's quality, peak quality, and for two models APGR and CPT(50%/80%). Every curve,
+the oracle's included, is exact (`metrics.Sweep`: every change of decision), not sampled on a lambda grid.
 
 Every figure is defined on any real data, or is NaN with its reason in `Evaluation.notes`: one task, two
 models, the best model being the cheapest, every model costing the same, constant quality, ties.
@@ -20,41 +20,17 @@ from llmbench.errors import DataError
 from llmbench.router import metrics
 from llmbench.router.baselines import knn_estimates, oracle_estimates, random_choice, task_prior_estimates
 from llmbench.router.data import RoutingData
-from llmbench.router.decision import rank, utilities
 from llmbench.router.estimator import RouterEstimator
-from llmbench.router.metrics import lambda_grid
 
-__all__ = ["Evaluation", "curve_of", "evaluate_router", "lambda_grid", "picks", "realised"]
+__all__ = ["Evaluation", "evaluate_router", "realised"]
 
 ORACLE = "oracle"
 
 
-def picks(q_hat: np.ndarray, c_hat: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
-    """The chosen model index per lambda (rows) and prompt (columns) of argmax(q_hat - lambda c_hat)."""
-    return np.array([rank(utilities(q_hat, c_hat, lam))[:, 0] for lam in lambdas])
-
-
 def realised(chosen: np.ndarray, quality: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean realised cost and quality of each row of picks (one row per lambda, one column per prompt)."""
+    """Mean realised cost and quality of each row of picks (one row per setting, one column per prompt)."""
     rows = np.arange(quality.shape[0])
     return cost[rows, chosen].mean(axis=1), quality[rows, chosen].mean(axis=1)
-
-
-def curve_of(chosen: np.ndarray, test: RoutingData, lambdas: np.ndarray) -> pd.DataFrame:
-    """Deferral curve: realised mean cost, quality and strong-model share on `test` of the picks per lambda."""
-    cost, quality = realised(chosen, test.quality, test.cost)
-    return pd.DataFrame(
-        {
-            "lambda": lambdas.astype(float),
-            "cost": cost,
-            "quality": quality,
-            "strong_share": (chosen == _best_model(test)).mean(axis=1),
-        }
-    )
-
-
-def _best_model(data: RoutingData) -> int:
-    return Reference.of(data.quality, data.cost).best
 
 
 @dataclass(frozen=True)
@@ -105,7 +81,7 @@ class Evaluation:
     router: RouterEstimator
     test: RoutingData
     reference: Reference
-    picks: dict[str, np.ndarray]  # chosen model per lambda (rows) and test prompt (columns), per router
+    sweeps: dict[str, metrics.Sweep]  # every decision of each router (and the oracle) over all lambdas
     random_pick: np.ndarray
     oracle: metrics.OracleChains
     notes: dict[str, str] = field(default_factory=dict)  # metric -> why it is n/a on this data
@@ -172,11 +148,12 @@ def evaluate_router(
         f"kNN (k={knn_k})": knn_estimates(x_tr, train.subset(np.arange(len(train))), x_te, knn_k),
         ORACLE: oracle_estimates(test),
     }
-    lambdas = lambda_grid(train.cost)
-    chosen = {name: picks(q, c, lambdas) for name, (q, c) in estimates.items()}
-    curves = {name: curve_of(chosen[name], test, lambdas) for name in estimates}
-    chains = metrics.oracle_chains(test.quality, test.cost)
     ref = Reference.of(test.quality, test.cost)
+    sweeps = {name: metrics.Sweep.of(q, c) for name, (q, c) in estimates.items()}
+    curves = {
+        name: pd.DataFrame(sweep.points(test.quality, test.cost, strong=ref.best))
+        for name, sweep in sweeps.items()
+    }
     mean_q, mean_c = test.quality.mean(axis=0), test.cost.mean(axis=0)
     pair = _pgr_pair(router, train, test)
     rows = []
@@ -227,14 +204,11 @@ def evaluate_router(
                 if name == ORACLE
                 else q[:, strong] - q[:, weak]
             )
-        if name == ORACLE:
-            costs, quals = metrics.oracle_frontier(test.quality, test.cost, chains=chains)
-        else:
-            costs, quals = curves[name]["cost"].to_numpy(), curves[name]["quality"].to_numpy()
+        costs, quals = curves[name]["cost"].to_numpy(), curves[name]["quality"].to_numpy()
         kind = "learned" if name.startswith("router") else ("upper bound" if name == ORACLE else "baseline")
         row(name, kind, costs, quals, score)
     table = pd.DataFrame(rows)
-    per_task = _per_task(test, estimates, lambdas, curves, ref.q_best, ref.best)
+    per_task = _per_task(test, sweeps, curves, ref.q_best, ref.best)
     return Evaluation(
         table=table,
         curves=curves,
@@ -246,17 +220,16 @@ def evaluate_router(
         router=router,
         test=test,
         reference=ref,
-        picks=chosen,
+        sweeps=sweeps,
         random_pick=pick,
-        oracle=chains,
+        oracle=sweeps[ORACLE],
         notes=_notes(ref, test, pair),
     )
 
 
 def _per_task(
     test: RoutingData,
-    estimates: dict[str, tuple[np.ndarray, np.ndarray]],
-    lambdas: np.ndarray,
+    sweeps: dict[str, metrics.Sweep],
     curves: dict[str, pd.DataFrame],
     q_best: float,
     best: int,
@@ -271,8 +244,7 @@ def _per_task(
         # the cheapest operating point that matches the best model (or the best point when none does)
         cost, quality = curve["cost"].to_numpy(), curve["quality"].to_numpy()
         i = int(np.argmin(np.where(ok, cost, np.inf))) if ok.any() else int(np.nanargmax(quality))
-        q, c = estimates[name]
-        chosen[name] = rank(utilities(q, c, lambdas[i]))[:, 0]
+        chosen[name] = sweeps[name].decisions(float(curve["lambda"].iloc[i]))
     for task in np.unique(test.tasks):
         rows = np.flatnonzero(test.tasks == task)
         r = {"task": task, "n": len(rows)}

@@ -14,6 +14,7 @@ Definitions used here (numpy only):
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,12 +22,12 @@ import numpy as np
 __all__ = [
     "TOLERANCE",
     "OracleChains",
+    "Sweep",
     "aiq",
     "apgr",
     "cost_at_quality",
     "cost_saving",
     "cpt",
-    "lambda_grid",
     "oracle_chains",
     "oracle_frontier",
     "pgr_curve",
@@ -52,8 +53,13 @@ def upper_hull(costs: np.ndarray, qualities: np.ndarray) -> tuple[np.ndarray, np
     if not len(c):
         raise ValueError("upper_hull needs at least one finite point")
     order = np.lexsort((-q, c))  # by cost, best quality first among equal costs
+    c, q = c[order], q[order]
+    # only a point above every cheaper one can be a vertex: drop the rest at once (a realised sweep has
+    # thousands of points and few vertices), then walk the survivors
+    before = np.r_[-np.inf, np.maximum.accumulate(q)[:-1]]
+    keep = q > before + TOLERANCE * np.maximum(1.0, np.abs(q))
     hull: list[tuple[float, float]] = []
-    for x, y in zip(c[order], q[order], strict=True):
+    for x, y in zip(c[keep].tolist(), q[keep].tolist(), strict=True):
         if hull and y <= hull[-1][1] + _tol(y):
             continue  # dominated: costs at least as much for no more quality (beyond float noise)
         while len(hull) >= 2:
@@ -109,74 +115,122 @@ def cost_saving(costs: np.ndarray, qualities: np.ndarray, q_best: float, c_best:
     return 1 - c_at / c_best if np.isfinite(c_at) else float("nan")
 
 
-@dataclass(frozen=True)
-class OracleChains:
-    """Every prompt's walk along its own upper hull, from its cheapest model to its best one.
+def _hull_vertices(c: np.ndarray, q: np.ndarray) -> list[int]:
+    """Indices of the vertices of the non-decreasing concave hull of one prompt's (cost, quality) points, by cost
+    (the models argmax(q - lambda c) chooses as lambda goes from infinity to 0)."""
+    hull: list[int] = []
+    for j in np.lexsort((-q, c)).tolist():  # by cost, best quality first among equal costs
+        x, y = c[j], q[j]
+        if hull and y <= q[hull[-1]] + _tol(y):
+            continue
+        while len(hull) >= 2:
+            x1, y1, x2, y2 = c[hull[-2]], q[hull[-2]], c[hull[-1]], q[hull[-1]]
+            if (y2 - y1) * (x - x1) <= (y - y1) * (x2 - x1):
+                hull.pop()
+            else:
+                break
+        hull.append(j)
+    return hull
 
-    `start_cost`/`start_quality` are per prompt (its cheapest model, best quality among ties); each edge moves
-    one prompt one step up its hull, and edges are sorted by decreasing slope (quality per dollar).
+
+@dataclass(frozen=True)
+class Sweep:
+    """Every decision of routing by argmax(q_hat - lambda c_hat) as lambda goes from infinity to 0, exactly.
+
+    Each prompt walks along the hull of its own estimated points; a step (an edge) happens at the lambda equal to
+    its estimated slope, so sorting all edges by decreasing slope lists every change of decision, and between two
+    distinct slopes no decision changes: the operating points are the running sums of the edges' true effects
+    (no lambda grid can miss one). With the true scores and costs as the estimates it is the oracle.
     """
 
-    start_cost: np.ndarray
-    start_quality: np.ndarray
+    start: np.ndarray  # per prompt: the model chosen at lambda = infinity
     edge_prompt: np.ndarray
-    edge_cost: np.ndarray
-    edge_quality: np.ndarray
+    edge_from: np.ndarray
+    edge_to: np.ndarray
+    edge_slope: np.ndarray  # decreasing
+
+    @classmethod
+    def of(cls, q_hat: np.ndarray, c_hat: np.ndarray) -> Sweep:
+        """The sweep of a (prompts x models) pair of estimates."""
+        q, c = np.asarray(q_hat, dtype=float), np.asarray(c_hat, dtype=float)
+        if len(q) == 0:
+            raise ValueError("a sweep needs at least one prompt")
+        start = np.empty(len(q), dtype=np.int64)
+        prompts, froms, tos, slopes = [], [], [], []
+        for i in range(len(q)):
+            hull = _hull_vertices(c[i], q[i])
+            start[i] = hull[0]
+            for a, b in itertools.pairwise(hull):
+                prompts.append(i)
+                froms.append(a)
+                tos.append(b)
+                slopes.append((q[i, b] - q[i, a]) / (c[i, b] - c[i, a]))
+        order = np.argsort(-np.asarray(slopes, dtype=float), kind="stable")
+        edges = [np.asarray(v, dtype=np.int64)[order] for v in (prompts, froms, tos)]
+        return cls(start, edges[0], edges[1], edges[2], np.asarray(slopes, dtype=float)[order])
+
+    def points(
+        self,
+        quality: np.ndarray,
+        cost: np.ndarray,
+        weights: np.ndarray | None = None,
+        strong: int | None = None,
+    ) -> dict[str, np.ndarray]:
+        """The operating points on (true) `quality` and `cost`, from lambda = infinity to 0: "lambda" (a setting
+        inside each stretch, 0 for the last), "cost", "quality" (means, weighted by `weights` per prompt: a
+        bootstrap resample) and, given a `strong` model, "strong_share"."""
+        w = np.ones(len(self.start)) if weights is None else np.asarray(weights, dtype=float)
+        n, p, a, b = w.sum(), self.edge_prompt, self.edge_from, self.edge_to
+        slope = self.edge_slope  # below: the last edge of each distinct lambda
+        ends = np.flatnonzero(np.r_[slope[1:] != slope[:-1], True]) if len(slope) else np.zeros(0, np.int64)
+        rows = np.arange(len(self.start))
+
+        def running(values: np.ndarray) -> np.ndarray:
+            first = w @ values[rows, self.start]
+            return np.asarray(np.r_[first, first + np.cumsum(w[p] * (values[p, b] - values[p, a]))[ends]] / n)
+
+        slopes = self.edge_slope[ends]
+        lambdas = np.r_[2 * slopes[0] if len(slopes) else 1.0, (slopes + np.r_[slopes[1:], 0.0]) / 2]
+        lambdas[-1] = 0.0  # with no step at all, the one point holds for every lambda
+        out = {
+            "lambda": lambdas,
+            "cost": running(np.asarray(cost, float)),
+            "quality": running(np.asarray(quality, float)),
+        }
+        if strong is not None:
+            at = (np.arange(quality.shape[1]) == strong).astype(float)[None, :].repeat(len(rows), axis=0)
+            out["strong_share"] = running(at)
+        return out
+
+    def decisions(self, setting: float) -> np.ndarray:
+        """Each prompt's model at one lambda (the sweep's own tie rule: a step happens at lambdas below its slope)."""
+        chosen = self.start.copy()
+        for i in np.flatnonzero(
+            self.edge_slope > setting
+        ):  # in slope order: a prompt's later steps overwrite
+            chosen[self.edge_prompt[i]] = self.edge_to[i]
+        return chosen
 
 
-def oracle_chains(quality: np.ndarray, cost: np.ndarray) -> OracleChains:
-    """The per-prompt hull chains of the oracle (see `oracle_frontier`)."""
-    q = np.asarray(quality, dtype=float)
-    c = np.asarray(cost, dtype=float)
-    if len(q) == 0:
-        raise ValueError("the oracle needs at least one prompt")
-    starts = np.empty((2, len(q)))
-    prompts, dcs, dqs = [], [], []
-    for i in range(len(q)):
-        hc, hq = upper_hull(c[i], q[i])
-        starts[:, i] = hc[0], hq[0]
-        prompts.append(np.full(len(hc) - 1, i))
-        dcs.append(np.diff(hc))
-        dqs.append(np.diff(hq))
-    dc, dq = np.concatenate(dcs), np.concatenate(dqs)
-    order = np.argsort(-(dq / dc), kind="stable")  # hull edges have dc > 0 and dq > 0: steepest first
-    return OracleChains(starts[0], starts[1], np.concatenate(prompts)[order], dc[order], dq[order])
+OracleChains = Sweep  # the oracle is the sweep of the true scores and costs
+
+
+def oracle_chains(quality: np.ndarray, cost: np.ndarray) -> Sweep:
+    """The oracle's sweep (see `Sweep`)."""
+    return Sweep.of(quality, cost)
 
 
 def oracle_frontier(
     quality: np.ndarray,
     cost: np.ndarray,
     weights: np.ndarray | None = None,
-    chains: OracleChains | None = None,
+    chains: Sweep | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The exact cost/quality frontier of the oracle that knows every prompt's true scores and costs.
-
-    Sweeping lambda from infinity to 0, each prompt walks along its own hull; the mean over prompts is the
-    Minkowski sum of those chains, whose vertices come from merging all hull edges by decreasing slope. No lambda
-    grid can miss a vertex, so the oracle dominates every single model and the zero router exactly.
-    `weights` counts each prompt (a bootstrap resample); `chains` reuses `oracle_chains` of the same data.
-    """
-    ch = chains or oracle_chains(quality, cost)
-    w = np.ones(len(ch.start_cost)) if weights is None else np.asarray(weights, dtype=float)
-    n = w.sum()
-    ew = w[ch.edge_prompt]
-    keep = ew > 0
-    xs = np.r_[w @ ch.start_cost, w @ ch.start_cost + np.cumsum((ch.edge_cost * ew)[keep])] / n
-    ys = np.r_[w @ ch.start_quality, w @ ch.start_quality + np.cumsum((ch.edge_quality * ew)[keep])] / n
-    return xs, ys
-
-
-def lambda_grid(cost: np.ndarray, n: int = 160) -> np.ndarray:
-    """0 plus a geometric grid wide enough to go from 'best quality' to 'cheapest model' for these costs."""
-    with np.errstate(all="ignore"):
-        mean_c = np.nanmean(np.where(np.isfinite(cost), cost, np.nan), axis=0)
-    known = mean_c[np.isfinite(mean_c)]
-    positive = known[known > 0]
-    if not len(positive):
-        return np.array([0.0])  # every model is free: cost cannot change a decision
-    return np.asarray(
-        np.r_[0.0, np.geomspace(1e-3 / float(positive.max()), 1e3 / float(positive.min()), n - 1)]
-    )
+    """The exact cost/quality frontier of the oracle that knows every prompt's true scores and costs: the
+    Minkowski sum of every prompt's hull, so it dominates every single model and the zero router exactly.
+    `weights` counts each prompt (a bootstrap resample); `chains` reuses the sweep of the same data."""
+    pts = (chains or Sweep.of(quality, cost)).points(quality, cost, weights)
+    return pts["cost"], pts["quality"]
 
 
 GRID = np.linspace(0.0, 1.0, 101)

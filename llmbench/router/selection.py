@@ -79,10 +79,8 @@ def routing_score(data: RoutingData, estimate: np.ndarray, mode: str) -> float:
         if s == w or mean_q[s] <= mean_q[w]:
             return 0.0
         return float(metrics.apgr(metrics.pgr_curve(q[:, s] - q[:, w], q_true[:, s], q_true[:, w])))
-    rows = np.arange(len(q))
-    picks = [np.argmax(q - lam * mean_c, axis=1) for lam in metrics.lambda_grid(c_true, 80)]
-    costs = np.array([c_true[rows, p].mean() for p in picks])
-    quals = np.array([q_true[rows, p].mean() for p in picks])
+    pts = metrics.Sweep.of(q, np.tile(mean_c, (len(q), 1))).points(q_true, c_true)
+    costs, quals = pts["cost"], pts["quality"]
     try:
         return float(metrics.aiq(costs, quals, float(mean_c.min()), float(mean_c.max())))
     except ValueError:  # every model costs the same: routing is by quality alone

@@ -69,3 +69,36 @@ def test_ties_are_split_by_expectation() -> None:
 def test_pgr_needs_a_real_gap() -> None:
     with pytest.raises(ValueError):
         pgr_curve(np.zeros(2), np.array([0.0, 1.0]), np.array([1.0, 0.0]))
+
+
+def _brute_force(q_hat: np.ndarray, c_hat: np.ndarray, lam: float) -> np.ndarray:
+    from llmbench.router.decision import rank, utilities
+
+    return rank(utilities(q_hat, c_hat, lam))[:, 0]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_sweep_holds_every_decision_any_lambda_makes(seed: int) -> None:
+    """Every lambda's argmax decisions are one of the sweep's operating points, and a dense grid finds no point
+    the sweep lacks: AIQ from the sweep is never below the grid's (the grid's points are a subset)."""
+    from llmbench.router.metrics import Sweep
+
+    rng = np.random.default_rng(seed)
+    n, m = 60, 2 + seed % 4
+    q_hat, c_hat = rng.random((n, m)), rng.random((n, m)) * rng.choice([1e-3, 1.0, 50.0])
+    quality, cost = rng.integers(0, 2, (n, m)).astype(float), c_hat * rng.uniform(0.5, 1.5, (n, m))
+    sweep = Sweep.of(q_hat, c_hat)
+    pts = sweep.points(quality, cost, strong=0)
+    rows = np.arange(n)
+    for lam, c, q, share in zip(pts["lambda"], pts["cost"], pts["quality"], pts["strong_share"], strict=True):
+        chosen = sweep.decisions(lam)
+        assert np.array_equal(chosen, _brute_force(q_hat, c_hat, lam)) or lam == 0.0
+        assert c == pytest.approx(cost[rows, chosen].mean()) and q == pytest.approx(quality[rows, chosen].mean())
+        assert share == pytest.approx(np.mean(chosen == 0))
+    grid = np.r_[0.0, np.geomspace(1e-4, 1e4, 400) / c_hat.mean()]
+    grid_points = [(cost[rows, d].mean(), quality[rows, d].mean()) for d in (_brute_force(q_hat, c_hat, g) for g in grid)]
+    gc, gq = map(np.array, zip(*grid_points, strict=True))
+    lo, hi = float(cost.mean(axis=0).min()), float(cost.mean(axis=0).max())
+    assert aiq(pts["cost"], pts["quality"], lo, hi) >= aiq(gc, gq, lo, hi) - 1e-12
+    seen = {(round(c, 12), round(q, 12)) for c, q in zip(pts["cost"], pts["quality"], strict=True)}
+    assert all((round(c, 12), round(q, 12)) in seen for c, q in grid_points[1:])  # lambda 0: ties may differ
