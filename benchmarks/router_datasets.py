@@ -173,15 +173,72 @@ def report(name: str, train: RoutingData, test: RoutingData, n_boot: int) -> dic
             "diff low": ci.get("diff", (np.nan,))[0], "gap": gap}  # fmt: skip
 
 
+def small(data: RoutingData, size: int, seed: int) -> RoutingData:
+    """`size` training prompts drawn at random (seeded)."""
+    rng = np.random.default_rng(seed)
+    return data.subset(np.sort(rng.choice(len(data), size=min(size, len(data)), replace=False)))
+
+
+def quiet(train: RoutingData, test: RoutingData, n_boot: int) -> dict[str, float]:
+    """Router minus the best non-oracle baseline on one split: the difference and its 90% interval's low end."""
+    ev = evaluate_router(train, test)
+    aiq = ev.table.set_index("router")["AIQ"]
+    named = [b for b in (*BASELINES, *test.models) if b in aiq.index and np.isfinite(aiq[b])]
+    if not named or not np.isfinite(aiq["router"]):
+        return {"diff": np.nan, "low": np.nan, "choice": ev.router.choice_}
+    best = max(named, key=lambda b: aiq[b])
+    best_pick = best if best in ev.sweeps else "zero router"
+    ci = intervals(ev, best_pick, n_boot)
+    return {"diff": float(aiq["router"] - aiq[best]), "low": ci["diff"][0], "best": best, "choice": ev.router.choice_}
+
+
+def small_data(frames: dict[str, pd.DataFrame], sizes: list[int], seeds: int, folds: int, n_boot: int) -> None:
+    """Each set with its training split cut to `sizes` prompts (`seeds` draws each), judged on the tool's split
+    (a test split of at most 3,000 prompts) and by `folds`-fold cross-fitting (each fold the test once)."""
+    rows = []
+    for name, frame in frames.items():
+        data = routing_data(frame)
+        train, test = train_test_split(frame, 0.5, seed=0)
+        test = small(test, 3000, 0)
+        groups = np.unique(np.asarray(data.prompts, dtype=object).astype(str), return_inverse=True)[1]
+        fold_of = np.random.default_rng(0).permutation(groups.max() + 1)[groups] % folds
+        for size in sizes:
+            for seed in range(seeds):
+                r = quiet(small(train, size, seed), test, n_boot)
+                rows.append({"data": name, "size": size, "seed": seed, "judged by": "split", **r})
+                for k in range(folds):
+                    rest, held = data.subset(fold_of != k), small(data.subset(fold_of == k), 3000, 0)
+                    r = quiet(small(rest, size, seed), held, n_boot)
+                    rows.append({"data": name, "size": size, "seed": seed, "judged by": f"fold {k}", **r})
+                print(pd.DataFrame(rows[-1 - folds :]).round(4).to_string(index=False, header=False), flush=True)
+    table = pd.DataFrame(rows)
+    by = table.groupby(["data", "size", "judged by"] if folds == 0 else ["data", "size"])
+    summary = by.agg(diff=("diff", "mean"), worst=("diff", "min"), low=("low", "mean"), runs=("diff", "size"))
+    print("\n## Small data: router AIQ minus the best baseline's (mean and worst over seeds and folds)")
+    print(summary.round(4).to_string())
+    print(f"router within 0.002 of the best baseline (mean) on {(summary['diff'] >= -0.002).sum()}/{len(summary)}; "
+          f"every single run on {(summary['worst'] >= -0.002).sum()}/{len(summary)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bootstrap", type=int, default=200)
+    ap.add_argument("--sizes", default="40,100,300", help="training sizes of the small-data versions ('' for none)")
+    ap.add_argument("--seeds", type=int, default=3, help="draws of each small training set")
+    ap.add_argument("--folds", type=int, default=5, help="cross-fitting folds of the small-data versions")
+    ap.add_argument("--only", default="", help="only the data sets whose name contains this")
+    ap.add_argument("--small-only", action="store_true", help="skip the full-size tables")
     args = ap.parse_args()
     shared = shared_data_dir()
     if shared is None:
         raise SystemExit("needs ../shared/data (set LLMBENCH_SHARED_DATA)")
+    frames = {k: v for k, v in load(shared).items() if args.only in k}
+    if args.sizes:
+        small_data(frames, [int(x) for x in args.sizes.split(",")], args.seeds, args.folds, args.bootstrap)
+    if args.small_only:
+        return
     rows = []
-    for name, frame in load(shared).items():
+    for name, frame in frames.items():
         train, test = train_test_split(frame, 0.5, seed=0)
         rows.append(report(name, train, test, args.bootstrap))
     # cross-data-set: trained on RouterBench's GPT-4 / Mixtral rows, routing RouteLLM's MMLU prompts
