@@ -43,6 +43,8 @@ from llmbench.router.text import prompt_text
 
 __all__ = ["RouterEstimator"]
 
+_REPEAT_BELOW = 1000  # training prompts: below this, candidates are judged on three cross-fittings, not one
+
 
 class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no type stubs
     """Learned router: task classifier + per-task model statistics + per-model residual estimators."""
@@ -65,6 +67,7 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         k: int = 25,
         max_fit_prompts: int | None = 20_000,
         candidates: list[str] | None = None,
+        prior_strength: float = 5.0,
     ) -> None:
         self.lambda_ = lambda_
         self.mode = mode
@@ -82,6 +85,7 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         self.k = k
         self.max_fit_prompts = max_fit_prompts
         self.candidates = candidates
+        self.prior_strength = prior_strength
 
     # ---- fitting -------------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame | RoutingData, y: object = None) -> RouterEstimator:
@@ -102,7 +106,9 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
             raise DataError("routing needs at least two models in the runs frame")
         self.classes_ = np.array(sorted(set(data.tasks)), dtype=object)
         task_idx = np.searchsorted(self.classes_, data.tasks)
-        self.task_quality_, self.task_cost_ = task_stats(data, task_idx, len(self.classes_))
+        self.task_quality_, self.task_cost_ = task_stats(
+            data, task_idx, len(self.classes_), self.prior_strength
+        )
         self.n_prompts_ = len(data)
         data = self._sample(data, task_idx)  # the prompt-level estimators learn from a bounded sample
         task_idx = np.searchsorted(self.classes_, data.tasks)
@@ -158,32 +164,46 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
             raise ConfigError(f"residual must be 'auto', 'on' or 'off', got {self.residual!r}")
         if not self.cv or self.cv < 2 or len(data) < 4 * self.cv:
             return  # too little data to learn how far to trust prompt-level estimates: task prior only
-        fold = np.zeros(len(data), dtype=int)
-        for k, (_, inside) in enumerate(
-            GroupKFold(n_splits=self.cv).split(data.prompts, groups=data.prompts)
-        ):
-            fold[inside] = k
-        prior = np.empty_like(data.quality)
-        for k in np.unique(fold):  # the task means of each fold's prompts come from the other folds
-            rest = fold != k
-            prior[fold == k] = task_stats(data.subset(rest), task_idx[rest], n_t)[0][task_idx[fold == k]]
         options = {"alpha": self.alpha, "k": self.k, "residual_terms": self.residual_terms}
-        train = Training(data, words, task_idx, n_t, self.task_quality_, fold, prior, options)
-        kinds = ordered(self.candidates)
-        if self.residual == "on":
-            kinds = [TaskPrior, PromptRidge]
-        elif self.residual == "off":
+        # where data is small, the out-of-fold evidence is averaged over repeated cross-fittings
+        repeats = 1 if len(data) >= _REPEAT_BELOW else 3
+        trains = [self._training(words, data, task_idx, options, r) for r in range(repeats)]
+        names = [TaskPrior.name, PromptRidge.name] if self.residual == "on" else self.candidates
+        kinds: list[type[Candidate]] = ordered(names)
+        if self.residual == "off":
             kinds = [k for k in kinds if k is not PromptRidge]
-        if kinds[0] is not TaskPrior:
-            kinds = [TaskPrior, *kinds]  # the fallback of every other candidate
-        chosen = select(train, [kind() for kind in kinds], self.mode, forced=self.residual == "on")
+        if TaskPrior not in kinds:  # the fallback of every other candidate
+            kinds = ordered([TaskPrior.name, *(k.name for k in kinds)])
+        chosen = select(trains, kinds, TaskPrior.name, self.mode, forced=self.residual == "on")
         self.blend_, self.candidate_scores_, self.choice_ = chosen.weights, chosen.scores, chosen.choice
         self.residual_cv_ = dict(self.candidate_scores_)
         self.candidates_ = {}
         for kind in kinds:
             if kind.name in chosen.served:
                 self.candidates_[kind.name] = fitted = kind()
-                fitted.fit(train)
+                fitted.fit(trains[0])
+
+    def _training(
+        self, words: Any, data: RoutingData, task_idx: np.ndarray, options: dict[str, Any], repeat: int
+    ) -> Training:
+        """One cross-fitting of the training prompts: folds grouped by prompt (the first as GroupKFold makes them,
+        the others shuffled), and each fold's task prior from the other folds."""
+        n_t = len(self.classes_)
+        fold = np.zeros(len(data), dtype=int)
+        if repeat == 0:
+            for k, (_, inside) in enumerate(
+                GroupKFold(n_splits=self.cv).split(data.prompts, groups=data.prompts)
+            ):
+                fold[inside] = k
+        else:
+            groups = np.unique(np.asarray(data.prompts, dtype=object).astype(str), return_inverse=True)[1]
+            fold = np.random.default_rng(repeat).permutation(groups.max() + 1)[groups] % self.cv
+        prior = np.empty_like(data.quality)
+        for k in np.unique(fold):  # the task means of each fold's prompts come from the other folds
+            rest = fold != k
+            means = task_stats(data.subset(rest), task_idx[rest], n_t, self.prior_strength)[0]
+            prior[fold == k] = means[task_idx[fold == k]]
+        return Training(data, words, task_idx, n_t, self.task_quality_, fold, prior, options)
 
     def _words(self, x: Any) -> Any:
         """The word block of a feature matrix (the kNN's space); other features are used whole."""

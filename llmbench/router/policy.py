@@ -180,7 +180,7 @@ def _served(body: PolicyFile, shape: Shape) -> tuple[list[Candidate], np.ndarray
     served: list[Candidate] = []
     for kind in kinds:
         section = sections.get(kind.name)
-        if section is None and kind.complexity > 0:
+        if section is None and kind is not TaskPrior:
             raise DataError(f"policy blends candidate {kind.name!r} but holds no section for it")
         served.append(kind.from_section(section or {}, shape))
     if not served:

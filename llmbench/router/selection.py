@@ -2,9 +2,9 @@
 split (the test split is never touched here).
 
 The blend weights are fitted per task on the candidates' out-of-fold estimates (non-negative least squares, shrunk
-towards the pooled weights for small tasks), and the blend is kept only when its out-of-fold routing beats every
-single candidate's; otherwise the best single candidate is used alone, a richer one only when it beats the
-simpler ones by a margin.
+towards the pooled weights for small tasks). Starting from the simplest candidate (the model prior), a richer one,
+and at the end the blend, is kept only when the 90% lower confidence bound (paired bootstrap) of its gain in
+out-of-fold routing is above zero: on small or noisy data the router serves what it can show it knows.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from llmbench.router.decision import blend
 __all__ = ["Selection", "blend_weights", "routing_score", "select"]
 
 _POOL = 200  # prompts: a task's own weights count like this many prompts of the pooled ones
-_MARGIN = 0.001  # out-of-fold AIQ gain a richer estimator must show over a simpler one (noise guard)
 
 
 @dataclass
@@ -65,51 +64,96 @@ def blend_weights(
 
 def routing_score(data: RoutingData, estimate: np.ndarray, mode: str) -> float:
     """How well routing on `estimate` does on the rows with every score and cost: in threshold mode APGR of the
-    strong-minus-weak ranking, else AIQ of the lambda sweep (the figure `router eval` reports; true mean costs as
-    the cost estimate, so candidates differ only in their quality estimates)."""
-    from llmbench.router import metrics
-
-    ok = np.isfinite(data.quality).all(axis=1) & np.isfinite(data.cost).all(axis=1)
-    q_true, c_true, q = data.quality[ok], data.cost[ok], estimate[ok]
-    if not len(q_true):
-        return 0.0
-    mean_q, mean_c = q_true.mean(axis=0), c_true.mean(axis=0)
-    if mode == "threshold":
-        s, w = int(np.argmax(mean_q)), int(np.argmin(mean_c))
-        if s == w or mean_q[s] <= mean_q[w]:
-            return 0.0
-        return float(metrics.apgr(metrics.pgr_curve(q[:, s] - q[:, w], q_true[:, s], q_true[:, w])))
-    pts = metrics.Sweep.of(q, np.tile(mean_c, (len(q), 1))).points(q_true, c_true)
-    costs, quals = pts["cost"], pts["quality"]
-    try:
-        return float(metrics.aiq(costs, quals, float(mean_c.min()), float(mean_c.max())))
-    except ValueError:  # every model costs the same: routing is by quality alone
-        return float(quals[0])
+    strong-minus-weak ranking, else AIQ of the exact sweep over lambda (the figure `router eval` reports; true mean
+    costs as the cost estimate, so candidates differ only in their quality estimates)."""
+    return float(_Judge(data, mode, 0).scores(estimate)[0])
 
 
-def select(train: Training, candidates: list[Candidate], mode: str, forced: bool = False) -> Selection:
-    """The weights to serve: with `forced`, the richest candidate alone (its score reported); else the blend
-    of all when it beats every single candidate by the margin, or the best single one (simpler first on ties).
-    `candidates` come simplest first, the task prior among them unless forced."""
-    n_t = train.n_tasks
-    names = [c.name for c in candidates]
-    oof = [c.out_of_fold(train) for c in candidates]
+class _Judge:
+    """Routing scores of estimates on the training prompts: the point figure and `n_boot` paired resamples of the
+    prompts (the same resamples for every estimate, so their differences are paired)."""
+
+    def __init__(self, data: RoutingData, mode: str, n_boot: int, seed: int = 0) -> None:
+        ok = np.isfinite(data.quality).all(axis=1) & np.isfinite(data.cost).all(axis=1)
+        self.ok, self.mode = ok, mode
+        self.q, self.c = data.quality[ok], data.cost[ok]
+        rng = np.random.default_rng(seed)
+        n = len(self.q)
+        self.draws = [np.arange(n)] + [rng.integers(0, n, size=n) for _ in range(n_boot if n else 0)]
+
+    def scores(self, estimate: np.ndarray) -> np.ndarray:
+        """[the point score, then one per resample]."""
+        from llmbench.router import metrics
+
+        q_hat = estimate[self.ok]
+        if not len(q_hat):
+            return np.zeros(len(self.draws))
+        out = np.empty(len(self.draws))
+        if self.mode == "threshold":
+            for i, idx in enumerate(self.draws):
+                q, mean_q, mean_c = self.q[idx], self.q[idx].mean(axis=0), self.c[idx].mean(axis=0)
+                s, w = int(np.argmax(mean_q)), int(np.argmin(mean_c))
+                ok = s != w and mean_q[s] > mean_q[w]
+                out[i] = (
+                    metrics.apgr(metrics.pgr_curve(q_hat[idx, s] - q_hat[idx, w], q[:, s], q[:, w]))
+                    if ok
+                    else 0.0
+                )
+            return out
+        mean_c = self.c.mean(axis=0)
+        sweep = metrics.Sweep.of(q_hat, np.tile(mean_c, (len(q_hat), 1)))
+        for i, idx in enumerate(self.draws):
+            weights = np.bincount(idx, minlength=len(q_hat))
+            pts = sweep.points(self.q, self.c, weights)
+            means_c = weights @ self.c / weights.sum()
+            try:
+                out[i] = metrics.aiq(pts["cost"], pts["quality"], float(means_c.min()), float(means_c.max()))
+            except ValueError:  # every model costs the same: routing is by quality alone
+                out[i] = float(pts["quality"][-1])
+        return out
+
+
+LEVEL = 0.9  # a richer estimator is kept when this one-sided lower confidence bound of its gain is above zero
+
+
+def _nanmean(estimates: list[np.ndarray]) -> np.ndarray:
+    stack = np.stack(estimates)
+    seen = np.isfinite(stack)
+    total = np.where(seen, stack, 0.0).sum(axis=0)
+    return np.asarray(np.where(seen.any(axis=0), total / np.maximum(seen.sum(axis=0), 1), np.nan))
+
+
+def select(
+    trains: list[Training], kinds: list[type[Candidate]], fallback: str, mode: str, forced: bool = False
+) -> Selection:
+    """The weights to serve, chosen on out-of-fold evidence with its uncertainty. Every candidate's out-of-fold
+    estimate is averaged over the cross-fittings in `trains` (repeated where data is small); `fallback` (the task
+    prior) fills their gaps. Starting from the simplest candidate, a richer one (and at the end the blend of all)
+    is kept only when its routing score beats the one kept so far and the 90% lower confidence bound of that gain
+    (paired bootstrap of the prompts) is above zero. With `forced`, the richest candidate alone (its score reported).
+    `kinds` come simplest first."""
+    train, n_t = trains[0], trains[0].n_tasks
+    names = [k.name for k in kinds]
+    oof = {k.name: _nanmean([k().out_of_fold(t) for t in trains]) for k in kinds}
+    n = len(train.data)
+    judge = _Judge(train.data, mode, 0 if forced else (200 if n <= 2000 else 60))
     if forced:
         only = {name: np.zeros(n_t) for name in names}
         only[names[-1]] = np.ones(n_t)
-        return Selection(only, {names[-1]: routing_score(train.data, oof[-1], mode)}, names[-1])
-    data, prior = train.data, oof[0]
-    weights = blend_weights(oof, data.quality, train.task_idx, n_t)
-    scores = {
-        n: routing_score(data, np.where(np.isnan(e), prior, e), mode) for n, e in zip(names, oof, strict=True)
-    }
+        return Selection(only, {names[-1]: float(judge.scores(oof[names[-1]])[0])}, names[-1])
+    gap = oof[fallback]
+    filled = [np.where(np.isnan(oof[k]), gap, oof[k]) for k in names]
+    weights = blend_weights(filled, train.data.quality, train.task_idx, n_t)
     onehot = np.eye(n_t)[train.task_idx]
-    scores["blend"] = routing_score(data, blend(onehot, weights, oof, prior), mode)
-    best, best_score = names[0], scores[names[0]]
-    for name in names[1:]:  # a richer candidate must beat the simpler ones by the margin
-        if scores[name] > best_score + _MARGIN:
-            best, best_score = name, scores[name]
-    if scores["blend"] > best_score + _MARGIN:
+    runs = {name: judge.scores(e) for name, e in zip(names, filled, strict=True)}
+    runs["blend"] = judge.scores(blend(onehot, weights, filled, gap))
+    scores = {name: float(r[0]) for name, r in runs.items()}
+    best = names[0]
+    for name in [*names[1:], "blend"]:
+        gain = runs[name] - runs[best]
+        if gain[0] > 0 and np.quantile(gain[1:], 1 - LEVEL) > 0:
+            best = name
+    if best == "blend":
         return Selection({n: weights[:, i] for i, n in enumerate(names)}, scores, "blend")
     single = {n: np.zeros(n_t) for n in names}
     single[best] = np.ones(n_t)

@@ -11,10 +11,13 @@ from llmbench.router.data import RoutingData
 __all__ = ["stack_weights", "task_stats"]
 
 
-def task_stats(data: RoutingData, task_idx: np.ndarray, n_tasks: int) -> tuple[np.ndarray, np.ndarray]:
+def task_stats(
+    data: RoutingData, task_idx: np.ndarray, n_tasks: int, strength: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Per task and model: mean score (T, M) and cost line (2, T, M) = base + per-1k-chars slope.
 
-    A task without data for a model uses the model's global figures.
+    A task's mean counts `strength` pseudo-prompts at the model's global mean (a task with few prompts says little
+    about itself); a task without data for a model uses the model's global figures.
     """
     m = len(data.models)
     kchars = np.array([len(p) / 1000 for p in data.prompts])
@@ -31,7 +34,9 @@ def task_stats(data: RoutingData, task_idx: np.ndarray, n_tasks: int) -> tuple[n
     for t in range(n_tasks):
         rows = task_idx == t
         q = _nanmean(data.quality[rows])
-        tq[t] = np.where(np.isnan(q), tq[t], q)
+        n = np.isfinite(data.quality[rows]).sum(axis=0)
+        shrunk = (n * np.where(np.isnan(q), 0.0, q) + strength * tq[t]) / np.maximum(n + strength, 1e-12)
+        tq[t] = np.where(np.isnan(q), tq[t], shrunk)
         for j in range(m):
             ok = rows & np.isfinite(data.cost[:, j])
             if ok.sum() >= 1:

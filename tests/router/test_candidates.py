@@ -25,7 +25,7 @@ def split():
 
 
 def test_the_builtin_candidates_are_found_by_name_simplest_first() -> None:
-    assert [c.name for c in ordered()][:3] == ["task prior", "prompt ridge", "kNN"]
+    assert [c.name for c in ordered()][:4] == ["model prior", "task prior", "prompt ridge", "kNN"]
     assert CANDIDATES.get("KNN").name == "kNN"  # names compare without case
     with pytest.raises(ConfigError, match="did you mean 'knn'"):
         CANDIDATES.get("knnn")

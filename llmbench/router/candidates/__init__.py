@@ -62,7 +62,7 @@ class Candidate(Protocol):
     """An expected-quality estimator (prompts x models; NaN where it has no estimate)."""
 
     name: ClassVar[str]
-    complexity: ClassVar[int]  # 0 is the task prior; richer candidates must beat simpler ones by a margin
+    complexity: ClassVar[int]  # simplest first; a richer candidate must show its gain over the simpler ones
 
     def out_of_fold(self, train: Training) -> np.ndarray:
         """Estimates for every training prompt, each from a fit on the other folds."""

@@ -32,7 +32,7 @@ class Knn:
     """Mean quality of the k nearest training prompts."""
 
     name: ClassVar[str] = "kNN"
-    complexity: ClassVar[int] = 2
+    complexity: ClassVar[int] = 3
 
     def __init__(self, index: KnnIndex | None = None) -> None:
         self.index = index

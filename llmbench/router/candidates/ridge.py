@@ -34,7 +34,7 @@ class PromptRidge:
     """Ridge residuals on the word block, stacked per task over the task prior."""
 
     name: ClassVar[str] = "prompt ridge"
-    complexity: ClassVar[int] = 1
+    complexity: ClassVar[int] = 2
 
     def __init__(self, coef_t: np.ndarray | None = None, task_beta: np.ndarray | None = None) -> None:
         self.coef_t = coef_t  # (columns, models): gathered by a prompt's column indices

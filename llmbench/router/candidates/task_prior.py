@@ -17,7 +17,7 @@ class TaskPrior:
     """P(task | prompt) . per-task mean quality."""
 
     name: ClassVar[str] = "task prior"
-    complexity: ClassVar[int] = 0
+    complexity: ClassVar[int] = 1
 
     def out_of_fold(self, train: Training) -> np.ndarray:
         return train.prior_oof
