@@ -33,6 +33,10 @@ PriceOpt = Annotated[
     typer.Option("--price-file", help="YAML/JSON prices (USD per 1M tokens) for models the snapshot lacks"),
 ]
 ReplaceOpt = Annotated[bool, typer.Option("--replace", help="Replace an experiment of the same name")]
+AssumeOpt = Annotated[
+    int | None,
+    typer.Option("--assume-output-tokens", help="Output tokens per call when the file has no counts or text"),
+]
 
 
 def _options(
@@ -74,16 +78,14 @@ def import_runs(
     score_range: RangeOpt = None,
     clip: ClipOpt = False,
     price_file: PriceOpt = None,
-    assume_output_tokens: Annotated[
-        int | None,
-        typer.Option(
-            "--assume-output-tokens", help="Output tokens per call when the file has no counts or text"
-        ),
-    ] = None,
+    assume_output_tokens: AssumeOpt = None,
     task: Annotated[str | None, typer.Option("--task", help="One task label for every row")] = None,
     item_col: Annotated[str | None, typer.Option("--item-col", help="Column of item ids")] = None,
     prompt_col: Annotated[str | None, typer.Option("--prompt-col", help="Column of prompt text")] = None,
     model_col: Annotated[str | None, typer.Option("--model-col", help="Column of model names")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="One model name for every row (a file of one model's runs)")
+    ] = None,
     score_col: Annotated[str | None, typer.Option("--score-col", help="Column of scores")] = None,
     cost_col: Annotated[str | None, typer.Option("--cost-col", help="Column of USD costs")] = None,
     input_tokens_col: Annotated[
@@ -123,7 +125,9 @@ def import_runs(
         "latency_s": latency_col,
         "epoch": epoch_col,
     }
-    columns = Columns({k: v for k, v in given.items() if v}, scores=scores_col, costs=costs_col, task=task)
+    columns = Columns(
+        {k: v for k, v in given.items() if v}, scores=scores_col, costs=costs_col, task=task, model=model
+    )
     options = _options(score_range, clip, price_file, assume_output_tokens)
     _run("runs", files, store, name=name, options=options, columns=columns, replace=replace)
 
@@ -138,11 +142,12 @@ def import_routerbench(
     score_range: RangeOpt = None,
     clip: ClipOpt = False,
     price_file: PriceOpt = None,
+    assume_output_tokens: AssumeOpt = None,
     replace: ReplaceOpt = False,
     store: StoreOpt = None,
 ) -> None:
     """Import RouterBench rows (one score, cost and response column per model) as an experiment."""
-    options = _options(score_range, clip, price_file)
+    options = _options(score_range, clip, price_file, assume_output_tokens)
     _run("routerbench", [path], store, name=name, options=options, trust_pickle=trust_pickle, replace=replace)
 
 

@@ -36,7 +36,7 @@ RouterBenchOpt = Annotated[
 RouteLLMOpt = Annotated[
     Path | None, typer.Option("--routellm", help="RouteLLM data folder (instead of --store)")
 ]
-BenchmarkOpt = Annotated[str, typer.Option("--benchmark", help="with --routellm: mmlu or gsm8k")]
+BenchmarkOpt = Annotated[str, typer.Option("--benchmark", help="with --routellm: mmlu, gsm8k or mt_bench")]
 LambdaOpt = Annotated[float, typer.Option("--lambda", help="cost weight: quality units per USD per call")]
 ModeOpt = Annotated[
     str, typer.Option("--mode", help="cost (argmax quality - lambda*cost) or threshold (two models)")
@@ -214,6 +214,7 @@ def evaluate(
     from llmbench.api import router_results
     from llmbench.router.data import train_test_split
     from llmbench.router.evaluate import evaluate_router
+    from llmbench.router.selection import in_words
 
     tgt = target_arg(target)
     if bootstrap and bootstrap < 10:
@@ -231,6 +232,7 @@ def evaluate(
         f"best single model: {ev.best_model}"
     )
     console.print(candidate_table(ev.router))
+    console.print(in_words(ev.router.choice_, ev.router.candidate_scores_))
     console.print(results_table(ev.table, title="Held-out comparison (every figure from the test split)"))
     for metric, why in ev.notes.items():
         console.print(f"[dim]{metric} n/a: {why}[/]")

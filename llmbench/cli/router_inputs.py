@@ -19,25 +19,33 @@ def load(
     routellm: Path | None,
     benchmark: str,
 ) -> tuple[Any, dict[str, Any]]:
-    """The runs frame from exactly one source, plus a description of it."""
-    sources = [s for s in (store, routerbench, routellm) if s is not None]
-    if len(sources) != 1:
+    """The runs frame from exactly one source, plus a description of it: a file (--routerbench, --routellm), or the
+    run store (--store, else $LLMBENCH_STORE or ./llmbench.duckdb, as everywhere) with --experiment."""
+    files = [s for s in (routerbench, routellm) if s is not None]
+    if len(files) + (store is not None) > 1:
+        raise ConfigError("give one data source: --store (with --experiment), --routerbench or --routellm")
+    if not files and not experiment:
         raise ConfigError(
-            "give exactly one data source: --store (with --experiment), --routerbench or --routellm"
+            "give a data source: --experiment NAME (repeatable) from the run store (--store, default "
+            "$LLMBENCH_STORE or ./llmbench.duckdb), or --routerbench / --routellm"
         )
     from llmbench import imports
 
     if routerbench is not None:
         return imports.read_routerbench(routerbench), {"source": "routerbench", "path": str(routerbench)}
     if routellm is not None:
-        if benchmark not in ("mmlu", "gsm8k"):
-            raise ConfigError(f"--benchmark must be mmlu or gsm8k, got {benchmark!r}")
+        if benchmark not in imports.BENCHMARKS:
+            raise ConfigError(
+                f"--benchmark must be one of {', '.join(imports.BENCHMARKS)}, got {benchmark!r}"
+            )
         frame = imports.read_routellm(routellm, benchmarks=(benchmark,))
         return frame, {"source": "routellm", "benchmark": benchmark, "path": str(routellm)}
-    if not experiment:
-        raise ConfigError("--store needs --experiment NAME (repeatable) to pick the runs to train on")
+    from llmbench.cli.options import store_path
     from llmbench.store import Store
 
+    store = store_path(store)
+    if not store.exists():
+        raise ConfigError(f"no run store at {store}; give --store PATH (or set $LLMBENCH_STORE)")
     with Store.open(store, read_only=True) as st:
         frame = st.runs_frame(experiment, score)
     if frame.empty:

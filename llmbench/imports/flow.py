@@ -29,6 +29,7 @@ def to_frame(
     con = duckdb.connect()
     try:
         runs, report = validate(con, build(con), source, options)
+        report.columns = dict(getattr(build, "taken", {}))
         has_split = (
             split
             if split is not None
@@ -62,6 +63,7 @@ def into_store(
         con.execute("SET preserve_insertion_order = false")
         try:
             runs, report = validate(con, build(con), source, options)
+            report.columns = dict(getattr(build, "taken", {}))
             provenance = {**(config or {}), "import": _provenance(report)}
             for experiment in report.experiments:
                 store.insert_runs(runs, experiment, kind, config=provenance, replace=replace)  # type: ignore[arg-type]

@@ -62,10 +62,13 @@ class Columns:
     scores: str | None = None
     costs: str | None = None  # with `scores`: a column of {model: cost} objects
     task: str | None = None  # one task label for every row (instead of a task column)
+    model: str | None = None  # one model name for every row (a file per model; instead of a model column)
 
 
-def _resolve(cols: list[str], want: Columns, file: Path) -> dict[str, str]:
-    lower = {c.lower(): c for c in cols}
+def _resolve(
+    cols: list[str], want: Columns, file: Path, barred: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    lower = {c.lower(): c for c in cols if c not in barred}
     out: dict[str, str] = {}
     for name, given in want.names.items():
         if name not in GUESSES:
@@ -75,13 +78,21 @@ def _resolve(cols: list[str], want: Columns, file: Path) -> dict[str, str]:
         out[name] = lower[given.lower()]
     taken = set(out.values()) | {c for c in (want.scores, want.costs) if c}
     for name, guesses in GUESSES.items():
-        if name in out or (want.scores and name in ("model", "score", "cost_usd")):
+        if (
+            name in out
+            or (want.scores and name in ("model", "score", "cost_usd"))
+            or (want.model and name == "model")
+        ):
             continue
         hit = next((lower[g] for g in guesses if g in lower and lower[g] not in taken), None)
         if hit is not None:
             out[name] = hit
             taken.add(hit)
-    required = ["prompt"] + ([] if want.scores else ["model", "score"])
+    if want.model is not None:
+        if "model" in want.names:
+            raise DataError(f"{file}: give the model as a column or as one name, not both")
+        out.pop("model", None)
+    required = ["prompt"] + ([] if want.scores else ["score"] + ([] if want.model else ["model"]))
     missing = [r for r in required if r not in out]
     if missing:
         flags = ", ".join(FLAG[m] for m in missing)
@@ -98,6 +109,8 @@ def long_builder(paths: Sequence[str | Path], experiment: str, columns: Columns 
     if not paths:
         raise DataError("give at least one file to import")
 
+    taken: dict[str, str] = {}  # field -> the column it came from (the import report says)
+
     def build(con: duckdb.DuckDBPyConnection) -> str:
         selects = []
         for f_pos, path in enumerate(map(Path, paths)):
@@ -107,6 +120,18 @@ def long_builder(paths: Sequence[str | Path], experiment: str, columns: Columns 
                 if extra and extra not in cols:
                     raise DataError(f"{path} has no column {extra!r}; columns: {cols}")
             got = _resolve(cols, want, path)
+            barred: set[str] = set()
+            while "prompt" not in want.names and (why := _answers_inside(con, raw, got)) is not None:
+                barred.add(got["prompt"])  # a guess that would show the router the answers: try the next one
+                try:
+                    got = _resolve(cols, want, path, frozenset(barred))
+                except DataError:
+                    raise DataError(
+                        f"{path}: column {got['prompt']!r} was the guess for the prompt, but {why}; name the "
+                        f"prompt column with --prompt-col"
+                    ) from None
+            guessed = {f for f in got if f not in want.names}
+            taken.update({f: f"{c!r}" + (" (guessed)" if f in guessed else "") for f, c in got.items()})
             col = {f: ident(c) for f, c in got.items()}
             prompt = col["prompt"]
             exprs = {
@@ -131,7 +156,8 @@ def long_builder(paths: Sequence[str | Path], experiment: str, columns: Columns 
                     exprs.update(cost_raw="_cost", cost_col=literal(want.costs))
             else:
                 source = raw
-                exprs.update(model=col["model"], score_raw=col["score"], score_col=literal(got["score"]))
+                model = literal(want.model) if want.model is not None else col["model"]
+                exprs.update(model=model, score_raw=col["score"], score_col=literal(got["score"]))
                 if "cost_usd" in col:
                     exprs.update(cost_raw=col["cost_usd"], cost_col=literal(got["cost_usd"]))
             selects.append(long_select(source, **exprs))
@@ -139,7 +165,33 @@ def long_builder(paths: Sequence[str | Path], experiment: str, columns: Columns 
         con.execute(f"CREATE TEMP VIEW {view} AS {' UNION ALL '.join(selects)}")
         return view
 
+    build.taken = taken  # type: ignore[attr-defined]
     return build
+
+
+def _answers_inside(con: duckdb.DuckDBPyConnection, raw: str, got: dict[str, str]) -> str | None:
+    """Why the guessed prompt column cannot be the prompt (None when it can): its text differs between the models
+    of one item (it quotes each model's answer, as a judge's prompt does), or it contains the response column's
+    text. Judged on most rows, so a few odd ones do not decide."""
+    prompt = ident(got["prompt"])
+    if "response" in got:
+        response = ident(got["response"])
+        inside = con.execute(
+            f"SELECT avg(CASE WHEN length({response}) >= 20 AND contains({prompt}, {response}) THEN 1.0 ELSE 0 END) "
+            f"FROM {raw} WHERE {response} IS NOT NULL"
+        ).fetchone()
+        if inside is not None and inside[0] is not None and inside[0] > 0.5:
+            return f"its text contains the response column {got['response']!r} on most rows"
+    if "item_id" in got and "model" in got:  # (a file of one model: nothing to compare)
+        item, model = ident(got["item_id"]), ident(got["model"])
+        alone = con.execute(
+            f"WITH shared AS (SELECT {item} AS i, {prompt} AS p, count(DISTINCT {model}) AS m FROM {raw} GROUP BY ALL), "
+            f"many AS (SELECT {item} AS i FROM {raw} GROUP BY ALL HAVING count(DISTINCT {model}) > 1) "
+            f"SELECT avg(CASE WHEN m = 1 THEN 1.0 ELSE 0 END) FROM shared WHERE i IN (SELECT i FROM many)"
+        ).fetchone()
+        if alone is not None and alone[0] is not None and alone[0] > 0.5:
+            return "its text differs between the models of one item (it quotes their answers, as a judge's prompt does)"
+    return None
 
 
 def _scores_source(con: duckdb.DuckDBPyConnection, raw: str, path: Path, want: Columns) -> str:

@@ -37,8 +37,14 @@ ROUTELLM_OVERRIDES: dict[str, ModelPrice] = {
     "together:mistralai/Mixtral-8x7B-Instruct-v0.1": ModelPrice(input=0.6, output=0.6),
 }
 MMLU_OUTPUT_TOKENS = 1  # the MMLU prompts end in "Answer:" and are scored on one letter
+# FastChat's judge prompts: a turn-1 row quotes the question and the answer (after a reference answer block for
+# math and coding); a turn-2 row quotes the whole conversation, both questions and both answers, in either order
 _ANSWER = r"(?s)\[The Start of Assistant's Answer\]\n(.*?)\n\[The End of Assistant's Answer\]"
 _QUESTION = r"(?s)\[Question\]\n(.*?)\n\n\[The Start of"
+_CONVERSATION = (
+    r"(?s)<\|The Start of Assistant A's Conversation with User\|>\n\n### User:\n(.*?)\n\n### Assistant A:\n(.*?)"
+    r"\n\n### User:\n(.*?)\n\n### Assistant A:\n(.*?)\n\n<\|The End of Assistant A's Conversation with User\|>"
+)
 
 
 def _one(folder: Path, pattern: str, what: str) -> Path:
@@ -95,7 +101,10 @@ def _wide(
 
 
 def _mt_bench(con: duckdb.DuckDBPyConnection, folder: Path, options: ImportOptions) -> str:
-    """MT-Bench judgements, validated per judgement (1-10 scale), then averaged per question and model."""
+    """MT-Bench judgements, validated per judgement (1-10 scale), then one item per question and model: the mean
+    of its turns' scores, the first turn's question as the prompt, both answers as the response, and the cost of
+    both calls (turn 1: the question in, its answer out; turn 2: the first exchange and the second question in, the
+    second answer out), with token counts estimated from those texts. Rows may come in either turn order."""
     judged = read_table(con, _one(folder, "judgements.jsonl*", "MT-Bench judgements"))
     cols = {r[0] for r in con.execute(f"DESCRIBE {judged}").fetchall()}
     need = {"question_id", "model", "score", "turn"}
@@ -103,20 +112,28 @@ def _mt_bench(con: duckdb.DuckDBPyConnection, folder: Path, options: ImportOptio
         raise DataError(
             f"{folder}/judgements.jsonl lacks fields {sorted(need - cols)} (FastChat single-answer format)"
         )
+    if "user_prompt" in cols:
+        said = "j.user_prompt"
+
+        def part(pattern: str, group: int) -> str:
+            return f"nullif(regexp_extract({said}, {literal(pattern)}, {group}), '')"
+
+        q1 = f"coalesce({part(_QUESTION, 1)}, {part(_CONVERSATION, 1)})"
+        multi = f"{part(_CONVERSATION, 4)} IS NOT NULL"
+        answer = f"CASE WHEN {multi} THEN {part(_CONVERSATION, 4)} ELSE {part(_ANSWER, 1)} END"
+        context = (
+            f"CASE WHEN {multi} THEN {part(_CONVERSATION, 1)} || {part(_CONVERSATION, 2)} || {part(_CONVERSATION, 3)}"
+            f" ELSE {q1} END"
+        )
+    else:
+        q1 = answer = context = "NULL"
+    prompt, task, source = q1, literal("mt_bench"), f"{judged} j"
     questions = sorted(folder.glob("question.jsonl*"))
-    prompt = f"regexp_extract(j.user_prompt, {literal(_QUESTION)}, 1)" if "user_prompt" in cols else "NULL"
-    task = literal("mt_bench")
-    source = f"{judged} j"
     if questions:
         q = read_table(con, questions[0])
-        prompt = f"coalesce(json_extract_string(q.turns, '$[0]'), {prompt})"
+        prompt = f"coalesce(json_extract_string(q.turns, '$[0]'), {q1})"
         task = "coalesce(q.category, 'mt_bench')"
         source = f"{judged} j LEFT JOIN {q} q ON q.question_id = j.question_id"
-    answer = (
-        f"nullif(regexp_extract(j.user_prompt, {literal(_ANSWER)}, 1), '')"
-        if "user_prompt" in cols
-        else "NULL"
-    )
     turns = f"{judged}_turns"
     con.execute(
         f"CREATE TEMP VIEW {turns} AS "
@@ -133,6 +150,8 @@ def _mt_bench(con: duckdb.DuckDBPyConnection, folder: Path, options: ImportOptio
             score_raw="CASE WHEN trim(j.score) = '-1' THEN NULL ELSE j.score END",  # -1: the judge gave no rating
             score_col="'score'",
             response=answer,
+            input_tokens_raw=f"CAST(greatest(1, ceil(length({context}) / 4)) AS VARCHAR)",
+            output_tokens_raw=f"CAST(greatest(1, ceil(length({answer}) / 4)) AS VARCHAR)",
             price_id=_price_id("j.model"),
         )
     )
@@ -140,12 +159,15 @@ def _mt_bench(con: duckdb.DuckDBPyConnection, folder: Path, options: ImportOptio
         con, turns, f"{folder}/judgements.jsonl", ImportOptions(score_range=(1, 10), clip=options.clip)
     )
     view = f"{judged}_long"
+    by_turn = "ORDER BY item_id"  # `.turn1` before `.turn2`, whatever order the rows came in
     con.execute(
         f"CREATE TEMP VIEW {view} AS "
         + long_select(
             f"(SELECT regexp_replace(item_id, '\\.turn[0-9]+$', '') AS item, model, min(_row) AS r, "
-            f"CAST(avg(score) AS VARCHAR) AS s, first(prompt ORDER BY _row) AS p, first(task) AS t, "
-            f"first(response ORDER BY _row) AS a FROM {per_turn} GROUP BY ALL)",
+            f"CAST(avg(score) AS VARCHAR) AS s, first(prompt {by_turn}) AS p, first(task) AS t, "
+            f"string_agg(response, '\n\n' {by_turn}) AS a, "
+            f"CAST(sum(input_tokens) AS VARCHAR) AS tin, CAST(sum(output_tokens) AS VARCHAR) AS tout "
+            f"FROM {per_turn} GROUP BY ALL)",
             experiment="'routellm-mt_bench'",
             _file=literal("judgements.jsonl"),
             _row="r",
@@ -157,6 +179,9 @@ def _mt_bench(con: duckdb.DuckDBPyConnection, folder: Path, options: ImportOptio
             score_raw="s",
             score_col="'score (mean of turns)'",
             response="a",
+            input_tokens_raw="tin",
+            output_tokens_raw="tout",
+            tokens_estimated="true",
             price_id=_price_id("model"),
         )
     )

@@ -50,6 +50,7 @@ LONG_COLUMNS = (
     "error",
     "split",
     "price_id",
+    "tokens_estimated",  # true: the token columns are estimates from text (a cost from them is 'estimated')
 )
 CLIP_LIMIT = 0.1  # --clip clamps scores at most this far outside [0, 1]; further out is another scale
 _NA = ("", "na", "n/a", "nan", "-nan", "null", "none", "#n/a", "<na>")
@@ -83,10 +84,13 @@ class ImportReport:
     rescaled: tuple[float, float] | None = None
     clipped: int = 0
     unpriced: list[str] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)  # field -> the file column it came from
 
     def lines(self) -> list[str]:
         """The report as short human-readable lines (what the CLI prints)."""
         out = [f"{self.rows} rows: {self.prompts} prompts x {len(self.models)} models from {self.source}"]
+        if self.columns:
+            out.append("columns: " + ", ".join(f"{f} <- {c}" for f, c in self.columns.items()))
         if self.rescaled:
             lo, hi = self.rescaled
             out.append(f"scores rescaled from [{lo:g}, {hi:g}] to [0, 1]")
@@ -325,7 +329,9 @@ def _typed_view(
                 CASE WHEN cost0 IS NOT NULL THEN 'logged'
                      WHEN {_present("error")} OR NOT {options.price_missing} THEN NULL  -- not priced: unknown
                      WHEN rate_in IS NULL THEN 'unpriced'
-                     WHEN in0 IS NOT NULL AND out0 IS NOT NULL THEN 'priced'
+                     WHEN in0 IS NOT NULL AND out0 IS NOT NULL
+                     THEN CASE WHEN coalesce(TRY_CAST(tokens_estimated AS BOOLEAN), false) THEN 'estimated'
+                               ELSE 'priced' END
                      WHEN out0 IS NULL AND {est_out} IS NULL THEN 'prompt_only'
                      ELSE 'estimated' END AS cost_basis,
                 in0, out0

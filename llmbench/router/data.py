@@ -110,10 +110,22 @@ def split_by_prompt(
     group_task = pd.Series(data.tasks).groupby(inverse).first().to_numpy()
     test_groups = np.zeros(len(groups), dtype=bool)
     strata = np.unique(group_task) if stratify else np.array(["all"])
+    shuffled, share = [], []
     for task in strata:
         g = np.flatnonzero(group_task == task) if stratify else np.arange(len(groups))
         g = rng.permutation(g)
+        shuffled.append(g)
+        share.append(len(g) * test_size)
         test_groups[g[: round(len(g) * test_size)]] = True
+    want = min(len(groups) - 1, max(1, round(len(groups) * test_size)))
+    if len(groups) >= 2 and (not test_groups.any() or test_groups.all()):
+        # every stratum rounded to none (or to all): the few prompts of the smaller side come one each from the
+        # strata with the largest remainders
+        few, side = (want, True) if not test_groups.any() else (len(groups) - want, False)
+        rest = np.asarray(share) % 1.0 if side else 1.0 - np.asarray(share) % 1.0
+        test_groups[:] = not side
+        for i in np.argsort(-rest, kind="stable")[:few]:
+            test_groups[shuffled[i][0]] = side
     is_test = test_groups[inverse]
     if is_test.all() or not is_test.any():
         raise DataError(f"cannot split {len(groups)} distinct prompts with test_size={test_size}")

@@ -18,7 +18,7 @@ from llmbench.router.candidates import Candidate, Training
 from llmbench.router.data import RoutingData
 from llmbench.router.decision import blend
 
-__all__ = ["Selection", "blend_weights", "routing_score", "select"]
+__all__ = ["Selection", "blend_weights", "in_words", "routing_score", "select"]
 
 _POOL = 200  # prompts: a task's own weights count like this many prompts of the pooled ones
 
@@ -158,3 +158,24 @@ def select(
     single = {n: np.zeros(n_t) for n in names}
     single[best] = np.ones(n_t)
     return Selection(single, scores, best)
+
+
+_PLAIN = {
+    "model prior": "the best single model at each cost weight (each model's mean score)",
+    "task prior": "the task prior (each task's mean score per model)",
+}
+
+
+def in_words(choice: str, scores: dict[str, float]) -> str:
+    """What the router serves and why, for people: when nothing richer shows a gain, which baseline it serves."""
+    shown = ", ".join(f"{name} {value:.4f}" for name, value in scores.items())
+    if choice in _PLAIN:
+        return (
+            f"On these training prompts the router cannot show a gain over {_PLAIN[choice]}: no richer candidate's "
+            f"out-of-fold gain has a 90% lower bound above zero, so it serves the {choice} instead "
+            f"(out-of-fold scores: {shown})."
+        )
+    return (
+        f"The router serves {'the blend of its candidates' if choice == 'blend' else f'the {choice}'}: its out-of-fold "
+        f"gain over the simpler candidates has a 90% lower bound above zero (out-of-fold scores: {shown})."
+    )

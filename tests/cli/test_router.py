@@ -107,7 +107,7 @@ def test_cli_errors_are_one_clear_line(tmp_path: Path, llmbench) -> None:
     out = llmbench("route", str(bad), "hello")
     assert out.returncode == 2 and out.stderr.startswith("error: ") and "Traceback" not in out.stderr
     out = llmbench("router", "train", "--out", str(tmp_path / "x.json"))
-    assert out.returncode == 2 and "exactly one data source" in out.stderr
+    assert out.returncode == 2 and "give a data source" in out.stderr
     csv = tmp_path / "runs.csv"
     pd.DataFrame({"a": [1]}).to_csv(csv)
     out = llmbench("router", "eval", "--routerbench", str(csv))

@@ -241,3 +241,136 @@ def test_the_open_llm_score_matrix_imports_as_scores_objects(shared_data: Path) 
     runs = read_runs(path, columns=Columns({"prompt": "question"}, scores="scores"))
     assert runs["model"].nunique() == 7 and runs["item_id"].nunique() == 1319  # MANIFEST: 1,319 rows
     assert runs["score"].between(0, 1).all()
+
+
+def _long_answer(qid: int, model: str) -> str:
+    return " ".join([f"{model}'s first answer {qid}"] * 30)
+
+
+def _fastchat_rows(qid: int, model: str, math: bool) -> list[dict[str, object]]:
+    """FastChat's two judgements of one (question, model), in its real judge-prompt layouts."""
+    q1, q2, a1, a2 = f"First question {qid}?", f"Second question {qid}?", _long_answer(qid, model), f"Second {qid}"
+    ref = "[The Start of Reference Answer]\n42\n[The End of Reference Answer]\n\n" if math else ""
+    single = f"[Question]\n{q1}\n\n{ref}[The Start of Assistant's Answer]\n{a1}\n[The End of Assistant's Answer]"
+    ref2 = (
+        "<|The Start of Reference Answer|>\n\n### User:\n" + q1 + "\n\n### Reference answer:\n42\n\n### User:\n"
+        + q2 + "\n\n### Reference answer:\n43\n\n<|The End of Reference Answer|>\n\n\n"
+        if math
+        else ""
+    )
+    multi = (
+        f"{ref2}<|The Start of Assistant A's Conversation with User|>\n\n### User:\n{q1}\n\n### Assistant A:\n{a1}"
+        f"\n\n### User:\n{q2}\n\n### Assistant A:\n{a2}\n\n<|The End of Assistant A's Conversation with User|>"
+    )
+    return [
+        {"question_id": qid, "model": model, "judge": ["gpt-4", "single-v1"], "user_prompt": single, "score": 8, "turn": 1},
+        {"question_id": qid, "model": model, "judge": ["gpt-4", "single-v1-multi-turn"], "user_prompt": multi,
+         "score": 6, "turn": 2},
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("turn_two_first", [False, True])
+def test_mt_bench_turns_in_either_order_give_both_answers_and_both_calls_costs(
+    tmp_path: Path, turn_two_first: bool
+) -> None:
+    folder = tmp_path / "evals" / "mt_bench"
+    folder.mkdir(parents=True)
+    rows = []
+    for qid, math in ((101, False), (111, True)):
+        for model in ("gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"):
+            pair = _fastchat_rows(qid, model, math)
+            rows += pair[::-1] if turn_two_first else pair
+    (folder / "judgements.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    runs = read_routellm(tmp_path, benchmarks=("mt_bench",)).set_index(["item_id", "model"])
+    gpt4 = runs.loc[("mt_bench.111", "gpt-4-1106-preview")]
+    assert gpt4["prompt"] == "First question 111?"  # the question alone: never an answer in the router's input
+    q1, a1, q2, a2 = "First question 111?", _long_answer(111, "gpt-4-1106-preview"), "Second question 111?", "Second 111"
+    assert gpt4["response"] == f"{a1}\n\n{a2}"
+    tokens = lambda text: max(1, -(-len(text) // 4))  # noqa: E731
+    assert gpt4["input_tokens"] == tokens(q1) + tokens(q1 + a1 + q2)
+    assert gpt4["output_tokens"] == tokens(a1) + tokens(a2)
+    assert gpt4["cost_usd"] == pytest.approx((gpt4["input_tokens"] * 10 + gpt4["output_tokens"] * 30) / 1e6)
+    assert set(runs["cost_basis"]) == {"estimated"} and gpt4["score"] == pytest.approx((7 - 1) / 9)
+
+
+def test_a_judge_prompt_is_never_guessed_as_the_prompt(tmp_path: Path) -> None:
+    """FastChat's judgement files: `user_prompt` is the judge's prompt, quoting each model's answer. Guessing it
+    would show the router the answers; the guess moves on to a real prompt column, or the import asks for one."""
+    rows = [r for qid in (101, 102, 103) for m in ("gpt-4", "mixtral") for r in _fastchat_rows(qid, m, False)]
+    judged = tmp_path / "judgements.jsonl"
+    judged.write_text("\n".join(json.dumps(r) for r in rows))
+    scale = ImportOptions(score_range=(1, 10))
+    with pytest.raises(DataError, match=r"'user_prompt' was the guess for the prompt, but its text differs between"):
+        read_runs(judged, options=scale)
+    rows = [r for r in rows if r["turn"] == 1]  # one row per (question, model) from here on
+    for r in rows:
+        r["question"] = f"First question {r['question_id']}?"
+    judged.write_text("\n".join(json.dumps(r) for r in rows))
+    runs = read_runs(judged, options=scale)
+    assert set(runs["prompt"]) == {f"First question {q}?" for q in (101, 102, 103)}
+    assert "prompt <- 'question' (guessed)" in " ".join(runs.attrs["import_report"].lines())
+    given = read_runs(judged, columns=Columns({"prompt": "user_prompt"}), options=scale)  # named by the user: taken as asked
+    assert given["prompt"].str.contains("Assistant's Answer|Conversation with User").all()
+
+
+def test_a_file_of_one_models_runs_takes_its_model_name_from_the_command_line(tmp_path: Path, cli) -> None:
+    path = tmp_path / "gpt4o.csv"
+    pd.DataFrame({"question": ["a?", "b?"], "correct": [1, 0], "cost": [0.01, 0.02]}).to_csv(path, index=False)
+    store = tmp_path / "s.duckdb"
+    out = cli("import", "runs", path, "--model", "openai:gpt-4o", "--store", store, "--name", "one")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "model <-" not in out.stdout and "prompt <- 'question' (guessed)" in out.stdout
+    both = cli("import", "runs", path, "--model", "x", "--model-col", "question", "--store", store)
+    assert both.returncode != 0 and "not both" in both.stdout + both.stderr
+    frame = read_runs(path, columns=Columns(model="openai:gpt-4o"))
+    assert set(frame["model"]) == {"openai:gpt-4o"} and frame["cost_usd"].tolist() == [0.01, 0.02]
+
+
+def test_routerbench_without_responses_can_assume_output_tokens(tmp_path: Path, cli) -> None:
+    path = _wide(tmp_path / "rb.csv")
+    frame = pd.read_csv(path).drop(columns=["big|total_cost", "small|total_cost", "big|model_response", "small|model_response"])
+    frame.to_csv(path, index=False)
+    prices = tmp_path / "p.yaml"
+    prices.write_text("models:\n  big: {input: 10, output: 30}\n  small: {input: 1, output: 2}\n")
+    store = tmp_path / "s.duckdb"
+    out = cli("import", "routerbench", path, "--price-file", prices, "--store", store)
+    assert out.returncode == 0 and "PROMPT-ONLY" in out.stdout  # without the flag: the answers are not priced
+    out = cli("import", "routerbench", path, "--price-file", prices, "--assume-output-tokens", "5",
+              "--store", store, "--name", "rb5")  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "ESTIMATED" in out.stdout and "PROMPT-ONLY" not in out.stdout
+    runs = read_routerbench(path, options=ImportOptions(prices=PriceTable.from_file(prices), assume_output_tokens=5))
+    assert (runs["output_tokens"] == 5).all()
+
+
+def test_router_eval_reads_the_default_store_and_mt_bench_and_small_test_shares(tmp_path: Path, cli, monkeypatch) -> None:
+    """`router eval -e X` takes the store as every command does ($LLMBENCH_STORE, else ./llmbench.duckdb);
+    `--routellm` reads MT-Bench as the importer does; a 5% test share of 80 prompts in 8 tasks is 4 prompts."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(80):
+        words = ["add sum", "verse rhyme", "code loop", "city river", "cell gene", "law court", "bond stock", "goal team"][i % 8]
+        for model, price in (("small", 0.0004), ("big", 0.01)):
+            rows.append({"question_id": i, "question": f"{words} {i}", "model": model, "category": f"c{i % 8}",
+                         "score": int(rng.integers(1, 11)), "cost": price})  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "judged.csv", index=False)
+    store = tmp_path / "elsewhere.duckdb"
+    assert cli("import", "runs", tmp_path / "judged.csv", "--score-range", "1,10", "--store", store).returncode == 0
+    monkeypatch.setenv("LLMBENCH_STORE", str(store))
+    args = ("router", "eval", "-e", "judged", "--no-track", "--bootstrap", "10")
+    out = cli(*args, "--test-size", "0.05")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "76 train / 4 test prompts" in out.stdout, out.stdout
+    assert "so it serves the" in out.stdout or "The router serves" in out.stdout  # what it serves, in words
+    monkeypatch.delenv("LLMBENCH_STORE")
+    missing = cli(*args)
+    assert missing.returncode != 0 and "no run store at" in missing.stdout + missing.stderr
+    for qid in range(81, 91):  # MT-Bench, in RouteLLM's folder layout
+        folder = tmp_path / "rl" / "evals" / "mt_bench"
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / "judgements.jsonl").open("a") as fh:
+            for model in ("gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"):
+                for r in _fastchat_rows(qid, model, qid % 2 == 0):
+                    fh.write(json.dumps({**r, "score": int(rng.integers(1, 11))}) + "\n")
+    out = cli("router", "eval", "--routellm", tmp_path / "rl", "--benchmark", "mt_bench", "--no-track", "--bootstrap", "10")
+    assert out.returncode == 0, out.stdout + out.stderr
