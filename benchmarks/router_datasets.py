@@ -101,9 +101,9 @@ def intervals(ev: Evaluation, best: str, n_boot: int, seed: int = 0) -> dict[str
         ref = Reference.of(q, c)
         weights = np.bincount(idx, minlength=n)
         rc, rq = _frontier(ev, "router", weights)
-        aiq_r = ref.aiq(rc, rq)
-        zero_aiq = ref.aiq(c.mean(axis=0), q.mean(axis=0))
-        aiq_b = zero_aiq if best == "zero router" else ref.aiq(*_frontier(ev, best, weights))
+        aiq_r = _figure(ref, rc, rq)
+        zero_aiq = _figure(ref, c.mean(axis=0), q.mean(axis=0))
+        aiq_b = zero_aiq if best == "zero router" else _figure(ref, *_frontier(ev, best, weights))
         oc, oq = _frontier(ev, ORACLE, weights)
         zero, top = ref.aiq(c.mean(axis=0), q.mean(axis=0)), ref.aiq(oc, oq)
         out["diff"].append(aiq_r - aiq_b)
@@ -112,6 +112,12 @@ def intervals(ev: Evaluation, best: str, n_boot: int, seed: int = 0) -> dict[str
         out["save100"].append(_saving(rc, rq, ref.q_best, ref.c_best))
     return {k: (float(np.nanquantile(v, 0.05)), float(np.nanquantile(v, 0.95))) if np.isfinite(v).any()
             else (np.nan, np.nan) for k, v in out.items()}  # fmt: skip
+
+
+def _figure(ref: Reference, costs: np.ndarray, quals: np.ndarray) -> float:
+    """AIQ, or where every model costs the same (no cost range to average over) the peak quality."""
+    aiq = ref.aiq(costs, quals)
+    return aiq if np.isfinite(aiq) else float(np.max(quals))
 
 
 def _frontier(ev: Evaluation, name: str, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -182,7 +188,9 @@ def small(data: RoutingData, size: int, seed: int) -> RoutingData:
 def quiet(train: RoutingData, test: RoutingData, n_boot: int) -> dict[str, float]:
     """Router minus the best non-oracle baseline on one split: the difference and its 90% interval's low end."""
     ev = evaluate_router(train, test)
-    aiq = ev.table.set_index("router")["AIQ"]
+    table = ev.table.set_index("router")
+    # every model priced alike: no cost range, so the routers are judged by the quality they reach
+    aiq = table["AIQ"] if np.isfinite(table["AIQ"]).any() else table["peak quality"]
     named = [b for b in (*BASELINES, *test.models) if b in aiq.index and np.isfinite(aiq[b])]
     if not named or not np.isfinite(aiq["router"]):
         return {"diff": np.nan, "low": np.nan, "choice": ev.router.choice_}

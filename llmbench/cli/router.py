@@ -232,7 +232,7 @@ def evaluate(
         f"best single model: {ev.best_model}"
     )
     console.print(candidate_table(ev.router))
-    console.print(in_words(ev.router.choice_, ev.router.candidate_scores_))
+    console.print(in_words(ev.router.choice_, ev.router.candidate_scores_, ev.router.cost_model_))
     console.print(results_table(ev.table, title="Held-out comparison (every figure from the test split)"))
     for metric, why in ev.notes.items():
         console.print(f"[dim]{metric} n/a: {why}[/]")

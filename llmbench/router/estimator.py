@@ -31,11 +31,20 @@ from sklearn.utils.validation import check_is_fitted
 from llmbench import __version__
 from llmbench.errors import ConfigError, DataError
 from llmbench.router.candidates import Candidate, Query, Training, ordered, sparse_rows
+from llmbench.router.candidates.knn import Knn
 from llmbench.router.candidates.ridge import PromptRidge
 from llmbench.router.candidates.task_prior import TaskPrior
+from llmbench.router.costs import LINES, NEIGHBOURS, out_of_fold_costs, routed_cost
 from llmbench.router.data import RoutingData, routing_data
-from llmbench.router.decision import Decision, blend, decision_from, expected_cost, rank, utilities
+from llmbench.router.decision import (
+    Decision,
+    blend,
+    decision_from,
+    rank,
+    utilities,
+)
 from llmbench.router.features import TfidfFeatures
+from llmbench.router.knn import KnnIndex
 from llmbench.router.policy_file import PolicyFile, encode_array
 from llmbench.router.selection import select
 from llmbench.router.stacking import task_stats
@@ -157,6 +166,8 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         leaves it out of the choice. They read the word block only: 50x fewer non-zeros than the char n-grams."""
         n_t = len(self.classes_)
         self.candidates_: dict[str, Candidate] = {TaskPrior.name: TaskPrior()}
+        self.cost_knn_: KnnIndex | None = None  # set when routing on the neighbours' logged costs pays
+        self.cost_model_ = LINES
         self.blend_ = {TaskPrior.name: np.ones(n_t)}
         self.candidate_scores_: dict[str, float] = {}
         self.choice_ = TaskPrior.name
@@ -174,9 +185,14 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
             kinds = [k for k in kinds if k is not PromptRidge]
         if TaskPrior not in kinds:  # the fallback of every other candidate
             kinds = ordered([TaskPrior.name, *(k.name for k in kinds)])
-        chosen = select(trains, kinds, TaskPrior.name, self.mode, forced=self.residual == "on")
+        # routing on the neighbours' logged costs must earn its place like a candidate
+        costs = out_of_fold_costs(trains[0], self.prior_strength) if self.mode == "cost" else None
+        chosen = select(trains, kinds, TaskPrior.name, self.mode, forced=self.residual == "on", costs=costs)
         self.blend_, self.candidate_scores_, self.choice_ = chosen.weights, chosen.scores, chosen.choice
         self.residual_cv_ = dict(self.candidate_scores_)
+        if chosen.cost == NEIGHBOURS:
+            self.cost_model_ = NEIGHBOURS
+            self.cost_knn_ = KnnIndex.build(words, data.quality, self.k, cost=data.cost)
         self.candidates_ = {}
         for kind in kinds:
             if kind.name in chosen.served:
@@ -258,7 +274,7 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         weights = np.column_stack([self.blend_[name] for name in self.candidates_])
         estimates = [c.query(query) for c in self.candidates_.values()]
         quality = blend(post, weights, estimates, TaskPrior().query(query))
-        return post, quality, expected_cost(post, self.task_cost_, kchars)
+        return post, quality, routed_cost(post, self.task_cost_, kchars, self.cost_knn_, query.rows)
 
     def utilities(self, quality: np.ndarray, cost: np.ndarray, lambda_: float | None = None) -> np.ndarray:
         """Utility per model for given estimates (uses the router's lambda_ unless one is passed)."""
@@ -329,6 +345,9 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
                 "scores": {k: float(v) for k, v in self.candidate_scores_.items()},
                 "blend": {name: encode_array(w) for name, w in self.blend_.items()},
                 "sections": {name: c.section() for name, c in self.candidates_.items()},
+                "cost": {}
+                if self.cost_knn_ is None
+                else {"kind": "kNN", "index": Knn(self.cost_knn_).section()},
             },
             "params": {
                 k: v for k, v in self.get_params().items() if isinstance(v, (int, float, str, type(None)))

@@ -30,10 +30,18 @@ class KnnIndex:
     data: np.ndarray
     quality: np.ndarray  # (n_train, n_models)
     k: int
+    cost: np.ndarray | None = None  # (n_train, n_models): the training prompts' logged costs, when kept
 
     @classmethod
-    def build(cls, words: sp.spmatrix, quality: np.ndarray, k: int = 25, max_df: float = MAX_DF) -> KnnIndex:
-        """An index over training rows (`words`: their word TF-IDF block) and their quality matrix."""
+    def build(
+        cls,
+        words: sp.spmatrix,
+        quality: np.ndarray,
+        k: int = 25,
+        max_df: float = MAX_DF,
+        cost: np.ndarray | None = None,
+    ) -> KnnIndex:
+        """An index over training rows (`words`: their word TF-IDF block), their quality and (optionally) cost."""
         import scipy.sparse as sp  # training only: serving stays numpy
 
         x = sp.csc_matrix(words, dtype=np.float64)
@@ -51,6 +59,7 @@ class KnnIndex:
             x.data.astype(np.float64),
             np.asarray(quality, dtype=np.float64),
             int(k),
+            None if cost is None else np.asarray(cost, dtype=np.float64),
         )
 
     @property
@@ -58,14 +67,15 @@ class KnnIndex:
         """Word columns the index spans."""
         return len(self.indptr) - 1
 
-    def query_one(self, idx: np.ndarray, val: np.ndarray) -> np.ndarray:
-        """Expected quality per model for one prompt's sparse word row (`idx` ascending, any scale)."""
+    def nearest(self, idx: np.ndarray, val: np.ndarray) -> np.ndarray:
+        """The training rows most similar to one prompt's sparse word row (`idx` ascending, any scale): at most k,
+        best first, ties broken by training row (deterministic on both sides of the export)."""
         keep = idx < self.n_columns
         idx, val = idx[keep], val[keep]
         starts, ends = self.indptr[idx], self.indptr[idx + 1]
         lengths = ends - starts
         if not lengths.sum():
-            return np.full(self.quality.shape[1], np.nan)
+            return np.zeros(0, dtype=np.int64)
         # the rows and weights of every touched column, gathered in one pass
         offsets = np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(lengths.sum())
         scores = np.bincount(
@@ -74,14 +84,27 @@ class KnnIndex:
             minlength=self.quality.shape[0],
         )
         hit = np.flatnonzero(scores > 0)
-        # the k best by score, ties broken by training row: deterministic on both sides of the export
-        best = hit[np.lexsort((hit, -scores[hit]))[: self.k]]
-        if not len(best):
-            return np.full(self.quality.shape[1], np.nan)
-        q = self.quality[best]
-        seen = np.isfinite(q)
+        return np.asarray(hit[np.lexsort((hit, -scores[hit]))[: self.k]])
+
+    @staticmethod
+    def mean_of(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Per model, the mean of `values` over `rows` (NaN when none of them has a value)."""
+        if not len(rows):
+            return np.full(values.shape[1], np.nan)
+        v = values[rows]
+        seen = np.isfinite(v)
         n = seen.sum(axis=0)
-        return np.where(n > 0, np.where(seen, q, 0.0).sum(axis=0) / np.maximum(n, 1), np.nan)
+        return np.where(n > 0, np.where(seen, v, 0.0).sum(axis=0) / np.maximum(n, 1), np.nan)
+
+    def query_one(self, idx: np.ndarray, val: np.ndarray) -> np.ndarray:
+        """Expected quality per model for one prompt's sparse word row (`idx` ascending, any scale)."""
+        return self.mean_of(self.quality, self.nearest(idx, val))
+
+    def cost_one(self, idx: np.ndarray, val: np.ndarray) -> np.ndarray:
+        """Expected cost per model for one prompt: its neighbours' mean logged cost (NaN without costs)."""
+        if self.cost is None:
+            return np.full(self.quality.shape[1], np.nan)
+        return self.mean_of(self.cost, self.nearest(idx, val))
 
     def query(self, words: sp.spmatrix) -> np.ndarray:
         """Expected quality per model for each row of a sparse word matrix (NaN where nothing is similar)."""

@@ -13,8 +13,10 @@ import numpy as np
 
 from llmbench.errors import DataError
 from llmbench.router.candidates import CANDIDATES, Candidate, Query, Shape
+from llmbench.router.candidates.knn import Knn
 from llmbench.router.candidates.task_prior import TaskPrior
-from llmbench.router.decision import Decision, blend, decision_from, expected_cost, softmax, utilities
+from llmbench.router.costs import routed_cost
+from llmbench.router.decision import Decision, blend, decision_from, softmax, utilities
 from llmbench.router.policy_file import Classifier, PolicyFile, shaped
 from llmbench.router.text import TfidfArrays, prompt_text
 
@@ -85,6 +87,12 @@ class RouterPolicy:
         self._bias = intercept
         shape = Shape(n_t, n_m, len(feats.vocabulary), n_f)
         self.candidates, self.blend = _served(body, shape)
+        cost = body.candidates.cost
+        if cost and cost.get("kind") != "kNN":
+            raise DataError(f"policy cost model {cost.get('kind')!r} is not one this llmbench knows (kNN)")
+        self.cost_knn = Knn.from_section(cost["index"], shape).index if cost else None
+        if cost and (self.cost_knn is None or self.cost_knn.cost is None):
+            raise DataError("policy cost model 'kNN' holds no costs")
 
     @classmethod
     def load(cls, path: str | Path) -> RouterPolicy:
@@ -126,7 +134,8 @@ class RouterPolicy:
         query = Query(post, rows, self.task_quality)
         estimates = [c.query(query) for c in self.candidates]
         prior = TaskPrior().query(query)
-        return post, blend(post, self.blend, estimates, prior), expected_cost(post, self.task_cost, kchars)
+        cost = routed_cost(post, self.task_cost, kchars, self.cost_knn, rows)
+        return post, blend(post, self.blend, estimates, prior), cost
 
     def route(self, prompt: object, lambda_: float | None = None, task: str | None = None) -> Decision:
         """The decision for one prompt string or chat message list (optionally with its known task label)."""

@@ -195,9 +195,10 @@ class Candidates(BaseModel):
     choice: str = ""
     scores: dict[str, Finite] = {}
     blend: dict[str, ArrayData] = {}  # candidate name -> (tasks,) weights
-    sections: dict[
-        str, dict[str, Any]
-    ] = {}  # candidate name -> its fitted state (see llmbench.router.candidates)
+    # candidate name -> its fitted state (see llmbench.router.candidates)
+    sections: dict[str, dict[str, Any]] = {}
+    # what the router routes on as cost: {} the task cost lines, or {"kind": "kNN", "index": a kNN section with costs}
+    cost: dict[str, Any] = {}
 
 
 class PolicyFile(BaseModel):

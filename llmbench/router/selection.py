@@ -15,6 +15,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from llmbench.router.candidates import Candidate, Training
+from llmbench.router.costs import LINES
 from llmbench.router.data import RoutingData
 from llmbench.router.decision import blend
 
@@ -30,6 +31,8 @@ class Selection:
     weights: dict[str, np.ndarray]
     scores: dict[str, float]
     choice: str
+    estimate: np.ndarray | None = None  # the chosen quality estimate, out of fold
+    cost: str = ""  # the cost model chosen with it ("" when costs were not part of the choice)
 
     @property
     def served(self) -> list[str]:
@@ -81,8 +84,9 @@ class _Judge:
         n = len(self.q)
         self.draws = [np.arange(n)] + [rng.integers(0, n, size=n) for _ in range(n_boot if n else 0)]
 
-    def scores(self, estimate: np.ndarray) -> np.ndarray:
-        """[the point score, then one per resample]."""
+    def scores(self, estimate: np.ndarray, cost: np.ndarray | None = None) -> np.ndarray:
+        """[the point score, then one per resample]; routing on `cost` as the cost estimate (default: each model's
+        mean cost, so estimates are judged on quality alone)."""
         from llmbench.router import metrics
 
         q_hat = estimate[self.ok]
@@ -100,8 +104,8 @@ class _Judge:
                     else 0.0
                 )
             return out
-        mean_c = self.c.mean(axis=0)
-        sweep = metrics.Sweep.of(q_hat, np.tile(mean_c, (len(q_hat), 1)))
+        c_hat = np.tile(self.c.mean(axis=0), (len(q_hat), 1)) if cost is None else cost[self.ok]
+        sweep = metrics.Sweep.of(q_hat, c_hat)
         for i, idx in enumerate(self.draws):
             weights = np.bincount(idx, minlength=len(q_hat))
             pts = sweep.points(self.q, self.c, weights)
@@ -124,40 +128,56 @@ def _nanmean(estimates: list[np.ndarray]) -> np.ndarray:
 
 
 def select(
-    trains: list[Training], kinds: list[type[Candidate]], fallback: str, mode: str, forced: bool = False
+    trains: list[Training],
+    kinds: list[type[Candidate]],
+    fallback: str,
+    mode: str,
+    forced: bool = False,
+    costs: dict[str, np.ndarray] | None = None,
 ) -> Selection:
     """The weights to serve, chosen on out-of-fold evidence with its uncertainty. Every candidate's out-of-fold
     estimate is averaged over the cross-fittings in `trains` (repeated where data is small); `fallback` (the task
     prior) fills their gaps. Starting from the simplest candidate, a richer one (and at the end the blend of all)
     is kept only when its routing score beats the one kept so far and the 90% lower confidence bound of that gain
     (paired bootstrap of the prompts) is above zero. With `forced`, the richest candidate alone (its score reported).
-    `kinds` come simplest first."""
+    `kinds` come simplest first. `costs` (out-of-fold cost estimates by name, simplest first) makes the choice joint:
+    each quality estimate is judged routing on each cost estimate, and a richer cost model must earn its place the
+    same way; without them, estimates are judged on each model's mean cost."""
     train, n_t = trains[0], trains[0].n_tasks
     names = [k.name for k in kinds]
     oof = {k.name: _nanmean([k().out_of_fold(t) for t in trains]) for k in kinds}
     n = len(train.data)
     judge = _Judge(train.data, mode, 0 if forced else (200 if n <= 2000 else 60))
+    cost_models: dict[str, np.ndarray | None] = dict(costs) if costs and mode == "cost" else {"": None}
+    first_cost = next(iter(cost_models))
     if forced:
         only = {name: np.zeros(n_t) for name in names}
         only[names[-1]] = np.ones(n_t)
-        return Selection(only, {names[-1]: float(judge.scores(oof[names[-1]])[0])}, names[-1])
+        score = float(judge.scores(oof[names[-1]], cost_models[first_cost])[0])
+        return Selection(only, {names[-1]: score}, names[-1], oof[names[-1]], first_cost)
     gap = oof[fallback]
-    filled = [np.where(np.isnan(oof[k]), gap, oof[k]) for k in names]
-    weights = blend_weights(filled, train.data.quality, train.task_idx, n_t)
-    onehot = np.eye(n_t)[train.task_idx]
-    runs = {name: judge.scores(e) for name, e in zip(names, filled, strict=True)}
-    runs["blend"] = judge.scores(blend(onehot, weights, filled, gap))
-    scores = {name: float(r[0]) for name, r in runs.items()}
-    best = names[0]
-    for name in [*names[1:], "blend"]:
-        gain = runs[name] - runs[best]
+    filled = dict(zip(names, (np.where(np.isnan(oof[k]), gap, oof[k]) for k in names), strict=True))
+    weights = blend_weights(list(filled.values()), train.data.quality, train.task_idx, n_t)
+    filled["blend"] = blend(np.eye(n_t)[train.task_idx], weights, list(filled.values()), gap)
+    runs = {(q, c): judge.scores(filled[q], cost) for c, cost in cost_models.items() for q in filled}
+    scores = {_label(q, c, first_cost): float(r[0]) for (q, c), r in runs.items()}
+    best = (names[0], first_cost)
+    for key in runs:
+        gain = runs[key] - runs[best]
         if gain[0] > 0 and np.quantile(gain[1:], 1 - LEVEL) > 0:
-            best = name
-    if best == "blend":
-        return Selection({n: weights[:, i] for i, n in enumerate(names)}, scores, "blend")
-    single = {n: np.zeros(n_t) for n in names}
-    single[best] = np.ones(n_t)
-    return Selection(single, scores, best)
+            best = key
+    quality, cost = best
+    if quality == "blend":
+        chosen = {name: weights[:, i] for i, name in enumerate(names)}
+    else:
+        chosen = {name: np.zeros(n_t) for name in names}
+        chosen[quality] = np.ones(n_t)
+    return Selection(chosen, scores, quality, filled[quality], cost)
+
+
+def _label(quality: str, cost: str, first_cost: str) -> str:
+    """A contender's name in the scores: the quality estimate, with the cost model when it is not the simplest."""
+    return quality if cost == first_cost else f"{quality} + {cost}"
 
 
 _PLAIN = {
@@ -166,10 +186,12 @@ _PLAIN = {
 }
 
 
-def in_words(choice: str, scores: dict[str, float]) -> str:
+def in_words(choice: str, scores: dict[str, float], cost_model: str = LINES) -> str:
     """What the router serves and why, for people: when nothing richer shows a gain, which baseline it serves."""
     shown = ", ".join(f"{name} {value:.4f}" for name, value in scores.items())
-    if choice in _PLAIN:
+    if cost_model != LINES:
+        shown += f"; it routes on the {cost_model} (each prompt's nearest training prompts' logged costs)"
+    if choice in _PLAIN and cost_model == LINES:
         return (
             f"On these training prompts the router cannot show a gain over {_PLAIN[choice]}: no richer candidate's "
             f"out-of-fold gain has a 90% lower bound above zero, so it serves the {choice} instead "

@@ -25,6 +25,9 @@ class KnnSection(BaseModel):
     indices: ArrayData
     data: ArrayData
     quality: ArrayData
+    cost: ArrayData | None = (
+        None  # (train, models): logged costs, for a router that routes on its neighbours' costs
+    )
 
 
 @CANDIDATES.register
@@ -64,6 +67,7 @@ class Knn:
             "indices": encode_array(index.indices),
             "data": encode_array(index.data),
             "quality": encode_array(np.nan_to_num(index.quality, nan=-1.0)),
+            **({} if index.cost is None else {"cost": encode_array(np.nan_to_num(index.cost, nan=-1.0))}),
         }
 
     @classmethod
@@ -83,4 +87,10 @@ class Knn:
             or (len(indices) and (indices.min() < 0 or indices.max() >= n_train))
         ):
             raise DataError("policy kNN index is inconsistent (pointers, rows, values and quality disagree)")
-        return cls(KnnIndex(indptr, indices, data, np.where(quality < 0, np.nan, quality), knn.k))
+        cost = None if knn.cost is None else knn.cost.array("knn.cost")
+        if cost is not None and cost.shape != quality.shape:
+            raise DataError(
+                f"policy kNN costs have shape {list(cost.shape)}, not the quality's {list(quality.shape)}"
+            )
+        cost = None if cost is None else np.where(cost < 0, np.nan, cost)
+        return cls(KnnIndex(indptr, indices, data, np.where(quality < 0, np.nan, quality), knn.k, cost))
