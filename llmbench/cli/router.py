@@ -106,6 +106,36 @@ def train(
         )
 
 
+@router_app.command("add-model")
+def add_model(
+    policy: Annotated[Path, typer.Argument(help="the trained router's policy file")],
+    model: Annotated[
+        str, typer.Option("--model", help="the model to add (its runs are in the probe source)")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="where to write the policy that routes to it too")],
+    store: StoreOpt = None,
+    experiment: ExperimentOpt = None,
+    score: ScoreOpt = None,
+    routerbench: RouterBenchOpt = None,
+    routellm: RouteLLMOpt = None,
+    benchmark: BenchmarkOpt = "mmlu",
+    track: TrackOpt = True,
+) -> None:
+    """Add a model to a trained router from its runs on a few probe prompts (up to a few hundred), without
+    retraining: it is estimated from the trained models' estimates, weighted as its probe results fit theirs."""
+    from llmbench.router import RouterPolicy
+
+    frame, source = load(store, experiment, score, routerbench, routellm, benchmark)
+    served = RouterPolicy.load(policy)
+    digest = served.with_model(frame, model).save(out)
+    prompts = frame.loc[frame["model"] == model, "prompt"].nunique()
+    console.print(f"added {model} from {prompts} probe prompts; wrote {out} (sha256 {digest[:16]}...)")
+    if track:
+        _track_router(
+            "router add-model", source, {"probe_prompts": prompts}, params={"model": model}, policy=out
+        )
+
+
 @router_app.command("export")
 def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="policy file to write")],

@@ -55,6 +55,16 @@ class RoutingData:
             self.cost[idx],
         )
 
+    def columns(self, models: list[str]) -> RoutingData:
+        """The same prompts with only these models' columns, in this order."""
+        missing = [m for m in models if m not in self.models]
+        if missing:
+            raise DataError(f"models {missing} are not in the data (it has {self.models})")
+        idx = [self.models.index(m) for m in models]
+        return RoutingData(
+            self.prompts, self.tasks, self.item_ids, list(models), self.quality[:, idx], self.cost[:, idx]
+        )
+
 
 def routing_data(frame: pd.DataFrame, models: list[str] | None = None) -> RoutingData:
     """Pivot a runs frame to per-prompt matrices; epochs are averaged, failed calls count as missing."""

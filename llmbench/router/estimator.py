@@ -28,10 +28,9 @@ from sklearn.model_selection import GroupKFold
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.utils.validation import check_is_fitted
 
-from llmbench import __version__
 from llmbench.errors import ConfigError, DataError
+from llmbench.router.added import AddedModels, learn_model
 from llmbench.router.candidates import Candidate, Query, Training, ordered, sparse_rows
-from llmbench.router.candidates.knn import Knn
 from llmbench.router.candidates.ridge import PromptRidge
 from llmbench.router.candidates.task_prior import TaskPrior
 from llmbench.router.costs import LINES, NEIGHBOURS, out_of_fold_costs, routed_cost
@@ -45,7 +44,7 @@ from llmbench.router.decision import (
 )
 from llmbench.router.features import TfidfFeatures
 from llmbench.router.knn import KnnIndex
-from llmbench.router.policy_file import PolicyFile, encode_array
+from llmbench.router.policy_file import PolicyFile
 from llmbench.router.selection import select
 from llmbench.router.stacking import task_stats
 from llmbench.router.text import prompt_text
@@ -130,6 +129,19 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         self._fit_candidates(words, data, task_idx)
         self.strong_idx_, self.weak_idx_ = self._pair(data)
         self.mean_cost_ = np.nanmean(data.cost, axis=0)
+        self.added_ = AddedModels()
+        return self
+
+    def add_model(self, probe: pd.DataFrame | RoutingData, model: str) -> RouterEstimator:
+        """Route to `model` too, learnt from a small probe set of its runs (`llmbench.router.added`); nothing
+        trained is refitted."""
+        check_is_fitted(self, "models_")
+        self.added_, mean_cost = learn_model(
+            self.estimate, self.models_, [str(t) for t in self.classes_], self.added_, probe, model,
+            self.prior_strength,
+        )  # fmt: skip
+        self.models_ = [*self.models_, model]
+        self.mean_cost_ = np.append(self.mean_cost_, mean_cost)
         return self
 
     def _sample(self, data: RoutingData, task_idx: np.ndarray) -> RoutingData:
@@ -274,7 +286,8 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         weights = np.column_stack([self.blend_[name] for name in self.candidates_])
         estimates = [c.query(query) for c in self.candidates_.values()]
         quality = blend(post, weights, estimates, TaskPrior().query(query))
-        return post, quality, routed_cost(post, self.task_cost_, kchars, self.cost_knn_, query.rows)
+        cost = routed_cost(post, self.task_cost_, kchars, self.cost_knn_, query.rows)
+        return post, *self.added_.extend(post, quality, cost, kchars)
 
     def utilities(self, quality: np.ndarray, cost: np.ndarray, lambda_: float | None = None) -> np.ndarray:
         """Utility per model for given estimates (uses the router's lambda_ unless one is passed)."""
@@ -301,61 +314,11 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
 
     # ---- export --------------------------------------------------------------------------------
     def to_policy(self, trained_on: dict[str, Any] | None = None) -> PolicyFile:
-        """The fitted router as a JSON-safe policy dict (see llmbench.router.policy)."""
+        """The fitted router as a JSON-safe policy file (see `llmbench.router.export`)."""
+        from llmbench.router.export import policy_of
+
         check_is_fitted(self, "models_")
-        if not isinstance(self.features_, TfidfFeatures):
-            raise ConfigError(
-                "only routers with the default TfidfFeatures can be exported to a numpy-only policy"
-            )
-        arrays = self.features_.to_arrays()
-        vocab = sorted(arrays.vocabulary, key=arrays.vocabulary.__getitem__)
-        clf = self.classifier_
-        policy = {
-            "models": list(self.models_),
-            "tasks": [str(t) for t in self.classes_],
-            "lambda": float(self.lambda_),
-            "mode": self.mode,
-            "threshold": float(self.threshold),
-            "strong": self.models_[self.strong_idx_],
-            "weak": self.models_[self.weak_idx_],
-            "fallbacks": "every decision ranks all models by utility; fallbacks follow the chosen model",
-            "prices": {
-                "unit": "USD per call (mean logged cost per task, the price snapshot the router was trained on)",
-                "per_model_mean": dict(zip(self.models_, map(float, self.mean_cost_), strict=True)),
-            },
-            "task_quality": encode_array(self.task_quality_),
-            "task_cost": encode_array(self.task_cost_),
-            "features": {
-                "kind": "tfidf",
-                "vocabulary": vocab,
-                "word_idf": encode_array(arrays.word_idf),
-                "word_ngram_range": list(arrays.word_ngram_range),
-                "char_buckets": encode_array(arrays.char_buckets.astype(np.int64)),
-                "char_idf": encode_array(arrays.char_idf),
-                "char_ngram_range": list(arrays.char_ngram_range),
-                "char_bits": arrays.char_bits,
-                "word_weight": arrays.word_weight,
-                "char_weight": arrays.char_weight,
-                "head_chars": arrays.head_chars,
-                "tail_chars": arrays.tail_chars,
-            },
-            "classifier": {} if clf is None else _linear_classifier(clf),
-            "candidates": {
-                "choice": self.choice_,
-                "scores": {k: float(v) for k, v in self.candidate_scores_.items()},
-                "blend": {name: encode_array(w) for name, w in self.blend_.items()},
-                "sections": {name: c.section() for name, c in self.candidates_.items()},
-                "cost": {}
-                if self.cost_knn_ is None
-                else {"kind": "kNN", "index": Knn(self.cost_knn_).section()},
-            },
-            "params": {
-                k: v for k, v in self.get_params().items() if isinstance(v, (int, float, str, type(None)))
-            },
-            "trained_on": trained_on or {},
-            "llmbench_version": __version__,
-        }
-        return PolicyFile.parse(policy)
+        return policy_of(self, trained_on)
 
     def export(self, path: str | Path, trained_on: dict[str, Any] | None = None) -> str:
         """Write the policy file (JSON, no pickle); returns its content hash."""
@@ -375,20 +338,3 @@ def _with_known_tasks(post: np.ndarray, tasks: Sequence[str | None] | None, clas
             post[row] = 0.0
             post[row, index[task]] = 1.0
     return post
-
-
-def _linear_classifier(clf: LogisticRegression | SGDClassifier | MultinomialNB) -> dict[str, Any]:
-    """Every classifier here is linear in the features: z = x W^T + b, then a link gives the posterior:
-    softmax (multinomial logistic, naive Bayes), sigmoid of one row (binary), or one-vs-rest sigmoids
-    normalised to sum to 1 (SGD), exactly as their predict_proba does."""
-    if isinstance(clf, MultinomialNB):  # predict_proba = softmax of the joint log likelihood
-        coef, intercept, link = clf.feature_log_prob_, clf.class_log_prior_, "softmax"
-    else:
-        coef, intercept = clf.coef_, clf.intercept_
-        link = "sigmoid" if coef.shape[0] == 1 else ("ovr" if isinstance(clf, SGDClassifier) else "softmax")
-    return {
-        "kind": type(clf).__name__,
-        "link": link,
-        "coef": encode_array(coef),
-        "intercept": encode_array(intercept),
-    }

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from llmbench.errors import DataError
+from llmbench.router.added import AddedModels, learn_model
 from llmbench.router.candidates import CANDIDATES, Candidate, Query, Shape
 from llmbench.router.candidates.knn import Knn
 from llmbench.router.candidates.task_prior import TaskPrior
@@ -38,7 +39,11 @@ class RouterPolicy:
         self.threshold = body.threshold
         self.strong, self.weak = self.models.index(body.strong), self.models.index(body.weak)
         self.trained_on = body.trained_on
-        n_t, n_m = len(self.tasks), len(self.models)
+        self.added = AddedModels.from_section(body.added, self.models, len(self.tasks))
+        n_t, n_m = (
+            len(self.tasks),
+            len(self.models) - len(self.added),
+        )  # the candidates know the trained models
         self.task_quality = shaped(body.task_quality, "task_quality", (n_t, n_m))
         self.task_cost = shaped(body.task_cost, "task_cost", (2, n_t, n_m))
         feats = body.features
@@ -99,6 +104,20 @@ class RouterPolicy:
         """Load and verify a policy file written by `llmbench router export`."""
         return cls(*PolicyFile.load(path))
 
+    def with_model(self, probe: Any, model: str) -> PolicyFile:
+        """This policy routing to `model` too, learnt from its runs on a few probe prompts (`llmbench.router.added`):
+        the trained models' logged runs on the same prompts are used where `probe` has them."""
+        strength = float(self.body.params.get("prior_strength", 5.0))
+        added, mean_cost = learn_model(
+            self.estimate_many, self.models, self.tasks, self.added, probe, model, strength
+        )
+        prices = dict(self.body.prices)
+        prices["per_model_mean"] = {**prices.get("per_model_mean", {}), model: mean_cost}
+        body = self.body.to_dict()
+        return PolicyFile.parse(
+            {**body, "models": [*self.models, model], "added": added.section(), "prices": prices}
+        )
+
     def estimate_one(
         self, prompt: object, task: str | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -135,7 +154,7 @@ class RouterPolicy:
         estimates = [c.query(query) for c in self.candidates]
         prior = TaskPrior().query(query)
         cost = routed_cost(post, self.task_cost, kchars, self.cost_knn, rows)
-        return post, blend(post, self.blend, estimates, prior), cost
+        return post, *self.added.extend(post, blend(post, self.blend, estimates, prior), cost, kchars)
 
     def route(self, prompt: object, lambda_: float | None = None, task: str | None = None) -> Decision:
         """The decision for one prompt string or chat message list (optionally with its known task label)."""

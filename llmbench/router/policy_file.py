@@ -179,7 +179,7 @@ class Features(BaseModel):
 
 
 class Classifier(BaseModel):
-    """A linear task classifier: logits = x W^T + b, then its link (see `RouterEstimator._linear_classifier`)."""
+    """A linear task classifier: logits = x W^T + b, then its link (see `llmbench.router.export.linear_classifier`)."""
 
     model_config = ConfigDict(extra="forbid")
     kind: str = ""
@@ -199,6 +199,16 @@ class Candidates(BaseModel):
     sections: dict[str, dict[str, Any]] = {}
     # what the router routes on as cost: {} the task cost lines, or {"kind": "kNN", "index": a kNN section with costs}
     cost: dict[str, Any] = {}
+
+
+class AddedSection(BaseModel):
+    """Models added from probe prompts: their names, weights over the trained models, offsets, cost lines."""
+
+    model_config = ConfigDict(extra="forbid")
+    models: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(min_length=1)
+    weight: ArrayData
+    offset: ArrayData
+    cost_lines: ArrayData
 
 
 class PolicyFile(BaseModel):
@@ -225,6 +235,7 @@ class PolicyFile(BaseModel):
     residual: dict[str, Any] | None = None
     blend: ArrayData | None = None
     knn: dict[str, Any] | None = None
+    added: dict[str, Any] = {}  # models added from probe prompts (`llmbench.router.added`)
     params: dict[str, Any] = {}
     trained_on: dict[str, Any] = {}
     llmbench_version: str = ""

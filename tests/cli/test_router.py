@@ -58,6 +58,29 @@ def test_train_route_and_reexport_from_the_run_store(store: Path, tmp_path: Path
 
 
 @pytest.mark.slow
+def test_add_model_grows_a_policy_from_probe_runs_in_the_store(tmp_path: Path, llmbench) -> None:
+    frame = synthetic_frame(60).drop(columns=["experiment"])
+    first = frame["item_id"].str.split("-").str[1].astype(int) < 20  # 20 probe prompts per task
+    path = tmp_path / "runs.duckdb"
+    with Store.open(path) as st:
+        import_frame(st, frame[frame["model"] != "coder"], "logs", "imported")
+        import_frame(st, frame[first], "probe", "imported")
+    policy, grown = tmp_path / "router.json", tmp_path / "grown.json"
+    train = ("router", "train", "--store", str(path), "-e", "logs", "--lambda", "30", "--out", str(policy))
+    assert llmbench(*train).returncode == 0
+    out = llmbench("router", "add-model", str(policy), "--model", "coder", "--store", str(path), "-e", "probe",
+                   "-o", str(grown))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "added coder from 60 probe prompts" in out.stdout
+    code = "write a python function that returns a list"
+    before = json.loads(llmbench("route", str(policy), code, "--json").stdout)
+    after = json.loads(llmbench("route", str(grown), code, "--json").stdout)
+    assert before["model"] == "big" and after["model"] == "coder"  # as good on code, a tenth of the price
+    again = llmbench("router", "add-model", str(grown), "--model", "coder", "--store", str(path), "-e", "probe",
+                     "-o", str(tmp_path / "twice.json"))  # fmt: skip
+    assert again.returncode != 0 and "already routed" in again.stderr
+
+
 def test_eval_prints_the_baseline_table_and_logs_an_mlflow_run(store: Path, tmp_path: Path, llmbench) -> None:
     report = tmp_path / "eval.json"
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

@@ -25,9 +25,8 @@ class KnnSection(BaseModel):
     indices: ArrayData
     data: ArrayData
     quality: ArrayData
-    cost: ArrayData | None = (
-        None  # (train, models): logged costs, for a router that routes on its neighbours' costs
-    )
+    # (train, models): logged costs, for a router that routes on its neighbours' costs
+    cost: ArrayData | None = None
 
 
 @CANDIDATES.register
