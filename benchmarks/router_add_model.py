@@ -85,13 +85,21 @@ def main() -> None:
     tables = [one_set(name, frame, sizes, args.seeds) for name, frame in load(shared).items()
               if any(w in name for w in wanted) and args.only in name]  # fmt: skip
     table = pd.concat(tables)
-    print("\n## Share of a full retrain's gain recovered (summed over held-out models with a full gain >= 0.002)")
+    print(f"\n## Share of a full retrain's gain recovered (models summed; full gain >= {MIN_GAIN})")
+    print("   'of the gain': the grown router's gain over the best single model / the full router's;")
+    print("   'of the model's part': (grown - without) / (full - without), over the models whose absence costs")
+    print(f"   the router at least {MIN_GAIN} (where adding them matters at all)")
     for name, part in table.groupby("data", sort=False):
-        gain = part["full"].to_numpy()
-        # each held-out model's full gain is the same router's; recovery compares the grown router with it
-        shares = {str(s): float(part[s].sum() / gain.sum()) for s in [*sizes, "without"]} if gain[0] >= MIN_GAIN else {}
-        print(f"  {name}: " + (", ".join(f"{k} probes {v:.0%}" if k != "without" else f"without the model {v:.0%}"
-                                        for k, v in shares.items()) or "the full router gains nothing to recover"))  # fmt: skip
+        if part["full"].iloc[0] < MIN_GAIN:
+            print(f"  {name}: the full router gains nothing over the best single model to recover")
+            continue
+        matters = part[part["full"] - part["without"] >= MIN_GAIN]
+        for size in [*sizes, "without"]:
+            share = part[size].sum() / part["full"].sum()
+            own = (matters[size] - matters["without"]).sum() / (matters["full"] - matters["without"]).sum()
+            print(f"  {name}, {size} probes: {share:.1%} of the gain; {own:.1%} of the model's part "
+                  f"({len(matters)} models matter)" if size != "without" else f"  {name}, without the model: "
+                  f"{share:.1%} of the gain")  # fmt: skip
     print(table.round(4).to_string(index=False))
 
 
