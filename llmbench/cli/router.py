@@ -17,7 +17,13 @@ import typer
 from llmbench.cli.app import app
 from llmbench.cli.options import StoreOpt, TrackOpt, console, quoted
 from llmbench.cli.router_inputs import load, mode_arg, target_arg
-from llmbench.cli.router_tables import candidate_table, interval_table, per_task_table, results_table
+from llmbench.cli.router_tables import (
+    candidate_table,
+    interval_table,
+    per_task_table,
+    results_table,
+    robustness_table,
+)
 from llmbench.errors import ConfigError, redact
 
 router_app = typer.Typer(
@@ -234,6 +240,10 @@ def evaluate(
     bootstrap: Annotated[
         int, typer.Option("--bootstrap", help="resamples of the test prompts for 90% intervals (0: none)")
     ] = 200,
+    robust: Annotated[
+        bool,
+        typer.Option("--robustness", help="share of test prompts routed alike after small perturbations"),
+    ] = False,
     track: TrackOpt = True,
 ) -> None:
     """Held-out evaluation: the router against every baseline (AIQ, cost saving, APGR, CPT, per task).
@@ -279,6 +289,13 @@ def evaluate(
             intervals = bootstrap_intervals(ev, n_boot=bootstrap, seed=seed)
             console.print(interval_table(intervals, bootstrap))
             out["intervals"] = intervals
+    if robust:
+        from llmbench.router.robustness import robustness
+
+        with _step("robustness"), console.status("routing perturbed test prompts"):
+            kept = robustness(ev.router, list(ev.test.prompts), seed=seed)
+            console.print(robustness_table(kept))
+            out["robustness"] = kept
     if tgt is not None:
         from llmbench.router.calibrate import calibrate_and_test
         from llmbench.router.estimator import RouterEstimator

@@ -83,3 +83,15 @@ def candidate_table(router: Any) -> Table:
     if "blend" in scores:
         table.caption = f"blend out-of-fold score {scores['blend']:.4f}"
     return table
+
+
+def robustness_table(kept: Any) -> Table:
+    """`llmbench.router.robustness.robustness` as a rich table."""
+    t = Table(title="Decisions kept when the test prompts are perturbed (seeded)")
+    for c in ("perturbation", "prompts", "changed", "decision kept"):
+        t.add_column(c, justify="left" if c == "perturbation" else "right")
+    for rec in kept.to_dict("records"):
+        t.add_row(
+            rec["perturbation"], str(rec["prompts"]), str(rec["changed"]), fmt(rec["decision kept"], ".1%")
+        )
+    return t

@@ -95,14 +95,19 @@ def test_eval_prints_the_baseline_table_and_logs_an_mlflow_run(store: Path, tmp_
         str(report),
         "--target",
         "budget=3",
+        "--robustness",
         mlflow_uri=uri,
     )
     assert out.returncode == 0, out.stderr
+    assert "Decisions kept when the test prompts are perturbed" in out.stdout and "typo" in out.stdout
     for name in ("zero router", "task prior", "kNN", "oracle", "AIQ", "cost saving"):
         assert name in out.stdout
     saved = json.loads(report.read_text())
     assert {row["router"] for row in saved["table"]} >= {"router", "task prior", "random"}
     assert saved["calibration"]["test"]["cost_per_1k"] >= 0
+    kept = {row["perturbation"]: row["decision kept"] for row in saved["robustness"]}
+    assert set(kept) == {"whitespace", "case", "paraphrase template", "typo"}
+    assert all(0 <= share <= 1 for share in kept.values())
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
