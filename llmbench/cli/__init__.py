@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from llmbench.cli import (  # noqa: F401  (registers commands)
     batches,
     complete,
+    diff,
     evaluate,
     export,
     imports,

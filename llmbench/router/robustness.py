@@ -57,8 +57,8 @@ PERTURBATIONS: dict[str, Perturbation] = {
 
 
 def robustness(router: Any, prompts: Sequence[str], seed: int = 0) -> pd.DataFrame:
-    """Per perturbation: prompts, how many the perturbation changed, and the share of prompts whose decision
-    (the router's `predict`) is kept. `router` is a fitted RouterEstimator (or anything with `predict`)."""
+    """Per perturbation: prompts, how many the perturbation changed, the share of prompts whose decision (the
+    router's `predict`) is kept, and how many models the unperturbed prompts went to. `router` is a fitted RouterEstimator (or anything with `predict`)."""
     texts = [str(p) for p in prompts]
     before = np.asarray(router.predict(texts))
     rows = []
@@ -72,6 +72,8 @@ def robustness(router: Any, prompts: Sequence[str], seed: int = 0) -> pd.DataFra
                 "prompts": len(texts),
                 "changed": int(sum(a != b for a, b in zip(texts, changed, strict=True))),
                 "decision kept": float(np.mean(before == after)) if texts else float("nan"),
+                # a router that sends everything to one model keeps every decision: say so beside the share
+                "models used": len(set(before.tolist())),
             }
         )
     return pd.DataFrame(rows)

@@ -1,12 +1,14 @@
 """Statistics over runs: win rates (discrete, length-controlled, prompt-clustered errors), Bradley-Terry ratings,
-leaderboards, cost/quality points with their Pareto frontier and zero-router hull, per-model summaries.
+leaderboards, paired comparisons and per-item diffs, cost/quality points with their Pareto frontier and zero-router hull, per-model summaries.
 
 Pure pandas/numpy/scikit-learn: nothing here logs, plots or calls a model (see `llmbench.tracking` for MLflow,
 plots and the HTML report, and `llmbench.scorers.pairwise` for the LLM judge that produces preference pairs).
 """
 
 from llmbench.stats.curves import ALL_TASKS, cost_quality_points, pareto_frontier, zero_router_hull
+from llmbench.stats.diff import diff
 from llmbench.stats.leaderboard import alpacaeval_leaderboard, leaderboard
+from llmbench.stats.paired import PairedComparison, compare_models, holm, paired_comparison
 from llmbench.stats.summary import summarize_runs
 from llmbench.stats.winrate import (
     bradley_terry,
@@ -20,12 +22,17 @@ from llmbench.stats.winrate import (
 
 __all__ = [
     "ALL_TASKS",
+    "PairedComparison",
     "alpacaeval_leaderboard",
     "bradley_terry",
     "clustered_se",
+    "compare_models",
     "cost_quality_points",
+    "diff",
+    "holm",
     "leaderboard",
     "length_controlled_win_rates",
+    "paired_comparison",
     "pairs_from_runs",
     "pairwise_win_rates",
     "pareto_frontier",
