@@ -88,10 +88,14 @@ def candidate_table(router: Any) -> Table:
 def robustness_table(kept: Any) -> Table:
     """`llmbench.router.robustness.robustness` as a rich table."""
     t = Table(title="Decisions kept when the test prompts are perturbed (seeded)")
-    for c in ("perturbation", "prompts", "changed", "decision kept"):
+    for c in ("perturbation", "prompts", "changed", "decision kept", "models used"):
         t.add_column(c, justify="left" if c == "perturbation" else "right")
     for rec in kept.to_dict("records"):
-        t.add_row(
-            rec["perturbation"], str(rec["prompts"]), str(rec["changed"]), fmt(rec["decision kept"], ".1%")
+        shown = (
+            str(rec["prompts"]),
+            str(rec["changed"]),
+            fmt(rec["decision kept"], ".1%"),
+            str(rec["models used"]),
         )
+        t.add_row(rec["perturbation"], *shown)
     return t

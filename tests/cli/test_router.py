@@ -108,6 +108,7 @@ def test_eval_prints_the_baseline_table_and_logs_an_mlflow_run(store: Path, tmp_
     kept = {row["perturbation"]: row["decision kept"] for row in saved["robustness"]}
     assert set(kept) == {"whitespace", "case", "paraphrase template", "typo"}
     assert all(0 <= share <= 1 for share in kept.values())
+    assert {row["models used"] for row in saved["robustness"]} <= {1, 2, 3} and "models used" in out.stdout
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
