@@ -234,6 +234,13 @@ def bfcl_check_command(
             *cells,
         )
     console.print(table)
+    for row in rows:
+        if row["uncheckable"]:
+            shown = "; ".join(f"{case}: {why}" for case, why in row["uncheckable"][:3])
+            console.print(f"{row['category']}: {len(row['uncheckable'])} cases uncheckable ({shown})")
+    for row in rows:
+        for case, failure in row["failures"][:3]:
+            console.print(f"[red]{row['category']} {case}: {quoted(failure)}[/]")
     skipped = sorted(set(bfcl_categories(base, scorable=False)) - {r["category"] for r in rows})
     if skipped:
         console.print(f"not scorable here (need an executable backend or free text): {', '.join(skipped)}")

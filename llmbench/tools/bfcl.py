@@ -182,6 +182,13 @@ def _find(root: Path, stem: str) -> Path:
     return gz if gz.exists() else root / f"{stem}.json"
 
 
+def _with_parameters(function: dict[str, Any]) -> dict[str, Any]:
+    """A function doc as the scorer reads it: a doc without `parameters` takes none (one place, not every reader)."""
+    if isinstance(function.get("parameters"), dict):
+        return function
+    return {**function, "parameters": {"type": "dict", "properties": {}, "required": []}}
+
+
 def parse_call_text(text: str, docs: dict[str, dict[str, Any]]) -> ExpectedCall:
     """Parse a ground-truth call such as "sort('a.pdf')" or "cd(folder='x')"; positionals follow the doc's order."""
     try:
@@ -242,7 +249,8 @@ def load_bfcl(category: str, root: str | Path | None = None, *, limit: int | Non
     doc_cache: dict[str, list[Any]] = {}
     for rec in records:
         multi = kind == "multi_turn"
-        functions = _multi_turn_functions(base, rec, doc_cache) if multi else rec["function"]
+        functions = [_with_parameters(f) for f in (_multi_turn_functions(base, rec, doc_cache) if multi
+                                                   else rec.get("function") or [])]  # fmt: skip
         if answers and rec["id"] not in answers:
             raise DataError(f"BFCL case {rec['id']} has no ground truth in possible_answer/{case_file.name}")
         turns = [

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from llmbench.errors import DataError
 from llmbench.providers.types import ToolCall
 from llmbench.tools.bfcl import BFCLCase, ExpectedCall, bfcl_categories, load_bfcl
 from llmbench.tools.bfcl_ast import PYTHON_TYPES
@@ -169,12 +170,13 @@ def _corrupt_calls(case: BFCLCase, calls: list[ToolCall], kind: str) -> list[Too
         doc = case.function_doc(call.name)
         if doc is None:
             continue
-        props = doc["parameters"].get("properties", {})
+        params = doc.get("parameters", {})
+        props = params.get("properties", {})
         if kind == "wrong_name":
             out[i] = call.model_copy(update={"name": _other_name(case, doc["name"])})
             return out
         if kind == "missing_required":
-            required = [p for p in doc["parameters"].get("required", []) if p in call.arguments]
+            required = [p for p in params.get("required", []) if p in call.arguments]
             if required:
                 args = {k: v for k, v in call.arguments.items() if k != required[0]}
                 out[i] = call.model_copy(update={"arguments": args})
@@ -189,20 +191,24 @@ def _corrupt_calls(case: BFCLCase, calls: list[ToolCall], kind: str) -> list[Too
 
 def corrupted(case: BFCLCase, kind: str) -> list[ToolCall] | list[list[ToolCall]] | None:
     """The first ground-truth answer with one corruption of `kind`, or None when not applicable."""
-    first = next(iter(ground_truth_variants(case)))
+    first = next(iter(ground_truth_variants(case)), None)
+    if first is None:  # no answer to corrupt (the case is reported as uncheckable)
+        return None
     if case.kind == "relevance":
         return [] if kind == RELEVANCE_CORRUPTION else None
     if kind == RELEVANCE_CORRUPTION:
         return None
     if case.kind == "irrelevance":
-        if kind != IRRELEVANCE_CORRUPTION:
+        if kind != IRRELEVANCE_CORRUPTION or not case.functions:  # no function offered: no call to make
             return None
         f = case.functions[0]
-        required = f["parameters"].get("required", [])
-        props = f["parameters"].get("properties", {})
+        required = f.get("parameters", {}).get("required", [])
+        props = f.get("parameters", {}).get("properties", {})
         return [
             _call(
-                wire_name(f["name"]), {p: _wrong_value(props[p].get("type", "string")) for p in required}, 0
+                wire_name(f["name"]),
+                {p: _wrong_value(props.get(p, {}).get("type", "string")) for p in required},
+                0,
             )
         ]
     if kind == IRRELEVANCE_CORRUPTION:
@@ -218,7 +224,8 @@ def corrupted(case: BFCLCase, kind: str) -> list[ToolCall] | list[list[ToolCall]
 
 
 def check_case(case: BFCLCase) -> dict[str, Any]:
-    """Ground-truth variants tried and passed, and per corruption: True detected, False missed, None n/a."""
+    """Ground-truth variants tried and passed, and per corruption: True detected, False missed, None n/a.
+    A case whose ground truth has no answer to try is `uncheckable`, with the reason."""
     tried = passed = 0
     failures: list[str] = []
     for calls in ground_truth_variants(case):
@@ -234,8 +241,16 @@ def check_case(case: BFCLCase) -> dict[str, Any]:
         detected[kind] = None if bad is None else not score_bfcl(case, bad).correct
     contradicting = contradicting_answers(case)
     rejected = sum(not score_bfcl(case, calls).correct for calls in contradicting)
+    uncheckable = None
+    if not tried:
+        uncheckable = (
+            f"none of its {len(contradicting)} ground-truth answers agrees with its own function doc"
+            if contradicting
+            else "its ground truth holds no answer that can be written as calls"
+        )
     return {
         "id": case.id,
+        "uncheckable": uncheckable,
         "variants": tried,
         "variants_ok": passed,
         "failures": failures,
@@ -250,7 +265,7 @@ def check_folder(root: str | Path, limit: int | None = None) -> list[dict[str, A
     how many scored right, contradicting answers rejected, and per corruption (detected, missed, n/a) counts."""
     rows = []
     for category in bfcl_categories(root):
-        results = [check_case(c) for c in load_bfcl(category, root, limit=limit)]
+        results = [_checked(c) for c in load_bfcl(category, root, limit=limit)]
         rows.append(
             {
                 "category": category,
@@ -261,6 +276,24 @@ def check_folder(root: str | Path, limit: int | None = None) -> list[dict[str, A
                 "contradicting_rejected": sum(r["contradicting_rejected"] for r in results),
                 "corruptions": {k: Counter(r["detected"][k] for r in results) for k in ALL_CORRUPTIONS},
                 "failures": [(r["id"], f) for r in results for f in r["failures"]],
+                "uncheckable": [(r["id"], r["uncheckable"]) for r in results if r["uncheckable"]],
             }
         )
     return rows
+
+
+def _checked(case: BFCLCase) -> dict[str, Any]:
+    """`check_case`, or for a case the self-check itself cannot handle, a failure naming the case and the error
+    (the rest of the folder is still checked)."""
+    try:
+        return check_case(case)
+    except (
+        DataError
+    ) as exc:  # the case contradicts itself (e.g. an answer naming a function it does not offer)
+        return {"id": case.id, "uncheckable": str(exc), "variants": 0, "variants_ok": 0, "failures": [],
+                "contradicting": 0, "contradicting_rejected": 0, "detected": dict.fromkeys(ALL_CORRUPTIONS)}  # fmt: skip
+    except Exception as exc:  # one odd case must not hide the verdict on every other
+        failure = f"self-check error: {type(exc).__name__}: {exc}"
+        detected: dict[str, bool | None] = dict.fromkeys(ALL_CORRUPTIONS)
+        return {"id": case.id, "uncheckable": None, "variants": 1, "variants_ok": 0, "failures": [failure],
+                "contradicting": 0, "contradicting_rejected": 0, "detected": detected}  # fmt: skip

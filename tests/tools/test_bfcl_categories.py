@@ -183,3 +183,32 @@ def test_the_self_check_runs_on_whatever_the_folder_holds(folder: Path, cli) -> 
 )  # fmt: skip
 def test_language_round_trip(language: str, value: object, kind: str, nested: str | None) -> None:
     assert from_language(language, to_language(language, value, kind, nested), kind, nested) == value
+
+
+ODD_CASES = {  # shapes real BFCL files have that the self-check once crashed on
+    "empty function list": ("live_irrelevance", [], None),
+    "required value only ever left out": ("live_simple", [PY_FN], [{"get_weather": {"city": [""]}}]),
+    "answer names a function the doc lacks": ("live_multiple", [PY_FN], [{"get_time": {"zone": ["UTC"]}}]),
+    "function doc without parameters": ("live_simple", [{"name": "ping", "description": "Ping."}], [{"ping": {}}]),
+}
+
+
+@pytest.mark.parametrize("shape", list(ODD_CASES))
+def test_the_self_check_goes_on_past_cases_it_cannot_check(tmp_path: Path, shape: str, cli) -> None:
+    category, functions, answer = ODD_CASES[shape]
+    q = [[{"role": "user", "content": "Do it."}]]
+    cases = [{"id": f"{category}_0-0-0", "question": q, "function": functions},
+             {"id": f"{category}_1-0-0", "question": q, "function": [PY_FN]}]  # fmt: skip
+    good = {"get_weather": {"city": ["Paris"]}}
+    answers = None if answer is None else [{"id": cases[0]["id"], "ground_truth": answer},
+                                           {"id": cases[1]["id"], "ground_truth": [good]}]  # fmt: skip
+    _write(tmp_path, category, cases, answers)
+    [row] = check_folder(tmp_path)
+    assert row["cases"] == 2 and not any(f.startswith("self-check error") for _, f in row["failures"])
+    out = cli("tools", "bfcl-check", "--root", tmp_path)
+    assert "Traceback" not in out.stderr and "Error" not in out.stderr, out.stderr
+    if row["uncheckable"]:
+        [(case, why)] = row["uncheckable"]
+        assert case == cases[0]["id"] and why
+        assert "1 cases uncheckable" in out.stdout
+    assert out.returncode == (1 if row["failures"] else 0), out.stdout
