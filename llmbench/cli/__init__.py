@@ -12,6 +12,7 @@ from llmbench.cli import (  # noqa: F401  (registers commands)
     evaluate,
     export,
     imports,
+    judge,
     leaderboard,
     router,
     runs,

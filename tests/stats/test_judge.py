@@ -1,0 +1,70 @@
+"""Judge calibration (`llmbench.stats.judge`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import cohen_kappa_score
+
+from llmbench.errors import DataError
+from llmbench.stats.judge import NO_VERDICT, calibrate_pairwise
+
+
+def _verdicts(seed: int, n: int = 200, accuracy: float = 0.8, bias: float = 0.2) -> pd.DataFrame:
+    """A judge right `accuracy` of the time, which picks the first-shown answer `bias` of the time regardless,
+    and leaves a few verdicts unparsed."""
+    rng = np.random.default_rng(seed)
+    gold = rng.choice(["1", "2"], n)
+    right = np.where(rng.random(n) < accuracy, gold, np.where(gold == "1", "2", "1"))
+    first = np.where(rng.random(n) < bias, "1", right)
+    swapped = np.where(rng.random(n) < bias, "2", right)  # the first-shown answer is "2" once swapped
+    first = np.where(rng.random(n) < 0.03, None, first)
+    return pd.DataFrame({"gold": gold, "first": first, "swapped": swapped})
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_kappa_is_scikit_learns_and_the_counts_are_the_definitions(seed: int) -> None:
+    v = _verdicts(seed)
+    cal = calibrate_pairwise(v, n_boot=200)
+    first = v["first"].fillna(NO_VERDICT).to_numpy()
+    assert cal.kappa_first == cohen_kappa_score(first, v["gold"])
+    assert cal.kappa_swapped == cohen_kappa_score(v["swapped"], v["gold"])
+    assert cal.kappa_first_low <= cal.kappa_first <= cal.kappa_first_high
+    assert cal.correct_first == int((first == v["gold"]).sum())
+    assert cal.correct_both == int(((first == v["gold"]) & (v["swapped"] == v["gold"])).sum())
+    assert cal.positional_agreement == int((first == v["swapped"]).sum())
+    assert sum(sum(row.values()) for row in cal.confusion.values()) == cal.items == len(v)
+    assert NO_VERDICT in {k for row in cal.confusion.values() for k in row}
+
+
+def test_position_bias_lowers_agreement_when_answers_swap() -> None:
+    fair, biased = calibrate_pairwise(_verdicts(0, bias=0.0)), calibrate_pairwise(_verdicts(0, bias=0.4))
+    assert fair.positional_agreement > biased.positional_agreement
+    assert "same verdict when the answers swap" in biased.sentence()
+
+
+def test_a_judge_without_swapped_verdicts_is_calibrated_on_one_order() -> None:
+    cal = calibrate_pairwise(_verdicts(1).drop(columns="swapped"))
+    assert cal.correct_first == cal.correct_swapped and cal.positional_agreement == cal.items
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [(pd.DataFrame({"gold": ["1"]}), "lack column 'first'"), (pd.DataFrame({"gold": [], "first": []}), "no verdicts"),
+     (pd.DataFrame({"gold": ["1", None], "first": ["1", "2"]}), "row 1: gold label is missing")],
+)  # fmt: skip
+def test_verdicts_that_cannot_calibrate_are_refused_by_name(frame: pd.DataFrame, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        calibrate_pairwise(frame)
+
+
+def test_the_bootstrap_kappa_is_scikit_learns_on_each_resample() -> None:
+    from llmbench.stats.judge import kappa_interval
+
+    v = _verdicts(7, n=60)
+    first, gold = v["first"].fillna(NO_VERDICT).to_numpy(), v["gold"].to_numpy()
+    rng = np.random.default_rng(3)
+    draws = [cohen_kappa_score(first[i], gold[i]) for i in (rng.integers(0, 60, 60) for _ in range(400))]
+    low, high = kappa_interval(first, gold, n_boot=400, seed=3)
+    assert (low, high) == pytest.approx((np.quantile(draws, 0.025), np.quantile(draws, 0.975)), abs=1e-12)
