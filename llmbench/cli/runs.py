@@ -11,7 +11,7 @@ from llmbench.cli.app import app
 from llmbench.cli.options import StoreOpt, console, fmt, store_path
 from llmbench.errors import ConfigError
 
-__all__ = ["runs_command", "summary_table"]
+__all__ = ["print_comparisons", "runs_command", "summary_table"]
 
 
 def summary_table(summary: Any, title: str, simulated: bool) -> Table:
@@ -36,6 +36,33 @@ def summary_table(summary: Any, title: str, simulated: bool) -> Table:
     return table
 
 
+def print_comparisons(runs: Any) -> None:
+    """Under a per-model table: is the top model really better (paired, Holm-adjusted), and what epochs say."""
+    from llmbench.stats import repeats, versus_best
+
+    if runs["model"].nunique() >= 2 and runs["score"].notna().any():
+        table = Table(title="Is the top model really better? (paired over shared items, 95% intervals, Holm)")
+        for col in ("vs", "score diff", "interval", "p (Holm)", "test", "items", "cost diff $"):
+            table.add_column(col, justify="left" if col in ("vs", "test") else "right", no_wrap=col == "vs")
+        for row in versus_best(runs, n_boot=1000, n_perm=2999).to_dict("records"):
+            table.add_row(f"{row['a']} vs {row['b']}", fmt(row["score_diff"], "+.3f"),
+                          f"[{row['score_low']:+.3f}, {row['score_high']:+.3f}]", fmt(row["p_holm"], ".3g"),
+                          row["test"], str(row["items"]), fmt(row["cost_diff"], "+.5f"))  # fmt: skip
+        console.print(table)
+    epochs = repeats(runs)
+    if (epochs["answers per item"] > 1).any():
+        cols = [c for c in epochs.columns if c.startswith("pass@")] + ["score variance", "verdict changes"]
+        table = Table(
+            title="Across epochs: pass@k, per-item score variance, share of items whose verdict changes"
+        )
+        table.add_column("model", no_wrap=True)
+        for c in cols:
+            table.add_column(c, justify="right")
+        for row in epochs.to_dict("records"):
+            table.add_row(str(row["model"]), *[fmt(row.get(c), ".3f") for c in cols])
+        console.print(table)
+
+
 @app.command("runs")
 def runs_command(
     experiment: Annotated[str | None, typer.Argument(help="Show this experiment's per-model summary")] = None,
@@ -54,6 +81,7 @@ def runs_command(
                     st.summary_frame(experiment), f"Experiment {experiment}", exp.source == "simulated"
                 )
             )
+            print_comparisons(st.runs_frame([experiment]))
             return
         frame = st.experiments_frame()
     table = Table(title=f"Experiments in {store_path(store)}")

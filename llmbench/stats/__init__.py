@@ -7,8 +7,10 @@ plots and the HTML report, and `llmbench.scorers.pairwise` for the LLM judge tha
 
 from llmbench.stats.curves import ALL_TASKS, cost_quality_points, pareto_frontier, zero_router_hull
 from llmbench.stats.diff import diff
+from llmbench.stats.judge import JudgeCalibration, calibrate_pairwise
 from llmbench.stats.leaderboard import alpacaeval_leaderboard, leaderboard
-from llmbench.stats.paired import PairedComparison, compare_models, holm, paired_comparison
+from llmbench.stats.paired import PairedComparison, compare_models, holm, paired_comparison, versus_best
+from llmbench.stats.repeats import pass_at_k, repeats
 from llmbench.stats.summary import summarize_runs
 from llmbench.stats.winrate import (
     bradley_terry,
@@ -22,9 +24,11 @@ from llmbench.stats.winrate import (
 
 __all__ = [
     "ALL_TASKS",
+    "JudgeCalibration",
     "PairedComparison",
     "alpacaeval_leaderboard",
     "bradley_terry",
+    "calibrate_pairwise",
     "clustered_se",
     "compare_models",
     "cost_quality_points",
@@ -36,7 +40,10 @@ __all__ = [
     "pairs_from_runs",
     "pairwise_win_rates",
     "pareto_frontier",
+    "pass_at_k",
+    "repeats",
     "summarize_runs",
+    "versus_best",
     "win_rate_matrix",
     "win_rates",
     "zero_router_hull",

@@ -19,7 +19,7 @@ from scipy import stats
 
 from llmbench.errors import DataError
 
-__all__ = ["PairedComparison", "compare_models", "holm", "paired_comparison"]
+__all__ = ["PairedComparison", "compare_models", "holm", "paired_comparison", "versus_best"]
 
 MEASURES = {"score": "score", "cost_usd": "cost", "latency_s": "latency"}
 
@@ -157,4 +157,17 @@ def compare_models(
     ]
     adjusted = holm([c.p_value for c in found])
     done = [replace(c, p_holm=float(h)) for c, h in zip(found, adjusted, strict=True)]
+    return pd.DataFrame([{**c.to_dict(), "summary": c.sentence()} for c in done])
+
+
+def versus_best(runs: pd.DataFrame, *, level: float = 0.95, seed: int = 0, **kwargs: int) -> pd.DataFrame:
+    """The model with the highest mean score against each other model (Holm-adjusted over those comparisons):
+    how sure the table's ranking at the top is."""
+    scored = runs[runs["score"].notna()]
+    means = scored.groupby("model")["score"].mean().sort_values(ascending=False)
+    if len(means) < 2:
+        raise DataError(f"a comparison needs two scored models, got {list(means.index)}")
+    best = str(means.index[0])
+    found = [paired_comparison(runs, best, str(m), level=level, seed=seed, **kwargs) for m in means.index[1:]]
+    done = [replace(c, p_holm=float(h)) for c, h in zip(found, holm([c.p_value for c in found]), strict=True)]
     return pd.DataFrame([{**c.to_dict(), "summary": c.sentence()} for c in done])

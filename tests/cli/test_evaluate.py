@@ -289,5 +289,7 @@ def test_default_run_then_runs_lists_it(tmp_path: Path, llmbench) -> None:
     assert "simulated" in row and " 5 " in row  # 5 items, 5 models
     one = llmbench("runs", "default-sim", "--store", store, cwd=tmp_path)
     assert one.returncode == 0 and "sim:claude-sonnet-4" in one.stdout and "SIMULATED" in one.stdout
+    assert "Is the top model really better?" in one.stdout and "on 5" not in one.stdout  # a table, not sentences
+    assert "pass@2" in one.stdout and "verdict changes" in one.stdout  # two epochs per item
     missing = llmbench("runs", "nope", "--store", store, cwd=tmp_path)
     assert "nope" in one_clear_line(missing)
