@@ -10,6 +10,7 @@ from llmbench.stats.diff import diff
 from llmbench.stats.judge import JudgeCalibration, calibrate_pairwise
 from llmbench.stats.leaderboard import alpacaeval_leaderboard, leaderboard
 from llmbench.stats.paired import PairedComparison, compare_models, holm, paired_comparison, versus_best
+from llmbench.stats.ratings import arena_ratings, style_of
 from llmbench.stats.repeats import pass_at_k, repeats
 from llmbench.stats.summary import summarize_runs
 from llmbench.stats.winrate import (
@@ -27,6 +28,7 @@ __all__ = [
     "JudgeCalibration",
     "PairedComparison",
     "alpacaeval_leaderboard",
+    "arena_ratings",
     "bradley_terry",
     "calibrate_pairwise",
     "clustered_se",
@@ -42,6 +44,7 @@ __all__ = [
     "pareto_frontier",
     "pass_at_k",
     "repeats",
+    "style_of",
     "summarize_runs",
     "versus_best",
     "win_rate_matrix",

@@ -14,7 +14,6 @@ per prompt (a model against a fixed baseline) this is exactly the usual standard
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 import pandas as pd
@@ -182,34 +181,6 @@ def win_rate_matrix(pairs: pd.DataFrame, value: str = "win_rate") -> pd.DataFram
     return matrix.reindex(index=ranked, columns=ranked)
 
 
-def _design(pairs: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Unique (A, B) groups, their +-1 design rows, and each pair row's group code."""
-    models = sorted(set(pairs["model_a"]) | set(pairs["model_b"]))
-    index = {m: i for i, m in enumerate(models)}
-    groups = pairs.groupby(["model_a", "model_b"], sort=True).ngroup().to_numpy()
-    keys = pairs[["model_a", "model_b"]].drop_duplicates().sort_values(["model_a", "model_b"])
-    x = np.zeros((len(keys), len(models)))
-    rows = np.arange(len(keys))
-    x[rows, keys["model_a"].map(index).to_numpy()] = 1.0
-    x[rows, keys["model_b"].map(index).to_numpy()] = -1.0
-    outcome = pairs["outcome"].to_numpy(dtype=float)
-    return models, x, groups, outcome, rows
-
-
-def _fit_bt(x: np.ndarray, wins: np.ndarray, losses: np.ndarray, c: float) -> np.ndarray:
-    from sklearn.linear_model import LogisticRegression
-
-    # Each group appears as a "win" row and a "loss" row, mirrored so both classes always exist; ties were
-    # split half/half into wins and losses. Weights carry the counts, so the fit is over groups, not battles.
-    design = np.vstack([x, x, -x, -x])
-    labels = np.concatenate([np.ones(len(x)), np.zeros(len(x)), np.ones(len(x)), np.zeros(len(x))])
-    weights = np.concatenate([wins, losses, losses, wins])
-    keep = weights > 0
-    model = LogisticRegression(fit_intercept=False, C=c, tol=1e-8, max_iter=1000)
-    model.fit(design[keep], labels[keep], sample_weight=weights[keep])
-    return np.asarray(model.coef_[0])
-
-
 def bradley_terry(
     pairs: pd.DataFrame,
     *,
@@ -222,45 +193,16 @@ def bradley_terry(
     anchor: str | None = None,
     c: float = 1e4,
 ) -> pd.DataFrame:
-    """Bradley-Terry ratings on an Elo-like scale with percentile bootstrap intervals (prompts resampled: all
-    comparisons made on a drawn prompt count as many times as it is drawn).
+    """Plain Bradley-Terry ratings (ties as half a win, no style control) with bootstrap intervals over prompts:
+    `llmbench.stats.ratings.arena_ratings` with ties="half" and style=False (one fit for every rating here)."""
+    from llmbench.stats.ratings import arena_ratings
 
-    P(A beats B) = 1 / (1 + base ** ((r_B - r_A) / scale)). Ratings are centred on `init`, or pinned so that
-    `anchor` has rating `init`. `c` is scikit-learn's inverse L2 strength: large, so the fit stays finite when
-    a model wins every comparison but otherwise barely moves the maximum-likelihood estimate.
-    """
     pairs = _check_pairs(pairs)
     if pairs.empty:
         raise DataError("cannot fit Bradley-Terry ratings: the pairs frame has no outcomes")
-    models, x, groups, outcome, _ = _design(pairs)
-    if anchor is not None and anchor not in models:
-        raise DataError(f"anchor model {anchor!r} is not in the pairs frame")
-    n_groups = len(x)
-    factor = scale / math.log(base)
-
-    def ratings(counts: np.ndarray) -> np.ndarray:
-        wins = np.bincount(groups, weights=outcome * counts, minlength=n_groups)
-        losses = np.bincount(groups, weights=(1.0 - outcome) * counts, minlength=n_groups)
-        coef = _fit_bt(x, wins, losses, c)
-        coef = coef - (coef[models.index(anchor)] if anchor is not None else coef.mean())
-        return np.asarray(init + factor * coef)
-
-    point = ratings(np.ones(len(pairs)))
-    out = pd.DataFrame({"rating": point}, index=pd.Index(models, name="model"))
-    if n_bootstrap > 0:
-        rng = np.random.default_rng(seed)
-        prompt = pd.factorize(pairs["item_id"].astype(str))[0]
-        n_prompts = int(prompt.max()) + 1
-        draws = np.array(
-            [
-                ratings(np.bincount(rng.integers(0, n_prompts, n_prompts), minlength=n_prompts)[prompt])
-                for _ in range(n_bootstrap)
-            ]
-        )
-        alpha = (1.0 - ci) / 2.0
-        out["lower"] = np.quantile(draws, alpha, axis=0)
-        out["upper"] = np.quantile(draws, 1.0 - alpha, axis=0)
-    return out.sort_values("rating", ascending=False)
+    table, _ = arena_ratings(pairs, style=False, ties="half", n_bootstrap=n_bootstrap, ci=ci, seed=seed,
+                             scale=scale, base=base, init=init, anchor=anchor, c=c)  # fmt: skip
+    return table
 
 
 def length_controlled_win_rates(

@@ -92,8 +92,9 @@ def log_eval_run(
     model with the same metric keys, and (given the store's `calls`) a trace per call. Returns the parent run id;
     a re-run that changed nothing logs nothing."""
     from llmbench.stats.curves import cost_quality_points
+    from llmbench.stats.ratings import arena_ratings
     from llmbench.stats.summary import summarize_runs
-    from llmbench.stats.winrate import bradley_terry, pairs_from_runs, pairwise_win_rates
+    from llmbench.stats.winrate import pairs_from_runs, pairwise_win_rates
     from llmbench.tracking.plots import save_cost_quality
     from llmbench.tracking.traces import DEFAULT_TRACE_LIMIT, log_call_traces
 
@@ -128,7 +129,7 @@ def log_eval_run(
         if runs is not None and len(models) > 1:
             pairs = pairs_from_runs(runs)
             if len(pairs):
-                bt = bradley_terry(pairs, n_bootstrap=n_bootstrap)
+                bt = arena_ratings(pairs, n_bootstrap=n_bootstrap)[0]
                 wins = pairwise_win_rates(pairs).round(4)
                 client.log_table(parent.run_id, wins, "tables/win_rates.json")
                 client.log_table(parent.run_id, bt.reset_index().round(2), "tables/bradley_terry.json")

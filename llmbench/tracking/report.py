@@ -293,7 +293,8 @@ def _per_experiment(
 ) -> list[str]:
     """Win rates and cost/quality curves, each experiment on its own."""
     from llmbench.stats.curves import ALL_TASKS, cost_quality_points
-    from llmbench.stats.winrate import bradley_terry, pairs_from_runs
+    from llmbench.stats.ratings import arena_ratings
+    from llmbench.stats.winrate import pairs_from_runs
     from llmbench.tracking.plots import plotly_cost_quality
 
     wins, curves = ["<h2 id='winrates'>Win rates</h2>"], ["<h2 id='curves'>Cost and quality</h2>"]
@@ -306,11 +307,14 @@ def _per_experiment(
             own = pairs_from_runs(group)
         if own is not None and len(own.dropna(subset=["outcome"])):
             wins.append(_figure(_heatmap(own), f"winrate-heatmap-{n}"))
-            bt = bradley_terry(own, n_bootstrap=n_bootstrap)
+            bt = arena_ratings(own, n_bootstrap=n_bootstrap)[0]
             if "lower" in bt.columns:
                 wins.append(_figure(_ratings(bt), f"bt-ratings-{n}"))
             wins.append(_table(bt.reset_index()))
-            wins.append("<p class='note'>Pairwise comparisons on the same item; equal scores are ties.</p>")
+            wins.append(
+                "<p class='note'>Pairwise comparisons on the same item; equal scores are ties (Davidson's tie "
+                "model). With the answers' lengths or texts, the style rating holds length and markdown fixed.</p>"
+            )
         else:
             wins.append("<p class='note'>Fewer than two models with scores: no comparisons.</p>")
         curves.append(head)
