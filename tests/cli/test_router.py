@@ -81,6 +81,7 @@ def test_add_model_grows_a_policy_from_probe_runs_in_the_store(tmp_path: Path, l
     assert again.returncode != 0 and "already routed" in again.stderr
 
 
+@pytest.mark.slow  # seconds: a real server, MLflow or a whole CLI pipeline
 def test_eval_prints_the_baseline_table_and_logs_an_mlflow_run(store: Path, tmp_path: Path, llmbench) -> None:
     report = tmp_path / "eval.json"
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,12 @@ def _probe(train: pd.DataFrame, per_task: int) -> pd.DataFrame:
 
 def _trained(train: pd.DataFrame, without: str) -> RouterEstimator:
     return RouterEstimator(lambda_=LAMBDA).fit(train[train["model"] != without])
+
+
+@pytest.fixture(scope="module")
+def without_coder(frames) -> RouterEstimator:
+    """Trained on every model but the coder; a refused add_model leaves a router unchanged, so tests share it."""
+    return _trained(frames[0], "coder")
 
 
 def test_an_added_model_routes_like_a_router_retrained_on_every_log(frames) -> None:
@@ -84,10 +91,12 @@ def test_a_policy_adds_the_model_as_the_trained_router_does(frames, tmp_path: Pa
     ],
     ids=["routed", "absent", "unknown task", "no cost", "one prompt"],
 )
-def test_a_probe_that_cannot_teach_the_model_is_refused_by_name(frames, change, message: str) -> None:
+def test_a_probe_that_cannot_teach_the_model_is_refused_by_name(frames, without_coder, change, message: str) -> None:
     train, _ = frames
-    router = _trained(train, "coder")
+    router = without_coder
     if message == "already routed":
-        router = RouterEstimator(lambda_=LAMBDA).fit(train)
+        router = copy.deepcopy(router).add_model(_probe(train, 20), "coder")
+    models = list(router.models_)
     with pytest.raises(DataError, match=message):
         router.add_model(change(_probe(train, 20)), "coder")
+    assert router.models_ == models  # nothing half-added

@@ -66,6 +66,7 @@ def test_tool_calls_plain_and_streamed(upstream, policy, tmp_path) -> None:
     assert all(r["tool_choice"] == "required" and r["tools"][0]["function"]["name"] == "lookup" for r in sent)
 
 
+@pytest.mark.slow  # seconds: a real server, MLflow or a whole CLI pipeline
 @pytest.mark.faults({"429": 0.3, "500": 0.05})
 def test_fallbacks_heal_429s_and_500s_and_every_attempt_is_billed(upstream, policy, tmp_path) -> None:
     prompts = [f"question {i} about python lists" for i in range(60)]

@@ -229,6 +229,7 @@ def cli(*args: str) -> Any:
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
 
+@pytest.mark.slow  # seconds: a real server, MLflow or a whole CLI pipeline
 def test_cli_lists_run_and_shows_steps(tmp_path, fake_key):
     tools_file = tmp_path / "weather_tools.py"
     tools_file.write_text(TOOLS_FILE)

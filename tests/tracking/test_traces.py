@@ -39,6 +39,7 @@ def traces_of(client, run_id: str) -> list:
                                      max_results=50))  # fmt: skip
 
 
+@pytest.mark.slow  # seconds: a real server, MLflow or a whole CLI pipeline
 def test_every_call_is_a_trace_with_a_span_per_attempt(store: Store, tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     run_id = log_eval_run("1", "traced", {"models": ["p:a", "p:b"]}, None, store.runs_frame("traced"),
