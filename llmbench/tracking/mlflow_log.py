@@ -92,6 +92,7 @@ def log_eval_run(
     model with the same metric keys, and (given the store's `calls`) a trace per call. Returns the parent run id;
     a re-run that changed nothing logs nothing."""
     from llmbench.stats.curves import cost_quality_points
+    from llmbench.stats.paired import versus_best
     from llmbench.stats.ratings import arena_ratings
     from llmbench.stats.summary import summarize_runs
     from llmbench.stats.winrate import pairs_from_runs, pairwise_win_rates
@@ -125,7 +126,13 @@ def log_eval_run(
         if parent.unchanged:
             return parent.run_id
         client = parent.client
-        bt = pd.DataFrame()
+        bt, versus = pd.DataFrame(), {}
+        if runs is not None and len(models) > 1 and runs["score"].notna().any():
+            paired = versus_best(runs, n_boot=1000, n_perm=2999)
+            client.log_table(parent.run_id, paired, "tables/paired_vs_best.json")
+            versus = {row["b"]: row for row in paired.to_dict("records")}
+            best = str(paired["a"].iloc[0])  # compared with itself: no difference, by definition
+            versus[best] = {"score_diff": 0.0, "score_low": 0.0, "score_high": 0.0, "p_holm": 1.0}
         if runs is not None and len(models) > 1:
             pairs = pairs_from_runs(runs)
             if len(pairs):
@@ -144,6 +151,11 @@ def log_eval_run(
                     f"bt_{col}": bt.at[model, col]
                     for col in ("rating", "lower", "upper")
                     if col in bt.columns
+                }
+            if model in versus:  # the top model's lead over this one, paired over shared items
+                values |= {
+                    f"vs_best_{k}": versus[model][k]
+                    for k in ("score_diff", "score_low", "score_high", "p_holm")
                 }
             log_metrics(client, child, values)
         log_metrics(

@@ -293,6 +293,7 @@ def _per_experiment(
 ) -> list[str]:
     """Win rates and cost/quality curves, each experiment on its own."""
     from llmbench.stats.curves import ALL_TASKS, cost_quality_points
+    from llmbench.stats.paired import versus_best
     from llmbench.stats.ratings import arena_ratings
     from llmbench.stats.winrate import pairs_from_runs
     from llmbench.tracking.plots import plotly_cost_quality
@@ -311,6 +312,12 @@ def _per_experiment(
             if "lower" in bt.columns:
                 wins.append(_figure(_ratings(bt), f"bt-ratings-{n}"))
             wins.append(_table(bt.reset_index()))
+            if models > 1 and group["score"].notna().any():  # never a bare mean: the lead with its evidence
+                paired = versus_best(group, n_boot=1000, n_perm=2999)
+                wins.append(
+                    "<h4>Is the top model really better? (paired over shared items, Holm-adjusted)</h4>"
+                )
+                wins.append(_table(paired[["summary", "score_low", "score_high", "p_holm", "cost_diff"]]))
             wins.append(
                 "<p class='note'>Pairwise comparisons on the same item; equal scores are ties (Davidson's tie "
                 "model). With the answers' lengths or texts, the style rating holds length and markdown fixed.</p>"

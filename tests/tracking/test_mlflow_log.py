@@ -165,7 +165,8 @@ def test_eval_run_logged_and_read_back(store_uri: str, client, tmp_path: Path) -
     models = children(client, run_id)
     assert set(models) == {"p:big", "p:small", "q:mid"}
     keys = {name: set(r.data.metrics) for name, r in models.items()}
-    assert keys["p:big"] == keys["p:small"] and {"score_mean", "cost_per_correct_usd", "latency_p95_s"} <= keys["p:big"]
+    assert keys["p:big"] == keys["p:small"] == keys["q:mid"]
+    assert {"score_mean", "cost_per_correct_usd", "latency_p95_s", "vs_best_score_diff", "vs_best_p_holm"} <= keys["p:big"]
     big = models["p:big"].data
     assert big.metrics["score_mean"] == pytest.approx(0.75)
     assert big.metrics["cost_per_correct_usd"] == pytest.approx(0.04 / 3)
@@ -176,7 +177,14 @@ def test_eval_run_logged_and_read_back(store_uri: str, client, tmp_path: Path) -
     artifacts = {a.path for a in client.list_artifacts(run_id)} | {a.path for a in client.list_artifacts(run_id, "curves")}
     assert {"config.json", "curves/cost_quality.png", "curves/cost_quality.html"} <= artifacts
     assert {a.path for a in client.list_artifacts(run_id, "tables")} >= {
-        "tables/summary.json", "tables/per_task.json", "tables/win_rates.json", "tables/bradley_terry.json"}  # fmt: skip
+        "tables/summary.json", "tables/per_task.json", "tables/win_rates.json", "tables/bradley_terry.json",
+        "tables/paired_vs_best.json"}  # fmt: skip
+    paired = table(client, run_id, "paired_vs_best", tmp_path)
+    assert paired["summary"].str.contains("shared items").all() and (paired["a"] == "p:big").all()
+    # the top model's lead over each other one, with its interval, on each model's own run
+    small = models["p:small"].data.metrics
+    assert small["vs_best_score_low"] <= small["vs_best_score_diff"] <= small["vs_best_score_high"]
+    assert big.metrics["vs_best_score_diff"] == 0.0
     wins = table(client, run_id, "win_rates", tmp_path).set_index(["model", "opponent"])
     # Item by item: big beats small on i1, i2; ties on i0, i3 -> 3/4 with ties counted half.
     assert wins.loc[("p:big", "p:small"), "win_rate"] == pytest.approx(0.75)
@@ -304,6 +312,7 @@ def test_report_sections_and_single_plotly_bundle(tmp_path: Path) -> None:
     for div in ("winrate-heatmap-0", "bt-ratings-0", "curve-0-0", "latency", "errors"):
         assert f'id="{div}"' in text
     assert "RateLimitError" in text and "q:mid" in text
+    assert "Is the top model really better?" in text and "p:big beats p:small by" in text  # paired, not bare
 
 
 def test_report_without_costs_or_errors() -> None:
