@@ -1,5 +1,7 @@
 """The per-sample viewer: every (item, model, epoch) with its prompt, answer, score, cost, latency, attempts and error,
-filterable by experiment, model, task, score and error, and two models' answers to one item side by side.
+filterable by experiment, model, task, score and error, and two models' answers to one item side by side; with a
+change filter, the regression view: model A's samples where model B's answer to the same item flipped from right to
+wrong or back, newly failed or changed score (as `llmbench diff` names the changes).
 
 One self-contained HTML page (`llmbench view`), or a section of the report; the data is embedded as JSON and drawn
 with a few lines of plain JavaScript that only ever sets `textContent` (model output is never parsed as HTML).
@@ -133,8 +135,33 @@ _JS = r"""
   ["a", "b"].forEach((side, i) => { const s = $(".cmp-" + side); uniq("model").forEach((m) => {
     const o = el("option", m); o.value = m; s.append(o); }); s.selectedIndex = Math.min(i, s.options.length - 1); });
   let chosen = null;
+  // the regression view: model A's samples against model B's answer to the same item, epoch and experiment
+  const key = (r, m) => [r.experiment, r.item, r.epoch, m].join("\u0001");
+  const byKey = new Map(data.map((r) => [key(r, r.model), r]));
+  function change(a, b) {
+    if (!b) return "only in A";
+    if (b.error && !a.error) return "new failure";
+    if (a.error && !b.error) return "fixed failure";
+    const ra = a.score !== null && a.score >= 0.5, rb = b.score !== null && b.score >= 0.5;
+    if (ra && !rb) return "right to wrong";
+    if (!ra && rb && a.score !== null) return "wrong to right";
+    return a.score !== b.score ? "score changed" : "same";
+  }
+  function diffCounts() {
+    const a = $(".cmp-a").value, b = $(".cmp-b").value, counts = {};
+    data.filter((r) => r.model === a).forEach((r) => { const c = change(r, byKey.get(key(r, b)));
+      counts[c] = (counts[c] || 0) + 1; });
+    $(".diff-count").textContent = a + " -> " + b + ": " + (Object.entries(counts).filter(([c]) => c !== "same")
+      .map(([c, n]) => n + " " + c).join(", ") || "no change");
+  }
   function passes(r) {
     const f = (c) => $(c).value;
+    const d = f(".f-diff");
+    if (d) {
+      if (r.model !== f(".cmp-a")) return false;
+      const c = change(r, byKey.get(key(r, f(".cmp-b"))));
+      if (d === "any change" ? c === "same" : c !== d) return false;
+    }
     if (f(".f-experiment") && r.experiment !== f(".f-experiment")) return false;
     if (f(".f-model") && r.model !== f(".f-model")) return false;
     if (f(".f-task") && r.task !== f(".f-task")) return false;
@@ -176,8 +203,9 @@ _JS = r"""
       block(right, m + (other ? " (score " + fmt(other.score, 2) + ")" : " (no answer)"), other ? other.answer : "");
     });
   }
-  root.querySelectorAll("select, input").forEach((c) => c.addEventListener("input", () => { render(); if (chosen) show(chosen); }));
-  render();
+  root.querySelectorAll("select, input").forEach((c) => c.addEventListener("input", () => { render(); diffCounts();
+    if (chosen) show(chosen); }));
+  render(); diffCounts();
 })();
 """
 
@@ -194,7 +222,10 @@ def viewer_section(records: list[dict[str, Any]]) -> str:
         "<label><input type='checkbox' class='f-errors'> failed or retried only</label>"
         "<input type='search' class='f-search' placeholder='search prompt, answer, error'>"
         "<label>compare <select class='cmp-a'></select> with <select class='cmp-b'></select></label>"
-        "<span class='count muted'></span></div>"
+        "<select class='f-diff'><option value=''>every sample</option><option>any change</option>"
+        "<option>right to wrong</option><option>wrong to right</option><option>new failure</option>"
+        "<option>fixed failure</option><option>score changed</option></select>"
+        "<span class='count muted'></span> <span class='diff-count muted'></span></div>"
         "<div class='list'><table><colgroup><col style='width:12%'><col style='width:14%'><col style='width:9%'>"
         "<col style='width:6%'><col style='width:8%'><col style='width:6%'><col style='width:5%'><col style='width:12%'>"
         "<col></colgroup><thead><tr><th>item</th><th>model</th><th>task</th><th>score</th><th>cost</th>"

@@ -188,6 +188,22 @@ def test_viewer_lists_samples_and_explains_a_failed_item(tmp_path: Path, browser
         assert "HTTP 503: upstream overloaded" in detail and "HTTP 500: internal error" in detail
         assert "question 3?" in detail and "p:big (score 1.00)" in detail  # the other model's answer beside it
         _shot(page, "viewer_failed_item.png")
+        page.locator(".f-errors").uncheck()
+        page.locator(".cmp-a").select_option("p:big")
+        page.locator(".cmp-b").select_option("p:small")
+        # the regression view agrees with `llmbench diff` on the same runs
+        from llmbench.stats.diff import diff
+
+        expected = diff(_runs(), "p:big", "p:small")["change"].value_counts()
+        assert "1 right to wrong" in page.inner_text(".diff-count") and expected["right to wrong"] == 1
+        page.locator(".f-diff").select_option("right to wrong")
+        assert page.locator("tr.sample").count() == 1 and "i1" in page.inner_text("tbody")
+        page.locator(".f-diff").select_option("new failure")
+        assert page.locator("tr.sample").count() == expected["new failure"] == 1
+        page.locator(".f-diff").select_option("any change")
+        assert page.locator("tr.sample").count() == int(expected.drop("same", errors="ignore").sum())
+        page.locator("tr.sample").first.click()
+        _shot(page, "viewer_regression_diff.png")
     finally:
         page.close()
     assert errors == []
