@@ -143,6 +143,11 @@ def eval_command(
     report, summary = result.report, result.summary
     if len(summary):
         console.print(summary_table(summary, f"Experiment {cfg.name}", cfg.simulated))
+        from llmbench.stats.judge import calibration_note
+
+        note = calibration_note(cfg.judge_model, cfg.judge_calibration)
+        if note:
+            console.print(note)
     note = f"{report.finished} finished, {report.failed} failed, {report.skipped} already done (skipped)"
     spent_now = report.spent_usd - report.spent_before_usd
     console.print(

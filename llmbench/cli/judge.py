@@ -37,6 +37,15 @@ def calibrate_command(
         Path | None, typer.Option("--llmbar", help="an LLMBar Dataset folder (judges' results)")
     ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write every calibration here")] = None,
+    save: Annotated[
+        Path | None,
+        typer.Option(
+            "--save", help="write the one calibration here, for judge_calibration: in an experiment"
+        ),
+    ] = None,
+    judge: Annotated[
+        str | None, typer.Option("--judge", help="the judge's model id, recorded with --save")
+    ] = None,
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="resamples for the kappa interval")] = 1000,
 ) -> None:
     """Accuracy per presentation order and in both, positional agreement and Cohen's kappa with a 95% interval;
@@ -97,10 +106,17 @@ def calibrate_command(
                       f"{cal.kappa_first:.3f} [{cal.kappa_first_low:.3f}, {cal.kappa_first_high:.3f}]", same)  # fmt: skip
         out.append({**names, **cal.to_dict(), "equals_published": same})
     console.print(table)
-    if json_out is not None:
-        from llmbench.json_safe import dumps
+    from llmbench.json_safe import dumps
 
+    if json_out is not None:
         json_out.write_text(dumps(out, indent=2))
+    if save is not None:
+        if len(out) != 1:
+            raise ConfigError(
+                f"--save keeps one judge's calibration; these verdicts hold {len(out)} (use --json)"
+            )
+        save.write_text(dumps({**out[0], "judge": judge or out[0].get("judge")}, indent=2))
+        console.print(f"wrote {save}; name it as judge_calibration: in the experiment that uses this judge")
     if mismatched:
         console.print(f"[red]{mismatched} calibrations differ from the published figures[/]")
         raise typer.Exit(1)

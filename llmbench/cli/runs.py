@@ -81,6 +81,12 @@ def runs_command(
                     st.summary_frame(experiment), f"Experiment {experiment}", exp.source == "simulated"
                 )
             )
+            from llmbench.stats.judge import calibration_note
+
+            config = exp.config if isinstance(exp.config, dict) else {}
+            note = calibration_note(config.get("judge_model"), config.get("judge_calibration"))
+            if note:
+                console.print(note)
             print_comparisons(st.runs_frame([experiment]))
             return
         frame = st.experiments_frame()

@@ -100,6 +100,8 @@ class ExperimentConfig(BaseModel):
     scorer: str | None = None
     scorer_options: dict[str, dict[str, Any]] = {}
     judge_model: str | None = None
+    # the judge's agreement with human labels (`llmbench judge calibrate --save`; a path in the file is read in)
+    judge_calibration: dict[str, Any] | None = None
     epochs: int = Field(default=1, ge=1, le=MAX_EPOCHS)
     concurrency: int = Field(default=16, ge=1, le=MAX_CONCURRENCY)
     providers: dict[str, ProviderLimits] = {}
@@ -210,8 +212,21 @@ def load_experiment(path: str | Path, **overrides: Any) -> ExperimentConfig:
     if isinstance(raw.get("datasets"), str):
         raw["datasets"] = [raw["datasets"]]
     raw["datasets"] = [_dataset_source(p.parent, d) for d in raw.get("datasets", [])]
+    if isinstance(raw.get("judge_calibration"), str):
+        raw["judge_calibration"] = _calibration(p.parent / raw["judge_calibration"])
     raw.update({k: v for k, v in overrides.items() if v is not None})
     return validate_config(raw, source=str(p))
+
+
+def _calibration(path: Path) -> Any:
+    """A judge calibration file, read into the config so that it is stored (and hashed) with the experiment."""
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"judge_calibration {path}: cannot read it ({exc}); write it with `llmbench judge "
+                          "calibrate --save`") from None  # fmt: skip
 
 
 def _dataset_source(folder: Path, source: Any) -> Any:

@@ -12,11 +12,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import cohen_kappa_score
 
 from llmbench.errors import DataError
 
-__all__ = ["JudgeCalibration", "calibrate_pairwise", "kappa_interval"]
+__all__ = ["JudgeCalibration", "calibrate_pairwise", "calibration_note", "kappa_interval"]
 
 NO_VERDICT = "none"
 
@@ -56,6 +55,8 @@ class JudgeCalibration:
 
 
 def _kappa(a: np.ndarray, b: np.ndarray) -> float:
+    from sklearn.metrics import cohen_kappa_score  # the reference implementation; loaded only when used
+
     if len(set(a) | set(b)) < 2:  # one label everywhere: agreement beyond chance is undefined
         return float("nan")
     return float(cohen_kappa_score(a, b))
@@ -121,3 +122,24 @@ def calibrate_pairwise(
         kappa_swapped=_kappa(swapped, gold),
         confusion=confusion,
     )
+
+
+def calibration_note(judge: str | None, calibration: dict[str, object] | None) -> str | None:
+    """The line every table of judge scores carries: how well the judge agrees with people, or that nobody checked."""
+    if judge is None:
+        return None
+    if not calibration:
+        return (f"judge {judge} is not calibrated against human labels: its scores are unchecked "
+                "(`llmbench judge calibrate --save FILE`, then judge_calibration: FILE in the experiment)")  # fmt: skip
+    try:
+        items = int(str(calibration["items"]))
+        kappa, low, high = (
+            float(str(calibration[k])) for k in ("kappa_first", "kappa_first_low", "kappa_first_high")
+        )
+        agree = int(str(calibration["correct_first"])) / items
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return f"judge {judge}: its calibration record is unreadable; run `llmbench judge calibrate --save` again"
+    who = calibration.get("judge")
+    other = f" (calibrated as {who})" if who and who != judge else ""
+    return (f"judge {judge}{other}: agrees with human labels on {agree:.1%} of {items} items, Cohen's kappa "
+            f"{kappa:.2f} [{low:.2f}, {high:.2f}]")  # fmt: skip

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from llmbench.errors import DataError
+from llmbench.errors import ConfigError, DataError
 from llmbench.stats.judge import NO_VERDICT, calibrate_pairwise
 
 
@@ -68,3 +68,29 @@ def test_the_bootstrap_kappa_is_scikit_learns_on_each_resample() -> None:
     draws = [cohen_kappa_score(first[i], gold[i]) for i in (rng.integers(0, 60, 60) for _ in range(400))]
     low, high = kappa_interval(first, gold, n_boot=400, seed=3)
     assert (low, high) == pytest.approx((np.quantile(draws, 0.025), np.quantile(draws, 0.975)), abs=1e-12)
+
+
+def test_the_note_says_how_well_a_judge_agrees_or_that_nobody_checked(tmp_path, cli) -> None:
+    from llmbench.evaluation.config import load_experiment
+    from llmbench.stats.judge import calibration_note
+
+    assert calibration_note(None, None) is None  # no judge, nothing to say
+    assert "is not calibrated against human labels" in str(calibration_note("openai:gpt-4o-mini", None))
+    csv = tmp_path / "verdicts.csv"
+    _verdicts(4, n=80).dropna().to_csv(csv, index=False)
+    saved = tmp_path / "judge.json"
+    out = cli("judge", "calibrate", "--verdicts", csv, "--save", saved, "--judge", "openai:gpt-4o-mini")
+    assert out.returncode == 0, out.stderr
+    experiment = tmp_path / "judged.yaml"
+    experiment.write_text("name: judged\ndatasets: [arithmetic]\nmodels: [sim:gpt-4o]\n"
+                          "judge_model: openai:gpt-4o-mini\njudge_calibration: judge.json\n")  # fmt: skip
+    config = load_experiment(experiment)  # the calibration is read into the config, stored with the experiment
+    assert config.judge_calibration is not None and config.judge_calibration["judge"] == "openai:gpt-4o-mini"
+    note = str(calibration_note(config.judge_model, config.judge_calibration))
+    assert note.startswith("judge openai:gpt-4o-mini: agrees with human labels on") and "kappa" in note
+    assert "calibrated as openai:gpt-4o-mini" not in note
+    assert "calibrated as openai:gpt-4o-mini" in str(calibration_note("openai:gpt-4.1", config.judge_calibration))
+    missing = tmp_path / "missing.yaml"
+    missing.write_text(experiment.read_text().replace("judge.json", "nope.json"))
+    with pytest.raises(ConfigError, match=r"judge_calibration .*nope\.json: cannot read it"):
+        load_experiment(missing)
