@@ -48,7 +48,15 @@ def alpacaeval(
     if as_json:
         rows = board.reset_index().to_dict("records")
         typer.echo(
-            dumps({"baseline": board.attrs.get("baseline"), "models": rows, "agreement": figures}, indent=2)
+            dumps(
+                {
+                    "baseline": board.attrs.get("baseline"),
+                    "models": rows,
+                    "agreement": figures,
+                    "lc_note": board.attrs.get("lc_note"),
+                },
+                indent=2,
+            )
         )
         return
     table = Table(title=f"AlpacaEval leaderboard from {path} (baseline {board.attrs.get('baseline')})")
@@ -61,5 +69,7 @@ def alpacaeval(
             *[fmt(row[c], ".0f" if c in ("n_total", "avg_length") else ".2f") for c in board.columns],
         )
     console.print(table)
+    if board.attrs.get("lc_note"):
+        console.print(f"[yellow]{board.attrs['lc_note']}[/]")
     for name, value in figures.items():
         console.print(f"{name}: {value:.3g}")

@@ -87,6 +87,7 @@ def read_alpacaeval_pairs(
             frame = pd.concat(parts, ignore_index=True)
     else:
         raise DataError(f"{p} does not exist; point at an AlpacaEval folder or file (see MANIFEST.md)")
+    frame = _with_baseline_lengths(frame)
     frame = frame[~frame["model_a"].isin(exclude)]
     # a model stored twice under one generator name (an upstream duplicate) counts once
     frame = frame.drop_duplicates(["item_id", "model_a"]).dropna(subset=["outcome"])
@@ -98,6 +99,22 @@ def read_alpacaeval_pairs(
             f"item {first['item_id']}: {first['outcome'] + 1}"
         )
     return frame.reset_index(drop=True)
+
+
+def _with_baseline_lengths(frame: pd.DataFrame) -> pd.DataFrame:
+    """Missing baseline answer lengths filled from the baseline's own rows (the baseline judged against itself, as
+    a results folder holds it), wherever the baseline-outputs file did not give them."""
+    if "len_a" not in frame or frame["len_a"] is None:
+        return frame
+    own = frame[(frame["model_a"] == frame["model_b"]) & frame["len_a"].notna()]
+    if own.empty:
+        return frame
+    lengths = own.drop_duplicates(["model_b", "item_id"]).set_index(["model_b", "item_id"])["len_a"]
+    found = pd.Series(list(zip(frame["model_b"], frame["item_id"], strict=True)), index=frame.index).map(
+        lengths
+    )
+    current = frame["len_b"] if "len_b" in frame else pd.Series(float("nan"), index=frame.index)
+    return frame.assign(len_b=pd.to_numeric(current, errors="coerce").fillna(found.astype(float)))
 
 
 def _preference(values: pd.Series) -> pd.Series:

@@ -38,9 +38,23 @@ def leaderboard(pairs: pd.DataFrame, baseline: str | None = None) -> pd.DataFram
         baseline = str(counts.index[0])
     board = win_rates(pairs, baseline=baseline)
     board[["win_rate", "standard_error", "discrete_win_rate"]] *= 100
-    if {"len_a", "len_b"} <= set(pairs.columns) and pairs[["len_a", "len_b"]].notna().all(axis=None):
-        lc = length_controlled_win_rates(pairs, baseline) * 100
+    lengths = [c for c in ("len_a", "len_b") if c in pairs.columns]
+    known = pairs[lengths].notna().all(axis=1) if len(lengths) == 2 else pd.Series(False, index=pairs.index)
+    if known.any():
+        lc = length_controlled_win_rates(pairs[known], baseline) * 100
         board = board.join(lc)
+    # never drop or thin the length-controlled columns silently
+    if not known.any():
+        which = "the baseline's" if "len_a" in lengths else "the answers'"
+        board.attrs["lc_note"] = (
+            f"no length-controlled columns: {which} answer lengths are missing (give the baseline's outputs, "
+            "baseline_outputs_<baseline>.jsonl, or the baseline's own rows against itself)"
+        )
+    elif not known.all():
+        board.attrs["lc_note"] = (
+            f"length-controlled columns from {int(known.sum())} of {len(known)} comparisons: "
+            f"{int((~known).sum())} lack an answer length"
+        )
     sides = pairs[pairs["model_b"] == baseline]
     if "len_a" in pairs.columns:
         board["avg_length"] = sides.groupby("model_a")["len_a"].mean().round()

@@ -54,3 +54,54 @@ def test_bradley_terry_orders_models_like_the_leaderboard(comparison) -> None:
 def test_reader_rejects_a_wrong_folder(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="MANIFEST"):
         read_alpacaeval_pairs(tmp_path)
+
+
+def _compact(folder: Path, *, baseline_rows: bool, baseline_file: bool, drop: int = 0) -> Path:
+    """A compact preferences table: two models against `base` on 60 prompts, the longer answer preferred."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    base_len = rng.integers(200, 800, 60)
+    rows = []
+    for model, scale in (("wordy", 2.0), ("terse", 0.6)):
+        for i in range(60):
+            length = int(base_len[i] * scale * rng.uniform(0.8, 1.2))
+            pref = 2.0 if rng.random() < (0.75 if length > base_len[i] else 0.35) else 1.0
+            rows.append({"idx": i, "generator": model, "baseline": "base", "annotator": "judge",
+                         "preference": pref, "output_len_chars": length})  # fmt: skip
+    if baseline_rows:  # the baseline judged against itself, as a results folder holds it
+        rows += [{"idx": i, "generator": "base", "baseline": "base", "annotator": "judge", "preference": 1.5,
+                  "output_len_chars": int(base_len[i])} for i in range(60)]  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(folder / "preferences_judge.compact.csv", index=False)
+    if baseline_file:
+        keep = range(drop, 60)
+        pd.DataFrame({"idx": list(keep), "output_len_chars": [int(base_len[i]) for i in keep]}).to_json(
+            folder / "baseline_outputs_base.jsonl", orient="records", lines=True)  # fmt: skip
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("baseline_rows", "baseline_file", "drop", "note"),
+    [(False, True, 0, None), (True, False, 0, None), (False, False, 0, "answer lengths are missing"),
+     (False, True, 10, "from 100 of 120 comparisons: 20 lack an answer length")],
+    ids=["outputs file", "baseline's own rows", "neither", "some missing"],
+)  # fmt: skip
+def test_length_control_finds_the_baseline_lengths_or_says_why_not(tmp_path, baseline_rows, baseline_file, drop,
+                                                                   note) -> None:  # fmt: skip
+    import pandas as pd
+
+    from llmbench.stats.leaderboard import alpacaeval_leaderboard
+
+    folder = _compact(tmp_path / "ae", baseline_rows=baseline_rows, baseline_file=baseline_file, drop=drop)
+    board, _ = alpacaeval_leaderboard(folder)
+    assert ("lc_win_rate" in board.columns) == (note is None or "from" in note)
+    if note is None:
+        assert "lc_note" not in board.attrs and board["lc_win_rate"].notna().all()
+        # wherever the baseline's lengths come from, they are the same lengths: the same controlled rates
+        same_rows = _compact(tmp_path / "ref", baseline_rows=baseline_rows, baseline_file=True)
+        reference, _ = alpacaeval_leaderboard(same_rows)
+        pd.testing.assert_series_equal(board["lc_win_rate"], reference["lc_win_rate"].reindex(board.index))
+    else:
+        assert note in board.attrs["lc_note"]
