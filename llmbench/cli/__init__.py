@@ -15,6 +15,7 @@ from llmbench.cli import (  # noqa: F401  (registers commands)
     judge,
     leaderboard,
     router,
+    router_policy,
     runs,
     serve,
     tools,

@@ -7,7 +7,6 @@ public RouterBench / RouteLLM files), calls the public API and prints the result
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -54,11 +53,18 @@ TargetOpt = Annotated[
         help="calibrate for budget=USD_PER_1K, strong_share=0..1 or quality_floor=0..1 (of best model)",
     ),
 ]
+LatencyWeightOpt = Annotated[
+    float, typer.Option("--latency-weight", help="quality given up per second of logged p50 latency")
+]
+MaxP95Opt = Annotated[
+    float | None,
+    typer.Option("--max-p95-latency", help="seconds: never route where a model's logged p95 exceeds"),
+]
 SeedOpt = Annotated[int, typer.Option("--seed", help="seed of the prompt-grouped split")]
 TestSizeOpt = Annotated[float, typer.Option("--test-size", help="held-out share when the data has no split")]
 
 
-def _track_router(command: str, source: dict[str, Any], results: Any, **options: Any) -> None:
+def log_router_command(command: str, source: dict[str, Any], results: Any, **options: Any) -> None:
     """`llmbench.api.track_router` with its outcome printed (tracking trouble never fails the command)."""
     from llmbench.api import track_router
 
@@ -81,6 +87,8 @@ def train(
     benchmark: BenchmarkOpt = "mmlu",
     lambda_: LambdaOpt = 0.0,
     mode: ModeOpt = "cost",
+    latency_weight: LatencyWeightOpt = 0.0,
+    max_p95: MaxP95Opt = None,
     track: TrackOpt = True,
 ) -> None:
     """Train the router on all given runs and write it as a policy file."""
@@ -92,7 +100,9 @@ def train(
     with console.status("reading the runs and training the router"):
         frame, source = load(store, experiment, score, routerbench, routellm, benchmark)
         started = time.perf_counter()
-        router = RouterEstimator(lambda_=lambda_, mode=mode).fit(frame)
+        router = RouterEstimator(
+            lambda_=lambda_, mode=mode, latency_weight=latency_weight, max_p95_latency=max_p95
+        ).fit(frame)
         took = time.perf_counter() - started
     if out.is_dir() or out.suffix == "":
         out.mkdir(parents=True, exist_ok=True)
@@ -103,42 +113,12 @@ def train(
     )
     console.print(f"wrote {out} (sha256 {digest[:16]}...)")
     if track:
-        _track_router(
+        log_router_command(
             "router train",
             source,
             {"train_seconds": took},
             params={"lambda": f"{float(lambda_):g}"},
             policy=out,
-        )
-
-
-@router_app.command("add-model")
-def add_model(
-    policy: Annotated[Path, typer.Argument(help="the trained router's policy file")],
-    model: Annotated[
-        str, typer.Option("--model", help="the model to add (its runs are in the probe source)")
-    ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="where to write the policy that routes to it too")],
-    store: StoreOpt = None,
-    experiment: ExperimentOpt = None,
-    score: ScoreOpt = None,
-    routerbench: RouterBenchOpt = None,
-    routellm: RouteLLMOpt = None,
-    benchmark: BenchmarkOpt = "mmlu",
-    track: TrackOpt = True,
-) -> None:
-    """Add a model to a trained router from its runs on a few probe prompts (up to a few hundred), without
-    retraining: it is estimated from the trained models' estimates, weighted as its probe results fit theirs."""
-    from llmbench.router import RouterPolicy
-
-    frame, source = load(store, experiment, score, routerbench, routellm, benchmark)
-    served = RouterPolicy.load(policy)
-    digest = served.with_model(frame, model).save(out)
-    prompts = frame.loc[frame["model"] == model, "prompt"].nunique()
-    console.print(f"added {model} from {prompts} probe prompts; wrote {out} (sha256 {digest[:16]}...)")
-    if track:
-        _track_router(
-            "router add-model", source, {"probe_prompts": prompts}, params={"model": model}, policy=out
         )
 
 
@@ -156,6 +136,8 @@ def export(
     mode: ModeOpt = "cost",
     target: TargetOpt = None,
     seed: SeedOpt = 0,
+    latency_weight: LatencyWeightOpt = 0.0,
+    max_p95: MaxP95Opt = None,
     track: TrackOpt = True,
     register: Annotated[
         str | None,
@@ -174,7 +156,7 @@ def export(
         digest = policy.save(output)
         console.print(f"wrote {output} (lambda {policy.lambda_:g}, sha256 {digest[:16]}...)")
         if track:
-            _track_router(
+            log_router_command(
                 "router export",
                 {"source": "policy", "path": str(model)},
                 {},
@@ -190,7 +172,9 @@ def export(
     tgt, _ = target_arg(target), mode_arg(mode)
     with console.status("reading the runs"):
         frame, source = load(store, experiment, score, routerbench, routellm, benchmark)
-    router = RouterEstimator(lambda_=lambda_ or 0.0, mode=mode)
+    router = RouterEstimator(
+        lambda_=lambda_ or 0.0, mode=mode, latency_weight=latency_weight, max_p95_latency=max_p95
+    )
     if tgt is not None:
         with console.status(f"training and calibrating for {target}"):
             data = routing_data(frame)
@@ -213,7 +197,7 @@ def export(
     digest = router.export(output, trained_on=source)
     console.print(f"wrote {output} (sha256 {digest[:16]}...)")
     if track:
-        _track_router(
+        log_router_command(
             "router export",
             source,
             {},
@@ -240,6 +224,8 @@ def evaluate(
     bootstrap: Annotated[
         int, typer.Option("--bootstrap", help="resamples of the test prompts for 90% intervals (0: none)")
     ] = 200,
+    latency_weight: LatencyWeightOpt = 0.0,
+    max_p95: MaxP95Opt = None,
     robust: Annotated[
         bool,
         typer.Option("--robustness", help="share of test prompts routed alike after small perturbations"),
@@ -265,7 +251,7 @@ def evaluate(
     with console.status(
         f"training the router and its baselines on {len(train_data)} prompts, testing on {len(test_data)}"
     ):
-        ev = evaluate_router(train_data, test_data, seed=seed)
+        ev = evaluate_router(train_data, test_data, router=_router(latency_weight, max_p95), seed=seed)
     console.print(
         f"{source['source']}: {ev.n_train} train / {ev.n_test} test prompts "
         f"({ev.n_test_dropped} test prompts without a score/cost for every model left out); "
@@ -298,10 +284,11 @@ def evaluate(
             out["robustness"] = kept
     if tgt is not None:
         from llmbench.router.calibrate import calibrate_and_test
-        from llmbench.router.estimator import RouterEstimator
 
         with _step(f"calibration for {target}"), console.status(f"calibrating for {target}"):
-            _, cal = calibrate_and_test(RouterEstimator(), train_data, test_data, tgt[0], tgt[1], seed=seed)
+            _, cal = calibrate_and_test(
+                _router(latency_weight, max_p95), train_data, test_data, *tgt, seed=seed
+            )
             console.print(f"calibration {cal.target}={cal.value:g}: {cal.parameter} = {cal.setting:g}")
             console.print(f"  on the calibration split: {cal.calib}")
             console.print(f"  on the test split:        {cal.test}")
@@ -320,7 +307,7 @@ def evaluate(
         }
         if cal is not None:
             params[f"chosen_{cal.parameter}"] = f"{cal.setting:g}"
-        _track_router(
+        log_router_command(
             "router eval",
             source,
             router_results(ev, intervals),
@@ -330,6 +317,12 @@ def evaluate(
         )
 
 
+def _router(latency_weight: float, max_p95: float | None) -> Any:
+    from llmbench.router.estimator import RouterEstimator
+
+    return RouterEstimator(latency_weight=latency_weight, max_p95_latency=max_p95)
+
+
 @contextlib.contextmanager
 def _step(what: str) -> Iterator[None]:
     """Run one step after the tables: a failure is reported in one line, never turned into a non-zero exit."""
@@ -337,48 +330,3 @@ def _step(what: str) -> Iterator[None]:
         yield
     except Exception as exc:  # the tables above stand; say what failed and go on
         console.print(f"[yellow]{what} failed: {type(exc).__name__}: {quoted(redact(exc))}[/]")
-
-
-@app.command("route")
-def route(
-    policy: Annotated[Path, typer.Argument(help="policy file from `llmbench router export`")],
-    prompt: Annotated[str, typer.Argument(help="the prompt to route")],
-    as_json: Annotated[bool, typer.Option("--json", help="print the decision as JSON")] = False,
-    lambda_: Annotated[float | None, typer.Option("--lambda", help="override the policy's lambda")] = None,
-    task: Annotated[str | None, typer.Option("--task", help="the prompt's task label, when known")] = None,
-) -> None:
-    """Route one prompt with an exported policy: the chosen model, expected quality and cost, fallbacks."""
-    from llmbench.router.policy import RouterPolicy
-
-    decision = RouterPolicy.load(policy).route(prompt, lambda_=lambda_, task=task)
-    if as_json:
-        typer.echo(json.dumps(decision.to_dict()))
-        return
-    console.print(
-        f"[bold]{decision.model}[/]  expected quality {decision.expected_quality:.3f}, "
-        f"expected cost ${decision.expected_cost:.6f}  (task {decision.task}, p={decision.task_probability:.2f})"
-    )
-    for i, fb in enumerate(decision.fallbacks, 1):
-        console.print(
-            f"  fallback {i}: {fb.model}  quality {fb.expected_quality:.3f}, cost ${fb.expected_cost:.6f}"
-        )
-
-
-@router_app.command("promote")
-def promote(
-    name: Annotated[str, typer.Argument(help="registered model name (router export --register NAME)")],
-    version: Annotated[str, typer.Argument(help="the version to point the alias at")],
-    alias: Annotated[str, typer.Option("--alias", help="alias to set, e.g. champion")] = "champion",
-) -> None:
-    """Point a registry alias at a policy version; serve it as `router:models:/NAME@ALIAS`."""
-    from llmbench.tracking.mlflow_runs import client_for
-
-    client = client_for(None)
-    try:
-        client.get_model_version(name, version)
-    except Exception:
-        raise ConfigError(
-            f"no version {version} of a registered model {name!r}; `router export --register` makes one"
-        ) from None
-    client.set_registered_model_alias(name, alias, version)
-    console.print(f"{name}@{alias} -> version {version}; serve it as router:models:/{name}@{alias}")

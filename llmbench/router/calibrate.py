@@ -49,7 +49,7 @@ def operating_points(
     every distinct operating point (cost mode: the exact sweep over lambda; threshold mode: every threshold
     between two prompts' expected gains)."""
     data = data.complete()
-    _, q, c = router.estimate(data.prompts)
+    _, q, c = router.objective(data.prompts)
     best = int(np.argmax(data.quality.mean(axis=0)))
     best_quality = data.quality[:, best].mean()
     strongest = router.strong_idx_

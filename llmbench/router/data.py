@@ -34,6 +34,7 @@ class RoutingData:
     models: list[str]
     quality: np.ndarray  # (n_prompts, n_models)
     cost: np.ndarray  # (n_prompts, n_models)
+    latency: np.ndarray | None = None  # (n_prompts, n_models) seconds, when the runs were timed
 
     def __len__(self) -> int:
         return len(self.prompts)
@@ -53,6 +54,7 @@ class RoutingData:
             list(self.models),
             self.quality[idx],
             self.cost[idx],
+            None if self.latency is None else self.latency[idx],
         )
 
     def columns(self, models: list[str]) -> RoutingData:
@@ -61,8 +63,15 @@ class RoutingData:
         if missing:
             raise DataError(f"models {missing} are not in the data (it has {self.models})")
         idx = [self.models.index(m) for m in models]
+        latency = None if self.latency is None else self.latency[:, idx]
         return RoutingData(
-            self.prompts, self.tasks, self.item_ids, list(models), self.quality[:, idx], self.cost[:, idx]
+            self.prompts,
+            self.tasks,
+            self.item_ids,
+            list(models),
+            self.quality[:, idx],
+            self.cost[:, idx],
+            latency,
         )
 
 
@@ -82,6 +91,9 @@ def routing_data(frame: pd.DataFrame, models: list[str] | None = None) -> Routin
             "model": f["model"].astype(str).to_numpy(),
             "score": pd.to_numeric(f["score"], errors="coerce").astype(float).to_numpy(),
             "cost": pd.to_numeric(f["cost_usd"], errors="coerce").astype(float).to_numpy(),
+            "latency": pd.to_numeric(f["latency_s"], errors="coerce").astype(float).to_numpy()
+            if "latency_s" in f.columns
+            else np.nan,
         }
     )
     bad = f["score"].dropna()
@@ -99,6 +111,14 @@ def routing_data(frame: pd.DataFrame, models: list[str] | None = None) -> Routin
     keys = items.index
     qual = qual.reindex(index=keys, columns=all_models)
     cost = cost.reindex(index=keys, columns=all_models)
+    timed = f["latency"].notna().any()
+    latency = (
+        f.pivot_table(index="key", columns="model", values="latency", aggfunc="mean", dropna=False)
+        .reindex(index=keys, columns=all_models)
+        .to_numpy(dtype=float)
+        if timed
+        else None
+    )
     return RoutingData(
         prompts=[str(p) for p in items["prompt"]],
         tasks=items["task"].to_numpy(dtype=object),
@@ -106,6 +126,7 @@ def routing_data(frame: pd.DataFrame, models: list[str] | None = None) -> Routin
         models=all_models,
         quality=qual.to_numpy(dtype=float),
         cost=cost.to_numpy(dtype=float),
+        latency=latency,
     )
 
 

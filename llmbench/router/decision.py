@@ -6,10 +6,13 @@ expected cost per model and rank the models the same way, so their decisions agr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+
+from llmbench.errors import DataError
 
 __all__ = [
     "Decision",
@@ -20,6 +23,7 @@ __all__ = [
     "rank",
     "softmax",
     "utilities",
+    "with_known_tasks",
 ]
 
 
@@ -122,3 +126,19 @@ def blend(
     for c, est in enumerate(estimates):
         out += mix[:, c : c + 1] * np.where(np.isnan(est), fallback, est)
     return np.asarray(np.clip(out, 0.0, 1.0))
+
+
+def with_known_tasks(post: np.ndarray, tasks: Sequence[str | None] | None, classes: list[str]) -> np.ndarray:
+    """The posterior with rows of known, trained task labels replaced by one-hot rows (None or an unseen label
+    keeps the classifier's row)."""
+    if tasks is None:
+        return post
+    if len(tasks) != len(post):
+        raise DataError(f"got {len(tasks)} task labels for {len(post)} prompts")
+    post = post.copy()
+    index = {t: i for i, t in enumerate(classes)}
+    for row, task in enumerate(tasks):
+        if task is not None and task in index:
+            post[row] = 0.0
+            post[row, index[task]] = 1.0
+    return post

@@ -41,9 +41,11 @@ from llmbench.router.decision import (
     decision_from,
     rank,
     utilities,
+    with_known_tasks,
 )
 from llmbench.router.features import TfidfFeatures
 from llmbench.router.knn import KnnIndex
+from llmbench.router.latency import LatencyTerm, task_latency
 from llmbench.router.policy_file import PolicyFile
 from llmbench.router.selection import select
 from llmbench.router.stacking import task_stats
@@ -76,6 +78,8 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         max_fit_prompts: int | None = 20_000,
         candidates: list[str] | None = None,
         prior_strength: float = 5.0,
+        latency_weight: float = 0.0,
+        max_p95_latency: float | None = None,
     ) -> None:
         self.lambda_ = lambda_
         self.mode = mode
@@ -94,6 +98,8 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         self.max_fit_prompts = max_fit_prompts
         self.candidates = candidates
         self.prior_strength = prior_strength
+        self.latency_weight = latency_weight
+        self.max_p95_latency = max_p95_latency
 
     # ---- fitting -------------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame | RoutingData, y: object = None) -> RouterEstimator:
@@ -118,6 +124,10 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
             data, task_idx, len(self.classes_), self.prior_strength
         )
         self.n_prompts_ = len(data)
+        self.latency_ = LatencyTerm()  # logged latency as a cost term or a cap, when asked for
+        if self.latency_weight or self.max_p95_latency is not None:
+            lat = task_latency(data, task_idx, len(self.classes_))
+            self.latency_ = LatencyTerm(lat, float(self.latency_weight), self.max_p95_latency)
         data = self._sample(data, task_idx)  # the prompt-level estimators learn from a bounded sample
         task_idx = np.searchsorted(self.classes_, data.tasks)
         self.features_ = clone(self.features) if self.features is not None else TfidfFeatures()
@@ -280,7 +290,7 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         """
         texts = [prompt_text(p) for p in prompts]
         x = self.features_.transform(texts)
-        post = _with_known_tasks(self.posterior(x), tasks, list(self.classes_))
+        post = with_known_tasks(self.posterior(x), tasks, [str(t) for t in self.classes_])
         kchars = np.array([len(t) / 1000 for t in texts])
         query = Query(post, sparse_rows(self._words(x)), self.task_quality_)
         weights = np.column_stack([self.blend_[name] for name in self.candidates_])
@@ -288,6 +298,13 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         quality = blend(post, weights, estimates, TaskPrior().query(query))
         cost = routed_cost(post, self.task_cost_, kchars, self.cost_knn_, query.rows)
         return post, *self.added_.extend(post, quality, cost, kchars)
+
+    def objective(
+        self, prompts: Sequence[object], tasks: Sequence[str | None] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(task posterior, quality, cost) as the router ranks them: `estimate` with the latency term applied."""
+        post, q, c = self.estimate(prompts, tasks)
+        return post, *self.latency_.rank(post, q, c)
 
     def utilities(self, quality: np.ndarray, cost: np.ndarray, lambda_: float | None = None) -> np.ndarray:
         """Utility per model for given estimates (uses the router's lambda_ unless one is passed)."""
@@ -298,13 +315,13 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
     # ---- decisions -----------------------------------------------------------------------------
     def predict(self, prompts: Sequence[object], tasks: Sequence[str | None] | None = None) -> np.ndarray:
         """The chosen model id for each prompt."""
-        _, q, c = self.estimate(prompts, tasks)
+        _, q, c = self.objective(prompts, tasks)
         return np.asarray(np.array(self.models_, dtype=object)[rank(self.utilities(q, c))[:, 0]])
 
     def decide(self, prompts: Sequence[object], tasks: Sequence[str | None] | None = None) -> list[Decision]:
         """Full decisions (model, expected quality and cost, task, ranked fallbacks) for each prompt."""
         post, q, c = self.estimate(prompts, tasks)
-        u = self.utilities(q, c)
+        u = self.utilities(*self.latency_.rank(post, q, c))
         classes = [str(t) for t in self.classes_]
         return [decision_from(post[i], q[i], c[i], u[i], self.models_, classes) for i in range(len(u))]
 
@@ -323,18 +340,3 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
     def export(self, path: str | Path, trained_on: dict[str, Any] | None = None) -> str:
         """Write the policy file (JSON, no pickle); returns its content hash."""
         return self.to_policy(trained_on).save(path)
-
-
-def _with_known_tasks(post: np.ndarray, tasks: Sequence[str | None] | None, classes: list[str]) -> np.ndarray:
-    """The posterior with rows of known, trained task labels replaced by one-hot rows."""
-    if tasks is None:
-        return post
-    if len(tasks) != len(post):
-        raise ConfigError(f"got {len(tasks)} task labels for {len(post)} prompts")
-    post = post.copy()
-    index = {t: i for i, t in enumerate(classes)}
-    for row, task in enumerate(tasks):
-        if task in index:
-            post[row] = 0.0
-            post[row, index[task]] = 1.0
-    return post

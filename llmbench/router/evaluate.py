@@ -137,8 +137,8 @@ def evaluate_router(
     router = (router or RouterEstimator()).fit(train)
     if router.models_ != test.models:
         raise DataError("train and test splits must have the same models in the same order")
-    _, q_r, c_r = router.estimate(test.prompts)
-    _, q_l, c_l = router.estimate(test.prompts, list(test.tasks))
+    _, q_r, c_r = router.objective(test.prompts)  # as the router ranks: latency term applied
+    _, q_l, c_l = router.objective(test.prompts, list(test.tasks))
     x_tr = router.features_.transform(train.prompts)
     x_te = router.features_.transform(test.prompts)
     estimates = {

@@ -68,6 +68,7 @@ def policy_of(router: BaseEstimator, trained_on: dict[str, Any] | None = None) -
             else {"kind": "kNN", "index": Knn(router.cost_knn_).section()},
         },
         "added": router.added_.section(),
+        "latency": router.latency_.section(),
         "params": {
             k: v for k, v in router.get_params().items() if isinstance(v, (int, float, str, type(None)))
         },

@@ -17,7 +17,8 @@ from llmbench.router.candidates import CANDIDATES, Candidate, Query, Shape
 from llmbench.router.candidates.knn import Knn
 from llmbench.router.candidates.task_prior import TaskPrior
 from llmbench.router.costs import routed_cost
-from llmbench.router.decision import Decision, blend, decision_from, softmax, utilities
+from llmbench.router.decision import Decision, blend, decision_from, softmax, utilities, with_known_tasks
+from llmbench.router.latency import LatencyTerm
 from llmbench.router.policy_file import Classifier, PolicyFile, shaped
 from llmbench.router.text import TfidfArrays, prompt_text
 
@@ -95,6 +96,7 @@ class RouterPolicy:
         cost = body.candidates.cost
         if cost and cost.get("kind") != "kNN":
             raise DataError(f"policy cost model {cost.get('kind')!r} is not one this llmbench knows (kNN)")
+        self.latency = LatencyTerm.from_section(body.latency, n_t, n_m)
         self.cost_knn = Knn.from_section(cost["index"], shape).index if cost else None
         if cost and (self.cost_knn is None or self.cost_knn.cost is None):
             raise DataError("policy cost model 'kNN' holds no costs")
@@ -145,10 +147,7 @@ class RouterPolicy:
             post = p / p.sum(axis=1, keepdims=True)
         else:
             post = softmax(z[:, :k])
-        for i, task in enumerate(tasks or []):
-            if task is not None and task in self._task_index:
-                post[i] = 0.0
-                post[i, self._task_index[task]] = 1.0
+        post = with_known_tasks(post, tasks, self.tasks)
         kchars = np.array([len(t) / 1000 for t in texts])
         query = Query(post, rows, self.task_quality)
         estimates = [c.query(query) for c in self.candidates]
@@ -158,19 +157,20 @@ class RouterPolicy:
 
     def route(self, prompt: object, lambda_: float | None = None, task: str | None = None) -> Decision:
         """The decision for one prompt string or chat message list (optionally with its known task label)."""
-        post, q, c = self.estimate_one(prompt, task)
-        lam = self.lambda_ if lambda_ is None else lambda_
-        u = utilities(q, c, lam, self.mode, self.strong, self.weak, self.threshold)
-        return decision_from(post, q, c, u, self.models, self.tasks)
+        return self.route_many([prompt], None if task is None else [task], lambda_)[0]
 
-    def route_many(self, prompts: list[object], tasks: list[str | None] | None = None) -> list[Decision]:
+    def route_many(
+        self, prompts: list[object], tasks: list[str | None] | None = None, lambda_: float | None = None
+    ) -> list[Decision]:
         """Decisions for several prompts (optionally with their known task labels), estimated in one batch."""
         if tasks is not None and len(tasks) != len(prompts):
             raise DataError(f"{len(tasks)} task labels for {len(prompts)} prompts")
         if not prompts:
             return []
         post, q, c = self.estimate_many(prompts, tasks)
-        u = utilities(q, c, self.lambda_, self.mode, self.strong, self.weak, self.threshold)
+        lam = self.lambda_ if lambda_ is None else lambda_
+        q_rank, c_rank = self.latency.rank(post, q, c)
+        u = utilities(q_rank, c_rank, lam, self.mode, self.strong, self.weak, self.threshold)
         return [
             decision_from(post[i], q[i], c[i], u[i], self.models, self.tasks) for i in range(len(prompts))
         ]

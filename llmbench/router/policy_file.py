@@ -236,6 +236,7 @@ class PolicyFile(BaseModel):
     blend: ArrayData | None = None
     knn: dict[str, Any] | None = None
     added: dict[str, Any] = {}  # models added from probe prompts (`llmbench.router.added`)
+    latency: dict[str, Any] = {}  # latency as a cost term or cap (`llmbench.router.latency`)
     params: dict[str, Any] = {}
     trained_on: dict[str, Any] = {}
     llmbench_version: str = ""
