@@ -259,6 +259,12 @@ def evaluate(
     )
     console.print(candidate_table(ev.router))
     console.print(in_words(ev.router.choice_, ev.router.candidate_scores_, ev.router.cost_model_))
+    if latency_weight or max_p95 is not None:
+        console.print(
+            f"The router ranks with latency (weight {latency_weight:g} per second of p50"
+            + (f", p95 at most {max_p95:g} s" if max_p95 is not None else "")
+            + "); the baselines and single models below do not, so their rows show what the constraint costs."
+        )
     console.print(results_table(ev.table, title="Held-out comparison (every figure from the test split)"))
     for metric, why in ev.notes.items():
         console.print(f"[dim]{metric} n/a: {why}[/]")
