@@ -112,6 +112,11 @@ class DataError(LLMBenchError):
     """A dataset, import file or policy file is wrong."""
 
 
+class ScorerError(LLMBenchError):
+    """The scorer reached no verdict for reasons of its own (an overloaded machine, a sandbox that did not run):
+    the runner tries again, and if it still fails the answer is stored unscored (NULL, with the reason), never a 0."""
+
+
 class StoreError(LLMBenchError):
     """The run store cannot be opened or written."""
 

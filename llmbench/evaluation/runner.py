@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from llmbench.datasets import Item
-from llmbench.errors import ConfigError, ProviderError
+from llmbench.errors import ConfigError, ProviderError, ScorerError
 from llmbench.evaluation.config import ExperimentConfig
 from llmbench.evaluation.items import item_messages, item_tools, load_items
 from llmbench.evaluation.limits import Limits
@@ -321,11 +321,20 @@ class Runner:
         scorer = self.scorer_for(task.item)
         answer = Answer.of(completion)
         final.response = answer.stored()
-        try:
-            verdict: Score = await scorer.score(answer, task.item)
-            value, why = verdict.value, verdict.explanation
-        except Exception as exc:  # a broken scorer must not lose the paid-for answer
-            value, why = None, f"scorer failed: {type(exc).__name__}: {exc}"
+        value: float | None = None
+        for attempt in range(SCORER_ATTEMPTS):
+            try:
+                verdict: Score = await scorer.score(answer, task.item)
+                value, why = verdict.value, verdict.explanation
+                break
+            except (
+                ScorerError
+            ) as exc:  # the scorer's own trouble (an overloaded machine): try again, then unscored
+                why = f"no verdict after {attempt + 1} tries: {exc}"
+                await asyncio.sleep(SCORER_BACKOFF_S * (attempt + 1))
+            except Exception as exc:  # a broken scorer must not lose the paid-for answer
+                why = f"scorer failed: {type(exc).__name__}: {exc}"
+                break
         return ScoreRecord(task.key, task.item.id, task.model_id, task.epoch, scorer.name, value, why)
 
     def _add_spend(self, task: Task, result: Completion | ProviderError) -> None:
@@ -339,6 +348,12 @@ class Runner:
         """Whether the spend so far (answered, estimated for calls of unknown outcome, and reserved for calls in
         flight) reached `max_cost`."""
         return self.cfg.max_cost is not None and self.report.spent_usd + self._reserved >= self.cfg.max_cost
+
+
+SCORER_ATTEMPTS, SCORER_BACKOFF_S = (
+    3,
+    2.0,
+)  # a scorer that reached no verdict is asked again, then left unscored
 
 
 def build_providers(cfg: ExperimentConfig, given: dict[str, Provider] | None = None) -> dict[str, Provider]:

@@ -12,7 +12,7 @@ import os
 import re
 from typing import Any
 
-from llmbench.errors import ConfigError, DataError
+from llmbench.errors import ConfigError, DataError, ScorerError
 from llmbench.providers.base import run_sync
 from llmbench.scorers._test_runner import discover
 from llmbench.scorers.base import (
@@ -49,9 +49,14 @@ class PythonTests(Scorer):
     aliases = ("code", "python")
 
     def __init__(
-        self, timeout_s: float = 10.0, memory_mb: int = 512, processes: int = 32, unsafe_code: bool = False
+        self,
+        timeout_s: float = 10.0,
+        memory_mb: int = 512,
+        processes: int = 32,
+        unsafe_code: bool = False,
+        wall_s: float | None = None,
     ) -> None:
-        self.limits = Limits(timeout_s=timeout_s, memory_mb=memory_mb, processes=processes)
+        self.limits = Limits(timeout_s=timeout_s, memory_mb=memory_mb, processes=processes, wall_s=wall_s)
         self.unsafe_code = unsafe_code
 
     @classmethod
@@ -89,6 +94,8 @@ class PythonTests(Scorer):
     async def agrade(self, answer: Answer, item: Any) -> Score:
         tests = _tests_of(item)
         result = await run_tests(extract_code(answer.text), tests, self.limits, unsafe=self.unsafe_code)
+        if result.get("unscorable"):  # the machine's failure, not the answer's: never a 0
+            raise ScorerError(f"python_tests: {result['unscorable']}")
         total, passed = max(1, int(result.get("total") or 1)), int(result.get("passed") or 0)
         if result.get("error"):
             why = str(result["error"])

@@ -52,12 +52,19 @@ INSTALL_HINT = (
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one scored item (per sandboxed process, except the wall clock)."""
+    """Resource limits of one scored item (per sandboxed process, except the wall clock). `timeout_s` is CPU time:
+    what "too slow" means for code, and unlike wall-clock time it does not grow when the machine is busy; the
+    wall clock (`wall_s`, default five times that and at least 30 s) only catches code that blocks."""
 
     timeout_s: float = 10.0
+    wall_s: float | None = None
     memory_mb: int = 512
     processes: int = 32
     open_files: int = 64
+
+    @property
+    def wall(self) -> float:
+        return self.wall_s if self.wall_s is not None else max(30.0, 5 * self.timeout_s)
 
 
 def _python() -> str:
@@ -318,10 +325,10 @@ async def run_tests(solution: str, tests: str, limits: Limits, *, unsafe: bool =
             req_r = req_w = resp_r = resp_w = -1
             assert tester.stdout is not None
             try:
-                out = await asyncio.wait_for(tester.stdout.read(_VERDICT_LIMIT), limits.timeout_s)
-                await asyncio.wait_for(tester.wait(), limits.timeout_s)
+                out = await asyncio.wait_for(tester.stdout.read(_VERDICT_LIMIT), limits.wall)
+                await asyncio.wait_for(tester.wait(), limits.wall)
             except TimeoutError:
-                return {"error": f"timed out after {limits.timeout_s:g}s (killed)", "passed": 0, "total": 1}
+                return _stalled(limits)
         finally:
             _kill(tester)
             _kill(solver)
@@ -342,7 +349,29 @@ async def run_tests(solution: str, tests: str, limits: Limits, *, unsafe: bool =
             "passed": 0,
             "total": 1,
         }
-    return _verdict(out, tester.returncode)
+    verdict = _verdict(out, tester.returncode)
+    if solver is not None and solver.returncode in (
+        -signal.SIGXCPU,
+        128 + signal.SIGXCPU,
+    ):  # bwrap: 128 + sig
+        slow = f"the code used more than its {limits.timeout_s:g} s of CPU time (stopped: too slow)"
+        if verdict.get("error"):
+            verdict["error"] = slow
+        else:
+            verdict["failures"] = [slow, *(verdict.get("failures") or [])]
+    return verdict
+
+
+def _stalled(limits: Limits) -> dict[str, Any]:
+    """No verdict within the wall clock though the CPU limit was not reached: on a machine with more runnable work
+    than cores that is the machine's doing (no verdict: the scorer raises ScorerError); on one that is not
+    overloaded, the code blocks (sleeps, waits for input) and that is a wrong answer."""
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load >= cores:
+        return {"unscorable": f"no verdict within {limits.wall:g} s of wall-clock time while the machine was "
+                              f"overloaded (load {load:.1f} on {cores} cores): no verdict, which is not a wrong answer"}  # fmt: skip
+    return {"error": f"the code did not finish within {limits.wall:g} s of wall-clock time, under its "
+                     f"{limits.timeout_s:g} s CPU limit: it blocks (killed)", "passed": 0, "total": 1}  # fmt: skip
 
 
 def _verdict(out: bytes, returncode: int | None) -> dict[str, Any]:
@@ -356,6 +385,10 @@ def _verdict(out: bytes, returncode: int | None) -> dict[str, Any]:
             return result  # zero tests run is never a verdict: it falls through to an error
     if returncode is not None and returncode < 0:
         name = signal.Signals(-returncode).name
-        why = {"SIGXCPU": "CPU time limit", "SIGXFSZ": "file size limit", "SIGKILL": "killed"}.get(name, name)
+        why = {
+            "SIGXCPU": "its CPU time limit: too slow",
+            "SIGXFSZ": "file size limit",
+            "SIGKILL": "killed",
+        }.get(name, name)
         return {"error": f"the test run was stopped by {name} ({why})", "passed": 0, "total": 1}
     return {"error": f"the test run crashed (exit {returncode}) without a verdict", "passed": 0, "total": 1}

@@ -17,6 +17,7 @@ from typing import Any
 
 import anthropic  # noqa: F401  (imported up front: a cold SDK import inside the first call's timeout is slow)
 import openai  # noqa: F401
+import pandas as pd
 import pytest
 
 from llmbench.evaluation import ExperimentConfig, Runner, load_experiment, validate_config
@@ -286,3 +287,39 @@ async def test_budget_stops_new_calls_even_for_workers_waiting_on_a_provider_slo
         assert server.stats()["requests"] == 40
         finals = store.calls_frame(cfg.name).query("final")
         assert len(finals) == 40 and finals["run_key"].is_unique
+
+
+# -- a scorer that reaches no verdict ---------------------------------------------------------------------------
+
+
+async def test_a_scorer_without_a_verdict_is_asked_again_then_leaves_the_answer_unscored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmbench.errors import ScorerError
+    from llmbench.evaluation import runner as runner_module
+    from llmbench.scorers.base import SCORERS, Score, Scorer
+
+    monkeypatch.setattr(runner_module, "SCORER_BACKOFF_S", 0.0)
+    tries: Counter[str] = Counter()
+
+    class Overloaded(Scorer):  # no verdict twice for every answer, then for "it-000" never
+        name = "overloaded_machine"
+
+        async def agrade(self, answer: Any, item: Any) -> Score:
+            tries[item.id] += 1
+            if tries[item.id] <= 2 or item.id == "it-000":
+                raise ScorerError("no verdict: the machine is overloaded")
+            return Score(1.0, "checked")
+
+    SCORERS.register(Overloaded)
+    try:
+        ds = write_dataset(tmp_path / "ds.jsonl", 3)
+        cfg = config(ds, scorer="overloaded_machine", models=[MODELS[0]])
+        with FakeOpenAIServer(latency_s=0.0) as server, Store.open(tmp_path / "runs.duckdb") as store:
+            await Runner(cfg, store, providers=make_providers(server.url, models=(MODELS[0],))).run()
+            runs = store.runs_frame(cfg.name).set_index("item_id")
+    finally:
+        SCORERS.unregister("overloaded_machine")
+    assert tries == {"it-000": 3, "it-001": 3, "it-002": 3}
+    assert runs.loc["it-001", "score"] == 1.0 and runs.loc["it-002", "score"] == 1.0
+    assert pd.isna(runs.loc["it-000", "score"])  # unscored, never a 0 averaged in

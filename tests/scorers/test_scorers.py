@@ -167,7 +167,7 @@ def test_code_scorer_kills_an_infinite_loop_within_the_time_limit():
     t0 = time.monotonic()
     result = s("def add(a, b):\n    while True:\n        pass", item(TESTS))
     elapsed = time.monotonic() - t0
-    assert result.value == 0.0 and "timed out" in result.explanation
+    assert result.value == 0.0 and "more than its 1.5 s of CPU time (stopped: too slow)" in result.explanation
     assert elapsed < 6
 
 
@@ -189,7 +189,7 @@ async def test_code_scorer_async_runs_concurrently():
     assert [r.value for r in results] == [1.0] * 4
     assert time.monotonic() - t0 < 3.2  # four 0.8 s runs overlapped
     loop_result = await get_scorer("python_tests", timeout_s=1).score("while True: pass", item(TESTS))
-    assert "timed out" in loop_result.explanation
+    assert "s of CPU time (stopped: too slow)" in loop_result.explanation
 
 
 # -- LLM judge --------------------------------------------------------------------------------------------
@@ -238,3 +238,33 @@ async def test_sync_wrapper_inside_a_running_loop_points_to_await():
     with pytest.raises(ConfigError, match="await"):
         s.score_sync("x", item("y"))
     assert (await get_scorer("numeric").score("7", item(7))).value == 1.0  # cheap scorers are awaitable too
+
+
+# -- no verdict is not a wrong answer ---------------------------------------------------------------------------
+
+BLOCKS = "import time\ntime.sleep(60)\ndef add(a, b):\n    return a + b"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("load", "outcome"), [(0.0, "wrong"), (64.0, "no verdict")], ids=["idle", "overloaded"])
+def test_code_that_outlives_the_wall_clock_is_wrong_only_when_the_machine_was_not_to_blame(
+    load: float, outcome: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmbench.errors import ScorerError
+
+    monkeypatch.setattr("os.getloadavg", lambda: (load, load, load))  # the machine's state, from the OS
+    s = get_scorer("python_tests", timeout_s=5, wall_s=1.5)
+    if outcome == "wrong":
+        result = s(BLOCKS, item(TESTS))
+        assert result.value == 0.0 and "it blocks" in result.explanation
+    else:
+        with pytest.raises(ScorerError, match=r"overloaded .*not a wrong answer"):
+            s(BLOCKS, item(TESTS))
+
+
+@pytest.mark.slow
+def test_a_correct_answer_passes_however_long_the_busy_machine_takes_within_its_cpu_limit() -> None:
+    # 1.2 s of CPU under a 3 s CPU limit: on a loaded machine its wall time may be several times longer
+    work = "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.2:\n    pass\n"
+    s = get_scorer("python_tests", timeout_s=3)
+    assert s(work + "def add(a, b):\n    return a + b", item(TESTS)).value == 1.0
