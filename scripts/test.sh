@@ -22,4 +22,4 @@ fi
 .venv/bin/python -m pip install -q -e '.[test]'
 .venv/bin/python -m ruff check llmbench tests benchmarks
 .venv/bin/python -m mypy  # --strict, and the files, from pyproject.toml [tool.mypy]
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+exec .venv/bin/python -m pytest -q -rs -p no:cacheprovider "$@"  # -rs: every skip says why

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from llmbench.cli.app import app
 from llmbench.cli.options import StoreOpt, console, fmt, quoted
+from llmbench.errors import ConfigError
 
 if TYPE_CHECKING:
     from llmbench.store.batches import BatchLog
@@ -60,6 +61,9 @@ def batches_command(
                 _decide(log, adopt, abandon)
         return
     with Store.open(store, read_only=True) as st:
+        if experiment is not None and st.get_experiment(experiment) is None:
+            known = ", ".join(st.experiments_frame()["name"].astype(str)) or "none"
+            raise ConfigError(f"no experiment {experiment!r} in {st.path}; experiments: {known}")
         frame = BatchLog(st).frame(experiment)
     if frame.empty:
         console.print(

@@ -63,10 +63,26 @@ def print_comparisons(runs: Any) -> None:
         console.print(table)
 
 
+def _print_json(experiment: str, summary: Any, runs: Any) -> None:
+    """One experiment's summary, the top model's paired comparisons and the epochs' figures, as JSON."""
+    from llmbench.json_safe import dumps
+    from llmbench.stats import repeats, versus_best
+
+    scored = runs["model"].nunique() >= 2 and runs["score"].notna().any()
+    out = {
+        "experiment": experiment,
+        "summary": summary.reset_index() if "model" not in summary.columns else summary,
+        "versus_best": versus_best(runs, n_boot=1000, n_perm=2999) if scored else [],
+        "repeats": repeats(runs) if runs["score"].notna().any() else [],
+    }
+    typer.echo(dumps(out, indent=2))
+
+
 @app.command("runs")
 def runs_command(
     experiment: Annotated[str | None, typer.Argument(help="Show this experiment's per-model summary")] = None,
     store: StoreOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the same as JSON")] = False,
 ) -> None:
     """List the experiments in the run store, or summarise one."""
     from llmbench.store import Store
@@ -76,6 +92,9 @@ def runs_command(
             exp = st.get_experiment(experiment)
             if exp is None:
                 raise ConfigError(f"no experiment {experiment!r} in {st.path}; `llmbench runs` lists them")
+            if as_json:
+                _print_json(experiment, st.summary_frame(experiment), st.runs_frame([experiment]))
+                return
             console.print(
                 summary_table(
                     st.summary_frame(experiment), f"Experiment {experiment}", exp.source == "simulated"
@@ -90,6 +109,11 @@ def runs_command(
             print_comparisons(st.runs_frame([experiment]))
             return
         frame = st.experiments_frame()
+    if as_json:
+        from llmbench.json_safe import dumps
+
+        typer.echo(dumps({"experiments": frame}, indent=2))
+        return
     table = Table(title=f"Experiments in {store_path(store)}")
     for col in ("id", "name", "source", "created", "items", "models", "calls", "cost $"):
         table.add_column(col)

@@ -291,5 +291,10 @@ def test_default_run_then_runs_lists_it(tmp_path: Path, llmbench) -> None:
     assert one.returncode == 0 and "sim:claude-sonnet-4" in one.stdout and "SIMULATED" in one.stdout
     assert "Is the top model really better?" in one.stdout and "on 5" not in one.stdout  # a table, not sentences
     assert "pass@2" in one.stdout and "verdict changes" in one.stdout  # two epochs per item
+    as_json = json.loads(llmbench("runs", "default-sim", "--store", store, "--json", cwd=tmp_path).stdout)
+    assert {r["model"] for r in as_json["summary"]} == {r["b"] for r in as_json["versus_best"]} | {as_json["versus_best"][0]["a"]}
+    assert "Usage: llmbench runs" in llmbench("runs", "-h", cwd=tmp_path).stdout  # -h as well as --help
+    no_batches = llmbench("batches", "-e", "nope", "--store", store, cwd=tmp_path)
+    assert no_batches.returncode != 0 and "no experiment 'nope'" in one_clear_line(no_batches)
     missing = llmbench("runs", "nope", "--store", store, cwd=tmp_path)
     assert "nope" in one_clear_line(missing)
