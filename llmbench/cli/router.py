@@ -189,7 +189,8 @@ def export(
             },
         }
         console.print(
-            f"calibrated {cal.parameter} = {cal.setting:g} for {cal.target}={cal.value:g} (calibration split: {cal.calib})"
+            f"calibrated {cal.parameter} = {cal.setting:g} for {cal.target}={cal.value:g} "
+            f"(calibration split: {operating_point(cal.calib)})"
         )
     else:
         with console.status("training the router"):
@@ -296,8 +297,8 @@ def evaluate(
                 _router(latency_weight, max_p95), train_data, test_data, *tgt, seed=seed
             )
             console.print(f"calibration {cal.target}={cal.value:g}: {cal.parameter} = {cal.setting:g}")
-            console.print(f"  on the calibration split: {cal.calib}")
-            console.print(f"  on the test split:        {cal.test}")
+            console.print(f"  on the calibration split: {operating_point(cal.calib)}")
+            console.print(f"  on the test split:        {operating_point(cal.test)}")
             out["calibration"] = cal.to_dict()
     if json_out is not None:
         from llmbench.json_safe import dumps
@@ -321,6 +322,16 @@ def evaluate(
             curve=ev.curves.get("router"),
             tables={"per_task": ev.per_task},
         )
+
+
+def operating_point(point: dict[str, Any] | None) -> str:
+    """A calibration's operating point in words, not as a dict."""
+    if not point:
+        return "n/a"
+    return (
+        f"quality {point['quality']:.4f} ({point['relative_quality']:.1%} of the best model's), "
+        f"${point['cost_per_1k']:.4f} per 1,000 prompts, {point['strong_share']:.1%} to the strongest model"
+    )
 
 
 def _router(latency_weight: float, max_p95: float | None) -> Any:
