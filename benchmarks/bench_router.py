@@ -19,14 +19,15 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
 
 
 def main() -> int:
     """Print the figures; exit 1 when the shared data is absent."""
     from llmbench.imports import read_routellm, read_routerbench
     from llmbench.router import RouterEstimator, RouterPolicy, routing_data, split_by_prompt
+    from llmbench.testing import shared_data_dir
 
+    DATA = shared_data_dir() or ROOT.parent / "shared" / "data"  # $LLMBENCH_SHARED_DATA, else beside the repo
     rb_dir = DATA / "routerdc" / "datasets" / "routerbench_zs"
     rl_dir = DATA / "routellm"
     if not rb_dir.is_dir() or not rl_dir.is_dir():

@@ -21,8 +21,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from llmbench.testing import shared_data_dir  # $LLMBENCH_SHARED_DATA, else beside the repo
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "routerdc" / "datasets" / "routerbench_zs"
+DATA = (shared_data_dir() or ROOT.parent / "shared" / "data") / "routerdc" / "datasets" / "routerbench_zs"
 
 
 class SentenceEmbeddings(TransformerMixin, BaseEstimator):
