@@ -61,6 +61,7 @@ def report(
         summary = db.summary_frame(experiment, score)
         calls = db.calls_frame(experiment)
         items = db.items_frame(experiment)
+        scores = db.scores_frame(experiment)
         if runs.empty:
             known = ", ".join(db.experiments_frame()["name"].astype(str)) or "none"
             raise DataError(
@@ -73,6 +74,7 @@ def report(
         title=title or f"llmbench report — {', '.join(experiment)}",
         calls=calls,
         items=items,
+        scores=scores,
     )
     typer.echo(f"wrote {path}")
 
@@ -100,6 +102,12 @@ def view(
             raise DataError(
                 f"no runs for experiment(s) {', '.join(experiment)} in {db.path}; experiments: {known}"
             )
-        records = sample_records(runs, db.calls_frame(experiment), db.items_frame(experiment), limit=limit)
+        records = sample_records(
+            runs,
+            db.calls_frame(experiment),
+            db.items_frame(experiment),
+            scores=db.scores_frame(experiment),
+            limit=limit,
+        )
     path = write_viewer(output, records, title=f"llmbench samples — {', '.join(experiment)}")
     typer.echo(f"wrote {path} ({len(records)} samples)")

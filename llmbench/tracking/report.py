@@ -172,11 +172,13 @@ def build_report(
     n_bootstrap: int = 100,
     calls: pd.DataFrame | None = None,
     items: pd.DataFrame | None = None,
+    scores: pd.DataFrame | None = None,
 ) -> str:
     """The dashboard as one HTML string: models by provider, per-task scores, win rates, cost/quality curves,
     latency, errors with their messages, and the per-sample viewer. Several experiments are shown side by side,
     never pooled. `pairs` defaults to reference-score comparisons; `router_curve` (cost, quality[, task]) is drawn
-    on the curves; `calls` (every attempt) feeds the error section and the viewer's attempts."""
+    on the curves; `calls` (every attempt) feeds the error section and the viewer's attempts, `scores` the viewer's
+    explanations."""
     from plotly.offline import get_plotlyjs
 
     from llmbench.stats.summary import summarize_runs
@@ -267,7 +269,7 @@ def build_report(
         "<p class='note'>Every item with each model's answer, score, cost and attempts (`llmbench view` "
         "writes this viewer on its own).</p>"
     )
-    parts.append(viewer_section(sample_records(runs, calls, items, limit=20_000)))
+    parts.append(viewer_section(sample_records(runs, calls, items, scores=scores, limit=20_000)))
     body = "\n".join(parts)
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"

@@ -40,10 +40,11 @@ def sample_records(
     calls: pd.DataFrame | None = None,
     items: pd.DataFrame | None = None,
     *,
+    scores: pd.DataFrame | None = None,
     limit: int = 50_000,
 ) -> list[dict[str, Any]]:
-    """One record per row of the runs frame (the first `limit`), with its attempts from `calls` and its reference
-    from `items` when given."""
+    """One record per row of the runs frame (the first `limit`), with its attempts from `calls`, its reference
+    from `items` and the scorer's explanation from `scores` when given."""
     attempts: dict[tuple[str, str, str, int], list[dict[str, Any]]] = {}
     if calls is not None and len(calls):
         cols = [
@@ -70,6 +71,13 @@ def sample_records(
             references[(str(row["experiment"]), str(row["item_id"]))] = (
                 json.loads(ref) if isinstance(ref, str) else ref
             )
+    reasons: dict[tuple[str, str, str, int], Any] = {}
+    if scores is not None and len(scores) and "explanation" in scores.columns:
+        primary = scores[scores["is_primary"]] if "is_primary" in scores.columns else scores
+        for r in primary[["experiment", "item_id", "model_id", "epoch", "explanation"]].to_dict("records"):
+            reasons[(str(r["experiment"]), str(r["item_id"]), str(r["model_id"]), int(r["epoch"]))] = r[
+                "explanation"
+            ]
     out = []
     for row in runs.head(limit).to_dict("records"):
         key = (
@@ -89,6 +97,7 @@ def sample_records(
                 "prompt": _clean(row.get("prompt")),
                 "answer": _clean(row.get("response")),
                 "score": _clean(row.get("score")),
+                "why": _clean(reasons.get(key)),
                 "cost": _clean(row.get("cost_usd")),
                 "latency": _clean(row.get("latency_s")),
                 "error": _clean(row.get("error")),
@@ -109,7 +118,8 @@ _CSS = """
 .viewer table { border-collapse: collapse; width: 100%; table-layout: fixed; }
 .viewer th, .viewer td { border-bottom: 1px solid #eee; padding: 3px 6px; text-align: left; overflow: hidden;
   text-overflow: ellipsis; white-space: nowrap; }
-.viewer th { position: sticky; top: 0; background: #f4f4f4; }
+.viewer th { position: sticky; top: 0; background: #f4f4f4; cursor: pointer; user-select: none; }
+.viewer td:nth-child(1), .viewer td:nth-child(2) { white-space: normal; overflow-wrap: anywhere; }
 .viewer tr.sample { cursor: pointer; } .viewer tr.sample:hover { background: #f0f6ff; }
 .viewer tr.failed td { color: #b00020; } .viewer tr.chosen { background: #e3efff; }
 .viewer .detail { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; margin-top: 1rem; }
@@ -122,6 +132,7 @@ _JS = r"""
 (function () {
   const root = document.currentScript.parentElement;
   const data = JSON.parse(root.querySelector("script.samples").textContent);
+  const LIMIT = 2000;  // rows drawn at once; the count line says when more match
   const $ = (sel) => root.querySelector(sel);
   const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined && text !== null)
     e.textContent = String(text); if (cls) e.className = cls; return e; };
@@ -135,6 +146,16 @@ _JS = r"""
   ["a", "b"].forEach((side, i) => { const s = $(".cmp-" + side); uniq("model").forEach((m) => {
     const o = el("option", m); o.value = m; s.append(o); }); s.selectedIndex = Math.min(i, s.options.length - 1); });
   let chosen = null;
+  let sortKey = null, sortDir = 1;
+  const columns = ["item", "model", "epoch", "task", "score", "why", "cost", "latency", "tries", "error", "answer"];
+  root.querySelectorAll("th").forEach((th, i) => th.addEventListener("click", () => {
+    const k = columns[i]; sortDir = sortKey === k ? -sortDir : 1; sortKey = k; render(); }));
+  const valueOf = (r, k) => k === "tries" ? (r.attempts.length || 1) : r[k];
+  function compare(a, b) {
+    const x = valueOf(a, sortKey), y = valueOf(b, sortKey);
+    if (x === y) return 0; if (x === null || x === undefined) return 1; if (y === null || y === undefined) return -1;
+    return (x < y ? -1 : 1) * sortDir;
+  }
   // the regression view: model A's samples against model B's answer to the same item, epoch and experiment
   const key = (r, m) => [r.experiment, r.item, r.epoch, m].join("\u0001");
   const byKey = new Map(data.map((r) => [key(r, r.model), r]));
@@ -177,11 +198,14 @@ _JS = r"""
   function render() {
     const body = $("tbody"); body.replaceChildren();
     const shown = data.filter(passes);
-    $(".count").textContent = shown.length + " of " + data.length + " samples";
-    shown.slice(0, 2000).forEach((r) => {
+    if (sortKey) shown.sort(compare);
+    $(".count").textContent = shown.length + " of " + data.length + " samples" + (shown.length > LIMIT ?
+      " (the first " + LIMIT + " listed: narrow the filters or sort to see others)" : "");
+    shown.slice(0, LIMIT).forEach((r) => {
       const tr = el("tr", undefined, "sample" + (r.error ? " failed" : "") + (chosen === r ? " chosen" : ""));
-      [r.item, r.model, r.task, fmt(r.score, 2), r.cost === null ? "–" : "$" + Number(r.cost).toPrecision(3),
-       fmt(r.latency, 2), r.attempts.length || 1, r.error || "", r.answer || ""].forEach((v) => tr.append(el("td", v)));
+      [r.item, r.model, r.epoch, r.task, fmt(r.score, 2), r.why || "", r.cost === null ? "–" : "$" + Number(r.cost).toPrecision(3),
+       fmt(r.latency, 2), r.attempts.length || 1, r.error || "", r.answer || ""].forEach((v) => {
+        const td = el("td", v); td.title = td.textContent; tr.append(td); });
       tr.addEventListener("click", () => { chosen = r; show(r); render(); });
       body.append(tr);
     });
@@ -193,6 +217,7 @@ _JS = r"""
     left.append(el("h4", r.item + " · " + r.model + (r.task ? " · " + r.task : "")));
     block(left, "prompt", r.prompt); block(left, "reference", r.reference);
     block(left, "answer (score " + fmt(r.score, 2) + ")", r.answer);
+    block(left, "why this score", r.why || (r.score === null ? "not scored" : "the scorer gave no reason"));
     const tries = r.attempts.map((a) => "attempt " + a.attempt + ": " + (a.error_class ? a.error_class + " " +
       (a.status_code || "") + " " + (a.error_message || "") : "ok") + (a.attempt_model ? " [" + a.attempt_model + "]" : ""));
     block(left, "attempts", tries.join("\n") || "one attempt");
@@ -226,10 +251,11 @@ def viewer_section(records: list[dict[str, Any]]) -> str:
         "<option>right to wrong</option><option>wrong to right</option><option>new failure</option>"
         "<option>fixed failure</option><option>score changed</option></select>"
         "<span class='count muted'></span> <span class='diff-count muted'></span></div>"
-        "<div class='list'><table><colgroup><col style='width:12%'><col style='width:14%'><col style='width:9%'>"
-        "<col style='width:6%'><col style='width:8%'><col style='width:6%'><col style='width:5%'><col style='width:12%'>"
-        "<col></colgroup><thead><tr><th>item</th><th>model</th><th>task</th><th>score</th><th>cost</th>"
-        "<th>time (s)</th><th>tries</th><th>error</th><th>answer</th></tr></thead><tbody></tbody></table></div>"
+        "<div class='list'><table><colgroup><col style='width:12%'><col style='width:12%'><col style='width:5.5%'>"
+        "<col style='width:7%'><col style='width:5%'><col style='width:12%'><col style='width:7%'><col style='width:6.5%'>"
+        "<col style='width:4%'><col style='width:10%'><col></colgroup><thead><tr><th>item</th><th>model</th>"
+        "<th>epoch</th><th>task</th><th>score</th><th>why</th><th>cost</th><th>time (s)</th><th>tries</th><th>error</th>"
+        "<th>answer</th></tr></thead><tbody></tbody></table></div>"
         "<div class='detail'><p class='muted'>Click a sample for its prompt, answer, attempts and the two compared "
         "models' answers side by side.</p></div>"
         f"<script type='application/json' class='samples'>{payload}</script><script>{_JS}</script></div>"

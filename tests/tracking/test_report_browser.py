@@ -62,7 +62,8 @@ def _store(path: Path) -> Store:
                 continue
             calls.append(CallRecord(key, f"i{i}", model, started_at=t0 + i, latency_s=0.5 + i, input_tokens=3,
                                     output_tokens=4, cost_usd=cost, response="yes" if score else "no", final=True))  # fmt: skip
-            scores.append(ScoreRecord(key, f"i{i}", model, 0, "exact", float(score)))
+            scores.append(ScoreRecord(key, f"i{i}", model, 0, "exact", float(score),
+                                      "matches the reference" if score else "differs from the reference"))  # fmt: skip
     store.write_results("browser-exp", calls, scores)
     return store
 
@@ -173,7 +174,7 @@ def test_mlflow_shows_a_call_as_a_trace_with_its_attempts(ui_server: dict[str, A
 def test_viewer_lists_samples_and_explains_a_failed_item(tmp_path: Path, browser) -> None:
     with _store(tmp_path / "runs.duckdb") as store:
         records = sample_records(store.runs_frame("browser-exp"), store.calls_frame("browser-exp"),
-                                 store.items_frame("browser-exp"))  # fmt: skip
+                                 store.items_frame("browser-exp"), scores=store.scores_frame("browser-exp"))  # fmt: skip
     path = write_viewer(tmp_path / "samples.html", records, "browser samples")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
@@ -204,6 +205,18 @@ def test_viewer_lists_samples_and_explains_a_failed_item(tmp_path: Path, browser
         assert page.locator("tr.sample").count() == int(expected.drop("same", errors="ignore").sum())
         page.locator("tr.sample").first.click()
         _shot(page, "viewer_regression_diff.png")
+        # the new columns: epoch and the scorer's reason in the list, the reason in the detail, sortable headers
+        page.locator(".f-diff").select_option("")
+        headers = [h.strip() for h in page.locator("th").all_inner_texts()]
+        assert headers[:6] == ["item", "model", "epoch", "task", "score", "why"]
+        assert "matches the reference" in page.inner_text("tbody")
+        assert "why this score" in page.inner_text(".detail") and "matches the reference" in page.inner_text(".detail")
+        page.locator("th", has_text="score").first.click()  # ascending: the wrong answers first
+        assert page.locator("tbody tr").first.locator("td").nth(4).inner_text() == "0.00"
+        page.locator("th", has_text="score").first.click()  # and back
+        assert page.locator("tbody tr").first.locator("td").nth(4).inner_text() == "1.00"
+        assert page.locator("tbody tr").first.locator("td").first.get_attribute("title")  # full text on hover
+        _shot(page, "viewer_columns_sorted.png")
     finally:
         page.close()
     assert errors == []
