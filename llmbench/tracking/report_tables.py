@@ -131,3 +131,30 @@ def score_cells(frame: pd.DataFrame) -> pd.DataFrame:
                 lambda v: "–" if _missing(v) or math.isnan(float(v)) else f"{float(v):.3f}"
             )
     return out
+
+
+def route_mix(runs: pd.DataFrame, calls: pd.DataFrame | None) -> pd.DataFrame:
+    """For routed models (`router:...`): which model answered how often, per task and overall, and its share of
+    the cost; one row per (router, task, answering model). Empty when nothing was routed."""
+    cols = ["router", "task", "answered by", "answers", "share", "cost share"]
+    if calls is None or "route_policy" not in calls.columns or calls["route_policy"].isna().all():
+        return pd.DataFrame(columns=cols)
+    routed = calls[calls["route_policy"].notna() & calls["final"].astype(bool)]
+    routed = routed.assign(answered=routed["attempt_model"].fillna(routed["route_chosen"]))
+    tasks = runs[["experiment", "item_id", "task"]].drop_duplicates(["experiment", "item_id"])
+    routed = routed.merge(tasks, on=["experiment", "item_id"], how="left")
+    routed["task"] = routed["task"].fillna("unknown")
+    parts = []
+    for scope in (["model_id"], ["model_id", "task"]):
+        g = routed.groupby([*scope, "answered"], dropna=False)
+        part = g.agg(answers=("run_key", "size"), cost=("cost_usd", "sum")).reset_index()
+        totals = part.groupby(scope)[["answers", "cost"]].transform("sum")
+        part["share"] = part["answers"] / totals["answers"]
+        part["cost share"] = part["cost"] / totals["cost"].where(totals["cost"] > 0)
+        parts.append(part.assign(task="all") if "task" not in scope else part)
+    out = pd.concat(parts, ignore_index=True).rename(
+        columns={"model_id": "router", "answered": "answered by"}
+    )
+    return out.sort_values(["router", "task", "answers"], ascending=[True, True, False])[cols].reset_index(
+        drop=True
+    )

@@ -34,3 +34,13 @@ def test_a_policy_evaluated_live_beside_single_models_and_shown_on_the_report(cl
     assert report.returncode == 0, report.stderr
     html = (tmp_path / "r.html").read_text()
     assert "router (live)" in html
+    # the route mix: which model the router sent how many prompts to, per task, and their cost shares
+    from llmbench.tracking.report_tables import route_mix
+
+    mix = route_mix(runs, calls)
+    overall = mix[mix["task"] == "all"].set_index("answered by")
+    counted = routed["attempt_model"].value_counts()
+    assert overall["answers"].to_dict() == counted.to_dict() and abs(overall["share"].sum() - 1) < 1e-9
+    assert abs(overall["cost share"].sum() - 1) < 1e-9
+    assert set(mix["task"]) == {"all", *runs["task"].unique()}
+    assert "id='route-mix'" in html and "cost share" in html
