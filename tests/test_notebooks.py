@@ -93,3 +93,14 @@ async def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.Mon
         o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"
     ]
     assert not errors
+    # a cell that ends by drawing a figure shows it inline (an image output, not "<Figure size ...>")
+    drawn = [
+        c
+        for c in nb.cells
+        if c.cell_type == "code" and "plot_cost_quality(" in (c.source.strip().splitlines() or [""])[-1]
+    ]
+    for cell in drawn:
+        kinds = {k for o in cell.get("outputs", []) for k in o.get("data", {})}
+        assert "image/png" in kinds, (
+            f"{path.name}: a figure cell shows no image ({sorted(kinds)}): {cell.source[:80]!r}"
+        )

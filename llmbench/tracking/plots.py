@@ -3,6 +3,8 @@ matplotlib (headless, no pyplot) or plotly; the figures themselves come from `ll
 
 from __future__ import annotations
 
+import functools
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,15 +26,33 @@ def _split_live(points: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 __all__ = ["plot_cost_quality", "plotly_cost_quality", "save_cost_quality"]
 
 
+@functools.cache
+def _shown_figure_class() -> type[Figure]:
+    from matplotlib.figure import Figure
+
+    class ShownFigure(Figure):
+        """A Figure that Jupyter draws inline by itself (`_repr_png_`), with or without `%matplotlib inline`."""
+
+        def _repr_png_(self) -> bytes:
+            out = io.BytesIO()
+            self.savefig(out, format="png", bbox_inches="tight")
+            return out.getvalue()
+
+    return ShownFigure
+
+
+def shown_figure(**options: Any) -> Figure:
+    """A new matplotlib Figure (no pyplot) that displays itself in a notebook."""
+    return _shown_figure_class()(**options)
+
+
 def plot_cost_quality(
     points: pd.DataFrame, router: pd.DataFrame | None = None, *, task: str | None = None, title: str = ""
 ) -> Figure:
     """Matplotlib figure: models, Pareto frontier, zero-router hull and the router's deferral curve."""
-    from matplotlib.figure import Figure  # no pyplot: works headless and does not touch global state
-
     points, live = _split_live(for_task(points, task))
     router = for_task(router, task)
-    fig = Figure(figsize=(7, 4.5), dpi=120)
+    fig = shown_figure(figsize=(7, 4.5), dpi=120)
     ax = fig.add_subplot()
     ax.scatter(points["cost"], points["quality"], color="tab:blue", zorder=3, label="models")
     if len(live):

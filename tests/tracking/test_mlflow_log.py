@@ -355,3 +355,12 @@ def test_two_experiments_are_shown_side_by_side_never_pooled() -> None:
     assert "2 experiment(s)" in text
     assert text.count("<h3>exp1</h3>") >= 3 and text.count("<h3>exp2</h3>") >= 3  # models, tasks, win rates, curves
     assert 'id="winrate-heatmap-0"' in text and 'id="winrate-heatmap-1"' in text  # one comparison per experiment
+
+
+def test_a_cost_quality_figure_draws_itself_in_a_notebook() -> None:
+    from llmbench.stats import cost_quality_points
+    from llmbench.tracking import plot_cost_quality
+
+    fig = plot_cost_quality(cost_quality_points(_runs()))
+    png = fig._repr_png_()  # what Jupyter calls to show it inline, with or without %matplotlib inline
+    assert png.startswith(b"\x89PNG") and len(png) > 5000
