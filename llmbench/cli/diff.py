@@ -49,6 +49,8 @@ def diff_command(
     table = diff(runs, a, b, by=by)
     if by == "model":
         console.print(paired_comparison(runs, a, b).sentence())
+    elif "model" not in table.columns:  # one model a side: the two runs compared as two contenders
+        console.print(paired_comparison(runs.assign(model=runs["experiment"]), a, b).sentence())
     counts = table["change"].value_counts()
     console.print(", ".join(f"{c}: {int(counts.get(c, 0))}" for c in CHANGES if counts.get(c, 0)))
     shown = table[table["change"].isin(only)] if only else table[table["change"] != "same"]

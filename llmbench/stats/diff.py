@@ -38,8 +38,16 @@ def diff(runs: pd.DataFrame, a: str, b: str, by: str = "model") -> pd.DataFrame:
             raise DataError(f"runs frame lacks column {col!r} for a diff")
     if a == b:
         raise DataError(f"{by} {a!r} diffed with itself shows nothing")
-    # two experiments: an item is an item of one model (each model's answers are diffed with its own)
-    keys = ["item_id"] + (["model"] if by != "model" and "model" in runs.columns else [])
+    keys = ["item_id"]
+    if by != "model" and "model" in runs.columns:
+        # two experiments: each model's answers are diffed with its own; when each side ran one model and they
+        # differ (the change under review is the model), items are diffed across the two
+        models = [set(runs.loc[runs[by].astype(str) == side, "model"].astype(str)) for side in (a, b)]
+        if models[0] & models[1]:  # a model only one side ran shows as "only in A" / "only in B"
+            keys.append("model")
+        elif not (len(models[0]) == 1 and len(models[1]) == 1):
+            raise DataError(f"{by}s {a!r} and {b!r} share no model and run several each: diff two models inside "
+                            "one experiment instead (diff MODEL_A MODEL_B -e EXPERIMENT)")  # fmt: skip
     left, right = _side(runs, by, a, keys), _side(runs, by, b, keys)
     table = left.add_suffix("_a").join(right.add_suffix("_b"), how="outer")
     for col in ("score", "cost_usd", "latency_s"):

@@ -49,3 +49,13 @@ def test_two_experiments_diff_each_model_with_itself() -> None:
 def test_a_diff_that_shows_nothing_is_refused(a: str, b: str, message: str) -> None:
     with pytest.raises(DataError, match=message):
         diff(_runs(), a, b)
+
+
+def test_two_runs_of_one_model_each_are_diffed_item_by_item() -> None:
+    runs = _runs()
+    before, after = runs[runs["model"] == "a"].assign(experiment="e"), runs[runs["model"] == "b"].assign(experiment="f")
+    table = diff(pd.concat([before, after]), "e", "f", by="experiment").set_index("item_id")
+    assert "model" not in table.columns and table.loc["flip-down", "change"] == "right to wrong"
+    several = pd.concat([before, before.assign(model="c"), after, after.assign(model="d")])
+    with pytest.raises(DataError, match="share no model and run several each"):
+        diff(several, "e", "f", by="experiment")
