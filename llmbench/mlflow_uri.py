@@ -7,7 +7,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-__all__ = ["DEFAULT_TRACKING_URI", "global_tracking_uri", "tracking_uri"]
+__all__ = ["DEFAULT_TRACKING_URI", "browse_hint", "global_tracking_uri", "tracking_uri"]
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
@@ -15,6 +15,14 @@ DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 def tracking_uri(uri: str | None = None) -> str:
     """The tracking store: `uri` if given, else $MLFLOW_TRACKING_URI, else a local SQLite file mlflow.db."""
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def browse_hint(uri: str | None = None) -> str:
+    """Where a person looks at what was logged: the tracking server itself, or `llmbench ui` for a local store."""
+    where = tracking_uri(uri)
+    if where.startswith(("http://", "https://", "databricks")):
+        return f"browse it at {where}"
+    return "browse it with `llmbench ui`"
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ from llmbench.cli.app import app
 from llmbench.cli.options import StoreOpt, TrackOpt, console, quoted, store_path, warn_unpriced
 from llmbench.cli.runs import summary_table
 from llmbench.errors import ConfigError
+from llmbench.mlflow_uri import browse_hint
 
 EXIT_UNFINISHED = 3  # the run ended but some planned items did not finish
 EXIT_PENDING = 4  # answers are still in provider batches: run the same command again later
@@ -255,4 +256,4 @@ def _tracking_note(result: Any) -> None:
             f"Logging to MLflow in the background (pid {pid}, log {log}); `llmbench ui` shows it when done"
         )
     elif result.mlflow_run_id:
-        console.print(f"MLflow run {result.mlflow_run_id} logged; browse it with `llmbench ui`")
+        console.print(f"MLflow run {result.mlflow_run_id} logged; {browse_hint()}")

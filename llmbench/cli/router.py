@@ -24,6 +24,7 @@ from llmbench.cli.router_tables import (
     robustness_table,
 )
 from llmbench.errors import ConfigError, redact
+from llmbench.mlflow_uri import browse_hint
 
 router_app = typer.Typer(
     help="Train, evaluate and export the learned cost-aware router.", no_args_is_help=True
@@ -73,7 +74,7 @@ def log_router_command(command: str, source: dict[str, Any], results: Any, **opt
     if error is not None:
         console.print(f"[yellow]MLflow logging failed ({quoted(error)})[/]")
     else:
-        console.print(f"MLflow run {run_id} ({name}) logged; browse it with `llmbench ui`")
+        console.print(f"MLflow run {run_id} ({name}) logged; {browse_hint()}")
 
 
 @router_app.command("train")

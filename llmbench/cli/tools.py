@@ -13,6 +13,7 @@ from rich.table import Table
 from llmbench.cli.app import app
 from llmbench.cli.options import StoreOpt, TrackOpt, console, quoted
 from llmbench.errors import ConfigError
+from llmbench.mlflow_uri import browse_hint
 
 tools_app = typer.Typer(help="Tools for tool-calling models: list, run, inspect logs, BFCL scorer check.")
 app.add_typer(tools_app, name="tools")
@@ -132,7 +133,7 @@ def _track_tools(experiment: str, steps: Any) -> None:
             f"[yellow]MLflow logging failed ({type(exc).__name__}: {quoted(exc)}); the steps are in the store.[/]"
         )
         return
-    console.print(f"MLflow run {run_id} (traces per conversation) logged; browse it with `llmbench ui`")
+    console.print(f"MLflow run {run_id} (traces per conversation) logged; {browse_hint()}")
 
 
 def _step_line(step: Any) -> str:
