@@ -57,16 +57,21 @@ def add_model(
 
 @app.command("route")
 def route(
-    policy: Annotated[Path, typer.Argument(help="policy file from `llmbench router export`")],
+    policy: Annotated[
+        str,
+        typer.Argument(help="a policy file (`llmbench router export`) or an MLflow URI: models:/NAME@ALIAS"),
+    ],
     prompt: Annotated[str, typer.Argument(help="the prompt to route")],
     as_json: Annotated[bool, typer.Option("--json", help="print the decision as JSON")] = False,
     lambda_: Annotated[float | None, typer.Option("--lambda", help="override the policy's lambda")] = None,
     task: Annotated[str | None, typer.Option("--task", help="the prompt's task label, when known")] = None,
 ) -> None:
     """Route one prompt with an exported policy: the chosen model, expected quality and cost, fallbacks."""
-    from llmbench.router.policy import RouterPolicy
+    from llmbench.router.routed import (
+        load_policy,  # a file or the registry, as `serve` and `router:` models take it
+    )
 
-    decision = RouterPolicy.load(policy).route(prompt, lambda_=lambda_, task=task)
+    decision = load_policy(policy).route(prompt, lambda_=lambda_, task=task)
     if as_json:
         typer.echo(json.dumps(decision.to_dict()))
         return

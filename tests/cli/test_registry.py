@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,12 @@ def test_register_promote_and_serve_a_policy_from_the_registry(cli, tmp_path: Pa
     answer = router.complete("write a python function that returns a list")
     assert answer.route is not None and answer.route.policy == RouterPolicy.load(tmp_path / "p.json").sha256
     assert answer.route.answered_by in SIM.values()
+    # `llmbench route` takes the registry URI as every other consumer of a policy does
+    prompt = "write a python function that returns a list"
+    by_uri = cli("route", "models:/llmbench-router@champion", prompt, "--json")
+    by_file = cli("route", str(tmp_path / "p.json"), prompt, "--json")
+    assert by_uri.returncode == 0, by_uri.stderr
+    assert json.loads(by_uri.stdout) == json.loads(by_file.stdout)
     refused = cli("router", "export", "--store", tmp_path / "runs.duckdb", "-e", "synthetic", "-o", tmp_path / "q.json",
                   "--register", "x", "--no-track")  # fmt: skip
     assert refused.returncode == 2 and "--no-track" in refused.stderr
