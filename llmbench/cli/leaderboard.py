@@ -23,6 +23,8 @@ _HEADERS = {
     "lc_standard_error": "LC SE",
     "n_total": "n",
     "avg_length": "avg length",
+    "rating": "BT",
+    "style_rating": "BT at equal length",
     "published_win_rate": "published %",
     "published_standard_error": "published SE",
     "published_lc_win_rate": "published LC %",
@@ -66,7 +68,10 @@ def alpacaeval(
     for model, row in board.iterrows():
         table.add_row(
             str(model),
-            *[fmt(row[c], ".0f" if c in ("n_total", "avg_length") else ".2f") for c in board.columns],
+            *[
+                fmt(row[c], ".0f" if c in ("n_total", "avg_length", "rating", "style_rating") else ".2f")
+                for c in board.columns
+            ],
         )
     console.print(table)
     if board.attrs.get("lc_note"):

@@ -1,5 +1,6 @@
 """A leaderboard from per-prompt preferences against one baseline: win rate, standard error, discrete win rate,
-length-controlled win rate and its standard error, in percent, next to a published leaderboard when one is given.
+length-controlled win rate and its standard error, in percent, and Bradley-Terry ratings with and without style
+control (the baseline at 1000), next to a published leaderboard when one is given.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import pandas as pd
 
 from llmbench.errors import DataError
 from llmbench.imports.alpacaeval import read_alpacaeval_leaderboard, read_alpacaeval_pairs
+from llmbench.stats.ratings import arena_ratings
 from llmbench.stats.winrate import length_controlled_win_rates, win_rates
 
 __all__ = ["COLUMNS", "alpacaeval_leaderboard", "leaderboard"]
@@ -22,6 +24,8 @@ COLUMNS = [
     "lc_standard_error",
     "n_total",
     "avg_length",
+    "rating",
+    "style_rating",
 ]
 _PUBLISHED = {
     "win_rate": "win_rate",
@@ -44,22 +48,31 @@ def leaderboard(pairs: pd.DataFrame, baseline: str | None = None) -> pd.DataFram
         lc = length_controlled_win_rates(pairs[known], baseline) * 100
         board = board.join(lc)
     # never drop or thin the length-controlled columns silently
+    note = None
     if not known.any():
         which = "the baseline's" if "len_a" in lengths else "the answers'"
-        board.attrs["lc_note"] = (
+        note = (
             f"no length-controlled columns: {which} answer lengths are missing (give the baseline's outputs, "
             "baseline_outputs_<baseline>.jsonl, or the baseline's own rows against itself)"
         )
     elif not known.all():
-        board.attrs["lc_note"] = (
+        note = (
             f"length-controlled columns from {int(known.sum())} of {len(known)} comparisons: "
             f"{int((~known).sum())} lack an answer length"
         )
+    # Arena-style ratings beside the win rates, with the answers' length held fixed where lengths are known
+    graded = not pairs["outcome"].dropna().isin([0.0, 0.5, 1.0]).all()
+    ratings, _ = arena_ratings(pairs[known] if known.any() else pairs, ties="half" if graded else "davidson",
+                               n_bootstrap=0, anchor=baseline)  # fmt: skip
+    board = board.join(ratings.rename(columns={"style rating": "style_rating"}).drop(columns=["lower", "upper"],
+                                                                                      errors="ignore"))  # fmt: skip
     sides = pairs[pairs["model_b"] == baseline]
     if "len_a" in pairs.columns:
         board["avg_length"] = sides.groupby("model_a")["len_a"].mean().round()
     board = board.reindex(columns=[c for c in COLUMNS if c in board.columns])
     board.attrs["baseline"] = baseline
+    if note:
+        board.attrs["lc_note"] = note
     return board.sort_values("win_rate", ascending=False)
 
 

@@ -134,3 +134,14 @@ def test_each_model_gets_its_own_length_slope() -> None:
     shared = length_controlled_win_rates(pairs, "base", slope_scale=0.0)["lc_win_rate"]
     assert (own - truth).abs().max() < (shared - truth).abs().max()
     assert (own - truth).abs().max() < 0.1
+
+
+def test_the_leaderboard_rates_models_with_and_without_their_length(shared_data) -> None:
+    from llmbench.stats.leaderboard import alpacaeval_leaderboard
+
+    board, _ = alpacaeval_leaderboard(shared_data / "alpacaeval")
+    assert board["rating"].notna().all() and board["style_rating"].notna().all()  # the baseline is the 1000 mark
+    # GPT-4 prefers longer answers: holding length fixed narrows the spread of the ratings
+    assert board["style_rating"].std() < board["rating"].std()
+    top = board["rating"].idxmax()
+    assert board.at[top, "style_rating"] < board.at[top, "rating"]
