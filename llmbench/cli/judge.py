@@ -101,9 +101,16 @@ def calibrate_command(
                 )
                 mismatched += same == "NO"
         n = cal.items
-        table.add_row(*map(str, names.values()), str(n), f"{cal.correct_first / n:.1%}", f"{cal.correct_swapped / n:.1%}",
-                      f"{cal.correct_both / n:.1%}", f"{cal.positional_agreement / n:.1%}",
-                      f"{cal.kappa_first:.3f} [{cal.kappa_first_low:.3f}, {cal.kappa_first_high:.3f}]", same)  # fmt: skip
+        table.add_row(
+            *map(str, names.values()),
+            str(n),
+            f"{cal.correct_first / n:.1%}",
+            f"{cal.correct_swapped / n:.1%}",
+            f"{cal.correct_both / n:.1%}",
+            f"{cal.positional_agreement / n:.1%}",
+            f"{cal.kappa_first:.3f} [{cal.kappa_first_low:.3f}, {cal.kappa_first_high:.3f}]",
+            same,
+        )
         out.append({**names, **cal.to_dict(), "equals_published": same})
     console.print(table)
     from llmbench.json_safe import dumps

@@ -45,9 +45,15 @@ def print_comparisons(runs: Any) -> None:
         for col in ("vs", "score diff", "interval", "p (Holm)", "test", "items", "cost diff $"):
             table.add_column(col, justify="left" if col in ("vs", "test") else "right", no_wrap=col == "vs")
         for row in versus_best(runs, n_boot=1000, n_perm=2999).to_dict("records"):
-            table.add_row(f"{row['a']} vs {row['b']}", fmt(row["score_diff"], "+.3f"),
-                          f"[{row['score_low']:+.3f}, {row['score_high']:+.3f}]", fmt(row["p_holm"], ".3g"),
-                          row["test"], str(row["items"]), fmt(row["cost_diff"], "+.5f"))  # fmt: skip
+            table.add_row(
+                f"{row['a']} vs {row['b']}",
+                fmt(row["score_diff"], "+.3f"),
+                f"[{row['score_low']:+.3f}, {row['score_high']:+.3f}]",
+                fmt(row["p_holm"], ".3g"),
+                row["test"],
+                str(row["items"]),
+                fmt(row["cost_diff"], "+.5f"),
+            )
         console.print(table)
     epochs = repeats(runs)
     if (epochs["answers per item"] > 1).any():

@@ -225,8 +225,10 @@ def _calibration(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"judge_calibration {path}: cannot read it ({exc}); write it with `llmbench judge "
-                          "calibrate --save`") from None  # fmt: skip
+        raise ConfigError(
+            f"judge_calibration {path}: cannot read it ({exc}); write it with `llmbench judge "
+            "calibrate --save`"
+        ) from None
 
 
 def _dataset_source(folder: Path, source: Any) -> Any:

@@ -83,8 +83,17 @@ def read_llmbar(root: str | Path) -> pd.DataFrame:
             gold = str(item["label"])
             if gold not in ("1", "2"):
                 raise DataError(f"{where}: label must be 1 or 2, got {item['label']!r}")
-            rows.append((subset, judge, strategy, str(i), gold, _winner(last, "swap = False", where),
-                         _winner(last, "swap = True", where)))  # fmt: skip
+            rows.append(
+                (
+                    subset,
+                    judge,
+                    strategy,
+                    str(i),
+                    gold,
+                    _winner(last, "swap = False", where),
+                    _winner(last, "swap = True", where),
+                )
+            )
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
@@ -101,6 +110,13 @@ def published_statistics(root: str | Path) -> pd.DataFrame:
             hit, _, rest = str(stats[key]).partition(" / ")
             counts[key], counts["items"] = int(hit), int(rest.split(" ")[0])
         subset = path.parent.parent.parent.parent.relative_to(base).as_posix() or "."
-        rows.append({"subset": subset, "judge": path.parent.parent.name, "strategy": path.parent.name, **counts,
-                     **{k: float(v) for k, v in stats.items() if k.startswith("kappa")}})  # fmt: skip
+        rows.append(
+            {
+                "subset": subset,
+                "judge": path.parent.parent.name,
+                "strategy": path.parent.name,
+                **counts,
+                **{k: float(v) for k, v in stats.items() if k.startswith("kappa")},
+            }
+        )
     return pd.DataFrame(rows)

@@ -147,9 +147,14 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         trained is refitted."""
         check_is_fitted(self, "models_")
         self.added_, mean_cost = learn_model(
-            self.estimate, self.models_, [str(t) for t in self.classes_], self.added_, probe, model,
+            self.estimate,
+            self.models_,
+            [str(t) for t in self.classes_],
+            self.added_,
+            probe,
+            model,
             self.prior_strength,
-        )  # fmt: skip
+        )
         self.models_ = [*self.models_, model]
         self.mean_cost_ = np.append(self.mean_cost_, mean_cost)
         return self

@@ -368,10 +368,16 @@ def _stalled(limits: Limits) -> dict[str, Any]:
     overloaded, the code blocks (sleeps, waits for input) and that is a wrong answer."""
     load, cores = os.getloadavg()[0], os.cpu_count() or 1
     if load >= cores:
-        return {"unscorable": f"no verdict within {limits.wall:g} s of wall-clock time while the machine was "
-                              f"overloaded (load {load:.1f} on {cores} cores): no verdict, which is not a wrong answer"}  # fmt: skip
-    return {"error": f"the code did not finish within {limits.wall:g} s of wall-clock time, under its "
-                     f"{limits.timeout_s:g} s CPU limit: it blocks (killed)", "passed": 0, "total": 1}  # fmt: skip
+        return {
+            "unscorable": f"no verdict within {limits.wall:g} s of wall-clock time while the machine was "
+            f"overloaded (load {load:.1f} on {cores} cores): no verdict, which is not a wrong answer"
+        }
+    return {
+        "error": f"the code did not finish within {limits.wall:g} s of wall-clock time, under its "
+        f"{limits.timeout_s:g} s CPU limit: it blocks (killed)",
+        "passed": 0,
+        "total": 1,
+    }
 
 
 def _verdict(out: bytes, returncode: int | None) -> dict[str, Any]:

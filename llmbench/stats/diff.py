@@ -11,8 +11,16 @@ from llmbench.errors import DataError
 __all__ = ["CHANGES", "diff"]
 
 # what happened to an item from side A to side B, in the order a review reads them
-CHANGES = ("right to wrong", "wrong to right", "new failure", "fixed failure", "score changed", "same", "only in A",
-           "only in B")  # fmt: skip
+CHANGES = (
+    "right to wrong",
+    "wrong to right",
+    "new failure",
+    "fixed failure",
+    "score changed",
+    "same",
+    "only in A",
+    "only in B",
+)
 _RIGHT = 0.5  # a score at or above this counts as right (scores are 0..1)
 
 
@@ -46,8 +54,10 @@ def diff(runs: pd.DataFrame, a: str, b: str, by: str = "model") -> pd.DataFrame:
         if models[0] & models[1]:  # a model only one side ran shows as "only in A" / "only in B"
             keys.append("model")
         elif not (len(models[0]) == 1 and len(models[1]) == 1):
-            raise DataError(f"{by}s {a!r} and {b!r} share no model and run several each: diff two models inside "
-                            "one experiment instead (diff MODEL_A MODEL_B -e EXPERIMENT)")  # fmt: skip
+            raise DataError(
+                f"{by}s {a!r} and {b!r} share no model and run several each: diff two models inside "
+                "one experiment instead (diff MODEL_A MODEL_B -e EXPERIMENT)"
+            )
     left, right = _side(runs, by, a, keys), _side(runs, by, b, keys)
     table = left.add_suffix("_a").join(right.add_suffix("_b"), how="outer")
     for col in ("score", "cost_usd", "latency_s"):
@@ -65,9 +75,17 @@ def diff(runs: pd.DataFrame, a: str, b: str, by: str = "model") -> pd.DataFrame:
     moved = ~np.isclose(table["score_a"].fillna(-1), table["score_b"].fillna(-1), atol=1e-9)
     change = np.select(
         [~in_b, ~in_a, fb & ~fa, fa & ~fb, ra & ~rb, ~ra & rb & table["score_a"].notna(), moved],
-        ["only in A", "only in B", "new failure", "fixed failure", "right to wrong", "wrong to right", "score changed"],
+        [
+            "only in A",
+            "only in B",
+            "new failure",
+            "fixed failure",
+            "right to wrong",
+            "wrong to right",
+            "score changed",
+        ],
         default="same",
-    )  # fmt: skip
+    )
     table["change"] = pd.Categorical(change, categories=list(CHANGES), ordered=True)
     table["_size"] = -table.get("score_delta", pd.Series(0.0, index=table.index)).abs().fillna(0)
     table = table.sort_values(["change", "_size"]).drop(columns="_size")

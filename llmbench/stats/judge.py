@@ -129,8 +129,10 @@ def calibration_note(judge: str | None, calibration: dict[str, object] | None) -
     if judge is None:
         return None
     if not calibration:
-        return (f"judge {judge} is not calibrated against human labels: its scores are unchecked "
-                "(`llmbench judge calibrate --save FILE`, then judge_calibration: FILE in the experiment)")  # fmt: skip
+        return (
+            f"judge {judge} is not calibrated against human labels: its scores are unchecked "
+            "(`llmbench judge calibrate --save FILE`, then judge_calibration: FILE in the experiment)"
+        )
     try:
         items = int(str(calibration["items"]))
         kappa, low, high = (
@@ -141,5 +143,7 @@ def calibration_note(judge: str | None, calibration: dict[str, object] | None) -
         return f"judge {judge}: its calibration record is unreadable; run `llmbench judge calibrate --save` again"
     who = calibration.get("judge")
     other = f" (calibrated as {who})" if who and who != judge else ""
-    return (f"judge {judge}{other}: agrees with human labels on {agree:.1%} of {items} items, Cohen's kappa "
-            f"{kappa:.2f} [{low:.2f}, {high:.2f}]")  # fmt: skip
+    return (
+        f"judge {judge}{other}: agrees with human labels on {agree:.1%} of {items} items, Cohen's kappa "
+        f"{kappa:.2f} [{low:.2f}, {high:.2f}]"
+    )

@@ -62,10 +62,17 @@ def leaderboard(pairs: pd.DataFrame, baseline: str | None = None) -> pd.DataFram
         )
     # Arena-style ratings beside the win rates, with the answers' length held fixed where lengths are known
     graded = not pairs["outcome"].dropna().isin([0.0, 0.5, 1.0]).all()
-    ratings, _ = arena_ratings(pairs[known] if known.any() else pairs, ties="half" if graded else "davidson",
-                               n_bootstrap=0, anchor=baseline)  # fmt: skip
-    board = board.join(ratings.rename(columns={"style rating": "style_rating"}).drop(columns=["lower", "upper"],
-                                                                                      errors="ignore"))  # fmt: skip
+    ratings, _ = arena_ratings(
+        pairs[known] if known.any() else pairs,
+        ties="half" if graded else "davidson",
+        n_bootstrap=0,
+        anchor=baseline,
+    )
+    board = board.join(
+        ratings.rename(columns={"style rating": "style_rating"}).drop(
+            columns=["lower", "upper"], errors="ignore"
+        )
+    )
     sides = pairs[pairs["model_b"] == baseline]
     if "len_a" in pairs.columns:
         board["avg_length"] = sides.groupby("model_a")["len_a"].mean().round()

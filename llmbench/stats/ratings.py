@@ -124,8 +124,10 @@ def arena_ratings(
     y = pairs["outcome"].to_numpy(dtype=float)
     if ties == "davidson" and not np.isin(y, (0.0, 0.5, 1.0)).all():
         row = int(np.flatnonzero(~np.isin(y, (0.0, 0.5, 1.0)))[0])
-        raise DataError(f"pairs row {row}: outcome {y[row]} is neither a win, a tie nor a loss (Davidson needs "
-                        "0, 0.5 or 1; use ties='half' for graded preferences)")  # fmt: skip
+        raise DataError(
+            f"pairs row {row}: outcome {y[row]} is neither a win, a tie nor a loss (Davidson needs "
+            "0, 0.5 or 1; use ties='half' for graded preferences)"
+        )
     models = sorted(set(pairs["model_a"].astype(str)) | set(pairs["model_b"].astype(str)))
     if anchor is not None and anchor not in models:
         raise DataError(f"anchor model {anchor!r} is not in the pairs frame")
@@ -141,8 +143,10 @@ def arena_ratings(
     prompt = pd.factorize(pairs["item_id"].astype(str))[0]
     n_prompts = int(prompt.max()) + 1
     rng = np.random.default_rng(seed)
-    draws = [np.bincount(rng.integers(0, n_prompts, n_prompts), minlength=n_prompts)[prompt]
-             for _ in range(n_bootstrap)]  # fmt: skip
+    draws = [
+        np.bincount(rng.integers(0, n_prompts, n_prompts), minlength=n_prompts)[prompt]
+        for _ in range(n_bootstrap)
+    ]
     out = pd.DataFrame(index=pd.Index(models, name="model"))
     coefs: dict[str, float] = {}
     tail = (1 - ci) / 2

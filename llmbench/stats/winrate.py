@@ -200,8 +200,19 @@ def bradley_terry(
     pairs = _check_pairs(pairs)
     if pairs.empty:
         raise DataError("cannot fit Bradley-Terry ratings: the pairs frame has no outcomes")
-    table, _ = arena_ratings(pairs, style=False, ties="half", n_bootstrap=n_bootstrap, ci=ci, seed=seed,
-                             scale=scale, base=base, init=init, anchor=anchor, c=c)  # fmt: skip
+    table, _ = arena_ratings(
+        pairs,
+        style=False,
+        ties="half",
+        n_bootstrap=n_bootstrap,
+        ci=ci,
+        seed=seed,
+        scale=scale,
+        base=base,
+        init=init,
+        anchor=anchor,
+        c=c,
+    )
     return table
 
 

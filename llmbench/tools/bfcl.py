@@ -249,8 +249,10 @@ def load_bfcl(category: str, root: str | Path | None = None, *, limit: int | Non
     doc_cache: dict[str, list[Any]] = {}
     for rec in records:
         multi = kind == "multi_turn"
-        functions = [_with_parameters(f) for f in (_multi_turn_functions(base, rec, doc_cache) if multi
-                                                   else rec.get("function") or [])]  # fmt: skip
+        functions = [
+            _with_parameters(f)
+            for f in (_multi_turn_functions(base, rec, doc_cache) if multi else rec.get("function") or [])
+        ]
         if answers and rec["id"] not in answers:
             raise DataError(f"BFCL case {rec['id']} has no ground truth in possible_answer/{case_file.name}")
         turns = [

@@ -290,10 +290,26 @@ def _checked(case: BFCLCase) -> dict[str, Any]:
     except (
         DataError
     ) as exc:  # the case contradicts itself (e.g. an answer naming a function it does not offer)
-        return {"id": case.id, "uncheckable": str(exc), "variants": 0, "variants_ok": 0, "failures": [],
-                "contradicting": 0, "contradicting_rejected": 0, "detected": dict.fromkeys(ALL_CORRUPTIONS)}  # fmt: skip
+        return {
+            "id": case.id,
+            "uncheckable": str(exc),
+            "variants": 0,
+            "variants_ok": 0,
+            "failures": [],
+            "contradicting": 0,
+            "contradicting_rejected": 0,
+            "detected": dict.fromkeys(ALL_CORRUPTIONS),
+        }
     except Exception as exc:  # one odd case must not hide the verdict on every other
         failure = f"self-check error: {type(exc).__name__}: {exc}"
         detected: dict[str, bool | None] = dict.fromkeys(ALL_CORRUPTIONS)
-        return {"id": case.id, "uncheckable": None, "variants": 1, "variants_ok": 0, "failures": [failure],
-                "contradicting": 0, "contradicting_rejected": 0, "detected": detected}  # fmt: skip
+        return {
+            "id": case.id,
+            "uncheckable": None,
+            "variants": 1,
+            "variants_ok": 0,
+            "failures": [failure],
+            "contradicting": 0,
+            "contradicting_rejected": 0,
+            "detected": detected,
+        }

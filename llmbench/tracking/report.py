@@ -11,7 +11,7 @@ import pandas as pd
 
 from llmbench.errors import DataError
 from llmbench.providers.registry import provider_label
-from llmbench.tracking.report_tables import per_task_table, route_mix, score_cells, table_html
+from llmbench.tracking.report_tables import per_task_table, route_mix_section, score_cells, table_html
 
 __all__ = ["build_report", "write_report"]
 
@@ -247,11 +247,7 @@ def build_report(
         if len(experiments) > 1:
             parts.append(f"<h3>{html.escape(str(experiment))}</h3>")
         parts.append(_table(part.drop(columns="experiment"), group_by="provider"))
-    mix = route_mix(runs, calls)
-    if len(mix):  # which model a router sent each task to, and what that cost
-        parts.append("<h2 id='route-mix'>Route mix</h2>")
-        parts.append(table_html(mix.assign(share=mix["share"].map("{:.1%}".format),
-                                           **{"cost share": mix["cost share"].map(lambda v: "–" if v != v else f"{v:.1%}")})))  # fmt: skip
+    parts += route_mix_section(runs, calls)
     parts.append("<h2 id='tasks'>Score per task</h2>")
     for experiment, group in runs.groupby("experiment", sort=False):
         if len(experiments) > 1:

@@ -158,3 +158,18 @@ def route_mix(runs: pd.DataFrame, calls: pd.DataFrame | None) -> pd.DataFrame:
     return out.sort_values(["router", "task", "answers"], ascending=[True, True, False])[cols].reset_index(
         drop=True
     )
+
+
+def route_mix_section(runs: pd.DataFrame, calls: pd.DataFrame | None) -> list[str]:
+    """The report's route-mix block (nothing when no model was routed)."""
+    mix = route_mix(runs, calls)
+    if not len(mix):
+        return []
+    shown = mix.assign(
+        share=mix["share"].map("{:.1%}".format), **{"cost share": mix["cost share"].map(_share)}
+    )
+    return ["<h2 id='route-mix'>Route mix</h2>", table_html(shown)]
+
+
+def _share(v: Any) -> str:
+    return "–" if _missing(v) or math.isnan(float(v)) else f"{float(v):.1%}"
