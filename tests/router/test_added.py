@@ -91,7 +91,9 @@ def test_a_policy_adds_the_model_as_the_trained_router_does(frames, tmp_path: Pa
     ],
     ids=["routed", "absent", "unknown task", "no cost", "one prompt"],
 )
-def test_a_probe_that_cannot_teach_the_model_is_refused_by_name(frames, without_coder, change, message: str) -> None:
+def test_a_probe_that_cannot_teach_the_model_is_refused_by_name(
+    frames, without_coder, change, message: str
+) -> None:
     train, _ = frames
     router = without_coder
     if message == "already routed":

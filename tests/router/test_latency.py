@@ -36,7 +36,8 @@ def test_a_p95_cap_keeps_the_slow_model_out(timed, prompts) -> None:
     assert not (capped.predict(prompts) == "big").any()
     decision = capped.route(prompts[0])
     assert decision.model != "big" and decision.expected_quality == pytest.approx(
-        capped.estimate([prompts[0]])[1][0][capped.models_.index(decision.model)])  # shown quality stays honest  # fmt: skip
+        capped.estimate([prompts[0]])[1][0][capped.models_.index(decision.model)]
+    )  # shown quality stays honest
 
 
 def test_every_model_too_slow_keeps_the_fastest(timed, prompts) -> None:
@@ -45,7 +46,10 @@ def test_every_model_too_slow_keeps_the_fastest(timed, prompts) -> None:
 
 
 def test_a_latency_weight_trades_quality_for_speed(timed, prompts) -> None:
-    shares = [np.mean(RouterEstimator(latency_weight=w).fit(timed).predict(prompts) == "big") for w in (0.0, 0.02, 1.0)]
+    shares = [
+        np.mean(RouterEstimator(latency_weight=w).fit(timed).predict(prompts) == "big")
+        for w in (0.0, 0.02, 1.0)
+    ]
     assert shares[0] > shares[1] >= shares[2] == 0.0
 
 
@@ -61,7 +65,9 @@ def test_evaluation_judges_the_router_as_it_ranks(timed) -> None:
     train, test = train_test_split(timed, 0.5, seed=0)
     ev = evaluate_router(train, test, router=RouterEstimator(max_p95_latency=3.0))
     assert test.models[int(np.argmax(test.quality.mean(axis=0)))] == "big"  # the curve's "strong" model
-    assert (ev.curves["router"]["strong_share"] == 0).all()  # at no cost weight does the capped router send to it
+    assert (
+        ev.curves["router"]["strong_share"] == 0
+    ).all()  # at no cost weight does the capped router send to it
     assert (ev.curves["task prior"]["strong_share"] > 0).any()
 
 

@@ -51,9 +51,12 @@ def test_a_judge_without_swapped_verdicts_is_calibrated_on_one_order() -> None:
 
 @pytest.mark.parametrize(
     ("frame", "message"),
-    [(pd.DataFrame({"gold": ["1"]}), "lack column 'first'"), (pd.DataFrame({"gold": [], "first": []}), "no verdicts"),
-     (pd.DataFrame({"gold": ["1", None], "first": ["1", "2"]}), "row 1: gold label is missing")],
-)  # fmt: skip
+    [
+        (pd.DataFrame({"gold": ["1"]}), "lack column 'first'"),
+        (pd.DataFrame({"gold": [], "first": []}), "no verdicts"),
+        (pd.DataFrame({"gold": ["1", None], "first": ["1", "2"]}), "row 1: gold label is missing"),
+    ],
+)
 def test_verdicts_that_cannot_calibrate_are_refused_by_name(frame: pd.DataFrame, message: str) -> None:
     with pytest.raises(DataError, match=message):
         calibrate_pairwise(frame)
@@ -82,14 +85,20 @@ def test_the_note_says_how_well_a_judge_agrees_or_that_nobody_checked(tmp_path, 
     out = cli("judge", "calibrate", "--verdicts", csv, "--save", saved, "--judge", "openai:gpt-4o-mini")
     assert out.returncode == 0, out.stderr
     experiment = tmp_path / "judged.yaml"
-    experiment.write_text("name: judged\ndatasets: [arithmetic]\nmodels: [sim:gpt-4o]\n"
-                          "judge_model: openai:gpt-4o-mini\njudge_calibration: judge.json\n")  # fmt: skip
-    config = load_experiment(experiment)  # the calibration is read into the config, stored with the experiment
+    experiment.write_text(
+        "name: judged\ndatasets: [arithmetic]\nmodels: [sim:gpt-4o]\n"
+        "judge_model: openai:gpt-4o-mini\njudge_calibration: judge.json\n"
+    )
+    config = load_experiment(
+        experiment
+    )  # the calibration is read into the config, stored with the experiment
     assert config.judge_calibration is not None and config.judge_calibration["judge"] == "openai:gpt-4o-mini"
     note = str(calibration_note(config.judge_model, config.judge_calibration))
     assert note.startswith("judge openai:gpt-4o-mini: agrees with human labels on") and "kappa" in note
     assert "calibrated as openai:gpt-4o-mini" not in note
-    assert "calibrated as openai:gpt-4o-mini" in str(calibration_note("openai:gpt-4.1", config.judge_calibration))
+    assert "calibrated as openai:gpt-4o-mini" in str(
+        calibration_note("openai:gpt-4.1", config.judge_calibration)
+    )
     missing = tmp_path / "missing.yaml"
     missing.write_text(experiment.read_text().replace("judge.json", "nope.json"))
     with pytest.raises(ConfigError, match=r"judge_calibration .*nope\.json: cannot read it"):

@@ -18,8 +18,15 @@ def _runs(rng: np.random.Generator, n_items: int, epochs: int, p_a: float, p_b: 
         for model, p in (("a", p_a), ("b", p_b)):
             q = 1 / (1 + np.exp(-(np.log(p / (1 - p)) + hard)))
             for e in range(epochs):
-                rows.append({"item_id": f"q{i}", "model": model, "epoch": e, "score": float(rng.random() < q),
-                             "cost_usd": (2.0 if model == "a" else 1.0) * (1 + rng.random())})  # fmt: skip
+                rows.append(
+                    {
+                        "item_id": f"q{i}",
+                        "model": model,
+                        "epoch": e,
+                        "score": float(rng.random() < q),
+                        "cost_usd": (2.0 if model == "a" else 1.0) * (1 + rng.random()),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -44,8 +51,10 @@ def test_intervals_cover_the_true_difference_at_their_nominal_rate() -> None:
 @pytest.mark.parametrize("epochs", [1, 3], ids=["McNemar", "permutation"])
 def test_p_values_are_uniform_when_the_models_are_alike(epochs: int) -> None:
     rng = np.random.default_rng(1)
-    found = [paired_comparison(_runs(rng, 80, epochs, 0.6, 0.6), "a", "b", n_boot=100, n_perm=499, seed=k)
-             for k in range(1000)]  # fmt: skip
+    found = [
+        paired_comparison(_runs(rng, 80, epochs, 0.6, 0.6), "a", "b", n_boot=100, n_perm=499, seed=k)
+        for k in range(1000)
+    ]
     p = np.array([c.p_value for c in found])
     assert {c.test for c in found} == {"McNemar exact" if epochs == 1 else "sign-flip permutation"}
     # never more true nulls rejected than the level allows; 0/1 scores make the p-values discrete, so an exact
@@ -64,8 +73,14 @@ def test_a_real_difference_is_found_and_said_in_words() -> None:
 
 
 def test_only_shared_items_count_and_epochs_are_averaged_first() -> None:
-    runs = pd.DataFrame({"item_id": ["x", "x", "x", "y", "z"], "model": ["a", "a", "b", "a", "b"],
-                         "epoch": [0, 1, 0, 0, 0], "score": [1.0, 0.0, 0.0, 1.0, 1.0]})  # fmt: skip
+    runs = pd.DataFrame(
+        {
+            "item_id": ["x", "x", "x", "y", "z"],
+            "model": ["a", "a", "b", "a", "b"],
+            "epoch": [0, 1, 0, 0, 0],
+            "score": [1.0, 0.0, 0.0, 1.0, 1.0],
+        }
+    )
     c = paired_comparison(runs, "a", "b")
     assert c.items == 1 and c.score_diff == pytest.approx(0.5)
 
@@ -79,9 +94,15 @@ def test_holm_matches_the_step_down_definition() -> None:
 
 def test_compare_models_adjusts_every_pair() -> None:
     rng = np.random.default_rng(3)
-    runs = pd.concat([_runs(rng, 100, 1, 0.8, 0.5), _runs(rng, 100, 1, 0.5, 0.5).replace({"a": "c", "b": "d"})])
-    runs = pd.concat([runs[runs["model"].isin(["a", "b"])],
-                      runs[runs["model"] == "c"].assign(item_id=lambda f: f["item_id"])])  # fmt: skip
+    runs = pd.concat(
+        [_runs(rng, 100, 1, 0.8, 0.5), _runs(rng, 100, 1, 0.5, 0.5).replace({"a": "c", "b": "d"})]
+    )
+    runs = pd.concat(
+        [
+            runs[runs["model"].isin(["a", "b"])],
+            runs[runs["model"] == "c"].assign(item_id=lambda f: f["item_id"]),
+        ]
+    )
     table = compare_models(runs)
     assert len(table) == 3 and (table["p_holm"] >= table["p_value"]).all()
     assert table["summary"].str.contains("Holm-adjusted p").all()

@@ -33,11 +33,13 @@ def test_impossible_counts_are_refused(n: int, c: int, k: int) -> None:
 
 
 def test_repeats_per_model() -> None:
-    runs = pd.DataFrame({
-        "model": ["a"] * 6 + ["b"] * 4,
-        "item_id": ["x", "x", "x", "y", "y", "y", "x", "x", "y", "y"],
-        "score": [1, 0, 0, 1, 1, 1, 0, 0, 0, np.nan],
-    })  # fmt: skip
+    runs = pd.DataFrame(
+        {
+            "model": ["a"] * 6 + ["b"] * 4,
+            "item_id": ["x", "x", "x", "y", "y", "y", "x", "x", "y", "y"],
+            "score": [1, 0, 0, 1, 1, 1, 0, 0, 0, np.nan],
+        }
+    )
     table = repeats(runs, ks=(1, 2, 3)).set_index("model")
     a = table.loc["a"]
     assert a["pass@1"] == pytest.approx((1 / 3 + 1) / 2) and a["pass@3"] == 1.0
