@@ -17,7 +17,7 @@ import numpy as np
 
 from llmbench.errors import DataError
 from llmbench.router.decision import expected_cost
-from llmbench.router.policy_file import encode_array, shaped
+from llmbench.router.policy_file import AddedSection, encode_array, parse_section, shaped
 
 __all__ = ["AddedModels", "fit_added"]
 
@@ -73,8 +73,6 @@ class AddedModels:
         """Read an `added` section; its models must be the last of the policy's models."""
         if not section:
             return cls()
-        from llmbench.router.policy_file import AddedSection, parse_section
-
         body = parse_section(AddedSection, section, "added")
         names, n_base = list(body.models), len(models) - len(body.models)
         if n_base < 2 or models[n_base:] != names:

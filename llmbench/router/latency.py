@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from llmbench.errors import ConfigError, DataError
-from llmbench.router.policy_file import encode_array, shaped
+from llmbench.router.policy_file import ArrayData, encode_array, shaped
 
 if TYPE_CHECKING:
     from llmbench.router.data import RoutingData
@@ -99,8 +99,6 @@ class LatencyTerm:
     def from_section(cls, section: dict[str, Any], n_tasks: int, n_models: int) -> LatencyTerm:
         if not section:
             return cls()
-        from llmbench.router.policy_file import ArrayData
-
         try:
             data = ArrayData.model_validate(section["task_latency"])
             weight = float(section.get("weight", 0.0))

@@ -120,14 +120,6 @@ class RouterPolicy:
             {**body, "models": [*self.models, model], "added": added.section(), "prices": prices}
         )
 
-    def estimate_one(
-        self, prompt: object, task: str | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(task posterior, expected quality, expected cost) for one prompt; a known `task` label seen in
-        training replaces the classifier's posterior."""
-        post, q, c = self.estimate_many([prompt], [task])
-        return post[0], q[0], c[0]
-
     def estimate_many(
         self, prompts: list[object], tasks: list[str | None] | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

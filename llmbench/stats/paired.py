@@ -21,7 +21,7 @@ from llmbench.errors import DataError
 
 __all__ = ["PairedComparison", "compare_models", "holm", "paired_comparison", "versus_best"]
 
-MEASURES = {"score": "score", "cost_usd": "cost", "latency_s": "latency"}
+DELTAS = {"cost_usd": "cost", "latency_s": "latency"}  # measured beside the score, with their own intervals
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def paired_comparison(
     low, high = _interval(d, level, n_boot, seed)
     test, p = _score_test(runs[runs["item_id"].isin(shared)], a, b, d, n_perm, seed)
     extra: dict[str, float] = {}
-    for col, name in list(MEASURES.items())[1:]:
+    for col, name in DELTAS.items():
         if col not in runs.columns:
             continue
         ca, cb = _per_item(runs, a, col), _per_item(runs, b, col)
@@ -155,8 +155,12 @@ def compare_models(
     found = [
         paired_comparison(runs, a, b, level=level, seed=seed, **kwargs) for a, b in combinations(names, 2)
     ]
-    adjusted = holm([c.p_value for c in found])
-    done = [replace(c, p_holm=float(h)) for c, h in zip(found, adjusted, strict=True)]
+    return _family(found)
+
+
+def _family(found: list[PairedComparison]) -> pd.DataFrame:
+    """Comparisons made together: Holm-adjusted over the family, one row each with its sentence."""
+    done = [replace(c, p_holm=float(h)) for c, h in zip(found, holm([c.p_value for c in found]), strict=True)]
     return pd.DataFrame([{**c.to_dict(), "summary": c.sentence()} for c in done])
 
 
@@ -168,6 +172,6 @@ def versus_best(runs: pd.DataFrame, *, level: float = 0.95, seed: int = 0, **kwa
     if len(means) < 2:
         raise DataError(f"a comparison needs two scored models, got {list(means.index)}")
     best = str(means.index[0])
-    found = [paired_comparison(runs, best, str(m), level=level, seed=seed, **kwargs) for m in means.index[1:]]
-    done = [replace(c, p_holm=float(h)) for c, h in zip(found, holm([c.p_value for c in found]), strict=True)]
-    return pd.DataFrame([{**c.to_dict(), "summary": c.sentence()} for c in done])
+    return _family(
+        [paired_comparison(runs, best, str(m), level=level, seed=seed, **kwargs) for m in means.index[1:]]
+    )
