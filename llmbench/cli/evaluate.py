@@ -9,8 +9,8 @@ import typer
 
 from llmbench.cli.app import app
 from llmbench.cli.options import StoreOpt, TrackOpt, console, quoted, store_path, warn_unpriced
-from llmbench.cli.runs import summary_table
-from llmbench.errors import ConfigError
+from llmbench.cli.runs import print_comparisons, summary_table
+from llmbench.errors import ConfigError, redact
 from llmbench.mlflow_uri import browse_hint
 
 EXIT_UNFINISHED = 3  # the run ended but some planned items did not finish
@@ -149,6 +149,10 @@ def eval_command(
         note = calibration_note(cfg.judge_model, cfg.judge_calibration)
         if note:
             console.print(note)
+        if (
+            len(summary) > 1
+        ):  # never the table alone: is the top model really better, on the items both answered
+            _comparisons(result.store, cfg.name)
     note = f"{report.finished} finished, {report.failed} failed, {report.skipped} already done (skipped)"
     spent_now = report.spent_usd - report.spent_before_usd
     console.print(
@@ -189,6 +193,18 @@ def eval_command(
             f"[yellow]{unfinished} of {report.planned} planned runs did not finish; rerun to retry them.[/]"
         )
         raise SystemExit(EXIT_UNFINISHED)
+
+
+def _comparisons(store: Path, experiment: str) -> None:
+    """The paired comparisons under the table; the run is stored already, so a problem here is a line, not a failure."""
+    from llmbench.store import Store
+
+    try:
+        with Store.open(store, read_only=True) as st:
+            runs = st.runs_frame([experiment])
+        print_comparisons(runs)
+    except Exception as exc:  # the table above stands
+        console.print(f"[yellow]paired comparisons not shown: {type(exc).__name__}: {quoted(redact(exc))}[/]")
 
 
 def _batch_note(report: Any) -> None:

@@ -283,6 +283,7 @@ def test_default_run_then_runs_lists_it(tmp_path: Path, llmbench) -> None:
     done = llmbench("eval", "--limit", "1", "--store", store, "--no-track", "--no-progress", cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "SIMULATED" in done.stdout and "50 finished" in done.stdout  # 5 datasets x 5 models x 2 epochs
+    assert "Is the top model really better?" in done.stdout  # the table comes with its paired comparisons
     listed = llmbench("runs", "--store", store, cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     row = next(line for line in listed.stdout.splitlines() if "default-sim" in line)
