@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,6 +41,15 @@ def ui(
         stop_ui(process)
 
 
+def _judge_note(exp: Any) -> str | None:
+    """How well an experiment's LLM judge agrees with people, or that nobody checked (None without a judge)."""
+    from llmbench.stats.judge import calibration_note
+
+    config = exp.config if exp is not None and isinstance(exp.config, dict) else {}
+    note = calibration_note(config.get("judge_model"), config.get("judge_calibration"))
+    return None if note is None else f"{exp.name}: {note}"
+
+
 @app.command()
 def report(
     experiment: Annotated[list[str], typer.Argument(help="Experiment name(s) in the run store")],
@@ -62,6 +71,7 @@ def report(
         calls = db.calls_frame(experiment)
         items = db.items_frame(experiment)
         scores = db.scores_frame(experiment)
+        judged = [_judge_note(db.get_experiment(name)) for name in experiment]
         if runs.empty:
             known = ", ".join(db.experiments_frame()["name"].astype(str)) or "none"
             raise DataError(
@@ -75,6 +85,7 @@ def report(
         calls=calls,
         items=items,
         scores=scores,
+        notes=[n for n in judged if n],
     )
     typer.echo(f"wrote {path}")
 

@@ -92,6 +92,7 @@ def log_eval_run(
     model with the same metric keys, and (given the store's `calls`) a trace per call. Returns the parent run id;
     a re-run that changed nothing logs nothing."""
     from llmbench.stats.curves import cost_quality_points
+    from llmbench.stats.judge import calibration_note
     from llmbench.stats.paired import versus_best
     from llmbench.stats.ratings import arena_ratings
     from llmbench.stats.summary import summarize_runs
@@ -126,6 +127,9 @@ def log_eval_run(
         if parent.unchanged:
             return parent.run_id
         client = parent.client
+        judged = calibration_note(config.get("judge_model"), config.get("judge_calibration"))
+        if judged:  # how far the judge's scores can be trusted travels with them
+            client.set_tag(parent.run_id, "llmbench.judge_calibration", judged[:5000])
         bt, versus = pd.DataFrame(), {}
         if runs is not None and len(models) > 1 and runs["score"].notna().any():
             paired = versus_best(runs, n_boot=1000, n_perm=2999)

@@ -173,12 +173,13 @@ def build_report(
     calls: pd.DataFrame | None = None,
     items: pd.DataFrame | None = None,
     scores: pd.DataFrame | None = None,
+    notes: list[str] | None = None,
 ) -> str:
     """The dashboard as one HTML string: models by provider, per-task scores, win rates, cost/quality curves,
     latency, errors with their messages, and the per-sample viewer. Several experiments are shown side by side,
     never pooled. `pairs` defaults to reference-score comparisons; `router_curve` (cost, quality[, task]) is drawn
     on the curves; `calls` (every attempt) feeds the error section and the viewer's attempts, `scores` the viewer's
-    explanations."""
+    explanations; `notes` (e.g. how well a judge agrees with people) go under the models table."""
     from plotly.offline import get_plotlyjs
 
     from llmbench.stats.summary import summarize_runs
@@ -247,6 +248,7 @@ def build_report(
         if len(experiments) > 1:
             parts.append(f"<h3>{html.escape(str(experiment))}</h3>")
         parts.append(_table(part.drop(columns="experiment"), group_by="provider"))
+    parts += [f"<p class='note'>{html.escape(n)}</p>" for n in notes or []]
     parts += route_mix_section(runs, calls)
     parts.append("<h2 id='tasks'>Score per task</h2>")
     for experiment, group in runs.groupby("experiment", sort=False):

@@ -93,7 +93,9 @@ def test_pareto_and_zero_router_hull() -> None:
 
 
 def test_interactive_plot_keeps_scores_on_their_scale_and_labels_inside() -> None:
-    points = pd.DataFrame({"model": ["cheap", "mid", "dear"], "cost": [1e-5, 2e-5, 9e-5], "quality": [0.0, 0.0, 0.0]})
+    points = pd.DataFrame(
+        {"model": ["cheap", "mid", "dear"], "cost": [1e-5, 2e-5, 9e-5], "quality": [0.0, 0.0, 0.0]}
+    )
     fig = plotly_cost_quality(points)
     models = next(t for t in fig.data if t.name == "models")
     assert list(fig.layout.yaxis.range) == [-0.05, 1.05]  # an all-zero run is not drawn on -1..1
@@ -151,7 +153,9 @@ def test_eval_run_logged_and_read_back(store_uri: str, client, tmp_path: Path) -
     config = {"models": ["p:big", "p:small", "q:mid"], "dataset": "demo.jsonl", "openai_api_key": SECRET,
               "headers": {"Authorization": f"Bearer {SECRET}"}, "max_tokens": 256, "note": f"key {SECRET}"}  # fmt: skip
     runs = _runs()
-    run_id = log_eval_run("42", "exp1", config, None, runs, uri=store_uri, n_bootstrap=20, started=1_700_000_000.0)
+    run_id = log_eval_run(
+        "42", "exp1", config, None, runs, uri=store_uri, n_bootstrap=20, started=1_700_000_000.0
+    )
     run = client.get_run(run_id)
     params, tags = run.data.params, run.data.tags
     assert params["models"] == "p:big,p:small,q:mid"
@@ -166,7 +170,13 @@ def test_eval_run_logged_and_read_back(store_uri: str, client, tmp_path: Path) -
     assert set(models) == {"p:big", "p:small", "q:mid"}
     keys = {name: set(r.data.metrics) for name, r in models.items()}
     assert keys["p:big"] == keys["p:small"] == keys["q:mid"]
-    assert {"score_mean", "cost_per_correct_usd", "latency_p95_s", "vs_best_score_diff", "vs_best_p_holm"} <= keys["p:big"]
+    assert {
+        "score_mean",
+        "cost_per_correct_usd",
+        "latency_p95_s",
+        "vs_best_score_diff",
+        "vs_best_p_holm",
+    } <= keys["p:big"]
     big = models["p:big"].data
     assert big.metrics["score_mean"] == pytest.approx(0.75)
     assert big.metrics["cost_per_correct_usd"] == pytest.approx(0.04 / 3)
@@ -174,7 +184,9 @@ def test_eval_run_logged_and_read_back(store_uri: str, client, tmp_path: Path) -
     assert models["q:mid"].data.metrics["error_rate"] == pytest.approx(0.25)
     assert big.metrics["bt_rating"] > models["p:small"].data.metrics["bt_rating"]
     assert big.params["provider"] == "p" and all(r.info.status == "FINISHED" for r in models.values())
-    artifacts = {a.path for a in client.list_artifacts(run_id)} | {a.path for a in client.list_artifacts(run_id, "curves")}
+    artifacts = {a.path for a in client.list_artifacts(run_id)} | {
+        a.path for a in client.list_artifacts(run_id, "curves")
+    }
     assert {"config.json", "curves/cost_quality.png", "curves/cost_quality.html"} <= artifacts
     assert {a.path for a in client.list_artifacts(run_id, "tables")} >= {
         "tables/summary.json", "tables/per_task.json", "tables/win_rates.json", "tables/bradley_terry.json",
@@ -197,12 +209,16 @@ def test_eval_run_logged_and_read_back(store_uri: str, client, tmp_path: Path) -
     assert run.info.artifact_uri.startswith((database.parent / "mlruns").as_uri())
 
 
-def test_resumed_experiment_updates_its_runs_and_an_unchanged_rerun_logs_nothing(store_uri: str, client) -> None:
+def test_resumed_experiment_updates_its_runs_and_an_unchanged_rerun_logs_nothing(
+    store_uri: str, client
+) -> None:
     runs = _runs()
     config = {"dataset": "demo.jsonl", "limit": 4}
     first = log_eval_run("resume-1", "exp-resume", config, None, runs[runs["item_id"].isin(["i0", "i1"])],
                          uri=store_uri, n_bootstrap=0)  # fmt: skip
-    second = log_eval_run("resume-1", "exp-resume", {**config, "limit": 12}, None, runs, uri=store_uri, n_bootstrap=0)
+    second = log_eval_run(
+        "resume-1", "exp-resume", {**config, "limit": 12}, None, runs, uri=store_uri, n_bootstrap=0
+    )
     assert first == second
     found = client.search_runs([client.get_run(first).info.experiment_id],
                                filter_string=f"tags.`{EXPERIMENT_TAG}` = 'resume-1' and tags.`llmbench.child` = 'false'")  # fmt: skip
@@ -215,8 +231,12 @@ def test_resumed_experiment_updates_its_runs_and_an_unchanged_rerun_logs_nothing
     assert run.data.params["config.limit"] == "4"  # MLflow params are write-once: the first value stays
     assert run.data.tags["llmbench.param_changed.config.limit"] == "12"
     assert run.info.status == "FINISHED"
-    third = log_eval_run("resume-1", "exp-resume", {**config, "limit": 12}, None, runs, uri=store_uri, n_bootstrap=0)
-    assert third == first and len(client.get_metric_history(big.info.run_id, "runs")) == 2  # nothing new logged
+    third = log_eval_run(
+        "resume-1", "exp-resume", {**config, "limit": 12}, None, runs, uri=store_uri, n_bootstrap=0
+    )
+    assert (
+        third == first and len(client.get_metric_history(big.info.run_id, "runs")) == 2
+    )  # nothing new logged
     assert find_run("resume-1", "eval", uri=store_uri) == first
     assert find_run("other-id", "eval", uri=store_uri) is None
 
@@ -224,7 +244,9 @@ def test_resumed_experiment_updates_its_runs_and_an_unchanged_rerun_logs_nothing
 def test_router_run(store_uri: str, client) -> None:
     runs = _runs()
     points = cost_quality_points(runs, by_task=True)
-    curve = pd.DataFrame({"cost": [0.001, 0.006, 0.01], "quality": [0.25, 0.6, 0.75], "lambda": [5.0, 1.0, 0.0]})
+    curve = pd.DataFrame(
+        {"cost": [0.001, 0.006, 0.01], "quality": [0.25, 0.6, 0.75], "lambda": [5.0, 1.0, 0.0]}
+    )
     results = pd.DataFrame({"router": ["router", "task prior", "kNN (k=25)"], "aiq": [0.61, 0.6, 0.55],
                             "cost_saving": [0.45, 0.1, float("nan")]})  # fmt: skip
     run_id = log_router_run("42", "router eval · demo · target=budget=1", {"router": "task", "api_key": SECRET}, results,
@@ -237,7 +259,11 @@ def test_router_run(store_uri: str, client) -> None:
     assert nested["kNN (k=25)"].data.metrics == pytest.approx({"aiq": 0.55})  # a missing figure is not a zero
     assert SECRET not in json.dumps(run.data.params)
     curves = {a.path for a in client.list_artifacts(run_id, "curves")}
-    assert {"curves/cost_quality.png", "curves/cost_quality_arith.png", "curves/cost_quality_mmlu.html"} <= curves
+    assert {
+        "curves/cost_quality.png",
+        "curves/cost_quality_arith.png",
+        "curves/cost_quality_mmlu.html",
+    } <= curves
     # The eval run of the same llmbench experiment is a different run.
     assert find_run("42", "eval", uri=store_uri) not in (None, run_id)
 
@@ -279,7 +305,9 @@ def test_router_policy_as_pyfunc(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri)
     from mlflow.tracking._tracking_service import utils
 
-    monkeypatch.setattr(utils, "_tracking_uri", store_uri)  # MLflow's process-wide URI, put back after the test
+    monkeypatch.setattr(
+        utils, "_tracking_uri", store_uri
+    )  # MLflow's process-wide URI, put back after the test
     model = mlflow.pyfunc.load_model(model_uri)
     prompts = [
         "add the fraction and divide the integer",
@@ -353,8 +381,12 @@ def test_two_experiments_are_shown_side_by_side_never_pooled() -> None:
     second = _runs().assign(experiment="exp2", score=lambda f: 1.0 - f["score"].fillna(0))
     text = build_report(pd.concat([first, second]), n_bootstrap=0)
     assert "2 experiment(s)" in text
-    assert text.count("<h3>exp1</h3>") >= 3 and text.count("<h3>exp2</h3>") >= 3  # models, tasks, win rates, curves
-    assert 'id="winrate-heatmap-0"' in text and 'id="winrate-heatmap-1"' in text  # one comparison per experiment
+    assert (
+        text.count("<h3>exp1</h3>") >= 3 and text.count("<h3>exp2</h3>") >= 3
+    )  # models, tasks, win rates, curves
+    assert (
+        'id="winrate-heatmap-0"' in text and 'id="winrate-heatmap-1"' in text
+    )  # one comparison per experiment
 
 
 def test_a_cost_quality_figure_draws_itself_in_a_notebook() -> None:
@@ -364,3 +396,31 @@ def test_a_cost_quality_figure_draws_itself_in_a_notebook() -> None:
     fig = plot_cost_quality(cost_quality_points(_runs()))
     png = fig._repr_png_()  # what Jupyter calls to show it inline, with or without %matplotlib inline
     assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+def test_a_judged_run_says_how_far_its_judge_is_trusted(store_uri: str, client) -> None:
+    from llmbench.tracking.report import build_report
+
+    unchecked = log_eval_run("7", "judged", {"judge_model": "openai:gpt-4o-mini"}, None, _runs(), uri=store_uri,
+                             n_bootstrap=0)  # fmt: skip
+    tag = client.get_run(unchecked).data.tags["llmbench.judge_calibration"]
+    assert tag.startswith("judge openai:gpt-4o-mini is not calibrated against human labels")
+    calibration = {
+        "items": 50,
+        "correct_first": 45,
+        "kappa_first": 0.8,
+        "kappa_first_low": 0.6,
+        "kappa_first_high": 0.9,
+    }
+    checked = log_eval_run("8", "judged-2", {"judge_model": "openai:gpt-4o-mini", "judge_calibration": calibration},
+                           None, _runs(), uri=store_uri, n_bootstrap=0)  # fmt: skip
+    assert (
+        "agrees with human labels on 90.0% of 50 items"
+        in client.get_run(checked).data.tags["llmbench.judge_calibration"]
+    )
+    plain = log_eval_run("9", "unjudged", {}, None, _runs(), uri=store_uri, n_bootstrap=0)
+    assert "llmbench.judge_calibration" not in client.get_run(plain).data.tags  # no judge, nothing to say
+    page = build_report(
+        _runs(), notes=["judged: judge openai:gpt-4o-mini is not calibrated <yet>"], n_bootstrap=0
+    )
+    assert "judge openai:gpt-4o-mini is not calibrated &lt;yet&gt;" in page
