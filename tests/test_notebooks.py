@@ -38,7 +38,7 @@ def timeout_of(path: Path) -> int:
 def needs_shared_data(nb: nbformat.NotebookNode) -> bool:
     """Whether the notebook reads the shared third-party data folder."""
     source = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    return "shared_data_dir" in source or "shared/data" in source
+    return any(name in source for name in ("shared_data_dir", "require_shared_data", "shared/data"))
 
 
 def layout(tmp: Path, notebook: Path) -> Path:

@@ -30,9 +30,26 @@ __all__ = [
     "Recorder",
     "load_cassette",
     "mock_transport",
+    "require_shared_data",
     "shared_data_dir",
     "sse_body",
 ]
+
+
+def require_shared_data(*parts: str) -> Path:
+    """The shared data folder (or `parts` inside it); a DataError saying what is missing and how to get it when it
+    is absent, instead of a TypeError on `None / "..."` later."""
+    from llmbench.errors import DataError
+
+    base = shared_data_dir()
+    where = base.joinpath(*parts) if base is not None else None
+    if where is None or not where.exists():
+        wanted = "/".join(("../shared/data", *parts))
+        raise DataError(
+            f"{wanted} is absent: this needs the public data set there (README, 'The public data the examples "
+            "use', says where each comes from), or LLMBENCH_SHARED_DATA pointing at a copy"
+        )
+    return where
 
 
 def shared_data_dir() -> Path | None:
