@@ -115,10 +115,9 @@ def arena_ratings(
     fit): large, so a model that wins every comparison stays finite and the estimate otherwise barely moves."""
     if ties not in ("davidson", "half"):
         raise DataError(f"ties must be 'davidson' or 'half', got {ties!r}")
-    for col in ("item_id", "model_a", "model_b", "outcome"):
-        if col not in pairs.columns:
-            raise DataError(f"pairs frame lacks column {col!r}")
-    pairs = pairs.dropna(subset=["outcome"]).reset_index(drop=True)
+    from llmbench.stats.winrate import check_pairs  # the pairs-frame contract, checked in one place
+
+    pairs = check_pairs(pairs).reset_index(drop=True)
     if pairs.empty:
         raise DataError("no outcomes to rate")
     y = pairs["outcome"].to_numpy(dtype=float)

@@ -36,7 +36,7 @@ __all__ = [
 PAIR_COLUMNS = ["item_id", "model_a", "model_b", "outcome"]
 
 
-def _check_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
+def check_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in PAIR_COLUMNS if c not in pairs.columns]
     if missing:
         raise DataError(
@@ -89,7 +89,7 @@ def pairs_from_runs(
 
 def _oriented(pairs: pd.DataFrame) -> pd.DataFrame:
     """Each comparison twice: once from A's side, once from B's (outcome flipped)."""
-    pairs = _check_pairs(pairs)
+    pairs = check_pairs(pairs)
     a_side = pd.DataFrame(
         {
             "item_id": pairs["item_id"],
@@ -197,8 +197,7 @@ def bradley_terry(
     `llmbench.stats.ratings.arena_ratings` with ties="half" and style=False (one fit for every rating here)."""
     from llmbench.stats.ratings import arena_ratings
 
-    pairs = _check_pairs(pairs)
-    if pairs.empty:
+    if check_pairs(pairs).empty:
         raise DataError("cannot fit Bradley-Terry ratings: the pairs frame has no outcomes")
     table, _ = arena_ratings(
         pairs,
@@ -235,7 +234,7 @@ def length_controlled_win_rates(
     """
     from sklearn.linear_model import LogisticRegression
 
-    pairs = _check_pairs(pairs)
+    pairs = check_pairs(pairs)
     for col in ("len_a", "len_b"):
         if col not in pairs.columns:
             raise DataError(

@@ -78,6 +78,7 @@ def test_markdown_density_is_counted_from_the_answers() -> None:
     ("change", "message"),
     [
         (lambda p: p.assign(outcome=0.7), "row 0: outcome 0.7 is neither"),
+        (lambda p: p.assign(outcome=1.5), r"outside 0\.\.1"),
         (lambda p: p.drop(columns="model_b"), "model_b"),
         (lambda p: p.assign(outcome=np.nan), "no outcomes"),
         (lambda p: p.assign(len_a=np.nan), "row 0: a style value"),
