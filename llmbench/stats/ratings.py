@@ -20,6 +20,7 @@ import pandas as pd
 from scipy.optimize import minimize
 
 from llmbench.errors import DataError
+from llmbench.stats.pairs import check_pairs
 
 __all__ = ["STYLE_FEATURES", "arena_ratings", "style_of"]
 
@@ -115,8 +116,6 @@ def arena_ratings(
     fit): large, so a model that wins every comparison stays finite and the estimate otherwise barely moves."""
     if ties not in ("davidson", "half"):
         raise DataError(f"ties must be 'davidson' or 'half', got {ties!r}")
-    from llmbench.stats.winrate import check_pairs  # the pairs-frame contract, checked in one place
-
     pairs = check_pairs(pairs).reset_index(drop=True)
     if pairs.empty:
         raise DataError("no outcomes to rate")

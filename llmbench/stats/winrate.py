@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
 from llmbench.errors import DataError
+from llmbench.stats.pairs import PAIR_COLUMNS, check_pairs
 
 __all__ = [
     "PAIR_COLUMNS",
@@ -32,24 +33,6 @@ __all__ = [
     "win_rate_matrix",
     "win_rates",
 ]
-
-PAIR_COLUMNS = ["item_id", "model_a", "model_b", "outcome"]
-
-
-def check_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in PAIR_COLUMNS if c not in pairs.columns]
-    if missing:
-        raise DataError(
-            f"pairs frame lacks columns {missing}; expected {PAIR_COLUMNS} "
-            "(build one with pairs_from_runs or judge_pairs)"
-        )
-    out = pairs.dropna(subset=["outcome"])
-    bad = out[(out["outcome"] < 0) | (out["outcome"] > 1)]
-    if len(bad):
-        raise DataError(
-            f"pairs frame has {len(bad)} outcomes outside 0..1 (1 = A wins, 0 = B wins, 0.5 = tie)"
-        )
-    return out
 
 
 def pairs_from_runs(
