@@ -1,6 +1,7 @@
 """How many llmbench modules a value passes through on its way (the redesign's "one place per change" measure).
 
-1. a model id from the `llmbench eval` command line to its DuckDB row;
+1. a model id from the `llmbench eval` command line to its DuckDB row (until the transaction writing its call row
+   returns; then, for comparison, all of the command, where the summary table reads it back and prints it);
 2. a policy from `llmbench router export` to a request the gateway routes with it.
 
 A module is touched when one of its functions is called with the value among its arguments: the id itself (alone or
@@ -14,6 +15,7 @@ redaction, encoding checks, a warning). Run:
 
 from __future__ import annotations
 
+import functools
 import sys
 import tempfile
 import threading
@@ -37,14 +39,23 @@ def _module(frame: FrameType) -> str | None:
     return "llmbench" + path[len(PACKAGE) : -3].replace("/", ".").removesuffix(".__init__")
 
 
-def trace(carries: Callable[[Any], bool], run: Callable[[], None]) -> tuple[list[str], list[str]]:
+def trace(
+    carries: Callable[[Any], bool],
+    run: Callable[[], None],
+    arrived: Callable[[FrameType], bool] | None = None,
+) -> tuple[list[str], list[str]]:
     """(the llmbench modules whose functions were called with a value `carries` accepts, in first-seen order;
-    those that handed it on to another llmbench module)."""
+    those that handed it on to another llmbench module), until a function returns whose frame `arrived`
+    accepts: the value is where it was going (later calls carry a copy read back, e.g. to print it)."""
     seen: dict[str, None] = {}
     handing: dict[str, None] = {}
+    there = False
 
     def profile(frame: FrameType, event: str, arg: Any) -> None:
-        if event != "call":
+        nonlocal there
+        if event == "return" and arrived is not None and not there and arrived(frame):
+            there = True
+        if event != "call" or there:
             return
         module = _module(frame)
         if module is None:
@@ -77,7 +88,7 @@ def _cli(*args: str) -> None:
     assert result.exit_code == 0, result.output
 
 
-def model_id_path(tmp: Path) -> tuple[list[str], list[str]]:
+def model_id_path(tmp: Path, *, to_the_row: bool = True) -> tuple[list[str], list[str]]:
     model = "sim:gpt-4o"
     exp = tmp / "one.yaml"
     factual = Path(llmbench.__file__).parent / "shipped" / "datasets" / "factual.jsonl"
@@ -88,10 +99,15 @@ def model_id_path(tmp: Path) -> tuple[list[str], list[str]]:
             return v == model
         return getattr(v, "model_id", None) == model or getattr(v, "id", None) == model
 
-    return trace(
-        carries,
-        lambda: _cli("eval", str(exp), "--limit", "1", "--store", str(tmp / "a.duckdb"), "--no-track"),
-    )
+    def stored(frame: FrameType) -> bool:
+        """The transaction that writes the model's call row has returned."""
+        calls = frame.f_locals.get("calls") if frame.f_code.co_name == "write_results" else None
+        return bool(calls) and any(carries(c) for c in calls)
+
+    def run() -> None:
+        _cli("eval", str(exp), "--limit", "1", "--store", str(tmp / "a.duckdb"), "--no-track")
+
+    return trace(carries, run, stored if to_the_row else None)
 
 
 def policy_path(tmp: Path) -> tuple[list[str], list[str]]:
@@ -139,11 +155,18 @@ def policy_path(tmp: Path) -> tuple[list[str], list[str]]:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        for name, measure in (
-            ("model id: CLI -> DuckDB row", model_id_path),
-            ("policy: export -> serve", policy_path),
+        for n, (name, measure) in enumerate(
+            (
+                ("model id: CLI -> DuckDB row", model_id_path),
+                (
+                    "model id: all of `llmbench eval` (the row read back and printed too)",
+                    functools.partial(model_id_path, to_the_row=False),
+                ),
+                ("policy: export -> serve", policy_path),
+            )
         ):
-            touched, path = measure(Path(tmp))
+            (Path(tmp) / str(n)).mkdir()
+            touched, path = measure(Path(tmp) / str(n))
             print(f"{name}: {len(path)} modules hand it on, {len(touched)} touch it")
             for m in touched:
                 print(f"    {m}{'  (hands it on)' if m in path else ''}")

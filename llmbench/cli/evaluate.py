@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from llmbench.cli.app import app
-from llmbench.cli.options import StoreOpt, TrackOpt, console, quoted, store_path, warn_unpriced
+from llmbench.cli.options import StoreOpt, TrackOpt, console, quoted, store_path
 from llmbench.cli.runs import print_comparisons, summary_table
 from llmbench.errors import ConfigError, redact
 from llmbench.mlflow_uri import browse_hint
@@ -231,14 +232,20 @@ def _batch_note(report: Any) -> None:
 
 
 def _run(cfg: Any, path: Path | None, progress: bool, **options: Any) -> Any:
-    """`llmbench.evaluate` with a progress bar, after saying which models have no price."""
+    """`llmbench.evaluate` with a progress bar; its warnings of models without a price are shown in yellow."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from llmbench.api import evaluate
-    from llmbench.evaluation import build_providers
+    from llmbench.providers import UnknownPriceWarning
 
-    providers = build_providers(cfg)  # a bad model id fails here, before the store is touched
-    warn_unpriced(providers)
+    shown = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, UnknownPriceWarning):  # said before any call (Runner.preflight)
+            console.print(f"[yellow]{quoted(message)}[/]")
+        else:
+            shown(message, category, *args, **kwargs)
+
     bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -255,7 +262,9 @@ def _run(cfg: Any, path: Path | None, progress: bool, **options: Any) -> Any:
         def on_progress(report: Any, n: int) -> None:
             bar.update(task_id, total=report.planned - report.skipped, advance=n, spent=report.spent_usd)
 
-        result = evaluate(cfg, store=path, providers=providers, on_progress=on_progress, **options)
+        with warnings.catch_warnings():
+            warnings.showwarning = show
+            result = evaluate(cfg, store=path, on_progress=on_progress, **options)
     if result.live_models:
         console.print(f"live (no batch API): {', '.join(result.live_models)}")
     return result

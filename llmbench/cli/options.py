@@ -15,7 +15,7 @@ from rich.text import Text
 
 from llmbench.text_safe import printable
 
-__all__ = ["StoreOpt", "TrackOpt", "console", "fmt", "quoted", "store_path", "warn_unpriced"]
+__all__ = ["StoreOpt", "TrackOpt", "console", "fmt", "quoted", "store_path"]
 
 StoreOpt = Annotated[
     Path | None,
@@ -57,22 +57,3 @@ def store_path(store: Path | None) -> Path:
     from llmbench.store import default_store_path
 
     return store or default_store_path()
-
-
-def warn_unpriced(providers: dict[str, Any]) -> None:
-    """Say before any call which models have no price (their cost will be unknown), with a did-you-mean for a
-    model id that looks like a priced one (a typo such as openai:gpt-4o-mni is only caught by the API, later)."""
-    from llmbench.providers.pricing import close_models
-
-    for model_id, provider in providers.items():
-        if provider.is_priced() or model_id.startswith(("router:", "sim:")):
-            continue
-        close = [m for m in close_models(model_id, provider.price_table) if m != model_id]
-        hint = (
-            f"; did you mean {' or '.join(close)}?"
-            if close
-            else " (add it to a price file to count its cost)"
-        )
-        console.print(
-            f"[yellow]no price is known for {model_id}: its cost will be recorded as unknown{hint}[/]"
-        )

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from llmbench.evaluation.config import ExperimentConfig
 from llmbench.evaluation.items import item_messages, item_tools, load_items
 from llmbench.evaluation.limits import Limits
 from llmbench.evaluation.report import RunReport
-from llmbench.providers import Completion, Message, Provider, StopEvent, get_provider
+from llmbench.providers import Completion, Message, Provider, StopEvent, UnknownPriceWarning, get_provider
 from llmbench.providers.sim import SIM_ITEM, sim_item
 from llmbench.scorers import SCORERS, Answer, Score, Scorer
 from llmbench.store import CallRecord, IntentRecord, ScoreRecord, Store, call_records, run_key, stable_hash
@@ -108,6 +109,10 @@ class Runner:
             scorer.check_item(item)
         for scorer in {id(s): s for s in self._scorers.values()}.values():
             scorer.preflight()
+        for provider in self.providers.values():
+            note = provider.price_note()
+            if note is not None:
+                warnings.warn(note, UnknownPriceWarning, stacklevel=2)
         if self.cfg.max_cost is not None and not self.cfg.allow_unpriced:
             unpriced = [m for m, p in self.providers.items() if not p.is_priced()]
             if unpriced:
@@ -319,7 +324,7 @@ class Runner:
     async def grade(self, task: Task, completion: Completion, final: CallRecord) -> ScoreRecord:
         """Score an answer; its final call row gets the stored answer (text, or tool calls as JSON)."""
         scorer = self.scorer_for(task.item)
-        answer = Answer.of(completion)
+        answer = Answer(completion.text, tuple(completion.tool_calls or ()))  # blind: no model id
         final.response = answer.stored()
         value: float | None = None
         for attempt in range(SCORER_ATTEMPTS):

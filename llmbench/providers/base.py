@@ -279,6 +279,10 @@ class Provider(ABC):
         """Whether the price table knows this model (an unpriced model's calls cost None, not a number)."""
         return self._quiet_price(Usage(input_tokens=1000, output_tokens=1000)) is not None
 
+    def price_note(self) -> str | None:
+        """What to tell a user before the first call when this model has no price (None when it has one)."""
+        return self.price_table.unpriced_note(self._price_id(None), api_url=self._api_url())
+
     def estimate_cost(self, input_tokens: int, output_tokens: int) -> float:
         """What a call of these sizes should cost (0 for an unpriced model): the budget's estimate of an attempt
         whose real usage is not known yet."""

@@ -130,6 +130,10 @@ class SimProvider(Provider):
     def _price_id(self, result: Completion | None) -> str:
         return self.spec.price_id
 
+    def price_note(self) -> str | None:
+        """None: a simulated call costs its model's list price or nothing, and is never billed."""
+        return None
+
     @property
     def simulated(self) -> bool:
         """Answers are simulated: an eval passes each item's example answers (`SIM_ITEM`)."""

@@ -134,6 +134,10 @@ class RouterProvider(Provider):
         """Whether every model the policy may choose has a price."""
         return all(self.model_for(m).is_priced() for m in self.policy.models)
 
+    def price_note(self) -> str | None:
+        """The first routed model's note: the router's cost is unknown when one of its models has no price."""
+        return next(filter(None, (self.model_for(m).price_note() for m in self.policy.models)), None)
+
     def estimate_cost(self, input_tokens: int, output_tokens: int) -> float:
         """The dearest routed model's estimate (the router may pick any of them)."""
         return max(self.model_for(m).estimate_cost(input_tokens, output_tokens) for m in self.policy.models)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from llmbench.errors import ConfigError
-from llmbench.providers.types import Completion, ToolCall
+from llmbench.providers.types import ToolCall
 from llmbench.registry import Registry
 
 
@@ -43,13 +43,10 @@ class Answer:
     tool_calls: tuple[ToolCall, ...] = ()
 
     @classmethod
-    def of(cls, value: Answer | str | Completion) -> Answer:
-        """An `Answer` from itself, plain text, or a provider `Completion`."""
-        if isinstance(value, Answer):
-            return value
-        if isinstance(value, str):
-            return cls(value)
-        return cls(value.text, tuple(value.tool_calls or ()))
+    def of(cls, value: Answer | str) -> Answer:
+        """An `Answer` from itself or plain text. (The runner makes one from a completion's text and tool calls:
+        a scorer never receives the completion, so it cannot see which model answered.)"""
+        return value if isinstance(value, Answer) else cls(value)
 
     def stored(self) -> str:
         """The store's `response` text: the answer text, or JSON with the tool calls when it called tools."""

@@ -20,13 +20,13 @@ from a thread of its own, and commits each attempt's intent row before the attem
 Times are naive UTC timestamps.
 """
 
-from llmbench.store.attempts import call_records
 from llmbench.store.connection import default_store_path
 from llmbench.store.frames import RUNS_COLUMNS
 from llmbench.store.migrations import LATEST_VERSION, MIGRATIONS
 from llmbench.store.provenance import git_commit, package_versions, run_key, sanitize_config, stable_hash
 from llmbench.store.rows import CallRecord, Experiment, IntentRecord, ItemRow, ScoreRecord, ToolStep
 from llmbench.store.store import Store
+from llmbench.store.writer import call_records
 
 __all__ = [
     "LATEST_VERSION",

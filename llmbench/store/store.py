@@ -6,20 +6,21 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 import pandas as pd
 
-from llmbench.errors import DataError, StoreError
+from llmbench.errors import StoreError
 from llmbench.store import reads, writes
 from llmbench.store.connection import connect, default_store_path, transaction
 from llmbench.store.migrations import LATEST_VERSION, migrate, version_of
 from llmbench.store.provenance import git_commit, now, package_versions, sanitize_config, stable_hash
-from llmbench.store.rows import CallRecord, Experiment, IntentRecord, ScoreRecord, ToolStep
+from llmbench.store.rows import Experiment
 from llmbench.store.store_reads import StoreReads
+from llmbench.store.writes import StoreWrites
 
 __all__ = ["SOURCES", "Source", "Store"]
 
@@ -30,7 +31,7 @@ SOURCES = ("native", "simulated", "imported")
 _WRITERS: weakref.WeakValueDictionary[Path, Store] = weakref.WeakValueDictionary()
 
 
-class Store(StoreReads):
+class Store(StoreReads, StoreWrites):
     """A run store file. Use `Store.open(path, read_only=...)`; close it (or use `with`) when done."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
@@ -192,76 +193,6 @@ class Store(StoreReads):
             eid = self._ids[name] = exp.id
         return eid
 
-    # -- writing --------------------------------------------------------------------------------------------
-
-    def add_items(self, experiment: str, items: Iterable[Any]) -> int:
-        """Record the dataset items of an experiment (`Item`s or dicts); ids already there are kept as is.
-
-        Every item is checked before anything is written, so a bad one leaves the store untouched.
-        """
-        rows = [writes.item_row(i, n) for n, i in enumerate(items)]
-        seen: dict[str, int] = {}
-        for n, row in enumerate(rows):
-            if row.item_id in seen:
-                raise DataError(
-                    f"item id {row.item_id!r} appears twice (positions {seen[row.item_id]} and {n})."
-                )
-            seen[row.item_id] = n
-        with self._lock:
-            con = self._writable()
-            eid = self._experiment_id(experiment)
-            before = self._count("items", eid)
-            writes.append(
-                con, "items", [writes.values(r, experiment_id=eid) for r in rows], ignore_conflicts=True
-            )
-            return self._count("items", eid) - before
-
-    def write_results(
-        self,
-        experiment: str,
-        calls: Sequence[CallRecord],
-        scores: Sequence[ScoreRecord] = (),
-        *,
-        intents: Sequence[IntentRecord] = (),
-        resolved: Sequence[str] = (),
-        then: Callable[[duckdb.DuckDBPyConnection, int], None] | None = None,
-    ) -> int:
-        """Write attempts and scores in ONE transaction; returns how many run keys became finished.
-
-        A run key is finished when its final successful call and its scores are stored. Write a key's final
-        call and its scores in the same call to this method: then a crash (even `kill -9`) leaves either
-        both or neither. Rows for keys already finished are dropped, so a repeated write adds no duplicates.
-        `intents` are attempts about to be sent (stored first); `resolved` the intent ids whose outcome these
-        calls record (removed in the same transaction, so an attempt is always in exactly one of the two).
-        `then(connection, experiment_id)` runs last in the same transaction (e.g. marking a batch collected).
-        """
-        with self._lock:
-            con = self._writable()
-            eid = self._experiment_id(experiment)
-            done = self._finished_set(eid)
-            calls = [c for c in calls if c.run_key not in done]
-            scores = [s for s in scores if s.run_key not in done]
-            scored = {s.run_key for s in scores}
-            newly = {c.run_key for c in calls if c.final and c.ok and c.run_key in scored}
-            stamp = now()
-            score_rows = [
-                writes.values(s, experiment_id=eid) | {"created_at": s.created_at or stamp} for s in scores
-            ]
-            with transaction(con):
-                # fresh uuid4 ids, so a plain insert: OR IGNORE doubles its cost, and it runs before every request
-                writes.append(con, "intents", [writes.values(i, experiment_id=eid) for i in intents])
-                writes.append(con, "calls", [writes.values(c, experiment_id=eid) for c in calls])
-                writes.append(con, "scores", score_rows)
-                if resolved:
-                    con.execute(
-                        "DELETE FROM intents WHERE experiment_id = ? AND list_contains(?, intent_id)",
-                        [eid, list(resolved)],
-                    )
-                if then is not None:
-                    then(con, eid)
-            done |= newly
-            return len(newly)
-
     def spent(self, experiment: str) -> tuple[float, int, float]:
         """(USD of stored attempts, attempts sent with their outcome unknown, their estimated USD)."""
         with self._lock:
@@ -374,22 +305,3 @@ class Store(StoreReads):
     def forget(self, name: str) -> None:
         """Drop what this Store caches about experiment `name` (after SQL changed it behind the methods)."""
         self._finished.pop(self._ids.pop(name, -1), None)
-
-    # -- tool-using conversations (see llmbench.tools.log) ---------------------------------------------------
-
-    def write_tool_steps(
-        self, experiment: str, item_id: str, steps: Iterable[ToolStep | dict[str, Any]]
-    ) -> int:
-        """Append the steps (`ToolStep`s or dicts) of an item's tool conversations in one transaction.
-
-        Steps already stored (same conversation_id and step) are skipped; returns the rows written.
-        """
-        rows = [writes.tool_step(s) for s in steps]
-        with self._lock:
-            con = self._writable()
-            eid = self._experiment_id(experiment)
-            before = self._count("tool_steps", eid)
-            values = [writes.values(r, experiment_id=eid, item_id=str(item_id)) for r in rows]
-            with transaction(con):
-                writes.append(con, "tool_steps", values, ignore_conflicts=True)
-            return self._count("tool_steps", eid) - before

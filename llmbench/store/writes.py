@@ -1,24 +1,125 @@
-"""Rows in: row types to column values (JSON, UTC times and redaction from each field's metadata) and inserts
-by column name, so no writer depends on a table's column order."""
+"""Rows in, the store's writing side: `StoreWrites` (items, a run's intents, attempts and scores in one
+transaction, tool steps; a mixin of `Store`, which holds the connection and its lock), row types to column values
+(JSON, UTC times and redaction from each field's metadata) and inserts by column name, so no writer depends on a
+table's column order."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
 
 from llmbench.errors import DataError, redact
-from llmbench.store.provenance import to_timestamp
-from llmbench.store.rows import TABLES, ItemRow, ToolStep
+from llmbench.store.connection import transaction
+from llmbench.store.provenance import now, to_timestamp
+from llmbench.store.rows import TABLES, CallRecord, IntentRecord, ItemRow, ScoreRecord, ToolStep
 from llmbench.text_safe import encodable
 
-__all__ = ["append", "delete_rows", "insert_runs", "item_row", "tool_step", "values"]
+__all__ = ["StoreWrites", "append", "delete_rows", "insert_runs", "item_row", "tool_step", "values"]
 
 _BULK = 64  # above this many rows one DataFrame scan beats a VALUES list
+
+
+class StoreWrites:
+    """Rows written through the store's connection under its lock, each call in one transaction."""
+
+    _con: duckdb.DuckDBPyConnection
+    _lock: threading.RLock
+
+    if TYPE_CHECKING:
+
+        def _writable(self) -> duckdb.DuckDBPyConnection: ...
+        def _experiment_id(self, name: str) -> int: ...
+        def _count(self, table: str, eid: int) -> int: ...
+        def _finished_set(self, eid: int) -> set[str]: ...
+
+    def add_items(self, experiment: str, items: Iterable[Any]) -> int:
+        """Record the dataset items of an experiment (`Item`s or dicts); ids already there are kept as is.
+
+        Every item is checked before anything is written, so a bad one leaves the store untouched.
+        """
+        rows = [item_row(i, n) for n, i in enumerate(items)]
+        seen: dict[str, int] = {}
+        for n, row in enumerate(rows):
+            if row.item_id in seen:
+                raise DataError(
+                    f"item id {row.item_id!r} appears twice (positions {seen[row.item_id]} and {n})."
+                )
+            seen[row.item_id] = n
+        with self._lock:
+            con = self._writable()
+            eid = self._experiment_id(experiment)
+            before = self._count("items", eid)
+            append(con, "items", [values(r, experiment_id=eid) for r in rows], ignore_conflicts=True)
+            return self._count("items", eid) - before
+
+    def write_results(
+        self,
+        experiment: str,
+        calls: Sequence[CallRecord],
+        scores: Sequence[ScoreRecord] = (),
+        *,
+        intents: Sequence[IntentRecord] = (),
+        resolved: Sequence[str] = (),
+        then: Callable[[duckdb.DuckDBPyConnection, int], None] | None = None,
+    ) -> int:
+        """Write attempts and scores in ONE transaction; returns how many run keys became finished.
+
+        A run key is finished when its final successful call and its scores are stored. Write a key's final
+        call and its scores in the same call to this method: then a crash (even `kill -9`) leaves either
+        both or neither. Rows for keys already finished are dropped, so a repeated write adds no duplicates.
+        `intents` are attempts about to be sent (stored first); `resolved` the intent ids whose outcome these
+        calls record (removed in the same transaction, so an attempt is always in exactly one of the two).
+        `then(connection, experiment_id)` runs last in the same transaction (e.g. marking a batch collected).
+        """
+        with self._lock:
+            con = self._writable()
+            eid = self._experiment_id(experiment)
+            done = self._finished_set(eid)
+            calls = [c for c in calls if c.run_key not in done]
+            scores = [s for s in scores if s.run_key not in done]
+            scored = {s.run_key for s in scores}
+            newly = {c.run_key for c in calls if c.final and c.ok and c.run_key in scored}
+            stamp = now()
+            score_rows = [
+                values(s, experiment_id=eid) | {"created_at": s.created_at or stamp} for s in scores
+            ]
+            with transaction(con):
+                # fresh uuid4 ids, so a plain insert: OR IGNORE doubles its cost, and it runs before every request
+                append(con, "intents", [values(i, experiment_id=eid) for i in intents])
+                append(con, "calls", [values(c, experiment_id=eid) for c in calls])
+                append(con, "scores", score_rows)
+                if resolved:
+                    con.execute(
+                        "DELETE FROM intents WHERE experiment_id = ? AND list_contains(?, intent_id)",
+                        [eid, list(resolved)],
+                    )
+                if then is not None:
+                    then(con, eid)
+            done |= newly
+            return len(newly)
+
+    def write_tool_steps(
+        self, experiment: str, item_id: str, steps: Iterable[ToolStep | dict[str, Any]]
+    ) -> int:
+        """Append the steps (`ToolStep`s or dicts) of an item's tool conversations in one transaction.
+
+        Steps already stored (same conversation_id and step) are skipped; returns the rows written.
+        """
+        rows = [tool_step(s) for s in steps]
+        with self._lock:
+            con = self._writable()
+            eid = self._experiment_id(experiment)
+            before = self._count("tool_steps", eid)
+            new_rows = [values(r, experiment_id=eid, item_id=str(item_id)) for r in rows]
+            with transaction(con):
+                append(con, "tool_steps", new_rows, ignore_conflicts=True)
+            return self._count("tool_steps", eid) - before
 
 
 def values(record: Any, **lead: Any) -> dict[str, Any]:

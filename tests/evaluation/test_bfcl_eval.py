@@ -18,7 +18,7 @@ from llmbench.datasets import Item
 from llmbench.errors import DataError
 from llmbench.evaluation import ExperimentConfig, Runner
 from llmbench.evaluation.items import item_tools, load_items, parse_bfcl_source
-from llmbench.providers import Completion, Config, ToolCall, get_provider
+from llmbench.providers import Config, ToolCall, get_provider
 from llmbench.scorers import Answer, get_scorer
 from llmbench.store import Store
 from llmbench.testing import Interaction, RecordedServer
@@ -46,10 +46,8 @@ def test_stored_answer_carries_calls_and_plain_text_stays_text():
         ToolCall(id="a", name="f", arguments={"x": 1}),
         ToolCall(id="b", name="g", raw_arguments='{"y": '),
     ]
-    both = Completion(model_id="m:x", provider="m", model="x", content=calls, stop_reason="tool_calls")
-    assert Answer.from_stored(Answer.of(both).stored()).tool_calls == tuple(calls)
-    text = Completion(model_id="m:x", provider="m", model="x", content=[], stop_reason="stop")
-    assert Answer.of(text).stored() == ""
+    assert Answer.from_stored(Answer(tool_calls=tuple(calls)).stored()).tool_calls == tuple(calls)
+    assert Answer.of("").stored() == ""
     assert Answer.from_stored("I would not call anything.") == Answer("I would not call anything.")
     assert Answer.from_stored('{"some": "json"}').tool_calls == ()
 
