@@ -69,15 +69,20 @@ def routerbench_builder(path: str | Path, experiment: str, *, trust_pickle: bool
             f"CAST({ident(label)} AS VARCHAR) AS _label, * FROM {raw}"
             for f_pos, file, raw, _, label in parts
         )
+        have = set().union(*(cols for *_, cols, _ in parts))
+        # every text parsed once, here: the long view below is read several times (checks, then each table)
+        responses = {m: f"_response{n}" for n, m in enumerate(models) if f"{m}|model_response" in have}
+        parsed = "".join(
+            f", literal_text({ident(m + '|model_response')}) AS {c}" for m, c in responses.items()
+        )
         con.execute(
-            f"CREATE TEMP TABLE {rb} AS SELECT *, literal_text(prompt) AS _prompt, "
+            f"CREATE TEMP TABLE {rb} AS SELECT *, literal_text(prompt) AS _prompt{parsed}, "
             f"count(*) OVER (PARTITION BY sample_id) AS _dup FROM ({unions})"
         )
         item = "CASE WHEN _dup > 1 THEN sample_id || '@' || _label ELSE sample_id END"
         selects = []
-        have = set().union(*(cols for *_, cols, _ in parts))
         for m_pos, model in enumerate(models):
-            cost, resp = f"{model}|total_cost", f"{model}|model_response"
+            cost = f"{model}|total_cost"
             selects.append(
                 long_select(
                     rb,
@@ -93,7 +98,7 @@ def routerbench_builder(path: str | Path, experiment: str, *, trust_pickle: bool
                     score_col=literal(model),
                     cost_raw=ident(cost) if cost in have else "NULL",
                     cost_col=literal(cost),
-                    response=f"literal_text({ident(resp)})" if resp in have else "NULL",
+                    response=responses.get(model, "NULL"),
                     split="split",
                 )
             )

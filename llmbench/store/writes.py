@@ -246,12 +246,13 @@ def insert_runs(
     """Insert one experiment's rows of a validated runs view as items, one final call per row and scores (by
     name, inside the caller's transaction); returns the rows."""
     rows = f"(SELECT * FROM {view} WHERE experiment = $exp)"
-    first = "first({} ORDER BY _order, _row)"
+    # an item's fields from its first row, found by a join on the first rows' keys (small state, the rows stream):
+    # an aggregate such as first(prompt ORDER BY ...) or a window keeps every row's prompt in memory, which ran a
+    # 100 MB wide file out of the import's memory cap
     con.execute(
         f"""INSERT INTO items BY NAME
-        SELECT $eid AS experiment_id, item_id, to_json({first.format("prompt")}) AS input,
-               {first.format("prompt")} AS prompt, {first.format("task")} AS task
-        FROM {rows} GROUP BY item_id""",
+        SELECT $eid AS experiment_id, item_id, to_json(prompt) AS input, prompt, task
+        FROM {rows} QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY _order, _row) = 1""",
         {"eid": eid, "exp": experiment},
     )
     con.execute(

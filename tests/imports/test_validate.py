@@ -374,3 +374,28 @@ def test_router_eval_reads_the_default_store_and_mt_bench_and_small_test_shares(
                     fh.write(json.dumps({**r, "score": int(rng.integers(1, 11))}) + "\n")
     out = cli("router", "eval", "--routellm", tmp_path / "rl", "--benchmark", "mt_bench", "--no-track", "--bootstrap", "10")
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+
+@pytest.mark.shared
+def test_a_wide_file_over_the_import_memory_cap_spills_instead_of_failing(shared_data: Path, tmp_path: Path, monkeypatch) -> None:
+    """RouterBench's files twice over (distinct ids; 70k long rows, each repeating its prompt) under a 150 MB cap:
+    the importer's items insert took each item's first prompt with an ordered aggregate that held every row's
+    prompt in memory and ran out (as a 100 MB wide file did under the real 1 GB cap); now it spills."""
+    import duckdb
+
+    import llmbench.imports.flow as flow
+
+    monkeypatch.setattr(flow, "IMPORT_MEMORY", "150MB")
+    src = shared_data / "routerdc" / "datasets" / "routerbench_zs" / "*.csv.gz"
+    path = tmp_path / "rb_x2.csv"
+    duckdb.execute(
+        f"""COPY (SELECT b.* REPLACE (b.sample_id || '-' || r.range AS sample_id, b.prompt || ' #' || r.range AS prompt)
+            FROM read_csv_auto('{src}', union_by_name=true) b, range(2) r) TO '{path}' (HEADER)"""
+    )
+    with Store.open(tmp_path / "runs.duckdb") as st:
+        report = import_file(st, "routerbench", path, name="rb")
+        counts = st.sql("SELECT (SELECT count(*) FROM items) AS items, (SELECT count(*) FROM calls) AS calls")
+        twice = st.sql("SELECT count(*) AS n FROM items WHERE prompt LIKE '% #1'")
+    assert report.rows == counts["calls"][0] == 11 * counts["items"][0] and counts["items"][0] > 6000
+    assert twice["n"][0] == counts["items"][0] / 2  # each item keeps its own first prompt
