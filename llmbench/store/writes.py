@@ -246,9 +246,8 @@ def insert_runs(
     """Insert one experiment's rows of a validated runs view as items, one final call per row and scores (by
     name, inside the caller's transaction); returns the rows."""
     rows = f"(SELECT * FROM {view} WHERE experiment = $exp)"
-    # an item's fields from its first row, found by a join on the first rows' keys (small state, the rows stream):
-    # an aggregate such as first(prompt ORDER BY ...) or a window keeps every row's prompt in memory, which ran a
-    # 100 MB wide file out of the import's memory cap
+    # an item's fields from its first row, picked by a window (it spills): an ordered aggregate such as
+    # first(prompt ORDER BY ...) held every row's prompt in memory and ran a 100 MB wide file out of the 1 GB cap
     con.execute(
         f"""INSERT INTO items BY NAME
         SELECT $eid AS experiment_id, item_id, to_json(prompt) AS input, prompt, task
