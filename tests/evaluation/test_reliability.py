@@ -212,3 +212,38 @@ def test_a_finished_plan_resumes_without_reading_its_dataset(tmp_path: Path, cli
     os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a changed file is read (and refused)
     changed = cli(*args)
     assert changed.returncode == 2 and "invalid JSON" in changed.stderr
+
+
+@pytest.mark.slow
+def test_every_request_the_server_saw_has_its_row_whenever_the_kill_lands(tmp_path: Path) -> None:
+    """No request leaves before its intent is durable: kill -9 at random moments (a new seed each run, shown on
+    failure), over and over on the same store; after each kill every request the server counted is in the store,
+    as an answered attempt or an intent whose outcome is unknown. Then a last run finishes, paying once per item."""
+    import random
+
+    seed = random.SystemRandom().randrange(1 << 30)
+    pick = random.Random(seed)
+    with FakeServerProcess(latency_s=0.1) as server:
+        cmd = setup_project(tmp_path, server.url)
+        for kill in range(5):
+            proc = subprocess.Popen(
+                cmd, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            time.sleep(pick.uniform(0.0, 2.5))  # import, planning, mid-run or after the end
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=30)
+            time.sleep(0.3)  # requests in flight at the kill reach the server's counter
+            seen = server.stats()["requests"]
+            if not (tmp_path / "runs.duckdb").exists():
+                assert seen == 0, f"seed {seed}, kill {kill}: requests sent before the store existed"
+                continue
+            with Store.open(tmp_path / "runs.duckdb", read_only=True) as st:
+                _, unknown, _ = st.spent(NAME)
+                attempts = len(st.calls_frame(NAME)) if st.get_experiment(NAME) is not None else 0
+            assert seen <= attempts + unknown, (
+                f"seed {seed}, kill {kill}: the server saw {seen} requests, the store holds {attempts} attempts "
+                f"and {unknown} intents"
+            )
+        done = subprocess.run(cmd, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    check_complete(tmp_path / "runs.duckdb")
