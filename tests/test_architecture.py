@@ -96,7 +96,7 @@ def test_no_import_cycles_among_llmbench_modules() -> None:
 # (router, statistics) -> tracking and the gateway -> the library API, the CLI and the test doubles. The package
 # root is a facade: it may name anything (lazily), and anything may read `__version__` from it.
 LAYERS: list[tuple[str, ...]] = [
-    ("llmbench.errors", "llmbench.registry", "llmbench.json_safe", "llmbench.text_safe", "llmbench.yaml_safe", "llmbench.mlflow_uri",
+    ("llmbench.errors", "llmbench.lazy", "llmbench.registry", "llmbench.json_safe", "llmbench.text_safe", "llmbench.yaml_safe", "llmbench.mlflow_uri",
      "llmbench.dataset_files", "llmbench.providers.types"),
     ("llmbench.providers",),
     ("llmbench.datasets", "llmbench.store"),
@@ -175,6 +175,17 @@ def test_public_packages_export_exactly_their_all(name: str) -> None:
         and str(getattr(v, "__module__", name)).startswith(name)  # helpers from elsewhere are not its API
     }  # fmt: skip
     assert public - set(exported) == set(), f"{name} defines public names missing from __all__"
+
+
+@pytest.mark.parametrize("name", _public_packages())
+def test_an_exported_name_stays_itself_after_its_submodule_is_imported(name: str) -> None:
+    """A package exporting a function named like its module (`llmbench.stats.diff`) must still give the function
+    once something imported the submodule directly (importing a submodule sets its name on the package)."""
+    package = importlib.import_module(name)
+    for info in pkgutil.iter_modules(package.__path__, name + "."):
+        importlib.import_module(info.name)
+    shadowed = [n for n in package.__all__ if isinstance(getattr(package, n), types.ModuleType)]
+    assert shadowed == [], f"{name}: {shadowed} became submodules"
 
 
 def test_the_store_tables_are_the_row_types(tmp_path: Path) -> None:

@@ -7,8 +7,18 @@ Names are imported lazily so that serving never pulls in scikit-learn or pandas.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+import typing
+
+from llmbench.lazy import lazy_exports
+
+if typing.TYPE_CHECKING:
+    from llmbench.router.calibrate import calibrate
+    from llmbench.router.data import RoutingData, routing_data, split_by_prompt, train_test_split
+    from llmbench.router.decision import Decision, Fallback
+    from llmbench.router.estimator import RouterEstimator
+    from llmbench.router.evaluate import Evaluation, evaluate_router
+    from llmbench.router.features import TfidfFeatures
+    from llmbench.router.policy import RouterPolicy
 
 __all__ = [
     "Decision",
@@ -40,12 +50,4 @@ _WHERE = {
     "train_test_split": "llmbench.router.data",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'llmbench.router' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+lazy_exports(__name__, _WHERE)

@@ -7,9 +7,9 @@ plots and the HTML report, and `llmbench.scorers.pairwise` for the LLM judge tha
 
 from __future__ import annotations
 
-import importlib
 import typing
-from typing import Any
+
+from llmbench.lazy import lazy_exports
 
 if typing.TYPE_CHECKING:
     from llmbench.stats.curves import ALL_TASKS, cost_quality_points, pareto_frontier, zero_router_hull
@@ -61,15 +61,7 @@ _HOMES = {
     "zero_router_hull": "llmbench.stats.curves",
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
+lazy_exports(__name__, _HOMES)
 
 __all__ = [
     "ALL_TASKS",
