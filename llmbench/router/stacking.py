@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from scipy.optimize import nnls
 
 from llmbench.errors import DataError
-from llmbench.router.data import RoutingData
+
+if TYPE_CHECKING:
+    from llmbench.router.data import RoutingData
 
 __all__ = ["stack_weights", "task_stats"]
 
@@ -73,6 +76,9 @@ def stack_weights(
     They learn how far to trust the prompt-level estimates (0 where they carry no signal). Each task's
     weight is shrunk towards the weight fitted on all tasks pooled, so small tasks do not overfit.
     """
+    # training only: the served ridge candidate imports this module, and serving needs numpy alone
+    from scipy.optimize import nnls
+
     shared = oof.mean(axis=1)
 
     def fit(rows: np.ndarray, m: int) -> np.ndarray:  # rows: the prompts to fit on

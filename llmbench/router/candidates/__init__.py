@@ -9,13 +9,16 @@ blended, and with which weights per task, is chosen in `llmbench.router.selectio
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from llmbench.registry import Registry
-from llmbench.router.data import RoutingData
+
+if typing.TYPE_CHECKING:
+    from llmbench.router.data import RoutingData
 
 __all__ = ["CANDIDATES", "Candidate", "Query", "Shape", "Training", "ordered", "sparse_rows"]
 
