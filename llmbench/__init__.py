@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typing
 
+from llmbench import lazy
 from llmbench.errors import LLMBenchError
 
 if typing.TYPE_CHECKING:
@@ -16,10 +17,4 @@ if typing.TYPE_CHECKING:
 __version__ = "0.1.0"
 __all__ = ["Evaluation", "LLMBenchError", "__version__", "evaluate"]
 
-
-def __getattr__(name: str) -> typing.Any:
-    if name in ("evaluate", "Evaluation"):
-        from llmbench import api
-
-        return getattr(api, name)
-    raise AttributeError(f"module 'llmbench' has no attribute {name!r}")
+lazy.lazy_exports(__name__, {"evaluate": "llmbench.api", "Evaluation": "llmbench.api"})
