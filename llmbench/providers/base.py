@@ -281,7 +281,7 @@ class Provider(ABC):
 
     def price_note(self) -> str | None:
         """What to tell a user before the first call when this model has no price (None when it has one)."""
-        return self.price_table.unpriced_note(self._price_id(None), api_url=self._api_url())
+        return None if self.is_priced() else self.price_table.unpriced_note(self._price_id(None))
 
     def estimate_cost(self, input_tokens: int, output_tokens: int) -> float:
         """What a call of these sizes should cost (0 for an unpriced model): the budget's estimate of an attempt

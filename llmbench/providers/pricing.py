@@ -164,17 +164,10 @@ class PriceTable:
             )
         return cost
 
-    def unpriced_note(self, model_id: str, *, api_url: str | None = None) -> str | None:
-        """What to tell a user before any call when `model_id` has no price (None when it has one), with a
-        did-you-mean for an id that looks like a priced one (a typo such as openai:gpt-4o-mni is otherwise only
-        caught by the API, later). The note stands for the warning `price` would give at the first call."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UnknownPriceWarning)
-            if (
-                self.price(model_id, Usage(input_tokens=1000, output_tokens=1000), api_url=api_url)
-                is not None
-            ):
-                return None
+    def unpriced_note(self, model_id: str) -> str:
+        """What to tell a user before any call about `model_id`, which has no price: its cost will be unknown, with
+        a did-you-mean for an id that looks like a priced one (a typo such as openai:gpt-4o-mni is otherwise only
+        caught by the API, later)."""
         close = [m for m in close_models(model_id, self) if m != model_id]
         hint = (
             f"; did you mean {' or '.join(close)}?"
