@@ -23,7 +23,9 @@ from llmbench.stats.winrate import bradley_terry, win_rates
 from llmbench.testing import shared_data_dir  # $LLMBENCH_SHARED_DATA, else beside the repo
 
 BASELINE = "text_davinci_003"
-DEFAULT_DATA = (shared_data_dir() or Path(__file__).resolve().parents[1].parent / "shared" / "data") / "alpacaeval"
+DEFAULT_DATA = (
+    shared_data_dir() or Path(__file__).resolve().parents[1].parent / "shared" / "data"
+) / "alpacaeval"
 
 
 def compare(directory: Path, n_bootstrap: int = 0) -> tuple[pd.DataFrame, dict[str, float]]:

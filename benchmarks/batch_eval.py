@@ -26,7 +26,9 @@ MODELS = ["openai:gpt-4o-mini", "anthropic:claude-3-5-haiku-latest"]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--items", type=int, default=25_000, help="dataset items (each asked of both models)")
     parser.add_argument("--concurrency", type=int, default=100)
     args = parser.parse_args()
@@ -40,9 +42,18 @@ def main() -> None:
         exp = {"name": name, "datasets": ["ds.jsonl"], "models": MODELS, "scorer": "exact_match",
                "concurrency": args.concurrency, "params": {"max_tokens": 64}, **extra}  # fmt: skip
         (work / f"{name}.yaml").write_text(json.dumps(exp))
-    llmbench = [sys.executable, "-c", "from llmbench.cli import main; main()", "eval", "--no-track", "--no-progress"]
+    llmbench = [
+        sys.executable,
+        "-c",
+        "from llmbench.cli import main; main()",
+        "eval",
+        "--no-track",
+        "--no-progress",
+    ]
     requests = args.items * len(MODELS)
-    print(f"{requests:,} requests ({args.items:,} items x {len(MODELS)} models) against the fake; work dir {work}")
+    print(
+        f"{requests:,} requests ({args.items:,} items x {len(MODELS)} models) against the fake; work dir {work}"
+    )
 
     rows = []
     with FakeServerProcess(latency_s=0.0, batch_polls=1) as server:
@@ -50,7 +61,12 @@ def main() -> None:
                "OPENAI_API_KEY": "sk-bench-fake", "ANTHROPIC_API_KEY": "sk-ant-bench-fake", "NO_COLOR": "1"}  # fmt: skip
         rows.append((f"interactive, concurrency {args.concurrency}",
                      measured([*llmbench, "interactive.yaml", "--store", "i.duckdb"], work, env)))  # fmt: skip
-        rows.append(("batch: submission", measured([*llmbench, "batch.yaml", "--store", "b.duckdb"], work, env, ok=(4,))))
+        rows.append(
+            (
+                "batch: submission",
+                measured([*llmbench, "batch.yaml", "--store", "b.duckdb"], work, env, ok=(4,)),
+            )
+        )
         rows.append(("batch: collection + scoring + writes",
                      measured([*llmbench, "batch.yaml", "--store", "b.duckdb", "--wait", "--poll-interval", "0.2"],
                            work, env)))  # fmt: skip

@@ -121,9 +121,12 @@ def start_llmbench(work: Path, durable: bool) -> tuple[str, subprocess.Popen[str
     return url, proc
 
 
-def start_litellm(python: str, work: Path, upstream: str, port: int = 48765) -> tuple[str, subprocess.Popen[str]]:
+def start_litellm(
+    python: str, work: Path, upstream: str, port: int = 48765
+) -> tuple[str, subprocess.Popen[str]]:
     config = work / "litellm.yaml"
-    config.write_text(textwrap.dedent(f"""
+    config.write_text(
+        textwrap.dedent(f"""
         model_list:
           - model_name: router
             litellm_params: {{model: openai/coder, api_base: "{upstream}/v1", api_key: sk-up}}
@@ -135,7 +138,8 @@ def start_litellm(python: str, work: Path, upstream: str, port: int = 48765) -> 
           drop_params: true
         general_settings:
           master_key: sk-bench
-    """))
+    """)
+    )
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR", "TELEMETRY": "False"}
     cli = str(Path(python).with_name("litellm"))  # the proxy's console script beside that Python
     proc = subprocess.Popen([cli, "--config", str(config), "--port", str(port), "--num_workers",
@@ -151,7 +155,9 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=100)
     ap.add_argument("--latency", type=float, default=0.05, help="upstream latency, seconds")
     ap.add_argument("--rss-requests", type=int, default=20000)
-    ap.add_argument("--litellm-python", help="a Python with litellm[proxy] installed (else LiteLLM is skipped)")
+    ap.add_argument(
+        "--litellm-python", help="a Python with litellm[proxy] installed (else LiteLLM is skipped)"
+    )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     frame = synthetic_frame(40)
@@ -159,7 +165,9 @@ def main() -> None:
     RouterEstimator(lambda_=300.0).fit(frame).export(work / "policy.json")
     with FakeServerProcess(latency_s=args.latency) as upstream:
         (work / "llmbench.toml").write_text(f'[endpoints.up]\nbase_url = "{upstream.url}/v1"\n')
-        targets: list[tuple[str, str, str, subprocess.Popen[str] | None]] = [("direct", upstream.url, "coder", None)]
+        targets: list[tuple[str, str, str, subprocess.Popen[str] | None]] = [
+            ("direct", upstream.url, "coder", None)
+        ]
         for durable in (True, False):
             url, proc = start_llmbench(work, durable)
             targets.append((f"llmbench serve{'' if durable else ' --no-durable'}", url, "router", proc))
@@ -173,7 +181,9 @@ def main() -> None:
             for stream in (False, True):
                 base = None
                 for name, url, model, proc in targets:
-                    load(url, model, 300, args.concurrency, stream)  # warm-up: connections, caches, JIT-free paths
+                    load(
+                        url, model, 300, args.concurrency, stream
+                    )  # warm-up: connections, caches, JIT-free paths
                     cpu0 = cpu_seconds(proc.pid) if proc else 0.0
                     lat, errors = load(url, model, args.requests, args.concurrency, stream)
                     cpu = (cpu_seconds(proc.pid) - cpu0) / max(1, len(lat)) * 1000 if proc else float("nan")
@@ -186,7 +196,9 @@ def main() -> None:
             print(f"{'target':<26}{'mode':<8}{'p50 ms':>9}{'p99 ms':>9}{'+p50 ms':>9}{'+p99 ms':>9}"
                   f"{'CPU ms/req':>12}{'errors':>8}")  # fmt: skip
             for name, mode, p50, p99, a50, a99, cpu, errors in rows:
-                print(f"{name:<26}{mode:<8}{p50:>9.1f}{p99:>9.1f}{a50:>9.1f}{a99:>9.1f}{cpu:>12.2f}{errors:>8}")
+                print(
+                    f"{name:<26}{mode:<8}{p50:>9.1f}{p99:>9.1f}{a50:>9.1f}{a99:>9.1f}{cpu:>12.2f}{errors:>8}"
+                )
             _, url, _, proc = targets[1]
             assert proc is not None
             load(url, "router", 2000, args.concurrency, False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk
@@ -30,7 +31,7 @@ def chunks(n: int, size: int) -> list[ChatCompletionChunk]:
             one({}, "stop")]  # fmt: skip
 
 
-def timed(feed: object, stream: list[ChatCompletionChunk]) -> float:
+def timed(feed: object, stream: list[Any]) -> float:
     started = time.perf_counter()
     for chunk in stream:
         feed(chunk)  # type: ignore[operator]
@@ -48,10 +49,11 @@ def main() -> None:
         stream = chunks(n, args.chunk_bytes)
         sdk, ours = ChatCompletionStreamState(), StreamAccumulator()
         t_sdk = timed(sdk.handle_chunk, stream)
-        t_ours = timed(ours.add, stream)
+        dicts = [c.model_dump() for c in stream]  # the accumulator reads parsed JSON, as the wire gives it
+        t_ours = timed(ours.add, dicts)
         same = (
             sdk.current_completion_snapshot.choices[0].message.content
-            == ours.completion().choices[0].message.content
+            == ours.completion()["choices"][0]["message"]["content"]
         )
         assert same, "the two accumulations differ"
         print(

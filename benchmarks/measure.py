@@ -13,7 +13,10 @@ def measured(
     cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)
 ) -> tuple[float, float, float, str]:
     """(wall s, CPU s, peak RSS MB, stdout) of `cmd`; exits with its output when its code is not in `ok`."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:  # files: no pipe can fill up
+    with (
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+    ):  # files: no pipe can fill up
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err, text=True)
         _, status, usage = os.wait4(proc.pid, 0)  # reaps the child itself, so its usage is this child's alone

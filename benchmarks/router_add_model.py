@@ -61,13 +61,17 @@ def one_set(name: str, frame: pd.DataFrame, sizes: list[int], seeds: int) -> pd.
         for size in sizes:
             gains = []
             for seed in range(seeds):
-                pick = np.random.default_rng(seed).choice(len(train), size=min(size, len(train)), replace=False)
+                pick = np.random.default_rng(seed).choice(
+                    len(train), size=min(size, len(train)), replace=False
+                )
                 grown = copy.deepcopy(base)  # add_model changes the router in place
                 grown.add_model(train.subset(np.sort(pick)), model)
                 gains.append(figure(grown, test) - floor)
             row[size] = float(np.mean(gains))
         rows.append(row)
-        print("  " + ", ".join(f"{k} {v:+.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+        print(
+            "  " + ", ".join(f"{k} {v:+.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items())
+        )
     return pd.DataFrame(rows)
 
 
@@ -87,7 +91,9 @@ def main() -> None:
     table = pd.concat(tables)
     print(f"\n## Share of a full retrain's gain recovered (models summed; full gain >= {MIN_GAIN})")
     print("   'of the gain': the grown router's gain over the best single model / the full router's;")
-    print("   'of the model's part': (grown - without) / (full - without), over the models whose absence costs")
+    print(
+        "   'of the model's part': (grown - without) / (full - without), over the models whose absence costs"
+    )
     print(f"   the router at least {MIN_GAIN} (where adding them matters at all)")
     for name, part in table.groupby("data", sort=False):
         if part["full"].iloc[0] < MIN_GAIN:

@@ -54,7 +54,9 @@ def open_llm_runs(folder: Path) -> pd.DataFrame:
 
     import yaml
 
-    prices = yaml.safe_load(Path(__file__).with_name("prices").joinpath("open_llm.yaml").read_text())["models"]
+    prices = yaml.safe_load(Path(__file__).with_name("prices").joinpath("open_llm.yaml").read_text())[
+        "models"
+    ]
     rows = []
     for name in ("gsm8k-test", "mmlu_test", "arc_challenge_test", "humaneval_test", "mbpp"):
         path = folder / f"{name}.json.gz"
@@ -139,9 +141,13 @@ def report(name: str, train: RoutingData, test: RoutingData, n_boot: int) -> dic
     table = ev.table.set_index("router")
     aiq = table["AIQ"]
     metric = "AIQ"
-    if not np.isfinite(aiq.get("router", np.nan)):  # every model costs the same: routing is about quality alone
+    if not np.isfinite(
+        aiq.get("router", np.nan)
+    ):  # every model costs the same: routing is about quality alone
         aiq, metric = table["peak quality"], "peak quality"
-    candidates = [b for b in (*BASELINES, *[m for m in test.models]) if b in aiq.index and np.isfinite(aiq[b])]
+    candidates = [
+        b for b in (*BASELINES, *[m for m in test.models]) if b in aiq.index and np.isfinite(aiq[b])
+    ]
     best = max(candidates, key=lambda b: aiq[b]) if candidates else "task prior"
     best_pick = best if best in ev.sweeps or best == "zero router" else "zero router"
     ci = intervals(ev, best_pick, n_boot) if metric == "AIQ" else {}
@@ -164,8 +170,10 @@ def report(name: str, train: RoutingData, test: RoutingData, n_boot: int) -> dic
     print(f"\n## {name}: {ev.n_train} train / {ev.n_test} test prompts, {len(test.models)} models "
           f"(router + baselines fitted in {took:.1f} s)")  # fmt: skip
     print(f"  exported policy decides as the trained router on {same} test prompts")
-    print(f"  router chose: {router.choice_}; out-of-fold routing scores: "
-          + ", ".join(f"{k} {v:.4f}" for k, v in router.candidate_scores_.items()))
+    print(
+        f"  router chose: {router.choice_}; out-of-fold routing scores: "
+        + ", ".join(f"{k} {v:.4f}" for k, v in router.candidate_scores_.items())
+    )
     shown = ["router", *BASELINES, ORACLE, ev.best_model]
     print(table.loc[[s for s in dict.fromkeys(shown) if s in table.index], ["AIQ", "peak quality", "cost saving"]]
           .round(4).to_string())  # fmt: skip
@@ -206,7 +214,9 @@ def quiet(train: RoutingData, test: RoutingData, n_boot: int) -> dict[str, float
             "choice": ev.router.choice_}  # fmt: skip
 
 
-def small_data(frames: dict[str, pd.DataFrame], sizes: list[int], seeds: int, folds: int, n_boot: int) -> None:
+def small_data(
+    frames: dict[str, pd.DataFrame], sizes: list[int], seeds: int, folds: int, n_boot: int
+) -> None:
     """Each set with its training split cut to `sizes` prompts (`seeds` draws each), judged on the tool's split
     (a test split of at most 3,000 prompts) and by `folds`-fold cross-fitting (each fold the test once)."""
     rows = []
@@ -224,24 +234,32 @@ def small_data(frames: dict[str, pd.DataFrame], sizes: list[int], seeds: int, fo
                     rest, held = data.subset(fold_of != k), small(data.subset(fold_of == k), 3000, 0)
                     r = quiet(small(rest, size, seed), held, n_boot)
                     rows.append({"data": name, "size": size, "seed": seed, "judged by": f"fold {k}", **r})
-                print(pd.DataFrame(rows[-1 - folds :]).round(4).to_string(index=False, header=False), flush=True)
+                print(
+                    pd.DataFrame(rows[-1 - folds :]).round(4).to_string(index=False, header=False), flush=True
+                )
     table = pd.DataFrame(rows)
     by = table.groupby(["data", "size", "judged by"] if folds == 0 else ["data", "size"])
     summary = by.agg(diff=("diff", "mean"), worst=("diff", "min"), low=("low", "mean"), fair=("fair", "mean"),
                      fair_worst=("fair", "min"), runs=("diff", "size"))  # fmt: skip
     print("\n## Small data: router AIQ minus the best baseline's (mean and worst over seeds and folds)")
     print(summary.round(4).to_string())
-    print(f"router within 0.002 of the best baseline (mean) on {(summary['diff'] >= -0.002).sum()}/{len(summary)}; "
-          f"every single run on {(summary['worst'] >= -0.002).sum()}/{len(summary)}")
-    print(f"like for like (router + task label vs the labelled task prior, router vs the label-free baselines): "
-          f"within 0.002 (mean) on {(summary['fair'] >= -0.002).sum()}/{len(summary)}; every single run on "
-          f"{(summary['fair_worst'] >= -0.002).sum()}/{len(summary)}")
+    print(
+        f"router within 0.002 of the best baseline (mean) on {(summary['diff'] >= -0.002).sum()}/{len(summary)}; "
+        f"every single run on {(summary['worst'] >= -0.002).sum()}/{len(summary)}"
+    )
+    print(
+        f"like for like (router + task label vs the labelled task prior, router vs the label-free baselines): "
+        f"within 0.002 (mean) on {(summary['fair'] >= -0.002).sum()}/{len(summary)}; every single run on "
+        f"{(summary['fair_worst'] >= -0.002).sum()}/{len(summary)}"
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bootstrap", type=int, default=200)
-    ap.add_argument("--sizes", default="40,100,300", help="training sizes of the small-data versions ('' for none)")
+    ap.add_argument(
+        "--sizes", default="40,100,300", help="training sizes of the small-data versions ('' for none)"
+    )
     ap.add_argument("--seeds", type=int, default=3, help="draws of each small training set")
     ap.add_argument("--folds", type=int, default=5, help="cross-fitting folds of the small-data versions")
     ap.add_argument("--only", default="", help="only the data sets whose name contains this")
@@ -263,14 +281,20 @@ def main() -> None:
     rb = load_pair(shared)
     if rb is not None:
         train, test = rb
-        rows.append(report("cross: RouterBench -> RouteLLM MMLU (GPT-4 vs Mixtral)", train, test, args.bootstrap))
+        rows.append(
+            report("cross: RouterBench -> RouteLLM MMLU (GPT-4 vs Mixtral)", train, test, args.bootstrap)
+        )
     summary = pd.DataFrame(rows)
-    print("\n## Goals: router AIQ >= best non-oracle baseline - 0.002 everywhere; the paired interval above 0 on two")
+    print(
+        "\n## Goals: router AIQ >= best non-oracle baseline - 0.002 everywhere; the paired interval above 0 on two"
+    )
     print(summary.round(4).to_string(index=False))
     met = (summary["diff"] >= -0.002).sum()
     above = (summary["diff low"] > 0).sum()
-    print(f"router within 0.002 of the best baseline or above on {met}/{len(summary)} data sets; "
-          f"interval above 0 on {above}")
+    print(
+        f"router within 0.002 of the best baseline or above on {met}/{len(summary)} data sets; "
+        f"interval above 0 on {above}"
+    )
 
 
 def load_pair(shared: Path) -> tuple[RoutingData, RoutingData] | None:

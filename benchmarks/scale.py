@@ -82,7 +82,11 @@ def bench_train(sizes: list[int]) -> None:
     for n in sizes:
         _, _, rss, out = measured([PY, "-c", TRAIN, str(n)])
         info = json.loads(out.strip().splitlines()[-1])
-        growth = "" if previous is None else f"; x{n / previous[0]:.1f} prompts -> x{info['fit'] / previous[1]:.1f} time"
+        growth = (
+            ""
+            if previous is None
+            else f"; x{n / previous[0]:.1f} prompts -> x{info['fit'] / previous[1]:.1f} time"
+        )
         print(f"  router training on {n:,} prompts x 11 models: {info['fit']:.1f} s (chose {info['choice']}), "
               f"peak RSS {rss:,.0f} MB{growth}; route_many {info['loop'] / max(info['many'], 1e-9):.1f}x the loop")  # fmt: skip
         previous = (n, info["fit"])
@@ -97,9 +101,21 @@ def bench_resume(items: int) -> None:
                                  "scorer": "numeric"}) + "\n")  # fmt: skip
     exp = work / "exp.yaml"
     exp.write_text(f"name: big\ndatasets: [{data}]\nmodels: [sim:gpt-4o-mini]\nconcurrency: 256\n")
-    cmd = [PY, "-m", "llmbench", "eval", str(exp), "--store", str(work / "s.duckdb"), "--no-track", "--no-progress"]
+    cmd = [
+        PY,
+        "-m",
+        "llmbench",
+        "eval",
+        str(exp),
+        "--store",
+        str(work / "s.duckdb"),
+        "--no-track",
+        "--no-progress",
+    ]
     wall, _, rss, _ = measured(cmd, cwd=work)
-    print(f"  first run of {items:,} items: {wall:.1f} s, peak RSS {rss:,.0f} MB ({rss * 1024 / items:.1f} KB per call)")
+    print(
+        f"  first run of {items:,} items: {wall:.1f} s, peak RSS {rss:,.0f} MB ({rss * 1024 / items:.1f} KB per call)"
+    )
     wall, _, rss, _ = measured(cmd, cwd=work)
     helpw, _, _, _ = measured([PY, "-m", "llmbench", "--help"])
     print(f"  resume of the finished run: {wall:.2f} s (llmbench --help: {helpw:.2f} s; x{wall / helpw:.1f}), "
@@ -111,7 +127,9 @@ def bench_track(items: int) -> None:
     data = work / "items.jsonl"
     with data.open("w") as fh:
         for i in range(items):
-            fh.write(json.dumps({"id": f"q{i}", "input": f"What is {i} + 1?", "reference": str(i + 1)}) + "\n")
+            fh.write(
+                json.dumps({"id": f"q{i}", "input": f"What is {i} + 1?", "reference": str(i + 1)}) + "\n"
+            )
     times = {}
     for flag in ("--no-track", "--track"):
         exp = work / f"exp{flag}.yaml"

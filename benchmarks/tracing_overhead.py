@@ -19,7 +19,9 @@ from llmbench.tracking.mlflow_log import log_eval_run
 def build(path: Path, n_items: int, models: list[str]) -> Store:
     store = Store.open(path)
     store.create_experiment("traced", config={"models": models})
-    store.add_items("traced", [{"id": f"i{i}", "input": f"question {i} " * 20, "reference": "x"} for i in range(n_items)])
+    store.add_items(
+        "traced", [{"id": f"i{i}", "input": f"question {i} " * 20, "reference": "x"} for i in range(n_items)]
+    )
     t0 = time.time() - 3600
     calls, scores = [], []
     for m in models:

@@ -55,10 +55,10 @@ def evaluate(
     process with `wait_for_tracking`, else in a detached one). Models with a provider batch API go through it
     when the config says `batch`; `wait` polls until their batches are collected. Ctrl-C ends the run with
     `report.interrupted` set; everything answered so far is stored."""
+    from llmbench.aio import run_sync
     from llmbench.evaluation import Runner, build_providers, load_experiment, load_items, validate_config
     from llmbench.evaluation.batch import BatchRunner
     from llmbench.evaluation.runner import plan_fingerprint
-    from llmbench.providers.base import run_sync
     from llmbench.store import Store, default_store_path
 
     if isinstance(config, str | Path):

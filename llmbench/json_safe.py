@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
-__all__ = ["dumps", "to_json_safe", "utf8"]
+__all__ = ["dumps", "loads", "request_bytes", "to_json_safe", "utf8"]
 
 
 def to_json_safe(obj: Any) -> Any:
@@ -61,3 +62,22 @@ def utf8(obj: Any) -> bytes:
         return json.dumps(obj, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         return json.dumps(obj).encode("ascii")
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON fast (orjson); what orjson refuses and Python's parser reads (a lone surrogate escape, an
+    integer past 64 bits, NaN) is read as Python reads it. Raises ValueError (RecursionError when nested too
+    deeply) for text that is not JSON."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
+def request_bytes(obj: Any) -> bytes:
+    """A request body as compact UTF-8 JSON (orjson). Text that is not valid Unicode raises UnicodeEncodeError
+    (nothing with a lone surrogate is sent); what orjson cannot write (an integer past 64 bits) Python writes."""
+    try:
+        return orjson.dumps(obj)
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -96,7 +96,7 @@ def test_no_import_cycles_among_llmbench_modules() -> None:
 # (router, statistics) -> tracking and the gateway -> the library API, the CLI and the test doubles. The package
 # root is a facade: it may name anything (lazily), and anything may read `__version__` from it.
 LAYERS: list[tuple[str, ...]] = [
-    ("llmbench.errors", "llmbench.lazy", "llmbench.registry", "llmbench.json_safe", "llmbench.text_safe", "llmbench.yaml_safe", "llmbench.mlflow_uri",
+    ("llmbench.errors", "llmbench.aio", "llmbench.lazy", "llmbench.registry", "llmbench.json_safe", "llmbench.text_safe", "llmbench.yaml_safe", "llmbench.mlflow_uri",
      "llmbench.dataset_files", "llmbench.providers.types"),
     ("llmbench.providers",),
     ("llmbench.datasets", "llmbench.store"),

@@ -1,6 +1,7 @@
 """Provider layer: one interface over OpenAI, Anthropic, OpenAI-compatible servers and the offline simulator."""
 
-from llmbench.providers.base import Provider, run_sync
+from llmbench.aio import run_sync
+from llmbench.providers.base import Provider
 from llmbench.providers.kinds import PROVIDERS
 from llmbench.providers.pricing import ModelPrice, PriceTable, UnknownPriceWarning
 from llmbench.providers.registry import (

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextlib
 import logging
 import random
 import time
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from llmbench import errors
+from llmbench.aio import paused, run_sync
 from llmbench.providers.pricing import PriceTable, UnknownPriceWarning
 from llmbench.providers.retry import RetryPolicy
 from llmbench.providers.types import (
@@ -36,6 +35,7 @@ from llmbench.providers.types import (
 
 log = logging.getLogger("llmbench.providers")
 T = TypeVar("T")
+P = TypeVar("P")  # what a stream passes on before its StopEvent: neutral events or raw bytes
 AttemptHook = Callable[[Attempt], None]
 DEFAULT_MAX_TOKENS = 256  # the answer size the budget assumes when a call sets no max_tokens
 BeforeAttempt = Callable[[int], Awaitable[None]]  # awaited before attempt N is sent (e.g. to record it first)
@@ -122,6 +122,22 @@ class Provider(ABC):
     ) -> AsyncIterator[StreamEvent]:
         """One streamed attempt; the last event is a StopEvent whose completion lacks cost and latency."""
 
+    forwards: ClassVar[str | None] = (
+        None  # the API dialect (a gateway wire's name) whose bodies it sends as is
+    )
+
+    async def _forward(self, body: dict[str, Any]) -> tuple[Completion, bytes]:
+        """One attempt of `aforward` (providers whose `forwards` names a dialect implement it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not forward request bodies")
+
+    def _forward_stream(self, body: dict[str, Any]) -> AsyncIterator[bytes | StopEvent]:
+        """One attempt of `aforward_stream`: the answer's bytes, then a StopEvent as `_stream` ends."""
+        raise NotImplementedError(f"{type(self).__name__} does not forward request bodies")
+
+    def can_forward(self, dialect: str) -> bool:
+        """Whether a request body in `dialect` can be sent to this provider as it is (the gateway's fast path)."""
+        return self.forwards == dialect
+
     # Public API --------------------------------------------------------------------------------------
 
     async def acomplete(
@@ -136,6 +152,27 @@ class Provider(ABC):
         `before_attempt(n)` is awaited before attempt n is sent; if it raises, nothing is sent."""
         messages = to_messages(prompt)
         merged = {**self.default_params, **params}
+
+        async def send() -> tuple[Completion, None]:
+            return await self._call(messages, tools, merged), None
+
+        return (await self._retrying(send, (messages, merged), before_attempt))[0]
+
+    async def aforward(
+        self, body: dict[str, Any], messages: list[Message], *, before_attempt: BeforeAttempt | None = None
+    ) -> tuple[Completion, bytes]:
+        """Send a request body of this provider's own API (`forwards`) as it is, with only the model set, and
+        return the answer's bytes as the API sent them beside the Completion read from them. Retries, timing,
+        pricing and `before_attempt` are those of `acomplete`; `messages` (the body's, parsed) price estimates."""
+        return await self._retrying(lambda: self._forward(body), (messages, body), before_attempt)
+
+    async def _retrying(
+        self,
+        send: Callable[[], Awaitable[tuple[Completion, T]]],
+        call: tuple[list[Message], dict[str, Any]],
+        before_attempt: BeforeAttempt | None,
+    ) -> tuple[Completion, T]:
+        """The retry loop of one call: `send` makes one attempt."""
         attempts: list[Attempt] = []
         self._prepare()
         for number in range(1, self.retry.max_attempts + 1):
@@ -144,17 +181,17 @@ class Provider(ABC):
             started_at, t0 = time.time(), time.perf_counter()
             try:
                 async with asyncio.timeout(self.timeout):
-                    result = await self._call(messages, tools, merged)
+                    result, extra = await send()
             except Exception as exc:
-                err = self._fail(exc, attempts, number, started_at, t0, (messages, merged))
+                err = self._fail(exc, attempts, number, started_at, t0, call)
                 if not err.retryable or number == self.retry.max_attempts:
                     raise err from None
                 await asyncio.sleep(self.retry.delay(number, err.retry_after, self._rng))
                 continue
-            return self._succeed(result, attempts, number, started_at, t0, (messages, merged))
+            return self._succeed(result, attempts, number, started_at, t0, call), extra
         raise AssertionError("unreachable: the retry loop always returns or raises")
 
-    async def astream(
+    def astream(
         self,
         prompt: MessagesInput,
         *,
@@ -166,6 +203,24 @@ class Provider(ABC):
         taken back. The final StopEvent carries the same Completion as `acomplete` would."""
         messages = to_messages(prompt)
         merged = {**self.default_params, **params}
+        return self._retrying_stream(
+            lambda: self._stream(messages, tools, merged), (messages, merged), before_attempt
+        )
+
+    def aforward_stream(
+        self, body: dict[str, Any], messages: list[Message], *, before_attempt: BeforeAttempt | None = None
+    ) -> AsyncIterator[bytes | StreamEvent]:
+        """`aforward` for a streamed request: the answer's bytes as they arrive, then a StopEvent (and a
+        UsageEvent before it) with the Completion read from them."""
+        return self._retrying_stream(lambda: self._forward_stream(body), (messages, body), before_attempt)
+
+    async def _retrying_stream(
+        self,
+        open_stream: Callable[[], AsyncIterator[P | StopEvent]],
+        call: tuple[list[Message], dict[str, Any]],
+        before_attempt: BeforeAttempt | None,
+    ) -> AsyncIterator[P | UsageEvent | StopEvent]:
+        """The retry loop of one streamed call (retried only while nothing has been passed on)."""
         attempts: list[Attempt] = []
         self._prepare()
         for number in range(1, self.retry.max_attempts + 1):
@@ -175,12 +230,10 @@ class Provider(ABC):
             emitted = False
             try:
                 async with asyncio.timeout(self.timeout) as clock:
-                    async for event in self._stream(messages, tools, merged):
+                    async for event in open_stream():
                         if isinstance(event, StopEvent):
-                            done = self._succeed(
-                                event.completion, attempts, number, started_at, t0, (messages, merged)
-                            )
-                            with _paused(clock):
+                            done = self._succeed(event.completion, attempts, number, started_at, t0, call)
+                            with paused(clock):
                                 if done.usage is not None:
                                     yield UsageEvent(usage=done.usage)
                                 yield StopEvent(stop_reason=done.stop_reason, completion=done)
@@ -188,13 +241,13 @@ class Provider(ABC):
                         emitted = True
                         # The caller's time with an event is not the provider's: stop the clock meanwhile,
                         # or a slow consumer would be cancelled inside its own code.
-                        with _paused(clock):
+                        with paused(clock):
                             yield event
                 raise errors.MalformedResponseError(
                     f"{self.model_id}: the stream ended without a final event", provider=self.provider
                 )
             except Exception as exc:
-                err = self._fail(exc, attempts, number, started_at, t0, (messages, merged))
+                err = self._fail(exc, attempts, number, started_at, t0, call)
                 if emitted or not err.retryable or number == self.retry.max_attempts:
                     raise err from None
                 await asyncio.sleep(self.retry.delay(number, err.retry_after, self._rng))
@@ -345,35 +398,3 @@ class Provider(ABC):
 
     async def aclose(self) -> None:  # noqa: B027  (most providers hold nothing to release)
         """Release network resources."""
-
-
-@contextlib.contextmanager
-def _paused(clock: asyncio.Timeout) -> Iterator[None]:
-    """Suspend an `asyncio.timeout` while the generator is suspended at a `yield`."""
-    deadline = clock.when()
-    if deadline is None:
-        yield
-        return
-    loop = asyncio.get_running_loop()
-    left = deadline - loop.time()
-    clock.reschedule(None)
-    try:
-        yield
-    finally:
-        clock.reschedule(loop.time() + left)
-
-
-_pool: concurrent.futures.ThreadPoolExecutor | None = None
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from sync code, even when an event loop already runs in this thread."""
-    global _pool
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    # Inside Jupyter: the loop is busy running the cell, so run ours in a worker thread.
-    if _pool is None:
-        _pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="llmbench-sync")
-    return _pool.submit(asyncio.run, coro).result()

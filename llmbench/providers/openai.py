@@ -6,13 +6,17 @@ missing usage gives `usage=None` (so cost is unknown, not 0), `reasoning_content
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import httpx2
+
 from llmbench import errors
+from llmbench.json_safe import loads, request_bytes
 from llmbench.providers.errors_map import map_sdk_error
 from llmbench.providers.openai_stream import StreamAccumulator
-from llmbench.providers.sdk import SDKProvider, sdk_kwargs
+from llmbench.providers.sdk import SDKProvider
+from llmbench.providers.sse import SSEReader
 from llmbench.providers.types import (
     Completion,
     ContentBlock,
@@ -158,66 +162,66 @@ def _part_from_openai(part: dict[str, Any]) -> ContentBlock:
     return TextBlock(text=part.get("text", ""))
 
 
-def usage_from_openai(usage: Any) -> Usage | None:
+def usage_from_openai(usage: Mapping[str, Any] | None) -> Usage | None:
     """Normalise OpenAI usage: `prompt_tokens` includes cached tokens, so they are split out here."""
     if usage is None:
         return None
-    prompt = usage.prompt_tokens or 0
-    details = getattr(usage, "prompt_tokens_details", None)
-    cached = (getattr(details, "cached_tokens", None) or 0) if details else 0
+    prompt = usage.get("prompt_tokens") or 0
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
     if cached > prompt:
         raise ValueError(
             f"usage has {cached} cached tokens of {prompt} prompt tokens; cached tokens are a part of them"
         )
-    out_details = getattr(usage, "completion_tokens_details", None)
-    reasoning = (getattr(out_details, "reasoning_tokens", None) or 0) if out_details else 0
+    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
     return Usage(
         input_tokens=prompt - cached,
         cache_read_tokens=cached,
-        output_tokens=usage.completion_tokens or 0,
+        output_tokens=usage.get("completion_tokens") or 0,
         reasoning_tokens=reasoning,
     )
 
 
-def completion_from_openai(resp: Any, *, model_id: str, provider: str) -> Completion:
-    """A ChatCompletion (or an accumulated stream) as a neutral Completion."""
-    if not getattr(resp, "choices", None):
+def completion_from_openai(
+    resp: Mapping[str, Any], *, model_id: str, provider: str, request_id: str | None = None
+) -> Completion:
+    """A `chat.completion` object (parsed JSON, or an accumulated stream) as a neutral Completion."""
+    choices = resp.get("choices") if isinstance(resp, Mapping) else None
+    if not choices or not isinstance(choices, list) or not isinstance(choices[0], Mapping):
         raise errors.MalformedResponseError(
             f"{model_id}: the response has no choices (is the base URL an OpenAI-compatible endpoint?)",
             provider=provider,
         )
-    choice = resp.choices[0]
-    msg = choice.message
+    choice = choices[0]
+    msg = choice.get("message") or {}
     blocks: list[ContentBlock] = []
-    reasoning = getattr(msg, "reasoning_content", None) or (msg.model_extra or {}).get("reasoning_content")
-    if reasoning:
-        blocks.append(ReasoningBlock(text=reasoning))
-    if msg.content:
-        blocks.append(TextBlock(text=msg.content))
-    if getattr(msg, "refusal", None):
-        blocks.append(TextBlock(text=msg.refusal))
-    for i, tc in enumerate(msg.tool_calls or []):
-        fn = tc.function
-        blocks.append(ToolCall.from_json(tc.id or _synthetic_id(resp, i), fn.name, fn.arguments))
-    raw_stop = choice.finish_reason
-    stop: StopReason = (
-        "refusal" if getattr(msg, "refusal", None) else STOP_REASONS.get(raw_stop or "", "other")
-    )
+    if msg.get("reasoning_content"):
+        blocks.append(ReasoningBlock(text=msg["reasoning_content"]))
+    if msg.get("content"):
+        blocks.append(TextBlock(text=msg["content"]))
+    refusal = msg.get("refusal")
+    if refusal:
+        blocks.append(TextBlock(text=refusal))
+    for i, tc in enumerate(msg.get("tool_calls") or ()):
+        fn = tc.get("function") or {}
+        call_id = tc.get("id") or _synthetic_id(resp, i)
+        blocks.append(ToolCall.from_json(call_id, fn.get("name") or "", fn.get("arguments")))
+    raw_stop = choice.get("finish_reason")
+    stop: StopReason = "refusal" if refusal else STOP_REASONS.get(raw_stop or "", "other")
     return Completion(
         model_id=model_id,
         provider=provider,
-        model=resp.model or model_id.partition(":")[2],
+        model=resp.get("model") or model_id.partition(":")[2],
         content=blocks,
         stop_reason=stop,
         raw_stop_reason=raw_stop,
-        usage=usage_from_openai(resp.usage),
-        request_id=getattr(resp, "_request_id", None) or resp.id,
+        usage=usage_from_openai(resp.get("usage")),
+        request_id=request_id or resp.get("id"),
     )
 
 
-def _synthetic_id(resp: Any, index: int) -> str:
+def _synthetic_id(resp: Mapping[str, Any], index: int) -> str:
     """A stable id for servers that omit tool-call ids (so results can still be matched to calls)."""
-    return f"call_{resp.id or 'x'}_{index}"
+    return f"call_{resp.get('id') or 'x'}_{index}"
 
 
 # The provider -------------------------------------------------------------------------------------------
@@ -253,61 +257,135 @@ class OpenAIProvider(SDKProvider):
     async def _call(
         self, messages: list[Any], tools: list[ToolSpec] | None, params: dict[str, Any]
     ) -> Completion:
-        import openai
-
-        body = self.build_request(messages, tools, params)
-        try:
-            create = self._client().chat.completions.create
-            resp = await create(**sdk_kwargs(create, body))
-        except openai.OpenAIError as exc:
-            raise map_sdk_error(exc, openai, self.model_id) from None
-        if isinstance(resp, str) or not hasattr(resp, "choices"):
-            raise errors.MalformedResponseError(
-                f"{self.model_id}: the server answered with text, not a chat completion: {str(resp)[:200]!r}",
-                provider=self.provider,
-            )
-        return completion_from_openai(resp, model_id=self.model_id, provider=self.provider)
+        return (await self._forward(self.build_request(messages, tools, params)))[0]
 
     async def _stream(
         self, messages: list[Any], tools: list[ToolSpec] | None, params: dict[str, Any]
     ) -> AsyncIterator[StreamEvent]:
-        import openai
-
-        body = self.build_request(messages, tools, params)
-        body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
-        state = StreamAccumulator()
-        request_id = None
         started: set[int] = set()
+        async for piece in self._read_stream(self.build_request(messages, tools, params), neutral=True):
+            if not isinstance(piece, dict):
+                if not isinstance(piece, bytes):  # (bytes come only when forwarding)
+                    yield piece  # the StopEvent, after its tool calls' ends
+                continue
+            for choice in (piece.get("choices") or ())[:1]:
+                delta = choice.get("delta") or {}
+                if delta.get("content"):
+                    yield TextDelta(text=delta["content"])
+                for tc in delta.get("tool_calls") or ():
+                    index, fn = tc.get("index", 0), tc.get("function") or {}
+                    if index not in started:
+                        started.add(index)
+                        yield ToolCallStart(index=index, id=tc.get("id") or "", name=fn.get("name") or "")
+                    if fn.get("arguments"):
+                        yield ToolCallDelta(index=index, arguments_delta=fn["arguments"])
+
+    # The wire: the SDK sends and maps errors; the body is read here, once, from its bytes ----------------
+
+    forwards = "openai"
+
+    async def _forward(self, body: dict[str, Any]) -> tuple[Completion, bytes]:
+        """One attempt with `body` as the request (its model set to this provider's)."""
+        response = await self._post({**body, "model": self.model}, stream=False)
+        raw = response.content
         try:
-            create = self._client().chat.completions.create
-            stream = await create(**sdk_kwargs(create, body))
-            request_id = stream.response.headers.get("x-request-id")
-            async for chunk in stream:
-                state.add(chunk)
-                for choice in chunk.choices[:1]:
-                    delta = choice.delta
-                    if delta.content:
-                        yield TextDelta(text=delta.content)
-                    for tc in delta.tool_calls or []:
-                        if tc.index not in started:
-                            started.add(tc.index)
-                            name = tc.function.name if tc.function else ""
-                            yield ToolCallStart(index=tc.index, id=tc.id or "", name=name or "")
-                        if tc.function and tc.function.arguments:
-                            yield ToolCallDelta(index=tc.index, arguments_delta=tc.function.arguments)
-        except openai.OpenAIError as exc:
+            data = loads(raw)
+        except ValueError:
+            raise errors.MalformedResponseError(
+                f"{self.model_id}: the server answered with text, not a chat completion: {raw[:200]!r}",
+                provider=self.provider,
+            ) from None
+        request_id = response.headers.get("x-request-id")
+        return completion_from_openai(
+            data, model_id=self.model_id, provider=self.provider, request_id=request_id
+        ), raw
+
+    async def _forward_stream(self, body: dict[str, Any]) -> AsyncIterator[bytes | StopEvent]:
+        async for piece in self._read_stream(body, neutral=False):
+            if isinstance(piece, bytes | StopEvent):
+                yield piece
+
+    async def _read_stream(
+        self, body: dict[str, Any], *, neutral: bool
+    ) -> AsyncIterator[dict[str, Any] | bytes | StreamEvent]:
+        """A streamed attempt: each chunk parsed (and, unless `neutral`, the bytes as they came), then the tool
+        calls' ends (neutral only) and the StopEvent. Usage is always asked for: it is what the call costs."""
+        options = body.get("stream_options") or {}
+        body = {
+            **body,
+            "model": self.model,
+            "stream": True,
+            "stream_options": {**options, "include_usage": True},
+        }
+        state, reader = StreamAccumulator(), SSEReader()
+        response = await self._post(body, stream=True)
+        try:
+            done = False
+            async for raw in response.aiter_bytes():
+                if not neutral:
+                    yield raw
+                for data in reader.feed(raw):
+                    done = done or data == b"[DONE]"  # the SDK stops reading there too
+                    if not done:
+                        chunk = self._chunk(data)
+                        state.add(chunk)
+                        yield chunk
+                if done:
+                    break
+        except Exception as exc:
+            import openai
+
             err = map_sdk_error(exc, openai, self.model_id)
             err.partial_usage = usage_from_openai(state.usage)  # billed even if cut
             raise err from None
+        finally:
+            await response.aclose()
         if not state.chunks:
             raise errors.MalformedResponseError(
                 f"{self.model_id}: the stream carried no chunks", provider=self.provider
             )
-        final = state.completion()
-        if request_id:
-            final._request_id = request_id  # as the non-streamed response carries it
-        completion = completion_from_openai(final, model_id=self.model_id, provider=self.provider)
-        for index, call in enumerate(completion.tool_calls):
-            yield ToolCallEnd(index=index, call=call)
+        request_id = response.headers.get("x-request-id")
+        completion = completion_from_openai(
+            state.completion(), model_id=self.model_id, provider=self.provider, request_id=request_id
+        )
+        if neutral:
+            for index, call in enumerate(completion.tool_calls):
+                yield ToolCallEnd(index=index, call=call)
         yield StopEvent(stop_reason=completion.stop_reason, completion=completion)
+
+    def _chunk(self, data: bytes) -> dict[str, Any]:
+        try:
+            chunk = loads(data)
+        except ValueError:
+            chunk = None
+        if not isinstance(chunk, dict):
+            raise errors.MalformedResponseError(
+                f"{self.model_id}: a stream event is not a chat completion chunk: {data[:200]!r}",
+                provider=self.provider,
+            )
+        if chunk.get("error"):  # a server that fails mid-stream says so in an event (as the SDK reads it)
+            error = chunk["error"]
+            message = error.get("message") if isinstance(error, dict) else error
+            raise errors.MalformedResponseError(
+                f"{self.model_id}: the stream reported an error: {message}", provider=self.provider
+            )
+        return chunk
+
+    async def _post(self, body: dict[str, Any], *, stream: bool) -> Any:
+        """POST /chat/completions through the SDK (its auth, headers and errors); the answer comes back unread
+        when streamed."""
+        import openai
+
+        try:
+            return await self._client().post(
+                "/chat/completions",
+                cast_to=httpx2.Response,
+                content=request_bytes(body),
+                options={"headers": _STREAMED if stream else _JSON},
+            )
+        except openai.OpenAIError as exc:
+            raise map_sdk_error(exc, openai, self.model_id) from None
+
+
+_JSON = {"Content-Type": "application/json"}
+_STREAMED = {**_JSON, "X-Stainless-Raw-Response": "stream"}  # the SDK then returns the response unread

@@ -112,8 +112,12 @@ class OpenAIBatches(BatchAPI):
         custom_id = str(line.get("custom_id"))
         response, error = line.get("response") or {}, line.get("error") or {}
         if response.get("status_code") == 200:
-            resp = completion_type.model_validate(response["body"])
-            return BatchOutcome(custom_id, completion_from_openai(resp, model_id=model_id, provider=name))
+            completion_type.model_validate(
+                response["body"]
+            )  # a result line that is not a completion: its error
+            return BatchOutcome(
+                custom_id, completion_from_openai(response["body"], model_id=model_id, provider=name)
+            )
         if not error:
             body_error = (response.get("body") or {}).get("error") or {}
             error = {"code": f"http_{response.get('status_code')}", "message": body_error.get("message", "")}

@@ -8,8 +8,8 @@ Here each piece is appended to a list and joined once at the end; strings concat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 __all__ = ["StreamAccumulator"]
@@ -37,58 +37,54 @@ class StreamAccumulator:
     reasoning: list[str] = field(default_factory=list)
     calls: dict[int, _Call] = field(default_factory=dict)
 
-    def add(self, chunk: Any) -> None:
-        """Take one chunk."""
+    def add(self, chunk: Mapping[str, Any]) -> None:
+        """Take one chunk (a parsed `chat.completion.chunk` object)."""
         self.chunks += 1
-        self.id = self.id or chunk.id
-        self.model = self.model or chunk.model
-        if chunk.usage is not None:
-            self.usage = chunk.usage  # some servers send usage before a final empty chunk
-        for choice in chunk.choices:
-            if choice.index != 0:
+        self.id = self.id or chunk.get("id")
+        self.model = self.model or chunk.get("model")
+        if chunk.get("usage") is not None:
+            self.usage = chunk["usage"]  # some servers send usage before a final empty chunk
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) != 0:
                 continue
-            delta = choice.delta
-            if delta.content:
-                self.content.append(delta.content)
-            if getattr(delta, "refusal", None):
-                self.refusal.append(delta.refusal)
-            reasoning = getattr(delta, "reasoning_content", None) or (delta.model_extra or {}).get(
-                "reasoning_content"
-            )
-            if reasoning:
-                self.reasoning.append(reasoning)
-            for tc in delta.tool_calls or []:
-                call = self.calls.setdefault(tc.index, _Call())
-                if tc.id:
-                    call.id.append(tc.id)
-                if tc.type:
-                    call.type = tc.type
-                if tc.function is not None:
-                    if tc.function.name:
-                        call.name.append(tc.function.name)
-                    if tc.function.arguments:
-                        call.arguments.append(tc.function.arguments)
-            if choice.finish_reason:
-                self.finish_reason = choice.finish_reason
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                self.content.append(delta["content"])
+            if delta.get("refusal"):
+                self.refusal.append(delta["refusal"])
+            if delta.get("reasoning_content"):
+                self.reasoning.append(delta["reasoning_content"])
+            for tc in delta.get("tool_calls") or ():
+                call = self.calls.setdefault(tc.get("index", 0), _Call())
+                if tc.get("id"):
+                    call.id.append(tc["id"])
+                if tc.get("type"):
+                    call.type = tc["type"]
+                fn = tc.get("function")
+                if fn:
+                    if fn.get("name"):
+                        call.name.append(fn["name"])
+                    if fn.get("arguments"):
+                        call.arguments.append(fn["arguments"])
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
 
-    def completion(self) -> Any:
-        """The accumulated answer, shaped like a ChatCompletion for `completion_from_openai`."""
+    def completion(self) -> dict[str, Any]:
+        """The accumulated answer as a `chat.completion` object (what `completion_from_openai` reads)."""
         calls = [
-            SimpleNamespace(
-                id="".join(c.id) or None,
-                type=c.type,
-                function=SimpleNamespace(name="".join(c.name), arguments="".join(c.arguments)),
-            )
+            {
+                "id": "".join(c.id) or None,
+                "type": c.type,
+                "function": {"name": "".join(c.name), "arguments": "".join(c.arguments)},
+            }
             for _, c in sorted(self.calls.items())
         ]
-        message = SimpleNamespace(
-            content="".join(self.content) or None,
-            refusal="".join(self.refusal) or None,
-            reasoning_content="".join(self.reasoning) or None,
-            tool_calls=calls or None,
-            model_extra={},
-        )
-        choice = SimpleNamespace(index=0, message=message, finish_reason=self.finish_reason)
-        return SimpleNamespace(
-            id=self.id, model=self.model, choices=[choice], usage=self.usage, _request_id=None
-        )
+        message = {
+            "role": "assistant",
+            "content": "".join(self.content) or None,
+            "refusal": "".join(self.refusal) or None,
+            "reasoning_content": "".join(self.reasoning) or None,
+            "tool_calls": calls or None,
+        }
+        choice = {"index": 0, "message": message, "finish_reason": self.finish_reason}
+        return {"id": self.id, "model": self.model, "choices": [choice], "usage": self.usage}

@@ -12,8 +12,8 @@ import os
 import re
 from typing import Any
 
+from llmbench.aio import run_sync
 from llmbench.errors import ConfigError, DataError, ScorerError
-from llmbench.providers.base import run_sync
 from llmbench.scorers._test_runner import discover
 from llmbench.scorers.base import (
     SCORERS,
