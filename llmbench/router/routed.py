@@ -11,9 +11,9 @@ the registry. The models the policy routes to are built by the registry too (`bu
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmbench import errors
 from llmbench.providers.base import BeforeAttempt, Provider
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     pass
 
 __all__ = ["RouterProvider", "load_policy"]
+
+T = TypeVar("T")
+P = TypeVar("P")  # what a routed stream passes on before its StopEvent: neutral events or raw bytes
 
 # Failures another model can heal; a bad request or a bad key would fail on every model alike.
 
@@ -163,6 +166,10 @@ class RouterProvider(Provider):
         order = [decision.model, *(f.model for f in decision.fallbacks if f.model != decision.model)]
         return decision, order
 
+    def can_forward(self, dialect: str) -> bool:
+        """Whether every model the policy may choose takes a body in `dialect` as it is."""
+        return all(self.model_for(m).can_forward(dialect) for m in self.policy.models)
+
     async def acomplete(
         self,
         prompt: MessagesInput,
@@ -174,24 +181,46 @@ class RouterProvider(Provider):
         """Route, call the chosen model, fall back down the ranking on a healable failure."""
         messages = to_messages(prompt)
         hint = params.pop(SIM_ITEM, None)
+
+        async def call(inner: Provider, hook: BeforeAttempt | None) -> tuple[Completion, None]:
+            extra = {SIM_ITEM: hint} if hint is not None and inner.simulated else {}
+            return await inner.acomplete(
+                messages, tools=tools, before_attempt=hook, **{**params, **extra}
+            ), None
+
+        return (await self._routed(messages, before_attempt, call))[0]
+
+    async def aforward(
+        self, body: dict[str, Any], messages: list[Message], *, before_attempt: BeforeAttempt | None = None
+    ) -> tuple[Completion, bytes]:
+        """Route, forward the body as it is to the chosen model (its model field set), fall back as `acomplete`."""
+
+        def call(inner: Provider, hook: BeforeAttempt | None) -> Awaitable[tuple[Completion, bytes]]:
+            return inner.aforward(body, messages, before_attempt=hook)
+
+        return await self._routed(messages, before_attempt, call)
+
+    async def _routed(
+        self,
+        messages: list[Message],
+        before_attempt: BeforeAttempt | None,
+        call: Callable[[Provider, BeforeAttempt | None], Awaitable[tuple[Completion, T]]],
+    ) -> tuple[Completion, T]:
+        """The decision, then `call` on each model in the order to try until one answers or none can heal."""
         decision, order = self.decide(messages)
         trail = _Trail(self, decision, before_attempt)
         for model_id in order:
-            inner = self.model_for(model_id)
-            extra = {SIM_ITEM: hint} if hint is not None and inner.simulated else {}
             try:
-                result = await inner.acomplete(
-                    messages, tools=tools, before_attempt=trail.hook(), **{**params, **extra}
-                )
+                result, extra = await call(self.model_for(model_id), trail.hook())
             except errors.ProviderError as err:
                 trail.failed(model_id, err)
                 if not err.heals_elsewhere or model_id == order[-1]:
                     raise trail.error(err) from None
                 continue
-            return trail.answered(model_id, result)
+            return trail.answered(model_id, result), extra
         raise AssertionError("unreachable: the ranking is never empty")
 
-    async def astream(
+    def astream(
         self,
         prompt: MessagesInput,
         *,
@@ -202,16 +231,35 @@ class RouterProvider(Provider):
         """Stream from the chosen model; fall back only before the first event (a shown answer stays)."""
         messages = to_messages(prompt)
         hint = params.pop(SIM_ITEM, None)
+
+        def open_stream(inner: Provider, hook: BeforeAttempt | None) -> AsyncIterator[StreamEvent]:
+            extra = {SIM_ITEM: hint} if hint is not None and inner.simulated else {}
+            return inner.astream(messages, tools=tools, before_attempt=hook, **{**params, **extra})
+
+        return self._routed_stream(messages, before_attempt, open_stream)
+
+    def aforward_stream(
+        self, body: dict[str, Any], messages: list[Message], *, before_attempt: BeforeAttempt | None = None
+    ) -> AsyncIterator[bytes | StreamEvent]:
+        """`aforward` streamed: fall back only before the first byte."""
+
+        def open_stream(inner: Provider, hook: BeforeAttempt | None) -> AsyncIterator[bytes | StreamEvent]:
+            return inner.aforward_stream(body, messages, before_attempt=hook)
+
+        return self._routed_stream(messages, before_attempt, open_stream)
+
+    async def _routed_stream(
+        self,
+        messages: list[Message],
+        before_attempt: BeforeAttempt | None,
+        open_stream: Callable[[Provider, BeforeAttempt | None], AsyncIterator[P | StopEvent]],
+    ) -> AsyncIterator[P | StopEvent]:
         decision, order = self.decide(messages)
         trail = _Trail(self, decision, before_attempt)
         for model_id in order:
-            inner = self.model_for(model_id)
-            extra = {SIM_ITEM: hint} if hint is not None and inner.simulated else {}
             emitted = False
             try:
-                async for event in inner.astream(
-                    messages, tools=tools, before_attempt=trail.hook(), **{**params, **extra}
-                ):
+                async for event in open_stream(self.model_for(model_id), trail.hook()):
                     if isinstance(event, StopEvent):
                         done = trail.answered(model_id, event.completion)
                         yield StopEvent(stop_reason=done.stop_reason, completion=done)

@@ -36,7 +36,7 @@ from llmbench.router.routed import RouterProvider
 from llmbench.serve.config import GatewayConfig
 from llmbench.serve.metrics import CONTENT_TYPE, GatewayMetrics
 from llmbench.serve.openai_wire import ChatRequest
-from llmbench.serve.wires import OPENAI, WIRES, Wire
+from llmbench.serve.wires import OPENAI, WIRES, AsIs, Wire
 from llmbench.store import IntentRecord, Store, call_records
 from llmbench.store.writer import StoreWriter
 
@@ -186,30 +186,40 @@ class Gateway:
                 404, f"model {req.model!r} is not served here; GET /v1/models lists those that are"
             )
         call = _Call(req, f"{wire.prefix}{uuid.uuid4().hex}", provider, self)
+        # The fast path: a body the chosen models take as it is goes upstream as it is, and the answer's bytes
+        # come back as they were sent (read once, for the rows); anything else goes through the neutral types.
+        forward = req.body if req.body is not None and provider.can_forward(wire.name) else None
         if req.stream:
-            return await self._stream(call, t0, wire)
+            return await self._stream(call, t0, wire, forward)
         async with self._slots:
             try:
-                completion = await provider.acomplete(
-                    req.messages, tools=req.tools, before_attempt=call.before_attempt, **req.params
-                )
+                if forward is not None:
+                    completion, answer = await provider.aforward(
+                        forward, req.messages, before_attempt=call.before_attempt
+                    )
+                else:
+                    completion = await provider.acomplete(
+                        req.messages, tools=req.tools, before_attempt=call.before_attempt, **req.params
+                    )
+                    answer = utf8(wire.render(completion, call.rid))
             except errors.ProviderError as err:
                 return await self._failed(call, err, t0, wire)
             except errors.StoreError as exc:  # the intent could not be written: nothing was sent
                 return wire.error(503, f"the run store cannot record this request, so it was not sent: {exc}")
-        rid = call.rid
         await self._record(call, completion)
         self.metrics.answered(req.model, completion, time.perf_counter() - t0)
-        return Response(
-            utf8(wire.render(completion, rid)), media_type="application/json", headers=_headers(completion)
-        )
+        return Response(answer, media_type="application/json", headers=_headers(completion, call.rid))
 
-    async def _stream(self, call: _Call, t0: float, wire: Wire) -> Response:
+    async def _stream(self, call: _Call, t0: float, wire: Wire, forward: dict[str, Any] | None) -> Response:
         req, rid = call.req, call.rid
         await self._slots.acquire()
-        events = call.provider.astream(
-            req.messages, tools=req.tools, before_attempt=call.before_attempt, **req.params
-        )
+        events: AsyncIterator[Any]
+        if forward is not None:
+            events = call.provider.aforward_stream(forward, req.messages, before_attempt=call.before_attempt)
+        else:
+            events = call.provider.astream(
+                req.messages, tools=req.tools, before_attempt=call.before_attempt, **req.params
+            )
         try:
             first = await anext(events)  # before the first byte: failures (and fallbacks) are still clean
         except errors.ProviderError as err:
@@ -221,20 +231,22 @@ class Gateway:
         except BaseException:
             self._slots.release()
             raise
-        writer = wire.events(rid, req.model)
+        writer = AsIs() if forward is not None else wire.events(rid, req.model)
 
         async def body() -> AsyncIterator[bytes]:
             try:
-                yield writer.first()
+                if opening := writer.first():
+                    yield opening
                 event = first
                 while True:
                     if isinstance(event, StopEvent):
                         await self._record(call, event.completion)
                         self.metrics.answered(req.model, event.completion, time.perf_counter() - t0)
-                        yield writer.last(event, _extras(event.completion))
+                        if closing := writer.last(event, _extras(event.completion)):
+                            yield closing
                         return
                     piece = writer.event(event)
-                    if piece is not None:
+                    if piece:
                         yield piece
                     event = await anext(events)
             except errors.ProviderError as err:  # after the first byte nothing can be taken back: say so
@@ -356,8 +368,9 @@ def _extras(c: Completion) -> dict[str, Any]:
     return out
 
 
-def _headers(c: Completion) -> dict[str, str]:
-    return {f"x-llmbench-{k.replace('_', '-')}": str(v) for k, v in _extras(c).items() if v is not None}
+def _headers(c: Completion, rid: str) -> dict[str, str]:
+    extras = {f"x-llmbench-{k.replace('_', '-')}": str(v) for k, v in _extras(c).items() if v is not None}
+    return {"x-request-id": rid, **extras}
 
 
 def _stamp(path: str) -> tuple[int, int]:

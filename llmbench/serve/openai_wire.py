@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmbench.errors import DataError
-from llmbench.json_safe import utf8
+from llmbench.json_safe import loads, utf8
 from llmbench.providers.openai import OpenAIProvider, messages_from_openai
 from llmbench.providers.types import (
     Completion,
@@ -47,6 +47,15 @@ def _more_than_one(value: Any) -> bool:
 
 
 _REFUSED: dict[str, Callable[[Any], bool]] = {"n": _more_than_one, "logprobs": bool, "audio": bool}
+# A body holding only these fields means the same forwarded as is as it means through the neutral types; with any
+# other field (response_format, logit_bias, ...), which the neutral path ignores, it takes the neutral path.
+_FORWARDABLE = (
+    frozenset(
+        {"model", "messages", "tools", "stream", "stream_options", "max_tokens", "max_completion_tokens"}
+    )
+    | frozenset(_PASSED)
+    | frozenset(_REFUSED)
+)
 _FINISH = stop_reason_names(OpenAIProvider.stop_reasons, default="stop")
 
 
@@ -59,13 +68,14 @@ class ChatRequest:
     tools: list[ToolSpec] | None
     params: dict[str, Any] = field(default_factory=dict)
     stream: bool = False
+    body: dict[str, Any] | None = None  # the parsed body, when a model of the same API can take it as it is
 
 
 def load_object(body: bytes) -> dict[str, Any]:
     """A request body as a JSON object, or a `DataError` (a 400): not JSON, nested past what the parser can
     follow, or holding a lone surrogate escape (text that is not valid Unicode cannot be sent on or stored)."""
     try:
-        data = json.loads(body)
+        data = loads(body)
     except RecursionError:
         raise DataError("the body is nested too deeply to be a request") from None
     except ValueError as exc:
@@ -101,7 +111,15 @@ def parse_chat_request(body: bytes) -> ChatRequest:
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise DataError(f"'max_tokens' must be a positive integer, got {limit!r}")
         params["max_tokens"] = limit
-    return ChatRequest(model, messages, tools, params, bool(data.get("stream")))
+    as_is = _FORWARDABLE.issuperset(data) and (not data.get("stream") or _asks_usage(data))
+    return ChatRequest(model, messages, tools, params, bool(data.get("stream")), data if as_is else None)
+
+
+def _asks_usage(data: dict[str, Any]) -> bool:
+    """Whether a streamed request asks for usage: without it the answer's bytes would not say what it cost (and
+    asking for it on the client's behalf would change the bytes it gets)."""
+    options = data.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
 
 
 def _tool(raw: Any) -> ToolSpec:

@@ -11,12 +11,12 @@ from starlette.responses import JSONResponse
 
 from llmbench import errors
 from llmbench.json_safe import utf8
-from llmbench.providers.types import Completion
+from llmbench.providers.types import Completion, StopEvent
 from llmbench.registry import Registry
 from llmbench.serve.anthropic_wire import EventWriter, error_json, message_json, parse_messages_request
 from llmbench.serve.openai_wire import ChatRequest, ChunkWriter, completion_json, parse_chat_request
 
-__all__ = ["ANTHROPIC", "OPENAI", "WIRES", "Wire"]
+__all__ = ["ANTHROPIC", "OPENAI", "WIRES", "AsIs", "Wire"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,19 @@ class Wire:
         """An error event for a stream that broke after it began."""
         body = utf8(self.error_body(status, errors.redact(message)))
         return self.error_event + b"data: " + body + b"\n\n"
+
+
+class AsIs:
+    """The stream writer of a forwarded answer: its bytes go on as they came; there is nothing to add."""
+
+    def first(self) -> bytes:
+        return b""
+
+    def event(self, event: Any) -> bytes | None:
+        return event if isinstance(event, bytes) else None
+
+    def last(self, stop: StopEvent, extras: dict[str, Any] | None = None) -> bytes:
+        return b""
 
 
 def _openai_error(status: int, message: str) -> dict[str, Any]:
