@@ -15,6 +15,7 @@ LiteLLM is never a dependency: give a Python that has `litellm[proxy]` installed
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -49,6 +50,7 @@ LOAD = textwrap.dedent(
                 nonlocal errors
                 for i in todo:
                     body = {"model": model, "stream": stream, "max_tokens": 32,
+                            **({"stream_options": {"include_usage": True}} if stream else {}),
                             "messages": [{"role": "user", "content": f"question {i} about python lists"}]}
                     t = time.perf_counter()
                     try:
@@ -73,9 +75,10 @@ LOAD = textwrap.dedent(
 )
 
 
-def load(url: str, model: str, n: int, conc: int, stream: bool) -> tuple[list[float], int]:
+def load(url: str, model: str, n: int, conc: int, stream: bool, cpus: set[int] | None) -> tuple[list[float], int]:
+    pinned = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
     out = subprocess.run([sys.executable, "-c", LOAD, url, model, str(n), str(conc), "1" if stream else "0"],
-                         capture_output=True, text=True, check=True)  # fmt: skip
+                         capture_output=True, text=True, check=True, preexec_fn=pinned)  # fmt: skip
     data = json.loads(out.stdout)
     return sorted(data["latencies"]), int(data["errors"])
 
@@ -149,25 +152,84 @@ def start_litellm(
     return url, proc
 
 
+# The floor: the same server stack (Starlette on uvicorn) forwarding the bytes to the upstream with one httpx2
+# client, no routing, no logging: what any Python gateway on this stack pays at least.
+FLOOR = textwrap.dedent(
+    """
+    import sys, httpx2, uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import Response, StreamingResponse
+    from starlette.routing import Route
+    upstream = sys.argv[1]
+    client = httpx2.AsyncClient(base_url=upstream, timeout=60,
+                                limits=httpx2.Limits(max_connections=512, max_keepalive_connections=512))
+    async def forward(request):
+        body = await request.body()
+        req = client.build_request("POST", "/v1/chat/completions", content=body,
+                                   headers={"content-type": "application/json"})
+        resp = await client.send(req, stream=True)
+        if b'"stream": true' in body or b'"stream":true' in body:
+            async def chunks():
+                try:
+                    async for piece in resp.aiter_raw():
+                        yield piece
+                finally:
+                    await resp.aclose()
+            return StreamingResponse(chunks(), status_code=resp.status_code, media_type="text/event-stream")
+        data = await resp.aread()
+        return Response(data, status_code=resp.status_code, media_type="application/json")
+    async def health(request):
+        return Response(b"ok")
+    app = Starlette(routes=[Route("/v1/chat/completions", forward, methods=["POST"]), Route("/health", health)])
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="error", access_log=False)
+    """
+)
+
+
+def pin(pid: int, cpus: set[int] | None) -> None:
+    """Keep a process (and its children) on these CPUs (taskset's mechanism), where the machine has them."""
+    if not cpus:
+        return
+    proc = psutil.Process(pid)
+    for p in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error, AttributeError):
+            p.cpu_affinity(sorted(cpus))
+
+
+def start_floor(upstream: str, port: int = 48764) -> tuple[str, subprocess.Popen[str]]:
+    proc = subprocess.Popen([sys.executable, "-c", FLOOR, upstream, str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(url, "/health", proc)
+    return url, proc
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--requests", type=int, default=5000)
-    ap.add_argument("--concurrency", type=int, default=100)
-    ap.add_argument("--latency", type=float, default=0.05, help="upstream latency, seconds")
+    ap.add_argument("--requests", type=int, default=400, help="requests per target, mode and concurrency")
+    ap.add_argument("--concurrency", default="1,8,32", help="the curve's concurrency levels")
+    ap.add_argument("--latency", type=float, default=0.02, help="upstream latency, seconds")
     ap.add_argument("--rss-requests", type=int, default=20000)
     ap.add_argument(
         "--litellm-python", help="a Python with litellm[proxy] installed (else LiteLLM is skipped)"
     )
     args = ap.parse_args()
+    levels = [int(c) for c in args.concurrency.split(",")]
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    # the gateway on one CPU, the load generator and the upstream on the others (when there are others)
+    gateway_cpus, other_cpus = (set(cpus[:1]), set(cpus[1:])) if len(cpus) >= 2 else (None, None)
     work = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     frame = synthetic_frame(40)
     frame["model"] = "up:" + frame["model"]
     RouterEstimator(lambda_=300.0).fit(frame).export(work / "policy.json")
     with FakeServerProcess(latency_s=args.latency) as upstream:
+        pin(upstream.pid, other_cpus)
         (work / "llmbench.toml").write_text(f'[endpoints.up]\nbase_url = "{upstream.url}/v1"\n')
         targets: list[tuple[str, str, str, subprocess.Popen[str] | None]] = [
             ("direct", upstream.url, "coder", None)
         ]
+        url, proc = start_floor(upstream.url)
+        targets.append(("pass-through floor", url, "coder", proc))
         for durable in (True, False):
             url, proc = start_llmbench(work, durable)
             targets.append((f"llmbench serve{'' if durable else ' --no-durable'}", url, "router", proc))
@@ -176,34 +238,37 @@ def main() -> None:
             targets.append(("LiteLLM proxy", url, "router", proc))
         else:
             print("LiteLLM: skipped (pass --litellm-python PATH to a Python with litellm[proxy] installed)")
+        for *_, proc in targets:
+            if proc is not None:
+                pin(proc.pid, gateway_cpus)
         try:
             rows = []
-            for stream in (False, True):
-                base = None
-                for name, url, model, proc in targets:
-                    load(
-                        url, model, 300, args.concurrency, stream
-                    )  # warm-up: connections, caches, JIT-free paths
-                    cpu0 = cpu_seconds(proc.pid) if proc else 0.0
-                    lat, errors = load(url, model, args.requests, args.concurrency, stream)
-                    cpu = (cpu_seconds(proc.pid) - cpu0) / max(1, len(lat)) * 1000 if proc else float("nan")
-                    p50, p99 = quantile(lat, 0.5) * 1000, quantile(lat, 0.99) * 1000
-                    base = base or (p50, p99)
-                    rows.append((name, "stream" if stream else "plain", p50, p99, p50 - base[0], p99 - base[1], cpu,
-                                 errors))  # fmt: skip
-            print(f"\n{args.requests} requests at concurrency {args.concurrency}, upstream latency "
-                  f"{args.latency * 1000:.0f} ms, {os.cpu_count()} cores (client, upstream and gateway share them)")  # fmt: skip
-            print(f"{'target':<26}{'mode':<8}{'p50 ms':>9}{'p99 ms':>9}{'+p50 ms':>9}{'+p99 ms':>9}"
+            for conc in levels:
+                for stream in (False, True):
+                    base = None
+                    for name, url, model, proc in targets:
+                        load(url, model, min(200, args.requests), conc, stream, other_cpus)  # warm-up
+                        cpu0 = cpu_seconds(proc.pid) if proc else 0.0
+                        lat, errors = load(url, model, args.requests, conc, stream, other_cpus)
+                        cpu = (cpu_seconds(proc.pid) - cpu0) / max(1, len(lat)) * 1000 if proc else float("nan")
+                        p50, p99 = quantile(lat, 0.5) * 1000, quantile(lat, 0.99) * 1000
+                        base = base or (p50, p99)
+                        rows.append((conc, name, "stream" if stream else "plain", p50, p99, p50 - base[0],
+                                     p99 - base[1], cpu, errors))  # fmt: skip
+            pinned = f"gateway pinned to CPU {sorted(gateway_cpus)}, load and upstream to {sorted(other_cpus)}" \
+                if gateway_cpus else "nothing pinned (one CPU)"  # fmt: skip
+            print(f"\n{args.requests} requests per row, upstream latency {args.latency * 1000:.0f} ms, "
+                  f"{len(cpus)} CPUs, {pinned}; streams ask for usage (stream_options.include_usage)")  # fmt: skip
+            print(f"{'conc':>5} {'target':<26}{'mode':<8}{'p50 ms':>9}{'p99 ms':>9}{'+p50 ms':>9}{'+p99 ms':>9}"
                   f"{'CPU ms/req':>12}{'errors':>8}")  # fmt: skip
-            for name, mode, p50, p99, a50, a99, cpu, errors in rows:
-                print(
-                    f"{name:<26}{mode:<8}{p50:>9.1f}{p99:>9.1f}{a50:>9.1f}{a99:>9.1f}{cpu:>12.2f}{errors:>8}"
-                )
-            _, url, _, proc = targets[1]
+            for conc, name, mode, p50, p99, a50, a99, cpu, errors in rows:
+                print(f"{conc:>5} {name:<26}{mode:<8}{p50:>9.2f}{p99:>9.2f}{a50:>9.2f}{a99:>9.2f}{cpu:>12.2f}"
+                      f"{errors:>8}")  # fmt: skip
+            _, url, _, proc = targets[2]
             assert proc is not None
-            load(url, "router", 2000, args.concurrency, False)
+            load(url, "router", 2000, 32, False, other_cpus)
             rss0 = psutil.Process(proc.pid).memory_info().rss
-            load(url, "router", args.rss_requests, args.concurrency, False)
+            load(url, "router", args.rss_requests, 32, False, other_cpus)
             rss1 = psutil.Process(proc.pid).memory_info().rss
             print(f"\nllmbench serve RSS: {rss0 / 2**20:.1f} MiB after 2,000 warm-up requests, {rss1 / 2**20:.1f} MiB "
                   f"after {args.rss_requests:,} more ({(rss1 - rss0) / 2**20:+.1f} MiB)")  # fmt: skip

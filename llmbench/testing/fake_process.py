@@ -80,6 +80,13 @@ class FakeServerProcess:
         return self
 
     @property
+    def pid(self) -> int:
+        """The child's process id (e.g. to pin it to a CPU)."""
+        if self._proc is None:
+            raise RuntimeError("the fake server process is not started")
+        return self._proc.pid
+
+    @property
     def running(self) -> bool:
         """Whether the child process is alive."""
         return self._proc is not None and self._proc.poll() is None
