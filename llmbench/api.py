@@ -31,7 +31,7 @@ class Evaluation:
     config: ExperimentConfig
     report: RunReport
     summary: pd.DataFrame
-    store: Path
+    store: Path | str  # a DuckDB file, or a PostgreSQL URL
     live_models: list[str]  # models of a batch run that have no batch API (they ran live)
     mlflow_run_id: str | None = None  # logged in this process
     mlflow_job: tuple[int, Path] | None = None  # (pid, log file) of a background logger
@@ -59,7 +59,8 @@ def evaluate(
     from llmbench.evaluation import Runner, build_providers, load_experiment, load_items, validate_config
     from llmbench.evaluation.batch import BatchRunner
     from llmbench.evaluation.runner import plan_fingerprint
-    from llmbench.store import Store, default_store_path
+    from llmbench.store import Store
+    from llmbench.store.connection import is_postgres_url, store_location
 
     if isinstance(config, str | Path):
         cfg = load_experiment(config)
@@ -67,10 +68,10 @@ def evaluate(
         cfg = validate_config(dict(config), source="mapping")
     else:
         cfg = config
-    path = Path(store) if store is not None else default_store_path()
+    path = store_location(store)
     # Bad datasets or model ids fail before the store is created or touched; a store that exists may hold this
     # very plan finished, which the runner then sees without reading a dataset.
-    resumable = plan_fingerprint(cfg) is not None and path.exists()
+    resumable = plan_fingerprint(cfg) is not None and (is_postgres_url(path) or Path(path).exists())
     items = None if resumable else load_items(cfg)
     providers = providers if providers is not None else build_providers(cfg)
     started = time.time()
@@ -142,7 +143,10 @@ def _track(
             "traces": traces,
         }
         result.mlflow_job = spawn(
-            result.store.resolve().parent / ".llmbench" / "mlflow",
+            # the logger's files go beside a store file; a PostgreSQL store's beside the working directory
+            (result.store.resolve().parent if isinstance(result.store, Path) else Path.cwd())
+            / ".llmbench"
+            / "mlflow",
             job,
             {"summary": result.summary, "runs": runs, "calls": calls},
         )

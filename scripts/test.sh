@@ -3,11 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian's packages: headless Chromium for the browser tests (never a downloaded browser build) and
-# bubblewrap, the sandbox the code scorer runs model-written code in.
+# Debian's packages: headless Chromium for the browser tests (never a downloaded browser build),
+# bubblewrap, the sandbox the code scorer runs model-written code in, and the PostgreSQL server the shared
+# run store's tests start (in a temporary directory, as the postgres user).
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null) \

@@ -5,12 +5,17 @@ cassette(name)     list[Interaction] of pydantic_ai_cassettes/<name>.yaml, e.g. 
 recorded_server    a started, empty RecordedServer; queue answers with .add(...)
 fake_openai_server a started FakeOpenAIServer without latency or faults
 fake_key           sets OPENAI_API_KEY / ANTHROPIC_API_KEY to recognisable fake keys; returns them
+postgres_server    a real PostgreSQL server for the session (llmbench.testing.postgres.LocalPostgres)
+pg_url             a fresh database on it, as a store URL
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY, CliResult
@@ -89,3 +94,25 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
 def _mlflow_in_a_temporary_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever a test logs to MLflow lands in the session's temporary folder, never in ./mlflow.db."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path_factory.getbasetemp() / 'mlflow.db'}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """A real PostgreSQL server for the session (Debian's `postgresql`; skipped with the reason when absent)."""
+    pytest.importorskip("psycopg", reason="the PostgreSQL store needs psycopg: pip install 'llmbench[postgres]'")
+    from llmbench.testing.postgres import LocalPostgres, find_pg_bin
+
+    if find_pg_bin() is None:
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql")
+    with LocalPostgres() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(postgres_server: Any, request: pytest.FixtureRequest) -> str:
+    """A fresh database on the session's PostgreSQL server, as a store URL."""
+    name = "t_" + re.sub(r"\W", "_", request.node.name.lower())[:50] + f"_{next(_DATABASES)}"
+    return str(postgres_server.create(name))
+
+
+_DATABASES = itertools.count()

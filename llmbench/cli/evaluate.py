@@ -154,11 +154,13 @@ def eval_command(
             len(summary) > 1
         ):  # never the table alone: is the top model really better, on the items both answered
             _comparisons(result.store, cfg.name)
+    from llmbench.store.connection import store_label
+
     note = f"{report.finished} finished, {report.failed} failed, {report.skipped} already done (skipped)"
     spent_now = report.spent_usd - report.spent_before_usd
     console.print(
         f"{note}; spent ${spent_now:.4f} in this run (${report.spent_usd:.4f} in all) in {report.elapsed_s:.1f} s."
-        f" Store: {store_path(store)}"
+        f" Store: {store_label(store_path(store))}"
     )
     if report.unknown_outcome:
         console.print(

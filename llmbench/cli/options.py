@@ -19,7 +19,10 @@ __all__ = ["StoreOpt", "TrackOpt", "console", "fmt", "quoted", "store_path"]
 
 StoreOpt = Annotated[
     Path | None,
-    typer.Option("--store", help="DuckDB run store (default $LLMBENCH_STORE or ./llmbench.duckdb)"),
+    typer.Option(
+        "--store",
+        help="run store: a DuckDB file or a postgresql:// URL (default $LLMBENCH_STORE or ./llmbench.duckdb)",
+    ),
 ]
 TrackOpt = Annotated[bool, typer.Option("--track/--no-track", help="log the run to MLflow")]
 
@@ -52,8 +55,8 @@ def fmt(value: Any, spec: str) -> str:
     return format(value, spec)
 
 
-def store_path(store: Path | None) -> Path:
-    """The store file a command uses."""
-    from llmbench.store import default_store_path
+def store_path(store: Path | None) -> Path | str:
+    """The store a command uses: a DuckDB file, or a PostgreSQL URL (which a Path option cannot hold as given)."""
+    from llmbench.store.connection import store_location
 
-    return store or default_store_path()
+    return store_location(store)

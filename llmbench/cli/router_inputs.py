@@ -42,17 +42,23 @@ def load(
         return frame, {"source": "routellm", "benchmark": benchmark, "path": str(routellm)}
     from llmbench.cli.options import store_path
     from llmbench.store import Store
+    from llmbench.store.connection import store_label
 
-    store = store_path(store)
-    if not store.exists():
-        raise ConfigError(f"no run store at {store}; give --store PATH (or set $LLMBENCH_STORE)")
-    with Store.open(store, read_only=True) as st:
+    location = store_path(store)
+    if isinstance(location, Path) and not location.exists():
+        raise ConfigError(f"no run store at {location}; give --store PATH (or set $LLMBENCH_STORE)")
+    with Store.open(location, read_only=True) as st:
         frame = st.runs_frame(experiment, score)
     if frame.empty:
         raise ConfigError(
-            f"no runs for experiment(s) {experiment} in {store}; check the names with `llmbench runs`"
+            f"no runs for experiment(s) {experiment} in {store_label(location)}; check the names with `llmbench runs`"
         )
-    return frame, {"source": "store", "path": str(store), "experiments": experiment, "score": score}
+    return frame, {
+        "source": "store",
+        "path": store_label(location),
+        "experiments": experiment,
+        "score": score,
+    }
 
 
 def target_arg(spec: str | None) -> tuple[str, float] | None:

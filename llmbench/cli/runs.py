@@ -120,7 +120,9 @@ def runs_command(
 
         typer.echo(dumps({"experiments": frame}, indent=2))
         return
-    table = Table(title=f"Experiments in {store_path(store)}")
+    from llmbench.store.connection import store_label
+
+    table = Table(title=f"Experiments in {store_label(store_path(store))}")
     for col in ("id", "name", "source", "created", "items", "models", "calls", "cost $"):
         table.add_column(col)
     for r in frame.to_dict("records"):

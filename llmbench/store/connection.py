@@ -7,20 +7,68 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import duckdb
 
 from llmbench.errors import StoreError
 
-__all__ = ["DEFAULT_STORE", "connect", "default_store_path", "transaction"]
+__all__ = [
+    "DEFAULT_STORE",
+    "connect",
+    "default_store_path",
+    "is_postgres_url",
+    "postgres_url",
+    "store_label",
+    "store_location",
+    "transaction",
+]
 
 DEFAULT_STORE = "llmbench.duckdb"
 _LOCK_RE = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
 
 
-def default_store_path() -> Path:
-    """`$LLMBENCH_STORE` when set, else ./llmbench.duckdb."""
-    return Path(os.environ.get("LLMBENCH_STORE") or DEFAULT_STORE)
+def default_store_path() -> Path | str:
+    """`$LLMBENCH_STORE` when set (a file, or a `postgresql://` URL), else ./llmbench.duckdb."""
+    location = os.environ.get("LLMBENCH_STORE") or DEFAULT_STORE
+    return location if is_postgres_url(location) else Path(location)
+
+
+_SCHEMES = ("postgresql://", "postgres://")
+
+
+def postgres_url(location: str | Path) -> str:
+    """A store location as text; a `Path` made from a URL (typer and pydantic options) has lost a slash of `//`."""
+    text = str(location)
+    for scheme in _SCHEMES:
+        single = scheme[:-1]
+        if text.startswith(single) and not text.startswith(scheme):
+            return scheme + text[len(single) :]
+    return text
+
+
+def is_postgres_url(location: str | Path | None) -> bool:
+    """Whether a store location names a PostgreSQL database (`postgresql://...`) rather than a DuckDB file."""
+    return location is not None and postgres_url(location).startswith(_SCHEMES)
+
+
+def store_location(location: str | Path | None) -> Path | str:
+    """Where a store is: a DuckDB file's path, or a PostgreSQL URL (None: `default_store_path()`)."""
+    if location is None:
+        return default_store_path()
+    return postgres_url(location) if is_postgres_url(location) else Path(location)
+
+
+def store_label(location: str | Path | None) -> str:
+    """A store location to show or log: a URL's password replaced by `***`."""
+    text = str(store_location(location))
+    if not is_postgres_url(text):
+        return text
+    parts = urlsplit(text)
+    if parts.password is None:
+        return text
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 @contextlib.contextmanager

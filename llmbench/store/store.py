@@ -4,6 +4,7 @@ the schema in `rows.py`/`migrations.py`, row conversion and inserts in `writes.p
 from __future__ import annotations
 
 import contextlib
+import importlib
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
@@ -15,7 +16,7 @@ import pandas as pd
 
 from llmbench.errors import StoreError
 from llmbench.store import reads, writes
-from llmbench.store.connection import connect, default_store_path, transaction
+from llmbench.store.connection import connect, is_postgres_url, store_location, transaction
 from llmbench.store.migrations import LATEST_VERSION, migrate, version_of
 from llmbench.store.provenance import git_commit, now, package_versions, sanitize_config, stable_hash
 from llmbench.store.rows import Experiment
@@ -48,7 +49,11 @@ class Store(StoreReads, StoreWrites):
     @classmethod
     def open(cls, path: str | Path | None = None, *, read_only: bool = False) -> Store:
         """Open (creating and migrating when writing) the store at `path` (default: `default_store_path()`)."""
-        path = Path(path or default_store_path()).expanduser().resolve()
+        location = store_location(path)
+        if is_postgres_url(location):  # the backend by name: it subclasses Store, so it is imported on use
+            backend = importlib.import_module("llmbench.store.postgres").PostgresStore
+            return backend.open_url(location, read_only=read_only)  # type: ignore[no-any-return]
+        path = Path(location).expanduser().resolve()
         writer = _WRITERS.get(path)
         if writer is not None and not writer.closed:
             if read_only:
@@ -208,7 +213,7 @@ class Store(StoreReads, StoreWrites):
             exp = self.get_experiment(experiment)
             if exp is None:
                 return 0
-            sql = f"SELECT count(*) FROM ({reads.FINISHED_KEYS})"
+            sql = f"SELECT count(*) FROM ({reads.FINISHED_KEYS}) AS finished"
             return int(self._con.execute(sql, [exp.id, exp.id]).fetchall()[0][0])
 
     def set_plan(self, experiment: str, plan: str | None, planned: int | None) -> None:

@@ -159,6 +159,13 @@ def append(
         raise ValueError(f"{table} has no column(s) {sorted(unknown)}")
     verb = "INSERT OR IGNORE INTO" if ignore_conflicts else "INSERT INTO"
     names = ", ".join(columns)
+    if not isinstance(
+        con, duckdb.DuckDBPyConnection
+    ):  # PostgreSQL: VALUES lists within its 65,535 parameters
+        step = max(1, 30_000 // len(columns))
+        for start in range(0, len(rows), step):
+            _values(con, verb, table, columns, rows[start : start + step])
+        return
     if len(rows) > _BULK:
         con.register("_llmbench_rows", pd.DataFrame.from_records(rows, columns=columns))
         try:
@@ -166,9 +173,13 @@ def append(
         finally:
             con.unregister("_llmbench_rows")
         return
+    _values(con, verb, table, columns, rows)
+
+
+def _values(con: Any, verb: str, table: str, columns: list[str], rows: Sequence[Mapping[str, Any]]) -> None:
     one = "(" + ", ".join("?" * len(columns)) + ")"
     params = [row[c] for row in rows for c in columns]
-    con.execute(f"{verb} {table} ({names}) VALUES {', '.join([one] * len(rows))}", params)
+    con.execute(f"{verb} {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(rows))}", params)
 
 
 def _checked_json(value: Any, what: str, position: int) -> Any:

@@ -1,0 +1,264 @@
+"""The run store on PostgreSQL (`--store postgresql://...`, or `$LLMBENCH_STORE`): one store that several processes
+write at once (evals on several machines, gateway replicas), with the DuckDB store's guarantees, each write one
+PostgreSQL transaction. Install `llmbench[postgres]` (psycopg).
+
+The same row types and numbered migrations make its tables (DuckDB's DOUBLE is PostgreSQL's DOUBLE PRECISION;
+each table gets a `_row` identity, the insertion order DuckDB's `rowid` gives). The write side is `Store`'s own
+code over `PgConnection`, which speaks the few statements it sends in PostgreSQL's words. Reads for analysis
+(runs, report, view, router training, export) copy the tables into a local DuckDB database in batches and run the
+DuckDB store's own read SQL there, so every frame is the same as from a DuckDB file with the same rows. Bulk SQL
+written for DuckDB (the importers, `import parquet`) runs in a DuckDB staging file whose experiments are then
+copied to PostgreSQL, each in one transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from llmbench.errors import ConfigError, StoreError, register_secret
+from llmbench.store.connection import postgres_url, store_label, transaction
+from llmbench.store.migrations import migrate
+from llmbench.store.rows import TABLES
+from llmbench.store.store import Source, Store
+
+__all__ = ["PgConnection", "PostgresStore", "pg_sql"]
+
+
+_BATCH = 50_000  # rows per fetch when copying a table
+_MIGRATION_LOCK = 7_245_091  # a pg_advisory_lock id: one process migrates at a time
+
+
+# The statements `Store` sends, in PostgreSQL's words: its placeholders, DuckDB's `INSERT OR IGNORE`, `list_contains`
+# and `DOUBLE`; each table gets its insertion order.
+_REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"%"), "%%"),
+    (re.compile(r"\?"), "%s"),
+    (re.compile(r"list_contains\(%s, (\w+)\)"), r"\1 = ANY(%s)"),
+    (re.compile(r"\bDOUBLE\b"), "DOUBLE PRECISION"),
+    (re.compile(r"^(CREATE TABLE IF NOT EXISTS \w+ \(\n.*)\n\)$", re.S), "\\1,\n    _row BIGSERIAL\n)"),
+)
+_OR_IGNORE = re.compile(r"^INSERT OR IGNORE INTO (.*)$", re.S)
+
+
+def pg_sql(sql: str) -> str:
+    """One of the store's statements as PostgreSQL takes it."""
+    for pattern, replacement in _REWRITES:
+        sql = pattern.sub(replacement, sql)
+    ignored = _OR_IGNORE.match(sql)
+    return f"INSERT INTO {ignored[1]} ON CONFLICT DO NOTHING" if ignored else sql
+
+
+class PgConnection:
+    """A psycopg connection with the part of DuckDB's connection API the store's write side uses."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+        from psycopg.types.string import TextLoader
+
+        self.url = url
+        try:
+            self.pg = psycopg.connect(url, autocommit=True)  # transactions are the store's BEGIN ... COMMIT
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to the PostgreSQL store {store_label(url)}: {exc}") from None
+        for json_type in ("json", "jsonb"):  # JSON columns come back as the text DuckDB gives
+            self.pg.adapters.register_loader(json_type, TextLoader)
+        self._rows: list[tuple[Any, ...]] = []
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgConnection:
+        import psycopg
+
+        try:
+            cur = self.pg.execute(pg_sql(sql), list(params) if params else None)
+        except psycopg.Error as exc:
+            raise StoreError(f"the PostgreSQL store refused a statement: {exc}") from None
+        self._rows = cur.fetchall() if cur.description else []
+        return self
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._rows
+
+    def close(self) -> None:
+        self.pg.close()
+
+
+class PostgresStore(Store):
+    """A run store in a PostgreSQL database; see the module docstring. Open it with `Store.open(url)`."""
+
+    _con: Any  # a PgConnection: the write side's SQL goes through it
+
+    @classmethod
+    def open_url(cls, location: str | Path, *, read_only: bool = False) -> PostgresStore:
+        """Connect to (and, when writing, migrate) the store at a `postgresql://` URL."""
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "a PostgreSQL run store needs psycopg: pip install 'llmbench[postgres]'"
+            ) from None
+        url = postgres_url(location)
+        parts = urlsplit(url)
+        register_secret(parts.password)
+        con = PgConnection(url)
+        store = cls(con, Path(store_label(url)), read_only)  # type: ignore[arg-type]
+        store.url = url
+        try:
+            if not read_only:
+                store._migrate()
+        except BaseException:
+            con.close()
+            raise
+        return store
+
+    url: str = ""
+
+    def _migrate(self) -> None:
+        """The DuckDB store's migrations, one process at a time (an advisory lock), each in one transaction."""
+        con = self._con
+        con.execute(f"SELECT pg_advisory_lock({_MIGRATION_LOCK})")
+        try:
+            migrate(con)
+        finally:
+            con.execute(f"SELECT pg_advisory_unlock({_MIGRATION_LOCK})")
+
+    def _check_or_migrate(self) -> None:  # opening is `open_url`'s
+        pass
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({store_label(self.url)!r}{', read-only' if self.read_only else ''})"
+
+    def create_experiment(self, name: str, **kwargs: Any) -> Any:
+        """As `Store.create_experiment`; two writers creating the same experiment at once get the same one."""
+        try:
+            return super().create_experiment(name, **kwargs)
+        except StoreError:
+            existing = self.get_experiment(name)
+            if existing is None or not kwargs.get("exist_ok", True):
+                raise
+            return existing
+
+    # -- reads: the tables copied into DuckDB, the DuckDB store's SQL run there ---------------------------
+
+    def _frame(self, query: str, *params: Any) -> pd.DataFrame:
+        with self.connection() as duck:
+            return duck.execute(query, list(params)).df()
+
+    def sql(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run DuckDB SQL against a copy of the store's tables (as `Store.sql` on a file)."""
+        return self._frame(query, *(params or []))
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A DuckDB database holding a copy of every table as committed now (for the read SQL and exports)."""
+        with self._lock, tempfile.TemporaryDirectory(prefix="llmbench-pg-") as tmp:
+            duck = duckdb.connect(str(Path(tmp) / "mirror.duckdb"))
+            try:
+                migrate(duck)
+                self._copy_into(duck)
+                yield duck
+            finally:
+                duck.close()
+
+    def _copy_into(self, duck: duckdb.DuckDBPyConnection) -> None:
+        """Every table's rows in insertion order, fetched in batches (a table never has to fit in memory)."""
+        pg = self._con.pg
+        with pg.transaction():  # one snapshot of every table
+            pg.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            for table in TABLES.values():
+                columns = table.columns()
+                with pg.cursor(name=f"llmbench_copy_{table.name}") as cur:
+                    cur.execute(f"SELECT {', '.join(columns)} FROM {table.name} ORDER BY _row")
+                    while batch := cur.fetchmany(_BATCH):
+                        # Arrow keeps an integer column with nulls an integer column (pandas would make it float)
+                        frame = pa.table(
+                            {c: pa.array(v) for c, v in zip(columns, zip(*batch, strict=True), strict=True)}
+                        )
+                        duck.register("_llmbench_batch", frame)
+                        try:
+                            duck.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM _llmbench_batch")
+                        finally:
+                            duck.unregister("_llmbench_batch")
+
+    # -- bulk SQL written for DuckDB: staged in a DuckDB file, then copied --------------------------------
+
+    _stage: Store | None = None
+
+    @contextlib.contextmanager
+    def bulk(self) -> Iterator[Any]:
+        """A DuckDB staging database for bulk SQL (imports); the experiments written there are copied to
+        PostgreSQL when the block ends, each in one transaction (one that exists here is replaced: the
+        importers ask `--replace` first)."""
+        with self._lock, tempfile.TemporaryDirectory(prefix="llmbench-stage-") as tmp:
+            stage = Store.open(Path(tmp) / "stage.duckdb")
+            self._stage = stage
+            try:
+                with stage.bulk() as con:
+                    yield con
+                for name in stage.experiments_frame()["name"]:
+                    self._publish(stage, str(name))
+            finally:
+                self._stage = None
+                stage.close()
+
+    def insert_runs(
+        self,
+        view: str,
+        experiment: str,
+        source: Source = "imported",
+        *,
+        config: dict[str, Any] | None = None,
+        scorer: str = "score",
+        replace: bool = False,
+    ) -> int:
+        """As `Store.insert_runs`, staged (the view lives in the `bulk` staging database)."""
+        if self._stage is None:
+            raise StoreError("insert_runs on a PostgreSQL store runs inside `with store.bulk():`")
+        if self.get_experiment(experiment) is not None and not replace:
+            raise StoreError(
+                f"experiment {experiment!r} already exists in {self.path.name}; choose another name "
+                "(--name), or replace it (--replace)."
+            )
+        return self._stage.insert_runs(view, experiment, source, config=config, scorer=scorer, replace=True)
+
+    def _publish(self, stage: Store, name: str) -> None:
+        """Copy one staged experiment (replacing one of that name) in one PostgreSQL transaction."""
+        from llmbench.store import writes
+
+        exp = stage.get_experiment(name)
+        assert exp is not None
+        with stage.connection() as src, self._lock, transaction(self._con):
+            old = self.get_experiment(name)
+            if old is not None:
+                writes.delete_rows(self._con, old.id)
+            meta = TABLES["experiments"].columns()[1:]  # a fresh id from this store's sequence
+            row = src.execute(f"SELECT {', '.join(meta)} FROM experiments WHERE id = ?", [exp.id]).fetchall()[
+                0
+            ]
+            self._con.execute(
+                f"INSERT INTO experiments ({', '.join(meta)}) VALUES ({', '.join('?' * len(meta))})",
+                list(row),
+            )
+            eid = self._con.execute("SELECT id FROM experiments WHERE name = ?", [name]).fetchall()[0][0]
+            for table in TABLES.values():
+                if not table.per_experiment:
+                    continue
+                columns = table.columns()[1:]
+                cur = src.execute(
+                    f"SELECT {', '.join(columns)} FROM {table.name} WHERE experiment_id = ? ORDER BY rowid",
+                    [exp.id],
+                )
+                copy_sql = f"COPY {table.name} (experiment_id, {', '.join(columns)}) FROM STDIN"
+                with self._con.pg.cursor().copy(copy_sql) as copy:
+                    while batch := cur.fetchmany(_BATCH):
+                        for values in batch:
+                            copy.write_row((eid, *values))
+        self.forget(name)

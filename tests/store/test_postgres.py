@@ -1,0 +1,95 @@
+"""The run store on a real PostgreSQL server: the same rows read back as from a DuckDB file, bulk imports staged,
+and the router trained from it deciding as from DuckDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from helpers import synthetic_frame
+
+from llmbench.errors import StoreError
+from llmbench.imports import import_frame
+from llmbench.router import RouterEstimator
+from llmbench.store import CallRecord, IntentRecord, ScoreRecord, Store, ToolStep
+from llmbench.store.postgres import pg_sql
+
+pytestmark = pytest.mark.slow  # a real server
+
+
+def _write(store: Store) -> None:
+    store.create_experiment("e", config={"models": ["m1", "m2"], "note": "ünïcode"})
+    store.add_items("e", [{"id": f"i{k}", "input": f"question {k}", "task": "qa" if k % 2 else "code",
+                           "reference": {"answer": k}} for k in range(150)])  # fmt: skip
+    intents = [IntentRecord(f"n{k}", f"k{k}", f"i{k}", "m1", 0, 1, 1.7e9, 0.01) for k in range(150)]
+    calls = [CallRecord(run_key=f"k{k}", item_id=f"i{k}", model_id=m, started_at=1.7e9 + k, latency_s=0.5,
+                        input_tokens=10, output_tokens=k, cost_usd=None if k == 3 else 0.001 * k, final=True,
+                        response=f"answer {k}", error_class="RateLimitError" if k % 7 == 0 else None)
+             for k in range(150) for m in ("m1", "m2")]  # fmt: skip
+    scores = [ScoreRecord(run_key=f"k{k}", item_id=f"i{k}", model_id="m1", scorer="exact", value=float(k % 3 == 0),
+                          is_primary=True, explanation="why") for k in range(150)]  # fmt: skip
+    store.write_results("e", calls[:100], scores[:50], intents=intents, resolved=[f"n{k}" for k in range(50)])
+    store.write_results("e", calls[100:], scores[50:], resolved=[f"n{k}" for k in range(50, 140)])
+    store.write_tool_steps("e", "i1", [ToolStep(conversation_id="c1", step=s, turn=0, kind="model_turn",
+                                                model_id="m1", started_at=1.7e9 + s) for s in range(3)])  # fmt: skip
+    store.set_plan("e", "plan", 300)
+
+
+def test_the_same_writes_read_back_the_same_as_from_duckdb(pg_url: str, tmp_path: Path) -> None:
+    with Store.open(tmp_path / "runs.duckdb") as duck, Store.open(pg_url) as pg:
+        for store in (duck, pg):
+            _write(store)
+        for read in ("runs_frame", "calls_frame", "scores_frame", "items_frame", "summary_frame",
+                     "tool_steps_frame"):  # fmt: skip
+            a, b = getattr(duck, read)("e"), getattr(pg, read)("e")
+            drop = [c for c in ("created_at",) if c in a]
+            pd.testing.assert_frame_equal(
+                a.drop(columns=drop), b.drop(columns=drop), check_dtype=False, obj=read
+            )
+        assert duck.spent("e") == pytest.approx(pg.spent("e"))
+        assert duck.finished_keys("e") == pg.finished_keys("e") and pg.finished_count("e") == len(
+            pg.finished_keys("e")
+        )
+        assert pg.get_experiment("e").config == duck.get_experiment("e").config  # type: ignore[union-attr]
+        pg.delete_experiment("e")
+        assert pg.get_experiment("e") is None and pg.calls_frame().empty
+
+
+def test_the_router_trains_from_postgres_as_from_duckdb(pg_url: str, tmp_path: Path) -> None:
+    frame = synthetic_frame(20)
+    with Store.open(tmp_path / "runs.duckdb") as duck, Store.open(pg_url) as pg:
+        for store in (duck, pg):
+            import_frame(store, frame, "logs")  # the importer's DuckDB SQL, staged for PostgreSQL
+        with pytest.raises(StoreError, match="already exists"):
+            import_frame(pg, frame, "logs")
+        runs = [store.runs_frame("logs") for store in (duck, pg)]
+    pd.testing.assert_frame_equal(runs[0], runs[1])
+    a, b = (RouterEstimator().fit(r) for r in runs)
+    prompts = list(frame["prompt"].unique())
+    assert [d.model for d in a.decide(prompts)] == [d.model for d in b.decide(prompts)]
+    assert a.export(tmp_path / "a.json") == b.export(tmp_path / "b.json")  # the same policy, byte for byte
+
+
+def test_two_stores_on_one_database_see_each_others_commits(pg_url: str) -> None:
+    with Store.open(pg_url) as one, Store.open(pg_url) as two:
+        one.create_experiment("shared")
+        assert two.create_experiment("shared").id == one.get_experiment("shared").id  # type: ignore[union-attr]
+        two.write_results("shared", [CallRecord(run_key="k", item_id="i", model_id="m", final=True)],
+                          [ScoreRecord(run_key="k", item_id="i", model_id="m", value=1.0, is_primary=True)])  # fmt: skip
+        assert one.finished_keys("shared") == {"k"}
+    with Store.open(pg_url, read_only=True) as reader:
+        assert len(reader.runs_frame("shared")) == 1
+        with pytest.raises(StoreError, match="read-only"):
+            reader.create_experiment("x")
+
+
+def test_the_statements_the_store_sends_read_as_postgresql() -> None:
+    assert pg_sql("INSERT OR IGNORE INTO items (a, b) VALUES (?, ?)") == (
+        "INSERT INTO items (a, b) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+    )
+    assert pg_sql("DELETE FROM intents WHERE experiment_id = ? AND list_contains(?, intent_id)").endswith(
+        "intent_id = ANY(%s)"
+    )
+    assert "_row BIGSERIAL" in pg_sql("CREATE TABLE IF NOT EXISTS t (\n    x DOUBLE\n)")
+    assert "DOUBLE PRECISION" in pg_sql("CREATE TABLE IF NOT EXISTS t (\n    x DOUBLE\n)")
