@@ -77,6 +77,12 @@ def evaluate(
     started = time.time()
     with Store.open(path) as st:
         runner: Runner = Runner(cfg, st, providers=providers, items=items, on_progress=on_progress)
+        if cfg.ray is not None:
+            from llmbench.evaluation.ray_runner import RayRunner
+
+            runner = RayRunner(
+                cfg, st, providers=providers, items=items, on_progress=on_progress, address=cfg.ray
+            )
         if any(cfg.batched(m) for m in cfg.models):
             runner = BatchRunner(
                 cfg,

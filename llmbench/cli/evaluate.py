@@ -87,6 +87,14 @@ def eval_command(
         str | None,
         typer.Option("--batch-fallback", help="Batch requests that failed once: resubmit (default) or live"),
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Run attempts and scoring on a Ray cluster: local, auto, HOST:6379 or ray://HOST:10001",
+        ),
+    ] = None,
 ) -> None:
     """Run an experiment: every call, score, token, cost, latency and error goes to the run store. Resumable.
 
@@ -112,6 +120,7 @@ def eval_command(
         "allow_unpriced": allow_unpriced or None,
         "batch": batch or None,
         "batch_fallback": batch_fallback,
+        "ray": ray,
     }
     if experiment is None and dataset:
         if not model:

@@ -113,6 +113,9 @@ class ExperimentConfig(BaseModel):
     max_attempts: int = Field(default=3, ge=1, le=20)
     seed: int = 0
     limit: int | None = Field(default=None, ge=1, description="only the first N items of each dataset")
+    ray: str | None = Field(
+        default=None, description="run attempts and scoring on this Ray cluster (local, auto, or its address)"
+    )
     unsafe_code: bool = Field(default=False, description="run model-written code without a sandbox (opt-in)")
     allow_unpriced: bool = Field(
         default=False, description="run unpriced models under max_cost (counted as $0)"
@@ -167,6 +170,8 @@ class ExperimentConfig(BaseModel):
             self._refs = {m: ModelRef.parse(m) for m in self.models}
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
+        if self.ray is not None and any(self.batched(m) for m in self.models):
+            raise ValueError("ray runs live calls and batch sends them to a provider's batch API: choose one")
         return self
 
     def ref(self, model_id: str) -> ModelRef:
