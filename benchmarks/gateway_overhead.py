@@ -75,7 +75,9 @@ LOAD = textwrap.dedent(
 )
 
 
-def load(url: str, model: str, n: int, conc: int, stream: bool, cpus: set[int] | None) -> tuple[list[float], int]:
+def load(
+    url: str, model: str, n: int, conc: int, stream: bool, cpus: set[int] | None
+) -> tuple[list[float], int]:
     pinned = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
     out = subprocess.run([sys.executable, "-c", LOAD, url, model, str(n), str(conc), "1" if stream else "0"],
                          capture_output=True, text=True, check=True, preexec_fn=pinned)  # fmt: skip
@@ -250,7 +252,9 @@ def main() -> None:
                         load(url, model, min(200, args.requests), conc, stream, other_cpus)  # warm-up
                         cpu0 = cpu_seconds(proc.pid) if proc else 0.0
                         lat, errors = load(url, model, args.requests, conc, stream, other_cpus)
-                        cpu = (cpu_seconds(proc.pid) - cpu0) / max(1, len(lat)) * 1000 if proc else float("nan")
+                        cpu = (
+                            (cpu_seconds(proc.pid) - cpu0) / max(1, len(lat)) * 1000 if proc else float("nan")
+                        )
                         p50, p99 = quantile(lat, 0.5) * 1000, quantile(lat, 0.99) * 1000
                         base = base or (p50, p99)
                         rows.append((conc, name, "stream" if stream else "plain", p50, p99, p50 - base[0],

@@ -91,7 +91,9 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.fixture(autouse=True)
-def _mlflow_in_a_temporary_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _mlflow_in_a_temporary_store(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Whatever a test logs to MLflow lands in the session's temporary folder, never in ./mlflow.db."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path_factory.getbasetemp() / 'mlflow.db'}")
 
@@ -99,7 +101,9 @@ def _mlflow_in_a_temporary_store(tmp_path_factory: pytest.TempPathFactory, monke
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[Any]:
     """A real PostgreSQL server for the session (Debian's `postgresql`; skipped with the reason when absent)."""
-    pytest.importorskip("psycopg", reason="the PostgreSQL store needs psycopg: pip install 'llmbench[postgres]'")
+    pytest.importorskip(
+        "psycopg", reason="the PostgreSQL store needs psycopg: pip install 'llmbench[postgres]'"
+    )
     from llmbench.testing.postgres import LocalPostgres, find_pg_bin
 
     if find_pg_bin() is None:

@@ -63,8 +63,6 @@ def synthetic_frame(n_per_task: int = 60, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-
-
 def interruptible() -> None:
     """`preexec_fn` for a child the test will Ctrl-C: SIGINT back to its default. A shell that starts the suite in
     the background (`cmd &` without job control) makes SIGINT ignored, children inherit that, and Python then never

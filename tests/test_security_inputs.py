@@ -125,8 +125,17 @@ def test_an_all_failed_run_exits_non_zero_at_once_and_says_why(tmp_path: Path, c
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     started = time.monotonic()
-    out = cli("eval", "-d", "d.jsonl", "-m", "openai:gpt-4o-mini", "--store", "s.duckdb", "--no-progress",
-              "--wait-for-mlflow")  # logged before returning, so the run's final status can be read
+    out = cli(
+        "eval",
+        "-d",
+        "d.jsonl",
+        "-m",
+        "openai:gpt-4o-mini",
+        "--store",
+        "s.duckdb",
+        "--no-progress",
+        "--wait-for-mlflow",
+    )  # logged before returning, so the run's final status can be read
     assert out.returncode == 3, out.stdout + out.stderr
     assert "Stopped: AuthenticationError" in out.stdout and "OPENAI_API_KEY" in out.stdout
     assert time.monotonic() - started < 60

@@ -23,13 +23,17 @@ from llmbench.store.rows import Experiment
 from llmbench.store.store_reads import StoreReads
 from llmbench.store.writes import StoreWrites
 
-__all__ = ["SOURCES", "Source", "Store"]
+__all__ = ["SOURCES", "EmptyStoreError", "Source", "Store"]
 
 Source = Literal["native", "simulated", "imported"]
 SOURCES = ("native", "simulated", "imported")
 
 # Writers open in this process by path: a read-only open reuses the writer's database (DuckDB allows one per file)
 _WRITERS: weakref.WeakValueDictionary[Path, Store] = weakref.WeakValueDictionary()
+
+
+class EmptyStoreError(StoreError):
+    """A store file with no tables: created by a first run that was stopped before its first migration."""
 
 
 class Store(StoreReads, StoreWrites):
@@ -79,6 +83,11 @@ class Store(StoreReads, StoreWrites):
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
         ).fetchall()[0][0]
         if self.read_only and not has_version:
+            if not con.execute("SELECT count(*) FROM information_schema.tables").fetchall()[0][0]:
+                raise EmptyStoreError(
+                    f"{self.path} holds no tables yet: a first run stopped before it set the store up (nothing "
+                    "was sent); run `llmbench eval` again."
+                )
             raise StoreError(
                 f"{self.path} is a DuckDB file but not an llmbench run store (no schema_version)."
             )

@@ -22,7 +22,9 @@ def test_version_and_usage_on_a_missing_argument(cli) -> None:
 
 def test_help_has_no_type_tags(cli) -> None:
     text = cli("eval", "--help").stdout
-    assert "--max-cost" in text and "<float>" not in text and "<list[str]>" not in text and "<bool>" not in text
+    assert (
+        "--max-cost" in text and "<float>" not in text and "<list[str]>" not in text and "<bool>" not in text
+    )
 
 
 def test_complete_reads_the_prompt_from_stdin(cli, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,12 +45,19 @@ def test_ad_hoc_evals_are_named_from_datasets_and_models_and_never_mixed(cli, tm
         names = set(st.experiments_frame()["name"])
     assert names == {"arithmetic__sim:gpt-4o", "factual__sim:gpt-4o"}
     long = adhoc_name([f"datasets/set-{i}.jsonl" for i in range(20)], ["openai:gpt-4o-mini"])
-    assert len(long) <= 80 and long != adhoc_name([f"datasets/set-{i}.jsonl" for i in range(21)], ["openai:gpt-4o-mini"])
+    assert len(long) <= 80 and long != adhoc_name(
+        [f"datasets/set-{i}.jsonl" for i in range(21)], ["openai:gpt-4o-mini"]
+    )
 
 
-def test_a_mistyped_model_id_gets_a_did_you_mean_before_any_call(cli, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_mistyped_model_id_gets_a_did_you_mean_before_any_call(
+    cli, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-FAKEKEY-unused-000000")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens: the call fails fast
     done = cli("eval", "-d", "arithmetic", "-m", "openai:gpt-4o-mni", "--limit", "1", "--store", tmp_path / "s.duckdb",
                "--no-track", "--no-progress")  # fmt: skip
-    assert "no price is known for openai:gpt-4o-mni" in done.stdout and "did you mean openai:gpt-4o-mini" in done.stdout
+    assert (
+        "no price is known for openai:gpt-4o-mni" in done.stdout
+        and "did you mean openai:gpt-4o-mini" in done.stdout
+    )

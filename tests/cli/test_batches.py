@@ -47,10 +47,16 @@ def test_batches_lists_and_cancels(tmp_path: Path, cli: Callable[..., CliResult]
     assert server.batches.batches[openai_id].status in ("cancelling", "cancelled")
     assert unknown.returncode == 2 and "no batch 'no-such-batch'" in unknown.stderr
     # the cancelled batch's requests come back unanswered and are not sent again; the other batch is collected
-    assert collected.returncode == 3 and "4 finished, 4 failed" in collected.stdout and len(server.batches.created) == 2
+    assert (
+        collected.returncode == 3
+        and "4 finished, 4 failed" in collected.stdout
+        and len(server.batches.created) == 2
+    )
     assert states == {openai_id: "cancelled", next(i for i in ids if i != openai_id): "collected"}
     assert again.returncode == 2 and "only a submitted batch can be cancelled" in again.stderr
-    assert other.returncode == 2 and "no experiment 'no-such-experiment'" in other.stderr  # a typo is no "none"
+    assert (
+        other.returncode == 2 and "no experiment 'no-such-experiment'" in other.stderr
+    )  # a typo is no "none"
     # the report says which answers were priced at batch rates (the 4 the Anthropic batch answered)
     assert report.returncode == 0, report.stderr
     assert "4 calls were answered through provider batch APIs" in (tmp_path / "report.html").read_text()

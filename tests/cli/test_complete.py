@@ -18,7 +18,9 @@ M = 1_000_000
 SCRIPT = Path(sys.executable).with_name("llmbench")
 
 
-def script(*args: str, cwd: Path, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def script(
+    *args: str, cwd: Path, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the installed `llmbench` script (or `python -m llmbench` when it is not installed)."""
     cmd = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "llmbench"]
     env = {

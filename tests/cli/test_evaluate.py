@@ -193,7 +193,9 @@ def test_fake_keys_never_reach_store_mlflow_or_output(tmp_path: Path, llmbench) 
         exp = project(tmp_path, server.url, n=12, models=["fakeoa:gpt-4o-mini", "fakeant:claude-3-5-haiku"])
         env = {"OPENAI_API_KEY": OPENAI_KEY, "ANTHROPIC_API_KEY": PLAIN_KEY,
                "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}  # fmt: skip
-        done = llmbench("eval", str(exp), "--store", "runs.duckdb", "--wait-for-mlflow", cwd=tmp_path, env=env)
+        done = llmbench(
+            "eval", str(exp), "--store", "runs.duckdb", "--wait-for-mlflow", cwd=tmp_path, env=env
+        )
         sent = [r.headers.get("x-api-key") or r.headers.get("authorization", "") for r in server.requests]
     # A rejected key cannot heal: the run stops at once, says why, and exits 3 (not every item finished).
     assert done.returncode == 3, done.stdout + done.stderr
@@ -228,7 +230,9 @@ def test_mlflow_logging_runs_in_the_background_without_the_keys(tmp_path: Path, 
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     data = tmp_path / "d.jsonl"
-    data.write_text("".join(json.dumps({"id": f"q{i}", "input": f"q{i}", "reference": "x"}) + "\n" for i in range(5)))
+    data.write_text(
+        "".join(json.dumps({"id": f"q{i}", "input": f"q{i}", "reference": "x"}) + "\n" for i in range(5))
+    )
     done = llmbench("eval", "-d", str(data), "-m", "sim:gpt-4o-mini", "--name", "bg", "--store", "runs.duckdb",
                     "--no-progress", cwd=tmp_path, env={"MLFLOW_TRACKING_URI": uri, "OPENAI_API_KEY": OPENAI_KEY})  # fmt: skip
     assert done.returncode == 0 and "in the background" in done.stdout
@@ -290,10 +294,14 @@ def test_default_run_then_runs_lists_it(tmp_path: Path, llmbench) -> None:
     assert "simulated" in row and " 5 " in row  # 5 items, 5 models
     one = llmbench("runs", "default-sim", "--store", store, cwd=tmp_path)
     assert one.returncode == 0 and "sim:claude-sonnet-4" in one.stdout and "SIMULATED" in one.stdout
-    assert "Is the top model really better?" in one.stdout and "on 5" not in one.stdout  # a table, not sentences
+    assert (
+        "Is the top model really better?" in one.stdout and "on 5" not in one.stdout
+    )  # a table, not sentences
     assert "pass@2" in one.stdout and "verdict changes" in one.stdout  # two epochs per item
     as_json = json.loads(llmbench("runs", "default-sim", "--store", store, "--json", cwd=tmp_path).stdout)
-    assert {r["model"] for r in as_json["summary"]} == {r["b"] for r in as_json["versus_best"]} | {as_json["versus_best"][0]["a"]}
+    assert {r["model"] for r in as_json["summary"]} == {r["b"] for r in as_json["versus_best"]} | {
+        as_json["versus_best"][0]["a"]
+    }
     assert "Usage: llmbench runs" in llmbench("runs", "-h", cwd=tmp_path).stdout  # -h as well as --help
     no_batches = llmbench("batches", "-e", "nope", "--store", store, cwd=tmp_path)
     assert no_batches.returncode != 0 and "no experiment 'nope'" in one_clear_line(no_batches)

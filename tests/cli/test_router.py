@@ -117,7 +117,10 @@ def test_eval_prints_the_baseline_table_and_logs_an_mlflow_run(store: Path, tmp_
     [parent] = [r for r in runs if r.data.tags["llmbench.child"] == "false"]
     nested = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
     assert parent.data.tags["llmbench.kind"] == "router" and parent.data.params["target"] == "budget=3"
-    assert parent.info.run_name.startswith("router eval · store synthetic") and "target=budget=3" in parent.info.run_name
+    assert (
+        parent.info.run_name.startswith("router eval · store synthetic")
+        and "target=budget=3" in parent.info.run_name
+    )
     assert float(parent.data.params["chosen_lambda"]) >= 0  # the calibration's choice is recorded
     assert {"router", "task prior", "random", "oracle"} <= set(nested)  # one nested run per router/baseline
     aiq = {row["router"]: row["AIQ"] for row in saved["table"]}

@@ -221,7 +221,9 @@ def test_import_into_a_store_equals_the_frame_row_for_row(tmp_path: Path) -> Non
 
 @pytest.mark.shared
 @pytest.mark.slow
-def test_the_shared_routerbench_files_import_into_a_store_as_the_frame_reads_them(shared_data: Path, tmp_path: Path) -> None:
+def test_the_shared_routerbench_files_import_into_a_store_as_the_frame_reads_them(
+    shared_data: Path, tmp_path: Path
+) -> None:
     """The SQL import straight into a store equals the runs frame of the same files, row for row, on the real
     RouterBench folder (3 tasks, train and test, 11 models)."""
     folder = shared_data / "routerdc" / "datasets" / "routerbench_zs"
@@ -249,12 +251,22 @@ def _long_answer(qid: int, model: str) -> str:
 
 def _fastchat_rows(qid: int, model: str, math: bool) -> list[dict[str, object]]:
     """FastChat's two judgements of one (question, model), in its real judge-prompt layouts."""
-    q1, q2, a1, a2 = f"First question {qid}?", f"Second question {qid}?", _long_answer(qid, model), f"Second {qid}"
+    q1, q2, a1, a2 = (
+        f"First question {qid}?",
+        f"Second question {qid}?",
+        _long_answer(qid, model),
+        f"Second {qid}",
+    )
     ref = "[The Start of Reference Answer]\n42\n[The End of Reference Answer]\n\n" if math else ""
-    single = f"[Question]\n{q1}\n\n{ref}[The Start of Assistant's Answer]\n{a1}\n[The End of Assistant's Answer]"
+    single = (
+        f"[Question]\n{q1}\n\n{ref}[The Start of Assistant's Answer]\n{a1}\n[The End of Assistant's Answer]"
+    )
     ref2 = (
-        "<|The Start of Reference Answer|>\n\n### User:\n" + q1 + "\n\n### Reference answer:\n42\n\n### User:\n"
-        + q2 + "\n\n### Reference answer:\n43\n\n<|The End of Reference Answer|>\n\n\n"
+        "<|The Start of Reference Answer|>\n\n### User:\n"
+        + q1
+        + "\n\n### Reference answer:\n42\n\n### User:\n"
+        + q2
+        + "\n\n### Reference answer:\n43\n\n<|The End of Reference Answer|>\n\n\n"
         if math
         else ""
     )
@@ -283,8 +295,15 @@ def test_mt_bench_turns_in_either_order_give_both_answers_and_both_calls_costs(
     (folder / "judgements.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     runs = read_routellm(tmp_path, benchmarks=("mt_bench",)).set_index(["item_id", "model"])
     gpt4 = runs.loc[("mt_bench.111", "gpt-4-1106-preview")]
-    assert gpt4["prompt"] == "First question 111?"  # the question alone: never an answer in the router's input
-    q1, a1, q2, a2 = "First question 111?", _long_answer(111, "gpt-4-1106-preview"), "Second question 111?", "Second 111"
+    assert (
+        gpt4["prompt"] == "First question 111?"
+    )  # the question alone: never an answer in the router's input
+    q1, a1, q2, a2 = (
+        "First question 111?",
+        _long_answer(111, "gpt-4-1106-preview"),
+        "Second question 111?",
+        "Second 111",
+    )
     assert gpt4["response"] == f"{a1}\n\n{a2}"
     tokens = lambda text: max(1, -(-len(text) // 4))  # noqa: E731
     assert gpt4["input_tokens"] == tokens(q1) + tokens(q1 + a1 + q2)
@@ -300,7 +319,9 @@ def test_a_judge_prompt_is_never_guessed_as_the_prompt(tmp_path: Path) -> None:
     judged = tmp_path / "judgements.jsonl"
     judged.write_text("\n".join(json.dumps(r) for r in rows))
     scale = ImportOptions(score_range=(1, 10))
-    with pytest.raises(DataError, match=r"'user_prompt' was the guess for the prompt, but its text differs between"):
+    with pytest.raises(
+        DataError, match=r"'user_prompt' was the guess for the prompt, but its text differs between"
+    ):
         read_runs(judged, options=scale)
     rows = [r for r in rows if r["turn"] == 1]  # one row per (question, model) from here on
     for r in rows:
@@ -309,13 +330,17 @@ def test_a_judge_prompt_is_never_guessed_as_the_prompt(tmp_path: Path) -> None:
     runs = read_runs(judged, options=scale)
     assert set(runs["prompt"]) == {f"First question {q}?" for q in (101, 102, 103)}
     assert "prompt <- 'question' (guessed)" in " ".join(runs.attrs["import_report"].lines())
-    given = read_runs(judged, columns=Columns({"prompt": "user_prompt"}), options=scale)  # named by the user: taken as asked
+    given = read_runs(
+        judged, columns=Columns({"prompt": "user_prompt"}), options=scale
+    )  # named by the user: taken as asked
     assert given["prompt"].str.contains("Assistant's Answer|Conversation with User").all()
 
 
 def test_a_file_of_one_models_runs_takes_its_model_name_from_the_command_line(tmp_path: Path, cli) -> None:
     path = tmp_path / "gpt4o.csv"
-    pd.DataFrame({"question": ["a?", "b?"], "correct": [1, 0], "cost": [0.01, 0.02]}).to_csv(path, index=False)
+    pd.DataFrame({"question": ["a?", "b?"], "correct": [1, 0], "cost": [0.01, 0.02]}).to_csv(
+        path, index=False
+    )
     store = tmp_path / "s.duckdb"
     out = cli("import", "runs", path, "--model", "openai:gpt-4o", "--store", store, "--name", "one")
     assert out.returncode == 0, out.stdout + out.stderr
@@ -328,7 +353,9 @@ def test_a_file_of_one_models_runs_takes_its_model_name_from_the_command_line(tm
 
 def test_routerbench_without_responses_can_assume_output_tokens(tmp_path: Path, cli) -> None:
     path = _wide(tmp_path / "rb.csv")
-    frame = pd.read_csv(path).drop(columns=["big|total_cost", "small|total_cost", "big|model_response", "small|model_response"])
+    frame = pd.read_csv(path).drop(
+        columns=["big|total_cost", "small|total_cost", "big|model_response", "small|model_response"]
+    )
     frame.to_csv(path, index=False)
     prices = tmp_path / "p.yaml"
     prices.write_text("models:\n  big: {input: 10, output: 30}\n  small: {input: 1, output: 2}\n")
@@ -339,23 +366,39 @@ def test_routerbench_without_responses_can_assume_output_tokens(tmp_path: Path, 
               "--store", store, "--name", "rb5")  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert "ESTIMATED" in out.stdout and "PROMPT-ONLY" not in out.stdout
-    runs = read_routerbench(path, options=ImportOptions(prices=PriceTable.from_file(prices), assume_output_tokens=5))
+    runs = read_routerbench(
+        path, options=ImportOptions(prices=PriceTable.from_file(prices), assume_output_tokens=5)
+    )
     assert (runs["output_tokens"] == 5).all()
 
 
-def test_router_eval_reads_the_default_store_and_mt_bench_and_small_test_shares(tmp_path: Path, cli, monkeypatch) -> None:
+def test_router_eval_reads_the_default_store_and_mt_bench_and_small_test_shares(
+    tmp_path: Path, cli, monkeypatch
+) -> None:
     """`router eval -e X` takes the store as every command does ($LLMBENCH_STORE, else ./llmbench.duckdb);
     `--routellm` reads MT-Bench as the importer does; a 5% test share of 80 prompts in 8 tasks is 4 prompts."""
     rng = np.random.default_rng(0)
     rows = []
     for i in range(80):
-        words = ["add sum", "verse rhyme", "code loop", "city river", "cell gene", "law court", "bond stock", "goal team"][i % 8]
+        words = [
+            "add sum",
+            "verse rhyme",
+            "code loop",
+            "city river",
+            "cell gene",
+            "law court",
+            "bond stock",
+            "goal team",
+        ][i % 8]
         for model, price in (("small", 0.0004), ("big", 0.01)):
             rows.append({"question_id": i, "question": f"{words} {i}", "model": model, "category": f"c{i % 8}",
                          "score": int(rng.integers(1, 11)), "cost": price})  # fmt: skip
     pd.DataFrame(rows).to_csv(tmp_path / "judged.csv", index=False)
     store = tmp_path / "elsewhere.duckdb"
-    assert cli("import", "runs", tmp_path / "judged.csv", "--score-range", "1,10", "--store", store).returncode == 0
+    assert (
+        cli("import", "runs", tmp_path / "judged.csv", "--score-range", "1,10", "--store", store).returncode
+        == 0
+    )
     monkeypatch.setenv("LLMBENCH_STORE", str(store))
     args = ("router", "eval", "-e", "judged", "--no-track", "--bootstrap", "10")
     out = cli(*args, "--test-size", "0.05")
@@ -372,13 +415,24 @@ def test_router_eval_reads_the_default_store_and_mt_bench_and_small_test_shares(
             for model in ("gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"):
                 for r in _fastchat_rows(qid, model, qid % 2 == 0):
                     fh.write(json.dumps({**r, "score": int(rng.integers(1, 11))}) + "\n")
-    out = cli("router", "eval", "--routellm", tmp_path / "rl", "--benchmark", "mt_bench", "--no-track", "--bootstrap", "10")
+    out = cli(
+        "router",
+        "eval",
+        "--routellm",
+        tmp_path / "rl",
+        "--benchmark",
+        "mt_bench",
+        "--no-track",
+        "--bootstrap",
+        "10",
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-
 @pytest.mark.shared
-def test_a_wide_file_over_the_import_memory_cap_spills_instead_of_failing(shared_data: Path, tmp_path: Path, monkeypatch) -> None:
+def test_a_wide_file_over_the_import_memory_cap_spills_instead_of_failing(
+    shared_data: Path, tmp_path: Path, monkeypatch
+) -> None:
     """RouterBench's files twice over (distinct ids; 70k long rows, each repeating its prompt) under a 150 MB cap:
     the importer's items insert took each item's first prompt with an ordered aggregate that held every row's
     prompt in memory and ran out (as a 100 MB wide file did under the real 1 GB cap); now it spills."""

@@ -22,6 +22,7 @@ from llmbench.router.policy_file import read_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 
+
 # Three tasks with their own vocabulary; three models with known per-task accuracy and price.
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
@@ -165,7 +166,9 @@ def test_policy_file_is_plain_json_without_code(fitted: RouterEstimator, tmp_pat
     assert policy["features"]["vocabulary"] and policy["lambda"] == 100.0
 
 
-def test_tampered_truncated_or_foreign_policy_raises_data_error(fitted: RouterEstimator, tmp_path: Path) -> None:
+def test_tampered_truncated_or_foreign_policy_raises_data_error(
+    fitted: RouterEstimator, tmp_path: Path
+) -> None:
     path = tmp_path / "p.json"
     fitted.export(path)
     text = path.read_text()
@@ -203,7 +206,9 @@ def test_tampered_truncated_or_foreign_policy_raises_data_error(fitted: RouterEs
         RouterPolicy.load(broken)
 
 
-def test_policy_loads_and_routes_without_scikit_learn_pandas_or_scipy(fitted: RouterEstimator, tmp_path: Path) -> None:
+def test_policy_loads_and_routes_without_scikit_learn_pandas_or_scipy(
+    fitted: RouterEstimator, tmp_path: Path
+) -> None:
     path = tmp_path / "p.json"
     fitted.export(path)
     expected = fitted.route("write a python function that returns a list").model

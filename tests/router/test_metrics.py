@@ -93,10 +93,14 @@ def test_the_sweep_holds_every_decision_any_lambda_makes(seed: int) -> None:
     for lam, c, q, share in zip(pts["lambda"], pts["cost"], pts["quality"], pts["strong_share"], strict=True):
         chosen = sweep.decisions(lam)
         assert np.array_equal(chosen, _brute_force(q_hat, c_hat, lam)) or lam == 0.0
-        assert c == pytest.approx(cost[rows, chosen].mean()) and q == pytest.approx(quality[rows, chosen].mean())
+        assert c == pytest.approx(cost[rows, chosen].mean()) and q == pytest.approx(
+            quality[rows, chosen].mean()
+        )
         assert share == pytest.approx(np.mean(chosen == 0))
     grid = np.r_[0.0, np.geomspace(1e-4, 1e4, 400) / c_hat.mean()]
-    grid_points = [(cost[rows, d].mean(), quality[rows, d].mean()) for d in (_brute_force(q_hat, c_hat, g) for g in grid)]
+    grid_points = [
+        (cost[rows, d].mean(), quality[rows, d].mean()) for d in (_brute_force(q_hat, c_hat, g) for g in grid)
+    ]
     gc, gq = map(np.array, zip(*grid_points, strict=True))
     lo, hi = float(cost.mean(axis=0).min()), float(cost.mean(axis=0).max())
     assert aiq(pts["cost"], pts["quality"], lo, hi) >= aiq(gc, gq, lo, hi) - 1e-12

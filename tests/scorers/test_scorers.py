@@ -246,7 +246,9 @@ BLOCKS = "import time\ntime.sleep(60)\ndef add(a, b):\n    return a + b"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("load", "outcome"), [(0.0, "wrong"), (64.0, "no verdict")], ids=["idle", "overloaded"])
+@pytest.mark.parametrize(
+    ("load", "outcome"), [(0.0, "wrong"), (64.0, "no verdict")], ids=["idle", "overloaded"]
+)
 def test_code_that_outlives_the_wall_clock_is_wrong_only_when_the_machine_was_not_to_blame(
     load: float, outcome: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -47,7 +47,9 @@ def test_the_answer_is_the_upstreams_bytes_and_the_rows_match_the_neutral_path(
     with gateway(policy, tmp_path) as (url, _):
         fast = _post(url, body)
         forwarded = upstream.requests[-1].json
-        neutral = _post(url, {**body, "user": "u1"})  # a field the fast path does not forward: the neutral path
+        neutral = _post(
+            url, {**body, "user": "u1"}
+        )  # a field the fast path does not forward: the neutral path
     assert fast.status_code == neutral.status_code == 200
     upstream_model = _answered_model(fast)
     assert forwarded == {**body, "model": upstream_model}  # sent as it came, only the model set
@@ -97,7 +99,9 @@ def test_requests_it_cannot_forward_as_they_are_take_the_neutral_path(upstream, 
 @pytest.mark.faults({"429": 0.4})
 def test_fallbacks_and_every_attempt_are_kept_on_the_fast_path(upstream, policy, tmp_path) -> None:
     with gateway(policy, tmp_path, retries=2) as (url, _):
-        answers = [_post(url, {"model": "router", **_ASKS["streamed" if i % 2 else "plain"]}) for i in range(24)]
+        answers = [
+            _post(url, {"model": "router", **_ASKS["streamed" if i % 2 else "plain"]}) for i in range(24)
+        ]
     assert all(a.status_code == 200 for a in answers)
     rows = calls(tmp_path)
     assert len(rows) == len(upstream.requests)  # every upstream attempt has its row

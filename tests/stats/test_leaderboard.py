@@ -140,7 +140,9 @@ def test_the_leaderboard_rates_models_with_and_without_their_length(shared_data)
     from llmbench.stats.leaderboard import alpacaeval_leaderboard
 
     board, _ = alpacaeval_leaderboard(shared_data / "alpacaeval")
-    assert board["rating"].notna().all() and board["style_rating"].notna().all()  # the baseline is the 1000 mark
+    assert (
+        board["rating"].notna().all() and board["style_rating"].notna().all()
+    )  # the baseline is the 1000 mark
     # GPT-4 prefers longer answers: holding length fixed narrows the spread of the ratings
     assert board["style_rating"].std() < board["rating"].std()
     top = board["rating"].idxmax()

@@ -16,7 +16,9 @@ def _tables(store: Store, name: str) -> dict[str, pd.DataFrame]:
     drop = ["experiment", "run_key"]
     return {
         "calls": store.calls_frame(name).drop(columns=["experiment"]).sort_values(["run_key", "attempt"]),
-        "scores": store.scores_frame(name).drop(columns=[*drop, "created_at"]).sort_values(["item_id", "model_id"]),
+        "scores": store.scores_frame(name)
+        .drop(columns=[*drop, "created_at"])
+        .sort_values(["item_id", "model_id"]),
         "items": store.items_frame(name).drop(columns=["experiment"]).sort_values("item_id"),
     }
 
@@ -35,7 +37,9 @@ def test_export_import_round_trip_and_attach(cli, tmp_path: Path) -> None:
         for name in ("one", "two/with slash"):
             left, right = _tables(a, name), _tables(b, name)
             for table in left:
-                pd.testing.assert_frame_equal(left[table].reset_index(drop=True), right[table].reset_index(drop=True))
+                pd.testing.assert_frame_equal(
+                    left[table].reset_index(drop=True), right[table].reset_index(drop=True)
+                )
             assert a.get_experiment(name).config == b.get_experiment(name).config
         with pytest.raises(StoreError, match="already exists"):
             from llmbench.store.parquet import import_

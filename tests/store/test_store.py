@@ -551,3 +551,15 @@ def test_writer_commits_in_batches_on_a_timer_and_intents_at_once(tmp_path):
             return pending, store.spent("e")[1]
 
         assert asyncio.run(intent_then_answer()) == (1, 0)  # sent and unknown, then answered
+
+
+def test_a_file_a_first_run_left_without_tables_says_so_and_a_writer_sets_it_up(tmp_path: Path) -> None:
+    import duckdb
+
+    from llmbench.store.store import EmptyStoreError
+
+    duckdb.connect(str(tmp_path / "cut.duckdb")).close()  # a first run killed before its first migration
+    with pytest.raises(EmptyStoreError, match="holds no tables yet"):
+        Store.open(tmp_path / "cut.duckdb", read_only=True)
+    with Store.open(tmp_path / "cut.duckdb") as st:
+        assert st.schema_version == LATEST_VERSION

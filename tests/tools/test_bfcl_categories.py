@@ -189,7 +189,11 @@ ODD_CASES = {  # shapes real BFCL files have that the self-check once crashed on
     "empty function list": ("live_irrelevance", [], None),
     "required value only ever left out": ("live_simple", [PY_FN], [{"get_weather": {"city": [""]}}]),
     "answer names a function the doc lacks": ("live_multiple", [PY_FN], [{"get_time": {"zone": ["UTC"]}}]),
-    "function doc without parameters": ("live_simple", [{"name": "ping", "description": "Ping."}], [{"ping": {}}]),
+    "function doc without parameters": (
+        "live_simple",
+        [{"name": "ping", "description": "Ping."}],
+        [{"ping": {}}],
+    ),
 }
 
 

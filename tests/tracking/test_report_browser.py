@@ -118,8 +118,15 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
         deadline = time.monotonic() + 10
         while not any("MLflow UI:" in line for line in lines) and time.monotonic() < deadline:
             time.sleep(0.1)
-        yield {"url": url, "run_id": run_id, "experiment_id": experiment_id, "output": "".join(lines),
-               "children": children, "failed_trace": failed, "traces": len(traces)}
+        yield {
+            "url": url,
+            "run_id": run_id,
+            "experiment_id": experiment_id,
+            "output": "".join(lines),
+            "children": children,
+            "failed_trace": failed,
+            "traces": len(traces),
+        }
     finally:
         process.send_signal(signal.SIGTERM)  # `llmbench ui` stops its server on SIGTERM
         try:
@@ -132,7 +139,9 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
         wait_until_ready(url, timeout=2)
 
 
-def test_mlflow_compares_two_models_side_by_side_with_the_same_metric_keys(ui_server: dict[str, Any], browser) -> None:
+def test_mlflow_compares_two_models_side_by_side_with_the_same_metric_keys(
+    ui_server: dict[str, Any], browser
+) -> None:
     assert f"MLflow UI: {ui_server['url']}" in ui_server["output"]
     big, small = ui_server["children"]["p:big"], ui_server["children"]["p:small"]
     runs = quote(json.dumps([big, small]))
@@ -149,7 +158,9 @@ def test_mlflow_compares_two_models_side_by_side_with_the_same_metric_keys(ui_se
         page.get_by_text("cost_per_correct_usd").first.scroll_into_view_if_needed()
         page.wait_for_timeout(500)
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "mlflow_compare_models.png"))  # the metrics rows, a column per model
+        page.screenshot(
+            path=str(ARTIFACTS / "mlflow_compare_models.png")
+        )  # the metrics rows, a column per model
     finally:
         page.close()
 
@@ -157,7 +168,10 @@ def test_mlflow_compares_two_models_side_by_side_with_the_same_metric_keys(ui_se
 def test_mlflow_shows_a_call_as_a_trace_with_its_attempts(ui_server: dict[str, Any], browser) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{ui_server['url']}/#/experiments/{ui_server['experiment_id']}/traces", wait_until="domcontentloaded")
+        page.goto(
+            f"{ui_server['url']}/#/experiments/{ui_server['experiment_id']}/traces",
+            wait_until="domcontentloaded",
+        )
         page.get_by_text('{"prompt": "question 3?"}').first.wait_for(timeout=60_000)
         assert ui_server["traces"] == 8 and "8 of 8" in page.inner_text("body")  # a trace per call
         _shot(page, "mlflow_traces.png")
@@ -187,7 +201,9 @@ def test_viewer_lists_samples_and_explains_a_failed_item(tmp_path: Path, browser
         page.locator("tr.failed").click()
         detail = page.inner_text(".detail")
         assert "HTTP 503: upstream overloaded" in detail and "HTTP 500: internal error" in detail
-        assert "question 3?" in detail and "p:big (score 1.00)" in detail  # the other model's answer beside it
+        assert (
+            "question 3?" in detail and "p:big (score 1.00)" in detail
+        )  # the other model's answer beside it
         _shot(page, "viewer_failed_item.png")
         page.locator(".f-errors").uncheck()
         page.locator(".cmp-a").select_option("p:big")
@@ -210,7 +226,9 @@ def test_viewer_lists_samples_and_explains_a_failed_item(tmp_path: Path, browser
         headers = [h.strip() for h in page.locator("th").all_inner_texts()]
         assert headers[:6] == ["item", "model", "epoch", "task", "score", "why"]
         assert "matches the reference" in page.inner_text("tbody")
-        assert "why this score" in page.inner_text(".detail") and "matches the reference" in page.inner_text(".detail")
+        assert "why this score" in page.inner_text(".detail") and "matches the reference" in page.inner_text(
+            ".detail"
+        )
         page.locator("th", has_text="score").first.click()  # ascending: the wrong answers first
         assert page.locator("tbody tr").first.locator("td").nth(4).inner_text() == "0.00"
         page.locator("th", has_text="score").first.click()  # and back
@@ -224,8 +242,14 @@ def test_viewer_lists_samples_and_explains_a_failed_item(tmp_path: Path, browser
 
 def test_report_reads_well_at_1280_px(tmp_path: Path, browser) -> None:
     with _store(tmp_path / "runs.duckdb") as store:
-        runs, calls, items = store.runs_frame("browser-exp"), store.calls_frame("browser-exp"), store.items_frame("browser-exp")
-    path = write_report(tmp_path / "report.html", runs, title="browser report", n_bootstrap=10, calls=calls, items=items)
+        runs, calls, items = (
+            store.runs_frame("browser-exp"),
+            store.calls_frame("browser-exp"),
+            store.items_frame("browser-exp"),
+        )
+    path = write_report(
+        tmp_path / "report.html", runs, title="browser report", n_bootstrap=10, calls=calls, items=items
+    )
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -235,11 +259,20 @@ def test_report_reads_well_at_1280_px(tmp_path: Path, browser) -> None:
         page.wait_for_selector(".js-plotly-plot", timeout=30_000)
         assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
         assert page.locator(".js-plotly-plot").count() >= 5  # heatmap, ratings, curve, latency, errors
-        heights = page.locator(".js-plotly-plot").evaluate_all("els => els.map(e => e.getBoundingClientRect().height)")
+        heights = page.locator(".js-plotly-plot").evaluate_all(
+            "els => els.map(e => e.getBoundingClientRect().height)"
+        )
         assert min(heights) > 250, heights  # no collapsed plot
         text = page.inner_text("body")
-        assert "cost / correct" in text and "latency p95 (s)" in text and "<NA>" not in text and "e-0" not in text
-        assert "2 failed attempt(s), 0 of them followed by a successful retry; 1 run(s) failed for good" in text
+        assert (
+            "cost / correct" in text
+            and "latency p95 (s)" in text
+            and "<NA>" not in text
+            and "e-0" not in text
+        )
+        assert (
+            "2 failed attempt(s), 0 of them followed by a successful retry; 1 run(s) failed for good" in text
+        )
         assert page.locator("tr.group").count() == 1  # models grouped under their provider
         assert page.locator("#samples ~ .viewer tr.sample").count() == 8
         _shot(page, "report_1280.png")

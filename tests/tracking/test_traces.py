@@ -51,10 +51,20 @@ def test_every_call_is_a_trace_with_a_span_per_attempt(store: Store, tmp_path: P
     retried = by_key["p:a-0"]
     spans = {s.name: s for s in retried.data.spans}
     assert {"p:a", "attempt 1", "attempt 2"} == set(spans)
-    assert spans["attempt 1"].status.status_code == "ERROR" and spans["attempt 1"].attributes["status_code"] == 429
-    assert spans["attempt 2"].attributes["output_tokens"] == 4 and spans["attempt 2"].attributes["cost_usd"] == 0.001
-    assert spans["p:a"].inputs == {"prompt": "question 0"} and spans["p:a"].outputs == {"response": "answer 0"}
-    assert (spans["attempt 2"].end_time_ns - spans["attempt 2"].start_time_ns) == pytest.approx(0.5e9, rel=1e-6)
+    assert (
+        spans["attempt 1"].status.status_code == "ERROR"
+        and spans["attempt 1"].attributes["status_code"] == 429
+    )
+    assert (
+        spans["attempt 2"].attributes["output_tokens"] == 4
+        and spans["attempt 2"].attributes["cost_usd"] == 0.001
+    )
+    assert spans["p:a"].inputs == {"prompt": "question 0"} and spans["p:a"].outputs == {
+        "response": "answer 0"
+    }
+    assert (spans["attempt 2"].end_time_ns - spans["attempt 2"].start_time_ns) == pytest.approx(
+        0.5e9, rel=1e-6
+    )
     # a second logging with nothing new adds no trace; a trace limit samples
     log_eval_run("1", "traced", {"models": ["p:a", "p:b"]}, None, store.runs_frame("traced"),
                  calls=store.calls_frame("traced"), uri=uri, n_bootstrap=0)  # fmt: skip
@@ -62,4 +72,6 @@ def test_every_call_is_a_trace_with_a_span_per_attempt(store: Store, tmp_path: P
     other = log_eval_run("2", "traced-sample", {"models": ["p:a", "p:b"]}, None, store.runs_frame("traced"),
                          calls=store.calls_frame("traced"), uri=uri, n_bootstrap=0, trace_limit=2)  # fmt: skip
     sampled = traces_of(client, other)
-    assert len(sampled) == 2 and "p:a-0" in {t.info.tags["llmbench.run_key"] for t in sampled}  # the retried call first
+    assert len(sampled) == 2 and "p:a-0" in {
+        t.info.tags["llmbench.run_key"] for t in sampled
+    }  # the retried call first
