@@ -1,14 +1,16 @@
 """`llmbench eval --ray ADDRESS` (or `ray: ADDRESS` in the experiment file): the same run, each provider attempt
-and each scoring done by a task on a Ray cluster (`pip install 'llmbench[ray]'`).
+and each scoring done on a Ray cluster (`pip install 'llmbench[ray]'`).
 
 The driver keeps everything that guards money and rows: the plan, admission (concurrency, per-provider rate
 limits and the budget, so all of them hold cluster-wide), the intent committed before each attempt, retries and
-their backoff, and the one store writer. A task makes exactly one attempt (the provider is built on the worker
-with retries off), so the intent the driver committed always precedes the one request its task sends. A worker
-lost mid-task fails that attempt with a retryable connection error: the item is retried, never run twice at once,
-and the lost attempt stays in the store as an error row. Sandboxed code tests and LLM judges run on the workers.
+their backoff, and the one store writer. The work goes to one async worker actor per CPU of the cluster (`Worker`:
+many calls at once, as each waits on the network or a sandbox); a call makes exactly one attempt (the provider is
+built on the worker with retries off), so the intent the driver committed always precedes the one request that
+call sends. A worker lost mid-call fails that attempt with a retryable connection error: the item is retried,
+never run twice at once, and the lost attempt stays in the store as an error row. Sandboxed code tests and LLM
+judges run on the workers.
 API keys stay on each machine: workers read their own environment; the driver's config (endpoints and routers,
-which hold no keys) travels with each task.
+which hold no keys) travels with each call.
 
 ADDRESS: `local` (a Ray instance started in this process), `auto` (the cluster `ray start` runs on this
 machine), or a cluster address (`HOST:6379`, `ray://HOST:10001`).
@@ -17,7 +19,6 @@ machine), or a cluster address (`HOST:6379`, `ray://HOST:10001`).
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -32,7 +33,7 @@ from llmbench.providers.types import Message, StopEvent, StreamEvent, ToolSpec
 from llmbench.scorers import SCORERS, Answer, Score, Scorer
 from llmbench.store import stable_hash
 
-__all__ = ["RayRunner", "RemoteProvider", "RemoteScorer", "connect"]
+__all__ = ["RayRunner", "RemoteProvider", "RemoteScorer", "Worker", "connect"]
 
 
 def connect(address: str) -> None:
@@ -49,108 +50,112 @@ def connect(address: str) -> None:
 # What runs on the workers ----------------------------------------------------------------------------------
 
 
-_PROVIDERS: dict[tuple[str, float, int, str], Provider] = {}  # per worker process, by what builds one
+class Worker:
+    """One per worker CPU, as a Ray async actor: many attempts and scorings at once on one event loop (each waits
+    on the network or on a sandbox process), its SDK clients and scorers kept across calls."""
 
+    def __init__(self) -> None:
+        self._providers: dict[tuple[str, float, int, str], Provider] = {}
+        self._scorers: dict[tuple[str, str], Scorer] = {}
 
-def _attempt(
-    ref: str,
-    timeout: float,
-    seed: int,
-    config: Config,
-    messages: list[Message],
-    tools: list[ToolSpec] | None,
-    params: dict[str, Any],
-) -> Completion | errors.ProviderError:
-    """One attempt on a worker: the completion, or the provider's error as a value (it travels back as is). The
-    provider is built from the driver's config (endpoints; no keys), with one attempt: retries are the driver's."""
-    key = (ref, timeout, seed, config.model_dump_json())
-    provider = _PROVIDERS.get(key)
-    if provider is None:  # priced by the driver; the worker's table stays empty
-        provider = get_provider(
-            ref, config=config, price_table=PriceTable(), timeout=timeout, retry=1, seed=seed
-        )
-        _PROVIDERS[key] = provider
-
-    async def once() -> Completion | errors.ProviderError:
+    async def attempt(
+        self,
+        ref: str,
+        timeout: float,
+        seed: int,
+        config: Config,
+        messages: list[Message],
+        tools: list[ToolSpec] | None,
+        params: dict[str, Any],
+    ) -> Completion | errors.ProviderError:
+        """One attempt: the completion, or the provider's error as a value (it travels back as is). The provider
+        is built from the driver's config (endpoints; no keys), with one attempt: retries are the driver's."""
+        key = (ref, timeout, seed, config.model_dump_json())
+        provider = self._providers.get(key)
+        if provider is None:  # priced by the driver; the worker's table stays empty
+            provider = get_provider(
+                ref, config=config, price_table=PriceTable(), timeout=timeout, retry=1, seed=seed
+            )
+            self._providers[key] = provider
         try:
             return await provider.acomplete(messages, tools=tools, **params)
         except errors.ProviderError as err:
             return err
 
-    return _worker_loop().run_until_complete(once())
+    async def score(
+        self, cfg: ExperimentConfig, cfg_hash: str, kind: str, answer: Answer, item: Any
+    ) -> Score:
+        """One scoring by the experiment's scorer `kind`."""
+        scorer = self._scorers.get((cfg_hash, kind))
+        if scorer is None:
+            scorer = SCORERS.get(kind).from_experiment(cfg, **cfg.scorer_options.get(kind, {}))
+            self._scorers[cfg_hash, kind] = scorer
+        return await scorer.score(answer, item)
 
 
-@functools.cache
-def _worker_loop() -> asyncio.AbstractEventLoop:
-    """One event loop per worker process, so its SDK clients and their connections live across tasks."""
-    return asyncio.new_event_loop()
+_CALLS_PER_WORKER = 64  # calls in flight on one worker (they wait; the CPU is the sandbox's or nobody's)
 
 
-_SCORERS: dict[tuple[str, str], Scorer] = {}  # per worker process: (experiment hash, scorer) -> scorer
+class Workers:
+    """The run's worker actors, one per CPU the cluster has free when the run starts; calls go round-robin to the
+    live ones. A worker lost with its node leaves the pool (its calls fail as connection errors the driver
+    retries); when none is left, a new pool is made on what the cluster has then."""
 
+    def __init__(self) -> None:
+        self._pool: list[Any] = []
+        self._next = 0
 
-def _score(cfg: ExperimentConfig, cfg_hash: str, kind: str, answer: Answer, item: Any) -> Score:
-    scorer = _SCORERS.get((cfg_hash, kind))
-    if scorer is None:
-        scorer = SCORERS.get(kind).from_experiment(cfg, **cfg.scorer_options.get(kind, {}))
-        _SCORERS[cfg_hash, kind] = scorer
-    return _worker_loop().run_until_complete(scorer.score(answer, item))
+    def _fill(self) -> None:
+        import ray
 
+        api: Any = ray  # its type stubs list the task options only, not an actor's max_concurrency
+        actor = api.remote(num_cpus=1, max_concurrency=_CALLS_PER_WORKER, max_restarts=0)(Worker)
+        cpus = int(api.available_resources().get("CPU", 0)) or 1
+        self._pool = [actor.remote() for _ in range(cpus)]
 
-@functools.cache
-def _remote(fn: Any, cpus: float) -> Any:
-    import ray
+    async def run(self, method: str, *args: Any) -> Any:
+        """One call's answer; a worker or node lost under it is a connection error the driver may retry."""
+        import ray
 
-    return ray.remote(max_retries=0, num_cpus=cpus)(
-        fn
-    )  # a lost task is retried by the driver, which records it
-
-
-_ATTEMPT_CPUS = 0.25  # an attempt waits on the network: four share a CPU
-_SCORE_CPUS = 1.0  # a scoring may run code in a sandbox: one per CPU
-
-
-async def _await(ref: Any) -> Any:
-    """A task's result; a worker or node lost under it is a connection error the driver may retry."""
-    import ray
-
-    try:
-        return await ref
-    except asyncio.CancelledError:
-        ray.cancel(ref, force=True)
-        raise
-    except (
-        ray.exceptions.WorkerCrashedError,
-        ray.exceptions.NodeDiedError,
-        ray.exceptions.ObjectLostError,
-    ) as exc:
-        raise errors.ProviderConnectionError(
-            f"the Ray worker running this task was lost ({type(exc).__name__})"
-        ) from None
+        if not self._pool:
+            self._fill()
+        worker = self._pool[self._next % len(self._pool)]
+        self._next += 1
+        ref = getattr(worker, method).remote(*args)
+        try:
+            return await ref
+        except asyncio.CancelledError:
+            ray.cancel(ref)
+            raise
+        except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
+                ray.exceptions.ObjectLostError) as exc:  # fmt: skip
+            if worker in self._pool:
+                self._pool.remove(worker)
+            raise errors.ProviderConnectionError(
+                f"the Ray worker running this call was lost ({type(exc).__name__})"
+            ) from None
 
 
 # What the driver holds -------------------------------------------------------------------------------------
 
 
 class RemoteProvider(Provider):
-    """A provider whose attempts run as Ray tasks; its prices, estimates and ids are those of the same provider
-    built here (`twin`), which never sends anything."""
+    """A provider whose attempts run on the Ray workers; its prices, estimates and ids are those of the same
+    provider built here (`twin`), which never sends anything."""
 
-    def __init__(self, twin: Provider, ref: str, seed: int, config: Config) -> None:
+    def __init__(self, twin: Provider, ref: str, seed: int, config: Config, workers: Workers) -> None:
         super().__init__(
             twin.model, model_id=twin.model_id, timeout=twin.timeout, retry=twin.retry,
             price_table=twin.price_table, seed=seed,
         )  # fmt: skip
-        self.provider, self.twin, self.ref, self.seed, self.config = twin.provider, twin, ref, seed, config
+        self.provider, self.twin, self.ref, self.seed = twin.provider, twin, ref, seed
+        self.config, self.workers = config, workers
 
     async def _call(
         self, messages: list[Any], tools: list[ToolSpec] | None, params: dict[str, Any]
     ) -> Completion:
-        timeout = self.timeout or 60.0
-        task = _remote(_attempt, _ATTEMPT_CPUS).remote(
-            self.ref, timeout, self.seed, self.config, messages, tools, params
-        )
-        outcome = await _await(task)
+        args = (self.ref, self.timeout or 60.0, self.seed, self.config, messages, tools, params)
+        outcome = await self.workers.run("attempt", *args)
         if isinstance(outcome, errors.ProviderError):
             raise outcome
         return cast(Completion, outcome)
@@ -160,7 +165,7 @@ class RemoteProvider(Provider):
     ) -> AsyncIterator[StreamEvent]:
         completion = await self._call(
             messages, tools, params
-        )  # the worker reads the stream; the answer comes back
+        )  # the worker reads the stream; the answer returns
         yield StopEvent(stop_reason=completion.stop_reason, completion=completion)
 
     @property
@@ -175,17 +180,17 @@ class RemoteProvider(Provider):
 
 
 class RemoteScorer(Scorer):
-    """A scorer whose grading runs as a Ray task; its checks and examples are the local one's (`local`)."""
+    """A scorer whose grading runs on the Ray workers; its checks and examples are the local one's (`local`)."""
 
-    def __init__(self, local: Scorer, cfg: ExperimentConfig) -> None:
-        self.local, self.cfg = local, cfg
+    def __init__(self, local: Scorer, cfg: ExperimentConfig, workers: Workers) -> None:
+        self.local, self.cfg, self.workers = local, cfg, workers
         self.cfg_hash = stable_hash(cfg.model_dump(mode="json"))
 
     @classmethod
-    def wrap(cls, local: Scorer, cfg: ExperimentConfig) -> Scorer:
+    def wrap(cls, local: Scorer, cfg: ExperimentConfig, workers: Workers) -> Scorer:
         """`local`, graded on the cluster under its own name."""
         named = type(f"Remote{type(local).__name__}", (cls,), {"name": local.name, "aliases": local.aliases})
-        return cast(Scorer, named(local, cfg))
+        return cast(Scorer, named(local, cfg, workers))
 
     def examples(self, item: Any) -> Any:
         return self.local.examples(item)
@@ -197,8 +202,8 @@ class RemoteScorer(Scorer):
         self.local.check_item(item)
 
     async def agrade(self, answer: Answer, item: Any) -> Score:
-        task = _remote(_score, _SCORE_CPUS).remote(self.cfg, self.cfg_hash, self.local.name, answer, item)
-        return cast(Score, await _await(task))
+        args = (self.cfg, self.cfg_hash, self.local.name, answer, item)
+        return cast(Score, await self.workers.run("score", *args))
 
 
 class RayRunner(Runner):
@@ -207,14 +212,15 @@ class RayRunner(Runner):
     def __init__(self, cfg: ExperimentConfig, *args: Any, address: str, **kwargs: Any) -> None:
         connect(address)
         super().__init__(cfg, *args, **kwargs)
-        config = load_config()
+        config, self.workers = load_config(), Workers()
         self.providers = {
-            m: RemoteProvider(p, str(cfg.ref(m)), cfg.seed, config) for m, p in self.providers.items()
+            m: RemoteProvider(p, str(cfg.ref(m)), cfg.seed, config, self.workers)
+            for m, p in self.providers.items()
         }
         self._remote_scorers: dict[str, Scorer] = {}
 
     def scorer_for(self, item: Any) -> Scorer:
         local = super().scorer_for(item)
         if local.name not in self._remote_scorers:
-            self._remote_scorers[local.name] = RemoteScorer.wrap(local, self.cfg)
+            self._remote_scorers[local.name] = RemoteScorer.wrap(local, self.cfg, self.workers)
         return self._remote_scorers[local.name]
