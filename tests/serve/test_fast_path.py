@@ -12,6 +12,8 @@ import httpx2
 import pytest
 from gateway_helpers import MODELS, calls, client, gateway
 
+pytestmark = pytest.mark.slow  # a gateway and an upstream server per test
+
 # The fake numbers its answers (ids) by request: the only bytes that differ between two calls of the same body.
 _NUMBERED = re.compile(rb"(chatcmpl-fake|call_fake|req_fake_)\d+")
 _TOOLS = [{"type": "function", "function": {"name": "lookup", "description": "look up a word",

@@ -144,7 +144,8 @@ def test_read_only_open_of_a_missing_file_says_so(tmp_path):
 
 def test_a_foreign_duckdb_file_is_not_taken_for_a_store(tmp_path):
     path = tmp_path / "other.duckdb"
-    duckdb.connect(str(path)).close()
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE sales (region VARCHAR, amount DOUBLE)")
     with pytest.raises(StoreError, match="not an llmbench run store"):
         Store.open(path, read_only=True)
 
