@@ -114,10 +114,10 @@ def wait_ready(url: str, path: str, proc: subprocess.Popen[str], timeout: float 
     raise RuntimeError(f"{url} did not become ready")
 
 
-def start_llmbench(work: Path, durable: bool) -> tuple[str, subprocess.Popen[str]]:
+def start_llmbench(work: Path, store: str, *options: str) -> tuple[str, subprocess.Popen[str]]:
+    """`llmbench serve` on the policy in `work`, writing to `store`, with more `options`; returns (URL, process)."""
     cmd = [sys.executable, "-m", "llmbench", "serve", "--policy", str(work / "policy.json"), "--port", "0",
-           "--store", str(work / f"gw-{durable}.duckdb"), "--max-concurrency", "512",
-           "--durable" if durable else "--no-durable"]  # fmt: skip
+           "--store", store, "--max-concurrency", "512", *options]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=work,
                             env={**os.environ, "LLMBENCH_CONFIG": str(work / "llmbench.toml")})  # fmt: skip
     assert proc.stdout is not None
@@ -233,7 +233,9 @@ def main() -> None:
         url, proc = start_floor(upstream.url)
         targets.append(("pass-through floor", url, "coder", proc))
         for durable in (True, False):
-            url, proc = start_llmbench(work, durable)
+            url, proc = start_llmbench(
+                work, str(work / f"gw-{durable}.duckdb"), "--durable" if durable else "--no-durable"
+            )
             targets.append((f"llmbench serve{'' if durable else ' --no-durable'}", url, "router", proc))
         if args.litellm_python:
             url, proc = start_litellm(args.litellm_python, work, upstream.url)

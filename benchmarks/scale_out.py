@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gateway_overhead import load, wait_ready
+from gateway_overhead import load, start_llmbench
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from helpers import synthetic_frame
@@ -78,17 +77,6 @@ def code_eval(work: Path, n: int) -> list[tuple[str, float]]:
     return rows
 
 
-def start_gateway(work: Path, store: str, tag: str) -> tuple[str, subprocess.Popen[str]]:
-    cmd = [sys.executable, "-m", "llmbench", "serve", "--policy", str(work / "policy.json"), "--port", "0",
-           "--store", store, "--max-concurrency", "512", "--experiment", f"gateway-{tag}"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=work,
-                            env={**os.environ, "LLMBENCH_CONFIG": str(work / "llmbench.toml")})  # fmt: skip
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip()
-    wait_ready(url, "/health", proc)
-    return url, proc
-
-
 def throughput(urls: list[str], n: int, conc: int) -> float:
     """Requests per second through the replicas (each gets n / len(urls) at conc / len(urls), at once)."""
     import concurrent.futures
@@ -112,7 +100,10 @@ def gateways(work: Path, n: int, conc: int) -> list[tuple[str, float]]:
         url = pg.create("gateway")
         for label, stores in (("1 replica, DuckDB", [str(work / "gw.duckdb")]), ("1 replica, PostgreSQL", [url]),
                               ("2 replicas, PostgreSQL", [url, url])):  # fmt: skip
-            started = [start_gateway(work, s, f"{label[0]}-{i}") for i, s in enumerate(stores)]
+            started = [
+                start_llmbench(work, s, "--experiment", f"gateway-{label[0]}-{i}")
+                for i, s in enumerate(stores)
+            ]
             try:
                 for u, _ in started:
                     load(u, "router", 100, 8, False, None)  # warm-up

@@ -209,24 +209,12 @@ class PostgresStore(Store):
                 self._stage = None
                 stage.close()
 
-    def insert_runs(
-        self,
-        view: str,
-        experiment: str,
-        source: Source = "imported",
-        *,
-        config: dict[str, Any] | None = None,
-        scorer: str = "score",
-        replace: bool = False,
+    def _insert_runs(
+        self, view: str, experiment: str, source: Source, config: dict[str, Any] | None, scorer: str, old: Any
     ) -> int:
-        """As `Store.insert_runs`, staged (the view lives in the `bulk` staging database)."""
+        """Staged: the view lives in the `bulk` staging database; an `old` experiment is replaced on publishing."""
         if self._stage is None:
             raise StoreError("insert_runs on a PostgreSQL store runs inside `with store.bulk():`")
-        if self.get_experiment(experiment) is not None and not replace:
-            raise StoreError(
-                f"experiment {experiment!r} already exists in {self.path.name}; choose another name "
-                "(--name), or replace it (--replace)."
-            )
         return self._stage.insert_runs(view, experiment, source, config=config, scorer=scorer, replace=True)
 
     def _publish(self, stage: Store, name: str) -> None:

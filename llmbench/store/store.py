@@ -275,36 +275,34 @@ class Store(StoreReads, StoreWrites):
         per row and scores, in one transaction; returns the rows written. The view lives in this store's
         connection (`bulk`)."""
         with self._lock:
-            con = self._writable()
             old = self.get_experiment(experiment)
             if old is not None and not replace:
                 raise StoreError(
                     f"experiment {experiment!r} already exists in {self.path.name}; choose another name "
                     "(--name), or replace it (--replace)."
                 )
-            try:
-                with transaction(con):
-                    # replaced in the same transaction: a failed import keeps the old rows
-                    if old is not None:
-                        writes.delete_rows(self._con, old.id)
-                        self.forget(experiment)
-                    exp = self.create_experiment(
-                        experiment, config=config, source=source, git_commit_sha=None
-                    )
-                    n = writes.insert_runs(
-                        con,
-                        view,
-                        exp.id,
-                        experiment,
-                        simulated=source == "simulated",
-                        scorer=scorer,
-                        now=now(),
-                    )
-            except BaseException:
-                self._ids.pop(experiment, None)
-                raise
-            self._finished.pop(exp.id, None)
-            return n
+            return self._insert_runs(view, experiment, source, config, scorer, old)
+
+    def _insert_runs(
+        self, view: str, experiment: str, source: Source, config: dict[str, Any] | None, scorer: str, old: Any
+    ) -> int:
+        """`insert_runs` once the name is checked: `old` (the experiment of that name, or None) is replaced."""
+        con = self._writable()
+        try:
+            with transaction(con):
+                # replaced in the same transaction: a failed import keeps the old rows
+                if old is not None:
+                    writes.delete_rows(self._con, old.id)
+                    self.forget(experiment)
+                exp = self.create_experiment(experiment, config=config, source=source, git_commit_sha=None)
+                n = writes.insert_runs(
+                    con, view, exp.id, experiment, simulated=source == "simulated", scorer=scorer, now=now()
+                )
+        except BaseException:
+            self._ids.pop(experiment, None)
+            raise
+        self._finished.pop(exp.id, None)
+        return n
 
     # -- whole-table SQL (e.g. `llmbench.store.parquet`) --------------------------------------------------
 
