@@ -42,9 +42,16 @@ def connect(address: str) -> None:
         import ray
     except ImportError:
         raise ConfigError("`--ray` needs Ray: pip install 'llmbench[ray]'") from None
+    global _joined
     if ray.is_initialized():
-        return
+        if _joined == address:
+            return
+        ray.shutdown()  # joined another cluster earlier in this process (a notebook): join this one instead
     ray.init(address=None if address == "local" else address, log_to_driver=False, configure_logging=False)
+    _joined = address
+
+
+_joined: str | None = None  # the address this process joined
 
 
 # What runs on the workers ----------------------------------------------------------------------------------
