@@ -39,13 +39,13 @@ class BatchLog:
         eid = self._eid(experiment)
         stamp = now()
         row = writes.values(batch, experiment_id=eid) | {"created_at": stamp, "updated_at": stamp}
-        with self.store.bulk() as con, transaction(con):
+        with self.store.writing() as con, transaction(con):
             writes.append(con, "batches", [row])
             writes.append(con, "batch_requests", [writes.values(r, experiment_id=eid) for r in requests])
 
     def update(self, experiment: str, batch_key: str, **fields: Any) -> None:
         """Set some columns of one batch (its id once known, state, the provider's status...)."""
-        with self.store.bulk() as con:
+        with self.store.writing() as con:
             update_sql(con, self._eid(experiment), batch_key, fields)
 
     def open(self, experiment: str) -> list[BatchRow]:

@@ -139,6 +139,11 @@ def import_(store: Store, root: Path, experiments: Sequence[str] | None, *, repl
 def attach(store: Store, root: str, prefix: str) -> list[str]:
     """Views `{prefix}_{table}` over an exported folder or URL, queried in place (read-only); returns the views
     made (a table the export holds no rows of has none)."""
+    if not store.keeps_views:
+        raise StoreError(
+            f"views over an export live in a DuckDB store; {store.path.name} copies its tables for each read. "
+            "Attach to a DuckDB store (Store.open('some.duckdb')), or import the export with `import parquet`."
+        )
     made = []
     with store.connection() as con:
         for table, statement in zip(TABLES, _attach_sql(root, prefix), strict=True):

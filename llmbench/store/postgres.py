@@ -95,6 +95,7 @@ class PostgresStore(Store):
     """A run store in a PostgreSQL database; see the module docstring. Open it with `Store.open(url)`."""
 
     _con: Any  # a PgConnection: the write side's SQL goes through it
+    keeps_views = False
 
     @classmethod
     def open_url(cls, location: str | Path, *, read_only: bool = False) -> PostgresStore:

@@ -255,6 +255,15 @@ class Store(StoreReads, StoreWrites):
         )
 
     @contextlib.contextmanager
+    def writing(self) -> Iterator[Any]:
+        """The connection the store writes through, under its lock, for a module's own statements (e.g. the
+        batch bookkeeping): a DuckDB connection here, a `PgConnection` on PostgreSQL."""
+        with self._lock:
+            yield self._writable()
+
+    keeps_views = True  # views made in `connection()` outlive the block (not so on PostgreSQL: each read copies)
+
+    @contextlib.contextmanager
     def bulk(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """The store's connection under its lock, for bulk SQL such as imports building views to insert from
         (`insert_runs`); write to the tables only through Store methods."""

@@ -93,3 +93,26 @@ def test_the_statements_the_store_sends_read_as_postgresql() -> None:
     )
     assert "_row BIGSERIAL" in pg_sql("CREATE TABLE IF NOT EXISTS t (\n    x DOUBLE\n)")
     assert "DOUBLE PRECISION" in pg_sql("CREATE TABLE IF NOT EXISTS t (\n    x DOUBLE\n)")
+
+
+def test_batch_bookkeeping_is_kept_in_postgres(pg_url: str) -> None:
+    from llmbench.store.batches import BatchLog
+    from llmbench.store.rows import BatchRequestRow, BatchRow
+
+    with Store.open(pg_url) as st:
+        st.create_experiment("b")
+        log = BatchLog(st)
+        rows = [BatchRequestRow("bk1", f"k{i}", f"i{i}", "m", 0, 0.01) for i in range(3)]
+        log.record("b", BatchRow("bk1", "openai", "m", requests=3, est_cost_usd=0.03), rows)
+        log.update("b", "bk1", state="submitted", batch_id="batch_abc", provider_status="validating")
+        [open_batch] = log.open("b")
+        assert (open_batch.batch_id, open_batch.state) == ("batch_abc", "submitted")
+        assert log.get("batch_abc")[0] == "b" and len(log.requests("b", "bk1")) == 3
+        assert log.open_keys("b") == {"k0", "k1", "k2"}
+
+
+def test_views_over_an_export_are_refused_with_the_way_to_get_them(pg_url: str, tmp_path: Path) -> None:
+    from llmbench.store.parquet import attach
+
+    with Store.open(pg_url) as st, pytest.raises(StoreError, match="live in a DuckDB store"):
+        attach(st, str(tmp_path), "team")
