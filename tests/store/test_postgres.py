@@ -116,3 +116,54 @@ def test_views_over_an_export_are_refused_with_the_way_to_get_them(pg_url: str, 
 
     with Store.open(pg_url) as st, pytest.raises(StoreError, match="live in a DuckDB store"):
         attach(st, str(tmp_path), "team")
+
+
+async def test_a_batch_eval_on_postgres_keeps_what_it_keeps_on_duckdb(pg_url: str, tmp_path: Path) -> None:
+    from batch_helpers import config, dataset, run
+
+    from llmbench.store.batches import BatchLog
+    from llmbench.testing import FakeOpenAIServer
+
+    cfg = config(dataset(tmp_path / "ds.jsonl", 8, {3: "FAIL"}))
+    seen = []
+    for location in (tmp_path / "r.duckdb", pg_url):
+        with FakeOpenAIServer(latency_s=0.0, batch_polls=1) as server, Store.open(location) as store:
+            report = await run(cfg, store, server.url, wait=True)
+            again = await run(cfg, store, server.url, wait=True)  # a rerun submits nothing new
+            calls = store.calls_frame("b").sort_values(["run_key", "attempt"]).reset_index(drop=True)
+            batches = BatchLog(store).frame("b").sort_values(["model_id", "round"]).reset_index(drop=True)
+        assert again.submitted == 0
+        seen.append((report.finished, report.gave_up, calls, batches))
+    (f1, g1, c1, b1), (f2, g2, c2, b2) = seen
+    assert (f1, g1) == (f2, g2) == (14, 2)
+    same = [
+        "run_key",
+        "model_id",
+        "attempt",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "error_class",
+        "final",
+    ]
+    pd.testing.assert_frame_equal(c1[same], c2[same])
+    pd.testing.assert_frame_equal(
+        b1[["model_id", "round", "requests", "state"]], b2[["model_id", "round", "requests", "state"]]
+    )
+
+
+def test_report_and_view_read_a_postgres_store(pg_url: str, tmp_path: Path, cli) -> None:
+    import json
+
+    rows = [
+        json.dumps({"id": f"q{i}", "input": f"{i} + {i} = ?", "reference": str(2 * i), "task": "sum"})
+        for i in range(12)
+    ]
+    (tmp_path / "ds.jsonl").write_text("\n".join(rows) + "\n")
+    ran = cli("eval", "--dataset", "ds.jsonl", "--model", "sim:gpt-4o", "--model", "sim:gpt-4o-mini", "--name", "pg",
+              "--store", pg_url, "--no-track", "--no-progress", cwd=tmp_path)  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    for command, page in (("report", "report.html"), ("view", "samples.html")):
+        made = cli(command, "pg", "--store", pg_url, "-o", page, cwd=tmp_path)
+        assert made.returncode == 0, made.stdout + made.stderr
+        assert "sim:gpt-4o-mini" in (tmp_path / page).read_text(encoding="utf-8")
