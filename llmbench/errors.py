@@ -62,6 +62,8 @@ __all__ = [
 _KEY_PATTERN = re.compile(
     r"\b(sk-[A-Za-z0-9_\-*]{6,}|sk-ant-[A-Za-z0-9_\-*]{6,}|gsk_[A-Za-z0-9]{10,}|AIza[0-9A-Za-z_\-]{20,})"
 )
+# The password of a URL's user info (postgresql://user:PASSWORD@host/db, https://user:PASSWORD@proxy), of any length.
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*:/{1,2}[^\s/:@]*:)[^\s/@]+@")
 _SECRETS: set[str] = set()
 _FRAGMENTS: dict[str, re.Pattern[str]] = {}  # secret -> its masked or partial echoes
 _MASK = r"[*•…xX#]{3,}|\.{3,}"
@@ -87,13 +89,14 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: Any) -> str:
-    """Return `text` as a string with API keys, registered secrets and their masked or partial echoes replaced
-    by `[REDACTED]`."""
+    """Return `text` as a string with API keys, registered secrets and their masked or partial echoes, and the
+    passwords of URLs, replaced by `[REDACTED]`."""
     out = str(text)
     for secret in sorted(_SECRETS, key=len, reverse=True):
         out = out.replace(secret, "[REDACTED]")
     for pattern in _FRAGMENTS.values():
         out = pattern.sub("[REDACTED]", out)
+    out = _URL_PASSWORD.sub(r"\g<head>[REDACTED]@", out)
     return _KEY_PATTERN.sub("[REDACTED]", out)
 
 

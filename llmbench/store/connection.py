@@ -7,11 +7,10 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import duckdb
 
-from llmbench.errors import StoreError
+from llmbench.errors import StoreError, redact
 
 __all__ = [
     "DEFAULT_STORE",
@@ -60,15 +59,8 @@ def store_location(location: str | Path | None) -> Path | str:
 
 
 def store_label(location: str | Path | None) -> str:
-    """A store location to show or log: a URL's password replaced by `***`."""
-    text = str(store_location(location))
-    if not is_postgres_url(text):
-        return text
-    parts = urlsplit(text)
-    if parts.password is None:
-        return text
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    """A store location to show or log: a URL's password redacted (`llmbench.errors.redact`)."""
+    return redact(str(store_location(location)))
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@ and the router trained from it deciding as from DuckDB."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -167,3 +168,18 @@ def test_report_and_view_read_a_postgres_store(pg_url: str, tmp_path: Path, cli)
         made = cli(command, "pg", "--store", pg_url, "-o", page, cwd=tmp_path)
         assert made.returncode == 0, made.stdout + made.stderr
         assert "sim:gpt-4o-mini" in (tmp_path / page).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("password", ["pw", "hunter2-much-longer-secret"])  # short ones too: a URL's password
+def test_a_password_in_the_url_is_never_shown_or_stored(pg_url: str, password: str, capsys) -> None:
+    url = pg_url.replace("llmbench@", f"llmbench:{password}@")
+    with Store.open(
+        url
+    ) as st:  # the test server trusts local connections: the password is carried, not checked
+        st.create_experiment("s", config={"store": url, "note": f"connected to {url}"})
+        stored = st.get_experiment("s").config  # type: ignore[union-attr]
+        shown = repr(st) + str(st.path)
+        with pytest.raises(StoreError) as refused:
+            st._con.execute(f"SELECT * FROM no_such_table WHERE x = '{url}'")
+    assert password not in json.dumps(stored) + shown + str(refused.value)
+    assert "[REDACTED]" in stored["store"] and password not in capsys.readouterr().out
