@@ -232,6 +232,9 @@ class Runner:
         for task in todo:  # one shared generator: each task is taken by exactly one worker
             if self._stopping():
                 return
+            if not self.store.claim(self.cfg.name, task.key):  # a shared store: another process runs it
+                self.report.skipped += 1
+                continue
             provider = self.providers[task.model_id]
             async with limits.slot(provider.provider, _estimate_tokens(task.item)):
                 # Check again: while this worker waited for a slot, finished calls may have used up the budget.

@@ -14,6 +14,7 @@ copied to PostgreSQL, each in one transaction.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -35,6 +36,16 @@ __all__ = ["PgConnection", "PostgresStore", "pg_sql"]
 
 
 _BATCH = 50_000  # rows per fetch when copying a table
+_FINISHED_ONE = """SELECT 1 FROM calls WHERE experiment_id = ? AND run_key = ? AND final AND error_class IS NULL
+AND EXISTS (SELECT 1 FROM scores WHERE experiment_id = ? AND run_key = ?) LIMIT 1"""
+
+
+def _lock_id(experiment_id: int, run_key: str) -> int:
+    """A run key's advisory lock id: a signed 64-bit number from its experiment and key."""
+    digest = hashlib.sha256(f"{experiment_id}:{run_key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 _MIGRATION_LOCK = 7_245_091  # a pg_advisory_lock id: one process migrates at a time
 
 
@@ -111,7 +122,7 @@ class PostgresStore(Store):
         register_secret(parts.password)
         con = PgConnection(url)
         store = cls(con, Path(store_label(url)), read_only)  # type: ignore[arg-type]
-        store.url = url
+        store.url, store._claimed = url, {}
         try:
             if not read_only:
                 store._migrate()
@@ -121,6 +132,7 @@ class PostgresStore(Store):
         return store
 
     url: str = ""
+    _claimed: dict[int, str]  # advisory lock id -> the run key this process holds it for
 
     def _migrate(self) -> None:
         """The DuckDB store's migrations, one process at a time (an advisory lock), each in one transaction."""
@@ -146,6 +158,37 @@ class PostgresStore(Store):
             if existing is None or not kwargs.get("exist_ok", True):
                 raise
             return existing
+
+    # -- claims: two processes running one experiment split its work -----------------------------------------
+
+    def claim(self, experiment: str, run_key: str) -> bool:
+        """A session-level advisory lock on the run key, taken only when no other process holds it and the key is
+        not finished; released once the key's result is committed, or by PostgreSQL when this process's
+        connection ends (a `kill -9` too), so a crashed process never blocks a resume."""
+        with self._lock:
+            eid = self._experiment_id(experiment)
+            lock = _lock_id(eid, run_key)
+            if not self._con.execute("SELECT pg_try_advisory_lock(?)", [lock]).fetchall()[0][0]:
+                return False
+            if self._con.execute(_FINISHED_ONE, [eid, run_key, eid, run_key]).fetchall():
+                self._con.execute("SELECT pg_advisory_unlock(?)", [lock])
+                return False
+            self._claimed[lock] = run_key
+            return True
+
+    def write_results(
+        self, experiment: str, calls: Sequence[Any], scores: Sequence[Any] = (), **kw: Any
+    ) -> int:
+        """As `Store.write_results`; then the claims on the run keys written are released."""
+        with self._lock:
+            newly = super().write_results(experiment, calls, scores, **kw)
+            if self._claimed:
+                eid = self._experiment_id(experiment)
+                for key in {c.run_key for c in calls}:
+                    lock = _lock_id(eid, key)
+                    if self._claimed.pop(lock, None) is not None:
+                        self._con.execute("SELECT pg_advisory_unlock(?)", [lock])
+            return newly
 
     # -- reads: the tables copied into DuckDB, the DuckDB store's SQL run there ---------------------------
 

@@ -234,6 +234,11 @@ class Store(StoreReads, StoreWrites):
                 [plan, planned, self._experiment_id(experiment)],
             )
 
+    def claim(self, experiment: str, run_key: str) -> bool:
+        """Whether this process may run `run_key` now. A DuckDB file has one writer, so always; a shared store
+        (PostgreSQL) says no while another process runs it, or once it is finished."""
+        return True
+
     def _finished_set(self, eid: int) -> set[str]:
         if eid not in self._finished:
             self._finished[eid] = {
@@ -261,7 +266,9 @@ class Store(StoreReads, StoreWrites):
         with self._lock:
             yield self._writable()
 
-    keeps_views = True  # views made in `connection()` outlive the block (not so on PostgreSQL: each read copies)
+    keeps_views = (
+        True  # views made in `connection()` outlive the block (not so on PostgreSQL: each read copies)
+    )
 
     @contextlib.contextmanager
     def bulk(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -131,3 +132,43 @@ def test_two_evals_and_two_gateways_share_one_store_through_kills_and_a_resume(
     # The resume paid for nothing already answered: the rows of keys finished before it are unchanged.
     after = calls[(calls["experiment"] == "a") & calls["run_key"].isin(finished_before)].set_index("run_key")
     assert after["request_id"].sort_index().equals(kept.loc[list(finished_before), "request_id"].sort_index())
+
+
+def test_two_evals_of_one_experiment_split_its_work_and_a_kill_costs_at_most_a_retry(
+    pg_url: str, tmp_path: Path
+) -> None:
+    with FakeServerProcess(latency_s=0.1) as upstream:
+        _project(tmp_path, upstream.url)
+        cmd = _cli("eval", "a.yaml", "--store", pg_url, "--no-track", "--no-progress")
+        both = [_popen(cmd, tmp_path) for _ in range(2)]
+        outs = [p.communicate(timeout=120) for p in both]
+        assert [p.returncode for p in both] == [0, 0], outs
+        requests = upstream.stats()["requests"]
+        with Store.open(pg_url, read_only=True) as st:
+            calls = st.calls_frame("a")
+            assert len(st.finished_keys("a")) == N_ITEMS
+        # each process answered a share, and no item was sent twice
+        shares = [int(re.search(r"(\d+) finished", out)[1]) for out, _ in outs]  # type: ignore[index]
+        assert sum(shares) == N_ITEMS and min(shares) > 0, shares
+        assert requests == len(calls) == N_ITEMS and calls["run_key"].is_unique
+
+        # again with one of them killed mid-run: the other goes on, a resume finishes, nothing is answered twice
+        cmd = _cli("eval", "b.yaml", "--store", pg_url, "--no-track", "--no-progress")
+        killed, other = _popen(cmd, tmp_path), _popen(cmd, tmp_path)
+        with Store.open(pg_url, read_only=True) as watch:
+            while watch.finished_count("b") < N_ITEMS // 4:
+                time.sleep(0.02)
+        killed.send_signal(signal.SIGKILL)
+        assert other.wait(120) == 0 and killed.wait(10) == -signal.SIGKILL
+        resumed = subprocess.run(
+            cmd, cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=120
+        )
+        assert resumed.returncode == 0, resumed.stderr
+        with Store.open(pg_url, read_only=True) as st:
+            calls = st.calls_frame("b")
+            _, unknown, _ = st.spent("b")
+            assert len(st.finished_keys("b")) == N_ITEMS
+        ok = calls[calls["error_class"].isna()]
+        assert len(ok) == N_ITEMS and ok["run_key"].is_unique  # one answer per item across three processes
+        # a request the killed process had in flight may be sent again (its outcome unknown): at most those
+        assert upstream.stats()["requests"] - requests <= N_ITEMS + unknown
