@@ -51,9 +51,8 @@ _MIGRATION_LOCK = 7_245_091  # a pg_advisory_lock id: one process migrates at a 
 
 # The statements `Store` sends, in PostgreSQL's words: its placeholders, DuckDB's `INSERT OR IGNORE`, `list_contains`
 # and `DOUBLE`; each table gets its insertion order.
+_PLACEHOLDERS: tuple[tuple[re.Pattern[str], str], ...] = ((re.compile(r"%"), "%%"), (re.compile(r"\?"), "%s"))
 _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"%"), "%%"),
-    (re.compile(r"\?"), "%s"),
     (re.compile(r"list_contains\(%s, (\w+)\)"), r"\1 = ANY(%s)"),
     (re.compile(r"\bDOUBLE\b"), "DOUBLE PRECISION"),
     (re.compile(r"^(CREATE TABLE IF NOT EXISTS \w+ \(\n.*)\n\)$", re.S), "\\1,\n    _row BIGSERIAL\n)"),
@@ -61,9 +60,10 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
 _OR_IGNORE = re.compile(r"^INSERT OR IGNORE INTO (.*)$", re.S)
 
 
-def pg_sql(sql: str) -> str:
-    """One of the store's statements as PostgreSQL takes it."""
-    for pattern, replacement in _REWRITES:
+def pg_sql(sql: str, *, params: bool = True) -> str:
+    """One of the store's statements as PostgreSQL takes it (`params`: it is sent with parameters, so its `?` are
+    psycopg's `%s` and a literal `%` is `%%`)."""
+    for pattern, replacement in (*_PLACEHOLDERS, *_REWRITES) if params else _REWRITES:
         sql = pattern.sub(replacement, sql)
     ignored = _OR_IGNORE.match(sql)
     return f"INSERT INTO {ignored[1]} ON CONFLICT DO NOTHING" if ignored else sql
@@ -89,7 +89,8 @@ class PgConnection:
         import psycopg
 
         try:
-            cur = self.pg.execute(pg_sql(sql), list(params) if params else None)
+            values = list(params) if params else None
+            cur = self.pg.execute(pg_sql(sql, params=values is not None), values)
         except psycopg.Error as exc:
             raise StoreError(f"the PostgreSQL store refused a statement: {exc}") from None
         self._rows = cur.fetchall() if cur.description else []
