@@ -33,7 +33,7 @@ def test_the_readme_team_commands_run_as_written(pg_url: str, tmp_path: Path, cl
         result = cli(*args, cwd=tmp_path)
         assert result.returncode == 0, (args, result.stdout, result.stderr)
     assert (tmp_path / "policy.json").is_file() and any((tmp_path / "shared-runs").rglob("*.parquet"))
-    again = cli("eval", "--no-track", cwd=tmp_path)  # the same store: everything finished is skipped
+    again = cli(*commands[0], cwd=tmp_path)  # the README's eval again, on the same store: all of it is skipped
     assert again.returncode == 0 and "spent $0.0000 in this run" in again.stdout
 
 
