@@ -134,8 +134,12 @@ class Workers:
         except asyncio.CancelledError:
             ray.cancel(ref)
             raise
-        except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
-                ray.exceptions.ObjectLostError) as exc:  # fmt: skip
+        except (
+            ray.exceptions.RayActorError,
+            ray.exceptions.WorkerCrashedError,
+            ray.exceptions.NodeDiedError,
+            ray.exceptions.ObjectLostError,
+        ) as exc:
             if worker in self._pool:
                 self._pool.remove(worker)
             raise errors.ProviderConnectionError(
@@ -152,9 +156,13 @@ class RemoteProvider(Provider):
 
     def __init__(self, twin: Provider, ref: str, seed: int, config: Config, workers: Workers) -> None:
         super().__init__(
-            twin.model, model_id=twin.model_id, timeout=twin.timeout, retry=twin.retry,
-            price_table=twin.price_table, seed=seed,
-        )  # fmt: skip
+            twin.model,
+            model_id=twin.model_id,
+            timeout=twin.timeout,
+            retry=twin.retry,
+            price_table=twin.price_table,
+            seed=seed,
+        )
         self.provider, self.twin, self.ref, self.seed = twin.provider, twin, ref, seed
         self.config, self.workers = config, workers
 
