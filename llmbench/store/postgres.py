@@ -194,34 +194,49 @@ class PostgresStore(Store):
     # -- reads: the tables copied into DuckDB, the DuckDB store's SQL run there ---------------------------
 
     def _frame(self, query: str, *params: Any) -> pd.DataFrame:
-        with self.connection() as duck:
+        # the read SQL's first parameter names the experiments it reads (None: all): only those are copied
+        names = params[0] if params and isinstance(params[0], list) else None
+        with self._copy(names) as duck:
             return duck.execute(query, list(params)).df()
 
     def sql(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         """Run DuckDB SQL against a copy of the store's tables (as `Store.sql` on a file)."""
-        return self._frame(query, *(params or []))
+        with self.connection() as duck:
+            return duck.execute(query, list(params or [])).df()
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A DuckDB database holding a copy of every table as committed now (for the read SQL and exports)."""
+        with self._copy(None) as duck:
+            yield duck
+
+    @contextlib.contextmanager
+    def _copy(self, experiments: list[str] | None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A temporary DuckDB database with the rows of these experiments (None: every one) as committed now."""
         with self._lock, tempfile.TemporaryDirectory(prefix="llmbench-pg-") as tmp:
             duck = duckdb.connect(str(Path(tmp) / "mirror.duckdb"))
             try:
                 migrate(duck)
-                self._copy_into(duck)
+                self._copy_into(duck, experiments)
                 yield duck
             finally:
                 duck.close()
 
-    def _copy_into(self, duck: duckdb.DuckDBPyConnection) -> None:
-        """Every table's rows in insertion order, fetched in batches (a table never has to fit in memory)."""
+    def _copy_into(self, duck: duckdb.DuckDBPyConnection, experiments: list[str] | None) -> None:
+        """The tables' rows in insertion order, in one snapshot, fetched in batches (a table never has to fit in
+        memory); only the named experiments' rows when `experiments` is given."""
         pg = self._con.pg
         with pg.transaction():  # one snapshot of every table
             pg.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             for table in TABLES.values():
                 columns = table.columns()
+                where, args = "", []
+                if experiments is not None:
+                    key = "id" if not table.per_experiment else "experiment_id"
+                    where = f"WHERE {key} IN (SELECT id FROM experiments WHERE name = ANY(%s))"
+                    args = [experiments]
                 with pg.cursor(name=f"llmbench_copy_{table.name}") as cur:
-                    cur.execute(f"SELECT {', '.join(columns)} FROM {table.name} ORDER BY _row")
+                    cur.execute(f"SELECT {', '.join(columns)} FROM {table.name} {where} ORDER BY _row", args)
                     while batch := cur.fetchmany(_BATCH):
                         # Arrow keeps an integer column with nulls an integer column (pandas would make it float)
                         frame = pa.table(
