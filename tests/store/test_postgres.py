@@ -183,3 +183,23 @@ def test_a_password_in_the_url_is_never_shown_or_stored(pg_url: str, password: s
             st._con.execute(f"SELECT * FROM no_such_table WHERE x = '{url}'")
     assert password not in json.dumps(stored) + shown + str(refused.value)
     assert "[REDACTED]" in stored["store"] and password not in capsys.readouterr().out
+
+
+def test_runs_move_between_duckdb_and_postgres_as_parquet(pg_url: str, tmp_path: Path, cli) -> None:
+    file = tmp_path / "runs.duckdb"
+    ran = cli("eval", "-d", "arithmetic", "-m", "sim:gpt-4o-mini", "-m", "sim:gpt-4o", "--limit", "4", "--name", "one",
+              "--store", file, "--no-track", "--no-progress", cwd=tmp_path)  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert cli("export", "one", "--parquet", tmp_path / "to-pg", "--store", file).returncode == 0
+    moved = cli("import", "parquet", tmp_path / "to-pg", "--store", pg_url)  # DuckDB -> PostgreSQL (staged)
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert cli("export", "one", "--parquet", tmp_path / "back", "--store", pg_url).returncode == 0
+    assert cli("import", "parquet", tmp_path / "back", "--store", tmp_path / "back.duckdb").returncode == 0
+    with (
+        Store.open(file, read_only=True) as a,
+        Store.open(pg_url) as b,
+        Store.open(tmp_path / "back.duckdb") as c,
+    ):
+        frames = [s.runs_frame("one") for s in (a, b, c)]
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    pd.testing.assert_frame_equal(frames[0], frames[2])
