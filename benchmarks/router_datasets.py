@@ -31,6 +31,8 @@ from llmbench.router.evaluate import ORACLE, Evaluation, Reference, evaluate_rou
 from llmbench.testing import shared_data_dir
 
 BASELINES = ("task prior", "kNN (k=25)", "zero router")
+# the baselines as bets (chosen on the training split only): the zero router as a bet is the model prior
+BETS = ("task prior", "kNN (k=25)", "model prior")
 
 
 def load(shared: Path) -> dict[str, pd.DataFrame]:
@@ -92,8 +94,11 @@ def alpacaeval_runs(folder: Path) -> pd.DataFrame:
                          "cost_usd": pairs["len_a"].astype(float) / 4 * 1e-6})  # fmt: skip
 
 
-def intervals(ev: Evaluation, best: str, n_boot: int, seed: int = 0) -> dict[str, tuple[float, float]]:
-    """90% intervals of router minus `best` AIQ, the gap share closed, and cost saving at 98% and 100%."""
+def intervals(
+    ev: Evaluation, best: str, n_boot: int, seed: int = 0, bet: bool = False
+) -> dict[str, tuple[float, float]]:
+    """90% intervals of router minus `best` AIQ, the gap share closed, and cost saving at 98% and 100%; with
+    `bet`, the AIQ difference is of the bet figures (`metrics.bet_aiq`)."""
     rng = np.random.default_rng(seed)
     test, n = ev.test, len(ev.test)
     out: dict[str, list[float]] = {"diff": [], "gap": [], "save98": [], "save100": []}
@@ -103,9 +108,9 @@ def intervals(ev: Evaluation, best: str, n_boot: int, seed: int = 0) -> dict[str
         ref = Reference.of(q, c)
         weights = np.bincount(idx, minlength=n)
         rc, rq = _frontier(ev, "router", weights)
-        aiq_r = _figure(ref, rc, rq)
+        aiq_r = _figure(ref, rc, rq, bet)
         zero_aiq = _figure(ref, c.mean(axis=0), q.mean(axis=0))
-        aiq_b = zero_aiq if best == "zero router" else _figure(ref, *_frontier(ev, best, weights))
+        aiq_b = zero_aiq if best == "zero router" else _figure(ref, *_frontier(ev, best, weights), bet)
         oc, oq = _frontier(ev, ORACLE, weights)
         zero, top = ref.aiq(c.mean(axis=0), q.mean(axis=0)), ref.aiq(oc, oq)
         out["diff"].append(aiq_r - aiq_b)
@@ -116,10 +121,11 @@ def intervals(ev: Evaluation, best: str, n_boot: int, seed: int = 0) -> dict[str
             else (np.nan, np.nan) for k, v in out.items()}  # fmt: skip
 
 
-def _figure(ref: Reference, costs: np.ndarray, quals: np.ndarray) -> float:
-    """AIQ, or where every model costs the same (no cost range to average over) the peak quality."""
-    aiq = ref.aiq(costs, quals)
-    return aiq if np.isfinite(aiq) else float(np.max(quals))
+def _figure(ref: Reference, costs: np.ndarray, quals: np.ndarray, bet: bool = False) -> float:
+    """AIQ (the bet figure with `bet`), or where every model costs the same (no cost range to average over)
+    the quality reached: the peak with hindsight, the last point (lambda 0, as run) as a bet."""
+    aiq = ref.bet_aiq(costs, quals) if bet else ref.aiq(costs, quals)
+    return aiq if np.isfinite(aiq) else float(quals[-1] if bet else np.max(quals))
 
 
 def _frontier(ev: Evaluation, name: str, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -193,25 +199,36 @@ def small(data: RoutingData, size: int, seed: int) -> RoutingData:
     return data.subset(np.sort(rng.choice(len(data), size=min(size, len(data)), replace=False)))
 
 
-def quiet(train: RoutingData, test: RoutingData, n_boot: int) -> dict[str, float]:
-    """Router minus the best non-oracle baseline on one split: the difference and its 90% interval's low end."""
+def quiet(train: RoutingData, test: RoutingData, n_boot: int) -> dict[str, object]:
+    """Router minus the best baseline on one split, as bets (every baseline chosen on the training split) and
+    with hindsight (RouterBench's figures: hulls over the test outcomes, the best single model of the test
+    split): the difference and its 90% interval's low end."""
     ev = evaluate_router(train, test)
-    table = ev.table.set_index("router")
-    # every model priced alike: no cost range, so the routers are judged by the quality they reach
-    aiq = table["AIQ"] if np.isfinite(table["AIQ"]).any() else table["peak quality"]
-    named = [b for b in (*BASELINES, *test.models) if b in aiq.index and np.isfinite(aiq[b])]
-    if not named or not np.isfinite(aiq["router"]):
-        return {"diff": np.nan, "low": np.nan, "choice": ev.router.choice_}
-    best = max(named, key=lambda b: aiq[b])
-    best_pick = best if best in ev.sweeps else "zero router"
-    ci = intervals(ev, best_pick, n_boot)
-    # like for like: the task prior reads the test prompts' true task labels, so it faces the router given them too;
-    # every other baseline sees only the prompt, as the router does
-    blind = [b for b in named if b != "task prior"]
-    fair = min(float(aiq["router + task label"] - aiq["task prior"]) if "task prior" in named else np.inf,
-               float(aiq["router"] - max(aiq[b] for b in blind)) if blind else np.inf)  # fmt: skip
-    return {"diff": float(aiq["router"] - aiq[best]), "low": ci["diff"][0], "fair": fair, "best": best,
-            "choice": ev.router.choice_}  # fmt: skip
+    out: dict[str, object] = {"choice": ev.router.choice_}
+    for bet, suffix in ((True, ""), (False, " hindsight")):
+        figures = {name: _figure(ev.reference, *_frontier(ev, name, np.ones(len(ev.test))), bet)
+                   for name in ev.sweeps}  # fmt: skip
+        if not bet:
+            table = ev.table.set_index("router")
+            zero = table["AIQ"] if np.isfinite(table["AIQ"]).any() else table["peak quality"]
+            figures.update({m: float(zero[m]) for m in (*test.models, "zero router")})
+        named = [b for b in ((*BETS,) if bet else (*BASELINES, *test.models)) if np.isfinite(figures.get(b, np.nan))]
+        if not named or not np.isfinite(figures["router"]):
+            out.update({"diff" + suffix: np.nan, "low" + suffix: np.nan})
+            continue
+        best = max(named, key=lambda b: figures[b])
+        ci = intervals(ev, best if best in ev.sweeps else "zero router", n_boot, bet=bet)
+        out.update({"diff" + suffix: figures["router"] - figures[best], "low" + suffix: ci["diff"][0],
+                    "best" + suffix: best})  # fmt: skip
+        if bet:
+            # like for like: the task prior reads the test prompts' true task labels, so it faces the router
+            # given them too; every other baseline sees only the prompt, as the router does
+            blind = [b for b in named if b != "task prior"]
+            out["fair"] = min(
+                figures["router + task label"] - figures["task prior"] if "task prior" in named else np.inf,
+                figures["router"] - max(figures[b] for b in blind) if blind else np.inf,
+            )
+    return out
 
 
 def small_data(
@@ -240,8 +257,13 @@ def small_data(
     table = pd.DataFrame(rows)
     by = table.groupby(["data", "size", "judged by"] if folds == 0 else ["data", "size"])
     summary = by.agg(diff=("diff", "mean"), worst=("diff", "min"), low=("low", "mean"), fair=("fair", "mean"),
-                     fair_worst=("fair", "min"), runs=("diff", "size"))  # fmt: skip
-    print("\n## Small data: router AIQ minus the best baseline's (mean and worst over seeds and folds)")
+                     fair_worst=("fair", "min"), hindsight=("diff hindsight", "mean"),
+                     hindsight_worst=("diff hindsight", "min"), runs=("diff", "size"))  # fmt: skip
+    print(
+        "\n## Small data: router AIQ minus the best baseline's (mean and worst over seeds and folds), as bets "
+        "(AIQ (bet); the baselines chosen on the training split), and with hindsight (RouterBench's AIQ: hulls "
+        "over the test outcomes; the best of the test split's single models and zero router)"
+    )
     print(summary.round(4).to_string())
     print(
         f"router within 0.002 of the best baseline (mean) on {(summary['diff'] >= -0.002).sum()}/{len(summary)}; "

@@ -162,6 +162,7 @@ def _track(
 
 _METRIC_KEYS = {
     "AIQ": "aiq",
+    "AIQ (bet)": "aiq_bet",
     "peak quality": "peak_quality",
     "cost saving": "cost_saving",
     "APGR": "apgr",

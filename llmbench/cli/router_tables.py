@@ -19,6 +19,7 @@ def results_table(table: Any, title: str) -> Table:
         t.add_column(c, justify="left" if c == "router" else "right", no_wrap=c == "router")
     specs = {
         "AIQ": ".4f",
+        "AIQ (bet)": ".4f",
         "peak quality": ".4f",
         "cost at best-model quality": ".6f",
         "cost saving": ".1%",

@@ -14,7 +14,20 @@ from sklearn.neighbors import NearestNeighbors
 
 from llmbench.router.data import RoutingData
 
-__all__ = ["knn_estimates", "oracle_estimates", "random_choice", "task_prior_estimates"]
+__all__ = [
+    "knn_estimates",
+    "model_prior_estimates",
+    "oracle_estimates",
+    "random_choice",
+    "task_prior_estimates",
+]
+
+
+def model_prior_estimates(train: RoutingData, test: RoutingData) -> tuple[np.ndarray, np.ndarray]:
+    """The zero router as a bet: every prompt gets each model's train mean, so the sweep mixes the models on
+    the training split's hull (RouterBench's zero router mixes those on the test split's, with hindsight)."""
+    q, c = np.nanmean(train.quality, axis=0), np.nanmean(train.cost, axis=0)
+    return np.tile(q, (len(test), 1)), np.tile(c, (len(test), 1))
 
 
 def task_prior_estimates(train: RoutingData, test: RoutingData) -> tuple[np.ndarray, np.ndarray]:

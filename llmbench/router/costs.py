@@ -1,8 +1,11 @@
 """The cost models a router routes on, and their out-of-fold evidence.
 
-The task cost lines (per task and model, a base cost plus a slope per thousand prompt characters) are the simple
-model; the neighbours' logged costs (the mean cost of each model on the prompt's nearest training prompts) are the
-richer one, kept only when routing on them shows a gain (`llmbench.router.selection`). Serving needs numpy only.
+Simplest first: each model's mean cost (the baselines' cost model); per task and model, the mean cost; the task
+cost lines (a base cost plus a slope per thousand prompt characters); the neighbours' logged costs (the mean cost
+of each model on the prompt's nearest training prompts). A richer one is kept only when routing on it shows a gain
+(`llmbench.router.selection`): a slope sends short prompts to the dear model first, which loses where the dear
+model's gain grows with the prompt's length. The first three are one table in a policy (`task_cost`: base and
+slope per task and model), the last a kNN index. Serving needs numpy only.
 """
 
 from __future__ import annotations
@@ -15,23 +18,47 @@ from llmbench.router.decision import expected_cost
 
 if TYPE_CHECKING:
     from llmbench.router.candidates import Training
+    from llmbench.router.data import RoutingData
 
-__all__ = ["LINES", "NEIGHBOURS", "line_costs", "neighbour_costs", "out_of_fold_costs", "routed_cost"]
+__all__ = [
+    "LINES",
+    "MODEL_MEANS",
+    "NEIGHBOURS",
+    "TABLES",
+    "TASK_MEANS",
+    "cost_table",
+    "line_costs",
+    "neighbour_costs",
+    "out_of_fold_costs",
+    "routed_cost",
+]
 
+MODEL_MEANS, TASK_MEANS = "model mean costs", "task mean costs"
 LINES, NEIGHBOURS = "task cost lines", "neighbour costs"
+TABLES = (MODEL_MEANS, TASK_MEANS, LINES)  # the cost models a policy's task_cost table holds, simplest first
 
 
-def line_costs(train: Training, prior_strength: float) -> np.ndarray:
-    """The task cost lines' estimate of every training prompt's cost, each from the other folds."""
+def cost_table(
+    data: RoutingData, task_idx: np.ndarray, n_tasks: int, prior_strength: float, model: str
+) -> np.ndarray:
+    """The (2, tasks, models) table (base, slope per thousand characters) of one of the `TABLES` cost models."""
     from llmbench.router.stacking import task_stats  # training only
 
+    table = task_stats(data, task_idx, n_tasks, prior_strength, slopes=model == LINES)[1]
+    if model == MODEL_MEANS:  # each model's mean over every prompt, whatever its task
+        table[0] = np.nanmean(data.cost, axis=0)
+    return table
+
+
+def line_costs(train: Training, prior_strength: float, model: str = LINES) -> np.ndarray:
+    """A table cost model's estimate of every training prompt's cost, each from the other folds."""
     data, n_t = train.data, train.n_tasks
     kchars = np.array([len(p) / 1000 for p in data.prompts])
     out = np.empty_like(data.cost)
     for k in train.folds:
         rest, inside = train.fold != k, train.fold == k
-        lines = task_stats(data.subset(rest), train.task_idx[rest], n_t, prior_strength)[1]
-        out[inside] = expected_cost(np.eye(n_t)[train.task_idx[inside]], lines, kchars[inside])
+        table = cost_table(data.subset(rest), train.task_idx[rest], n_t, prior_strength, model)
+        out[inside] = expected_cost(np.eye(n_t)[train.task_idx[inside]], table, kchars[inside])
     return out
 
 
@@ -54,8 +81,9 @@ def neighbour_costs(train: Training) -> np.ndarray:
 def out_of_fold_costs(train: Training, prior_strength: float) -> dict[str, np.ndarray]:
     """Each cost model's out-of-fold estimate of every training prompt's cost, simplest first; the neighbours'
     gaps (nothing similar) are the lines' estimate, as serving fills them."""
-    lines, near = line_costs(train, prior_strength), neighbour_costs(train)
-    return {LINES: lines, NEIGHBOURS: np.where(np.isnan(near), lines, near)}
+    tables = {model: line_costs(train, prior_strength, model) for model in TABLES}
+    near = neighbour_costs(train)
+    return {**tables, NEIGHBOURS: np.where(np.isnan(near), tables[LINES], near)}
 
 
 def routed_cost(

@@ -33,7 +33,15 @@ from llmbench.router.added import AddedModels, learn_model
 from llmbench.router.candidates import Candidate, Query, Training, ordered, sparse_rows
 from llmbench.router.candidates.ridge import PromptRidge
 from llmbench.router.candidates.task_prior import TaskPrior
-from llmbench.router.costs import LINES, NEIGHBOURS, out_of_fold_costs, routed_cost
+from llmbench.router.costs import (
+    LINES,
+    MODEL_MEANS,
+    NEIGHBOURS,
+    TABLES,
+    cost_table,
+    out_of_fold_costs,
+    routed_cost,
+)
 from llmbench.router.data import RoutingData, routing_data
 from llmbench.router.decision import (
     Decision,
@@ -120,9 +128,8 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
             raise DataError("routing needs at least two models in the runs frame")
         self.classes_ = np.array(sorted(set(data.tasks)), dtype=object)
         task_idx = np.searchsorted(self.classes_, data.tasks)
-        self.task_quality_, self.task_cost_ = task_stats(
-            data, task_idx, len(self.classes_), self.prior_strength
-        )
+        self.task_quality_ = task_stats(data, task_idx, len(self.classes_), self.prior_strength)[0]
+        tables = {m: cost_table(data, task_idx, len(self.classes_), self.prior_strength, m) for m in TABLES}
         self.n_prompts_ = len(data)
         self.latency_ = LatencyTerm()  # logged latency as a cost term or a cap, when asked for
         if self.latency_weight or self.max_p95_latency is not None:
@@ -137,6 +144,8 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         words = self._words(x)
         del x  # the char block is most of it, and from here on only the word block is read
         self._fit_candidates(words, data, task_idx)
+        # the neighbours' gaps are the cost lines', as in the out-of-fold evidence they were chosen on
+        self.task_cost_ = tables.get(self.cost_model_, tables[LINES])
         self.strong_idx_, self.weak_idx_ = self._pair(data)
         self.mean_cost_ = np.nanmean(data.cost, axis=0)
         self.added_ = AddedModels()
@@ -154,6 +163,7 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
             probe,
             model,
             self.prior_strength,
+            self.cost_model_,
         )
         self.models_ = [*self.models_, model]
         self.mean_cost_ = np.append(self.mean_cost_, mean_cost)
@@ -194,7 +204,7 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         n_t = len(self.classes_)
         self.candidates_: dict[str, Candidate] = {TaskPrior.name: TaskPrior()}
         self.cost_knn_: KnnIndex | None = None  # set when routing on the neighbours' logged costs pays
-        self.cost_model_ = LINES
+        self.cost_model_ = MODEL_MEANS  # the simplest, until a richer cost model shows a gain
         self.blend_ = {TaskPrior.name: np.ones(n_t)}
         self.candidate_scores_: dict[str, float] = {}
         self.choice_ = TaskPrior.name
@@ -217,8 +227,8 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         chosen = select(trains, kinds, TaskPrior.name, self.mode, forced=self.residual == "on", costs=costs)
         self.blend_, self.candidate_scores_, self.choice_ = chosen.weights, chosen.scores, chosen.choice
         self.residual_cv_ = dict(self.candidate_scores_)
+        self.cost_model_ = chosen.cost or MODEL_MEANS
         if chosen.cost == NEIGHBOURS:
-            self.cost_model_ = NEIGHBOURS
             self.cost_knn_ = KnnIndex.build(words, data.quality, self.k, cost=data.cost)
         self.candidates_ = {}
         for kind in kinds:

@@ -63,7 +63,7 @@ def policy_of(router: BaseEstimator, trained_on: dict[str, Any] | None = None) -
             "scores": {k: float(v) for k, v in router.candidate_scores_.items()},
             "blend": {name: encode_array(w) for name, w in router.blend_.items()},
             "sections": {name: c.section() for name, c in router.candidates_.items()},
-            "cost": {}
+            "cost": {"kind": "table", "model": router.cost_model_}
             if router.cost_knn_ is None
             else {"kind": "kNN", "index": Knn(router.cost_knn_).section()},
         },

@@ -7,6 +7,11 @@ Definitions used here (numpy only):
 - AIQ = (1 / (c_max - c_min)) * integral over [c_min, c_max] of the hull; the hull is flat right of its
   last point and 0 left of its first (no operating point is that cheap). RouterBench's definition, with
   [c_min, c_max] fixed by the caller (here: the cheapest and dearest single model on the same split).
+- The hull is taken over the points' *measured* qualities, so it keeps the points that happened to do well on
+  the very prompts that judge them: estimates that are pure noise score above the straight line between two
+  models (about +0.01 AIQ on 660 test prompts). `bet_aiq` integrates the operating points in the order the
+  setting moves instead (at each budget, the point where the path first spends it), so every point a router
+  would be run at counts, lucky or not: the figure of a bet made before the outcomes are seen.
 - PGR(p) = (quality(p) - q_weak) / (q_strong - q_weak) at a share p of calls to the strong model;
   APGR = trapezoid integral of PGR over the fixed grid p = 0, 1, ..., 100 %; CPT(x) = the smallest share on
   that grid (linearly interpolated between grid points) where PGR reaches x. RouteLLM's definitions.
@@ -25,6 +30,7 @@ __all__ = [
     "Sweep",
     "aiq",
     "apgr",
+    "bet_aiq",
     "cost_at_quality",
     "cost_saving",
     "cpt",
@@ -89,6 +95,37 @@ def aiq(costs: np.ndarray, qualities: np.ndarray, c_min: float, c_max: float) ->
     inside = xs[:-1] >= hc[0]
     area = np.sum(np.where(inside, (ys_l + ys_r) / 2, 0.0) * np.diff(xs))
     return float(area / (c_max - c_min))
+
+
+def bet_aiq(costs: np.ndarray, qualities: np.ndarray, c_min: float, c_max: float) -> float:
+    """Average quality over [c_min, c_max] along the operating points in the order given (the setting moving
+    from the cheapest end), no hull taken over the outcomes. At each budget the quality is the path's where it
+    first reaches that cost (between points, the mix of the two); flat right of the dearest point and 0 left
+    of the first, as in `aiq`. For points whose cost rises along the path it is the trapezoid integral.
+
+    Raises ValueError when the range is empty (every model costs the same).
+    """
+    if not c_max > c_min + _tol(c_min):
+        raise ValueError(f"AIQ needs c_max > c_min, got [{c_min}, {c_max}]")
+    c, q = np.asarray(costs, dtype=float), np.asarray(qualities, dtype=float)
+    keep = np.isfinite(c) & np.isfinite(q)
+    c, q = c[keep], q[keep]
+    if not len(c):
+        raise ValueError("bet_aiq needs at least one finite point")
+    reach = np.maximum.accumulate(c)  # the dearest cost reached so far
+    # a piece of the function per step that spends more than ever before: from where it crosses the old
+    # maximum to its end point
+    new = np.flatnonzero(c[1:] > reach[:-1]) + 1
+    xa, xb = reach[new - 1], c[new]
+    t = (xa - c[new - 1]) / (xb - c[new - 1])
+    ya, yb = q[new - 1] + t * (q[new] - q[new - 1]), q[new]
+    lo, hi = np.clip(xa, c_min, c_max), np.clip(xb, c_min, c_max)
+    slope = (yb - ya) / (xb - xa)
+    area = float(np.sum((ya + slope * (lo - xa) + ya + slope * (hi - xa)) / 2 * (hi - lo)))
+    top = float(reach[-1])
+    tail_q = float(yb[-1]) if len(new) else float(q[0])
+    area += tail_q * max(0.0, c_max - max(top, c_min))
+    return area / (c_max - c_min)
 
 
 def cost_at_quality(costs: np.ndarray, qualities: np.ndarray, target: float) -> float:

@@ -16,7 +16,7 @@ from llmbench.router.added import AddedModels, learn_model
 from llmbench.router.candidates import CANDIDATES, Candidate, Query, Shape
 from llmbench.router.candidates.knn import Knn
 from llmbench.router.candidates.task_prior import TaskPrior
-from llmbench.router.costs import routed_cost
+from llmbench.router.costs import LINES, NEIGHBOURS, TABLES, routed_cost
 from llmbench.router.decision import Decision, blend, decision_from, softmax, utilities, with_known_tasks
 from llmbench.router.latency import LatencyTerm
 from llmbench.router.policy_file import Classifier, PolicyFile, shaped
@@ -94,11 +94,20 @@ class RouterPolicy:
         shape = Shape(n_t, n_m, len(feats.vocabulary), n_f)
         self.candidates, self.blend = _served(body, shape)
         cost = body.candidates.cost
-        if cost and cost.get("kind") != "kNN":
-            raise DataError(f"policy cost model {cost.get('kind')!r} is not one this llmbench knows (kNN)")
+        # {} is the task cost lines (policies before the cost model was named); a table names its cost model
+        self.cost_model = (
+            str(cost.get("model", LINES)) if cost.get("kind", "table") == "table" else NEIGHBOURS
+        )
+        if cost.get("kind", "table") not in ("table", "kNN") or self.cost_model not in (*TABLES, NEIGHBOURS):
+            raise DataError(
+                f"policy cost model {cost.get('kind')!r} {cost.get('model', '')!r} is not one this llmbench "
+                f"knows (a table: {', '.join(TABLES)}; or kNN)"
+            )
         self.latency = LatencyTerm.from_section(body.latency, n_t, n_m)
-        self.cost_knn = Knn.from_section(cost["index"], shape).index if cost else None
-        if cost and (self.cost_knn is None or self.cost_knn.cost is None):
+        self.cost_knn = (
+            Knn.from_section(cost["index"], shape).index if self.cost_model == NEIGHBOURS else None
+        )
+        if self.cost_model == NEIGHBOURS and (self.cost_knn is None or self.cost_knn.cost is None):
             raise DataError("policy cost model 'kNN' holds no costs")
 
     @classmethod
@@ -111,7 +120,14 @@ class RouterPolicy:
         the trained models' logged runs on the same prompts are used where `probe` has them."""
         strength = float(self.body.params.get("prior_strength", 5.0))
         added, mean_cost = learn_model(
-            self.estimate_many, self.models, self.tasks, self.added, probe, model, strength
+            self.estimate_many,
+            self.models,
+            self.tasks,
+            self.added,
+            probe,
+            model,
+            strength,
+            self.cost_model,
         )
         prices = dict(self.body.prices)
         prices["per_model_mean"] = {**prices.get("per_model_mean", {}), model: mean_cost}

@@ -197,7 +197,8 @@ class Candidates(BaseModel):
     blend: dict[str, ArrayData] = {}  # candidate name -> (tasks,) weights
     # candidate name -> its fitted state (see llmbench.router.candidates)
     sections: dict[str, dict[str, Any]] = {}
-    # what the router routes on as cost: {} the task cost lines, or {"kind": "kNN", "index": a kNN section with costs}
+    # what the router routes on as cost: {"kind": "table", "model": a name in llmbench.router.costs.TABLES} (the
+    # task_cost table; {} in older policies: the task cost lines) or {"kind": "kNN", "index": a section with costs}
     cost: dict[str, Any] = {}
 
 

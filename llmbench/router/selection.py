@@ -2,9 +2,10 @@
 split (the test split is never touched here).
 
 The blend weights are fitted per task on the candidates' out-of-fold estimates (non-negative least squares, shrunk
-towards the pooled weights for small tasks). Starting from the simplest candidate (the model prior), a richer one,
-and at the end the blend, is kept only when the 90% lower confidence bound (paired bootstrap) of its gain in
-out-of-fold routing is above zero: on small or noisy data the router serves what it can show it knows.
+towards the pooled weights for small tasks). A richer candidate than the simplest (the model prior with the task
+mean costs), the blend, or a richer cost model is served only when the lower confidence bound (paired bootstrap,
+corrected for the number of contenders) of its gain over the simplest in out-of-fold routing is above zero: on
+small or noisy data the router serves what it can show it knows.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from llmbench.router.candidates import Candidate, Training
-from llmbench.router.costs import LINES
+from llmbench.router.costs import LINES, MODEL_MEANS, NEIGHBOURS, TASK_MEANS
 from llmbench.router.data import RoutingData
 from llmbench.router.decision import blend
 
@@ -67,8 +68,9 @@ def blend_weights(
 
 def routing_score(data: RoutingData, estimate: np.ndarray, mode: str) -> float:
     """How well routing on `estimate` does on the rows with every score and cost: in threshold mode APGR of the
-    strong-minus-weak ranking, else AIQ of the exact sweep over lambda (the figure `router eval` reports; true mean
-    costs as the cost estimate, so candidates differ only in their quality estimates)."""
+    strong-minus-weak ranking, else the bet AIQ of the exact sweep over lambda (`metrics.bet_aiq`: a hull over
+    the judged outcomes would reward noisy estimates for their lucky points; true mean costs as the cost
+    estimate, so candidates differ only in their quality estimates)."""
     return float(_Judge(data, mode, 0).scores(estimate)[0])
 
 
@@ -111,7 +113,9 @@ class _Judge:
             pts = sweep.points(self.q, self.c, weights)
             means_c = weights @ self.c / weights.sum()
             try:
-                out[i] = metrics.aiq(pts["cost"], pts["quality"], float(means_c.min()), float(means_c.max()))
+                out[i] = metrics.bet_aiq(
+                    pts["cost"], pts["quality"], float(means_c.min()), float(means_c.max())
+                )
             except ValueError:  # every model costs the same: routing is by quality alone
                 out[i] = float(pts["quality"][-1])
         return out
@@ -137,9 +141,10 @@ def select(
 ) -> Selection:
     """The weights to serve, chosen on out-of-fold evidence with its uncertainty. Every candidate's out-of-fold
     estimate is averaged over the cross-fittings in `trains` (repeated where data is small); `fallback` (the task
-    prior) fills their gaps. Starting from the simplest candidate, a richer one (and at the end the blend of all)
-    is kept only when its routing score beats the one kept so far and the 90% lower confidence bound of that gain
-    (paired bootstrap of the prompts) is above zero. With `forced`, the richest candidate alone (its score reported).
+    prior) fills their gaps. A richer candidate (or the blend of all) is a contender only when the lower
+    confidence bound of its gain over the simplest (paired bootstrap of the prompts; 90% for all contenders
+    together) is above zero; of the contenders, the simplest that the best-scoring one does not beat by such a
+    bound is served. With `forced`, the richest candidate alone (its score reported).
     `kinds` come simplest first. `costs` (out-of-fold cost estimates by name, simplest first) makes the choice joint:
     each quality estimate is judged routing on each cost estimate, and a richer cost model must earn its place the
     same way; without them, estimates are judged on each model's mean cost."""
@@ -161,11 +166,16 @@ def select(
     filled["blend"] = blend(np.eye(n_t)[train.task_idx], weights, list(filled.values()), gap)
     runs = {(q, c): judge.scores(filled[q], cost) for c, cost in cost_models.items() for q in filled}
     scores = {_label(q, c, first_cost): float(r[0]) for (q, c), r in runs.items()}
-    best = (names[0], first_cost)
-    for key in runs:
-        gain = runs[key] - runs[best]
-        if gain[0] > 0 and np.quantile(gain[1:], 1 - LEVEL) > 0:
-            best = key
+    simplest = (names[0], first_cost)
+    # every contender is a chance of a lucky gain: the bound is corrected for how many there are (Bonferroni),
+    # so the chance that any richer one is kept for noise stays at most 1 - LEVEL
+    alpha = (1 - LEVEL) / max(1, len(runs) - 1)
+    shown = [
+        key for key in runs if key == simplest or np.quantile(runs[key][1:] - runs[simplest][1:], alpha) > 0
+    ]
+    top = max(shown, key=lambda key: runs[key][0])
+    # the simplest of them that the best does not beat beyond noise (contenders come simplest first)
+    best = next(key for key in shown if np.quantile(runs[top][1:] - runs[key][1:], alpha) <= 0)
     quality, cost = best
     if quality == "blend":
         chosen = {name: weights[:, i] for i, name in enumerate(names)}
@@ -186,18 +196,26 @@ _PLAIN = {
 }
 
 
-def in_words(choice: str, scores: dict[str, float], cost_model: str = LINES) -> str:
+_COSTS = {
+    TASK_MEANS: "the task mean costs (each task's mean cost per model)",
+    LINES: "the task cost lines (a task's cost growing with the prompt's length)",
+    NEIGHBOURS: "the neighbour costs (each prompt's nearest training prompts' logged costs)",
+}
+
+
+def in_words(choice: str, scores: dict[str, float], cost_model: str = MODEL_MEANS) -> str:
     """What the router serves and why, for people: when nothing richer shows a gain, which baseline it serves."""
     shown = ", ".join(f"{name} {value:.4f}" for name, value in scores.items())
-    if cost_model != LINES:
-        shown += f"; it routes on the {cost_model} (each prompt's nearest training prompts' logged costs)"
-    if choice in _PLAIN and cost_model == LINES:
+    if cost_model in _COSTS:
+        shown += f"; it routes on {_COSTS[cost_model]}"
+    if choice in _PLAIN and cost_model not in _COSTS:
         return (
             f"On these training prompts the router cannot show a gain over {_PLAIN[choice]}: no richer candidate's "
-            f"out-of-fold gain has a 90% lower bound above zero, so it serves the {choice} instead "
-            f"(out-of-fold scores: {shown})."
+            "out-of-fold gain has a 90% lower bound above zero (for all candidates together), so it serves the "
+            f"{choice} instead (out-of-fold scores: {shown})."
         )
     return (
         f"The router serves {'the blend of its candidates' if choice == 'blend' else f'the {choice}'}: its out-of-fold "
-        f"gain over the simpler candidates has a 90% lower bound above zero (out-of-fold scores: {shown})."
+        "gain over the simplest candidate has a 90% lower bound above zero (for all candidates together), and no "
+        f"richer one beats it by such a bound (out-of-fold scores: {shown})."
     )

@@ -15,9 +15,10 @@ __all__ = ["stack_weights", "task_stats"]
 
 
 def task_stats(
-    data: RoutingData, task_idx: np.ndarray, n_tasks: int, strength: float = 0.0
+    data: RoutingData, task_idx: np.ndarray, n_tasks: int, strength: float = 0.0, slopes: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per task and model: mean score (T, M) and cost line (2, T, M) = base + per-1k-chars slope.
+    """Per task and model: mean score (T, M) and cost line (2, T, M) = base + per-1k-chars slope (without
+    `slopes`, the mean cost and a zero slope: every prompt of a task costs the same).
 
     A task's mean counts `strength` pseudo-prompts at the model's global mean (a task with few prompts says little
     about itself); a task without data for a model uses the model's global figures.
@@ -43,7 +44,9 @@ def task_stats(
         for j in range(m):
             ok = rows & np.isfinite(data.cost[:, j])
             if ok.sum() >= 1:
-                tc[:, t, j] = _cost_line(kchars[ok], data.cost[ok, j])
+                tc[:, t, j] = (
+                    _cost_line(kchars[ok], data.cost[ok, j]) if slopes else (data.cost[ok, j].mean(), 0)
+                )
     return tq, tc
 
 

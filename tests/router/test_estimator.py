@@ -242,6 +242,13 @@ def test_evaluation_table_has_every_baseline(split) -> None:
     # the structure is learnable: the router beats every single model and the zero router
     assert t.loc["router", "AIQ"] > t.loc["zero router", "AIQ"]
     assert set(ev.per_task["task"]) == set(WORDS)
+    # as bets: the zero router chosen with hindsight has none; the model prior (its bet) and fixed single
+    # models do, never above their hindsight figure
+    assert np.isnan(t.loc["zero router", "AIQ (bet)"])
+    bets = t["AIQ (bet)"].dropna()
+    assert {"model prior", "router", "task prior", "big"} <= set(bets.index)
+    assert (bets <= t.loc[bets.index, "AIQ"] + 1e-12).all()
+    assert t.loc["router", "AIQ (bet)"] > t.loc["model prior", "AIQ (bet)"]
 
 
 @pytest.mark.slow

@@ -7,7 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from llmbench.router.metrics import aiq, apgr, cost_at_quality, cpt, pgr_curve, share_curve, upper_hull
+from llmbench.router.metrics import (
+    Sweep,
+    aiq,
+    apgr,
+    bet_aiq,
+    cost_at_quality,
+    cpt,
+    pgr_curve,
+    share_curve,
+    upper_hull,
+)
 
 
 def test_upper_hull_drops_dominated_and_concave_violating_points() -> None:
@@ -27,6 +37,41 @@ def test_aiq_of_a_known_hull() -> None:
     assert aiq(np.array([2.0]), np.array([0.7]), 1.0, 2.0) == pytest.approx(0.0)
     with pytest.raises(ValueError):
         aiq(np.array([1.0]), np.array([0.5]), 2.0, 2.0)
+
+
+def test_bet_aiq_counts_every_point_in_the_order_given() -> None:
+    # Rising costs: the trapezoid integral of the path. (1,.5)-(2,.4)-(3,.9) over [1, 3]: pieces of mean 0.45
+    # and 0.65, total 1.1 / 2 = 0.55, where the hull skips the dip at cost 2 (0.7).
+    c, q = np.array([1.0, 2, 3]), np.array([0.5, 0.4, 0.9])
+    assert bet_aiq(c, q, 1.0, 3.0) == pytest.approx(0.55)
+    assert aiq(c, q, 1.0, 3.0) == pytest.approx(0.7)
+    # Points on a concave path: both figures agree (0 left of the first point, flat right of the last).
+    c, q = np.array([1.0, 2, 3]), np.array([0.5, 0.8, 0.9])
+    assert bet_aiq(c, q, 0.0, 4.0) == pytest.approx(aiq(c, q, 0.0, 4.0))
+    # A path that spends less again: each budget takes the quality where the path first reaches it.
+    # (1,.5)-(3,.7)-(2,.9)-(4,1) over [0, 4]: [0,1) 0; [1,3] mean .6 x 2; at 3 the step (2,.9)-(4,1) is at .95,
+    # so [3,4] has mean .975: (1.2 + .975) / 4.
+    assert bet_aiq(np.array([1.0, 3, 2, 4]), np.array([0.5, 0.7, 0.9, 1.0]), 0.0, 4.0) == pytest.approx(0.54375)
+    assert bet_aiq(np.array([2.0]), np.array([0.7]), 1.0, 3.0) == pytest.approx(0.35)
+    with pytest.raises(ValueError):
+        bet_aiq(np.array([1.0]), np.array([0.5]), 2.0, 2.0)
+
+
+def test_noise_estimates_gain_with_hindsight_and_not_as_a_bet() -> None:
+    """Estimates that are pure noise: the hull over the judged outcomes keeps their lucky points (above the
+    straight line between the two models), the bet figure does not (on average the line itself)."""
+    rng = np.random.default_rng(0)
+    n, hindsight, bet = 500, [], []
+    cost = np.tile([1.0, 2.0], (n, 1))
+    for _ in range(40):
+        quality = (rng.random((n, 2)) < [0.5, 0.7]).astype(float)
+        line = aiq(cost.mean(axis=0), quality.mean(axis=0), 1.0, 2.0)
+        noise = np.column_stack([np.zeros(n), 1 + rng.random(n)])  # the dearer is better, in a random order
+        pts = Sweep.of(noise, cost).points(quality, cost)
+        hindsight.append(aiq(pts["cost"], pts["quality"], 1.0, 2.0) - line)
+        bet.append(bet_aiq(pts["cost"], pts["quality"], 1.0, 2.0) - line)
+    assert np.mean(hindsight) > 0.005 and min(hindsight) >= 0
+    assert abs(np.mean(bet)) < 3 * np.std(bet) / np.sqrt(len(bet))
 
 
 def test_cost_at_quality_interpolates_on_the_hull() -> None:
