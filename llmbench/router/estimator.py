@@ -35,9 +35,9 @@ from llmbench.router.candidates.ridge import PromptRidge
 from llmbench.router.candidates.task_prior import TaskPrior
 from llmbench.router.costs import (
     LINES,
-    MODEL_MEANS,
     NEIGHBOURS,
     TABLES,
+    TASK_MEANS,
     cost_table,
     out_of_fold_costs,
     routed_cost,
@@ -204,7 +204,7 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         n_t = len(self.classes_)
         self.candidates_: dict[str, Candidate] = {TaskPrior.name: TaskPrior()}
         self.cost_knn_: KnnIndex | None = None  # set when routing on the neighbours' logged costs pays
-        self.cost_model_ = MODEL_MEANS  # the simplest, until a richer cost model shows a gain
+        self.cost_model_ = TASK_MEANS  # the task prior's, until another cost model shows a gain
         self.blend_ = {TaskPrior.name: np.ones(n_t)}
         self.candidate_scores_: dict[str, float] = {}
         self.choice_ = TaskPrior.name
@@ -227,7 +227,7 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         chosen = select(trains, kinds, TaskPrior.name, self.mode, forced=self.residual == "on", costs=costs)
         self.blend_, self.candidate_scores_, self.choice_ = chosen.weights, chosen.scores, chosen.choice
         self.residual_cv_ = dict(self.candidate_scores_)
-        self.cost_model_ = chosen.cost or MODEL_MEANS
+        self.cost_model_ = chosen.cost or TASK_MEANS
         if chosen.cost == NEIGHBOURS:
             self.cost_knn_ = KnnIndex.build(words, data.quality, self.k, cost=data.cost)
         self.candidates_ = {}

@@ -2,10 +2,11 @@
 split (the test split is never touched here).
 
 The blend weights are fitted per task on the candidates' out-of-fold estimates (non-negative least squares, shrunk
-towards the pooled weights for small tasks). A richer candidate than the simplest (the model prior with the task
-mean costs), the blend, or a richer cost model is served only when the lower confidence bound (paired bootstrap,
-corrected for the number of contenders) of its gain over the simplest in out-of-fold routing is above zero: on
-small or noisy data the router serves what it can show it knows.
+towards the pooled weights for small tasks). Routing is judged by the bet AIQ of out-of-fold estimates. The start
+is the task prior with the task mean costs (the per-task baseline, shrunk towards each model's overall mean where
+a task has few prompts); every pair of quality estimate and cost model, simplest first, replaces the one kept so
+far only when the lower confidence bound of its gain (paired bootstrap, corrected for the number of contenders)
+is above zero: on small or noisy data the router serves what it can show it knows.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import nnls
+from scipy.stats import norm
 
 from llmbench.router.candidates import Candidate, Training
+from llmbench.router.candidates.task_prior import TaskPrior
 from llmbench.router.costs import LINES, MODEL_MEANS, NEIGHBOURS, TASK_MEANS
 from llmbench.router.data import RoutingData
 from llmbench.router.decision import blend
@@ -141,10 +144,10 @@ def select(
 ) -> Selection:
     """The weights to serve, chosen on out-of-fold evidence with its uncertainty. Every candidate's out-of-fold
     estimate is averaged over the cross-fittings in `trains` (repeated where data is small); `fallback` (the task
-    prior) fills their gaps. A richer candidate (or the blend of all) is a contender only when the lower
-    confidence bound of its gain over the simplest (paired bootstrap of the prompts; 90% for all contenders
-    together) is above zero; of the contenders, the simplest that the best-scoring one does not beat by such a
-    bound is served. With `forced`, the richest candidate alone (its score reported).
+    prior) fills their gaps and is the start (with the task mean costs). Every other contender (each candidate and
+    the blend, each with each cost model), simplest first, replaces the one kept so far when it scores higher and
+    the lower confidence bound of that gain (paired bootstrap of the prompts; 90% for all contenders together) is
+    above zero. With `forced`, the richest candidate alone (its score reported).
     `kinds` come simplest first. `costs` (out-of-fold cost estimates by name, simplest first) makes the choice joint:
     each quality estimate is judged routing on each cost estimate, and a richer cost model must earn its place the
     same way; without them, estimates are judged on each model's mean cost."""
@@ -154,28 +157,36 @@ def select(
     n = len(train.data)
     judge = _Judge(train.data, mode, 0 if forced else (200 if n <= 2000 else 60))
     cost_models: dict[str, np.ndarray | None] = dict(costs) if costs and mode == "cost" else {"": None}
-    first_cost = next(iter(cost_models))
+    # the task prior's own cost model is the start's, and a contender's name says its cost model when it differs
+    start_cost = TASK_MEANS if TASK_MEANS in cost_models else next(iter(cost_models))
     if forced:
         only = {name: np.zeros(n_t) for name in names}
         only[names[-1]] = np.ones(n_t)
-        score = float(judge.scores(oof[names[-1]], cost_models[first_cost])[0])
-        return Selection(only, {names[-1]: score}, names[-1], oof[names[-1]], first_cost)
+        score = float(judge.scores(oof[names[-1]], cost_models[start_cost])[0])
+        return Selection(only, {names[-1]: score}, names[-1], oof[names[-1]], start_cost)
     gap = oof[fallback]
     filled = dict(zip(names, (np.where(np.isnan(oof[k]), gap, oof[k]) for k in names), strict=True))
     weights = blend_weights(list(filled.values()), train.data.quality, train.task_idx, n_t)
     filled["blend"] = blend(np.eye(n_t)[train.task_idx], weights, list(filled.values()), gap)
-    runs = {(q, c): judge.scores(filled[q], cost) for c, cost in cost_models.items() for q in filled}
-    scores = {_label(q, c, first_cost): float(r[0]) for (q, c), r in runs.items()}
-    simplest = (names[0], first_cost)
+    # contenders simplest first: by the sum of their quality estimate's and cost model's places in the order
+    # of complexity (the task prior with task mean costs is simpler than the blend with model mean costs)
+    pairs = [(q, c) for q in filled for c in cost_models]
+    rank = {**{q: i for i, q in enumerate(filled)}, **{c: i for i, c in enumerate(cost_models)}}
+    pairs.sort(key=lambda key: (rank[key[0]] + rank[key[1]], rank[key[0]]))
+    runs = {(q, c): judge.scores(filled[q], cost_models[c]) for q, c in pairs}
+    scores = {_label(q, c, start_cost): float(r[0]) for (q, c), r in runs.items()}
+    # the start: the task prior (each task's means, shrunk towards the model's overall mean where a task has few
+    # prompts) with the task mean costs, i.e. the per-task baseline; any other contender, simpler or richer, is
+    # kept when it beats the one kept so far with a lower bound above zero
+    best = (fallback, start_cost)
     # every contender is a chance of a lucky gain: the bound is corrected for how many there are (Bonferroni),
-    # so the chance that any richer one is kept for noise stays at most 1 - LEVEL
-    alpha = (1 - LEVEL) / max(1, len(runs) - 1)
-    shown = [
-        key for key in runs if key == simplest or np.quantile(runs[key][1:] - runs[simplest][1:], alpha) > 0
-    ]
-    top = max(shown, key=lambda key: runs[key][0])
-    # the simplest of them that the best does not beat beyond noise (contenders come simplest first)
-    best = next(key for key in shown if np.quantile(runs[top][1:] - runs[key][1:], alpha) <= 0)
+    # so the chance that any is kept for noise stays at most 1 - LEVEL
+    # (a normal bound from the resamples' spread: a quantile this far out would rest on the few most extreme)
+    z = float(norm.ppf(1 - (1 - LEVEL) / max(1, len(runs) - 1)))
+    for key in runs:
+        gain = runs[key] - runs[best]
+        if gain[0] > 0 and gain[0] - z * np.std(gain[1:]) > 0:
+            best = key
     quality, cost = best
     if quality == "blend":
         chosen = {name: weights[:, i] for i, name in enumerate(names)}
@@ -185,37 +196,33 @@ def select(
     return Selection(chosen, scores, quality, filled[quality], cost)
 
 
-def _label(quality: str, cost: str, first_cost: str) -> str:
-    """A contender's name in the scores: the quality estimate, with the cost model when it is not the simplest."""
-    return quality if cost == first_cost else f"{quality} + {cost}"
-
-
-_PLAIN = {
-    "model prior": "the best single model at each cost weight (each model's mean score)",
-    "task prior": "the task prior (each task's mean score per model)",
-}
+def _label(quality: str, cost: str, start_cost: str) -> str:
+    """A contender's name in the scores: the quality estimate, with the cost model when it is not the start's."""
+    return quality if cost == start_cost else f"{quality} + {cost}"
 
 
 _COSTS = {
+    MODEL_MEANS: "each model's mean cost",
     TASK_MEANS: "the task mean costs (each task's mean cost per model)",
     LINES: "the task cost lines (a task's cost growing with the prompt's length)",
     NEIGHBOURS: "the neighbour costs (each prompt's nearest training prompts' logged costs)",
 }
 
 
-def in_words(choice: str, scores: dict[str, float], cost_model: str = MODEL_MEANS) -> str:
-    """What the router serves and why, for people: when nothing richer shows a gain, which baseline it serves."""
+def in_words(choice: str, scores: dict[str, float], cost_model: str = TASK_MEANS) -> str:
+    """What the router serves and why, for people: when nothing shows a gain over the task prior, that it serves
+    the task prior."""
     shown = ", ".join(f"{name} {value:.4f}" for name, value in scores.items())
-    if cost_model in _COSTS:
-        shown += f"; it routes on {_COSTS[cost_model]}"
-    if choice in _PLAIN and cost_model not in _COSTS:
+    if choice == TaskPrior.name and cost_model in (TASK_MEANS, ""):
         return (
-            f"On these training prompts the router cannot show a gain over {_PLAIN[choice]}: no richer candidate's "
-            "out-of-fold gain has a 90% lower bound above zero (for all candidates together), so it serves the "
-            f"{choice} instead (out-of-fold scores: {shown})."
+            "On these training prompts the router cannot show a gain over the task prior (each task's mean score "
+            "and cost per model, shrunk towards the model's overall mean where a task has few prompts): no other "
+            "contender's out-of-fold gain has a 90% lower bound above zero (for all contenders together), so it "
+            f"serves the task prior (out-of-fold scores: {shown})."
         )
+    what = "the blend of its candidates" if choice == "blend" else f"the {choice}"
+    costs = f" routing on {_COSTS[cost_model]}" if cost_model in _COSTS else ""
     return (
-        f"The router serves {'the blend of its candidates' if choice == 'blend' else f'the {choice}'}: its out-of-fold "
-        "gain over the simplest candidate has a 90% lower bound above zero (for all candidates together), and no "
-        f"richer one beats it by such a bound (out-of-fold scores: {shown})."
+        f"The router serves {what}{costs}: its out-of-fold gain over the task prior, and over each contender kept "
+        f"before it, has a 90% lower bound above zero (for all contenders together; out-of-fold scores: {shown})."
     )

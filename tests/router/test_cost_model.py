@@ -13,7 +13,7 @@ from helpers import synthetic_frame
 
 from llmbench.errors import DataError
 from llmbench.router import RouterEstimator, RouterPolicy, routing_data, split_by_prompt
-from llmbench.router.costs import LINES, MODEL_MEANS, NEIGHBOURS
+from llmbench.router.costs import LINES, NEIGHBOURS, TASK_MEANS
 from llmbench.router.policy_file import read_policy, write_policy
 
 
@@ -65,7 +65,7 @@ def test_task_mean_costs_stay_where_nothing_richer_adds() -> None:
     """Costs that are a flat price per model: prompt lengths and neighbours can only add noise."""
     train, _ = split_by_prompt(routing_data(synthetic_frame()), test_size=0.3, seed=7)
     router = RouterEstimator().fit(train)
-    assert router.cost_model_ == MODEL_MEANS and router.cost_knn_ is None
+    assert router.cost_model_ == TASK_MEANS and router.cost_knn_ is None
     assert not router.task_cost_[1].any()  # served as lines without a slope
 
 
