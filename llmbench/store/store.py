@@ -17,6 +17,7 @@ import pandas as pd
 from llmbench.errors import StoreError
 from llmbench.store import reads, writes
 from llmbench.store.connection import connect, is_postgres_url, store_location, transaction
+from llmbench.store.live import SnapshotServer, live_snapshot, serve_snapshots
 from llmbench.store.migrations import LATEST_VERSION, migrate, version_of
 from llmbench.store.provenance import git_commit, now, package_versions, sanitize_config, stable_hash
 from llmbench.store.rows import Experiment
@@ -66,7 +67,14 @@ class Store(StoreReads, StoreWrites):
             raise StoreError(
                 f"{path.name} is already open for writing in this process; reuse that Store or close it first."
             )
-        con = connect(path, read_only)
+        try:
+            con = connect(path, read_only)
+        except StoreError:
+            # another process writes the file: a reader asks it for what it has committed so far
+            snapshot = live_snapshot(path) if read_only else None
+            if snapshot is None:
+                raise
+            con = snapshot
         store = cls(con, path, read_only=read_only)
         try:
             store._check_or_migrate()
@@ -75,6 +83,7 @@ class Store(StoreReads, StoreWrites):
             raise
         if not read_only:
             _WRITERS[path] = store
+            store._snapshots = serve_snapshots(path, store)
         return store
 
     def _check_or_migrate(self) -> None:
@@ -111,8 +120,12 @@ class Store(StoreReads, StoreWrites):
         with self._lock:
             return version_of(self._con)
 
+    _snapshots: SnapshotServer | None = None  # a writer answers readers of other processes
+
     def close(self) -> None:
         """Close the file (a read-only view of an in-process writer only drops its cursor)."""
+        if self._snapshots is not None:
+            self._snapshots.close()
         with self._lock:
             if not self.closed:
                 self._con.close()
