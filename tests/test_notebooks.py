@@ -9,30 +9,17 @@ that read `../shared/data` are skipped with a reason when it is absent.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from llmbench.testing import shared_data_dir
+from llmbench.testing.notebooks import execute, notebooks, rich_outputs, timeout_of
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
-NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-DEFAULT_TIMEOUT_S = 180
-KERNEL = "llmbench-test-venv"
-# Left at the repo root by runs: a notebook copy must not see (or write) them.
-STATE = {"notebooks", ".git", ".venv", "mlruns", "mlflow.db", ".pytest_cache", ".ruff_cache", "__pycache__"}
-
-
-def timeout_of(path: Path) -> int:
-    """The notebook's own time limit (metadata.llmbench.timeout) or the default."""
-    meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
-    return int((meta.get("llmbench") or {}).get("timeout", DEFAULT_TIMEOUT_S))
+NOTEBOOKS = notebooks(ROOT)
 
 
 def needs_shared_data(nb: nbformat.NotebookNode) -> bool:
@@ -41,51 +28,18 @@ def needs_shared_data(nb: nbformat.NotebookNode) -> bool:
     return any(name in source for name in ("shared_data_dir", "require_shared_data", "shared/data"))
 
 
-def layout(tmp: Path, notebook: Path) -> Path:
-    """tmp/notebooks/<copy> beside links to the repo's other top-level entries; returns the copy's folder."""
-    for entry in ROOT.iterdir():
-        if entry.name in STATE or entry.name.endswith((".duckdb", ".duckdb.wal")):
-            continue
-        (tmp / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
-    folder = tmp / "notebooks"
-    folder.mkdir()
-    (folder / notebook.name).write_bytes(notebook.read_bytes())
-    return folder
-
-
-def install_kernel(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A kernelspec that starts this interpreter (the venv's), found first through JUPYTER_PATH."""
-    spec_dir = tmp / "jupyter" / "kernels" / KERNEL
-    spec_dir.mkdir(parents=True)
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "llmbench venv", "language": "python"}  # fmt: skip
-    (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp / "jupyter"))
-
-
 @pytest.mark.parametrize(
     "path",
     [pytest.param(p, id=p.name, marks=pytest.mark.timeout(timeout_of(p) + 60)) for p in NOTEBOOKS],
 )
-async def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    nb = nbformat.read(path, as_version=4)
-    if needs_shared_data(nb) and shared_data_dir() is None:
+async def test_notebook_runs(path: Path, tmp_path: Path) -> None:
+    stored = nbformat.read(path, as_version=4)
+    if needs_shared_data(stored) and shared_data_dir() is None:
         pytest.skip(f"{path.name} reads ../shared/data, which is absent (set LLMBENCH_SHARED_DATA)")
-    work = tmp_path / "repo"
-    work.mkdir()
-    folder = layout(work, path)
-    install_kernel(tmp_path, monkeypatch)
-    # Default locations of what notebooks write, kept inside the temporary folder.
-    monkeypatch.setenv("LLMBENCH_STORE", str(work / "llmbench.duckdb"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{work / 'mlflow.db'}")
-    monkeypatch.setenv("MPLBACKEND", "agg")
-    limit = timeout_of(path)
-    client = NotebookClient(
-        nb, timeout=limit, kernel_name=KERNEL, resources={"metadata": {"path": str(folder)}}
-    )
     try:
-        await asyncio.wait_for(client.async_execute(), timeout=limit)
+        nb = await execute(ROOT, path, tmp_path)
     except TimeoutError:
+        limit = timeout_of(path)
         pytest.fail(
             f"{path.name} took longer than {limit} s (raise metadata.llmbench.timeout if that is expected)"
         )
@@ -104,3 +58,9 @@ async def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.Mon
         assert "image/png" in kinds, (
             f"{path.name}: a figure cell shows no image ({sorted(kinds)}): {cell.source[:80]!r}"
         )
+    # stored with its outputs, and they are current: every figure, table and error the notebook shows now
+    assert any(rich_outputs(stored)), f"{path.name} is stored without outputs"
+    assert rich_outputs(stored) == rich_outputs(nb), (
+        f"{path.name}'s stored outputs are not what it shows now: run `python -m llmbench.testing.notebooks "
+        f"{path.name}` and commit the notebook"
+    )
