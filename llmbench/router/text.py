@@ -139,12 +139,10 @@ class TfidfArrays:
         n_word = len(self.word_idf)
         parts = []
         if n_word:
-            get = self.vocabulary.get
-            parts.append(
-                np.fromiter(
-                    (c for c in map(get, word_ngrams(text, self.word_ngram_range)) if c is not None), np.int64
-                )
-            )
+            grams = word_ngrams(text, self.word_ngram_range)
+            # unknown n-grams map to -1 inside map(): no Python-level loop per n-gram
+            ids = np.fromiter(map(self.vocabulary.get, grams, itertools.repeat(-1)), np.int64, count=len(grams))
+            parts.append(ids[ids >= 0])
         if len(self.char_idf):
             cols = self._char_map[char_ngram_ids(text, self.char_ngram_range, self.char_bits)]
             parts.append(cols[cols >= 0])

@@ -26,7 +26,7 @@ class TaskPrior:
         """Nothing beyond the task statistics every router keeps."""
 
     def query(self, query: Query) -> np.ndarray:
-        return np.asarray(np.clip(query.posterior @ query.task_quality, 0.0, 1.0))
+        return np.asarray(np.minimum(np.maximum(query.posterior @ query.task_quality, 0.0), 1.0))
 
     def section(self) -> dict[str, Any]:
         return {}
