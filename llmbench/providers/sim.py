@@ -21,13 +21,19 @@ from typing import Any
 from llmbench import errors
 from llmbench.providers.base import ItemLike, Provider
 from llmbench.providers.pricing import estimate_tokens
+from llmbench.providers.sim_tools import answer_from_results, sim_tool_calls
 from llmbench.providers.types import (
     Completion,
+    ContentBlock,
     Message,
     StopEvent,
     StreamEvent,
     TextBlock,
     TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
     ToolSpec,
     Usage,
 )
@@ -141,6 +147,9 @@ class SimProvider(Provider):
 
     def _answer(self, messages: list[Message], item: dict[str, Any] | None) -> tuple[str, bool | None]:
         if not item:
+            from_tools = answer_from_results(self.model, messages[-1]) if messages else None
+            if from_tools is not None:
+                return from_tools, None
             prompt = messages[-1].text if messages else ""
             return f"[simulated {self.model}] I read your {len(prompt)}-character prompt.", None
         key = (self.seed, self.model, item.get("item_id"), item.get("epoch", 0))
@@ -165,18 +174,22 @@ class SimProvider(Provider):
                 status_code=429,
                 retry_after=0.01,
             )
-        text, _ = self._answer(messages, item)
+        # an eval item is answered in its scorer's format; a conversation offered tools calls them
+        calls = [] if item else sim_tool_calls(messages, tools)
+        text = "" if calls else self._answer(messages, item)[0]
         prompt_text = "".join(m.text for m in messages)
-        out_tokens = max(1, round(estimate_tokens(text) * self.spec.verbosity))
+        written = text + "".join(c.name + c.arguments_json() for c in calls)
+        out_tokens = max(1, round(estimate_tokens(written) * self.spec.verbosity))
         limit = params.get("max_tokens")
-        stop = "stop"
-        if limit is not None and out_tokens > limit:
+        stop = "tool_calls" if calls else "stop"
+        if limit is not None and out_tokens > limit and not calls:
             out_tokens, text, stop = limit, text[: limit * 4], "length"
+        content: list[ContentBlock] = list(calls) if calls else [TextBlock(text=text)]
         return Completion(
             model_id=self.model_id,
             provider="sim",
             model=f"{self.model} (simulated)",
-            content=[TextBlock(text=text)],
+            content=content,
             stop_reason=stop,  # type: ignore[arg-type]
             raw_stop_reason=stop,
             usage=Usage(input_tokens=estimate_tokens(prompt_text), output_tokens=out_tokens),
@@ -188,8 +201,14 @@ class SimProvider(Provider):
         self, messages: list[Any], tools: list[ToolSpec] | None, params: dict[str, Any]
     ) -> AsyncIterator[StreamEvent]:
         completion = await self._call(messages, tools, params)
-        for word in completion.text.split(" "):
-            yield TextDelta(text=word + " ")
+        calls = [b for b in completion.content if isinstance(b, ToolCall)]
+        for index, call in enumerate(calls):
+            yield ToolCallStart(index=index, id=call.id, name=call.name)
+            yield ToolCallDelta(index=index, arguments_delta=call.arguments_json())
+            yield ToolCallEnd(index=index, call=call)
+        if not calls:
+            for word in completion.text.split(" "):
+                yield TextDelta(text=word + " ")
         yield StopEvent(stop_reason=completion.stop_reason, completion=completion)
 
 

@@ -141,7 +141,9 @@ class TfidfArrays:
         if n_word:
             grams = word_ngrams(text, self.word_ngram_range)
             # unknown n-grams map to -1 inside map(): no Python-level loop per n-gram
-            ids = np.fromiter(map(self.vocabulary.get, grams, itertools.repeat(-1)), np.int64, count=len(grams))
+            ids = np.fromiter(
+                map(self.vocabulary.get, grams, itertools.repeat(-1)), np.int64, count=len(grams)
+            )
             parts.append(ids[ids >= 0])
         if len(self.char_idf):
             cols = self._char_map[char_ngram_ids(text, self.char_ngram_range, self.char_bits)]
