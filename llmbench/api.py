@@ -214,10 +214,21 @@ def track_router(
             tables=tables,
             policy_path=policy,
             register_as=register,
+            mlflow_experiment=router_home(source),
         )
     except Exception as exc:
         return None, name, f"{type(exc).__name__}: {exc}"
     return run_id, name, None
+
+
+def router_home(source: dict[str, Any]) -> str:
+    """The MLflow experiment a router command logs to: that of the llmbench experiment(s) it trained on, beside
+    their evals; else one per imported data set (e.g. `routellm mmlu`)."""
+    from llmbench.tracking.mlflow_runs import DEFAULT_MLFLOW_EXPERIMENT
+
+    if source.get("source") == "store" and source.get("experiments"):
+        return " + ".join(map(str, source["experiments"]))
+    return DEFAULT_MLFLOW_EXPERIMENT if source.get("source") in (None, "policy") else data_label(source)
 
 
 def data_label(source: dict[str, Any]) -> str:

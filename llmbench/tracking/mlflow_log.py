@@ -14,7 +14,6 @@ import pandas as pd
 from llmbench.errors import ConfigError
 from llmbench.providers.registry import provider_label
 from llmbench.tracking.mlflow_runs import (
-    DEFAULT_MLFLOW_EXPERIMENT,
     DEFAULT_TRACKING_URI,
     EXPERIMENT_TAG,
     Parent,
@@ -83,7 +82,7 @@ def log_eval_run(
     calls: pd.DataFrame | None = None,
     dataset: str | None = None,
     uri: str | None = None,
-    mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT,
+    mlflow_experiment: str | None = None,
     n_bootstrap: int = 100,
     started: float | None = None,
     trace_limit: int | None = None,
@@ -120,7 +119,7 @@ def log_eval_run(
         config,
         params=params,
         uri=uri,
-        mlflow_experiment=mlflow_experiment,
+        mlflow_experiment=mlflow_experiment or name,  # the MLflow experiment named as the llmbench one
         fingerprint=_fingerprint(config_hash(config), table, n_calls),
         started=started,
     ) as parent:
@@ -162,15 +161,18 @@ def log_eval_run(
                     for k in ("score_diff", "score_low", "score_high", "p_holm")
                 }
             log_metrics(client, child, values)
-        log_metrics(
-            client,
-            parent.run_id,
-            {
-                "models": len(models),
-                "cost_usd": table["cost_usd"].sum(min_count=1),
-                "runs": table["runs"].sum(),
-            },
-        )
+        # every model's figures on the parent too (as `<model>/<metric>`): one run compares them in MLflow's view
+        per_model = {
+            f"{row['model']}/{key}": row.get(col)
+            for row in table.to_dict("records")
+            for col, key in EVAL_METRICS.items()
+        }
+        totals = {
+            "models": len(models),
+            "cost_usd": table["cost_usd"].sum(min_count=1),
+            "runs": table["runs"].sum(),
+        }
+        log_metrics(client, parent.run_id, {**totals, **per_model})
         client.log_table(parent.run_id, table.round(6), "tables/summary.json")
         if runs is not None and len(runs):
             if "task" in runs.columns:
@@ -228,7 +230,7 @@ def log_router_run(
     policy_path: str | Path | None = None,
     register_as: str | None = None,
     uri: str | None = None,
-    mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT,
+    mlflow_experiment: str | None = None,
 ) -> str:
     """Log (or update) a router experiment: a parent run (params such as the calibration target, tables, curves,
     the policy as a pyfunc model, registered under `register_as`) and one nested run per router/baseline of
@@ -299,7 +301,7 @@ def log_tool_run(
     steps: pd.DataFrame,
     *,
     uri: str | None = None,
-    mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT,
+    mlflow_experiment: str | None = None,
 ) -> str:
     """Log tool conversations (the store's `tool_steps` rows of one experiment): a parent run with step counts
     and cost, and a trace per conversation with a span per model turn, tool call, limit hit or error."""
@@ -314,7 +316,7 @@ def log_tool_run(
         params={},
         fingerprint=fingerprint,
         uri=uri,
-        mlflow_experiment=mlflow_experiment,
+        mlflow_experiment=mlflow_experiment or experiment,  # beside the experiment's evals, if any
     ) as parent:
         if parent.unchanged:
             return parent.run_id

@@ -39,7 +39,7 @@ __all__ = [
     "tracking_uri",
 ]
 
-DEFAULT_MLFLOW_EXPERIMENT = "llmbench"
+DEFAULT_MLFLOW_EXPERIMENT = "llmbench"  # where runs go that belong to no llmbench experiment
 EXPERIMENT_TAG = "llmbench.experiment_id"
 KIND_TAG = "llmbench.kind"
 CHILD_TAG = "llmbench.child"
@@ -115,13 +115,18 @@ def find_run(
     name: str | None = None,
     *,
     uri: str | None = None,
-    mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT,
+    mlflow_experiment: str | None = None,
     parent: str | None = None,
 ) -> str | None:
-    """Id of the parent run (or, with `parent`, of its child `name`) logged for an llmbench experiment and kind."""
+    """Id of the parent run (or, with `parent`, of its child `name`) logged for an llmbench experiment and kind,
+    in `mlflow_experiment` (default: wherever it is; the tags say which llmbench experiment a run belongs to)."""
     client = client_for(uri)
-    found = client.get_experiment_by_name(mlflow_experiment)
-    if found is None:
+    if mlflow_experiment is None:
+        homes = [str(e.experiment_id) for e in client.search_experiments()]
+    else:
+        found = client.get_experiment_by_name(mlflow_experiment)
+        homes = [] if found is None else [str(found.experiment_id)]
+    if not homes:
         return None
     query = f"tags.`{EXPERIMENT_TAG}` = '{_quote(experiment)}' and tags.`{KIND_TAG}` = '{_quote(kind)}'"
     query += (
@@ -131,9 +136,7 @@ def find_run(
     )
     if name is not None:
         query += f" and tags.`mlflow.runName` = '{_quote(name)}'"
-    runs = client.search_runs(
-        [found.experiment_id], filter_string=query, max_results=1, order_by=["start_time DESC"]
-    )
+    runs = client.search_runs(homes, filter_string=query, max_results=1, order_by=["start_time DESC"])
     return str(runs[0].info.run_id) if runs else None
 
 
@@ -170,12 +173,13 @@ class Parent:
         params: dict[str, str],
         fingerprint: str,
         uri: str | None,
-        mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT,
+        mlflow_experiment: str | None = None,
         started: float | None = None,
     ) -> None:
         self.client = client_for(uri)
         self.experiment, self.kind, self.name, self.uri = experiment, kind, name, uri
-        self.mlflow_experiment = mlflow_experiment
+        # one MLflow experiment per llmbench experiment, named alike, unless the caller says where
+        self.mlflow_experiment = mlflow_experiment or experiment
         self.config, self.params, self.fingerprint = config, params, fingerprint
         self.started = started
         self.run_id = ""

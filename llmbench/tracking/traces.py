@@ -48,6 +48,8 @@ def _text(value: Any) -> str:
 
 
 def _attempt_attributes(row: dict[Any, Any]) -> dict[str, Any]:
+    from mlflow.tracing.constant import SpanAttributeKey
+
     keys = (
         "input_tokens",
         "output_tokens",
@@ -59,6 +61,19 @@ def _attempt_attributes(row: dict[Any, Any]) -> dict[str, Any]:
         "attempt",
     )
     out: dict[str, Any] = {k: v for k in keys if (v := _num(row.get(k))) is not None}
+    # the keys MLflow's trace views read token counts, cost and model from
+    if "input_tokens" in out or "output_tokens" in out:
+        tokens_in, tokens_out = int(out.get("input_tokens", 0)), int(out.get("output_tokens", 0))
+        usage = {
+            "input_tokens": tokens_in,
+            "output_tokens": tokens_out,
+            "total_tokens": tokens_in + tokens_out,
+        }
+        if "cache_read_tokens" in out:
+            usage["cache_read_input_tokens"] = int(out["cache_read_tokens"])
+        out[SpanAttributeKey.CHAT_USAGE] = usage
+    if "cost_usd" in out:
+        out[SpanAttributeKey.LLM_COST] = {"total_cost": out["cost_usd"]}
     for key in (
         "error_class",
         "error_message",

@@ -424,3 +424,43 @@ def test_a_judged_run_says_how_far_its_judge_is_trusted(store_uri: str, client) 
         _runs(), notes=["judged: judge openai:gpt-4o-mini is not calibrated <yet>"], n_bootstrap=0
     )
     assert "judge openai:gpt-4o-mini is not calibrated &lt;yet&gt;" in page
+
+
+def test_one_mlflow_experiment_per_llmbench_experiment_with_scores_on_the_parent(
+    store_uri: str, client, tmp_path: Path
+) -> None:
+    from llmbench.api import track_router
+    from llmbench.tracking.mlflow_log import log_tool_run
+
+    runs = _runs()
+    eval_id = log_eval_run("7", "layout-exp", {"models": ["p:big"]}, None, runs, uri=store_uri, n_bootstrap=0)
+    home = client.get_experiment_by_name("layout-exp")
+    assert home is not None and client.get_run(eval_id).info.experiment_id == home.experiment_id
+    metrics = client.get_run(eval_id).data.metrics
+    assert metrics["p_big/score_mean"] == pytest.approx(0.75) and metrics[
+        "p_small/score_mean"
+    ] == pytest.approx(0.25)
+    # a router trained on that experiment's runs lands beside its eval; one on imported data in its own
+    import os
+
+    os.environ["MLFLOW_TRACKING_URI"] = store_uri
+    try:
+        store_id, _, failed = track_router(
+            "router eval", {"source": "store", "experiments": ["layout-exp"]}, {"aiq": 0.5}
+        )
+        file_id, _, failed_too = track_router(
+            "router eval", {"source": "routellm", "benchmark": "mmlu"}, {"aiq": 0.5}
+        )
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+    assert failed is None and failed_too is None
+    assert client.get_run(store_id).info.experiment_id == home.experiment_id  # type: ignore[arg-type]
+    assert client.get_experiment(client.get_run(file_id).info.experiment_id).name == "routellm mmlu"  # type: ignore[arg-type]
+    from llmbench.store import Store
+
+    with Store.open(tmp_path / "s.duckdb") as st:
+        columns = list(st.tool_steps_frame().columns)
+    row = {c: None for c in columns} | {"experiment": "layout-tools", "conversation_id": "c1", "turn": 1}
+    steps = pd.DataFrame([row | {"step": 1, "kind": "model_turn", "cost_usd": 0.001, "is_error": False}])
+    tools_id = log_tool_run("layout-tools", steps, uri=store_uri)
+    assert client.get_experiment(client.get_run(tools_id).info.experiment_id).name == "layout-tools"

@@ -59,6 +59,10 @@ def test_every_call_is_a_trace_with_a_span_per_attempt(store: Store, tmp_path: P
         spans["attempt 2"].attributes["output_tokens"] == 4
         and spans["attempt 2"].attributes["cost_usd"] == 0.001
     )
+    # where MLflow's trace views read them: tokens and cost of each attempt
+    usage = spans["attempt 2"].attributes["mlflow.chat.tokenUsage"]
+    assert usage == {"input_tokens": 10, "output_tokens": 4, "total_tokens": 14}
+    assert spans["attempt 2"].attributes["mlflow.llm.cost"] == {"total_cost": 0.001}
     assert spans["p:a"].inputs == {"prompt": "question 0"} and spans["p:a"].outputs == {
         "response": "answer 0"
     }
