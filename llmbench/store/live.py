@@ -16,7 +16,6 @@ import logging
 import os
 import shutil
 import socket
-import socketserver
 import tempfile
 import threading
 from pathlib import Path
@@ -61,30 +60,8 @@ def _quoted(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-class _Handler(socketserver.StreamRequestHandler):
-    server: _Server
-
-    def handle(self) -> None:
-        # one line: the directory the reader made for the snapshot; the answer: "ok" or the error, one line
-        target = Path(self.rfile.readline(4096).decode().strip()) / "snapshot.duckdb"
-        try:
-            if not target.parent.is_dir() or target.parent.stat().st_uid != os.getuid():
-                raise StoreError(f"{target.parent} is not a directory of this user")
-            with self.server.lock:  # one copy at a time
-                copy_snapshot(self.server.cursor, target)
-            self.wfile.write(b"ok\n")
-        except Exception as exc:  # the reader gets the reason; the writer carries on
-            self.wfile.write(f"{type(exc).__name__}: {exc}".replace("\n", " ").encode() + b"\n")
-
-
-class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-    cursor: duckdb.DuckDBPyConnection
-    lock: threading.Lock
-
-
 class SnapshotServer:
-    """The writer's side: answers snapshot requests for one store file until `close()`."""
+    """The writer's side: answers snapshot requests for one store file, one at a time, until `close()`."""
 
     def __init__(self, store: Path, cursor: duckdb.DuckDBPyConnection) -> None:
         self.path = socket_path(store)
@@ -94,17 +71,42 @@ class SnapshotServer:
         os.chmod(self.path.parent, 0o700)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()  # left by a writer that was killed: the file lock says no other writer is alive
-        self._server = _Server(str(self.path), _Handler)
-        self._server.cursor, self._server.lock = cursor, threading.Lock()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="llmbench-snapshots", daemon=True
-        )
+        self._cursor = cursor
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.bind(str(self.path))
+        self._sock.listen(16)
+        # a blocking accept (no polling): closing the socket wakes it, so a writer closes at once
+        self._thread = threading.Thread(target=self._serve, name="llmbench-snapshots", daemon=True)
         self._thread.start()
 
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return  # closed
+            with conn:
+                self._answer(conn)
+
+    def _answer(self, conn: socket.socket) -> None:
+        # one line: the directory the reader made for the snapshot; the answer: "ok" or the error, one line
+        conn.settimeout(_TIMEOUT)
+        try:
+            target = Path(conn.makefile("rb").readline(4096).decode().strip()) / "snapshot.duckdb"
+            if not target.parent.is_dir() or target.parent.stat().st_uid != os.getuid():
+                raise StoreError(f"{target.parent} is not a directory of this user")
+            copy_snapshot(self._cursor, target)
+            conn.sendall(b"ok\n")
+        except Exception as exc:  # the reader gets the reason; the writer carries on
+            with contextlib.suppress(OSError):
+                conn.sendall(f"{type(exc).__name__}: {exc}".replace("\n", " ").encode() + b"\n")
+
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._server.cursor.close()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+        self._thread.join(timeout=5)  # a copy in progress finishes first
+        self._cursor.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
