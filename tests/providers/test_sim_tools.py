@@ -3,11 +3,13 @@ offline: the tool loop, `llmbench tools run` with the shipped example tools, and
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -16,22 +18,23 @@ from llmbench.providers import get_provider
 from llmbench.providers.types import Message, ToolCall, ToolCallEnd
 from llmbench.serve import GatewayConfig, running
 from llmbench.store import Store
-from llmbench.tools import ToolLimits, ToolSet, run_tools, tool
+from llmbench.tools import ToolLimits, ToolSet, run_tools
 from llmbench.tools.toolset import to_tool_specs
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@tool
-def get_weather(city: str, unit: str = "celsius") -> str:
-    """Current weather for a city."""
-    return f"18 degrees {unit} in {city}"
+def _example_tools() -> Any:
+    """The shipped example tools (examples/my_tools.py), loaded as `llmbench tools` loads a file."""
+    spec = importlib.util.spec_from_file_location("my_tools", ROOT / "examples" / "my_tools.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers."""
-    return a + b
+_EXAMPLES = _example_tools()
+get_weather, add = _EXAMPLES.get_weather, _EXAMPLES.add
 
 
 async def test_a_simulated_model_calls_the_matching_tool_once_per_name_and_answers_from_the_results() -> None:
