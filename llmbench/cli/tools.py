@@ -93,7 +93,8 @@ def run_command(
 
         def on_step(step: ToolStep) -> None:
             log(step)
-            console.print(_step_line(step))
+            if step.kind != "error":  # a failed model call is raised next, and said once, on stderr
+                console.print(_step_line(step))
 
         async def go() -> ToolRun:
             try:

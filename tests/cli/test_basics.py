@@ -61,3 +61,13 @@ def test_a_mistyped_model_id_gets_a_did_you_mean_before_any_call(
         "no price is known for openai:gpt-4o-mni" in done.stdout
         and "did you mean openai:gpt-4o-mini" in done.stdout
     )
+
+
+def test_tools_run_without_a_key_says_so_once_and_logs_the_failed_turn(cli, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    store = tmp_path / "t.duckdb"
+    done = cli("tools", "run", "openai:gpt-4o-mini", "hi", "--store", store, "--no-track")
+    said = (done.stdout + done.stderr).count("no API key")
+    assert done.returncode == 2 and said == 1, (done.stdout, done.stderr)
+    with Store.open(store, read_only=True) as st:
+        assert list(st.tool_steps_frame("tools-cli")["kind"]) == ["error"]  # still in the audit trail
