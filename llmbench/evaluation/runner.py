@@ -110,6 +110,7 @@ class Runner:
         for scorer in {id(s): s for s in self._scorers.values()}.values():
             scorer.preflight()
         for provider in self.providers.values():
+            provider.prepare()  # e.g. no API key: said now, before the experiment or a call is recorded
             note = provider.price_note()
             if note is not None:
                 warnings.warn(note, UnknownPriceWarning, stacklevel=2)

@@ -107,8 +107,8 @@ class Provider(ABC):
 
     # What subclasses provide -------------------------------------------------------------------------
 
-    def _prepare(self) -> None:  # noqa: B027  (most providers need no set-up)
-        """Set-up outside the per-attempt timeout (e.g. importing an SDK and building its client)."""
+    def prepare(self) -> None:  # noqa: B027  (most providers need no set-up)
+        """Set-up outside any timeout (an SDK's client); raises what a first call would (no API key), unpaid."""
 
     @abstractmethod
     async def _call(
@@ -174,7 +174,7 @@ class Provider(ABC):
     ) -> tuple[Completion, T]:
         """The retry loop of one call: `send` makes one attempt."""
         attempts: list[Attempt] = []
-        self._prepare()
+        self.prepare()
         for number in range(1, self.retry.max_attempts + 1):
             if before_attempt is not None:
                 await before_attempt(number)
@@ -222,7 +222,7 @@ class Provider(ABC):
     ) -> AsyncIterator[P | UsageEvent | StopEvent]:
         """The retry loop of one streamed call (retried only while nothing has been passed on)."""
         attempts: list[Attempt] = []
-        self._prepare()
+        self.prepare()
         for number in range(1, self.retry.max_attempts + 1):
             if before_attempt is not None:
                 await before_attempt(number)

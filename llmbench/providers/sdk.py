@@ -59,8 +59,14 @@ class SDKProvider(Provider):
             http_client=self._http_client,
         )
 
-    def _prepare(self) -> None:
-        """Import the SDK and build the client before the clock starts: a cold import is not a slow API."""
+    def prepare(self) -> None:
+        """Import the SDK and build the client before the clock starts (a cold import is not a slow API); outside
+        an event loop, only check there is a key."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._key()
+            return
         self._client()
 
     def sdk_client(self) -> Any:
@@ -72,17 +78,21 @@ class SDKProvider(Provider):
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            key = self._api_key.get_secret_value() if self._api_key else os.environ.get(self.api_key_env)
-            register_secret(key)
-            if not key and self.base_url is None:
-                raise errors.AuthenticationError(
-                    f"{self.model_id}: no API key; set {self.api_key_env} in the environment (in code: api_key=...)",
-                    provider=self.provider,
-                )
             # Local servers usually ignore the key, but the SDKs insist on one.
-            client = self._make_client(key or "not-needed")
+            client = self._make_client(self._key() or "not-needed")
             self._clients[loop] = client
         return client
+
+    def _key(self) -> str | None:
+        """The API key (None for a local server without one); AuthenticationError when a vendor's is missing."""
+        key = self._api_key.get_secret_value() if self._api_key else os.environ.get(self.api_key_env)
+        register_secret(key)
+        if not key and self.base_url is None:
+            raise errors.AuthenticationError(
+                f"{self.model_id}: no API key; set {self.api_key_env} in the environment (in code: api_key=...)",
+                provider=self.provider,
+            )
+        return key
 
     async def aclose(self) -> None:
         """Close the SDK client of the running loop."""

@@ -71,3 +71,15 @@ def test_tools_run_without_a_key_says_so_once_and_logs_the_failed_turn(cli, tmp_
     assert done.returncode == 2 and said == 1, (done.stdout, done.stderr)
     with Store.open(store, read_only=True) as st:
         assert list(st.tool_steps_frame("tools-cli")["kind"]) == ["error"]  # still in the audit trail
+
+
+def test_eval_without_a_key_stops_before_recording_anything(cli, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (tmp_path / "ds.jsonl").write_text('{"id": "a", "input": "1 + 1?", "reference": "2"}\n')
+    store = tmp_path / "runs.duckdb"
+    done = cli("eval", "-d", tmp_path / "ds.jsonl", "-m", "openai:gpt-4o-mini", "--store", store, "--no-progress")
+    assert done.returncode == 2 and (done.stdout + done.stderr).count("no API key") == 1
+    with Store.open(store, read_only=True) as st:
+        assert st.experiments_frame().empty  # no experiment, no item, no call row
+    assert not (tmp_path / "mlflow.db").exists()  # and no MLflow run
