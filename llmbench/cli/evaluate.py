@@ -166,11 +166,12 @@ def eval_command(
     from llmbench.store.connection import store_label
 
     note = f"{report.finished} finished, {report.failed} failed, {report.skipped} already done (skipped)"
-    spent_now = report.spent_usd - report.spent_before_usd
-    console.print(
-        f"{note}; spent ${spent_now:.4f} in this run (${report.spent_usd:.4f} in all) in {report.elapsed_s:.1f} s."
-        f" Store: {store_label(store_path(store))}"
-    )
+    # what was paid, apart from the estimate of requests still in provider batches (their cost is not known yet)
+    settled = report.spent_usd - report.pending_usd
+    spent = f"spent ${settled - report.spent_before_usd:.4f} in this run (${settled:.4f} in all)"
+    if report.pending:
+        spent += f", plus about ${report.pending_usd:.4f} for {report.pending} request(s) still in provider batches"
+    console.print(f"{note}; {spent} in {report.elapsed_s:.1f} s. Store: {store_label(store_path(store))}")
     if report.unknown_outcome:
         console.print(
             f"[yellow]{report.unknown_outcome} call(s) of earlier runs were sent but never answered (a crash); "

@@ -41,6 +41,10 @@ def test_batches_lists_and_cancels(tmp_path: Path, cli: Callable[..., CliResult]
         report = cli("report", experiment, "-o", tmp_path / "report.html", *store)
 
     assert submitted.returncode == 4 and "8 request(s) submitted" in submitted.stdout
+    # nothing is paid until a batch is collected: the first run's spend is 0, the batches' estimate said apart
+    assert "spent $0.0000 in this run" in submitted.stdout and "for 8 request(s) still in provider batches" in (
+        submitted.stdout.replace("\n", " ")
+    )
     assert listed.returncode == 0 and len(ids) == 2
     assert all(i in listed.stdout for i in ids) and listed.stdout.count("submitted") == 2
     assert cancelled.returncode == 0 and f"cancel {openai_id}" in cancelled.stdout
