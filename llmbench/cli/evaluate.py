@@ -245,7 +245,14 @@ def _batch_note(report: Any) -> None:
 
 def _run(cfg: Any, path: Path | None, progress: bool, **options: Any) -> Any:
     """`llmbench.evaluate` with a progress bar; its warnings of models without a price are shown in yellow."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from llmbench.api import evaluate
     from llmbench.providers import UnknownPriceWarning
@@ -262,17 +269,22 @@ def _run(cfg: Any, path: Path | None, progress: bool, **options: Any) -> Any:
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
         TextColumn("spent ${task.fields[spent]:.4f}"),
         TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
         console=console,
         disable=not progress,
         transient=False,
     )
     with bar:
-        task_id = bar.add_task(cfg.name + (" (simulated)" if cfg.simulated else ""), total=None, spent=0.0)
+        name = cfg.name + (" (simulated)" if cfg.simulated else "")
+        task_id = bar.add_task(name, total=None, spent=0.0, failed=0)
 
         def on_progress(report: Any, n: int) -> None:
-            bar.update(task_id, total=report.planned - report.skipped, advance=n, spent=report.spent_usd)
+            total = report.planned - report.skipped
+            bar.update(task_id, total=total, advance=n, spent=report.spent_usd, failed=report.failed)
 
         with warnings.catch_warnings():
             warnings.showwarning = show
