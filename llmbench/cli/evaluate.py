@@ -174,7 +174,7 @@ def eval_command(
     console.print(f"{note}; {spent} in {report.elapsed_s:.1f} s. Store: {store_label(store_path(store))}")
     if report.unknown_outcome:
         console.print(
-            f"[yellow]{report.unknown_outcome} call(s) of earlier runs were sent but never answered (a crash); "
+            f"[yellow]{report.unknown_outcome} call(s) of earlier runs were sent but never answered (that run was interrupted or crashed); "
             "their estimated cost is counted in the spend.[/]"
         )
     if report.stopped_by_budget:
