@@ -167,10 +167,17 @@ def test_second_writer_process_gets_an_error_naming_our_pid(tmp_path):
         assert "STOREERROR" in done.stdout, done.stdout + done.stderr
         assert f"PID {os.getpid()}" in done.stdout
         assert "being written" in done.stdout and "runs.duckdb" in done.stdout
-        # A reader cannot open it either while we write; it is told why and what to do.
+        # A reader opens it: the writing Store hands it a snapshot of what it has committed (llmbench.store.live)
+        assert "OPENED" in run_python(OPEN_AND_REPORT, str(path), "ro").stdout
+    # A writer that cannot answer (plain DuckDB here; another user's, or an older llmbench): the reader is told why
+    # and what to do.
+    con = duckdb.connect(str(path))
+    try:
         done = run_python(OPEN_AND_REPORT, str(path), "ro")
         assert "STOREERROR" in done.stdout and f"PID {os.getpid()}" in done.stdout
         assert "wait for that run to finish" in done.stdout
+    finally:
+        con.close()
     # Once the writer is gone, the other process can write.
     assert "OPENED" in run_python(OPEN_AND_REPORT, str(path), "rw").stdout
 
