@@ -117,30 +117,35 @@ def test_a_bad_item_is_found_before_the_first_paid_call(
 
 @pytest.mark.slow
 def test_an_all_failed_run_exits_non_zero_at_once_and_says_why(tmp_path: Path, cli, monkeypatch) -> None:
+    """A key the API refuses (401 on every call): the run stops at once, exits non-zero and says why. (A key that
+    is missing altogether stops before anything is recorded: tests/cli/test_basics.py.)"""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-refused-000000000000")
     (tmp_path / "llmbench.toml").write_text("")
     rows = [{"id": f"i{i}", "input": f"question {i}", "reference": "x"} for i in range(40)]
     (tmp_path / "d.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     started = time.monotonic()
-    out = cli(
-        "eval",
-        "-d",
-        "d.jsonl",
-        "-m",
-        "openai:gpt-4o-mini",
-        "--store",
-        "s.duckdb",
-        "--no-progress",
-        "--wait-for-mlflow",
-    )  # logged before returning, so the run's final status can be read
+    with FakeOpenAIServer(latency_s=0.0, faults={"401": 1.0}) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
+        out = cli(
+            "eval",
+            "-d",
+            "d.jsonl",
+            "-m",
+            "openai:gpt-4o-mini",
+            "--store",
+            "s.duckdb",
+            "--no-progress",
+            "--wait-for-mlflow",
+        )  # logged before returning, so the run's final status can be read
     assert out.returncode == 3, out.stdout + out.stderr
-    assert "Stopped: AuthenticationError" in out.stdout and "OPENAI_API_KEY" in out.stdout
+    assert "Stopped: AuthenticationError" in out.stdout
     assert time.monotonic() - started < 60
     with Store.open(tmp_path / "s.duckdb", read_only=True) as st:
-        assert len(st.calls_frame()) < 40  # stopped, not 40 failures one by one
+        failed = st.calls_frame()
+        assert len(failed) < 40  # stopped, not 40 failures one by one
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
@@ -156,7 +161,8 @@ def test_an_all_failed_run_exits_non_zero_at_once_and_says_why(tmp_path: Path, c
     assert done.returncode == 0, done.stderr
     text = report.read_text()
     assert "no call succeeded" in text and "unknown prices" not in text
-    assert "OPENAI_API_KEY" in text  # the error's own message is shown
+    assert "AuthenticationError" in text and str(failed["error_message"].iloc[0])[:40] in text  # its own message
+    assert "sk-test-refused" not in text  # the key never reaches the report
 
 
 def test_ui_on_a_busy_port_fails_clearly(cli) -> None:
