@@ -28,9 +28,18 @@ from llmbench.store.connection import transaction
 from llmbench.store.migrations import migrate
 from llmbench.store.rows import TABLES
 
-__all__ = ["SnapshotServer", "live_snapshot", "request_snapshot", "serve_snapshots", "socket_path"]
+__all__ = [
+    "SUPPORTED",
+    "SnapshotServer",
+    "live_snapshot",
+    "request_snapshot",
+    "serve_snapshots",
+    "socket_path",
+]
 
 log = logging.getLogger(__name__)
+# Unix sockets and user ids: where they are missing (Windows), readers wait for the writer as before
+SUPPORTED = hasattr(socket, "AF_UNIX") and hasattr(os, "getuid")
 _ALIAS = "llmbench_snapshot"
 _TIMEOUT = 120.0  # seconds a reader waits for the copy (a store of millions of rows takes seconds)
 
@@ -138,6 +147,8 @@ class _Writer(Protocol):
 def serve_snapshots(store: Path, writer: _Writer) -> SnapshotServer | None:
     """Start answering readers of `store` for `writer` (None, with a warning, when no socket can be made here:
     writing never depends on it)."""
+    if not SUPPORTED:
+        return None
     with writer._lock:  # made now, while nothing else uses the writer's connection; copies never wait for it
         cursor = writer._con.cursor()
     try:
@@ -151,6 +162,8 @@ def serve_snapshots(store: Path, writer: _Writer) -> SnapshotServer | None:
 def live_snapshot(store: Path) -> duckdb.DuckDBPyConnection | None:
     """A read-only connection to a snapshot of what the process writing `store` has committed, or None when
     no writer answers."""
+    if not SUPPORTED:
+        return None
     into = Path(tempfile.mkdtemp(prefix="llmbench-read-"))
     try:
         snapshot = request_snapshot(store, into)
