@@ -118,14 +118,14 @@ def learn_model(
     probe: Any,
     model: str,
     strength: float,
-    cost_model: str = "task cost lines",
+    cost_model: str | None = None,
 ) -> tuple[AddedModels, float]:
     """`added` with `model` learnt from `probe` (a runs frame or RoutingData holding the new model's runs; the
     trained models' logged runs on the same prompts are used where present, the router's `estimate` of them
     elsewhere), and the new model's mean probe cost. `estimate(prompts, tasks)` is the router's own; its cost
     lines are of the router's own `cost_model` (`llmbench.router.costs.TABLES`; the lines where it routes on
     neighbours' costs, as those fill their gaps)."""
-    from llmbench.router.costs import TABLES, cost_table
+    from llmbench.router.costs import LINES, cost_tables, table_for
     from llmbench.router.data import RoutingData, routing_data
 
     if model in models:
@@ -150,6 +150,6 @@ def learn_model(
     task_idx = np.array([tasks.index(str(t)) for t in data.tasks])
     weight, offset = fit_added(trained, data.quality[:, column], task_idx, len(tasks), strength)
     own = data.columns([model])
-    table = cost_model if cost_model in TABLES else TABLES[-1]
-    lines = cost_table(own, task_idx, len(tasks), strength, table)[:, :, 0]
+    table = cost_tables(own, task_idx, len(tasks), strength)[table_for(cost_model or LINES)]
+    lines = table[:, :, 0]
     return added.with_model(model, weight, offset, lines), float(np.nanmean(own.cost))

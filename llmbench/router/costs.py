@@ -26,11 +26,12 @@ __all__ = [
     "NEIGHBOURS",
     "TABLES",
     "TASK_MEANS",
-    "cost_table",
-    "line_costs",
+    "cost_tables",
     "neighbour_costs",
     "out_of_fold_costs",
     "routed_cost",
+    "table_costs",
+    "table_for",
 ]
 
 MODEL_MEANS, TASK_MEANS = "model mean costs", "task mean costs"
@@ -38,27 +39,36 @@ LINES, NEIGHBOURS = "task cost lines", "neighbour costs"
 TABLES = (MODEL_MEANS, TASK_MEANS, LINES)  # the cost models a policy's task_cost table holds, simplest first
 
 
-def cost_table(
-    data: RoutingData, task_idx: np.ndarray, n_tasks: int, prior_strength: float, model: str
-) -> np.ndarray:
-    """The (2, tasks, models) table (base, slope per thousand characters) of one of the `TABLES` cost models."""
+def cost_tables(
+    data: RoutingData, task_idx: np.ndarray, n_tasks: int, prior_strength: float
+) -> dict[str, np.ndarray]:
+    """Every one of the `TABLES` cost models' (2, tasks, models) table (base, slope per thousand characters),
+    from two passes over the logged costs."""
     from llmbench.router.stacking import task_stats  # training only
 
-    table = task_stats(data, task_idx, n_tasks, prior_strength, slopes=model == LINES)[1]
-    if model == MODEL_MEANS:  # each model's mean over every prompt, whatever its task
-        table[0] = np.nanmean(data.cost, axis=0)
-    return table
+    means = task_stats(data, task_idx, n_tasks, prior_strength, slopes=False)[1]
+    overall = np.zeros_like(means)
+    overall[0] = np.nanmean(data.cost, axis=0)  # each model's mean over every prompt, whatever its task
+    lines = task_stats(data, task_idx, n_tasks, prior_strength)[1]
+    return {MODEL_MEANS: overall, TASK_MEANS: means, LINES: lines}
 
 
-def line_costs(train: Training, prior_strength: float, model: str = LINES) -> np.ndarray:
-    """A table cost model's estimate of every training prompt's cost, each from the other folds."""
+def table_for(cost_model: str) -> str:
+    """The table a router with `cost_model` serves: its own, or for the neighbours' costs the lines that fill
+    their gaps."""
+    return cost_model if cost_model in TABLES else LINES
+
+
+def table_costs(train: Training, prior_strength: float) -> dict[str, np.ndarray]:
+    """Each table cost model's estimate of every training prompt's cost, each from the other folds."""
     data, n_t = train.data, train.n_tasks
     kchars = np.array([len(p) / 1000 for p in data.prompts])
-    out = np.empty_like(data.cost)
+    out = {model: np.empty_like(data.cost) for model in TABLES}
     for k in train.folds:
         rest, inside = train.fold != k, train.fold == k
-        table = cost_table(data.subset(rest), train.task_idx[rest], n_t, prior_strength, model)
-        out[inside] = expected_cost(np.eye(n_t)[train.task_idx[inside]], table, kchars[inside])
+        tables = cost_tables(data.subset(rest), train.task_idx[rest], n_t, prior_strength)
+        for model, table in tables.items():
+            out[model][inside] = expected_cost(np.eye(n_t)[train.task_idx[inside]], table, kchars[inside])
     return out
 
 
@@ -81,9 +91,8 @@ def neighbour_costs(train: Training) -> np.ndarray:
 def out_of_fold_costs(train: Training, prior_strength: float) -> dict[str, np.ndarray]:
     """Each cost model's out-of-fold estimate of every training prompt's cost, simplest first; the neighbours'
     gaps (nothing similar) are the lines' estimate, as serving fills them."""
-    tables = {model: line_costs(train, prior_strength, model) for model in TABLES}
-    near = neighbour_costs(train)
-    return {**tables, NEIGHBOURS: np.where(np.isnan(near), tables[LINES], near)}
+    tables, near = table_costs(train, prior_strength), neighbour_costs(train)
+    return {**tables, NEIGHBOURS: np.where(np.isnan(near), tables[table_for(NEIGHBOURS)], near)}
 
 
 def routed_cost(

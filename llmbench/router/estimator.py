@@ -34,13 +34,12 @@ from llmbench.router.candidates import Candidate, Query, Training, ordered, spar
 from llmbench.router.candidates.ridge import PromptRidge
 from llmbench.router.candidates.task_prior import TaskPrior
 from llmbench.router.costs import (
-    LINES,
     NEIGHBOURS,
-    TABLES,
     TASK_MEANS,
-    cost_table,
+    cost_tables,
     out_of_fold_costs,
     routed_cost,
+    table_for,
 )
 from llmbench.router.data import RoutingData, routing_data
 from llmbench.router.decision import (
@@ -129,7 +128,7 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         self.classes_ = np.array(sorted(set(data.tasks)), dtype=object)
         task_idx = np.searchsorted(self.classes_, data.tasks)
         self.task_quality_ = task_stats(data, task_idx, len(self.classes_), self.prior_strength)[0]
-        tables = {m: cost_table(data, task_idx, len(self.classes_), self.prior_strength, m) for m in TABLES}
+        tables = cost_tables(data, task_idx, len(self.classes_), self.prior_strength)
         self.n_prompts_ = len(data)
         self.latency_ = LatencyTerm()  # logged latency as a cost term or a cap, when asked for
         if self.latency_weight or self.max_p95_latency is not None:
@@ -144,8 +143,7 @@ class RouterEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn ship
         words = self._words(x)
         del x  # the char block is most of it, and from here on only the word block is read
         self._fit_candidates(words, data, task_idx)
-        # the neighbours' gaps are the cost lines', as in the out-of-fold evidence they were chosen on
-        self.task_cost_ = tables.get(self.cost_model_, tables[LINES])
+        self.task_cost_ = tables[table_for(self.cost_model_)]
         self.strong_idx_, self.weak_idx_ = self._pair(data)
         self.mean_cost_ = np.nanmean(data.cost, axis=0)
         self.added_ = AddedModels()

@@ -143,12 +143,15 @@ def log_eval_run(
                 wins = pairwise_win_rates(pairs).round(4)
                 client.log_table(parent.run_id, wins, "tables/win_rates.json")
                 client.log_table(parent.run_id, bt.reset_index().round(2), "tables/bradley_terry.json")
+        # every model's figures go on the parent too (as `<model>/<metric>`): one run compares them in MLflow's view
+        per_model: dict[str, Any] = {}
         for row in table.to_dict("records"):
             model = str(row["model"])
             child = parent.child(
                 model, {"model": model, "provider": provider_label(model), "dataset": dataset[:6000]}
             )
             values = {key: row.get(col) for col, key in EVAL_METRICS.items()}
+            per_model |= {f"{model}/{key}": value for key, value in values.items()}
             if model in bt.index:
                 values |= {
                     f"bt_{col}": bt.at[model, col]
@@ -161,12 +164,6 @@ def log_eval_run(
                     for k in ("score_diff", "score_low", "score_high", "p_holm")
                 }
             log_metrics(client, child, values)
-        # every model's figures on the parent too (as `<model>/<metric>`): one run compares them in MLflow's view
-        per_model = {
-            f"{row['model']}/{key}": row.get(col)
-            for row in table.to_dict("records")
-            for col, key in EVAL_METRICS.items()
-        }
         totals = {
             "models": len(models),
             "cost_usd": table["cost_usd"].sum(min_count=1),
