@@ -76,31 +76,24 @@ def evaluate(
     providers = providers if providers is not None else build_providers(cfg)
     started = time.time()
     with Store.open(path) as st:
-        runner: Runner = Runner(cfg, st, providers=providers, items=items, on_progress=on_progress)
-        if cfg.ray is not None:
+        live = Runner(cfg, st, providers=providers, items=items, on_progress=on_progress)
+        runner: Runner | BatchRunner = live
+        if any(cfg.batched(m) for m in cfg.models):  # the models without a batch API run through `live`
+            runner = BatchRunner(cfg, st, live=live, wait=wait, poll_interval=poll_interval)
+        elif cfg.ray is not None:
             from llmbench.evaluation.ray_runner import RayRunner
 
             runner = RayRunner(
                 cfg, st, providers=providers, items=items, on_progress=on_progress, address=cfg.ray
             )
-        if any(cfg.batched(m) for m in cfg.models):
-            runner = BatchRunner(
-                cfg,
-                st,
-                providers=providers,
-                items=items,
-                on_progress=on_progress,
-                wait=wait,
-                poll_interval=poll_interval,
-            )
-        live = runner.live_models if isinstance(runner, BatchRunner) else []
+        live_models = runner.live_models if isinstance(runner, BatchRunner) else []
         try:
             report = run_sync(runner.run())
         except KeyboardInterrupt:
             report = runner.report
             report.interrupted = True
         summary = st.summary_frame(cfg.name)
-        result = Evaluation(cfg, report, summary, path, live)
+        result = Evaluation(cfg, report, summary, path, live_models)
         if track and (report.finished or report.failed):  # a run that did nothing has nothing new to log
             exp = st.get_experiment(cfg.name)
             runs, calls = st.runs_frame(cfg.name), st.calls_frame(cfg.name) if traces > 0 else None

@@ -1,4 +1,5 @@
-"""The package's shape: no import cycles, no module over 400 lines, curated `__all__`s, a schema in one place."""
+"""The package's shape: no import cycles, layers, no reach into another package's private names, no module over 400
+lines, curated `__all__`s, a schema in one place."""
 
 from __future__ import annotations
 
@@ -97,7 +98,7 @@ def test_no_import_cycles_among_llmbench_modules() -> None:
 # root is a facade: it may name anything (lazily), and anything may read `__version__` from it.
 LAYERS: list[tuple[str, ...]] = [
     ("llmbench.errors", "llmbench.aio", "llmbench.lazy", "llmbench.registry", "llmbench.json_safe", "llmbench.text_safe", "llmbench.yaml_safe", "llmbench.mlflow_uri",
-     "llmbench.dataset_files", "llmbench.providers.types"),
+     "llmbench.dataset_files", "llmbench.providers.types", "llmbench.providers.model_ref"),
     ("llmbench.providers",),
     ("llmbench.datasets", "llmbench.store"),
     ("llmbench.tools",),
@@ -143,6 +144,63 @@ def test_the_layer_rule_catches_an_upward_import() -> None:
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.endswith("__")
+
+
+def _package_of(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def _private_reaches(sources: dict[str, str]) -> list[str]:
+    """`obj._name` reads, in one package, of a private name that another llmbench package defines (a method,
+    a class, a function, or an attribute set on `self`; where several do, those of the lowest layer: a subclass
+    overriding a private hook does not make it its own): one part reaching into another's insides."""
+    trees = {m: ast.parse(text) for m, text in sources.items()}
+    owners: dict[str, set[str]] = defaultdict(set)
+    for module, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and _private(
+                node.name
+            ):
+                owners[node.name].add(_package_of(module))
+            elif (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.ctx, ast.Store)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "self"
+                and _private(node.attr)
+            ):
+                owners[node.attr].add(_package_of(module))
+    for name, packages in owners.items():  # an override in a higher layer does not make a name its own
+        lowest = min(_layer(p) or 0 for p in packages)
+        owners[name] = {p for p in packages if (_layer(p) or 0) == lowest}
+    found = []
+    for module, tree in trees.items():
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Attribute) and _private(node.attr)):
+                continue
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                continue
+            if node.attr in owners and _package_of(module) not in owners[node.attr]:
+                found.append(f"{module}:{node.lineno} {ast.unparse(node)}")
+    return sorted(found)
+
+
+def test_no_package_reads_the_private_names_of_another() -> None:
+    sources = {m: p.read_text(encoding="utf-8") for m, p in _modules().items()}
+    assert _private_reaches(sources) == []
+
+
+def test_the_private_reach_finder_finds_one() -> None:
+    sources = {
+        "llmbench.a.x": "class R:\n    def _inputs(self): ...\n    def go(self): self._inputs()\n",
+        "llmbench.b.y": "def f(r): return r._inputs()\n",
+        "llmbench.a.z": "def g(r): return r._inputs()\n",  # the same package: its own insides
+    }
+    assert _private_reaches(sources) == ["llmbench.b.y:1 r._inputs"]
 
 
 def test_no_module_over_400_lines() -> None:

@@ -7,7 +7,7 @@ Each pass (one `llmbench eval`, or each poll with `--wait`):
    with its `collected` state in one transaction;
 2. due requests are submitted: new ones, and those that failed once (again, or live with `batch_fallback: live`);
    each batch is recorded with its requests before the provider is asked, so nothing is submitted twice;
-3. models without a batch API run live, as in `Runner`.
+3. models without a batch API run live, through a `Runner` (its public methods only).
 `max_cost` counts each open batch at its estimate (a full `max_tokens` answer per request) until it is collected.
 """
 
@@ -20,6 +20,8 @@ from typing import Any
 from llmbench.errors import BatchRequestError, BatchResultsGone, ConfigError, ProviderError
 from llmbench.evaluation.batch_rows import result_rows, unix_seconds
 from llmbench.evaluation.batch_submit import Submission
+from llmbench.evaluation.config import ExperimentConfig
+from llmbench.evaluation.report import RunReport
 from llmbench.evaluation.runner import Runner, Task, plan_fingerprint
 from llmbench.providers import Completion, get_provider
 from llmbench.providers.batch_api import BatchAPI, BatchOutcome, BatchStatus, batch_api
@@ -32,20 +34,24 @@ __all__ = ["BatchRunner"]
 _SCORE_CHUNK = 256  # answers scored concurrently while collecting
 
 
-class BatchRunner(Submission, Runner):
-    """Runs an experiment's batched models through provider batch APIs (others live); see the module doc."""
+class BatchRunner(Submission):
+    """Runs an experiment's batched models through provider batch APIs, and the others live through a `Runner`
+    (`live`, built from `runner_options` when not given); see the module doc. Both write one report."""
 
     def __init__(
         self,
-        cfg: Any,
+        cfg: ExperimentConfig,
         store: Store,
         *,
+        live: Runner | None = None,
         wait: bool = False,
         poll_interval: float = 30.0,
         max_requests: int | None = None,
-        **kwargs: Any,
+        **runner_options: Any,
     ) -> None:
-        super().__init__(cfg, store, **kwargs)
+        self.live = live if live is not None else Runner(cfg, store, **runner_options)
+        self.cfg, self.store = cfg, store
+        self.report, self.providers = self.live.report, self.live.providers
         self.wait, self.poll_interval, self.max_requests = wait, poll_interval, max_requests
         self.log = BatchLog(store)
         self.apis: dict[str, BatchAPI] = {}
@@ -67,21 +73,22 @@ class BatchRunner(Submission, Runner):
         """The experiment's models that run live (no batch API, or batch mode off for them)."""
         return [m for m in self.cfg.models if m not in self.apis]
 
-    async def run(self) -> Any:
+    async def run(self) -> RunReport:
         """Collect what ended, submit what is due, run the live models; with `wait`, until nothing is open."""
         started, name = time.monotonic(), self.cfg.name
         fingerprint = plan_fingerprint(self.cfg)
-        if fingerprint is not None and self.items is None and self.finished_before(fingerprint):
-            return self._nothing_left(started)
+        live = self.live
+        if fingerprint is not None and live.items is None and live.finished_before(fingerprint):
+            return live.nothing_left(started)
         try:
-            tasks = {t.key: t for t in self.start(fingerprint)}
+            tasks = {t.key: t for t in live.start(fingerprint)}
             self.report.spent_usd += sum(b.est_cost_usd for b in self.log.open(name))
             while True:
                 await self._settle(tasks)
-                live = await self._submit_due(tasks)
-                if live:
-                    await self.run_live(iter(live))
-                    for task in live:  # live runs are not repeated within one invocation, as in `Runner`
+                unbatched = await self._submit_due(tasks)
+                if unbatched:
+                    await live.run_live(iter(unbatched))
+                    for task in unbatched:  # live runs are not repeated within one invocation, as in `Runner`
                         tasks.pop(task.key, None)
                 waiting = [b for b in self.log.open(name) if b.batch_key not in self._undecided]
                 if not (self.wait and waiting) or self.report.interrupted or self.report.stopped_by:
@@ -93,7 +100,7 @@ class BatchRunner(Submission, Runner):
             still = self.log.open(name)
             self.report.pending = sum(b.requests for b in still)
             self.report.pending_usd = sum(b.est_cost_usd for b in still)
-            await self.close()
+            await live.close()
             self.report.elapsed_s = time.monotonic() - started
         if self.report.complete and not self.report.pending:
             self.store.set_plan(name, fingerprint, self.report.planned)
@@ -139,7 +146,7 @@ class BatchRunner(Submission, Runner):
                 if exc.fatal_for_run:
                     self.report.stopped_by = f"{type(exc).__name__}: {exc}"
                     return
-            if self.over_budget() and not self.report.stopped_by_budget:
+            if self.live.over_budget() and not self.report.stopped_by_budget:
                 self.report.stopped_by_budget = True
                 await self.cancel_open("the budget (max_cost) was reached on collected answers")
 
@@ -286,13 +293,17 @@ class BatchRunner(Submission, Runner):
         for row in calls:
             if row.error_class:
                 self.report.errors[row.error_class] += 1
-        if self.on_progress is not None:
-            self.on_progress(self.report, len(requests))
+        if self.live.on_progress is not None:
+            self.live.on_progress(self.report, len(requests))
 
     async def _grade_all(self, graded: list[tuple[Task, Completion, CallRecord]]) -> list[ScoreRecord]:
-        out = list(await asyncio.gather(*(self.grade(t, c, row) for t, c, row in graded)))
+        out = list(await asyncio.gather(*(self.live.grade(t, c, row) for t, c, row in graded)))
         graded.clear()
         return out
+
+    async def close(self) -> None:
+        """Write what is pending and close every provider's client (see `Runner.close`)."""
+        await self.live.close()
 
     async def cancel_open(self, why: str) -> int:
         """Ask the provider to cancel every open batch of the experiment; returns how many were asked. A batch

@@ -20,9 +20,7 @@ def result_rows(
     """The call rows of one batch result (the answer priced at the batch rate; a failed request is not billed)."""
     if outcome.completion is not None:
         c = outcome.completion
-        cost, basis = provider.price_table.batch_price(
-            provider.model_id, c.usage, api_url=provider._api_url()
-        )
+        cost, basis = provider.price_table.batch_price(provider.ref, c.usage, api_url=provider.api_url())
         attempt = Attempt(
             number=round_,
             started_at=started,

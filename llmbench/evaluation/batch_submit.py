@@ -5,19 +5,19 @@ requests before the provider is asked (so nothing is submitted twice). A part of
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from llmbench.errors import ProviderError
 from llmbench.providers import Provider, Usage
 from llmbench.providers.batch_api import BatchAPI
+from llmbench.providers.pricing import call_tokens
 from llmbench.store.rows import BatchRequestRow, BatchRow
 
 if TYPE_CHECKING:
     from llmbench.evaluation.config import ExperimentConfig
     from llmbench.evaluation.report import RunReport
-    from llmbench.evaluation.runner import Task
-    from llmbench.providers.types import Message
+    from llmbench.evaluation.runner import Runner, Task
     from llmbench.store.batches import BatchLog
 
 __all__ = ["Submission"]
@@ -33,7 +33,7 @@ class Submission:
     providers: dict[str, Provider]
     max_requests: int | None
 
-    _call_inputs: Callable[[Provider, Task], tuple[list[Message], dict[str, Any]]]  # `Runner._call_inputs`
+    live: Runner  # runs the models without a batch API; builds every call's inputs
 
     async def _submit_due(self, tasks: dict[str, Task]) -> list[Task]:
         """Submit every due request of the batched models; returns the tasks to run live."""
@@ -90,16 +90,16 @@ class Submission:
             yield chunk
 
     def _request(self, api: BatchAPI, provider: Provider, task: Task) -> dict[str, Any]:
-        messages, params = self._call_inputs(provider, task)
+        messages, params = self.live.call_inputs(provider, task)
         return api.request(task.key, messages, params.pop("tools"), params)
 
     def _estimate(self, provider: Provider, task: Task) -> float:
         """A request's upper-end batch cost: its prompt plus a full max_tokens answer (the live estimate's tokens,
         at the batch rate)."""
-        messages, params = self._call_inputs(provider, task)
-        input_tokens, output_tokens = provider.estimate_tokens(messages, params)
+        messages, params = self.live.call_inputs(provider, task)
+        input_tokens, output_tokens = call_tokens(messages, params)
         usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
-        cost, _ = provider.price_table.batch_price(provider.model_id, usage, api_url=provider._api_url())
+        cost, _ = provider.price_table.batch_price(provider.ref, usage, api_url=provider.api_url())
         return cost or 0.0
 
     async def _submit(self, model: str, round_: int, chunk: list[tuple[Task, dict[str, Any], float]]) -> bool:

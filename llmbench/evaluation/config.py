@@ -35,7 +35,7 @@ from pydantic import (
 
 from llmbench import yaml_safe
 from llmbench.errors import ConfigError
-from llmbench.providers.registry import ModelRef
+from llmbench.providers.model_ref import ModelRef
 from llmbench.scorers import SCORERS
 
 MAX_CONCURRENCY = 4096

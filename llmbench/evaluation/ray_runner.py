@@ -27,6 +27,7 @@ from llmbench.errors import ConfigError
 from llmbench.evaluation.config import ExperimentConfig
 from llmbench.evaluation.runner import Runner
 from llmbench.providers import Completion, Provider, get_provider
+from llmbench.providers.model_ref import ModelRef
 from llmbench.providers.pricing import PriceTable
 from llmbench.providers.registry import Config, load_config
 from llmbench.providers.types import Message, StopEvent, StreamEvent, ToolSpec
@@ -154,22 +155,22 @@ class RemoteProvider(Provider):
     """A provider whose attempts run on the Ray workers; its prices, estimates and ids are those of the same
     provider built here (`twin`), which never sends anything."""
 
-    def __init__(self, twin: Provider, ref: str, seed: int, config: Config, workers: Workers) -> None:
+    def __init__(self, twin: Provider, seed: int, config: Config, workers: Workers) -> None:
         super().__init__(
             twin.model,
-            model_id=twin.model_id,
+            model_id=twin.ref,
             timeout=twin.timeout,
             retry=twin.retry,
             price_table=twin.price_table,
             seed=seed,
         )
-        self.provider, self.twin, self.ref, self.seed = twin.provider, twin, ref, seed
+        self.provider, self.twin, self.seed = twin.provider, twin, seed
         self.config, self.workers = config, workers
 
     async def _call(
         self, messages: list[Any], tools: list[ToolSpec] | None, params: dict[str, Any]
     ) -> Completion:
-        args = (self.ref, self.timeout or 60.0, self.seed, self.config, messages, tools, params)
+        args = (self.model_id, self.timeout or 60.0, self.seed, self.config, messages, tools, params)
         outcome = await self.workers.run("attempt", *args)
         if isinstance(outcome, errors.ProviderError):
             raise outcome
@@ -187,11 +188,11 @@ class RemoteProvider(Provider):
     def simulated(self) -> bool:
         return self.twin.simulated
 
-    def _price_id(self, result: Completion | None) -> str:
-        return self.twin._price_id(result)
+    def price_ref(self, result: Completion | None) -> ModelRef:
+        return self.twin.price_ref(result)
 
-    def _api_url(self) -> str | None:
-        return self.twin._api_url()
+    def api_url(self) -> str | None:
+        return self.twin.api_url()
 
 
 class RemoteScorer(Scorer):
@@ -229,8 +230,7 @@ class RayRunner(Runner):
         super().__init__(cfg, *args, **kwargs)
         config, self.workers = load_config(), Workers()
         self.providers = {
-            m: RemoteProvider(p, str(cfg.ref(m)), cfg.seed, config, self.workers)
-            for m, p in self.providers.items()
+            m: RemoteProvider(p, cfg.seed, config, self.workers) for m, p in self.providers.items()
         }
         self._remote_scorers: dict[str, Scorer] = {}
 

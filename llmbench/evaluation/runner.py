@@ -31,6 +31,7 @@ from llmbench.evaluation.items import item_messages, item_tools, load_items
 from llmbench.evaluation.limits import Limits
 from llmbench.evaluation.report import RunReport
 from llmbench.providers import Completion, Message, Provider, StopEvent, UnknownPriceWarning, get_provider
+from llmbench.providers.pricing import call_tokens
 from llmbench.providers.sim import SIM_ITEM, sim_item
 from llmbench.scorers import SCORERS, Answer, Score, Scorer
 from llmbench.store import CallRecord, IntentRecord, ScoreRecord, Store, call_records, run_key, stable_hash
@@ -131,7 +132,7 @@ class Runner:
         started = time.monotonic()
         fingerprint = plan_fingerprint(self.cfg)
         if fingerprint is not None and self.items is None and self.finished_before(fingerprint):
-            return self._nothing_left(started)  # the same plan ran to completion: no item is read or hashed
+            return self.nothing_left(started)  # the same plan ran to completion: no item is read or hashed
         try:
             todo = self.start(fingerprint)
             await self.run_live(todo)
@@ -202,7 +203,8 @@ class Runner:
             and self.store.finished_count(self.cfg.name) >= exp.planned
         )
 
-    def _nothing_left(self, started: float) -> RunReport:
+    def nothing_left(self, started: float) -> RunReport:
+        """The report of a plan that already ran to completion (see `finished_before`): nothing is run."""
         exp = self.store.get_experiment(self.cfg.name)
         assert exp is not None and exp.planned is not None
         self.report.planned = self.report.skipped = exp.planned
@@ -237,11 +239,11 @@ class Runner:
                 self.report.skipped += 1
                 continue
             provider = self.providers[task.model_id]
-            async with limits.slot(provider.provider, _estimate_tokens(task.item)):
+            messages, params = self.call_inputs(provider, task)
+            async with limits.slot(provider.provider, sum(call_tokens(messages, params))):
                 # Check again: while this worker waited for a slot, finished calls may have used up the budget.
                 if not await self._admitted():
                     return
-                messages, params = self._call_inputs(provider, task)
                 # Reserved until its cost is known, so calls in flight count against the budget: the spend
                 # passes it by one call's estimate at most, whatever the concurrency.
                 estimate = provider.estimate_call(messages, params)
@@ -258,7 +260,8 @@ class Runner:
             if isinstance(result, ProviderError) and result.fatal_for_run:
                 self.report.stopped_by = f"{type(result).__name__}: {result}"
 
-    def _call_inputs(self, provider: Provider, task: Task) -> tuple[list[Message], dict[str, Any]]:
+    def call_inputs(self, provider: Provider, task: Task) -> tuple[list[Message], dict[str, Any]]:
+        """The messages and parameters of a task's call to `provider` (a batch request is built from them too)."""
         item, cfg = task.item, self.cfg
         params = dict(cfg.params)
         if provider.simulated:  # the answers the item's scorer grades right and wrong, to answer with
@@ -374,12 +377,6 @@ def build_providers(cfg: ExperimentConfig, given: dict[str, Provider] | None = N
                 cfg.ref(m), timeout=cfg.timeout, retry=cfg.max_attempts, seed=cfg.seed
             )
     return providers
-
-
-def _estimate_tokens(item: Item) -> int:
-    """Prompt tokens for the token-rate limiter (about four characters a token, plus room for the answer)."""
-    text = item.input if isinstance(item.input, str) else str(item.input)
-    return len(text) // 4 + 256
 
 
 def plan_fingerprint(cfg: ExperimentConfig) -> str | None:

@@ -3,11 +3,11 @@
 from llmbench.aio import run_sync
 from llmbench.providers.base import Provider
 from llmbench.providers.kinds import PROVIDERS
+from llmbench.providers.model_ref import ModelRef
 from llmbench.providers.pricing import ModelPrice, PriceTable, UnknownPriceWarning
 from llmbench.providers.registry import (
     Config,
     Endpoint,
-    ModelRef,
     get_provider,
     load_config,
     parse_model_id,

@@ -13,20 +13,17 @@ from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from llmbench import errors
 from llmbench.aio import paused, run_sync
-from llmbench.providers.pricing import PriceTable, UnknownPriceWarning
+from llmbench.providers.model_ref import ModelRef
+from llmbench.providers.pricing import PriceTable, UnknownPriceWarning, call_tokens
 from llmbench.providers.retry import RetryPolicy
 from llmbench.providers.types import (
     Attempt,
     Completion,
     Message,
     MessagesInput,
-    ReasoningBlock,
     StopEvent,
     StopReason,
     StreamEvent,
-    TextBlock,
-    ToolCall,
-    ToolResult,
     ToolSpec,
     Usage,
     UsageEvent,
@@ -37,7 +34,6 @@ log = logging.getLogger("llmbench.providers")
 T = TypeVar("T")
 P = TypeVar("P")  # what a stream passes on before its StopEvent: neutral events or raw bytes
 AttemptHook = Callable[[Attempt], None]
-DEFAULT_MAX_TOKENS = 256  # the answer size the budget assumes when a call sets no max_tokens
 BeforeAttempt = Callable[[int], Awaitable[None]]  # awaited before attempt N is sent (e.g. to record it first)
 
 
@@ -70,7 +66,7 @@ class Provider(ABC):
         self,
         model: str,
         *,
-        model_id: str | None = None,
+        model_id: str | ModelRef | None = None,
         timeout: float | None = 60.0,
         retry: RetryPolicy | int | None = None,
         price_table: PriceTable | None = None,
@@ -79,7 +75,8 @@ class Provider(ABC):
         seed: int | None = None,
     ) -> None:
         self.model = model
-        self.model_id = model_id or f"{self.provider}:{model}"
+        self.ref = ModelRef.loose(model_id) if model_id else ModelRef(self.provider, model)
+        self.model_id = self.ref.id
         self.timeout = timeout
         if isinstance(retry, int):
             retry = RetryPolicy(max_attempts=retry)
@@ -270,7 +267,7 @@ class Provider(ABC):
         call: tuple[list[Message], dict[str, Any]],  # what was sent: estimated only when needed
     ) -> Completion:
         latency = time.perf_counter() - t0
-        cost = self.price_table.price(self._price_id(result), result.usage, api_url=self._api_url())
+        cost = self.price_table.price(self.price_ref(result), result.usage, api_url=self.api_url())
         basis: Literal["estimated"] | None = None
         if result.usage is None:  # answered without usage: billed all the same, so charged at the estimate
             cost, basis = self.estimate_call(*call), "estimated"
@@ -299,7 +296,7 @@ class Provider(ABC):
     ) -> errors.ProviderError:
         err = self._map_error(exc)
         usage = err.partial_usage
-        cost = self.price_table.price(self._price_id(None), usage, api_url=self._api_url()) if usage else None
+        cost = self.price_table.price(self.price_ref(None), usage, api_url=self.api_url()) if usage else None
         basis: Literal["estimated"] | None = None
         # it answered: billed, usage unknown
         if cost is None and isinstance(err, errors.MalformedResponseError):
@@ -326,7 +323,7 @@ class Provider(ABC):
     def _quiet_price(self, usage: Usage) -> float | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UnknownPriceWarning)
-            return self.price_table.price(self._price_id(None), usage, api_url=self._api_url())
+            return self.price_table.price(self.price_ref(None), usage, api_url=self.api_url())
 
     def is_priced(self) -> bool:
         """Whether the price table knows this model (an unpriced model's calls cost None, not a number)."""
@@ -334,7 +331,7 @@ class Provider(ABC):
 
     def price_note(self) -> str | None:
         """What to tell a user before the first call when this model has no price (None when it has one)."""
-        return None if self.is_priced() else self.price_table.unpriced_note(self._price_id(None))
+        return None if self.is_priced() else self.price_table.unpriced_note(self.price_ref(None))
 
     def estimate_cost(self, input_tokens: int, output_tokens: int) -> float:
         """What a call of these sizes should cost (0 for an unpriced model): the budget's estimate of an attempt
@@ -343,23 +340,7 @@ class Provider(ABC):
 
     def estimate_call(self, messages: list[Message], params: dict[str, Any]) -> float:
         """The budget's estimate of one attempt before its usage is known (0 for an unpriced model)."""
-        return self.estimate_cost(*self.estimate_tokens(messages, params))
-
-    @staticmethod
-    def estimate_tokens(messages: list[Message], params: dict[str, Any]) -> tuple[int, int]:
-        """(input, output) tokens of a call before its usage is known: the prompt's tokens (about four characters
-        a token) and a full `max_tokens` answer (256 when none is set)."""
-        chars = 0
-        for m in messages:
-            for b in m.content:
-                if isinstance(b, TextBlock | ReasoningBlock):
-                    chars += len(b.text)
-                elif isinstance(b, ToolResult):
-                    chars += len(b.content)
-                elif isinstance(b, ToolCall):
-                    chars += len(b.arguments_json())
-        limit = params.get("max_tokens") or params.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
-        return chars // 4 + 1, int(limit)
+        return self.estimate_cost(*call_tokens(messages, params))
 
     @property
     def simulated(self) -> bool:
@@ -370,13 +351,13 @@ class Provider(ABC):
         if self.on_attempt is not None:
             self.on_attempt(attempt)
 
-    def _api_url(self) -> str | None:
-        """The base URL the provider talks to (None: the vendor's own API)."""
+    def api_url(self) -> str | None:
+        """The base URL the provider talks to (None: the vendor's own API); it picks a server's price vendor."""
         return getattr(self, "base_url", None)
 
-    def _price_id(self, result: Completion | None) -> str:
-        """The id to price by: the configured model id (dated snapshot names resolve in genai-prices too)."""
-        return self.model_id
+    def price_ref(self, result: Completion | None) -> ModelRef:
+        """The model to price by: the configured one (dated snapshot names resolve in genai-prices too)."""
+        return self.ref
 
     def _map_error(self, exc: Exception) -> errors.ProviderError:
         if isinstance(exc, errors.ProviderError):

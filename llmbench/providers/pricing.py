@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import warnings
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from llmbench import yaml_safe
 from llmbench.errors import ConfigError
 from llmbench.providers.kinds import price_vendor
-from llmbench.providers.types import Usage
+from llmbench.providers.model_ref import ModelRef
+from llmbench.providers.types import Message, ReasoningBlock, TextBlock, ToolCall, ToolResult, Usage
 
 log = logging.getLogger(__name__)
 _MILLION = Decimal(1_000_000)
@@ -87,9 +89,29 @@ class _PriceFile(BaseModel):
     models: dict[str, ModelPrice] = {}
 
 
+CHARS_PER_TOKEN = 4  # the rough size of a token wherever no tokenizer or usage says better
+DEFAULT_MAX_TOKENS = 256  # the answer size estimates assume when a call sets no max_tokens
+
+
 def estimate_tokens(text: str) -> int:
     """Rough token count where none was reported (about four characters a token, at least one)."""
-    return max(1, -(-len(text) // 4))
+    return max(1, -(-len(text) // CHARS_PER_TOKEN))
+
+
+def call_tokens(messages: list[Message], params: Mapping[str, Any]) -> tuple[int, int]:
+    """(input, output) tokens of a call before its usage is known, for budgets and rate limits: the prompt's
+    tokens and a full `max_tokens` answer (DEFAULT_MAX_TOKENS when none is set)."""
+    chars = 0
+    for m in messages:
+        for b in m.content:
+            if isinstance(b, TextBlock | ReasoningBlock):
+                chars += len(b.text)
+            elif isinstance(b, ToolResult):
+                chars += len(b.content)
+            elif isinstance(b, ToolCall):
+                chars += len(b.arguments_json())
+    limit = params.get("max_tokens") or params.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
+    return chars // CHARS_PER_TOKEN + 1, int(limit)
 
 
 class PriceTable:
@@ -134,14 +156,16 @@ class PriceTable:
         blob = json.dumps({k: v.model_dump() for k, v in sorted(self.overrides.items())}, sort_keys=True)
         return f"genai-prices-{genai_prices.__version__}+{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
 
-    def lookup(self, model_id: str) -> ModelPrice | None:
-        """The override for a model id, tried as `provider:model` then bare `model`."""
-        if model_id in self.overrides:
-            return self.overrides[model_id]
-        _, _, bare = model_id.partition(":")
-        return self.overrides.get(bare) if bare else None
+    def lookup(self, model: ModelRef | str) -> ModelPrice | None:
+        """The override for a model, tried as `provider:model` then bare `model`."""
+        ref = ModelRef.loose(model)
+        if ref.id in self.overrides:
+            return self.overrides[ref.id]
+        return self.overrides.get(ref.model) if ref.provider else None
 
-    def price(self, model_id: str, usage: Usage | None, *, api_url: str | None = None) -> float | None:
+    def price(
+        self, model: ModelRef | str, usage: Usage | None, *, api_url: str | None = None
+    ) -> float | None:
         """Cost in USD of `usage` on `model_id`; None (and one warning) when the model has no known price.
 
         For endpoints other than OpenAI and Anthropic, `api_url` (the base URL) picks the vendor in the
@@ -149,25 +173,26 @@ class PriceTable:
         """
         if usage is None:
             return None
-        override = self.lookup(model_id)
+        ref = ModelRef.loose(model)
+        override = self.lookup(ref)
         if override is not None:
             return override.cost(usage)
-        provider, _, model = model_id.partition(":")
-        cost = _snapshot_cost(price_vendor(provider), model or provider, usage, api_url)
-        if cost is None and model_id not in self._warned:
-            self._warned.add(model_id)
+        cost = _snapshot_cost(price_vendor(ref.provider), ref.model, usage, api_url)
+        if cost is None and ref.id not in self._warned:
+            self._warned.add(ref.id)
             warnings.warn(
-                f"no price known for {model_id!r}: its cost is recorded as unknown (None). Add it to a price "
+                f"no price known for {ref.id!r}: its cost is recorded as unknown (None). Add it to a price "
                 "file (`models: {'<id>': {input: .., output: ..}}`) to price it.",
                 UnknownPriceWarning,
                 stacklevel=2,
             )
         return cost
 
-    def unpriced_note(self, model_id: str) -> str:
+    def unpriced_note(self, model: ModelRef | str) -> str:
         """What to tell a user before any call about `model_id`, which has no price: its cost will be unknown, with
         a did-you-mean for an id that looks like a priced one (a typo such as openai:gpt-4o-mni is otherwise only
         caught by the API, later)."""
+        model_id = ModelRef.loose(model).id
         close = [m for m in close_models(model_id, self) if m != model_id]
         hint = (
             f"; did you mean {' or '.join(close)}?"
@@ -177,11 +202,11 @@ class PriceTable:
         return f"no price is known for {model_id}: its cost will be recorded as unknown{hint}"
 
     def batch_price(
-        self, model_id: str, usage: Usage | None, *, api_url: str | None = None
+        self, model: ModelRef | str, usage: Usage | None, *, api_url: str | None = None
     ) -> tuple[float | None, str]:
         """(USD through the vendor's batch API, the cost basis): a price file's batch rates ("batch_rate"), else
         the list price times BATCH_DISCOUNT ("batch_discount")."""
-        override = self.lookup(model_id)
+        override = self.lookup(model)
         if (
             usage is not None
             and override is not None
@@ -208,7 +233,7 @@ class PriceTable:
                 }
             )
             return rates.cost(usage), "batch_rate"
-        listed = self.price(model_id, usage, api_url=api_url)
+        listed = self.price(model, usage, api_url=api_url)
         return (None if listed is None else listed * BATCH_DISCOUNT), "batch_discount"
 
     def price_by_name(self, model: str, usage: Usage) -> float | None:
@@ -250,20 +275,21 @@ class PriceTable:
         return rate_in / probe, rate_out / probe
 
 
-def close_models(model_id: str, table: PriceTable | None = None, n: int = 3) -> list[str]:
+def close_models(model: ModelRef | str, table: PriceTable | None = None, n: int = 3) -> list[str]:
     """Priced model ids that look like `model_id` (a typo's did-you-mean): the vendor's snapshot models and the
     table's overrides with the same provider prefix."""
     import difflib
 
     from genai_prices import data_snapshot
 
-    provider = model_id.partition(":")[0]
+    ref = ModelRef.loose(model)
+    provider = ref.provider
     names = [o for o in (table.overrides if table else {}) if o.startswith(provider + ":")]
     vendor = price_vendor(provider)
     if vendor is not None:
         found = next((p for p in data_snapshot.get_snapshot().providers if p.id == vendor), None)
         names += [f"{provider}:{m.id}" for m in (found.models if found else []) if not m.id.endswith("-")]
-    return difflib.get_close_matches(model_id, sorted(set(names)), n=n, cutoff=0.8)
+    return difflib.get_close_matches(ref.id, sorted(set(names)), n=n, cutoff=0.8)
 
 
 class UnknownPriceWarning(UserWarning):
@@ -342,13 +368,13 @@ def _unit_rates(provider_id: str | None, model: str, api_url: str | None, hour: 
     return tuple(Decimal(str(_full_cost(found, u))) / n for u in probes)
 
 
-def snapshot_rates(model_id: str) -> dict[str, Any] | None:
+def snapshot_rates(model: ModelRef | str) -> dict[str, Any] | None:
     """Per-million-token rates the snapshot holds for a model (for reports and the simulator)."""
-    provider, _, model = model_id.partition(":")
+    ref = ModelRef.loose(model)
     probe = Usage(input_tokens=1_000_000)
     out = Usage(output_tokens=1_000_000)
-    pin = _snapshot_cost(price_vendor(provider), model or provider, probe)
-    pout = _snapshot_cost(price_vendor(provider), model or provider, out)
+    pin = _snapshot_cost(price_vendor(ref.provider), ref.model, probe)
+    pout = _snapshot_cost(price_vendor(ref.provider), ref.model, out)
     if pin is None or pout is None:
         return None
     return {"input": pin, "output": pout}

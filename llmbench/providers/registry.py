@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from llmbench.errors import ConfigError
 from llmbench.providers.base import Provider
 from llmbench.providers.kinds import PROVIDERS
+from llmbench.providers.model_ref import ModelRef
 from llmbench.providers.pricing import ModelPrice, PriceTable
 
 
@@ -81,39 +81,10 @@ def load_config(path: str | Path | None = None) -> Config:
         raise ConfigError(f"config file {p} is invalid: {exc}") from None
 
 
-@dataclass(frozen=True)
-class ModelRef:
-    """A model id parsed once: its provider (API or endpoint name) and the model name at that provider."""
-
-    provider: str
-    model: str
-
-    @classmethod
-    def parse(cls, model_id: str | ModelRef) -> ModelRef:
-        """`provider:model` (the model part may contain colons: fine-tunes, Ollama tags); ConfigError if not."""
-        if isinstance(model_id, ModelRef):
-            return model_id
-        provider, sep, model = str(model_id).partition(":")
-        if not sep or not provider or not model:
-            raise ConfigError(
-                f"model id {model_id!r} must look like 'provider:model', e.g. 'openai:gpt-4o-mini', "
-                "'anthropic:claude-3-5-haiku-latest' or 'sim:gpt-4o'"
-            )
-        return cls(provider, model)
-
-    @property
-    def id(self) -> str:
-        """The one spelling of the id, `provider:model`: the key of runs, prices and policies."""
-        return f"{self.provider}:{self.model}"
-
-    def __str__(self) -> str:
-        return self.id
-
-
 def provider_label(model_id: str) -> str:
     """The provider part of a model id for tables and MLflow (`openai` of `openai:gpt-4o`); "other" for a bare
     model name (imported logs name models without their provider)."""
-    return model_id.partition(":")[0] if ":" in model_id else "other"
+    return ModelRef.loose(model_id).label
 
 
 def parse_model_id(model_id: str) -> tuple[str, str]:
@@ -149,5 +120,5 @@ def get_provider(
     if not (isinstance(kind, type) and issubclass(kind, Provider)):
         raise ConfigError(f"provider {ref.provider!r} is {kind!r}, not a Provider class")
     if kind.composite:  # it builds other models from this registry, with the same config and prices
-        return kind.from_registry(ref.model, cfg, model_id=ref.id, price_table=table, **options)
-    return kind.from_options(ref.model, model_id=ref.id, price_table=table, **options)
+        return kind.from_registry(ref.model, cfg, model_id=ref, price_table=table, **options)
+    return kind.from_options(ref.model, model_id=ref, price_table=table, **options)

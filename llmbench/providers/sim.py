@@ -20,6 +20,7 @@ from typing import Any
 
 from llmbench import errors
 from llmbench.providers.base import ItemLike, Provider
+from llmbench.providers.model_ref import ModelRef
 from llmbench.providers.pricing import estimate_tokens
 from llmbench.providers.sim_tools import answer_from_results, sim_tool_calls
 from llmbench.providers.types import (
@@ -47,7 +48,7 @@ TASKS = ("arithmetic", "code", "extraction", "classification", "factual")
 class SimModel:
     """A simulated model: the real model whose price it uses, skills per task, verbosity, latency."""
 
-    price_id: str
+    price_ref: ModelRef  # the real model whose list price a simulated call costs
     skill: dict[str, float]
     verbosity: float
     latency_s: float
@@ -65,31 +66,31 @@ class SimModel:
 # ones are close on classification and extraction, which is where routing saves money.
 SIM_MODELS: dict[str, SimModel] = {
     "gpt-4.1-nano": SimModel(
-        "openai:gpt-4.1-nano",
+        ModelRef("openai", "gpt-4.1-nano"),
         {"arithmetic": 0.2, "code": 0.15, "extraction": 0.6, "classification": 0.8, "factual": 0.4},
         verbosity=0.9,
         latency_s=0.15,
     ),
     "gpt-4o-mini": SimModel(
-        "openai:gpt-4o-mini",
+        ModelRef("openai", "gpt-4o-mini"),
         {"arithmetic": 0.45, "code": 0.4, "extraction": 0.75, "classification": 0.88, "factual": 0.55},
         verbosity=1.1,
         latency_s=0.3,
     ),
     "claude-3-5-haiku": SimModel(
-        "anthropic:claude-3-5-haiku-latest",
+        ModelRef("anthropic", "claude-3-5-haiku-latest"),
         {"arithmetic": 0.4, "code": 0.6, "extraction": 0.8, "classification": 0.85, "factual": 0.5},
         verbosity=1.0,
         latency_s=0.35,
     ),
     "gpt-4o": SimModel(
-        "openai:gpt-4o",
+        ModelRef("openai", "gpt-4o"),
         {"arithmetic": 0.75, "code": 0.7, "extraction": 0.88, "classification": 0.9, "factual": 0.8},
         verbosity=1.3,
         latency_s=0.6,
     ),
     "claude-sonnet-4": SimModel(
-        "anthropic:claude-sonnet-4-0",
+        ModelRef("anthropic", "claude-sonnet-4-0"),
         {"arithmetic": 0.85, "code": 0.92, "extraction": 0.9, "classification": 0.88, "factual": 0.82},
         verbosity=1.6,
         latency_s=0.8,
@@ -133,8 +134,8 @@ class SimProvider(Provider):
             options.pop(key, None)
         return cls(model, **options)
 
-    def _price_id(self, result: Completion | None) -> str:
-        return self.spec.price_id
+    def price_ref(self, result: Completion | None) -> ModelRef:
+        return self.spec.price_ref
 
     def price_note(self) -> str | None:
         """None: a simulated call costs its model's list price or nothing, and is never billed."""

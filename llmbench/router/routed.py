@@ -105,7 +105,8 @@ class RouterProvider(Provider):
     def from_registry(cls, model: str, config: Any, **options: Any) -> Provider:
         """`router:POLICY` from the registry: POLICY is a file, an MLflow model URI or a name from [routers] in
         the config; the models it routes to are built by the same registry with the same settings."""
-        from llmbench.providers.registry import ModelRef, get_provider
+        from llmbench.providers.model_ref import ModelRef
+        from llmbench.providers.registry import get_provider
 
         source = config.routers.get(model, model)
         table = options.get("price_table")

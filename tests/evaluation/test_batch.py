@@ -19,6 +19,7 @@ import pytest
 from batch_helpers import FAKE_KEY, MODELS, PRICE_IN, PRICE_OUT, config, dataset, providers, run
 
 from llmbench.evaluation.batch import BatchRunner
+from llmbench.evaluation.runner import Runner
 from llmbench.store import Store
 from llmbench.store.batches import BatchLog
 from llmbench.testing import FakeOpenAIServer
@@ -89,11 +90,18 @@ async def test_an_unreadable_result_line_fails_its_request_not_the_batch(tmp_pat
 async def test_batch_per_provider_sends_the_rest_live(tmp_path: Path) -> None:
     ds = dataset(tmp_path / "ds.jsonl", 3)
     cfg = config(ds, batch=False, providers={"openai": {"batch": True}})
+    progress: list[int] = []
     with FakeOpenAIServer(latency_s=0.0, batch_polls=0) as server, Store.open(tmp_path / "r.duckdb") as store:
-        runner = BatchRunner(cfg, store, providers=providers(server.url), poll_interval=0.0, wait=True)
+        # the live models run through the Runner given (its public methods); both write its report
+        live = Runner(
+            cfg, store, providers=providers(server.url), on_progress=lambda _, n: progress.append(n)
+        )
+        runner = BatchRunner(cfg, store, live=live, poll_interval=0.0, wait=True)
         report = await runner.run()
         calls = store.calls_frame("b").set_index("model_id")
     assert report.complete and runner.live_models == [MODELS[1]]
+    assert report is live.report and not isinstance(runner, Runner)
+    assert sum(progress) == 6  # 3 answered live, 3 collected from the batch
     assert [
         b for b in server.batches.created if b.startswith("batch_")
     ] == server.batches.created  # OpenAI only

@@ -28,6 +28,29 @@ def test_model_ref_parses_once_and_keeps_colons_in_the_model() -> None:
             ModelRef.parse(bad)
 
 
+def test_a_provider_carries_the_ref_it_was_built_from_and_prices_by_it() -> None:
+    ref = ModelRef.parse("openai:gpt-4o")
+    provider = get_provider(ref, api_key="unused")
+    assert provider.ref is ref and provider.model_id == "openai:gpt-4o"
+    table, usage = PriceTable(), Usage(input_tokens=1000, output_tokens=500)
+    assert table.price(ref, usage) == table.price("openai:gpt-4o", usage) > 0
+    # a simulated model is priced as the real model it stands for
+    sim = get_provider("sim:gpt-4o")
+    assert sim.ref == ModelRef("sim", "gpt-4o") and sim.price_ref(None) == ref
+
+
+@pytest.mark.parametrize(
+    ("name", "provider", "model", "label"),
+    [("gpt-4", "", "gpt-4", "other"), ("openai:gpt-4o", "openai", "gpt-4o", "openai"), ("x:", "", "x:", "other"),
+     (":y", "", ":y", "other"), ("a:b:c", "a", "b:c", "a")],
+)  # fmt: skip
+def test_a_loose_name_from_imported_logs_keeps_its_spelling(
+    name: str, provider: str, model: str, label: str
+) -> None:
+    ref = ModelRef.loose(name)
+    assert (ref.provider, ref.model, ref.id, ref.label) == (provider, model, name, label)
+
+
 def test_a_free_endpoint_prices_its_model_at_zero_without_touching_the_callers_table() -> None:
     table = PriceTable({"openai:gpt-4o": ModelPrice(input=2.5, output=10)})
     before = dict(table.overrides)
