@@ -75,7 +75,10 @@ class Provider(ABC):
         seed: int | None = None,
     ) -> None:
         self.model = model
-        self.ref = ModelRef.loose(model_id) if model_id else ModelRef(self.provider, model)
+        if isinstance(model_id, ModelRef):  # the registry's, parsed once
+            self.ref = model_id
+        else:
+            self.ref = ModelRef.loose(model_id) if model_id else ModelRef(self.provider, model)
         self.model_id = self.ref.id
         self.timeout = timeout
         if isinstance(retry, int):

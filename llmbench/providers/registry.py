@@ -98,7 +98,7 @@ def get_provider(
 ) -> Provider:
     """The provider object for a model id; `options` go to the adapter (api_key, base_url, timeout, retry,
     http_client, price_table, on_attempt, default_params). The caller's price table is never changed."""
-    ref = ModelRef.parse(model_id)
+    ref = model_id if isinstance(model_id, ModelRef) else ModelRef.parse(model_id)  # parsed once, carried
     cfg = config if isinstance(config, Config) else load_config(config)
     table: PriceTable = options.pop("price_table", None) or PriceTable.from_file(cfg.price_file)
     kind = PROVIDERS.find(ref.provider)
