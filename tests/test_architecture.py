@@ -98,7 +98,7 @@ def test_no_import_cycles_among_llmbench_modules() -> None:
 # root is a facade: it may name anything (lazily), and anything may read `__version__` from it.
 LAYERS: list[tuple[str, ...]] = [
     ("llmbench.errors", "llmbench.aio", "llmbench.lazy", "llmbench.registry", "llmbench.json_safe", "llmbench.text_safe", "llmbench.yaml_safe", "llmbench.mlflow_uri",
-     "llmbench.dataset_files", "llmbench.providers.types", "llmbench.providers.model_ref"),
+     "llmbench.dataset_files", "llmbench.providers.types", "llmbench.providers.model_ref", "llmbench.public_data"),
     ("llmbench.providers",),
     ("llmbench.datasets", "llmbench.store"),
     ("llmbench.tools",),

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from llmbench.errors import DataError
+from llmbench.public_data import PUBLIC_DATA
 
 __all__ = [
     "EXCLUDED",
@@ -86,7 +87,7 @@ def read_alpacaeval_pairs(
             parts = [_read_annotations(f) for f in _annotation_files(p) if f.parent.name == chosen]
             frame = pd.concat(parts, ignore_index=True)
     else:
-        raise DataError(f"{p} does not exist; point at an AlpacaEval folder or file (see MANIFEST.md)")
+        raise PUBLIC_DATA["alpacaeval"].missing(p, "AlpacaEval folder or file")
     frame = _with_baseline_lengths(frame)
     frame = frame[~frame["model_a"].isin(exclude)]
     # a model stored twice under one generator name (an upstream duplicate) counts once
@@ -194,7 +195,7 @@ def read_alpacaeval_leaderboard(path: str | Path, annotator: str | None = None) 
             raise DataError(f"no leaderboard*.csv in {p} (see its MANIFEST.md)")
         p = boards[0]
     if not p.is_file():
-        raise DataError(f"{p} not found: point at the alpacaeval data folder (see its MANIFEST.md)")
+        raise PUBLIC_DATA["alpacaeval"].missing(p, "AlpacaEval leaderboard")
     board = pd.read_csv(p, index_col=0)
     board.index.name = "model"
     return board

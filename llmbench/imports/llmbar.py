@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from llmbench.errors import DataError
+from llmbench.public_data import PUBLIC_DATA
 
 __all__ = ["published_statistics", "read_llmbar"]
 
@@ -62,6 +63,8 @@ def _result_files(root: Path) -> list[Path]:
 def read_llmbar(root: str | Path) -> pd.DataFrame:
     """One row per (subset, judge, strategy, item): gold label and the judge's winner in each presentation order."""
     base = Path(root)
+    if not base.exists():
+        raise PUBLIC_DATA["llmbar"].missing(base, "LLMBar folder")
     files = _result_files(base)
     if not files:
         raise DataError(

@@ -23,6 +23,7 @@ from llmbench.imports.flow import Builder
 from llmbench.imports.tables import ident, literal, read_table
 from llmbench.imports.validate import ImportOptions, long_select, validate
 from llmbench.providers.pricing import ModelPrice
+from llmbench.public_data import PUBLIC_DATA
 
 __all__ = ["BENCHMARKS", "ROUTELLM_OVERRIDES", "ROUTELLM_PRICE_IDS", "routellm_builder"]
 
@@ -194,6 +195,8 @@ def routellm_builder(directory: str | Path, benchmarks: tuple[str, ...], options
     if unknown or not benchmarks:
         raise DataError(f"unknown RouteLLM benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}")
     root = Path(directory)
+    if not root.exists():
+        raise PUBLIC_DATA["routellm"].missing(root, "RouteLLM folder")
     evals = root / "evals" if (root / "evals").is_dir() else root
 
     def build(con: duckdb.DuckDBPyConnection) -> str:

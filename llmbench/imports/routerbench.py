@@ -16,6 +16,7 @@ from llmbench.errors import DataError
 from llmbench.imports.flow import Builder
 from llmbench.imports.tables import ident, literal, read_table, register_literal_text
 from llmbench.imports.validate import long_select
+from llmbench.public_data import PUBLIC_DATA
 
 __all__ = ["routerbench_builder"]
 
@@ -35,7 +36,9 @@ def _files(path: Path) -> list[Path]:
         return files
     if path.is_file():
         return [path]
-    raise DataError(f"RouterBench path {path} does not exist; pass a CSV/Parquet file or a folder of them")
+    raise PUBLIC_DATA["routerbench"].missing(
+        path, "RouterBench path (a CSV/Parquet file or a folder of them)"
+    )
 
 
 def _split_of(name: str) -> str | None:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from llmbench.datasets import ChatMessage, Dataset, Item
 from llmbench.errors import DataError
 from llmbench.providers.types import Message, TextBlock, ToolSpec
+from llmbench.public_data import PUBLIC_DATA
 from llmbench.tools.bfcl_docs import to_tool_spec, wire_name
 from llmbench.tools.bfcl_types import language_of
 
@@ -225,9 +226,7 @@ def _case_file(base: Path, category: str) -> Path:
     if category in files:
         return files[category]
     if not base.is_dir():
-        raise DataError(
-            f"BFCL folder {base} not found; point `root` (or $LLMBENCH_BFCL_DIR) at the BFCL data"
-        )
+        raise PUBLIC_DATA["bfcl"].missing(base, "BFCL folder (`root`, or $LLMBENCH_BFCL_DIR)")
     known = bfcl_categories(base)
     raise DataError(
         f"unknown BFCL category {category!r} in {base}; it holds {', '.join(known) or 'no case files'}"
