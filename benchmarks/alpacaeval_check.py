@@ -24,8 +24,8 @@ from llmbench.testing import shared_data_dir  # $LLMBENCH_SHARED_DATA, else besi
 
 BASELINE = "text_davinci_003"
 DEFAULT_DATA = (
-    shared_data_dir() or Path(__file__).resolve().parents[1].parent / "shared" / "data"
-) / "alpacaeval"
+    shared_data_dir() or Path("../shared/data")
+) / "alpacaeval"  # absent: the reader says how to fetch
 
 
 def compare(directory: Path, n_bootstrap: int = 0) -> tuple[pd.DataFrame, dict[str, float]]:

@@ -24,14 +24,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> int:
     """Print the figures; exit 1 when the shared data is absent."""
     from llmbench.imports import read_routellm, read_routerbench
+    from llmbench.public_data import PUBLIC_DATA
     from llmbench.router import RouterEstimator, RouterPolicy, routing_data, split_by_prompt
     from llmbench.testing import shared_data_dir
 
-    DATA = shared_data_dir() or ROOT.parent / "shared" / "data"  # $LLMBENCH_SHARED_DATA, else beside the repo
-    rb_dir = DATA / "routerdc" / "datasets" / "routerbench_zs"
-    rl_dir = DATA / "routellm"
-    if not rb_dir.is_dir() or not rl_dir.is_dir():
-        print(f"shared data not found under {DATA}; nothing to measure")
+    data_dir = shared_data_dir()  # $LLMBENCH_SHARED_DATA, else ../shared/data beside the repo
+    rb_dir = data_dir / "routerdc" / "datasets" / "routerbench_zs" if data_dir else None
+    rl_dir = data_dir / "routellm" if data_dir else None
+    if rb_dir is None or rl_dir is None or not rb_dir.is_dir() or not rl_dir.is_dir():
+        print(
+            "needs RouterBench and RouteLLM under ../shared/data (or $LLMBENCH_SHARED_DATA); nothing to measure."
+        )
+        for name in ("routerbench", "routellm"):
+            print(f"  {PUBLIC_DATA[name].title}: {PUBLIC_DATA[name].fetch()}")
         return 1
     frame = read_routerbench(rb_dir)
     data = routing_data(frame)

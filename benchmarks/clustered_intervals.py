@@ -21,7 +21,7 @@ from llmbench.imports import read_routerbench
 from llmbench.stats.winrate import _oriented, bradley_terry, pairs_from_runs, win_rates
 from llmbench.testing import shared_data_dir  # $LLMBENCH_SHARED_DATA, else beside the repo
 
-DEFAULT = shared_data_dir() or Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DEFAULT = shared_data_dir() or Path("../shared/data")  # absent: the reader says how to fetch it
 
 
 def _battle_bootstrap(pairs: pd.DataFrame, n_boot: int, seed: int = 0) -> pd.DataFrame:

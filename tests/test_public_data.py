@@ -14,7 +14,7 @@ from llmbench.imports import read_routellm, read_routerbench
 from llmbench.imports.alpacaeval import read_alpacaeval_leaderboard, read_alpacaeval_pairs
 from llmbench.imports.llmbar import read_llmbar
 from llmbench.public_data import PUBLIC_DATA
-from llmbench.tools.bfcl import load_bfcl
+from llmbench.tools.bfcl import bfcl_categories, load_bfcl
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -22,7 +22,7 @@ READERS: dict[str, list[Callable[[Path], Any]]] = {
     "routerbench": [read_routerbench],
     "routellm": [read_routellm],
     "alpacaeval": [read_alpacaeval_pairs, read_alpacaeval_leaderboard],
-    "bfcl": [lambda p: load_bfcl("simple_python", p)],
+    "bfcl": [lambda p: load_bfcl("simple_python", p), bfcl_categories],
     "llmbar": [read_llmbar],
 }
 

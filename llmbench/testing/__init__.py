@@ -53,8 +53,9 @@ def require_shared_data(*parts: str) -> Path:
 
 
 def shared_data_dir() -> Path | None:
-    """The shared third-party data folder: $LLMBENCH_SHARED_DATA, else ../shared/data beside the repo; None if absent."""
+    """The shared third-party data folder: $LLMBENCH_SHARED_DATA when set, else ../shared/data beside the repo; None
+    when that folder is absent."""
     env = os.environ.get("LLMBENCH_SHARED_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "data")
-    return next((p for p in candidates if p.is_dir()), None)
+    # a folder named by the variable is the only one looked at: absent means absent, not the one beside the repo
+    folder = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    return folder if folder.is_dir() else None

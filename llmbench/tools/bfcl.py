@@ -87,6 +87,8 @@ def _files(root: Path) -> dict[str, Path]:
 def bfcl_categories(root: str | Path | None = None, *, scorable: bool = True) -> list[str]:
     """The categories whose case files `root` holds (by default only those llmbench can score)."""
     base = Path(root) if root is not None else default_bfcl_dir()
+    if not base.is_dir():
+        raise PUBLIC_DATA["bfcl"].missing(base, "BFCL folder (`root`, or $LLMBENCH_BFCL_DIR)")
     out = []
     for category in sorted(_files(base)):
         try:
