@@ -20,7 +20,7 @@ import pytest
 
 from llmbench.errors import ConfigError
 from llmbench.store import CallRecord, ScoreRecord, Store
-from llmbench.tracking.mlflow_log import log_eval_run
+from llmbench.tracking.mlflow_log import log_eval_run, log_router_run
 from llmbench.tracking.report import write_report
 from llmbench.tracking.ui import free_port, wait_until_ready
 from llmbench.tracking.viewer import sample_records, write_viewer
@@ -99,6 +99,12 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
         run_id = log_eval_run("77", "browser-exp", {"dataset": "demo", "models": ["p:big", "p:small"]}, None,
                               store.runs_frame("browser-exp"), calls=store.calls_frame("browser-exp"), uri=uri,
                               n_bootstrap=0)  # fmt: skip
+    # a second llmbench experiment, and a router run trained on the first: MLflow lays them out per experiment
+    with _store(root / "other.duckdb") as other:
+        log_eval_run("78", "browser-exp-b", {"dataset": "demo"}, None, other.runs_frame("browser-exp"), uri=uri,
+                     mlflow_experiment="browser-exp-b", n_bootstrap=0)  # fmt: skip
+    router_id = log_router_run("77", "router-on-browser-exp", {"experiment": "browser-exp"},
+                               {"aiq": 0.5, "oracle_gap": 0.1}, uri=uri, mlflow_experiment="browser-exp")  # fmt: skip
     client = MlflowClient(uri)
     experiment_id = client.get_run(run_id).info.experiment_id
     nested = client.search_runs([experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{run_id}'")
@@ -120,12 +126,14 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
             time.sleep(0.1)
         yield {
             "url": url,
+            "uri": uri,
             "run_id": run_id,
             "experiment_id": experiment_id,
             "output": "".join(lines),
             "children": children,
             "failed_trace": failed,
             "traces": len(traces),
+            "router_id": router_id,
         }
     finally:
         process.send_signal(signal.SIGTERM)  # `llmbench ui` stops its server on SIGTERM
@@ -137,6 +145,36 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
     # The server (a separate process group) must be gone too.
     with pytest.raises(ConfigError, match="did not answer"):
         wait_until_ready(url, timeout=2)
+
+
+def test_mlflow_has_an_experiment_per_llmbench_experiment_with_scores_on_the_parent(
+    ui_server: dict[str, Any], browser
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(ui_server["uri"])
+    assert client.get_run(ui_server["router_id"]).info.experiment_id == ui_server["experiment_id"]
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{ui_server['url']}/#/experiments", wait_until="domcontentloaded")
+        page.get_by_text("browser-exp-b").first.wait_for(timeout=60_000)
+        listed = page.inner_text("body")
+        assert "browser-exp" in listed.replace("browser-exp-b", "") and "browser-exp-b" in listed
+        _shot(page, "mlflow_experiments.png")  # one MLflow experiment per llmbench experiment
+        page.goto(f"{ui_server['url']}/#/experiments/{ui_server['experiment_id']}/runs",
+                  wait_until="domcontentloaded")  # fmt: skip
+        page.get_by_text("router-on-browser-exp").first.wait_for(timeout=60_000)
+        runs = page.inner_text("body")
+        assert "browser-exp" in runs  # the eval's parent run, beside the router run trained on it
+        _shot(page, "mlflow_experiment_runs.png")
+        page.goto(f"{ui_server['url']}/#/experiments/{ui_server['experiment_id']}/runs/{ui_server['run_id']}",
+                  wait_until="domcontentloaded")  # fmt: skip
+        page.get_by_text("p_big/score_mean").first.wait_for(timeout=60_000)
+        assert "p_small/score_mean" in page.inner_text("body")  # every model's score on the parent run
+        page.get_by_text("p_big/score_mean").first.scroll_into_view_if_needed()
+        _shot(page, "mlflow_parent_run.png")
+    finally:
+        page.close()
 
 
 def test_mlflow_compares_two_models_side_by_side_with_the_same_metric_keys(
