@@ -58,7 +58,7 @@ def evaluate(
     from llmbench.aio import run_sync
     from llmbench.evaluation import Runner, build_providers, load_experiment, load_items, validate_config
     from llmbench.evaluation.batch import BatchRunner
-    from llmbench.evaluation.runner import plan_fingerprint
+    from llmbench.evaluation.plan import plan_fingerprint
     from llmbench.store import Store
     from llmbench.store.connection import is_postgres_url, store_location
 

@@ -281,10 +281,18 @@ def _run(cfg: Any, path: Path | None, progress: bool, **options: Any) -> Any:
     with bar:
         name = cfg.name + (" (simulated)" if cfg.simulated else "")
         task_id = bar.add_task(name, total=None, spent=0.0, failed=0)
+        per_model: dict[str, Any] = {}  # a row per model under the run's, added when its first run ends
 
         def on_progress(report: Any, n: int) -> None:
             total = report.planned - report.skipped
             bar.update(task_id, total=total, advance=n, spent=report.spent_usd, failed=report.failed)
+            for model, done in report.models.items():
+                if model not in per_model:
+                    per_model[model] = bar.add_task(
+                        f"  {quoted(model)}", total=done.total, spent=0.0, failed=0
+                    )
+                finished = done.finished + done.failed
+                bar.update(per_model[model], completed=finished, failed=done.failed, spent=done.spent_usd)
 
         with warnings.catch_warnings():
             warnings.showwarning = show

@@ -2,13 +2,9 @@
 
 from llmbench.evaluation.config import ExperimentConfig, ProviderLimits, load_experiment, validate_config
 from llmbench.evaluation.items import item_messages, item_tools, load_items
+from llmbench.evaluation.plan import Task, build_providers
 from llmbench.evaluation.report import RunReport
-from llmbench.evaluation.runner import (
-    Runner,
-    Task,
-    build_providers,
-    run_experiment,
-)
+from llmbench.evaluation.runner import Runner, run_experiment
 
 __all__ = [
     "ExperimentConfig",

@@ -21,8 +21,9 @@ from llmbench.errors import BatchRequestError, BatchResultsGone, ConfigError, Pr
 from llmbench.evaluation.batch_rows import result_rows, unix_seconds
 from llmbench.evaluation.batch_submit import Submission
 from llmbench.evaluation.config import ExperimentConfig
+from llmbench.evaluation.plan import Task, plan_fingerprint
 from llmbench.evaluation.report import RunReport
-from llmbench.evaluation.runner import Runner, Task, plan_fingerprint
+from llmbench.evaluation.runner import Runner
 from llmbench.providers import Completion, get_provider
 from llmbench.providers.batch_api import BatchAPI, BatchOutcome, BatchStatus, batch_api
 from llmbench.store import CallRecord, ScoreRecord, Store, call_records
@@ -212,7 +213,7 @@ class BatchRunner(Submission):
                 },
             ),
         )
-        self.report.failed += len(requests)
+        self.report.count(batch.model_id, failed=len(requests))
         self.report.errors[type(exc).__name__] += len(requests)
 
     def _forget(self, batch: BatchRow, why: str) -> None:
@@ -287,9 +288,9 @@ class BatchRunner(Submission):
         )
         for score in scores:
             tasks.pop(score.run_key, None)
-        self.report.finished += len(scores)
-        self.report.failed += failed
-        self.report.spent_usd += cost - batch.est_cost_usd
+        self.report.count(batch.model_id, finished=len(scores), failed=failed)
+        self.report.spend(batch.model_id, cost)
+        self.report.spent_usd -= batch.est_cost_usd  # the estimate it was counted at while open
         for row in calls:
             if row.error_class:
                 self.report.errors[row.error_class] += 1

@@ -16,8 +16,9 @@ from llmbench.store.rows import BatchRequestRow, BatchRow
 
 if TYPE_CHECKING:
     from llmbench.evaluation.config import ExperimentConfig
+    from llmbench.evaluation.plan import Task
     from llmbench.evaluation.report import RunReport
-    from llmbench.evaluation.runner import Runner, Task
+    from llmbench.evaluation.runner import Runner
     from llmbench.store.batches import BatchLog
 
 __all__ = ["Submission"]

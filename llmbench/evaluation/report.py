@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-__all__ = ["RunReport"]
+__all__ = ["ModelProgress", "RunReport"]
+
+
+@dataclass
+class ModelProgress:
+    """One model's part of a run: the (item, epoch) runs left to do when it started, and how they ended."""
+
+    total: int = 0
+    finished: int = 0
+    failed: int = 0
+    spent_usd: float = 0.0  # what its calls in this run cost
 
 
 @dataclass
@@ -31,6 +41,20 @@ class RunReport:
     elapsed_s: float = 0.0
     unrecorded: list[str] = field(default_factory=list)  # results the store refused (each alone), in words
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    models: dict[str, ModelProgress] = field(default_factory=dict)  # per model, in the experiment's order
+
+    def spend(self, model: str, usd: float) -> None:
+        """Count what a call of `model` cost."""
+        self.spent_usd += usd
+        self.models.setdefault(model, ModelProgress()).spent_usd += usd
+
+    def count(self, model: str, *, finished: int = 0, failed: int = 0) -> None:
+        """Count runs of `model` that ended (answered and scored, or failed for good)."""
+        self.finished += finished
+        self.failed += failed
+        progress = self.models.setdefault(model, ModelProgress())
+        progress.finished += finished
+        progress.failed += failed
 
     @property
     def complete(self) -> bool:

@@ -20,8 +20,6 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from llmbench.datasets import Item
@@ -29,23 +27,14 @@ from llmbench.errors import ConfigError, ProviderError, ScorerError
 from llmbench.evaluation.config import ExperimentConfig
 from llmbench.evaluation.items import item_messages, item_tools, load_items
 from llmbench.evaluation.limits import Limits
-from llmbench.evaluation.report import RunReport
-from llmbench.providers import Completion, Message, Provider, StopEvent, UnknownPriceWarning, get_provider
+from llmbench.evaluation.plan import Task, build_providers, plan_fingerprint
+from llmbench.evaluation.report import ModelProgress, RunReport
+from llmbench.providers import Completion, Message, Provider, StopEvent, UnknownPriceWarning
 from llmbench.providers.pricing import call_tokens
 from llmbench.providers.sim import SIM_ITEM, sim_item
 from llmbench.scorers import SCORERS, Answer, Score, Scorer
 from llmbench.store import CallRecord, IntentRecord, ScoreRecord, Store, call_records, run_key, stable_hash
 from llmbench.store.writer import StoreWriter
-
-
-@dataclass
-class Task:
-    """One (item, model, epoch) to run."""
-
-    item: Item
-    model_id: str
-    epoch: int
-    key: str
 
 
 class Runner:
@@ -160,10 +149,16 @@ class Runner:
         stored, unknown, unknown_cost = self.store.spent(cfg.name)
         self.report.spent_usd = self.report.spent_before_usd = stored + unknown_cost
         self.report.unknown_outcome = unknown
+        per_model = len(items) * cfg.epochs
+        self.report.models = {m: ModelProgress(total=per_model) for m in cfg.models}
         if not done:
             return self.plan(items)
         left = [t for t in self.plan(items) if t.key not in done]  # one pass over the plan: keys hashed once
         self.report.skipped = self.report.planned - len(left)
+        for progress in self.report.models.values():
+            progress.total = 0
+        for task in left:
+            self.report.models[task.model_id].total += 1
         return iter(left)
 
     async def run_live(self, todo: Iterator[Task]) -> None:
@@ -318,9 +313,9 @@ class Runner:
         scores: list[ScoreRecord] = []
         if isinstance(result, Completion):
             scores.append(await self.grade(task, result, calls[-1]))
-            self.report.finished += 1
+            self.report.count(task.model_id, finished=1)
         else:
-            self.report.failed += 1
+            self.report.count(task.model_id, failed=1)
             self.report.errors[type(result).__name__] += 1
         intents, _ = self._pending.pop(task.key, ([], 0.0))
         assert self._writer is not None
@@ -352,9 +347,10 @@ class Runner:
     def _add_spend(self, task: Task, result: Completion | ProviderError) -> None:
         """Count every attempt's cost at once, before the slot frees, so no waiting worker misses it."""
         attempts = result.attempts or []
-        self.report.spent_usd += sum(a.cost_usd or 0.0 for a in attempts)
+        cost = sum(a.cost_usd or 0.0 for a in attempts)
         if isinstance(result, Completion) and not attempts:
-            self.report.spent_usd += result.cost_usd or 0.0
+            cost += result.cost_usd or 0.0
+        self.report.spend(task.model_id, cost)
 
     def over_budget(self) -> bool:
         """Whether the spend so far (answered, estimated for calls of unknown outcome, and reserved for calls in
@@ -366,30 +362,6 @@ SCORER_ATTEMPTS, SCORER_BACKOFF_S = (
     3,
     2.0,
 )  # a scorer that reached no verdict is asked again, then left unscored
-
-
-def build_providers(cfg: ExperimentConfig, given: dict[str, Provider] | None = None) -> dict[str, Provider]:
-    """One provider per model of the experiment (those in `given` are used as they are); raises ConfigError."""
-    providers = dict(given or {})
-    for m in cfg.models:
-        if m not in providers:
-            providers[m] = get_provider(
-                cfg.ref(m), timeout=cfg.timeout, retry=cfg.max_attempts, seed=cfg.seed
-            )
-    return providers
-
-
-def plan_fingerprint(cfg: ExperimentConfig) -> str | None:
-    """What decides an experiment's run keys, with each dataset file's size and modification time: equal
-    fingerprints mean the same plan. None when a source is not a plain file (e.g. `bfcl:`)."""
-    files = []
-    for source in cfg.datasets:
-        path = Path(source)
-        if not path.is_file():
-            return None
-        st = path.stat()
-        files.append([str(path.resolve()), st.st_size, st.st_mtime_ns])
-    return stable_hash([cfg.name, files, cfg.models, cfg.epochs, cfg.limit, cfg.call_params()])
 
 
 async def run_experiment(cfg: ExperimentConfig, store: Store, **kwargs: Any) -> RunReport:

@@ -207,6 +207,13 @@ async def test_failed_items_are_retried_on_resume_finished_ones_are_not(tmp_path
             second = await Runner(cfg, store, providers=make_providers(server.url)).run()
             assert server.stats()["requests"] == first.failed
         assert second.skipped == first.finished and second.finished == first.failed
+        # per model (the progress bar's rows): what was left of it, and how each ended, adding up to the run's
+        for model in MODELS:
+            before, after = first.models[model], second.models[model]
+            assert before.total == 20 and before.finished + before.failed == 20
+            assert after.total == after.finished == before.failed and after.failed == 0
+        assert sum(m.failed for m in first.models.values()) == first.failed
+        assert sum(m.spent_usd for m in second.models.values()) == pytest.approx(second.spent_usd - second.spent_before_usd)
         finals = store.calls_frame(cfg.name).query("final and error_class.isna()")
         assert finals["run_key"].is_unique and len(finals) == 20 * len(MODELS)
 
