@@ -38,10 +38,10 @@ SETUP = {
     "initdb": "a local PostgreSQL for trying the shared store: tests/test_readme_team.py starts its own",
     "pg_ctl": "as initdb",
     "ray": "tests/test_readme_team.py runs the Ray block",
-    ".venv/bin/jupyter": "interactive; tests/testing/test_notebooks.py executes every notebook",
+    ".venv/bin/jupyter": "interactive; tests/test_notebooks.py executes every notebook",
 }
 # What a `python` line runs that this test does not, and where it is run instead.
-SCRIPTS = {"llmbench.testing.notebooks": "tests/testing/test_notebooks.py executes and checks every notebook"}
+SCRIPTS = {"llmbench.testing.notebooks": "tests/test_notebooks.py executes and checks every notebook"}
 NEEDS = re.compile(r"git clone https://|[A-Z]+_API_KEY")  # what a fresh clone may lack, named in the message
 SERVERS = {"serve": "http://127.0.0.1:8000/v1/models", "ui": "http://127.0.0.1:5000/"}
 
