@@ -50,6 +50,7 @@ def plot_cost_quality(
     points: pd.DataFrame, router: pd.DataFrame | None = None, *, task: str | None = None, title: str = ""
 ) -> Figure:
     """Matplotlib figure: models, Pareto frontier, zero-router hull and the router's deferral curve."""
+    wide = _log_cost_axis(points)  # decided on every task's points: the per-task plots share one kind of axis
     points, live = _split_live(for_task(points, task))
     router = for_task(router, task)
     fig = shown_figure(figsize=(7, 4.5), dpi=120)
@@ -67,18 +68,21 @@ def plot_cost_quality(
             xytext=(4, 3),
             textcoords="offset points",
         )
-    front = pareto_frontier(points)
-    ax.plot(front["cost"], front["quality"], color="tab:green", ls=":", label="Pareto frontier")
-    hull = zero_router_hull(points)
-    ax.plot(hull["cost"], hull["quality"], color="tab:gray", ls="--", label="zero router")
+    front, hull, same = _front_and_hull(points)
+    ax.plot(front["cost"], front["quality"], color="tab:green", ls=":", lw=2.5 if same else 1.5,
+            label="Pareto frontier = zero-router hull" if same else "Pareto frontier")  # fmt: skip
+    if not same:  # drawn once when they coincide, so neither hides the other
+        ax.plot(hull["cost"], hull["quality"], color="tab:gray", ls="--", label="zero router")
     if router is not None and len(router):
         curve = router.sort_values("cost")
         ax.plot(curve["cost"], curve["quality"], color="tab:red", marker=".", label="router")
     ax.set_xlabel("mean cost per item (USD)")
     ax.set_ylabel("mean score")
-    positive = points["cost"].dropna()
-    if len(positive) and (positive > 0).all() and positive.max() / positive.min() > 50:
+    if wide:
         ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:.2g}"))  # dollars, not 1e-4 or "10µ"
     ax.set_title(title or (f"cost vs quality — {task}" if task else "cost vs quality"))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
@@ -92,6 +96,7 @@ def plotly_cost_quality(
     """Interactive plotly figure of the same curves (hover shows model, cost, score and router label)."""
     import plotly.graph_objects as go
 
+    wide = _log_cost_axis(points)  # decided on every task's points: the per-task plots share one kind of axis
     points, live = _split_live(for_task(points, task))
     router = for_task(router, task)
     fig = go.Figure()
@@ -125,12 +130,7 @@ def plotly_cost_quality(
             hovertemplate="%{text}<br>cost $%{x:.6f}<br>score %{y:.3f}<extra></extra>",
         )
     )
-    front, hull = pareto_frontier(points), zero_router_hull(points)
-    same = (
-        front[["cost", "quality"]]
-        .reset_index(drop=True)
-        .equals(hull[["cost", "quality"]].reset_index(drop=True))
-    )
+    front, hull, same = _front_and_hull(points)
     fig.add_trace(
         go.Scatter(
             x=front["cost"],
@@ -165,12 +165,11 @@ def plotly_cost_quality(
                 "<extra>router</extra>",
             )
         )
-    positive = points["cost"].dropna()
-    wide = bool(len(positive) and (positive > 0).all() and positive.max() / positive.min() > 50)
     fig.update_layout(
         title=title or (f"cost vs quality — {task}" if task else "cost vs quality"),
         xaxis_title="mean cost per item (USD" + (", log scale)" if wide else ")"),
         xaxis_type="log" if wide else "linear",
+        xaxis_tickformat="$.2~g",  # dollars, not SI prefixes ("10µ" reads as micro-something)
         yaxis_title="mean score",
         yaxis_range=_score_range(points, router),
         template="plotly_white",
@@ -179,6 +178,20 @@ def plotly_cost_quality(
         legend={"orientation": "h", "y": -0.2},
     )
     return fig
+
+
+def _log_cost_axis(points: pd.DataFrame) -> bool:
+    """Whether costs span enough (over 50x, all positive) to be drawn on a log axis."""
+    positive = points["cost"].dropna()
+    return bool(len(positive) and (positive > 0).all() and positive.max() / positive.min() > 50)
+
+
+def _front_and_hull(points: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+    """The Pareto frontier, the zero-router hull, and whether they are the same line (then drawn once)."""
+    front, hull = pareto_frontier(points), zero_router_hull(points)
+    columns = ["cost", "quality"]
+    same = front[columns].reset_index(drop=True).equals(hull[columns].reset_index(drop=True))
+    return front, hull, same
 
 
 def _score_range(points: pd.DataFrame, router: pd.DataFrame | None) -> list[float] | None:

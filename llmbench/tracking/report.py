@@ -7,6 +7,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from llmbench.errors import DataError
@@ -139,23 +140,29 @@ def _errors(runs: pd.DataFrame, calls: pd.DataFrame | None) -> tuple[pd.DataFram
         failed = calls[calls["error_class"].notna()].rename(
             columns={"model_id": "model", "error_class": "error"}
         )
+        # a failed attempt that was retried is not a failed run: the summary's failed column counts only these
+        final = failed["final"].fillna(False).astype(bool) if "final" in failed.columns else True
+        failed = failed.assign(outcome=np.where(final, "the run failed", "retried"))
     else:
         failed = runs[runs["error"].notna()] if "error" in runs.columns else runs.iloc[0:0]
+        failed = failed.assign(outcome="the run failed")
     if failed.empty:
         return pd.DataFrame(), None
-    group = failed.groupby(["model", "error"])
+    group = failed.groupby(["model", "error", "outcome"])
     table = group.size().rename("count").reset_index()
     if "error_message" in failed.columns:
         example = group["error_message"].agg(
             lambda s: next((str(m)[:300] for m in s if isinstance(m, str)), "")
         )
-        table = table.merge(example.rename("example message").reset_index(), on=["model", "error"])
+        table = table.merge(example.rename("example message").reset_index(), on=["model", "error", "outcome"])
     fig = px.bar(
         table,
         x="model",
         y="count",
         color="error",
-        title="failed calls by error class",
+        pattern_shape="outcome",
+        category_orders={"outcome": ["the run failed", "retried"]},
+        title="failed attempts by error class: retried, or the run failed",
         template="plotly_white",
         height=400,  # without a height plotly sizes the div to 100% of an unsized parent: a collapsed plot
     )

@@ -121,7 +121,19 @@ def test_curve_files(tmp_path: Path) -> None:
     # here the frontier is convex, so it is the zero-router hull: drawn once, named as both
     assert "Pareto frontier = zero-router hull" in text and "p:small" in text
     labels = [t.get_text() for t in plot_cost_quality(points, router).axes[0].get_legend().get_texts()]
-    assert labels == ["models", "Pareto frontier", "zero router", "router"]
+    assert labels == ["models", "Pareto frontier = zero-router hull", "router"]  # as in the interactive one
+
+
+def test_every_task_plot_shares_the_cost_axis_and_shows_dollars() -> None:
+    """Costs span 1000x over all tasks but 2x within one: every per-task plot takes the whole set's axis kind."""
+    points = pd.DataFrame({"model": ["a", "b", "a", "b"], "task": ["t1", "t1", "t2", "t2"],
+                           "cost": [1e-6, 2e-6, 1e-3, 2e-3], "quality": [0.2, 0.4, 0.5, 0.9]})  # fmt: skip
+    for task in ("t1", "t2"):
+        layout = plotly_cost_quality(points, task=task).layout
+        assert layout.xaxis.type == "log" and layout.xaxis.tickformat.startswith("$")
+        axis = plot_cost_quality(points, task=task).axes[0]
+        assert axis.get_xscale() == "log"
+        assert axis.xaxis.get_major_formatter()(1e-4, 0) == "$0.0001"
 
 
 # --- MLflow ----------------------------------------------------------------------------------------------
@@ -341,6 +353,23 @@ def test_report_sections_and_single_plotly_bundle(tmp_path: Path) -> None:
         assert f'id="{div}"' in text
     assert "RateLimitError" in text and "q:mid" in text
     assert "Is the top model really better?" in text and "p:big beats p:small by" in text  # paired, not bare
+
+
+def test_the_error_chart_tells_retried_attempts_from_failed_runs() -> None:
+    """A 429 healed by a retry is a failed attempt, not a failed run: the report says which each one was, so its
+    chart does not count retried 429s while the summary's failed column says 0."""
+    runs = _runs()
+    calls = pd.DataFrame([
+        {"experiment": "exp1", "model_id": "p:big", "run_key": "k1", "attempt": 1, "final": False, "error_class": "RateLimitError",
+         "error_message": "HTTP 429: slow down"},
+        {"experiment": "exp1", "model_id": "p:big", "run_key": "k1", "attempt": 2, "final": True, "error_class": None, "error_message": None},
+        {"experiment": "exp1", "model_id": "q:mid", "run_key": "k2", "attempt": 1, "final": True, "error_class": "RateLimitError",
+         "error_message": "HTTP 429: slow down"},
+    ]).assign(item_id=["i0", "i0", "i3"], epoch=0, latency_s=0.1, cost_usd=0.0, response=None)  # fmt: skip
+    text = build_report(runs, n_bootstrap=0, calls=calls)
+    assert "failed attempts by error class: retried, or the run failed" in text
+    table = text[text.index("HTTP 429") - 600 : text.rindex("HTTP 429")]
+    assert "retried" in table and "the run failed" in table
 
 
 def test_report_without_costs_or_errors() -> None:
