@@ -143,7 +143,11 @@ _JS = r"""
   fill($(".f-experiment"), uniq("experiment"), "all experiments");
   fill($(".f-model"), uniq("model"), "all models");
   fill($(".f-task"), uniq("task"), "all tasks");
-  ["a", "b"].forEach((side, i) => { const s = $(".cmp-" + side); uniq("model").forEach((m) => {
+  // what is compared is a run: a model, or with several experiments an experiment's model (two runs of one
+  // experiment file with a changed model are two experiments)
+  const several = uniq("experiment").length > 1;
+  data.forEach((r) => { r.run = several ? r.experiment + " \u00b7 " + r.model : r.model; });
+  ["a", "b"].forEach((side, i) => { const s = $(".cmp-" + side); uniq("run").forEach((m) => {
     const o = el("option", m); o.value = m; s.append(o); }); s.selectedIndex = Math.min(i, s.options.length - 1); });
   let chosen = null;
   let sortKey = null, sortDir = 1;
@@ -156,9 +160,10 @@ _JS = r"""
     if (x === y) return 0; if (x === null || x === undefined) return 1; if (y === null || y === undefined) return -1;
     return (x < y ? -1 : 1) * sortDir;
   }
-  // the regression view: model A's samples against model B's answer to the same item, epoch and experiment
-  const key = (r, m) => [r.experiment, r.item, r.epoch, m].join("\u0001");
-  const byKey = new Map(data.map((r) => [key(r, r.model), r]));
+  // the regression view: run A's samples against run B's answer to the same item and epoch (and experiment,
+  // when both runs are models of one experiment)
+  const key = (r, run) => [several ? "" : r.experiment, r.item, r.epoch, run].join("\u0001");
+  const byKey = new Map(data.map((r) => [key(r, r.run), r]));
   function change(a, b) {
     if (!b) return "only in A";
     if (b.error && !a.error) return "new failure";
@@ -170,7 +175,7 @@ _JS = r"""
   }
   function diffCounts() {
     const a = $(".cmp-a").value, b = $(".cmp-b").value, counts = {};
-    data.filter((r) => r.model === a).forEach((r) => { const c = change(r, byKey.get(key(r, b)));
+    data.filter((r) => r.run === a).forEach((r) => { const c = change(r, byKey.get(key(r, b)));
       counts[c] = (counts[c] || 0) + 1; });
     $(".diff-count").textContent = a + " -> " + b + ": " + (Object.entries(counts).filter(([c]) => c !== "same")
       .map(([c, n]) => n + " " + c).join(", ") || "no change");
@@ -179,7 +184,7 @@ _JS = r"""
     const f = (c) => $(c).value;
     const d = f(".f-diff");
     if (d) {
-      if (r.model !== f(".cmp-a")) return false;
+      if (r.run !== f(".cmp-a")) return false;
       const c = change(r, byKey.get(key(r, f(".cmp-b"))));
       if (d === "any change" ? c === "same" : c !== d) return false;
     }
@@ -224,7 +229,7 @@ _JS = r"""
     if (r.error) block(left, "error", r.error);
     right.append(el("h4", "side by side on " + r.item));
     ["a", "b"].forEach((side) => { const m = $(".cmp-" + side).value;
-      const other = data.find((x) => x.item === r.item && x.model === m && x.experiment === r.experiment && x.epoch === r.epoch);
+      const other = byKey.get(key(r, m));
       block(right, m + (other ? " (score " + fmt(other.score, 2) + ")" : " (no answer)"), other ? other.answer : "");
     });
   }

@@ -278,6 +278,43 @@ def test_viewer_lists_samples_and_explains_a_failed_item(tmp_path: Path, browser
     assert errors == []
 
 
+def test_diff_and_viewer_agree_on_two_runs_of_the_default_experiment_with_a_changed_model(
+    tmp_path: Path, browser, cli
+) -> None:
+    """The default sim experiment run twice (one epoch), the second with another model: `llmbench diff`
+    names the flipped items, and the viewer of both experiments shows the same ones."""
+    from llmbench import evaluate
+    from llmbench.evaluation import load_experiment
+    from llmbench.stats.diff import diff
+
+    default = load_experiment(Path(__file__).resolve().parents[2] / "llmbench/shipped/experiments/default.yaml")
+    store = tmp_path / "runs.duckdb"
+    for name, model in (("before", "sim:gpt-4o"), ("after", "sim:gpt-4o-mini")):
+        cfg = default.model_copy(update={"name": name, "models": [model], "epochs": 1})
+        evaluate(cfg, store=store, track=False)
+    said = cli("diff", "before", "after", "--store", store)
+    assert said.returncode == 0, said.stderr
+    with Store.open(store, read_only=True) as st:
+        runs = st.runs_frame(["before", "after"])
+        records = sample_records(runs, st.calls_frame(["before", "after"]), st.items_frame(["before", "after"]))
+    table = diff(runs, "before", "after", by="experiment")
+    flipped = sorted(table.loc[table["change"] == "right to wrong", "item_id"])
+    assert flipped and all(item in said.stdout for item in flipped)
+    path = write_viewer(tmp_path / "samples.html", records, title="before vs after")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(path.as_uri(), wait_until="load")
+        page.locator(".cmp-a").select_option("before \u00b7 sim:gpt-4o")
+        page.locator(".cmp-b").select_option("after \u00b7 sim:gpt-4o-mini")
+        page.locator(".f-diff").select_option("right to wrong")
+        shown = sorted(page.locator("tr.sample td:first-child").all_inner_texts())
+        assert shown == flipped
+        assert f"{len(flipped)} right to wrong" in page.inner_text(".diff-count")
+        _shot(page, "viewer_diff_two_experiments.png")
+    finally:
+        page.close()
+
+
 def test_report_reads_well_at_1280_px(tmp_path: Path, browser) -> None:
     with _store(tmp_path / "runs.duckdb") as store:
         runs, calls, items = (
