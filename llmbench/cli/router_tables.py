@@ -12,8 +12,12 @@ __all__ = ["candidate_table", "interval_table", "per_task_table", "results_table
 
 
 def results_table(table: Any, title: str) -> Table:
-    """The baseline comparison as a rich table."""
-    t = Table(title=title)
+    """The baseline comparison as a rich table. A single model's AIQ is not shown: it is one point, whose area
+    counts only budgets from its own cost up (the dearest model's is 0), so it reads as a score it is not."""
+    t = Table(
+        title=title,
+        caption="AIQ: the area under a router's cost/quality curve; a single model, one point, has none",
+    )
     cols = [c for c in table.columns if c != "kind"]
     for c in cols:
         t.add_column(c, justify="left" if c == "router" else "right", no_wrap=c == "router")
@@ -29,8 +33,15 @@ def results_table(table: Any, title: str) -> Table:
     }
     for rec in table.to_dict("records"):
         style = "bold" if rec["router"] == "router" else ("dim" if rec["kind"] == "upper bound" else None)
+        point = rec["kind"] == "single model"
         t.add_row(
-            *[str(rec[c]) if c == "router" else fmt(rec[c], specs.get(c, ".4f")) for c in cols], style=style
+            *[
+                str(rec[c])
+                if c == "router"
+                else fmt(None if point and c.startswith("AIQ") else rec[c], specs.get(c, ".4f"))
+                for c in cols
+            ],
+            style=style,
         )
     return t
 

@@ -104,6 +104,12 @@ def test_eval_prints_the_baseline_table_and_logs_an_mlflow_run(store: Path, tmp_
     for name in ("zero router", "task prior", "kNN", "oracle", "AIQ", "cost saving"):
         assert name in out.stdout
     saved = json.loads(report.read_text())
+    singles = [row["router"] for row in saved["table"] if row["kind"] == "single model"]
+    rows = [line.split("│") for line in out.stdout.splitlines() if line.startswith("│")]
+    shown = [r for r in rows if r[1].strip() in singles and len(r) > 6]  # the held-out table's rows
+    assert len(shown) == len(singles) >= 2
+    for r in shown:  # one point has no curve: its AIQ columns say so instead of 0.0000
+        assert [c.strip() for c in r[2:4]] == ["-", "-"], r
     assert {row["router"] for row in saved["table"]} >= {"router", "task prior", "random"}
     assert saved["calibration"]["test"]["cost_per_1k"] >= 0
     kept = {row["perturbation"]: row["decision kept"] for row in saved["robustness"]}
