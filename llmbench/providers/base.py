@@ -269,7 +269,7 @@ class Provider(ABC):
         t0: float,
         call: tuple[list[Message], dict[str, Any]],  # what was sent: estimated only when needed
     ) -> Completion:
-        latency = time.perf_counter() - t0
+        latency = self.latency_of(result, time.perf_counter() - t0)
         cost = self.price_table.price(self.price_ref(result), result.usage, api_url=self.api_url())
         basis: Literal["estimated"] | None = None
         if result.usage is None:  # answered without usage: billed all the same, so charged at the estimate
@@ -353,6 +353,10 @@ class Provider(ABC):
     def _report(self, attempt: Attempt) -> None:
         if self.on_attempt is not None:
             self.on_attempt(attempt)
+
+    def latency_of(self, result: Completion, measured: float) -> float:
+        """The latency to record for an answer: the time measured around the call."""
+        return measured
 
     def api_url(self) -> str | None:
         """The base URL the provider talks to (None: the vendor's own API); it picks a server's price vendor."""

@@ -134,6 +134,11 @@ class SimProvider(Provider):
             options.pop(key, None)
         return cls(model, **options)
 
+    def latency_of(self, result: Completion, measured: float) -> float:
+        """The seeded latency it simulated, not the measured one: a loaded machine's scheduling delays are not the
+        model's, and would make two runs' latency columns differ."""
+        return result.latency_s or measured
+
     def price_ref(self, result: Completion | None) -> ModelRef:
         return self.spec.price_ref
 
@@ -166,7 +171,8 @@ class SimProvider(Provider):
         item = params.get(SIM_ITEM)
         call_key = json.dumps([item.get("item_id"), item.get("epoch", 0)] if item else messages[-1].text)
         n = self._calls[call_key] = self._calls.get(call_key, 0) + 1
-        await asyncio.sleep(self.spec.latency_s * self.time_scale * (0.7 + 0.6 * _unit(call_key, n)))
+        latency = self.spec.latency_s * self.time_scale * (0.7 + 0.6 * _unit(call_key, n))
+        await asyncio.sleep(latency)
         # A first attempt sometimes meets a simulated rate limit, so retries show up in the logs.
         if n == 1 and _unit(self.seed, self.model, call_key, "fault") < self.fault_rate:
             raise errors.RateLimitError(
@@ -196,6 +202,7 @@ class SimProvider(Provider):
             usage=Usage(input_tokens=estimate_tokens(prompt_text), output_tokens=out_tokens),
             request_id=f"sim-{hashlib.sha1(call_key.encode()).hexdigest()[:12]}-{n}",
             simulated=True,
+            latency_s=latency,
         )
 
     async def _stream(

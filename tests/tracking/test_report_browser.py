@@ -315,6 +315,34 @@ def test_diff_and_viewer_agree_on_two_runs_of_the_default_experiment_with_a_chan
         page.close()
 
 
+def test_report_shows_the_route_mix_of_a_live_router(tmp_path: Path, browser) -> None:
+    """A `router:` model answered four items: three by p:small (two on task t), one by p:big. The report's route
+    mix says so per task and overall, with each model's share of the router's cost."""
+    with _store(tmp_path / "runs.duckdb") as store:
+        answered = {"i0": "p:small", "i1": "p:small", "i2": "p:big", "i3": "p:small"}
+        store.add_items("browser-exp", [{"id": "i0", "input": "q", "reference": "yes", "task": "u"}])
+        calls = [CallRecord(f"router-{i}", i, "router:p", latency_s=0.2, input_tokens=3, output_tokens=4,
+                            cost_usd=0.01 if m == "p:big" else 0.001, response="yes", final=True, attempt_model=m,
+                            route_policy="sha-p", route_chosen=m, route_fallback=0) for i, m in answered.items()]  # fmt: skip
+        scores = [ScoreRecord(f"router-{i}", i, "router:p", 0, "exact", 1.0, "matches") for i in answered]
+        store.write_results("browser-exp", calls, scores)
+        runs, calls_frame = store.runs_frame("browser-exp"), store.calls_frame("browser-exp")
+    path = write_report(tmp_path / "report.html", runs, title="route mix", n_bootstrap=0, calls=calls_frame)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        page.goto(path.as_uri(), wait_until="load")
+        section = page.locator("#route-mix")
+        section.scroll_into_view_if_needed()
+        table = page.locator("#route-mix + *").inner_text()
+        rows = [line.split("\t") for line in table.splitlines()]
+        overall = {r[2]: r[3:6] for r in rows if len(r) >= 6 and r[1] == "all"}
+        assert overall["p:small"][:2] == ["3", "75.0%"] and overall["p:big"][:2] == ["1", "25.0%"]
+        assert overall["p:big"][2] == f"{0.01 / 0.013:.1%}"  # its share of what the router spent
+        _shot(page, "report_route_mix.png")
+    finally:
+        page.close()
+
+
 def test_report_reads_well_at_1280_px(tmp_path: Path, browser) -> None:
     with _store(tmp_path / "runs.duckdb") as store:
         runs, calls, items = (
