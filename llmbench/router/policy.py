@@ -159,7 +159,8 @@ class RouterPolicy:
         kchars = np.array([len(t) / 1000 for t in texts])
         query = Query(post, rows, self.task_quality)
         estimates = [c.query(query) for c in self.candidates]
-        prior = TaskPrior().query(query)
+        served = [e for c, e in zip(self.candidates, estimates, strict=True) if isinstance(c, TaskPrior)]
+        prior = served[0] if served else TaskPrior().query(query)  # the blend's fallback, computed once
         cost = routed_cost(post, self.task_cost, kchars, self.cost_knn, rows)
         return post, *self.added.extend(post, blend(post, self.blend, estimates, prior), cost, kchars)
 
