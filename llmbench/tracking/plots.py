@@ -69,8 +69,8 @@ def plot_cost_quality(
             textcoords="offset points",
         )
     front, hull, same = _front_and_hull(points)
-    ax.plot(front["cost"], front["quality"], color="tab:green", ls=":", lw=2.5 if same else 1.5,
-            label="Pareto frontier = zero-router hull" if same else "Pareto frontier")  # fmt: skip
+    label = "Pareto frontier = zero-router hull" if same else "Pareto frontier"
+    ax.plot(front["cost"], front["quality"], color="tab:green", ls=":", lw=2.5 if same else 1.5, label=label)
     if not same:  # drawn once when they coincide, so neither hides the other
         ax.plot(hull["cost"], hull["quality"], color="tab:gray", ls="--", label="zero router")
     if router is not None and len(router):
