@@ -20,6 +20,7 @@ class PublicData:
     commit: str
     folder: str  # inside a clone: what to point llmbench at
     license: str
+    shared: str  # where the examples and tests look for it, under ../shared/data (or $LLMBENCH_SHARED_DATA)
 
     @property
     def clone(self) -> str:
@@ -44,16 +45,17 @@ class PublicData:
 PUBLIC_DATA: dict[str, PublicData] = {
     "routerbench": PublicData(
         "RouterBench's logged runs (11 models)", "https://github.com/shuhao02/RouterDC", "0e63989",
-        "datasets/routerbench_zs", "no license stated: research use"),
+        "datasets/routerbench_zs", "no license stated: research use", "routerdc/datasets/routerbench_zs"),
     "routellm": PublicData(
         "RouteLLM's GPT-4 vs Mixtral outcomes", "https://github.com/lm-sys/RouteLLM", "0b64fda",
-        "routellm/evals", "Apache-2.0"),
+        "routellm/evals", "Apache-2.0", "routellm"),
     "alpacaeval": PublicData(
         "AlpacaEval 1.0 (GPT-4 preferences, leaderboard)", "https://github.com/tatsu-lab/alpaca_eval", "cd543a1",
-        "results", "code Apache-2.0, data CC BY-NC 4.0"),
+        "results", "code Apache-2.0, data CC BY-NC 4.0", "alpacaeval"),
     "bfcl": PublicData(
         "The Berkeley Function-Calling Leaderboard's cases", "https://github.com/ShishirPatil/gorilla", "6ea5797",
-        "berkeley-function-call-leaderboard/bfcl_eval/data", "Apache-2.0"),
+        "berkeley-function-call-leaderboard/bfcl_eval/data", "Apache-2.0", "bfcl"),
     "llmbar": PublicData(
-        "LLMBar's judge verdicts", "https://github.com/princeton-nlp/LLMBar", "900616b", "Dataset/LLMBar", "MIT"),
+        "LLMBar's judge verdicts", "https://github.com/princeton-nlp/LLMBar", "900616b", "Dataset/LLMBar", "MIT",
+        "llmbar/Dataset/LLMBar"),
 }  # fmt: skip

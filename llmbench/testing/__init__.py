@@ -44,10 +44,16 @@ def require_shared_data(*parts: str) -> Path:
     base = shared_data_dir()
     where = base.joinpath(*parts) if base is not None else None
     if where is None or not where.exists():
+        from llmbench.public_data import PUBLIC_DATA
+
         wanted = "/".join(("../shared/data", *parts))
+        asked = "/".join(parts)
+        needed = [d for d in PUBLIC_DATA.values() if d.shared.startswith(asked) or asked.startswith(d.shared)]
+        fetch = [f"{d.title}: {d.fetch()}; the examples read it as ../shared/data/{d.shared}" for d in needed]
         raise DataError(
             f"{wanted} is absent: this needs the public data set there (README, 'The public data the examples "
             "use', says where each comes from), or LLMBENCH_SHARED_DATA pointing at a copy"
+            + ("".join(f"\n  {line}" for line in fetch) if fetch else "")
         )
     return where
 

@@ -19,5 +19,8 @@ def test_a_missing_data_set_is_named_with_where_to_get_it(
     assert require_shared_data() == tmp_path
     with pytest.raises(
         DataError, match=r"\.\./shared/data/routellm is absent: .*README.*LLMBENCH_SHARED_DATA"
-    ):
+    ) as caught:
         require_shared_data("routellm")
+    # the fetch step of the data set asked for, and only of it
+    assert "git clone https://github.com/lm-sys/RouteLLM && git -C RouteLLM checkout" in str(caught.value)
+    assert "RouterDC" not in str(caught.value)
