@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from llmbench.evaluation.plan import Task
     from llmbench.evaluation.report import RunReport
     from llmbench.evaluation.runner import Runner
+    from llmbench.providers.types import Message
     from llmbench.store.batches import BatchLog
 
 __all__ = ["Submission"]
@@ -75,8 +76,11 @@ class Submission:
         chunk: list[tuple[Task, dict[str, Any], float]] = []
         size = 0
         for task in tasks:
-            entry = self._request(api, provider, task)
-            estimate = self._estimate(provider, task)
+            messages, params = self.live.call_inputs(
+                provider, task
+            )  # built once: the estimate and the request
+            estimate = self._estimate(provider, messages, params)
+            entry = api.request(task.key, messages, params.pop("tools"), params)
             if self.cfg.max_cost is not None and self.report.spent_usd + estimate > self.cfg.max_cost:
                 self.report.stopped_by_budget = True
                 break
@@ -90,14 +94,10 @@ class Submission:
         if chunk:
             yield chunk
 
-    def _request(self, api: BatchAPI, provider: Provider, task: Task) -> dict[str, Any]:
-        messages, params = self.live.call_inputs(provider, task)
-        return api.request(task.key, messages, params.pop("tools"), params)
-
-    def _estimate(self, provider: Provider, task: Task) -> float:
+    @staticmethod
+    def _estimate(provider: Provider, messages: list[Message], params: dict[str, Any]) -> float:
         """A request's upper-end batch cost: its prompt plus a full max_tokens answer (the live estimate's tokens,
         at the batch rate)."""
-        messages, params = self.live.call_inputs(provider, task)
         input_tokens, output_tokens = call_tokens(messages, params)
         usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
         cost, _ = provider.price_table.batch_price(provider.ref, usage, api_url=provider.api_url())

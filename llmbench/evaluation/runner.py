@@ -19,6 +19,7 @@ import contextlib
 import time
 import uuid
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -149,16 +150,13 @@ class Runner:
         stored, unknown, unknown_cost = self.store.spent(cfg.name)
         self.report.spent_usd = self.report.spent_before_usd = stored + unknown_cost
         self.report.unknown_outcome = unknown
-        per_model = len(items) * cfg.epochs
-        self.report.models = {m: ModelProgress(total=per_model) for m in cfg.models}
         if not done:
+            self.report.models = {m: ModelProgress(total=len(items) * cfg.epochs) for m in cfg.models}
             return self.plan(items)
         left = [t for t in self.plan(items) if t.key not in done]  # one pass over the plan: keys hashed once
         self.report.skipped = self.report.planned - len(left)
-        for progress in self.report.models.values():
-            progress.total = 0
-        for task in left:
-            self.report.models[task.model_id].total += 1
+        per_model = Counter(t.model_id for t in left)
+        self.report.models = {m: ModelProgress(total=per_model[m]) for m in cfg.models}
         return iter(left)
 
     async def run_live(self, todo: Iterator[Task]) -> None:
